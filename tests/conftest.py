@@ -1,0 +1,154 @@
+"""Shared fixtures: one storage suite on SQLite and PostgreSQL.
+
+* ``database`` is parametrised over both engines. SQLite tests get a private copy of a
+  migrated template file; PostgreSQL tests share a database created for this run (and
+  dropped after it), emptied before each test.
+* PostgreSQL is found at ``$EVD_TEST_POSTGRES_URL`` (default: the local trust-auth server).
+  Outside CI an unreachable server skips the PostgreSQL half with the reason; with
+  ``CI=true`` it is an error, and a run in which no PostgreSQL test passed fails.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from vending.keyring import Keyring, MasterKey
+from vending.storage import migrate
+from vending.storage.database import Database, normalize_url
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+POSTGRES_URL = normalize_url(
+    os.environ.get("EVD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+)
+
+_postgres_passed = 0
+
+
+def _postgres_unavailable() -> str | None:
+    """None when the test server answers, else why not."""
+    try:
+        engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:
+        return f"PostgreSQL at {POSTGRES_URL} is unreachable: {exc.__class__.__name__}: {exc}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database created for this test run, migrated, and dropped at the end."""
+    reason = _postgres_unavailable()
+    if reason is not None:
+        if IN_CI:
+            pytest.fail(f"CI=true requires PostgreSQL: {reason}", pytrace=False)
+        pytest.skip(f"{reason} (set EVD_TEST_POSTGRES_URL; mandatory in CI)")
+    name = f"evd_test_{os.getpid()}_{secrets.token_hex(4)}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    engine = create_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _truncate_all(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        tables = [
+            row[0]
+            for row in conn.execute(
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                    "AND tablename <> 'alembic_version'"
+                )
+            )
+        ]
+        if tables:
+            conn.execute(
+                text(
+                    "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
+                )
+            )
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    engine = create_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    engine.dispose()
+    return path
+
+
+def make_database(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Database:
+    if kind == "sqlite":
+        path = tmp_path / "evd.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return Database(f"sqlite:///{path}", pool_size=4)
+    url = request.getfixturevalue("postgres_url")
+    _truncate_all(url)
+    return Database(url, pool_size=8)
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    db = make_database(request.param, request, tmp_path)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+@pytest.fixture
+def pg_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """PostgreSQL only, for concurrency tests SQLite cannot express."""
+    db = make_database("postgresql", request, tmp_path)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+@pytest.fixture
+def keyring() -> Keyring:
+    return Keyring(MasterKey.generate())
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "pg_database" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    global _postgres_passed
+    if report.when == "call" and report.passed and "postgres" in report.keywords:
+        _postgres_passed += 1
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if IN_CI and exitstatus == 0 and _postgres_passed == 0 and session.testscollected:
+        selected = [item for item in session.items if "postgres" in item.keywords]
+        if selected:
+            session.exitstatus = 1
+            print("\nCI=true: PostgreSQL tests were selected but none passed")  # noqa: T201

@@ -1,0 +1,1 @@
+"""Tests of the STS token engine (utilities.sts)."""

@@ -1,0 +1,37 @@
+"""Access to the public STS key and vector CSV files.
+
+The project's shared data folder (``shared/data`` beside the repository) is preferred;
+``tests/sts/data`` holds verbatim copies so the suite also runs from a bare checkout.
+"""
+
+from __future__ import annotations
+
+import csv
+from functools import cache
+from pathlib import Path
+
+KEYS_FILE = "sts-keys.csv"
+VECTORS_FILE = "sts-vectors-public.csv"
+_SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+_LOCAL = Path(__file__).resolve().parent / "data"
+
+
+def data_path(name: str) -> Path:
+    shared = _SHARED / name
+    return shared if shared.is_file() else _LOCAL / name
+
+
+@cache
+def key_rows() -> dict[str, dict[str, str]]:
+    with data_path(KEYS_FILE).open(newline="") as handle:
+        return {row["key_id"]: row for row in csv.DictReader(handle)}
+
+
+@cache
+def vector_rows() -> list[dict[str, str]]:
+    with data_path(VECTORS_FILE).open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def decoder_key(key_id: str) -> bytes:
+    return bytes.fromhex(key_rows()[key_id]["decoder_key"])

@@ -1,0 +1,1 @@
+"""Operator and developer tools: conformance kit, benchmarks, load and data generators."""

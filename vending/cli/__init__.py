@@ -1,0 +1,1 @@
+"""The ``evd`` command line."""

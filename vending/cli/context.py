@@ -1,0 +1,43 @@
+"""Shared state of one ``evd`` invocation: the configuration and, lazily, the database."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from vending.config import Config, load_config
+
+if TYPE_CHECKING:
+    from vending.storage.database import Database
+
+
+class CommandError(Exception):
+    """A command failed in a way the user can fix; printed without a traceback."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class Context:
+    def __init__(self, config_path: str | None = None, config: Config | None = None) -> None:
+        self._config_path = config_path
+        self._config = config
+        self._database: Database | None = None
+
+    @cached_property
+    def config(self) -> Config:
+        return self._config if self._config is not None else load_config(self._config_path)
+
+    @property
+    def database(self) -> Database:
+        if self._database is None:
+            from vending.storage.database import Database
+
+            self._database = Database.from_config(self.config)
+        return self._database
+
+    def close(self) -> None:
+        if self._database is not None:
+            self._database.close()
+            self._database = None

@@ -1,0 +1,43 @@
+"""Command groups several packages add to (``evd keys import`` from utilities, ``evd keys
+rotate`` from the core): the group is created once per parser and shared."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+
+Subparsers = argparse._SubParsersAction  # type: ignore[type-arg]
+
+
+def command_group(subparsers: Subparsers, name: str, help_text: str) -> Subparsers:
+    """The sub-command parsers of group ``name``, created on first use."""
+    groups: dict[str, Subparsers] = subparsers.__dict__.setdefault("_evd_groups", {})
+    if name not in groups:
+        parser = subparsers.add_parser(name, help=help_text, description=help_text)
+        groups[name] = parser.add_subparsers(dest=f"{name}_command", metavar="COMMAND")
+        groups[name].required = True
+    return groups[name]
+
+
+def actor() -> str:
+    """Who runs this command, for the audit log."""
+    try:
+        user = getpass.getuser()
+    except Exception:
+        user = "unknown"
+    return f"cli:{os.environ.get('EVD_ACTOR') or user}"
+
+
+def read_password(args: argparse.Namespace, prompt: str = "Password: ") -> str:
+    """From stdin with --password-stdin (for scripts), else asked twice on the terminal.
+
+    Never from the command line, where other users could read it in the process list.
+    """
+    if getattr(args, "password_stdin", False):
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass(prompt)
+    if getpass.getpass("Again: ") != first:
+        raise SystemExit("evd: the passwords do not match")
+    return first

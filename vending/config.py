@@ -1,0 +1,397 @@
+"""Configuration: a TOML file (read with ``tomllib``) over built-in defaults, then environment
+overrides. Every section is a frozen dataclass; loading checks types and ranges and names the
+offending key on any error, so a bad file stops start-up with a useful message.
+
+Precedence (later wins): built-in defaults < ``--config FILE`` (or ``$EVD_CONFIG``) <
+environment. Environment overrides: ``EVD_DATABASE_URL``, ``EVD_MASTER_KEY`` and, generally,
+``EVD__<SECTION>__<KEY>=value`` (value parsed as TOML when it parses, else taken as a string),
+e.g. ``EVD__SERVER__PORT=9000``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """Invalid configuration; the message names the key (``section.key``)."""
+
+
+def _check(condition: bool, key: str, message: str) -> None:
+    if not condition:
+        raise ConfigError(f"{key}: {message}")
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    # SQLite (embedded default, single server process) or postgresql://user@host/db.
+    url: str = "sqlite:///var/evd.db"
+    # Size of the dedicated DB thread pool, which is also the connection pool size.
+    pool_size: int = 8
+    # SQLite durability: FULL survives power loss; NORMAL only survives a process crash.
+    sqlite_synchronous: str = "FULL"
+    # Seconds a SQLite writer waits for the write lock before giving up.
+    sqlite_busy_timeout: float = 10.0
+    # Attempts of a whole transaction function on serialization failure/deadlock.
+    max_attempts: int = 5
+    echo: bool = False
+
+    def validate(self, key: str) -> None:
+        _check("://" in self.url, f"{key}.url", f"not a database URL: {self.url!r}")
+        scheme = self.url.split("://", 1)[0].split("+", 1)[0]
+        _check(
+            scheme in ("sqlite", "postgresql", "postgres"),
+            f"{key}.url",
+            f"unsupported database {scheme!r} (use sqlite or postgresql)",
+        )
+        _check(1 <= self.pool_size <= 256, f"{key}.pool_size", "must be 1..256")
+        _check(
+            self.sqlite_synchronous in ("FULL", "NORMAL", "EXTRA"),
+            f"{key}.sqlite_synchronous",
+            "must be FULL, NORMAL or EXTRA",
+        )
+        _check(1 <= self.max_attempts <= 20, f"{key}.max_attempts", "must be 1..20")
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # Processes sharing the port with SO_REUSEPORT (PostgreSQL only; SQLite is one process).
+    workers: int = 1
+    # Every request is answered within this many seconds (must stay under 10).
+    deadline_seconds: float = 8.0
+    # Largest accepted request body, after gzip decompression too (413 beyond it).
+    max_body_bytes: int = 256 * 1024
+    # Idle connections and slow request bodies are cut after this many seconds.
+    read_timeout_seconds: float = 30.0
+    # Our serverID in every response: an EAN-13 (EANDeviceID) or a generic id.
+    server_id: str = "6004708000007"
+    # Endpoint address advertised in the served WSDL; empty = derived from the request.
+    public_url: str = ""
+    # Number of previous transactions a reprintReq returns.
+    reprint_count: int = 5
+    # Number of ledger lines a vendorStatementReq returns.
+    statement_lines: int = 10
+    # When true, every request needs authCred with a valid operator name and password.
+    require_operator_auth: bool = True
+    # Utility shown on receipts (b:UtilityDetail name/address/taxRef).
+    utility_name: str = "Demo Municipality"
+    utility_address: str = "1 Main Road, Demo Town"
+    utility_tax_ref: str = "4000000000"
+
+    def validate(self, key: str) -> None:
+        _check(0 <= self.port <= 65535, f"{key}.port", "must be 0..65535")
+        _check(1 <= self.workers <= 64, f"{key}.workers", "must be 1..64")
+        _check(
+            0 < self.deadline_seconds < 10,
+            f"{key}.deadline_seconds",
+            f"must be above 0 and below 10 seconds (got {self.deadline_seconds})",
+        )
+        _check(
+            1024 <= self.max_body_bytes <= 64 * 1024 * 1024,
+            f"{key}.max_body_bytes",
+            "must be 1 KiB..64 MiB",
+        )
+        _check(self.read_timeout_seconds > 0, f"{key}.read_timeout_seconds", "must be > 0")
+        _check(bool(self.server_id.strip()), f"{key}.server_id", "must not be empty")
+        _check(1 <= self.reprint_count <= 100, f"{key}.reprint_count", "must be 1..100")
+        _check(1 <= self.statement_lines <= 500, f"{key}.statement_lines", "must be 1..500")
+
+
+@dataclass(frozen=True)
+class TLSConfig:
+    enabled: bool = False
+    cert: str = ""
+    key: str = ""
+    # CA bundle for client certificates; when set, clients must present a certificate.
+    client_ca: str = ""
+    # Certificate subject field that must carry the request's clientID.
+    client_id_field: str = "CN"
+
+    def validate(self, key: str) -> None:
+        if self.enabled:
+            _check(bool(self.cert), f"{key}.cert", "required when tls.enabled is true")
+            _check(bool(self.key), f"{key}.key", "required when tls.enabled is true")
+        _check(
+            self.client_id_field in ("CN", "serialNumber", "OU", "O", "UID", "emailAddress", "SAN"),
+            f"{key}.client_id_field",
+            "must be one of CN, serialNumber, OU, O, UID, emailAddress, SAN",
+        )
+
+
+@dataclass(frozen=True)
+class CurrencyConfig:
+    # Currency of amounts that arrive without a usable symbol.
+    default: str = "ZAR"
+    # Non-ISO symbols deployed clients send, mapped to ISO 4217 codes.
+    aliases: Mapping[str, str] = field(
+        default_factory=lambda: {"R": "ZAR", "ZAR": "ZAR", "AZM": "AZN", "KSH": "KES"}
+    )
+
+    def validate(self, key: str) -> None:
+        _check(
+            re.fullmatch(r"[A-Z]{3}", self.default) is not None,
+            f"{key}.default",
+            "must be an ISO 4217 code",
+        )
+        for alias, code in self.aliases.items():
+            _check(
+                re.fullmatch(r"[A-Z]{3}", code) is not None,
+                f"{key}.aliases.{alias}",
+                f"must map to an ISO 4217 code (got {code!r})",
+            )
+
+
+@dataclass(frozen=True)
+class SecurityConfig:
+    # Master key (base64 of 32 bytes) that wraps the data keys protecting vending keys and
+    # voucher PINs. Prefer EVD_MASTER_KEY or master_key_file; never commit a key.
+    master_key: str = ""
+    master_key_file: str = "var/master.key"
+    # scrypt cost for operator passwords (N = 2**scrypt_log_n).
+    scrypt_log_n: int = 14
+    # Seconds a verified (operator, password) pair stays cached in memory.
+    auth_cache_seconds: float = 300.0
+
+    def validate(self, key: str) -> None:
+        _check(10 <= self.scrypt_log_n <= 20, f"{key}.scrypt_log_n", "must be 10..20")
+        _check(self.auth_cache_seconds >= 0, f"{key}.auth_cache_seconds", "must be >= 0")
+
+
+@dataclass(frozen=True)
+class UpstreamRoute:
+    """Route meters of one supply group (or all, with sgc = "*") to a utility's server."""
+
+    sgc: str = "*"
+    url: str = ""
+    client_id: str = ""
+    terminal_id: str = "1"
+    op_name: str = ""
+    password: str = ""
+    # Seconds to wait for the utility before recovering with a last-response advice.
+    timeout_seconds: float = 5.0
+    cert: str = ""
+    key: str = ""
+    ca: str = ""
+
+    def validate(self, key: str) -> None:
+        _check(
+            self.sgc == "*" or re.fullmatch(r"\d{6}", self.sgc) is not None,
+            f"{key}.sgc",
+            'must be a 6-digit supply group code or "*"',
+        )
+        _check(self.url.startswith(("http://", "https://")), f"{key}.url", "must be http(s)")
+        _check(0 < self.timeout_seconds < 10, f"{key}.timeout_seconds", "must be 0..10")
+
+
+@dataclass(frozen=True)
+class UtilitiesConfig:
+    # "embedded" (our STS engine and meter registry) unless a route below matches.
+    default_backend: str = "embedded"
+    routes: tuple[UpstreamRoute, ...] = ()
+
+    def validate(self, key: str) -> None:
+        _check(
+            self.default_backend in ("embedded", "upstream"),
+            f"{key}.default_backend",
+            "must be embedded or upstream",
+        )
+        for index, route in enumerate(self.routes):
+            route.validate(f"{key}.routes[{index}]")
+
+
+@dataclass(frozen=True)
+class VouchersConfig:
+    # GnuPG home holding the operator's decryption key (never the user's own keyring).
+    gnupg_home: str = "var/gnupg"
+    # Default low-stock alert threshold (vouchers left) for products without their own.
+    low_stock_threshold: int = 50
+    # Days ahead the expiring-soon report looks.
+    expiring_days: int = 30
+
+    def validate(self, key: str) -> None:
+        _check(self.low_stock_threshold >= 0, f"{key}.low_stock_threshold", "must be >= 0")
+        _check(self.expiring_days >= 0, f"{key}.expiring_days", "must be >= 0")
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    level: str = "INFO"
+    # One structured (JSON) line per request.
+    json: bool = True
+
+    def validate(self, key: str) -> None:
+        _check(
+            self.level in ("DEBUG", "INFO", "WARNING", "ERROR"),
+            f"{key}.level",
+            "must be DEBUG, INFO, WARNING or ERROR",
+        )
+
+
+@dataclass(frozen=True)
+class Config:
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
+    tls: TLSConfig = field(default_factory=TLSConfig)
+    currency: CurrencyConfig = field(default_factory=CurrencyConfig)
+    security: SecurityConfig = field(default_factory=SecurityConfig)
+    utilities: UtilitiesConfig = field(default_factory=UtilitiesConfig)
+    vouchers: VouchersConfig = field(default_factory=VouchersConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    # Directory that relative paths in this config are resolved against.
+    base_dir: str = "."
+
+    def validate(self) -> None:
+        for section in dataclasses.fields(self):
+            value = getattr(self, section.name)
+            if dataclasses.is_dataclass(value):
+                value.validate(section.name)
+        if self.database.url.startswith("sqlite") and self.server.workers != 1:
+            raise ConfigError(
+                "server.workers: SQLite supports a single server process; "
+                "use PostgreSQL for several workers"
+            )
+
+    def path(self, value: str) -> Path:
+        """Resolve a path from this config relative to ``base_dir``."""
+        candidate = Path(value)
+        return candidate if candidate.is_absolute() else Path(self.base_dir) / candidate
+
+    def replace(self, **sections: Any) -> Config:
+        return dataclasses.replace(self, **sections)
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+def _convert(value: Any, annotation: Any, key: str) -> Any:
+    """Convert a TOML value to ``annotation``, raising ConfigError naming ``key``."""
+    origin = typing.get_origin(annotation)
+    if dataclasses.is_dataclass(annotation):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key}: expected a table, got {type(value).__name__}")
+        return _build(annotation, value, key)
+    if origin is tuple:
+        (item_type, _ellipsis) = typing.get_args(annotation)
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected an array, got {type(value).__name__}")
+        return tuple(_convert(v, item_type, f"{key}[{i}]") for i, v in enumerate(value))
+    if origin in (Mapping, dict) or annotation is Mapping:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key}: expected a table, got {type(value).__name__}")
+        _key_type, value_type = typing.get_args(annotation) or (str, Any)
+        return {str(k): _convert(v, value_type, f"{key}.{k}") for k, v in value.items()}
+    if origin in (typing.Union, types.UnionType):
+        errors = []
+        for option in typing.get_args(annotation):
+            try:
+                return _convert(value, option, key)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0])
+    if annotation is Any:
+        return value
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"{key}: unsupported setting type {annotation!r}")  # pragma: no cover
+
+
+def _build(cls: Any, data: Mapping[str, Any], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        key = f"{prefix}.{name}" if prefix else name
+        if name not in names:
+            raise ConfigError(f"{key}: unknown setting (known: {', '.join(sorted(names))})")
+        kwargs[name] = _convert(value, hints[name], key)
+    return cls(**kwargs)
+
+
+def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for name, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(name), Mapping):
+            merged[name] = _merge(dict(merged[name]), value)
+        else:
+            merged[name] = value
+    return merged
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    if environ.get("EVD_DATABASE_URL"):
+        overrides = _merge(overrides, {"database": {"url": environ["EVD_DATABASE_URL"]}})
+    if environ.get("EVD_MASTER_KEY"):
+        overrides = _merge(overrides, {"security": {"master_key": environ["EVD_MASTER_KEY"]}})
+    for name, raw in environ.items():
+        if not name.startswith("EVD__"):
+            continue
+        parts = [p.lower() for p in name[len("EVD__") :].split("__") if p]
+        if len(parts) < 2:
+            raise ConfigError(f"{name}: expected EVD__<SECTION>__<KEY>")
+        try:
+            value: Any = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        nested: dict[str, Any] = {parts[-1]: value}
+        for part in reversed(parts[:-1]):
+            nested = {part: nested}
+        overrides = _merge(overrides, nested)
+    return overrides
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Config:
+    """Load configuration from ``path`` (or ``$EVD_CONFIG``) and the environment."""
+    environ = os.environ if environ is None else environ
+    path = path or environ.get("EVD_CONFIG") or None
+    data: dict[str, Any] = {}
+    base_dir = "."
+    if path is not None:
+        config_path = Path(path)
+        try:
+            raw = config_path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {str(config_path)!r}: {exc}") from exc
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{config_path}: not valid TOML: {exc}") from exc
+        # Relative paths in a file under conf/ are relative to the project directory.
+        parent = config_path.resolve().parent
+        base_dir = str(parent.parent if parent.name == "conf" else parent)
+    data = _merge(data, _env_overrides(environ))
+    data.setdefault("base_dir", base_dir)
+    config = _build(Config, data, "")
+    config.validate()
+    return config
+
+
+def defaults() -> Config:
+    return Config()

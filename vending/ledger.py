@@ -1,0 +1,376 @@
+"""The double-entry ledger.
+
+Every money movement is one transfer whose legs sum to zero per currency, written in the
+same database transaction as the business change it belongs to. Transfers and entries are
+never updated or deleted (database triggers refuse it); a correction is a new transfer that
+reverses the old one, and ``transfers.reverses_id`` is unique so nothing is reversed twice.
+
+Each account's balance lives on its row and changes only through one conditional UPDATE per
+account per transfer::
+
+    UPDATE accounts SET balance = balance + :delta
+    WHERE id = :id AND currency = :currency
+      AND (:delta >= 0 OR (NOT blocked AND (credit_limit IS NULL
+                                            OR balance + :delta >= -credit_limit)))
+    RETURNING balance
+
+so concurrent debits can neither lose an update nor overdraw. Accounts are updated in id
+order so two transfers touching the same accounts cannot deadlock.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from vending.errors import (
+    AccountBlocked,
+    CurrencyMismatch,
+    InsufficientFunds,
+    InvalidAmount,
+    LedgerImbalance,
+    ReversalRefused,
+    UnknownAccount,
+)
+from vending.money import Money
+from vending.storage.database import Txn
+from vending.storage.schema import accounts, ledger_entries, transfers
+from vending.storage.types import utcnow
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One side of a transfer: a signed amount for one account and what it is for."""
+
+    account_id: int
+    amount: Money
+    role: str
+
+
+@dataclass(frozen=True)
+class PostedTransfer:
+    id: int
+    # Balance of every touched account after the transfer, in minor units.
+    balances: dict[int, int] = field(default_factory=dict)
+
+    def balance_of(self, account_id: int, currency: str) -> Money:
+        return Money(self.balances[account_id], currency)
+
+
+def check_balanced(legs: list[Leg]) -> None:
+    """Refuse transfers with fewer than two legs, zero legs or a non-zero sum per currency."""
+    if len(legs) < 2:
+        raise LedgerImbalance("a transfer needs at least two legs")
+    totals: dict[str, int] = defaultdict(int)
+    for leg in legs:
+        if leg.amount.amount == 0:
+            raise InvalidAmount("a ledger leg cannot be zero")
+        totals[leg.amount.currency] += leg.amount.amount
+    unbalanced = {currency: total for currency, total in totals.items() if total}
+    if unbalanced:
+        raise LedgerImbalance(f"transfer legs do not sum to zero: {unbalanced}")
+
+
+def post_transfer(
+    txn: Txn,
+    *,
+    kind: str,
+    legs: list[Leg],
+    description: str,
+    created_by: str,
+    reference: str | None = None,
+    reverses_id: int | None = None,
+    now: datetime | None = None,
+) -> PostedTransfer:
+    """Post one balanced transfer and apply it to the account balances."""
+    # Legs of zero (no commission, no fee) are simply not written.
+    legs = [leg for leg in legs if leg.amount.amount != 0]
+    if not legs:
+        raise InvalidAmount("a transfer cannot move nothing")
+    check_balanced(legs)
+    now = now or utcnow()
+
+    deltas: dict[int, int] = defaultdict(int)
+    currency_of: dict[int, str] = {}
+    for leg in legs:
+        deltas[leg.account_id] += leg.amount.amount
+        if currency_of.setdefault(leg.account_id, leg.amount.currency) != leg.amount.currency:
+            raise CurrencyMismatch("one account cannot take legs in two currencies")
+
+    balances: dict[int, int] = {}
+    for account_id in sorted(deltas):
+        balances[account_id] = _apply_delta(
+            txn, account_id, deltas[account_id], currency_of[account_id]
+        )
+
+    try:
+        transfer_id = txn.execute(
+            insert(transfers)
+            .values(
+                kind=kind,
+                description=description[:200],
+                reference=reference,
+                reverses_id=reverses_id,
+                created_by=created_by[:64],
+                created_at=now,
+            )
+            .returning(transfers.c.id)
+        ).scalar_one()
+    except IntegrityError as exc:
+        if reverses_id is not None:
+            raise ReversalRefused(f"transfer {reverses_id} has already been reversed") from exc
+        raise
+
+    # Running balance per entry: walk back from the final balance in leg order.
+    running = dict(balances)
+    rows = []
+    for leg in reversed(legs):
+        rows.append(
+            {
+                "transfer_id": transfer_id,
+                "account_id": leg.account_id,
+                "amount": leg.amount.amount,
+                "currency": leg.amount.currency,
+                "role": leg.role[:24],
+                "balance_after": running[leg.account_id],
+            }
+        )
+        running[leg.account_id] -= leg.amount.amount
+    rows.reverse()
+    txn.execute(insert(ledger_entries), rows)
+    return PostedTransfer(transfer_id, balances)
+
+
+def _apply_delta(txn: Txn, account_id: int, delta: int, currency: str) -> int:
+    if delta == 0:
+        return txn.execute(
+            select(accounts.c.balance).where(accounts.c.id == account_id)
+        ).scalar_one()
+    condition = [accounts.c.id == account_id, accounts.c.currency == currency]
+    if delta < 0:
+        condition.append(accounts.c.blocked.is_(False))
+        condition.append(
+            or_(
+                accounts.c.credit_limit.is_(None),
+                accounts.c.balance + delta >= -accounts.c.credit_limit,
+            )
+        )
+    new_balance = txn.execute(
+        update(accounts)
+        .where(and_(*condition))
+        .values(balance=accounts.c.balance + delta)
+        .returning(accounts.c.balance)
+    ).scalar()
+    if new_balance is not None:
+        return int(new_balance)
+    _explain_refused(txn, account_id, delta, currency)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _explain_refused(txn: Txn, account_id: int, delta: int, currency: str) -> None:
+    row = txn.execute(select(accounts).where(accounts.c.id == account_id)).first()
+    if row is None:
+        raise UnknownAccount(f"no account {account_id}")
+    if row.currency != currency:
+        raise CurrencyMismatch(
+            f"account {row.code} is in {row.currency}, the amount is in {currency}"
+        )
+    if row.blocked:
+        raise AccountBlocked(f"account {row.code} is blocked")
+    available = row.balance + (row.credit_limit or 0)
+    raise InsufficientFunds(
+        f"account {row.code} has {Money(available, currency)} available, "
+        f"{Money(-delta, currency)} needed"
+    )
+
+
+def reverse_transfer(
+    txn: Txn,
+    transfer_id: int,
+    *,
+    kind: str,
+    description: str,
+    created_by: str,
+    reference: str | None = None,
+    now: datetime | None = None,
+) -> PostedTransfer:
+    """Post the exact opposite of ``transfer_id``, at most once."""
+    legs = transfer_legs(txn, transfer_id)
+    if not legs:
+        raise UnknownAccount(f"no transfer {transfer_id}")
+    return post_transfer(
+        txn,
+        kind=kind,
+        legs=[Leg(leg.account_id, -leg.amount, leg.role) for leg in legs],
+        description=description,
+        created_by=created_by,
+        reference=reference,
+        reverses_id=transfer_id,
+        now=now,
+    )
+
+
+def transfer_legs(txn: Txn, transfer_id: int) -> list[Leg]:
+    rows = txn.execute(
+        select(
+            ledger_entries.c.account_id,
+            ledger_entries.c.amount,
+            ledger_entries.c.currency,
+            ledger_entries.c.role,
+        )
+        .where(ledger_entries.c.transfer_id == transfer_id)
+        .order_by(ledger_entries.c.id)
+    )
+    return [Leg(r.account_id, Money(r.amount, r.currency), r.role) for r in rows]
+
+
+# --- statements -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    entry_id: int
+    transfer_id: int
+    kind: str
+    description: str
+    role: str
+    amount: Money
+    balance_after: Money
+    applied_at: datetime
+
+
+def statement(txn: Txn, account_id: int, limit: int = 10) -> list[StatementLine]:
+    """The account's last ``limit`` ledger entries, newest first."""
+    rows = txn.execute(
+        select(
+            ledger_entries.c.id,
+            ledger_entries.c.transfer_id,
+            ledger_entries.c.amount,
+            ledger_entries.c.currency,
+            ledger_entries.c.role,
+            ledger_entries.c.balance_after,
+            transfers.c.kind,
+            transfers.c.description,
+            transfers.c.created_at,
+        )
+        .join(transfers, transfers.c.id == ledger_entries.c.transfer_id)
+        .where(ledger_entries.c.account_id == account_id)
+        .order_by(ledger_entries.c.id.desc())
+        .limit(limit)
+    )
+    return [
+        StatementLine(
+            entry_id=r.id,
+            transfer_id=r.transfer_id,
+            kind=r.kind,
+            description=r.description,
+            role=r.role,
+            amount=Money(r.amount, r.currency),
+            balance_after=Money(r.balance_after, r.currency),
+            applied_at=r.created_at,
+        )
+        for r in rows
+    ]
+
+
+# --- verification -----------------------------------------------------------------------------
+
+
+@dataclass
+class LedgerReport:
+    accounts_checked: int = 0
+    transfers_checked: int = 0
+    # (account code, balance on the row, balance recomputed from the journal)
+    balance_mismatches: list[tuple[str, int, int]] = field(default_factory=list)
+    # (transfer id, currency, sum of its legs)
+    unbalanced_transfers: list[tuple[int, str, int]] = field(default_factory=list)
+    # (account code, entry currency, account currency)
+    currency_mismatches: list[tuple[str, str, str]] = field(default_factory=list)
+    # (account code, balance, credit limit)
+    limit_violations: list[tuple[str, int, int]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (
+            self.balance_mismatches
+            or self.unbalanced_transfers
+            or self.currency_mismatches
+            or self.limit_violations
+        )
+
+    def problems(self) -> list[str]:
+        lines = [
+            f"account {code}: balance {stored} but the journal sums to {computed}"
+            for code, stored, computed in self.balance_mismatches
+        ]
+        lines += [
+            f"transfer {tid}: {currency} legs sum to {total}, not 0"
+            for tid, currency, total in self.unbalanced_transfers
+        ]
+        lines += [
+            f"account {code}: entry in {entry} but the account is in {account}"
+            for code, entry, account in self.currency_mismatches
+        ]
+        lines += [
+            f"account {code}: balance {balance} is below its credit limit -{limit}"
+            for code, balance, limit in self.limit_violations
+        ]
+        return lines
+
+
+def verify_ledger(txn: Txn) -> LedgerReport:
+    """Recompute every balance from the journal and check every transfer balances."""
+    report = LedgerReport()
+    sums = (
+        select(
+            ledger_entries.c.account_id,
+            func.coalesce(func.sum(ledger_entries.c.amount), 0).label("total"),
+        )
+        .group_by(ledger_entries.c.account_id)
+        .subquery()
+    )
+    for row in txn.execute(
+        select(
+            accounts.c.code,
+            accounts.c.balance,
+            func.coalesce(sums.c.total, 0).label("total"),
+            accounts.c.credit_limit,
+        )
+        .select_from(accounts.outerjoin(sums, sums.c.account_id == accounts.c.id))
+        .order_by(accounts.c.id)
+    ):
+        report.accounts_checked += 1
+        if int(row.balance) != int(row.total):
+            report.balance_mismatches.append((row.code, int(row.balance), int(row.total)))
+        if row.credit_limit is not None and row.balance < -row.credit_limit:
+            report.limit_violations.append((row.code, int(row.balance), int(row.credit_limit)))
+    for row in txn.execute(
+        select(
+            ledger_entries.c.transfer_id,
+            ledger_entries.c.currency,
+            func.sum(ledger_entries.c.amount).label("total"),
+        )
+        .group_by(ledger_entries.c.transfer_id, ledger_entries.c.currency)
+        .having(func.sum(ledger_entries.c.amount) != 0)
+    ):
+        report.unbalanced_transfers.append((row.transfer_id, row.currency, int(row.total)))
+    report.transfers_checked = txn.execute(select(func.count()).select_from(transfers)).scalar_one()
+    # A transfer with a single leg cannot balance either, whatever its amount.
+    for row in txn.execute(
+        select(ledger_entries.c.transfer_id)
+        .group_by(ledger_entries.c.transfer_id)
+        .having(func.count() < 2)
+    ):
+        report.unbalanced_transfers.append((row.transfer_id, "*", 0))
+    for row in txn.execute(
+        select(accounts.c.code, ledger_entries.c.currency, accounts.c.currency.label("acc"))
+        .join(accounts, accounts.c.id == ledger_entries.c.account_id)
+        .where(ledger_entries.c.currency != accounts.c.currency)
+        .distinct()
+    ):
+        report.currency_mismatches.append((row.code, row.currency, row.acc))
+    return report

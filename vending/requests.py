@@ -1,0 +1,148 @@
+"""Idempotency and replay of protocol requests.
+
+Every request is keyed on (client id, request id). The first one to arrive claims the key
+(INSERT ... ON CONFLICT DO NOTHING, so concurrent duplicates cannot both win); its response
+is stored, encrypted, in the same transaction as the work it reports, before it is sent.
+A retry with the same key and the same fingerprint gets the stored bytes back unchanged; the
+same key with another fingerprint is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from vending.errors import IdempotencyConflict, RequestInProgress
+from vending.keyring import Keyring
+from vending.storage.database import Txn
+from vending.storage.schema import requests
+from vending.storage.types import utcnow
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    """A response stored for replay: the exact bytes and the HTTP status they went with."""
+
+    body: bytes
+    http_status: int
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A request key this transaction now owns."""
+
+    request_pk: int
+    client_id: str
+    request_id: str
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    request_pk: int
+    operation: str
+    state: str
+    fingerprint: bytes
+    received_at: datetime
+    response: StoredResponse | None
+
+
+def _aad(client_id: str, request_id: str) -> bytes:
+    return f"evd-response:{client_id}:{request_id}".encode()
+
+
+def claim_request(
+    txn: Txn,
+    keyring: Keyring,
+    *,
+    channel: str,
+    client_id: str,
+    request_id: str,
+    operation: str,
+    fingerprint: bytes,
+    now: datetime | None = None,
+) -> Claim | StoredResponse:
+    """Claim the key, or return the stored response of an identical earlier request.
+
+    Raises IdempotencyConflict when the key was used for a different request and
+    RequestInProgress when the earlier identical request has not finished yet.
+    """
+    insert = pg_insert if txn.is_postgres else sqlite_insert
+    request_pk = txn.execute(
+        insert(requests)
+        .values(
+            client_id=client_id,
+            request_id=request_id,
+            channel=channel,
+            operation=operation,
+            fingerprint=fingerprint,
+            state="pending",
+            received_at=now or utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["client_id", "request_id"])
+        .returning(requests.c.id)
+    ).scalar()
+    if request_pk is not None:
+        return Claim(request_pk, client_id, request_id)
+    existing = find_request(txn, keyring, client_id=client_id, request_id=request_id)
+    assert existing is not None  # the conflicting row is committed: we waited on its lock
+    if existing.fingerprint != fingerprint or existing.operation != operation:
+        raise IdempotencyConflict(
+            f"request id {request_id} of {client_id} was already used for a different request"
+        )
+    if existing.response is None:
+        raise RequestInProgress(f"request {request_id} of {client_id} is still being processed")
+    return existing.response
+
+
+def store_response(
+    txn: Txn,
+    keyring: Keyring,
+    claim: Claim,
+    body: bytes,
+    *,
+    http_status: int = 200,
+    now: datetime | None = None,
+) -> None:
+    """Store the response to ``claim`` (encrypted), in the caller's transaction."""
+    key_id, blob = keyring.encrypt(txn, body, aad=_aad(claim.client_id, claim.request_id))
+    txn.execute(
+        update(requests)
+        .where(requests.c.id == claim.request_pk)
+        .values(
+            state="completed",
+            http_status=http_status,
+            response_key_id=key_id,
+            response=blob,
+            completed_at=now or utcnow(),
+        )
+    )
+
+
+def find_request(
+    txn: Txn, keyring: Keyring, *, client_id: str, request_id: str
+) -> RequestRecord | None:
+    row = txn.execute(
+        select(requests).where(
+            requests.c.client_id == client_id, requests.c.request_id == request_id
+        )
+    ).first()
+    if row is None:
+        return None
+    response = None
+    if row.state == "completed" and row.response is not None:
+        body = keyring.decrypt(
+            txn, row.response_key_id, row.response, aad=_aad(client_id, request_id)
+        )
+        response = StoredResponse(body, row.http_status)
+    return RequestRecord(
+        request_pk=row.id,
+        operation=row.operation,
+        state=row.state,
+        fingerprint=bytes(row.fingerprint),
+        received_at=row.received_at,
+        response=response,
+    )

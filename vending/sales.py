@@ -1,0 +1,408 @@
+"""Sales and their state machine::
+
+    pending ──settle──▶ completed ──reverse──▶ reversed
+       └─────fail─────▶ failed
+
+A sale that completes in one step (our own STS engine, voucher stock) is written straight
+as ``completed`` with one ``sale`` transfer: the vendor is debited the price and the fee and
+credited its commission, the supplier or utility is credited its share, the operator its
+margin and fee. A sale that waits on a slow upstream is written ``pending`` with a ``sale_hold``
+transfer (vendor → suspense) and later settled (suspense → supplier, margin, fee) or failed
+(the hold is reversed, refunding the vendor). Every transition is a conditional UPDATE on
+the current state, so two racing transitions cannot both happen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, insert, select, update
+
+from vending.accounts import ensure_house_accounts, house_account_code
+from vending.errors import InvalidState, ReversalRefused, UnknownSale
+from vending.ledger import Leg, post_transfer, reverse_transfer
+from vending.money import Money
+from vending.products import Pricing, Product, get_product
+from vending.requests import Claim
+from vending.storage.database import Txn
+from vending.storage.schema import accounts, products, requests, sales
+from vending.storage.types import utcnow
+
+
+@dataclass(frozen=True)
+class SaleOrder:
+    """What is being sold, to whom, at what price."""
+
+    vendor_id: int
+    vendor_account_id: int
+    product: Product
+    pricing: Pricing
+    # Meter number, phone number, account or product reference.
+    target: str
+    terminal_id: str
+    operator_id: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Sale:
+    id: int
+    request_pk: int
+    vendor_id: int
+    product_id: int
+    product_code: str
+    product_kind: str
+    state: str
+    amount: Money
+    commission: Money
+    fee: Money
+    cost: Money
+    target: str
+    terminal_id: str
+    external_ref: str | None
+    details: dict[str, Any]
+    transfer_id: int | None
+    settlement_transfer_id: int | None
+    reversal_transfer_id: int | None
+    created_at: datetime
+    completed_at: datetime | None
+    confirmed_at: datetime | None
+    reversed_at: datetime | None
+    failure_reason: str | None
+
+    @property
+    def receipt_no(self) -> str:
+        return f"{self.id:012d}"
+
+
+@dataclass(frozen=True)
+class SaleResult:
+    sale: Sale
+    # The vendor's balance right after this sale's own transfer.
+    vendor_balance: Money
+
+
+_SALE_COLUMNS = (
+    sales,
+    products.c.code.label("product_code"),
+    products.c.kind.label("product_kind"),
+)
+
+
+def _from_row(row: Row) -> Sale:
+    currency = row.currency
+    return Sale(
+        id=row.id,
+        request_pk=row.request_pk,
+        vendor_id=row.vendor_id,
+        product_id=row.product_id,
+        product_code=row.product_code,
+        product_kind=row.product_kind,
+        state=row.state,
+        amount=Money(row.amount, currency),
+        commission=Money(row.commission, currency),
+        fee=Money(row.fee, currency),
+        cost=Money(row.cost, currency),
+        target=row.target,
+        terminal_id=row.terminal_id,
+        external_ref=row.external_ref,
+        details=dict(row.details or {}),
+        transfer_id=row.transfer_id,
+        settlement_transfer_id=row.settlement_transfer_id,
+        reversal_transfer_id=row.reversal_transfer_id,
+        created_at=row.created_at,
+        completed_at=row.completed_at,
+        confirmed_at=row.confirmed_at,
+        reversed_at=row.reversed_at,
+        failure_reason=row.failure_reason,
+    )
+
+
+def _select_sales():  # type: ignore[no-untyped-def]
+    return select(*_SALE_COLUMNS).join(products, products.c.id == sales.c.product_id)
+
+
+def _house_ids(txn: Txn, currency: str, *purposes: str) -> dict[str, int]:
+    codes = {house_account_code(p, currency): p for p in purposes}
+    rows = txn.execute(select(accounts.c.code, accounts.c.id).where(accounts.c.code.in_(codes)))
+    found = {codes[row.code]: row.id for row in rows}
+    if len(found) < len(purposes):
+        found = {p: ensure_house_accounts(txn, currency)[p] for p in purposes}
+    return found
+
+
+def _sale_legs(order: SaleOrder, house: dict[str, int], source: int) -> list[Leg]:
+    """Where the money of a sale goes, taking ``price + fee - commission`` from ``source``."""
+    pricing = order.pricing
+    if source == order.vendor_account_id:
+        taken = [
+            Leg(source, -(pricing.price + pricing.fee), "sale"),
+            Leg(source, pricing.commission, "commission"),
+        ]
+    else:
+        taken = [Leg(source, -pricing.vendor_cost, "release")]
+    return [
+        *taken,
+        Leg(order.product.supplier_account_id, pricing.supplier_share, "supplier"),
+        Leg(house["revenue"], pricing.margin, "margin"),
+        Leg(house["fees"], pricing.fee, "fee"),
+    ]
+
+
+def _insert_sale(
+    txn: Txn, claim: Claim, order: SaleOrder, *, state: str, transfer_id: int, now: datetime
+) -> int:
+    pricing = order.pricing
+    return txn.execute(
+        insert(sales)
+        .values(
+            request_pk=claim.request_pk,
+            vendor_id=order.vendor_id,
+            product_id=order.product.id,
+            operator_id=order.operator_id,
+            terminal_id=order.terminal_id[:64],
+            state=state,
+            amount=pricing.price.amount,
+            commission=pricing.commission.amount,
+            fee=pricing.fee.amount,
+            cost=pricing.supplier_share.amount,
+            currency=pricing.price.currency,
+            target=order.target[:64],
+            transfer_id=transfer_id,
+            details=order.details,
+            created_at=now,
+            completed_at=now if state == "completed" else None,
+        )
+        .returning(sales.c.id)
+    ).scalar_one()
+
+
+def record_sale(
+    txn: Txn, claim: Claim, order: SaleOrder, *, created_by: str, now: datetime | None = None
+) -> SaleResult:
+    """A sale delivered in this same transaction: one ``sale`` transfer, state completed."""
+    now = now or utcnow()
+    currency = order.pricing.price.currency
+    house = _house_ids(txn, currency, "revenue", "fees")
+    posted = post_transfer(
+        txn,
+        kind="sale",
+        legs=_sale_legs(order, house, order.vendor_account_id),
+        description=f"{order.product.name} for {order.target}",
+        created_by=created_by,
+        reference=f"request:{claim.request_pk}",
+        now=now,
+    )
+    sale_id = _insert_sale(txn, claim, order, state="completed", transfer_id=posted.id, now=now)
+    return SaleResult(get_sale(txn, sale_id), posted.balance_of(order.vendor_account_id, currency))
+
+
+def hold_sale(
+    txn: Txn, claim: Claim, order: SaleOrder, *, created_by: str, now: datetime | None = None
+) -> SaleResult:
+    """A sale waiting on an upstream: the vendor's money moves to suspense, state pending."""
+    now = now or utcnow()
+    pricing = order.pricing
+    currency = pricing.price.currency
+    suspense = _house_ids(txn, currency, "suspense")["suspense"]
+    posted = post_transfer(
+        txn,
+        kind="sale_hold",
+        legs=[
+            Leg(order.vendor_account_id, -(pricing.price + pricing.fee), "sale"),
+            Leg(order.vendor_account_id, pricing.commission, "commission"),
+            Leg(suspense, pricing.vendor_cost, "hold"),
+        ],
+        description=f"{order.product.name} for {order.target} (pending)",
+        created_by=created_by,
+        reference=f"request:{claim.request_pk}",
+        now=now,
+    )
+    sale_id = _insert_sale(txn, claim, order, state="pending", transfer_id=posted.id, now=now)
+    return SaleResult(get_sale(txn, sale_id), posted.balance_of(order.vendor_account_id, currency))
+
+
+def settle_sale(
+    txn: Txn,
+    sale_id: int,
+    *,
+    external_ref: str | None = None,
+    details: dict[str, Any] | None = None,
+    created_by: str = "system",
+    now: datetime | None = None,
+) -> Sale:
+    """pending → completed: the held money goes to the supplier, margin and fee."""
+    now = now or utcnow()
+    sale = _transition(txn, sale_id, "pending", "completed", completed_at=now)
+    product = _product_of(txn, sale)
+    pricing = Pricing(sale.amount, sale.cost, sale.commission, sale.fee)
+    order = SaleOrder(
+        vendor_id=sale.vendor_id,
+        vendor_account_id=-1,
+        product=product,
+        pricing=pricing,
+        target=sale.target,
+        terminal_id=sale.terminal_id,
+    )
+    currency = sale.amount.currency
+    house = _house_ids(txn, currency, "revenue", "fees", "suspense")
+    posted = post_transfer(
+        txn,
+        kind="sale_settle",
+        legs=_sale_legs(order, house, house["suspense"]),
+        description=f"{product.name} for {sale.target} delivered",
+        created_by=created_by,
+        reference=f"sale:{sale.id}",
+        now=now,
+    )
+    values: dict[str, Any] = {"settlement_transfer_id": posted.id}
+    if external_ref is not None:
+        values["external_ref"] = external_ref[:64]
+    if details:
+        values["details"] = {**sale.details, **details}
+    txn.execute(update(sales).where(sales.c.id == sale.id).values(**values))
+    return get_sale(txn, sale.id)
+
+
+def fail_sale(
+    txn: Txn, sale_id: int, *, reason: str, created_by: str = "system", now: datetime | None = None
+) -> Sale:
+    """pending → failed: the hold is reversed and the vendor has its money back."""
+    now = now or utcnow()
+    sale = _transition(txn, sale_id, "pending", "failed", failure_reason=reason[:200])
+    assert sale.transfer_id is not None
+    posted = reverse_transfer(
+        txn,
+        sale.transfer_id,
+        kind="sale_release",
+        description=f"Refund: {reason}"[:200],
+        created_by=created_by,
+        reference=f"sale:{sale.id}",
+        now=now,
+    )
+    txn.execute(update(sales).where(sales.c.id == sale.id).values(reversal_transfer_id=posted.id))
+    return get_sale(txn, sale.id)
+
+
+def reverse_sale(
+    txn: Txn,
+    sale_id: int,
+    *,
+    reason: str,
+    created_by: str,
+    now: datetime | None = None,
+) -> Sale:
+    """completed → reversed per the product's reversal policy, refunding the vendor.
+
+    Idempotent: reversing a reversed sale returns it unchanged.
+    """
+    now = now or utcnow()
+    sale = get_sale(txn, sale_id)
+    if sale.state == "reversed":
+        return sale
+    if sale.state != "completed":
+        raise ReversalRefused(f"sale {sale.receipt_no} is {sale.state}, not completed")
+    policy = _product_of(txn, sale).reversal_policy
+    if policy == "none":
+        raise ReversalRefused(f"{sale.product_code} sales cannot be reversed once delivered")
+    if policy == "refund_unconfirmed" and sale.confirmed_at is not None:
+        raise ReversalRefused(f"sale {sale.receipt_no} was confirmed and cannot be reversed")
+    sale = _transition(txn, sale_id, "completed", "reversed", reversed_at=now)
+    if sale.settlement_transfer_id is not None:
+        reverse_transfer(
+            txn,
+            sale.settlement_transfer_id,
+            kind="reversal",
+            description=f"Reversal of sale {sale.receipt_no}: {reason}"[:200],
+            created_by=created_by,
+            reference=f"sale:{sale.id}",
+            now=now,
+        )
+    assert sale.transfer_id is not None
+    posted = reverse_transfer(
+        txn,
+        sale.transfer_id,
+        kind="reversal",
+        description=f"Reversal of sale {sale.receipt_no}: {reason}"[:200],
+        created_by=created_by,
+        reference=f"sale:{sale.id}",
+        now=now,
+    )
+    txn.execute(update(sales).where(sales.c.id == sale.id).values(reversal_transfer_id=posted.id))
+    return get_sale(txn, sale.id)
+
+
+def confirm_sale(txn: Txn, sale_id: int, *, now: datetime | None = None) -> Sale:
+    """Record a client's confirmation; only completed sales can be confirmed."""
+    sale = get_sale(txn, sale_id)
+    if sale.state != "completed":
+        raise InvalidState(f"sale {sale.receipt_no} is {sale.state}")
+    if sale.confirmed_at is None:
+        txn.execute(
+            update(sales)
+            .where(sales.c.id == sale_id, sales.c.confirmed_at.is_(None))
+            .values(confirmed_at=now or utcnow())
+        )
+        sale = get_sale(txn, sale_id)
+    return sale
+
+
+def _transition(txn: Txn, sale_id: int, source: str, target: str, **values: Any) -> Sale:
+    result = txn.execute(
+        update(sales)
+        .where(sales.c.id == sale_id, sales.c.state == source)
+        .values(state=target, **values)
+    )
+    if result.rowcount != 1:
+        sale = get_sale(txn, sale_id)
+        raise InvalidState(f"sale {sale.receipt_no} is {sale.state}, not {source}")
+    return get_sale(txn, sale_id)
+
+
+def _product_of(txn: Txn, sale: Sale) -> Product:
+    return get_product(txn, sale.product_id)
+
+
+# --- lookups ----------------------------------------------------------------------------------
+
+
+def get_sale(txn: Txn, sale_id: int) -> Sale:
+    row = txn.execute(_select_sales().where(sales.c.id == sale_id)).first()
+    if row is None:
+        raise UnknownSale(f"no sale {sale_id}")
+    return _from_row(row)
+
+
+def sale_for_request(txn: Txn, client_id: str, request_id: str) -> Sale | None:
+    row = txn.execute(
+        _select_sales()
+        .join(requests, requests.c.id == sales.c.request_pk)
+        .where(requests.c.client_id == client_id, requests.c.request_id == request_id)
+    ).first()
+    return None if row is None else _from_row(row)
+
+
+def recent_sales(
+    txn: Txn,
+    *,
+    target: str | None = None,
+    vendor_id: int | None = None,
+    states: tuple[str, ...] = ("completed",),
+    limit: int = 5,
+) -> list[Sale]:
+    """Newest first; used for reprints (by meter or account) and reports."""
+    query = _select_sales().where(sales.c.state.in_(states))
+    if target is not None:
+        query = query.where(sales.c.target == target)
+    if vendor_id is not None:
+        query = query.where(sales.c.vendor_id == vendor_id)
+    return [_from_row(r) for r in txn.execute(query.order_by(sales.c.id.desc()).limit(limit))]
+
+
+def pending_sales(txn: Txn, older_than: datetime | None = None) -> list[Sale]:
+    query = _select_sales().where(sales.c.state == "pending")
+    if older_than is not None:
+        query = query.where(sales.c.created_at < older_than)
+    return [_from_row(r) for r in txn.execute(query.order_by(sales.c.id))]

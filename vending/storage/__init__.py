@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy Core tables, the transaction runner and Alembic migrations."""

@@ -1,0 +1,1 @@
+"""Alembic migrations (one linear chain for every package's tables)."""
