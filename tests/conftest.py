@@ -10,9 +10,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import secrets
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -147,8 +150,108 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _check_secrets_sentinel(session)
     if IN_CI and exitstatus == 0 and _postgres_passed == 0 and session.testscollected:
         selected = [item for item in session.items if "postgres" in item.keywords]
         if selected:
             session.exitstatus = 1
             print("\nCI=true: PostgreSQL tests were selected but none passed")  # noqa: T201
+
+
+# --- secrets sentinel: no PIN (or other registered secret) in any log record of the run ----
+#
+# Tests register every secret they create (voucher PINs, ...) with ``secrets_sentinel``.
+# Every log record of the session, DEBUG included for the project's loggers and GnuPG's, is
+# kept; at the end of the session a registered secret in any record fails the run. Tests can
+# also scan any text themselves (an HTTP response, /metrics, a CLI's output, a table dump)
+# with ``secrets_sentinel.find(text)`` or ``assert_absent(text, where)``.
+
+# Loggers recorded at DEBUG; others at their own levels (SQLAlchemy would log every query).
+SENTINEL_LOGGERS = ("vending", "evd", "xmlvend", "utilities", "tools", "gnupg")
+_DIGIT_RUN = re.compile(r"\d{4,}")
+
+
+class SecretsSentinel:
+    """A registry of secrets seen by tests, and the log records of the whole session."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._digits: dict[int, set[str]] = {}  # all-digit secrets (PINs) by length
+        self._others: set[str] = set()
+        self.records: list[str] = []
+
+    def register(self, *secrets_: str) -> None:
+        with self._lock:
+            for secret in secrets_:
+                if secret.isdigit():
+                    self._digits.setdefault(len(secret), set()).add(secret)
+                elif secret:
+                    self._others.add(secret)
+
+    def __len__(self) -> int:
+        return sum(map(len, self._digits.values())) + len(self._others)
+
+    def find(self, text: str | bytes) -> set[str]:
+        """The registered secrets that occur in ``text`` (bytes are read as Latin-1)."""
+        if isinstance(text, bytes | bytearray | memoryview):
+            text = bytes(text).decode("latin-1")
+        found = {secret for secret in self._others if secret in text}
+        for run in _DIGIT_RUN.findall(text):
+            for length, known in self._digits.items():
+                for start in range(len(run) - length + 1):
+                    if run[start : start + length] in known:
+                        found.add(run[start : start + length])
+        return found
+
+    def assert_absent(self, text: str | bytes, where: str) -> None:
+        found = self.find(text)
+        assert not found, f"{len(found)} registered secret(s) in clear in {where}"
+
+    def log_leaks(self) -> list[str]:
+        """Log records that contain a registered secret."""
+        with self._lock:
+            records = list(self.records)
+        return [record for record in records if self.find(record)]
+
+
+class _SentinelHandler(logging.Handler):
+    def __init__(self, sentinel: SecretsSentinel) -> None:
+        super().__init__(logging.DEBUG)
+        self.sentinel = sentinel
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = f"{record.name} {record.levelname} {record.getMessage()}"
+            if record.exc_info:
+                text += "\n" + logging.Formatter().formatException(record.exc_info)
+        except Exception:  # a record that cannot be formatted is kept raw
+            text = f"{record.name} {record.msg!r} {record.args!r}"
+        with self.sentinel._lock:
+            self.sentinel.records.append(text)
+
+
+SECRETS_SENTINEL = SecretsSentinel()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    logging.getLogger().addHandler(_SentinelHandler(SECRETS_SENTINEL))
+    for name in SENTINEL_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET or logger.level > logging.DEBUG:
+            logger.setLevel(logging.DEBUG)
+
+
+@pytest.fixture(scope="session")
+def secrets_sentinel() -> SecretsSentinel:
+    """Register secrets with it; scan any text for them (see the comment above)."""
+    return SECRETS_SENTINEL
+
+
+def _check_secrets_sentinel(session: pytest.Session) -> None:
+    leaks = SECRETS_SENTINEL.log_leaks()
+    if leaks:
+        session.exitstatus = 1
+        print(
+            f"\nsecrets sentinel: {len(leaks)} log record(s) contain a registered secret "
+            f"(a PIN in clear); first from logger {leaks[0].split(' ', 1)[0]}"
+        )

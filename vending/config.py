@@ -173,6 +173,8 @@ class UpstreamRoute:
     """Route meters of one supply group (or all, with sgc = "*") to a utility's server."""
 
     sgc: str = "*"
+    # Name in logs and in the upstream_vends table (default: the SGC).
+    name: str = ""
     url: str = ""
     client_id: str = ""
     terminal_id: str = "1"
@@ -183,6 +185,12 @@ class UpstreamRoute:
     cert: str = ""
     key: str = ""
     ca: str = ""
+    # Gzip our request bodies (responses are always accepted gzipped).
+    gzip_request: bool = False
+
+    @property
+    def route_name(self) -> str:
+        return self.name or self.sgc
 
     def validate(self, key: str) -> None:
         _check(
@@ -199,6 +207,27 @@ class UtilitiesConfig:
     # "embedded" (our STS engine and meter registry) unless a route below matches.
     default_backend: str = "embedded"
     routes: tuple[UpstreamRoute, ...] = ()
+    # Embedded engine: issue key change tokens inside a vend when the meter's key revision
+    # is out of date (false: refuse with LatestKRNEx until updateMeterKey is done).
+    auto_key_change: bool = True
+    # Issue the month's free basic electricity with the first sale of the month.
+    fbe_with_sale: bool = True
+    # Calendar months (FBE, service charges, block tariffs) are counted in this time zone.
+    timezone: str = "UTC"
+    # 0.1 kWh units of a free issue token and of a default credit (engineering) token.
+    free_issue_units: int = 100
+    default_credit_units: int = 100
+    # Manufacturer code on class 1 test/display tokens (2 or 4 digits).
+    manufacturer_code: str = "00"
+    # Electricity product sold for meters (price range, commission, utility account).
+    product_code: str = "ELEC-DEMO"
+    # Honour the demo/simulator test behaviours of meters (slow, upstream failure).
+    test_behaviours: bool = True
+    # Upstream recovery: how often pending vends are looked at, the longest pause between
+    # last-response advices, and when to give up (refund, reversal advice to the utility).
+    recovery_poll_seconds: float = 2.0
+    recovery_max_delay_seconds: float = 60.0
+    recovery_give_up_seconds: float = 86400.0
 
     def validate(self, key: str) -> None:
         _check(
@@ -206,8 +235,40 @@ class UtilitiesConfig:
             f"{key}.default_backend",
             "must be embedded or upstream",
         )
+        names = set()
         for index, route in enumerate(self.routes):
             route.validate(f"{key}.routes[{index}]")
+            _check(
+                route.route_name not in names,
+                f"{key}.routes[{index}]",
+                f"duplicate route {route.route_name!r}",
+            )
+            names.add(route.route_name)
+        _check(
+            self.default_backend == "embedded" or any(r.sgc == "*" for r in self.routes),
+            f"{key}.default_backend",
+            'upstream needs a route with sgc = "*"',
+        )
+        try:
+            from zoneinfo import ZoneInfo
+
+            ZoneInfo(self.timezone)
+        except Exception:
+            raise ConfigError(f"{key}.timezone: unknown time zone {self.timezone!r}") from None
+        _check(
+            re.fullmatch(r"\d{2}|\d{4}", self.manufacturer_code) is not None,
+            f"{key}.manufacturer_code",
+            "must be 2 or 4 digits",
+        )
+        _check(self.free_issue_units >= 0, f"{key}.free_issue_units", "must be >= 0")
+        _check(self.default_credit_units > 0, f"{key}.default_credit_units", "must be > 0")
+        _check(self.recovery_poll_seconds > 0, f"{key}.recovery_poll_seconds", "must be > 0")
+        _check(
+            self.recovery_max_delay_seconds > 0, f"{key}.recovery_max_delay_seconds", "must be > 0"
+        )
+        _check(
+            self.recovery_give_up_seconds > 0, f"{key}.recovery_give_up_seconds", "must be > 0"
+        )
 
 
 @dataclass(frozen=True)
@@ -342,6 +403,24 @@ def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def _setting(names: list[str]) -> tuple[list[str], Any]:
+    """The config path named by an environment variable and its annotation (None if unknown).
+
+    Setting names are lower case; keys inside a table setting (the currency aliases "R",
+    "KSH") keep the case they were given in.
+    """
+    parts: list[str] = []
+    annotation: Any = Config
+    for name in names:
+        if dataclasses.is_dataclass(annotation):
+            part = name.lower()
+            annotation = typing.get_type_hints(annotation).get(part)
+        else:
+            part, annotation = name, None
+        parts.append(part)
+    return parts, annotation
+
+
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
     if environ.get("EVD_DATABASE_URL"):
@@ -351,13 +430,17 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     for name, raw in environ.items():
         if not name.startswith("EVD__"):
             continue
-        parts = [p.lower() for p in name[len("EVD__") :].split("__") if p]
+        parts, annotation = _setting([p for p in name[len("EVD__") :].split("__") if p])
         if len(parts) < 2:
             raise ConfigError(f"{name}: expected EVD__<SECTION>__<KEY>")
-        try:
-            value: Any = tomllib.loads(f"v = {raw}")["v"]
-        except tomllib.TOMLDecodeError:
-            value = raw
+        value: Any = raw
+        # A string setting takes the text as it is: parsed as TOML, an all-digit server id
+        # (an EAN-13, like the default) would become an integer and be refused.
+        if annotation is not str:
+            try:
+                value = tomllib.loads(f"v = {raw}")["v"]
+            except tomllib.TOMLDecodeError:
+                value = raw
         nested: dict[str, Any] = {parts[-1]: value}
         for part in reversed(parts[:-1]):
             nested = {part: nested}

@@ -20,14 +20,28 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import insert, select, update
+from sqlalchemy import Column, LargeBinary, String, Table, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from vending.config import Config
 from vending.storage.database import Txn
-from vending.storage.schema import data_keys
-from vending.storage.types import utcnow
+from vending.storage.schema import data_keys, metadata
+from vending.storage.types import UTCDateTime, utcnow
 
 NONCE_BYTES = 12
+
+# Named secrets that must outlive data-key rotation (e.g. the key of the voucher PIN hash,
+# which has to stay the same for duplicate detection to work), wrapped by the master key
+# like the data keys and re-wrapped with them. Created by migration 0003_vouchers.
+wrapped_secrets = Table(
+    "wrapped_secrets",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("wrapped_secret", LargeBinary, nullable=False),
+    Column("master_fingerprint", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
 
 
 class KeyringError(Exception):
@@ -98,6 +112,7 @@ class Keyring:
         self._master = master
         self._keys: dict[int, AESGCM] = {}
         self._active: tuple[int, float] | None = None
+        self._secrets: dict[str, bytes] = {}
         self._lock = threading.Lock()
 
     @property
@@ -119,6 +134,52 @@ class Keyring:
                 f"stored ciphertext under data key {key_id} failed authentication"
             ) from exc
 
+    def encryptor(self, txn: Txn) -> DataKeyEncryptor:
+        """The active data key, for encrypting many rows in one transaction (bulk imports):
+        the same blobs as :meth:`encrypt` without its per-call key lookup."""
+        key_id = self._active_key_id(txn)
+        return DataKeyEncryptor(key_id, self._cipher(txn, key_id))
+
+    def secret(self, txn: Txn, name: str) -> bytes:
+        """The 32-byte secret ``name``, created on first use and wrapped by the master key.
+
+        Unlike data keys it never rotates; :meth:`rewrap` re-wraps it with the data keys.
+        """
+        with self._lock:
+            cached = self._secrets.get(name)
+        if cached is not None:
+            return cached
+        insert = pg_insert if txn.is_postgres else sqlite_insert
+        txn.execute(
+            insert(wrapped_secrets)
+            .values(
+                name=name,
+                wrapped_secret=_wrap_secret(self._master, name, secrets.token_bytes(32)),
+                master_fingerprint=self._master.fingerprint,
+                created_at=utcnow(),
+            )
+            # Another process may create it at the same moment: its value wins for both.
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+        row = txn.execute(
+            select(wrapped_secrets.c.wrapped_secret, wrapped_secrets.c.master_fingerprint).where(
+                wrapped_secrets.c.name == name
+            )
+        ).one()
+        if row.master_fingerprint != self._master.fingerprint:
+            raise KeyringError(
+                f"secret {name!r} is wrapped by master key {row.master_fingerprint}, "
+                f"but the configured master key is {self._master.fingerprint}"
+            )
+        value = _unwrap_secret(self._master, name, row.wrapped_secret)
+        # Cached after the commit only: the row may be this transaction's own, uncommitted.
+        txn.call_after(self._remember_secret, name, value)
+        return value
+
+    def _remember_secret(self, name: str, value: bytes) -> None:
+        with self._lock:
+            self._secrets[name] = value
+
     def rotate_data_key(self, txn: Txn) -> int:
         """Retire the active data key and start a new one (for new rows)."""
         now = utcnow()
@@ -139,6 +200,18 @@ class Keyring:
                 .where(data_keys.c.id == key_id)
                 .values(
                     wrapped_key=_wrap(new_master, key_id, raw),
+                    master_fingerprint=new_master.fingerprint,
+                )
+            )
+        for name, wrapped in txn.execute(
+            select(wrapped_secrets.c.name, wrapped_secrets.c.wrapped_secret)
+        ).all():
+            value = _unwrap_secret(self._master, name, wrapped)
+            txn.execute(
+                update(wrapped_secrets)
+                .where(wrapped_secrets.c.name == name)
+                .values(
+                    wrapped_secret=_wrap_secret(new_master, name, value),
                     master_fingerprint=new_master.fingerprint,
                 )
             )
@@ -167,18 +240,37 @@ class Keyring:
             self._active = (key_id, time.monotonic())
 
     def _create_key(self, txn: Txn) -> int:
+        # A key wrapped by another master than the existing ones would leave the database
+        # unreadable under either (e.g. `evd keys rotate` run with the old key after a
+        # re-wrap).
+        foreign = txn.execute(
+            select(data_keys.c.master_fingerprint)
+            .where(data_keys.c.master_fingerprint != self._master.fingerprint)
+            .limit(1)
+        ).scalar()
+        if foreign is not None:
+            raise KeyringError(
+                f"the data keys are wrapped by master key {foreign}, "
+                f"but the configured master key is {self._master.fingerprint}"
+            )
         next_id = (
             txn.execute(select(data_keys.c.id).order_by(data_keys.c.id.desc()).limit(1)).scalar()
             or 0
         ) + 1
         raw = secrets.token_bytes(32)
+        insert = pg_insert if txn.is_postgres else sqlite_insert
+        # Two processes creating their first key at once both pick the same id. The loser
+        # waits for the winner's commit and then uses its key (as fresh as its own would
+        # be) instead of failing the request on a duplicate key.
         txn.execute(
-            insert(data_keys).values(
+            insert(data_keys)
+            .values(
                 id=next_id,
                 wrapped_key=_wrap(self._master, next_id, raw),
                 master_fingerprint=self._master.fingerprint,
                 created_at=utcnow(),
             )
+            .on_conflict_do_nothing(index_elements=["id"])
         )
         # Cache the key only once its row is committed: after a rollback another process
         # may create a different key under the same id.
@@ -227,3 +319,40 @@ def _wrap_aad(key_id: int) -> bytes:
 def _wrap(master: MasterKey, key_id: int, raw: bytes) -> bytes:
     nonce = secrets.token_bytes(NONCE_BYTES)
     return nonce + AESGCM(master.key).encrypt(nonce, raw, _wrap_aad(key_id))
+
+
+class DataKeyEncryptor:
+    """One data key's AES-GCM, producing the blobs :meth:`Keyring.decrypt` reads."""
+
+    __slots__ = ("_cipher", "_nonces", "key_id")
+
+    def __init__(self, key_id: int, cipher: AESGCM) -> None:
+        self.key_id = key_id
+        self._cipher = cipher
+        self._nonces: list[bytes] = []
+
+    def encrypt(self, plaintext: bytes, aad: bytes) -> bytes:
+        if not self._nonces:
+            # One system call per 4096 random nonces instead of one per row.
+            pool = secrets.token_bytes(NONCE_BYTES * 4096)
+            self._nonces = [pool[i : i + NONCE_BYTES] for i in range(0, len(pool), NONCE_BYTES)]
+        nonce = self._nonces.pop()
+        return nonce + self._cipher.encrypt(nonce, plaintext, aad)
+
+
+def _secret_aad(name: str) -> bytes:
+    return b"evd-secret:" + name.encode()
+
+
+def _wrap_secret(master: MasterKey, name: str, value: bytes) -> bytes:
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    return nonce + AESGCM(master.key).encrypt(nonce, value, _secret_aad(name))
+
+
+def _unwrap_secret(master: MasterKey, name: str, wrapped: bytes) -> bytes:
+    try:
+        return AESGCM(master.key).decrypt(
+            wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], _secret_aad(name)
+        )
+    except InvalidTag as exc:
+        raise KeyringError(f"secret {name!r} does not unwrap with this master key") from exc

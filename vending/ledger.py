@@ -147,9 +147,16 @@ def post_transfer(
 
 def _apply_delta(txn: Txn, account_id: int, delta: int, currency: str) -> int:
     if delta == 0:
-        return txn.execute(
-            select(accounts.c.balance).where(accounts.c.id == account_id)
-        ).scalar_one()
+        # Legs that cancel out on one account move nothing, but must still name an existing
+        # account in its own currency.
+        balance = txn.execute(
+            select(accounts.c.balance).where(
+                accounts.c.id == account_id, accounts.c.currency == currency
+            )
+        ).scalar()
+        if balance is None:
+            _explain_refused(txn, account_id, delta, currency)
+        return int(balance)
     condition = [accounts.c.id == account_id, accounts.c.currency == currency]
     if delta < 0:
         condition.append(accounts.c.blocked.is_(False))
@@ -202,6 +209,11 @@ def reverse_transfer(
     legs = transfer_legs(txn, transfer_id)
     if not legs:
         raise UnknownAccount(f"no transfer {transfer_id}")
+    # Checked before the mirrored legs are applied: they could fail first (refunding a spent
+    # deposit overdraws the vendor) and hide the real reason. The unique reverses_id still
+    # settles races.
+    if txn.execute(select(transfers.c.id).where(transfers.c.reverses_id == transfer_id)).first():
+        raise ReversalRefused(f"transfer {transfer_id} has already been reversed")
     return post_transfer(
         txn,
         kind=kind,

@@ -7,10 +7,17 @@ rounding money is how ledgers drift.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from vending.errors import CurrencyMismatch, InvalidAmount, UnknownCurrency
+
+# xsd:decimal's lexical form in ASCII digits: Decimal() alone would also take exponents
+# ("1e2"), digit separators ("1_000") and digits of other scripts.
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+# Amounts are stored as BIGINT minor units.
+MAX_MINOR_UNITS = 2**63 - 1
 
 # Minor-unit exponents of ISO 4217 currencies whose exponent is not 2.
 _EXPONENT_EXCEPTIONS: dict[str, int] = {
@@ -78,16 +85,33 @@ class Money:
         exponent = currency_exponent(currency)
         if isinstance(value, float):
             raise InvalidAmount("money is never parsed from a float")
-        try:
-            number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
-        except InvalidOperation as exc:
-            raise InvalidAmount(f"not a decimal amount: {value!r}") from exc
+        if isinstance(value, Decimal):
+            number = value
+        elif isinstance(value, int) and not isinstance(value, bool):
+            number = Decimal(value)
+        else:
+            text = str(value).strip()
+            if not _DECIMAL_TEXT.fullmatch(text):
+                raise InvalidAmount(f"not a decimal amount: {value!r}")
+            number = Decimal(text)
         if not number.is_finite():
             raise InvalidAmount(f"not a finite amount: {value!r}")
-        scaled = number.scaleb(exponent)
-        if scaled != scaled.to_integral_value():
-            raise InvalidAmount(f"{value} {currency} has more than {exponent} decimal places")
-        return cls(int(scaled), currency)
+        # Scale on the digits themselves: Decimal arithmetic would round to 28 significant
+        # digits and so accept "1.00000000000000000000000000001" as 1.00.
+        sign, digits, number_exponent = number.as_tuple()
+        assert isinstance(number_exponent, int)  # finite
+        shift = number_exponent + exponent
+        if shift < 0:
+            keep = max(len(digits) + shift, 0)
+            if any(digits[keep:]):
+                raise InvalidAmount(f"{value} {currency} has more than {exponent} decimal places")
+            digits, shift = digits[:keep], 0
+        if len(digits) + shift > len(str(MAX_MINOR_UNITS)):
+            raise InvalidAmount(f"{value} {currency} is too large")
+        minor = int("".join(map(str, digits)) or "0") * 10**shift
+        if minor > MAX_MINOR_UNITS:
+            raise InvalidAmount(f"{value} {currency} is too large")
+        return cls(-minor if sign else minor, currency)
 
     # --- conversion -------------------------------------------------------------------------
 
@@ -152,5 +176,8 @@ class Money:
         """``basis_points``/10000 of this amount, rounded down (towards zero)."""
         if isinstance(basis_points, bool) or not isinstance(basis_points, int):
             raise InvalidAmount("basis points are integers")
-        sign = -1 if self.amount < 0 else 1
-        return Money(sign * (abs(self.amount) * basis_points // 10_000), self.currency)
+        # Truncate the magnitude: floor division of a negative product would round away
+        # from zero.
+        magnitude = abs(self.amount) * abs(basis_points) // 10_000
+        negative = (self.amount < 0) != (basis_points < 0)
+        return Money(-magnitude if negative else magnitude, self.currency)

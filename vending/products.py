@@ -23,6 +23,7 @@ from vending.errors import (
     InvalidAmount,
     InvalidRequest,
     UnknownProduct,
+    UnknownVendor,
 )
 from vending.money import Money, currency_exponent
 from vending.storage.database import Txn
@@ -32,6 +33,7 @@ from vending.storage.schema import (
     accounts,
     products,
     vendor_commissions,
+    vendors,
 )
 from vending.storage.types import utcnow
 
@@ -50,6 +52,8 @@ class Product:
     min_amount: Money | None
     max_amount: Money | None
     supplier_discount_bp: int
+    # Exact supplier cost of a fixed-price product; None = derived from the discount.
+    cost_price: Money | None
     merchant_commission_bp: int
     fee: Money
     reversal_policy: str
@@ -97,6 +101,7 @@ def _from_row(row: Row) -> Product:
         min_amount=money(row.min_amount),
         max_amount=money(row.max_amount),
         supplier_discount_bp=row.supplier_discount_bp,
+        cost_price=money(row.cost_price),
         merchant_commission_bp=row.merchant_commission_bp,
         fee=Money(row.fee, currency),
         reversal_policy=row.reversal_policy,
@@ -117,6 +122,7 @@ def create_product(
     min_amount: Money | None = None,
     max_amount: Money | None = None,
     supplier_discount_bp: int = 0,
+    cost_price: Money | None = None,
     merchant_commission_bp: int = 0,
     fee: Money | None = None,
     reversal_policy: str = "refund",
@@ -146,6 +152,21 @@ def create_product(
             raise InvalidRequest("an open-amount product needs a minimum and a maximum")
         if min_amount.amount <= 0 or max_amount < min_amount:
             raise InvalidAmount("need 0 < minimum <= maximum")
+    if cost_price is not None:
+        # An exact cost replaces the percentage discount; the margin must stay >= 0.
+        if face_value is None:
+            raise InvalidRequest("a cost price needs a fixed face value")
+        if cost_price.currency != currency:
+            raise CurrencyMismatch(f"the cost price must be in {currency}")
+        if not 0 <= cost_price.amount <= face_value.amount:
+            raise InvalidAmount("need 0 <= cost price <= face value")
+        supplier_discount_bp = -(
+            -(face_value.amount - cost_price.amount) * 10_000 // face_value.amount
+        )
+        if face_value.percent_bp(merchant_commission_bp) > face_value - cost_price:
+            raise InvalidRequest(
+                "the merchant commission exceeds the operator's margin (face value - cost)"
+            )
     if not 0 <= merchant_commission_bp <= supplier_discount_bp <= 10_000:
         raise InvalidRequest(
             "need 0 <= merchant commission <= supplier discount <= 10000 basis points "
@@ -178,6 +199,7 @@ def create_product(
             min_amount=None if min_amount is None else min_amount.amount,
             max_amount=None if max_amount is None else max_amount.amount,
             supplier_discount_bp=supplier_discount_bp,
+            cost_price=None if cost_price is None else cost_price.amount,
             merchant_commission_bp=merchant_commission_bp,
             fee=fee.amount,
             reversal_policy=reversal_policy,
@@ -219,10 +241,16 @@ def set_active(txn: Txn, code: str, active: bool, *, actor: str) -> None:
 
 def set_vendor_commission(txn: Txn, vendor_id: int, product_id: int, commission_bp: int) -> None:
     product = get_product(txn, product_id)
+    # A domain error, not the foreign key's IntegrityError.
+    if txn.execute(select(vendors.c.id).where(vendors.c.id == vendor_id)).first() is None:
+        raise UnknownVendor(f"no vendor {vendor_id}")
     if not 0 <= commission_bp <= product.supplier_discount_bp:
         raise InvalidRequest(
             f"commission must be 0..{product.supplier_discount_bp} basis points for {product.code}"
         )
+    face, cost = product.face_value, product.cost_price
+    if cost is not None and face is not None and face.percent_bp(commission_bp) > face - cost:
+        raise InvalidRequest(f"commission exceeds the operator's margin on {product.code}")
     existing = txn.execute(
         select(vendor_commissions.c.vendor_id).where(
             vendor_commissions.c.vendor_id == vendor_id,
@@ -287,9 +315,14 @@ def price_sale(
             )
         price = amount
     bp = product.merchant_commission_bp if commission_bp is None else commission_bp
+    supplier_share = (
+        product.cost_price
+        if product.cost_price is not None
+        else price - price.percent_bp(product.supplier_discount_bp)
+    )
     return Pricing(
         price=price,
-        supplier_share=price - price.percent_bp(product.supplier_discount_bp),
+        supplier_share=supplier_share,
         commission=price.percent_bp(bp),
         fee=product.fee,
     )

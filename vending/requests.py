@@ -9,6 +9,7 @@ same key with another fingerprint is refused.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -51,7 +52,9 @@ class RequestRecord:
 
 
 def _aad(client_id: str, request_id: str) -> bytes:
-    return f"evd-response:{client_id}:{request_id}".encode()
+    # Length-prefixed: ids may contain ':', and ("a:b", "c") must not bind like ("a", "b:c").
+    client = client_id.encode()
+    return b"evd-response:%d:%s:%s" % (len(client), client, request_id.encode())
 
 
 def claim_request(
@@ -146,3 +149,49 @@ def find_request(
         received_at=row.received_at,
         response=response,
     )
+
+
+@dataclass(frozen=True)
+class RequestKey:
+    """Everything that identifies one protocol request for idempotency."""
+
+    channel: str
+    client_id: str
+    request_id: str
+    operation: str
+    fingerprint: bytes
+
+
+@dataclass(frozen=True)
+class Processed:
+    response: StoredResponse
+    # True when this is the stored answer to an earlier identical request.
+    replayed: bool
+
+
+def process_once(
+    txn: Txn,
+    keyring: Keyring,
+    key: RequestKey,
+    work: Callable[[Claim], StoredResponse],
+    *,
+    now: datetime | None = None,
+) -> Processed:
+    """Claim ``key`` and run ``work`` once, storing its response in the same transaction;
+    an identical retry gets the stored response instead. ``work`` raising rolls back the
+    claim too, so a refused request leaves nothing behind and may be sent again."""
+    claimed = claim_request(
+        txn,
+        keyring,
+        channel=key.channel,
+        client_id=key.client_id,
+        request_id=key.request_id,
+        operation=key.operation,
+        fingerprint=key.fingerprint,
+        now=now,
+    )
+    if isinstance(claimed, StoredResponse):
+        return Processed(claimed, replayed=True)
+    response = work(claimed)
+    store_response(txn, keyring, claimed, response.body, http_status=response.http_status, now=now)
+    return Processed(response, replayed=False)

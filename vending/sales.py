@@ -137,9 +137,11 @@ def _sale_legs(order: SaleOrder, house: dict[str, int], source: int) -> list[Leg
     """Where the money of a sale goes, taking ``price + fee - commission`` from ``source``."""
     pricing = order.pricing
     if source == order.vendor_account_id:
+        # Commission first: each entry's balance_after then never dips below the net
+        # debit that the ledger checked against the credit limit.
         taken = [
-            Leg(source, -(pricing.price + pricing.fee), "sale"),
             Leg(source, pricing.commission, "commission"),
+            Leg(source, -(pricing.price + pricing.fee), "sale"),
         ]
     else:
         taken = [Leg(source, -pricing.vendor_cost, "release")]
@@ -211,8 +213,8 @@ def hold_sale(
         txn,
         kind="sale_hold",
         legs=[
-            Leg(order.vendor_account_id, -(pricing.price + pricing.fee), "sale"),
             Leg(order.vendor_account_id, pricing.commission, "commission"),
+            Leg(order.vendor_account_id, -(pricing.price + pricing.fee), "sale"),
             Leg(suspense, pricing.vendor_cost, "hold"),
         ],
         description=f"{order.product.name} for {order.target} (pending)",

@@ -11,6 +11,7 @@ from sqlalchemy import Row, insert, select, update
 from vending import audit
 from vending.accounts import create_account, ensure_house_accounts, set_credit_limit
 from vending.errors import (
+    CurrencyMismatch,
     InvalidAmount,
     InvalidRequest,
     UnknownOperator,
@@ -195,7 +196,7 @@ def adjust_vendor_balance(
         raise InvalidAmount("the amount cannot be zero")
     vendor = get_vendor(txn, client_id)
     if amount.currency != vendor.currency:
-        raise InvalidRequest(
+        raise CurrencyMismatch(
             f"vendor {client_id} trades in {vendor.currency}, not {amount.currency}"
         )
     bank_id = ensure_house_accounts(txn, vendor.currency)["bank"]

@@ -1,7 +1,7 @@
 """Access to the public STS key and vector CSV files.
 
-The project's shared data folder (``shared/data`` beside the repository) is preferred;
-``tests/sts/data`` holds verbatim copies so the suite also runs from a bare checkout.
+``tests/sts/data`` holds verbatim copies of the public files, so the suite depends on nothing
+outside the repository.
 """
 
 from __future__ import annotations
@@ -12,13 +12,11 @@ from pathlib import Path
 
 KEYS_FILE = "sts-keys.csv"
 VECTORS_FILE = "sts-vectors-public.csv"
-_SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 _LOCAL = Path(__file__).resolve().parent / "data"
 
 
 def data_path(name: str) -> Path:
-    shared = _SHARED / name
-    return shared if shared.is_file() else _LOCAL / name
+    return _LOCAL / name
 
 
 @cache

@@ -164,8 +164,8 @@ def meter_key_data(
     return MeterKeyData(
         pan=account,
         key_type=key_type,
-        sgc=sgc,  # type: ignore[arg-type]  # normalised to 6 digits in __post_init__
-        tariff_index=tariff_index,  # type: ignore[arg-type]
+        sgc=_digits_field(sgc, 6, "SGC"),
+        tariff_index=_digits_field(tariff_index, 2, "tariff index"),
         krn=krn,
         base_date=base_date,
         ea=ea,

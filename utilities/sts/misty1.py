@@ -58,7 +58,7 @@ S9 = (
 )  # fmt: skip
 
 MASK32 = 0xFFFFFFFF
-_SCHEDULE_CACHE_LIMIT = 4096
+_SCHEDULE_CACHE_LIMIT = 1024  # about 2 KB per cached key
 
 
 def _fi_unkeyed(x: int) -> int:

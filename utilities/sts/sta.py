@@ -29,7 +29,7 @@ from operator import getitem
 MASK64 = (1 << 64) - 1
 ROUNDS = 16
 _KEY_ALIGNMENT_ROTATION = 12
-_SCHEDULE_CACHE_LIMIT = 4096
+_SCHEDULE_CACHE_LIMIT = 1024  # about 2 KB per cached key
 
 
 def rotate_left64(value: int, count: int) -> int:
@@ -116,7 +116,7 @@ def aligned_key(key: int) -> int:
 # chooses the table of the low nibble (key bit 8i+3), bit 1 = that of the high nibble
 # (key bit 8i+7).  A set bit selects substitution table 2.
 Table256 = tuple[int, ...]
-RoundTables = tuple[Table256, Table256, Table256, Table256, Table256, Table256, Table256, Table256]
+RoundTables = tuple[Table256, ...]  # eight tables, one per block byte
 
 
 def _byte_substitutions(s1: tuple[int, ...], s2: tuple[int, ...]) -> list[list[int]]:
@@ -181,7 +181,7 @@ class StaCipher:
         if schedule is None:
             rows = self._fused_encrypt
             schedule = tuple(
-                tuple(map(getitem, rows, selectors))  # type: ignore[misc]
+                tuple(map(getitem, rows, selectors))
                 for selectors in _round_selectors(aligned_key(key))
             )
             if len(self._encrypt_schedules) >= _SCHEDULE_CACHE_LIMIT:
@@ -194,16 +194,13 @@ class StaCipher:
         if schedule is None:
             selectors = _round_selectors(aligned_key(key))
             rows = self._fused_decrypt
-            fused = tuple(
-                tuple(map(getitem, rows, selectors[r]))  # type: ignore[misc]
-                for r in range(ROUNDS - 1, 0, -1)
-            )
+            fused = tuple(tuple(map(getitem, rows, selectors[r])) for r in range(ROUNDS - 1, 0, -1))
             last = tuple(map(getitem, self._substitute_decrypt, selectors[0]))
-            schedule = (fused, last)  # type: ignore[assignment]
+            schedule = (fused, last)
             if len(self._decrypt_schedules) >= _SCHEDULE_CACHE_LIMIT:
                 self._decrypt_schedules.clear()
-            self._decrypt_schedules[key] = schedule  # type: ignore[assignment]
-        return schedule  # type: ignore[return-value]
+            self._decrypt_schedules[key] = schedule
+        return schedule
 
     # -- block operations ------------------------------------------------------------------
 

@@ -101,14 +101,15 @@ def _demo(context: Context, args: argparse.Namespace) -> int:
     from vending.keyring import KeyringError, load_master_key, write_master_key_file
 
     config = context.config
+    # Checked first: a refused command must not leave a new master key file behind.
+    if migrate.current_revision(context.database.engine) != migrate.head_revision():
+        raise CommandError("the database is not migrated; run `evd db upgrade` first")
     try:
         load_master_key(config)
     except KeyringError:
         path = config.path(config.security.master_key_file)
         write_master_key_file(path)
         print(f"created a demo master key in {path} (keep it out of version control)")
-    if migrate.current_revision(context.database.engine) != migrate.head_revision():
-        raise CommandError("the database is not migrated; run `evd db upgrade` first")
     created = _run(
         context, "demo_seed_core", seed_core, password_log_n=config.security.scrypt_log_n
     )
@@ -587,13 +588,21 @@ def _keys_rotate(context: Context, args: argparse.Namespace) -> int:
     except KeyringError as exc:
         raise CommandError(str(exc)) from exc
     if args.new_master:
-        new_master = MasterKey.from_base64(Path(args.new_master).read_text(encoding="ascii"))
-        count = _run(context, "keys_rewrap", keyring.rewrap, new_master)
-        print(
-            f"{count} data keys re-wrapped under master key {new_master.fingerprint}; "
-            "configure the new master key before the next start"
-        )
-    else:
-        key_id = _run(context, "keys_rotate", keyring.rotate_data_key)
-        print(f"data key {key_id} is now active for new rows")
+        try:
+            new_master = MasterKey.from_base64(Path(args.new_master).read_text(encoding="ascii"))
+        except (OSError, UnicodeDecodeError, KeyringError) as exc:
+            raise CommandError(f"new master key {args.new_master}: {exc}") from exc
+    # A master key that does not match the stored data keys is the user's to fix.
+    try:
+        if args.new_master:
+            count = _run(context, "keys_rewrap", keyring.rewrap, new_master)
+            print(
+                f"{count} data keys re-wrapped under master key {new_master.fingerprint}; "
+                "configure the new master key before the next start"
+            )
+        else:
+            key_id = _run(context, "keys_rotate", keyring.rotate_data_key)
+            print(f"data key {key_id} is now active for new rows")
+    except KeyringError as exc:
+        raise CommandError(str(exc)) from exc
     return 0

@@ -175,8 +175,10 @@ products = Table(
     Column("face_value", BigInteger, nullable=True),
     Column("min_amount", BigInteger, nullable=True),
     Column("max_amount", BigInteger, nullable=True),
-    # The operator's discount from the supplier, in basis points of the price.
+    # The operator's discount from the supplier, in basis points of the price ...
     Column("supplier_discount_bp", Integer, nullable=False, server_default=text("0")),
+    # ... or, for fixed-price products, the exact cost price the supplier charges.
+    Column("cost_price", BigInteger, nullable=True),
     # The merchant's commission (discount), in basis points of the price.
     Column("merchant_commission_bp", Integer, nullable=False, server_default=text("0")),
     # A fixed fee the vendor pays on top of the price, credited to the fee account.
@@ -205,6 +207,11 @@ products = Table(
         name="commission",
     ),
     CheckConstraint("fee >= 0", name="fee"),
+    CheckConstraint(
+        "cost_price IS NULL OR (face_value IS NOT NULL AND cost_price >= 0 "
+        "AND cost_price <= face_value)",
+        name="cost_price",
+    ),
 )
 
 # A vendor's own commission on a product, overriding the product's default.

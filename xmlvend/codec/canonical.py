@@ -36,7 +36,5 @@ def canonical_content(el: etree._Element, *, ignore_xsi_type: bool = False) -> C
         else:
             attrs.append((name, value))
     attrs.sort()
-    children = tuple(
-        canonical_element(child) for child in el if isinstance(child.tag, str)
-    )
+    children = tuple(canonical_element(child) for child in el if isinstance(child.tag, str))
     return (tuple(attrs), (el.text or "").strip(), children)

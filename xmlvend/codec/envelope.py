@@ -20,6 +20,12 @@ SOAP_1_2: Final = "1.2"
 SOAP_NS: dict[str, str] = {SOAP_1_1: SOAP11, SOAP_1_2: SOAP12}
 _VERSION_OF: dict[str, SoapVersion] = {SOAP11: SOAP_1_1, SOAP12: SOAP_1_2}
 
+# HTTP Content-Type of a message in each SOAP version (for the transports).
+CONTENT_TYPE: dict[str, str] = {
+    SOAP_1_1: "text/xml; charset=utf-8",
+    SOAP_1_2: "application/soap+xml; charset=utf-8",
+}
+
 # Namespaces declared once on every Envelope we write, so that every element and every
 # xsi:type QName below it uses the same short, fixed prefixes.
 _NSMAP_11 = {"soap": SOAP11, "xsi": XSI, **PREFIXES}
@@ -41,9 +47,7 @@ def open_envelope(root: etree._Element) -> tuple[SoapVersion, etree._Element]:
     """Return (SOAP version, first element child of Body)."""
     version = soap_version_of(root)
     if version is None:
-        raise EnvelopeError(
-            f"the document element is {root.tag!r}, not a SOAP 1.1 or 1.2 Envelope"
-        )
+        raise EnvelopeError(f"the document element is {root.tag!r}, not a SOAP 1.1 or 1.2 Envelope")
     ns = SOAP_NS[version]
     header_tag, body_tag = f"{{{ns}}}Header", f"{{{ns}}}Body"
     body = None
@@ -75,8 +79,28 @@ def new_envelope(version: SoapVersion = SOAP_1_1) -> tuple[etree._Element, etree
     return envelope, body
 
 
+_XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+
+
+def _open_tag(version: SoapVersion) -> str:
+    nsmap = _NSMAP_11 if version == SOAP_1_1 else _NSMAP_12
+    decls = " ".join(f'xmlns:{prefix}="{uri}"' for prefix, uri in nsmap.items())
+    return f"<soap:Envelope {decls}><soap:Body>"
+
+
+# Text of an envelope around a payload written by binding.render_text (same declarations as
+# new_envelope, so both renderers produce the same document).
+ENVELOPE_OPEN: dict[str, str] = {
+    SOAP_1_1: _XML_DECLARATION.decode() + _open_tag(SOAP_1_1),
+    SOAP_1_2: _XML_DECLARATION.decode() + _open_tag(SOAP_1_2),
+}
+ENVELOPE_CLOSE = "</soap:Body></soap:Envelope>"
+
+
 def serialize(envelope: etree._Element) -> bytes:
-    return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
+    # The declaration is written by hand: lxml's uses single quotes, which some
+    # string-matching clients do not expect.
+    return _XML_DECLARATION + etree.tostring(envelope, encoding="UTF-8", xml_declaration=False)
 
 
 FaultCode = Literal["Client", "Server"]

@@ -146,7 +146,9 @@ class UnsupportedRequest:
     element: str  # Clark name of the request element
     header: b.RequestHeader
     soap_version: SoapVersion = SOAP_1_1
-    is_unsupported: ClassVar[bool] = True
+    # How to answer it: the request is fine, this implementation lacks the use case.
+    fault_class: ClassVar[str] = "UseCaseSupportEx"
+    faultcode: ClassVar[str] = "Server"
 
     @property
     def fingerprint(self) -> bytes:

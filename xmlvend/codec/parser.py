@@ -42,8 +42,19 @@ _PI_OR_TOO_DEEP = etree.XPath(
 )
 
 
+_ANY_PI = etree.XPath("boolean(//processing-instruction())")
+
+
 class XmlRejected(ValueError):
-    """The bytes are not an acceptable XML document (the message says why)."""
+    """The bytes are not an acceptable XML document (the message says why).
+
+    ``salvageable`` is True only for plain syntax errors (e.g. a truncated body), where a
+    recovering parse may still find the request header; never for refused constructs.
+    """
+
+    def __init__(self, message: str, *, salvageable: bool = False) -> None:
+        super().__init__(message)
+        self.salvageable = salvageable
 
 
 def _parser(recover: bool) -> etree.XMLParser:
@@ -77,15 +88,14 @@ def parse_document(
     try:
         root = etree.fromstring(data, _parser(recover))
     except etree.XMLSyntaxError as exc:
-        raise XmlRejected(f"not well-formed XML: {exc}") from None
+        raise XmlRejected(f"not well-formed XML: {exc}", salvageable=True) from None
     if root is None:
         raise XmlRejected("no document element")
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise XmlRejected("DTDs and entity declarations are not accepted")
     if _PI_OR_TOO_DEEP(root):  # '//' also covers PIs before/after the document element
-        raise XmlRejected(
-            f"processing instructions or nesting deeper than {MAX_DEPTH} are not accepted"
-        )
+        if _ANY_PI(root):
+            raise XmlRejected("processing instructions are not accepted")
+        raise XmlRejected(f"elements nested deeper than {MAX_DEPTH} levels are not accepted")
     return root
-

@@ -122,9 +122,7 @@ def _driver_document(names: Collection[str]) -> bytes:
     by_name = {name: ns for ns, name in SCHEMA_NAMESPACES.items()}
     root = etree.Element(f"{{{XSD}}}schema", nsmap={"xs": XSD})
     for name in names:
-        etree.SubElement(
-            root, f"{{{XSD}}}import", namespace=by_name[name], schemaLocation=name
-        )
+        etree.SubElement(root, f"{{{XSD}}}import", namespace=by_name[name], schemaLocation=name)
     return etree.tostring(root)
 
 

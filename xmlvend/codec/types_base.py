@@ -11,6 +11,7 @@ import dataclasses
 from decimal import Decimal
 
 from xmlvend.codec.binding import attribute, element, group, xml_group, xml_type
+from xmlvend.codec.envelope import SoapVersion
 from xmlvend.codec.namespaces import BASE
 
 B = BASE
@@ -668,7 +669,7 @@ class BaseReq:
     """
 
     header: RequestHeader = group(RequestHeader)
-    soap_version: str = dataclasses.field(default="1.1", compare=False, repr=False)
+    soap_version: SoapVersion = dataclasses.field(default="1.1", compare=False, repr=False)
 
     @property
     def operation(self) -> str:

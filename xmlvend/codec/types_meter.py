@@ -44,9 +44,7 @@ class ConfirmMeterResult:
 
 @xml_type(M, "ConfirmMeterResp")
 class ConfirmMeterResp(BaseResp):
-    confirm_meter_result: ConfirmMeterResult = element(
-        M, "confirmMeterResult", ConfirmMeterResult
-    )
+    confirm_meter_result: ConfirmMeterResult = element(M, "confirmMeterResult", ConfirmMeterResult)
 
 
 @xml_type(M, "UpdateMeterKeyReq")

@@ -156,6 +156,7 @@ def upgrade() -> None:
         sa.Column("min_amount", sa.BigInteger, nullable=True),
         sa.Column("max_amount", sa.BigInteger, nullable=True),
         sa.Column("supplier_discount_bp", sa.Integer, nullable=False, server_default=sa.text("0")),
+        sa.Column("cost_price", sa.BigInteger, nullable=True),
         sa.Column(
             "merchant_commission_bp", sa.Integer, nullable=False, server_default=sa.text("0")
         ),
@@ -181,6 +182,11 @@ def upgrade() -> None:
             name="ck_products_commission",
         ),
         sa.CheckConstraint("fee >= 0", name="ck_products_fee"),
+        sa.CheckConstraint(
+            "cost_price IS NULL OR (face_value IS NOT NULL AND cost_price >= 0 "
+            "AND cost_price <= face_value)",
+            name="ck_products_cost_price",
+        ),
         sa.UniqueConstraint("code", name="uq_products_code"),
     )
     op.create_table(

@@ -1,0 +1,546 @@
+"""Typed sample messages for the codec tests: one (or more) of every request and response
+type we bind, built with schema-valid values, plus helpers shared by the test modules."""
+
+from __future__ import annotations
+
+import os
+import re
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+
+from lxml import etree
+
+from xmlvend.codec import types_base as b
+from xmlvend.codec import types_ext as ext
+from xmlvend.codec import types_meter as m
+from xmlvend.codec import types_revenue as r
+from xmlvend.codec.envelope import is_fault, open_envelope, read_fault
+from xmlvend.codec.namespaces import BASE
+from xmlvend.codec.schema import strict_schema
+
+# The repository copy of the reference samples (split on its "=== DOC n ===" banners);
+# XMLVEND_SAMPLES overrides the location. Missing file = failing tests, on purpose.
+DEFAULT_SAMPLES_FILE = Path(__file__).resolve().parents[2] / "data" / "xmlvend-samples.xml"
+SAMPLES_FILE = Path(os.environ.get("XMLVEND_SAMPLES", DEFAULT_SAMPLES_FILE))
+
+
+@cache
+def sample_docs() -> dict[int, bytes]:
+    """The documents of xmlvend-samples.xml, split on their '=== DOC n ===' banners."""
+    text = SAMPLES_FILE.read_text(encoding="utf-8")
+    parts = re.split(r"=== DOC (\d+) ===", text)
+    docs: dict[int, bytes] = {}
+    for i in range(1, len(parts), 2):
+        body = parts[i + 1]
+        start = body.index("-->") + 3
+        end = body.find("<!--", start)
+        docs[int(parts[i])] = body[start : end if end != -1 else None].strip().encode()
+    return docs
+
+
+def payload_of(document: bytes) -> etree._Element:
+    """The XMLVend element of a rendered envelope (the xmlvendFaultResp for a fault)."""
+    _, payload = open_envelope(etree.fromstring(document))
+    if is_fault(payload):
+        detail = read_fault(payload)[3]
+        assert detail is not None
+        found = detail.find(f"{{{BASE}}}xmlvendFaultResp")
+        assert found is not None
+        return found
+    return payload
+
+
+def assert_strictly_valid(document: bytes) -> None:
+    schema = strict_schema()
+    payload = payload_of(document)
+    if not schema.validate(payload):
+        raise AssertionError(f"not schema-valid: {schema.error_log}\n{document.decode()}")
+
+
+# --------------------------------------------------------------------------------------------
+# Building blocks
+
+CLIENT = b.EANDeviceID(ean="6004708000090")
+SERVER = b.EANDeviceID(ean="6004708000007")
+TERMINAL = b.GenericDeviceID(id="1")
+MSG_ID = b.MsgID(date_time="20250101120000", unique_number="100001")
+AUTH = b.AuthCred(op_name="OPNAME", password="secret1")
+
+
+def req_header(**overrides: object) -> b.RequestHeader:
+    values: dict[str, object] = {
+        "client_id": CLIENT,
+        "terminal_id": TERMINAL,
+        "msg_id": MSG_ID,
+        "auth_cred": AUTH,
+    }
+    values.update(overrides)
+    return b.RequestHeader(**values)  # type: ignore[arg-type]
+
+
+def resp_header(**overrides: object) -> b.ResponseHeader:
+    values: dict[str, object] = {
+        "client_id": CLIENT,
+        "server_id": SERVER,
+        "terminal_id": TERMINAL,
+        "req_msg_id": MSG_ID,
+        "resp_date_time": "2025-01-01T12:00:01.000+02:00",
+        "disp_header": "CREDIT VEND - TAX INVOICE",
+        "operator_msg": "Vend successful",
+        "cust_msg": None,
+    }
+    values.update(overrides)
+    return b.ResponseHeader(**values)  # type: ignore[arg-type]
+
+
+def zar(value: str) -> b.Currency:
+    return b.Currency(value=Decimal(value), symbol="ZAR")
+
+
+METER_TYPE = b.MeterType(at="07", tt="02")
+METER_DETAIL = b.MeterDetail(
+    meter_type=METER_TYPE, msno="01234567890", sgc="123456", krn="1", ti="01"
+)
+TRACK2 = "600727123456789012=2512=0702123456011"
+VEND_ID = b.VendIDMethod(meter_identifier=b.MeterNumber(msno="01234567890"))
+STS_TOKEN = b.STS1Token(sts_cipher="12345678901234567890")
+KCT_DATA = b.KCTData(
+    from_sgc="123456", from_krn="1", from_ti="01", to_sgc="654321", to_krn="2", to_ti="02"
+)
+PWR_LMT = b.PwrLmt(value="10.0", si_unit="kW")
+CLIENT_STATUS = b.ClientStatus(
+    avail_credit=zar("1000.00"),
+    batch_status=b.BatchStatus(banking="open", sales="open", shift="closed"),
+)
+UTILITY = b.UtilityDetail(name="Test Utility", address="1 Main Road", tax_ref="4123456789")
+VENDOR = b.VendorDetail(name="Test Vendor", address="2 Side Street")
+CUST = b.CustVendDetail(
+    name="J Smith",
+    address="3 Erf Road",
+    contact_no="0821234567",
+    acc_no="ACC1",
+    loc_ref="ERF12",
+    days_last_purchase=3,
+)
+VEND_RESP_BASE = {
+    "client_status": CLIENT_STATUS,
+    "utility": UTILITY,
+    "vendor": VENDOR,
+    "cust_vend_detail": CUST,
+}
+
+
+def kc_token_issue() -> b.KCTokenIssue:
+    return b.KCTokenIssue(
+        desc="Key Change",
+        meter_detail=METER_DETAIL,
+        token=b.KCToken(
+            set1st_meter_key=b.STS1Token(sts_cipher="11111111111111111111"),
+            set2nd_meter_key=b.STS1Token(sts_cipher="22222222222222222222"),
+        ),
+        kct_data=KCT_DATA,
+        pwr_lmt_token=b.PwrLmtTokenIssue(
+            desc="Power Limit", meter_detail=METER_DETAIL, token=STS_TOKEN, pwr_lmt=PWR_LMT
+        ),
+    )
+
+
+def credit_tx(issue_cls: type[b.CreditTokenIssue] = b.SaleCredTokenIssue) -> r.CreditVendTx:
+    return r.CreditVendTx(
+        amt=zar("86.96"),
+        tax=(b.VAT(amt=zar("13.04"), rate=Decimal("15")),),
+        receipt_no="000000000000090",
+        credit_token_issue=issue_cls(
+            desc="Prepayment Sale",
+            meter_detail=METER_DETAIL,
+            token=STS_TOKEN,
+            units=b.Units(value=Decimal("45.6"), si_unit="kWh"),
+            resource=b.Electricity(),
+        ),
+        kc_token_issue=kc_token_issue(),
+        tariff=b.Tariff(name="Home Light 1", desc="Domestic"),
+    )
+
+
+def credit_receipt(
+    issue_cls: type[b.CreditTokenIssue] = b.SaleCredTokenIssue,
+) -> r.CreditVendReceipt:
+    return r.CreditVendReceipt(
+        receipt_no="000000000000090",
+        transactions=r.Transactions(
+            tx=(
+                credit_tx(issue_cls),
+                r.DebtRecoveryTx(
+                    amt=zar("5.00"),
+                    acc_desc="Arrears",
+                    acc_no="ACC1",
+                    tariff=b.Tariff(name="Debt"),
+                    balance=zar("495.00"),
+                ),
+                r.ServiceChrgTx(amt=zar("3.00"), acc_desc="Monthly charge"),
+            ),
+            less_round=zar("108.00"),
+            tender_amt=zar("110.00"),
+            change=zar("2.00"),
+        ),
+    )
+
+
+def voucher_receipt() -> r.CreditVendReceipt:
+    return r.CreditVendReceipt(
+        receipt_no="V000123",
+        transactions=r.Transactions(
+            tx=(
+                ext.VoucherVendTx(
+                    amt=zar("8.70"),
+                    tax=(b.VAT(amt=zar("1.30"), rate=Decimal("15")),),
+                    receipt_no="V000123",
+                    voucher=ext.VoucherDetail(
+                        desc="Airtime R10",
+                        instructions="Dial *136*PIN#",
+                        product_code="AIR10",
+                        serial_no="SN0001",
+                        pin="1234567890123456",
+                        expiry="2026-12-31",
+                        batch_no="B1",
+                        network="Vodacom",
+                    ),
+                ),
+            ),
+            tender_amt=zar("10.00"),
+        ),
+    )
+
+
+def nms_issue(cls: type[m.NonMeterSpecificTokenIssue]) -> m.NonMeterSpecificTokenIssue:
+    return cls(desc="Engineering token", meter_type=METER_TYPE, token=STS_TOKEN)
+
+
+# --------------------------------------------------------------------------------------------
+# Every request
+
+
+def all_requests() -> list[b.BaseReq]:
+    h = req_header()
+    vend = {"header": h, "resource": b.Electricity(), "id_method": VEND_ID}
+    requests: list[b.BaseReq] = [
+        r.ConfirmCustomerReq(header=h, id_method=VEND_ID),
+        r.ConfirmCustomerReq(
+            header=req_header(auth_cred=None),
+            id_method=b.CustIDMethod(
+                cust_identifier=b.CustAccountNo(acc_no="ACC1", organisation="Utility")
+            ),
+        ),
+        r.ConfirmCustomerReq(
+            header=h, id_method=b.CustIDMethod(cust_identifier=b.CustName(name="Smith"))
+        ),
+        r.ConfirmCustomerReq(
+            header=h, id_method=b.CustIDMethod(cust_identifier=b.CustAddress(address="3 Erf"))
+        ),
+        r.ConfirmCustomerReq(
+            header=h,
+            id_method=b.CustIDMethod(cust_identifier=b.CustIDNumber(id_no="8001015009087")),
+        ),
+        m.ConfirmMeterReq(header=h, id_method=VEND_ID),
+        r.CreditVendReq(
+            **vend,
+            purchase_value=r.PurchaseValueCurrency(amt=zar("110.00")),
+            pay_type=b.Cash(tender_amt=zar("110.00")),
+        ),
+        r.CreditVendReq(
+            header=req_header(
+                client_id=b.GenericDeviceID(id="VENDOR-7"),
+                auth_cred=b.AuthCred(op_name="op1", password="secret1", new_password="secret2"),
+            ),
+            resource=b.Water(),
+            id_method=b.VendIDMethod(meter_identifier=b.MeterCard(track2_data=TRACK2)),
+            purchase_value=r.PurchaseValueUnits(
+                units=b.Units(value=Decimal("12.5"), si_unit="kWh")
+            ),
+            pay_type=b.CreditCard(
+                card_amt=zar("50.00"),
+                acc_holder_name="J Smith",
+                pan="4111111111111111",
+                exp_date="202712",
+                cv_num="123",
+                clearing_house="Bank",
+            ),
+        ),
+        r.CreditVendReq(  # voucher sale (docs/EXTENSION-NAMESPACE.md)
+            header=h,
+            resource=ext.Voucher(product_code="AIR10", network="Vodacom"),
+            id_method=b.VendIDMethod(
+                meter_identifier=ext.ProductIdentifier(
+                    product_code="AIR10", recipient="27821234567"
+                )
+            ),
+            purchase_value=r.PurchaseValueCurrency(amt=zar("10.00")),
+        ),
+        r.TrialCreditVendReq(
+            **vend,
+            purchase_value=r.PurchaseValueCurrency(amt=zar("50")),
+            pay_type=b.Cheque(
+                cheq_amt=zar("50"),
+                acc_holder_name="J Smith",
+                acc_holder_id_no="8001015009087",
+                acc_no="12345",
+                bank_name="Bank",
+                branch_code="250655",
+                cheq_no="000123",
+                cheq_type="Personal",
+                micr="123456",
+            ),
+        ),
+        r.ReprintReq(header=h, id_method=VEND_ID),
+        b.ConfirmationAdviceReq(
+            header=h,
+            advice_req_msg_id=MSG_ID,
+            pay_type=b.DebitCard(
+                card_amt=zar("1"),
+                acc_holder_name="A B",
+                pan="1",
+                exp_date="202501",
+                cv_num="1",
+                clearing_house="C",
+            ),
+        ),
+        b.ConfirmationAdviceReq(header=h, advice_req_msg_id=MSG_ID),
+        b.ReversalAdviceReq(header=h, advice_req_msg_id=MSG_ID),
+        b.LastRespAdviceReq(header=h, advice_req_msg_id=MSG_ID),
+        r.PayAccReq(
+            header=h,
+            req_amt=zar("100.00"),
+            pay_type=b.Unknown(),
+            pay_account=r.DebtRecovery(desc="Arrears", id_method=VEND_ID),
+        ),
+        r.PayAccReq(
+            header=h,
+            req_amt=zar("20.00"),
+            pay_account=r.ServiceChrg(
+                id_method=b.CustIDMethod(cust_identifier=b.CustAccountNo(acc_no="A1"))
+            ),
+        ),
+        r.PayAccReq(header=h, req_amt=zar("20.00"), pay_account=r.PayAccount(id_method=VEND_ID)),
+        r.VendorStatementReq(header=h),
+        r.FBEReq(**vend),
+        r.FreeIssueReq(**vend),
+        r.MeterCreditTransferReq(
+            **vend,
+            chg_out_units=r.PurchaseValueUnits(units=b.Units(value=Decimal("3.2"), si_unit="kWh")),
+            credit_transfer_detail=r.CreditTransferDetail(old_msno="98765432101", ref_no="REF1"),
+        ),
+        r.VerifyReq(header=h, token=STS_TOKEN, id_method=VEND_ID),
+        m.UpdateMeterKeyReq(header=h, id_method=METER_DETAIL),
+        m.UpdateMeterKeyReq(header=h, id_method=b.MeterCard(track2_data=TRACK2)),
+        m.ConfirmMeterReq(header=h, id_method=b.VendIDMethod(meter_identifier=METER_DETAIL)),
+        m.UpdateMeterKeyReq(
+            header=h,
+            id_method=b.ExtMeterDetail(
+                meter_type=METER_TYPE,
+                msno="01234567890",
+                sgc="123456",
+                krn="1",
+                ti="01",
+                use_stt=True,
+                track2_data=TRACK2,
+            ),
+        ),
+        m.PwrLmtReq(**vend, pwr_lmt=PWR_LMT),
+        m.PhUnbalReq(**vend, pwr_lmt=PWR_LMT),
+        m.ClearCreditReq(**vend),
+        m.ClearTamperReq(**vend),
+        m.DefCreditReq(**vend),
+        m.EngKCTReq(**vend, kct_data=KCT_DATA),
+        m.SetWaterFactorReq(**vend, water_factor="1000"),
+    ]
+    for cls in (
+        m.TestAllReq,
+        m.TestBreakerReq,
+        m.TestDisplayReq,
+        m.DispPwrLmtReq,
+        m.DispTIReq,
+        m.DispKRNReq,
+        m.DispTamperReq,
+        m.DispInstPwrReq,
+        m.DispConsTotReq,
+        m.DispPhUnbalanceReq,
+        m.DispVerReq,
+    ):
+        requests.append(cls(header=h, meter_type=METER_TYPE))
+    return requests
+
+
+# --------------------------------------------------------------------------------------------
+# Every response
+
+
+def all_responses() -> list[b.BaseResp]:
+    h = resp_header()
+    responses: list[b.BaseResp] = [
+        r.ConfirmCustomerResp(
+            header=h,
+            confirm_cust_result=(
+                r.ConfirmCustResult(
+                    cust_vend_detail=CUST,
+                    cust_vend_config=r.CustVendConfig(
+                        can_vend=True,
+                        fbe_due=False,
+                        max_vend_amt=zar("1500.00"),
+                        min_vend_amt=zar("10.00"),
+                    ),
+                    meter_detail=METER_DETAIL,
+                ),
+                r.ConfirmCustResult(
+                    cust_vend_detail=b.CustVendDetail(name="A N Other", address="4 Road"),
+                    cust_vend_config=r.CustVendConfig(can_vend=False),
+                ),
+            ),
+        ),
+        m.ConfirmMeterResp(
+            header=h, confirm_meter_result=m.ConfirmMeterResult(meter_detail=METER_DETAIL)
+        ),
+        r.CreditVendResp(header=h, **VEND_RESP_BASE, credit_vend_receipt=credit_receipt()),
+        r.CreditVendResp(
+            header=resp_header(disp_header=None, operator_msg=None),
+            client_status=b.ClientStatus(avail_credit=zar("0")),
+            utility=UTILITY,
+            credit_vend_receipt=voucher_receipt(),
+        ),
+        r.TrialCreditVendResp(header=h, **VEND_RESP_BASE, credit_vend_receipt=credit_receipt()),
+        r.FBEResp(
+            header=h, **VEND_RESP_BASE, credit_vend_receipt=credit_receipt(b.FBECredTokenIssue)
+        ),
+        r.FreeIssueResp(
+            header=h, **VEND_RESP_BASE, credit_vend_receipt=credit_receipt(b.FreeCredTokenIssue)
+        ),
+        r.MeterCreditTransferResp(
+            header=h,
+            **VEND_RESP_BASE,
+            credit_transfer_detail=r.CreditTransferDetail(old_msno="98765432101"),
+            credit_transfer_tx=credit_tx(b.MCTCredTokenIssue),
+        ),
+        r.VerifyResp(
+            header=h,
+            **VEND_RESP_BASE,
+            credit_vend_tx=credit_tx(),
+            token_info=b.STS1TokenInfo(
+                token_id=Decimal("1234567"),
+                transfer_amt=Decimal("456"),
+                token_class=b.TokenSubClassType(credit="Electricity Token"),
+            ),
+        ),
+        r.PayAccResp(
+            header=h,
+            **VEND_RESP_BASE,
+            pay_acc_receipt=r.PayAccReceipt(
+                receipt_no="P1",
+                transactions=r.Transactions(
+                    tx=(r.DebtRecoveryTx(amt=zar("100.00"), acc_desc="Arrears", balance=zar("0")),)
+                ),
+                meter_detail=METER_DETAIL,
+            ),
+        ),
+        r.VendorStatementResp(
+            header=h,
+            statement=r.VendorStatement(
+                acc_no="V1",
+                acc_bal=zar("-10.00"),
+                avail_credit=zar("990.00"),
+                line_item=(
+                    r.VendorStatementLineItem(
+                        desc="Sale", amt=zar("-10.00"), applied_date="2025-01-01T12:00:00Z"
+                    ),
+                    r.VendorStatementLineItem(
+                        desc="Deposit", amt=zar("1000.00"), applied_date="2025-01-01T08:00:00+02:00"
+                    ),
+                ),
+            ),
+        ),
+        r.ReprintResp(
+            header=h,
+            reprint=(
+                r.CreditVendResp(
+                    header=resp_header(
+                        req_msg_id=b.MsgID(date_time="20241231120000", unique_number="99")
+                    ),
+                    **VEND_RESP_BASE,
+                    credit_vend_receipt=credit_receipt(),
+                ),
+                r.FBEResp(
+                    header=h,
+                    **VEND_RESP_BASE,
+                    credit_vend_receipt=credit_receipt(b.FBECredTokenIssue),
+                ),
+            ),
+        ),
+        b.ConfirmationAdviceResp(header=h, advice_req_msg_id=MSG_ID, tx_confirmed=True),
+        b.ReversalAdviceResp(header=h, advice_req_msg_id=MSG_ID, tx_reversed=False),
+        b.LastRespAdviceResp(
+            header=h,
+            advice_req_msg_id=MSG_ID,
+            last_response=r.CreditVendResp(
+                header=h, **VEND_RESP_BASE, credit_vend_receipt=credit_receipt()
+            ),
+        ),
+        m.UpdateMeterKeyResp(header=h, **VEND_RESP_BASE, update_meter_key=kc_token_issue()),
+        m.PwrLmtResp(
+            header=h,
+            **VEND_RESP_BASE,
+            pwr_lmt_token=b.PwrLmtTokenIssue(
+                desc="PL", meter_detail=METER_DETAIL, token=STS_TOKEN, pwr_lmt=PWR_LMT
+            ),
+        ),
+        m.PhUnbalResp(
+            header=h,
+            **VEND_RESP_BASE,
+            ph_unbalance=b.PhUnbalTokenIssue(
+                desc="PU", meter_detail=METER_DETAIL, token=STS_TOKEN, pwr_lmt=PWR_LMT
+            ),
+        ),
+        m.ClearCreditResp(
+            header=h,
+            **VEND_RESP_BASE,
+            clear_credit=b.ClearCreditTokenIssue(
+                desc="CC", meter_detail=METER_DETAIL, token=STS_TOKEN
+            ),
+        ),
+        m.ClearTamperResp(
+            header=h,
+            **VEND_RESP_BASE,
+            clear_tamper=b.ClearTamperTokenIssue(
+                desc="CT", meter_detail=METER_DETAIL, token=STS_TOKEN
+            ),
+        ),
+        m.DefCreditResp(
+            header=h,
+            **VEND_RESP_BASE,
+            def_credit=b.CreditTokenIssue(
+                desc="DC",
+                meter_detail=METER_DETAIL,
+                token=STS_TOKEN,
+                units=b.Units(value=Decimal("5"), si_unit="kWh"),
+                resource=b.Electricity(),
+            ),
+        ),
+        m.EngKCTResp(header=h, **VEND_RESP_BASE, eng_kc_token=kc_token_issue()),
+        m.SetWaterFactorResp(
+            header=h,
+            **VEND_RESP_BASE,
+            water_factor=b.WaterFactorTokenIssue(
+                desc="WF", meter_detail=METER_DETAIL, token=STS_TOKEN, water_factor="1000"
+            ),
+        ),
+        m.TestAllResp(header=h, test_all=nms_issue(m.TestAllTokenIssue)),
+        m.TestBreakerResp(header=h, test_breaker=nms_issue(m.TestBreakerTokenIssue)),
+        m.TestDisplayResp(header=h, test_disp=nms_issue(m.TestDisplayTokenIssue)),
+        m.DispPwrLmtResp(header=h, disp_pwr_lmt=nms_issue(m.DispPwrLmtTokenIssue)),
+        m.DispTIResp(header=h, disp_ti=nms_issue(m.DispTITokenIssue)),
+        m.DispKRNResp(header=h, disp_krn=nms_issue(m.DispKRNTokenIssue)),
+        m.DispTamperResp(header=h, disp_tamper=nms_issue(m.DispTamperTokenIssue)),
+        m.DispInstPwrResp(header=h, disp_inst_pwr=nms_issue(m.DispInstPwrTokenIssue)),
+        m.DispConsTotResp(header=h, disp_cons_tot=nms_issue(m.DispConsTotTokenIssue)),
+        m.DispPhUnbalanceResp(header=h, disp_ph_unbalance=nms_issue(m.DispPhUnbalanceTokenIssue)),
+        m.DispVerResp(header=h, disp_ver=nms_issue(m.DispVerTokenIssue)),
+    ]
+    return responses

@@ -1,0 +1,1 @@
+"""Twisted plumbing shared by the XMLVend server and client."""
