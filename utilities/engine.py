@@ -1,0 +1,236 @@
+"""Issuing STS tokens for registered meters, inside the caller's transaction.
+
+This is the only module that decrypts vending keys (:func:`utilities.keys.load_vending_key`);
+decoder keys are derived, used and dropped within one call and never returned.
+
+TIDs: every TID-bearing token a meter gets has a TID above every earlier one
+(``meters.last_tid``): the minute of issue, or the last TID + 1 when that is not larger
+(several tokens in one minute, sts.md §1.4). The update is a single atomic statement, and
+vends lock the meter row first, so concurrent vends for one meter get distinct TIDs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, insert, update
+
+from utilities.errors import KeyRevisionExpired, MeterDataInvalid
+from utilities.keys import current_key, get_key_info, load_vending_key
+from utilities.registry import MeterRecord
+from utilities.sts import (
+    StsError,
+    TidRangeError,
+    Token,
+    clear_credit_token,
+    clear_tamper_token,
+    credit_token,
+    derive_decoder_key,
+    key_change_tokens,
+    max_phase_power_unbalance_limit_token,
+    max_power_limit_token,
+    tid_from_datetime,
+    water_meter_factor_token,
+)
+from utilities.sts.tid import MAX_TID
+from utilities.tables import issued_tokens, meters
+from vending.keyring import Keyring
+from vending.storage.database import Txn
+
+
+@dataclass(frozen=True)
+class KeyData:
+    """The key data a meter holds: what its decoder key is derived from."""
+
+    sgc: str
+    krn: int
+    ti: str
+    key_type: int
+    ea: int
+    base_date: int
+
+    @classmethod
+    def of(cls, meter: MeterRecord) -> KeyData:
+        return cls(meter.sgc, meter.krn, meter.ti, meter.key_type, meter.ea, meter.base_date)
+
+
+def token_hash(digits: str) -> str:
+    """How issued tokens are found again (verifyReq) without keeping their digits."""
+    return hashlib.sha256(b"evd-sts-token:" + digits.encode("ascii")).hexdigest()
+
+
+class TokenEngine:
+    """Decoder keys, TIDs and tokens for registered meters (transaction scoped calls)."""
+
+    def __init__(self, keyring: Keyring) -> None:
+        self._keyring = keyring
+
+    # --- keys -------------------------------------------------------------------------------
+
+    def _decoder_key(self, txn: Txn, msno: str, key: KeyData) -> bytes:
+        info = get_key_info(txn, key.sgc, key.krn)
+        if info is None:
+            raise MeterDataInvalid(f"no vending key for SGC {key.sgc} KRN {key.krn}")
+        vending_key = load_vending_key(txn, self._keyring, key.sgc, key.krn)
+        try:
+            return derive_decoder_key(
+                vending_key,
+                dkga=info.dkga,
+                drn=msno,
+                key_type=key.key_type,
+                sgc=key.sgc,
+                tariff_index=key.ti,
+                krn=key.krn,
+                base_date=info.base_date,
+                ea=key.ea,
+            )
+        except StsError as exc:
+            raise MeterDataInvalid(f"meter {msno}: {exc}") from None
+
+    def target_key(self, txn: Txn, meter: MeterRecord) -> KeyData:
+        """The key data the meter should hold: its supply group's current revision."""
+        current = current_key(txn, meter.sgc)
+        if current is None:
+            raise KeyRevisionExpired(f"supply group {meter.sgc} has no current vending key")
+        if current.ea != meter.ea:
+            raise MeterDataInvalid(
+                f"the current key of SGC {meter.sgc} is for EA{current.ea:02d} meters, "
+                f"meter {meter.msno} uses EA{meter.ea:02d}"
+            )
+        return KeyData(
+            meter.sgc, current.krn, meter.ti, current.key_type, meter.ea, current.base_date
+        )
+
+    # --- TIDs -------------------------------------------------------------------------------
+
+    def allocate_tids(
+        self, txn: Txn, meter: MeterRecord, base_date: int, now: datetime, count: int = 1
+    ) -> list[int]:
+        """``count`` consecutive fresh TIDs for ``meter`` on ``base_date``."""
+        try:
+            now_tid = tid_from_datetime(now, base_date)
+        except TidRangeError:
+            raise KeyRevisionExpired(
+                f"meter {meter.msno}: the {base_date} TID base date is exhausted; a key change "
+                "to a later base date (TID roll-over) is required"
+            ) from None
+        last = txn.execute(
+            update(meters)
+            .where(meters.c.id == meter.id)
+            .values(
+                last_tid=case(
+                    (meters.c.last_tid >= now_tid, meters.c.last_tid + count),
+                    else_=now_tid + count - 1,
+                )
+            )
+            .returning(meters.c.last_tid)
+        ).scalar_one()
+        if last > MAX_TID:
+            raise KeyRevisionExpired(
+                f"meter {meter.msno}: no TID left on the {base_date} base date; a TID "
+                "roll-over key change is required"
+            )
+        return list(range(last - count + 1, last + 1))
+
+    # --- tokens -----------------------------------------------------------------------------
+
+    def credit(self, txn: Txn, meter: MeterRecord, key: KeyData, units: int, tid: int) -> Token:
+        """An electricity credit token of ``units`` (0.1 kWh, rounded up by the coding)."""
+        decoder_key = self._decoder_key(txn, meter.msno, key)
+        try:
+            return credit_token(decoder_key, units=units, tid=tid, base_date=key.base_date)
+        except OverflowError:
+            raise MeterDataInvalid(f"{units} units do not fit in one STS token") from None
+
+    def key_change(
+        self, txn: Txn, meter: MeterRecord, old: KeyData, new: KeyData
+    ) -> Sequence[Token]:
+        """The key change set from ``old`` to ``new`` (2 tokens STA, 4 MISTY1), encrypted
+        under the old key. A later TID base date sets RO: the meter clears its TID memory."""
+        if new.base_date < old.base_date:
+            raise MeterDataInvalid("a key change cannot move a meter to an earlier base date")
+        info = get_key_info(txn, new.sgc, new.krn)
+        assert info is not None
+        old_key = self._decoder_key(txn, meter.msno, old)
+        new_key = self._decoder_key(txn, meter.msno, new)
+        return key_change_tokens(
+            old_key,
+            new_key,
+            key_type=new.key_type,
+            krn=new.krn,
+            tariff_index=new.ti,
+            ken=info.ken,
+            rollover=new.base_date > old.base_date,
+            sgc=new.sgc,
+        )
+
+    def management(
+        self, txn: Txn, meter: MeterRecord, key: KeyData, kind: str, value: int, tid: int
+    ) -> Token:
+        """A class 2 register token: power_limit / phase_unbalance (watts), clear_credit
+        (register, 0xFFFF all), clear_tamper, water_factor (16-bit factor)."""
+        decoder_key = self._decoder_key(txn, meter.msno, key)
+        common: dict[str, Any] = {"tid": tid, "base_date": key.base_date}
+        try:
+            if kind == "power_limit":
+                return max_power_limit_token(decoder_key, watts=value, **common)
+            if kind == "phase_unbalance":
+                return max_phase_power_unbalance_limit_token(decoder_key, watts=value, **common)
+            if kind == "clear_credit":
+                return clear_credit_token(decoder_key, register=value, **common)
+            if kind == "clear_tamper":
+                return clear_tamper_token(decoder_key, **common)
+            if kind == "water_factor":
+                return water_meter_factor_token(decoder_key, factor=value, **common)
+        except (ValueError, OverflowError) as exc:
+            raise MeterDataInvalid(f"{kind}: {exc}") from None
+        raise ValueError(f"unknown management token kind {kind!r}")
+
+    # --- bookkeeping ------------------------------------------------------------------------
+
+    @staticmethod
+    def apply_key_change(txn: Txn, meter: MeterRecord, old: KeyData, new: KeyData) -> None:
+        """Record that the meter now holds ``new``; after a roll-over its TIDs start again."""
+        values: dict[str, Any] = {
+            "sgc": new.sgc,
+            "krn": new.krn,
+            "ti": new.ti,
+            "key_type": new.key_type,
+            "base_date": new.base_date,
+        }
+        if new.base_date != old.base_date:
+            values["last_tid"] = None
+        txn.execute(update(meters).where(meters.c.id == meter.id).values(**values))
+
+    @staticmethod
+    def record(
+        txn: Txn,
+        meter: MeterRecord,
+        token: Token,
+        kind: str,
+        now: datetime,
+        *,
+        request_pk: int | None = None,
+        sale_id: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        txn.execute(
+            insert(issued_tokens).values(
+                meter_id=meter.id,
+                token_hash=token_hash(token.digits),
+                kind=kind,
+                token_class=token.token_class,
+                subclass=token.subclass,
+                tid=token.tid,
+                base_date=token.base_date,
+                amount=token.units,
+                request_pk=request_pk,
+                sale_id=sale_id,
+                details=details or {},
+                issued_at=now,
+            )
+        )
