@@ -89,7 +89,7 @@ from vending.requests import (
 )
 from vending.sales import SaleOrder, record_sale
 from vending.storage.database import Txn
-from vending.storage.schema import accounts
+from vending.vendors import available_credit
 
 TRIAL_TOKEN = "0" * 20
 KWH = Decimal("0.1")
@@ -286,11 +286,9 @@ class EmbeddedBackend:
         return _key_change_result(tokens, old, new)
 
     @staticmethod
-    def _vendor_balance(txn: Txn, principal: Principal) -> Money:
-        balance = txn.execute(
-            select(accounts.c.balance).where(accounts.c.id == principal.account_id)
-        ).scalar_one()
-        return Money(balance, principal.currency)
+    def _vendor_available(txn: Txn, principal: Principal) -> Money:
+        """The vendor's available credit (balance + credit limit) for availCredit."""
+        return available_credit(txn, principal.vendor_id)
 
     def _check_behaviour(self, meter: MeterRecord, delayed: bool) -> None:
         if not self.settings.test_behaviours or meter.test_behaviour is None:
@@ -524,7 +522,7 @@ class EmbeddedBackend:
         )
         info = replace(info, customer=_customer_days(info.customer, meter, now))
         result = _vend_result(info, token, tariff, breakdown, purchase, key_change, fbe_token)
-        return renderer.vend(ctx.request, result, sold.sale, sold.vendor_balance)
+        return renderer.vend(ctx.request, result, sold.sale, sold.vendor_available)
 
     def _require_tariff(self, vendable: _Vendable) -> TariffTerms:
         if vendable.tariff is None:
@@ -656,7 +654,7 @@ class EmbeddedBackend:
                 amount=zero,
             )
             return renderer.vend(
-                ctx.request, result, None, self._vendor_balance(txn, ctx.principal)
+                ctx.request, result, None, self._vendor_available(txn, ctx.principal)
             )
 
         return process_once(txn, self._keyring, ctx.key, work, now=now)
@@ -946,7 +944,7 @@ class EmbeddedBackend:
                 tender=tender,
                 change=tender - amount,
             )
-            return renderer.payment(ctx.request, result, sold.sale, sold.vendor_balance)
+            return renderer.payment(ctx.request, result, sold.sale, sold.vendor_available)
 
         return process_once(txn, self._keyring, ctx.key, work, now=now)
 

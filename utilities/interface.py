@@ -149,6 +149,10 @@ class CreditVendResult:
     credited (always zero for our own engine, which rounds units up: see
     :mod:`utilities.billing`; an upstream utility's receipt may carry some).
     FBE, free issue and meter credit transfer results have ``amount`` zero.
+
+    On the wire, XMLVend's ``lessRound`` is the receipt total after rounding,
+    ``amount - less_round`` (the sum of the lines), as deployed servers send it (reference
+    §3.5: lessRound = tenderAmt = 90.00 on a 90.00 sale); see :meth:`receipt_total`.
     ``tax_rate`` is the VAT percentage (``Decimal("15")``).
     """
 
@@ -167,6 +171,16 @@ class CreditVendResult:
     fbe_token: CreditToken | None = None
     # The utility's own receipt number (upstream); ours is the sale's receipt number.
     utility_receipt_no: str | None = None
+
+    @property
+    def price(self) -> Money:
+        """What the purchase cost (``amount``; ``tender - change`` from older callers)."""
+        return self.amount if self.amount is not None else self.tender - self.change
+
+    @property
+    def receipt_total(self) -> Money:
+        """The sum of the receipt lines: XMLVend's ``lessRound``."""
+        return self.price - self.less_round
 
 
 @dataclass(frozen=True)

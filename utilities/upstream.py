@@ -75,8 +75,9 @@ from vending.requests import (
 )
 from vending.sales import SaleOrder, fail_sale, get_sale, hold_sale, settle_sale
 from vending.storage.database import Txn
-from vending.storage.schema import accounts, requests, vendors
+from vending.storage.schema import requests
 from vending.storage.types import utcnow
+from vending.vendors import available_credit
 from xmlvend.client import ClientTLS, XMLVendClient, XMLVendClientError
 from xmlvend.codec import types_base as b
 from xmlvend.codec import types_revenue as r
@@ -481,13 +482,9 @@ class UpstreamBackend:
         assert found is not None and found.response is not None
         return Processed(found.response, replayed=True)
 
-    def _vendor_balance(self, txn: Txn, vendor_id: int) -> Money:
-        row = txn.execute(
-            select(accounts.c.balance, accounts.c.currency)
-            .join(vendors, vendors.c.account_id == accounts.c.id)
-            .where(vendors.c.id == vendor_id)
-        ).one()
-        return Money(row.balance, row.currency)
+    def _vendor_available(self, txn: Txn, vendor_id: int) -> Money:
+        """The vendor's available credit (balance + credit limit) for availCredit."""
+        return available_credit(txn, vendor_id)
 
     def _close(self, txn: Txn, row_id: int, state: str, **values: Any) -> bool:
         now = self._clock()
@@ -519,8 +516,8 @@ class UpstreamBackend:
             },
             now=self._clock(),
         )
-        balance = self._vendor_balance(txn, sale.vendor_id)
-        response = renderer.vend(request, result, sale, balance)
+        available = self._vendor_available(txn, sale.vendor_id)
+        response = renderer.vend(request, result, sale, available)
         store_response(txn, self._keyring, claim, response.body, http_status=response.http_status)
         return Processed(response, replayed=False)
 

@@ -276,12 +276,15 @@ def vend_result(resp: r.CreditVendResp, purchase: Purchase, read: MoneyReader) -
             to_ti=data.to_ti,
         )
     transactions = receipt.transactions
-    less_round = read(transactions.less_round) or zero
-    total = credit + credit_tax + less_round
+    lines = credit + credit_tax
     for charge in charges:
-        total = total + charge.amount + charge.tax
-    tender = read(transactions.tender_amt) or purchase.tender or total
+        lines = lines + charge.amount + charge.tax
+    # lessRound is the receipt total after rounding (deployed servers send lessRound =
+    # tenderAmt on an exact sale); what was paid beyond the lines is the rounding.
     change = read(transactions.change) or zero
+    rounded_total = read(transactions.less_round) or lines
+    tender = read(transactions.tender_amt) or purchase.tender or rounded_total + change
+    less_round = tender - change - lines
     return CreditVendResult(
         meter=_meter_info(
             issue.meter_detail, purchase.meter.msno, resp.utility, resp.cust_vend_detail

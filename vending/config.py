@@ -266,9 +266,7 @@ class UtilitiesConfig:
         _check(
             self.recovery_max_delay_seconds > 0, f"{key}.recovery_max_delay_seconds", "must be > 0"
         )
-        _check(
-            self.recovery_give_up_seconds > 0, f"{key}.recovery_give_up_seconds", "must be > 0"
-        )
+        _check(self.recovery_give_up_seconds > 0, f"{key}.recovery_give_up_seconds", "must be > 0")
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,9 @@ DEMO_VENDORS = (
                "cashier1", "demo1234"),
     DemoVendor("6004708000106", "Demo EVD Platform", "3 Market Square, Demo Town", "20000.00",
                "5000.00", "platform", "demo5678"),
+    # Little credit, so one sale can exceed it (VendorCreditEx in the conformance kit).
+    DemoVendor("6004708000113", "Low Credit Kiosk", "9 Station Road, Demo Town", "20.00",
+               "0.00", "lowcred", "lowcred1"),
 )  # fmt: skip
 
 DEMO_SUPPLIERS = (

@@ -56,9 +56,15 @@ class PostedTransfer:
     id: int
     # Balance of every touched account after the transfer, in minor units.
     balances: dict[int, int] = field(default_factory=dict)
+    # Credit limit of every touched account (None: no floor), read by the same update.
+    limits: dict[int, int | None] = field(default_factory=dict)
 
     def balance_of(self, account_id: int, currency: str) -> Money:
         return Money(self.balances[account_id], currency)
+
+    def available_of(self, account_id: int, currency: str) -> Money:
+        """What the account can still spend: its balance plus its credit limit."""
+        return Money(self.balances[account_id] + (self.limits.get(account_id) or 0), currency)
 
 
 def check_balanced(legs: list[Leg]) -> None:
@@ -102,8 +108,9 @@ def post_transfer(
             raise CurrencyMismatch("one account cannot take legs in two currencies")
 
     balances: dict[int, int] = {}
+    limits: dict[int, int | None] = {}
     for account_id in sorted(deltas):
-        balances[account_id] = _apply_delta(
+        balances[account_id], limits[account_id] = _apply_delta(
             txn, account_id, deltas[account_id], currency_of[account_id]
         )
 
@@ -142,21 +149,23 @@ def post_transfer(
         running[leg.account_id] -= leg.amount.amount
     rows.reverse()
     txn.execute(insert(ledger_entries), rows)
-    return PostedTransfer(transfer_id, balances)
+    return PostedTransfer(transfer_id, balances, limits)
 
 
-def _apply_delta(txn: Txn, account_id: int, delta: int, currency: str) -> int:
+def _apply_delta(txn: Txn, account_id: int, delta: int, currency: str) -> tuple[int, int | None]:
+    """Apply ``delta`` to the account; returns its new balance and its credit limit."""
     if delta == 0:
         # Legs that cancel out on one account move nothing, but must still name an existing
         # account in its own currency.
-        balance = txn.execute(
-            select(accounts.c.balance).where(
+        row = txn.execute(
+            select(accounts.c.balance, accounts.c.credit_limit).where(
                 accounts.c.id == account_id, accounts.c.currency == currency
             )
-        ).scalar()
-        if balance is None:
+        ).first()
+        if row is None:
             _explain_refused(txn, account_id, delta, currency)
-        return int(balance)
+            raise AssertionError("unreachable")  # pragma: no cover
+        return int(row.balance), row.credit_limit
     condition = [accounts.c.id == account_id, accounts.c.currency == currency]
     if delta < 0:
         condition.append(accounts.c.blocked.is_(False))
@@ -166,14 +175,14 @@ def _apply_delta(txn: Txn, account_id: int, delta: int, currency: str) -> int:
                 accounts.c.balance + delta >= -accounts.c.credit_limit,
             )
         )
-    new_balance = txn.execute(
+    row = txn.execute(
         update(accounts)
         .where(and_(*condition))
         .values(balance=accounts.c.balance + delta)
-        .returning(accounts.c.balance)
-    ).scalar()
-    if new_balance is not None:
-        return int(new_balance)
+        .returning(accounts.c.balance, accounts.c.credit_limit)
+    ).first()
+    if row is not None:
+        return int(row.balance), row.credit_limit
     _explain_refused(txn, account_id, delta, currency)
     raise AssertionError("unreachable")  # pragma: no cover
 

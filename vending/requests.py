@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -49,6 +49,7 @@ class RequestRecord:
     fingerprint: bytes
     received_at: datetime
     response: StoredResponse | None
+    channel: str = ""
 
 
 def _aad(client_id: str, request_id: str) -> bytes:
@@ -133,12 +134,20 @@ def find_request(
             requests.c.client_id == client_id, requests.c.request_id == request_id
         )
     ).first()
-    if row is None:
-        return None
+    return None if row is None else _record(txn, keyring, row)
+
+
+def find_request_by_pk(txn: Txn, keyring: Keyring, request_pk: int) -> RequestRecord | None:
+    """The request a sale was made by (``sales.request_pk``), with its stored response."""
+    row = txn.execute(select(requests).where(requests.c.id == request_pk)).first()
+    return None if row is None else _record(txn, keyring, row)
+
+
+def _record(txn: Txn, keyring: Keyring, row: Row) -> RequestRecord:
     response = None
     if row.state == "completed" and row.response is not None:
         body = keyring.decrypt(
-            txn, row.response_key_id, row.response, aad=_aad(client_id, request_id)
+            txn, row.response_key_id, row.response, aad=_aad(row.client_id, row.request_id)
         )
         response = StoredResponse(body, row.http_status)
     return RequestRecord(
@@ -148,6 +157,7 @@ def find_request(
         fingerprint=bytes(row.fingerprint),
         received_at=row.received_at,
         response=response,
+        channel=row.channel,
     )
 
 

@@ -80,8 +80,10 @@ class Sale:
 @dataclass(frozen=True)
 class SaleResult:
     sale: Sale
-    # The vendor's balance right after this sale's own transfer.
+    # The vendor's balance right after this sale's own transfer ...
     vendor_balance: Money
+    # ... and what it can still spend (balance + credit limit): XMLVend's availCredit.
+    vendor_available: Money
 
 
 _SALE_COLUMNS = (
@@ -198,7 +200,11 @@ def record_sale(
         now=now,
     )
     sale_id = _insert_sale(txn, claim, order, state="completed", transfer_id=posted.id, now=now)
-    return SaleResult(get_sale(txn, sale_id), posted.balance_of(order.vendor_account_id, currency))
+    return SaleResult(
+        get_sale(txn, sale_id),
+        posted.balance_of(order.vendor_account_id, currency),
+        posted.available_of(order.vendor_account_id, currency),
+    )
 
 
 def hold_sale(
@@ -223,7 +229,11 @@ def hold_sale(
         now=now,
     )
     sale_id = _insert_sale(txn, claim, order, state="pending", transfer_id=posted.id, now=now)
-    return SaleResult(get_sale(txn, sale_id), posted.balance_of(order.vendor_account_id, currency))
+    return SaleResult(
+        get_sale(txn, sale_id),
+        posted.balance_of(order.vendor_account_id, currency),
+        posted.available_of(order.vendor_account_id, currency),
+    )
 
 
 def settle_sale(

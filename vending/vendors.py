@@ -137,6 +137,11 @@ def get_vendor(txn: Txn, client_id: str) -> Vendor:
     return _vendor_from_row(row)
 
 
+def available_credit(txn: Txn, vendor_id: int) -> Money:
+    """What the vendor can still spend now: balance + credit limit (XMLVend availCredit)."""
+    return get_vendor_by_id(txn, vendor_id).available
+
+
 def get_vendor_by_id(txn: Txn, vendor_id: int) -> Vendor:
     row = txn.execute(_vendor_query().where(vendors.c.id == vendor_id)).first()
     if row is None:

@@ -61,9 +61,7 @@ def upgrade() -> None:
     op.create_table(
         "sgc_vendors",
         sa.Column("sgc", sa.String(6), primary_key=True),
-        sa.Column(
-            "vendor_id", Id, _fk("sgc_vendors", "vendor_id", "vendors"), primary_key=True
-        ),
+        sa.Column("vendor_id", Id, _fk("sgc_vendors", "vendor_id", "vendors"), primary_key=True),
     )
     op.create_table(
         "tariffs",
@@ -79,23 +77,17 @@ def upgrade() -> None:
         sa.UniqueConstraint("code", name="uq_tariffs_code"),
         sa.CheckConstraint("vat_rate_bp BETWEEN 0 AND 10000", name="ck_tariffs_vat"),
         sa.CheckConstraint("service_charge >= 0", name="ck_tariffs_service_charge"),
-        sa.CheckConstraint(
-            "debt_recovery_bp BETWEEN 0 AND 9999", name="ck_tariffs_debt_recovery"
-        ),
+        sa.CheckConstraint("debt_recovery_bp BETWEEN 0 AND 9999", name="ck_tariffs_debt_recovery"),
         sa.CheckConstraint("fbe_units >= 0", name="ck_tariffs_fbe_units"),
     )
     op.create_table(
         "tariff_blocks",
-        sa.Column(
-            "tariff_id", Id, _fk("tariff_blocks", "tariff_id", "tariffs"), primary_key=True
-        ),
+        sa.Column("tariff_id", Id, _fk("tariff_blocks", "tariff_id", "tariffs"), primary_key=True),
         sa.Column("seq", sa.SmallInteger, primary_key=True),
         sa.Column("up_to_units", sa.BigInteger, nullable=True),
         sa.Column("rate", sa.BigInteger, nullable=False),
         sa.CheckConstraint("rate > 0", name="ck_tariff_blocks_rate"),
-        sa.CheckConstraint(
-            "up_to_units IS NULL OR up_to_units > 0", name="ck_tariff_blocks_up_to"
-        ),
+        sa.CheckConstraint("up_to_units IS NULL OR up_to_units > 0", name="ck_tariff_blocks_up_to"),
     )
     op.create_table(
         "meters",
@@ -148,9 +140,7 @@ def upgrade() -> None:
     op.create_table(
         "issued_tokens",
         sa.Column("id", Id, primary_key=True),
-        sa.Column(
-            "meter_id", Id, _fk("issued_tokens", "meter_id", "meters"), nullable=False
-        ),
+        sa.Column("meter_id", Id, _fk("issued_tokens", "meter_id", "meters"), nullable=False),
         sa.Column("token_hash", sa.String(64), nullable=False),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("token_class", sa.SmallInteger, nullable=False),
@@ -158,9 +148,7 @@ def upgrade() -> None:
         sa.Column("tid", sa.Integer, nullable=True),
         sa.Column("base_date", sa.SmallInteger, nullable=True),
         sa.Column("amount", sa.BigInteger, nullable=True),
-        sa.Column(
-            "request_pk", Id, _fk("issued_tokens", "request_pk", "requests"), nullable=True
-        ),
+        sa.Column("request_pk", Id, _fk("issued_tokens", "request_pk", "requests"), nullable=True),
         sa.Column("sale_id", Id, _fk("issued_tokens", "sale_id", "sales"), nullable=True),
         sa.Column("details", sa.JSON, nullable=False),
         sa.Column("issued_at", UTCDateTime, nullable=False),

@@ -1,0 +1,33 @@
+"""Fixtures of the voucher stock tests: session-wide GnuPG keys and a stock world per test
+(on SQLite and PostgreSQL through the shared ``database`` fixture)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from voucher_support import GpgKeys, StockWorld, build_stock_world, make_gpg_keys
+
+from vending.keyring import Keyring
+from vending.storage.database import Database
+
+
+@pytest.fixture(scope="session")
+def gpg_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GpgKeys]:
+    """Real keys in temporary GnuPG homes, made once per run (ed25519 + cv25519)."""
+    keys = make_gpg_keys(Path(tmp_path_factory.mktemp("gnupg")))
+    try:
+        yield keys
+    finally:
+        for home in (keys.operator, keys.supplier, keys.stranger):
+            home.shutdown()
+
+
+@pytest.fixture
+def world(
+    database: Database, keyring: Keyring, gpg_keys: GpgKeys, secrets_sentinel: object
+) -> StockWorld:
+    """Supplier ACME (signed files required), AIR-10, AIR-30, DATA-1GB and vendor V1."""
+    database.run_txn("stock_world", build_stock_world, gpg_keys.supplier_key())
+    return StockWorld(database, keyring, secrets_sentinel, gpg_keys)

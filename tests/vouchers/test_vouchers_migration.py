@@ -1,0 +1,29 @@
+"""Migration 0003_vouchers: down to 0002 removes exactly its tables, up brings them back."""
+
+from __future__ import annotations
+
+from sqlalchemy import inspect
+
+from vending.storage import migrate
+from vending.storage.database import Database
+
+VOUCHER_TABLES = {
+    "suppliers",
+    "stock_imports",
+    "voucher_batches",
+    "vouchers",
+    "stock_thresholds",
+    "wrapped_secrets",
+}
+
+
+def test_0003_downgrades_and_upgrades(database: Database) -> None:
+    engine = database.engine
+    before = set(inspect(engine).get_table_names())
+    assert before >= VOUCHER_TABLES
+    migrate.downgrade(engine, "0002_utilities")
+    assert set(inspect(engine).get_table_names()) == before - VOUCHER_TABLES
+    migrate.upgrade(engine)
+    assert set(inspect(engine).get_table_names()) == before
+    indexes = {index["name"] for index in inspect(engine).get_indexes("vouchers")}
+    assert {"ix_vouchers_available", "uq_vouchers_sale_id"} <= indexes

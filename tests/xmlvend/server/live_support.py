@@ -1,0 +1,105 @@
+"""Running ``evd`` for real: a project directory with its own config and SQLite database,
+``evd`` commands in subprocesses, and ``evd serve`` on an ephemeral loopback port."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+EVD = [sys.executable, "-m", "vending.cli.main"]
+_LISTENING = re.compile(r"listening on (https?://\S+/xmlvend)")
+
+
+def write_config(directory: Path, extra: str = "", database_url: str | None = None) -> Path:
+    """conf/evd.toml of a fresh project directory (relative paths resolve into it)."""
+    (directory / "conf").mkdir(parents=True, exist_ok=True)
+    url = database_url or "sqlite:///var/evd.db"
+    config = directory / "conf" / "evd.toml"
+    config.write_text(
+        f'[database]\nurl = "{url}"\npool_size = 8\n\n'
+        '[server]\nhost = "127.0.0.1"\nport = 0\n\n'
+        "[security]\nscrypt_log_n = 10\n\n" + extra
+    )
+    return config
+
+
+def evd(config: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120) -> str:
+    """Run an ``evd`` command; its output (fails the test on a non-zero exit)."""
+    done = subprocess.run(
+        [*EVD, "--config", str(config), *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        cwd=config.parent.parent,
+    )
+    assert done.returncode == 0, f"evd {' '.join(args)}: {done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+@dataclass
+class ServerProcess:
+    """``evd serve`` in a subprocess; stdout and stderr collected by reader threads."""
+
+    process: subprocess.Popen[str]
+    url: str = ""
+    stdout: list[str] = field(default_factory=list)
+    stderr: list[str] = field(default_factory=list)
+
+    @classmethod
+    def start(
+        cls, config: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 60
+    ) -> ServerProcess:
+        process = subprocess.Popen(
+            [*EVD, "--config", str(config), "serve", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **(env or {})},
+            cwd=config.parent.parent,
+        )
+        server = cls(process)
+        for stream, lines in ((process.stdout, server.stdout), (process.stderr, server.stderr)):
+            threading.Thread(target=_drain, args=(stream, lines), daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [m.group(1) for line in server.stdout if (m := _LISTENING.search(line))]
+            if found:
+                server.url = found[0]
+                return server
+            if process.poll() is not None:
+                break
+            time.sleep(0.05)
+        server.kill()
+        raise AssertionError(f"evd serve did not start:\n{server.output()}")
+
+    def output(self) -> str:
+        return "".join(self.stdout) + "\n--- stderr ---\n" + "".join(self.stderr)
+
+    def stop(self, timeout: float = 30) -> int:
+        """SIGTERM and wait: the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def _drain(stream: object, lines: list[str]) -> None:
+    for line in stream:  # type: ignore[attr-defined]
+        lines.append(line)

@@ -1,0 +1,175 @@
+"""Benchmark: generate, encrypt and import a stock file on PostgreSQL, against a raw COPY.
+
+    .venv/bin/python -m tools.bench_stock [--rows 1000000] [--url postgresql://...]
+
+Creates its own database (dropped at the end), real GnuPG keys in a temporary directory,
+a supplier requiring signatures and three voucher products; generates ``--rows`` PINs,
+encrypts and signs them like a supplier, and imports the file through ``StockImporter``
+(decrypt, verify, validate, encrypt every PIN, COPY, all in one transaction). In the same
+run it COPYs the same plaintext rows into a bare table (text columns, no keys, no
+indexes) and prints both rates and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import shlex
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from tools.gen_stock import ProductSpec, generate_rows, render_csv
+from vending.accounts import ensure_house_accounts
+from vending.keyring import Keyring, MasterKey
+from vending.money import Money
+from vending.storage import migrate
+from vending.storage.database import Database, Txn, normalize_url
+from vending.vouchers.gpg import StockGpg
+from vending.vouchers.importer import StockImporter
+from vending.vouchers.products import create_voucher_product
+from vending.vouchers.suppliers import SupplierKey, add_supplier
+
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+PRODUCTS = (
+    ("BENCH-AIR-10", "10.00", "9.40", 16),
+    ("BENCH-AIR-30", "30.00", "28.20", 16),
+    ("BENCH-DATA-1GB", "99.00", "94.00", 12),
+)
+BARE_TABLE = (
+    "CREATE TABLE bare_stock (serial_number text, pin text, product_code text, "
+    "denomination text, batch_number text, expiry_date date)"
+)
+
+
+def _setup(txn: Txn, key: SupplierKey) -> None:
+    ensure_house_accounts(txn, "ZAR")
+    add_supplier(
+        txn,
+        code="BENCH",
+        name="Benchmark supplier",
+        account_code="supplier:BENCH",
+        currency="ZAR",
+        key=key,
+        require_signature=True,
+        actor="bench",
+    )
+    for code, face, cost, digits in PRODUCTS:
+        create_voucher_product(
+            txn,
+            code=code,
+            supplier_code="BENCH",
+            network="Bench",
+            face_value=Money.parse(face, "ZAR"),
+            cost_price=Money.parse(cost, "ZAR"),
+            merchant_commission_bp=300,
+            low_stock_threshold=50,
+            denomination=face,
+            pin_length=digits,
+            actor="bench",
+        )
+
+
+def _raw_copy(url: str, plaintext: bytes) -> float:
+    """Seconds to COPY the plaintext CSV into a bare table (and commit)."""
+    engine = create_engine(normalize_url(url))
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(BARE_TABLE))
+            conn.commit()
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            started = time.perf_counter()
+            cursor.copy_expert(
+                "COPY bare_stock FROM STDIN WITH (FORMAT csv, HEADER true)", io.BytesIO(plaintext)
+            )
+            conn.connection.dbapi_connection.commit()  # type: ignore[union-attr]
+            return time.perf_counter() - started
+    finally:
+        engine.dispose()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.bench_stock", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("EVD_BENCH_POSTGRES_URL", DEFAULT_URL),
+        help="PostgreSQL server (a database is created and dropped there); "
+        "default $EVD_BENCH_POSTGRES_URL or the local server",
+    )
+    args = parser.parse_args(argv)
+    command = "python -m tools.bench_stock " + shlex.join(sys.argv[1:] if argv is None else argv)
+    started = time.perf_counter()
+    name = f"evd_bench_stock_{os.getpid()}"
+    admin = create_engine(normalize_url(args.url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(normalize_url(args.url)).set(database=name).render_as_string(False)
+    database = Database(url, pool_size=2)
+    scratch = tempfile.TemporaryDirectory(prefix="evd-bench-stock-")
+    homes: list[StockGpg] = []
+    try:
+        migrate.upgrade(database.engine)
+        operator = StockGpg(Path(scratch.name) / "operator")
+        supplier = StockGpg(Path(scratch.name) / "supplier")
+        homes += [operator, supplier]
+        operator_fpr = operator.generate_key("Bench stock <stock@bench>")
+        supplier_fpr = supplier.generate_key("Bench supplier <supplier@bench>")
+        supplier.import_public_key(operator.export_public_key(operator_fpr))
+        database.run_txn(
+            "bench_setup",
+            _setup,
+            SupplierKey(supplier_fpr, supplier.export_public_key(supplier_fpr)),
+        )
+
+        mark = time.perf_counter()
+        specs = [ProductSpec(code, face, digits) for code, face, _cost, digits in PRODUCTS]
+        plaintext = render_csv(generate_rows(specs, args.rows, batch_size=10_000))
+        generated = time.perf_counter() - mark
+
+        mark = time.perf_counter()
+        stock_file = Path(scratch.name) / "stock.csv.gpg"
+        stock_file.write_bytes(supplier.encrypt(plaintext, operator_fpr, sign_with=supplier_fpr))
+        encrypted = time.perf_counter() - mark
+
+        importer = StockImporter(database, Keyring(MasterKey.generate()), operator)
+        mark = time.perf_counter()
+        summary = importer.import_file(stock_file, supplier_code="BENCH", actor="bench")
+        imported = time.perf_counter() - mark
+        assert summary.rows == args.rows
+
+        copied = _raw_copy(url, plaintext)
+        import_rate = args.rows / imported
+        copy_rate = args.rows / copied
+        total = time.perf_counter() - started
+        print(f"command:        {command}")
+        print(f"rows:           {args.rows} ({len(plaintext) / 1e6:.1f} MB plaintext, "
+              f"{stock_file.stat().st_size / 1e6:.1f} MB encrypted and signed)")  # fmt: skip
+        print(f"generate:       {generated:.2f} s")
+        print(f"encrypt+sign:   {encrypted:.2f} s")
+        print(f"import:         {imported:.2f} s  {import_rate:,.0f} rows/s "
+              "(decrypt, verify, validate, encrypt PINs, COPY, commit)")  # fmt: skip
+        print(f"raw COPY:       {copied:.2f} s  {copy_rate:,.0f} rows/s (bare table)")
+        print(f"ratio:          {import_rate / copy_rate:.3f} (import / raw COPY)")
+        print(f"total:          {total:.1f} s end to end")
+    finally:
+        for home in homes:
+            home.shutdown()
+        scratch.cleanup()
+        database.close()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""``evd client``: one XMLVend request from the command line, the answer in readable form."""

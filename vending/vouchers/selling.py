@@ -1,0 +1,274 @@
+"""Selling PINs from stock, exactly once, inside the caller's one transaction.
+
+The protocol layer (XMLVend today, SMS/USSD/web later) claims the request, then calls
+:func:`sell_voucher` in the same transaction: it locks one unsold, unexpired voucher of the
+product (earliest expiry first; ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so concurrent
+buyers take different PINs without waiting on each other), records the sale and its ledger
+transfer, and marks the voucher sold. Out of stock raises OutOfStock before anything is
+written. A reversed sale's PIN is quarantined, never resold automatically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import select, update
+
+from vending import audit
+from vending.errors import InvalidRequest, OutOfStock, UnknownProduct
+from vending.keyring import Keyring
+from vending.money import Money
+from vending.products import Pricing, Product, get_product, price_sale, vendor_commission_bp
+from vending.requests import Claim
+from vending.sales import Sale, SaleOrder, get_sale, record_sale, reverse_sale
+from vending.storage.database import Txn
+from vending.storage.types import utcnow
+from vending.vouchers import alerts
+from vending.vouchers.errors import UnknownVoucher, VoucherStateError
+from vending.vouchers.pins import reveal_pin
+from vending.vouchers.tables import suppliers, voucher_batches, vouchers
+
+
+@dataclass(frozen=True)
+class IssuedVoucher:
+    """A voucher as handed to its buyer. ``pin`` is the only clear PIN in the system: put it
+    in the response (or reprint) and nowhere else; it is left out of ``repr``."""
+
+    serial_no: str
+    pin: str = field(repr=False)
+    expiry: date | None
+    batch_no: str
+    product_code: str
+    network: str
+    instructions: str
+
+
+@dataclass(frozen=True)
+class VoucherSale:
+    sale: Sale
+    # The vendor's balance right after this sale, and what it can still spend.
+    vendor_balance: Money
+    vendor_available: Money
+    voucher: IssuedVoucher
+
+
+def _voucher_product(txn: Txn, product_code: str) -> Product:
+    product = get_product(txn, product_code)
+    if product.kind != "voucher":
+        raise UnknownProduct(f"{product_code} is not a voucher product")
+    return product
+
+
+def _in_stock(txn: Txn, product_id: int, today: date) -> bool:
+    return alerts.count_sellable(txn, product_id, today, limit=1) > 0
+
+
+def _reserve(txn: Txn, product_id: int, today: date):  # type: ignore[no-untyped-def]
+    """Lock the voucher to sell: the earliest expiring, then those without expiry.
+
+    Two index range scans rather than one ``expiry IS NULL OR expiry >= today``, which
+    PostgreSQL could only answer by sorting every available voucher of the product.
+    """
+    columns = select(
+        vouchers.c.id,
+        vouchers.c.supplier_id,
+        vouchers.c.import_id,
+        vouchers.c.batch_seq,
+        vouchers.c.serial_no,
+        vouchers.c.pin_key_id,
+        vouchers.c.pin_ciphertext,
+        vouchers.c.expiry,
+    ).where(vouchers.c.product_id == product_id, vouchers.c.state == "available")
+    for query in (
+        columns.where(vouchers.c.expiry >= today).order_by(vouchers.c.expiry, vouchers.c.id),
+        columns.where(vouchers.c.expiry.is_(None)).order_by(vouchers.c.id),
+    ):
+        row = txn.execute(query.limit(1).with_for_update(skip_locked=True)).first()
+        if row is not None:
+            return row
+    return None
+
+
+def _issued(txn: Txn, keyring: Keyring, row, product: Product) -> IssuedVoucher:  # type: ignore[no-untyped-def]
+    batch_no = txn.execute(
+        select(voucher_batches.c.batch_no).where(
+            voucher_batches.c.import_id == row.import_id, voucher_batches.c.seq == row.batch_seq
+        )
+    ).scalar_one()
+    network = str(product.attributes.get("network") or product.attributes.get("brand") or "")
+    instructions = str(
+        product.attributes.get("instructions")
+        or f"Recharge your {network or product.name} account with this PIN."
+    )
+    return IssuedVoucher(
+        serial_no=row.serial_no,
+        pin=reveal_pin(
+            txn,
+            keyring,
+            supplier_id=row.supplier_id,
+            serial_no=row.serial_no,
+            key_id=row.pin_key_id,
+            blob=row.pin_ciphertext,
+        ),
+        expiry=row.expiry,
+        batch_no=batch_no,
+        product_code=product.code,
+        network=network,
+        instructions=instructions,
+    )
+
+
+def quote_voucher(
+    txn: Txn,
+    *,
+    product_code: str,
+    amount: Money | None,
+    vendor_id: int | None = None,
+    now: datetime | None = None,
+) -> tuple[Product, Pricing, bool]:
+    """Price a voucher sale and say whether one is in stock (trial vends): nothing is
+    reserved and no money moves. With ``vendor_id`` the vendor's own commission applies."""
+    product = _voucher_product(txn, product_code)
+    commission = None if vendor_id is None else vendor_commission_bp(txn, vendor_id, product)
+    pricing = price_sale(product, amount, commission_bp=commission)
+    return product, pricing, _in_stock(txn, product.id, (now or utcnow()).date())
+
+
+def sell_voucher(
+    txn: Txn,
+    keyring: Keyring,
+    claim: Claim,
+    *,
+    vendor_id: int,
+    vendor_account_id: int,
+    product_code: str,
+    amount: Money | None,
+    terminal_id: str,
+    operator_id: int | None,
+    created_by: str,
+    now: datetime | None = None,
+) -> VoucherSale:
+    """Sell one PIN of ``product_code`` to the vendor, in the caller's transaction.
+
+    Raises OutOfStock (nothing written), the pricing errors of ``price_sale`` and the
+    ledger's InsufficientFunds; any of them rolls the caller's transaction back unless
+    caught before further writes.
+    """
+    now = now or utcnow()
+    today = now.date()
+    product = _voucher_product(txn, product_code)
+    pricing = price_sale(
+        product, amount, commission_bp=vendor_commission_bp(txn, vendor_id, product)
+    )
+    row = _reserve(txn, product.id, today)
+    if row is None:
+        raise OutOfStock(f"{product.code} is out of stock")
+    issued = _issued(txn, keyring, row, product)
+    supplier_code = txn.execute(
+        select(suppliers.c.code).where(suppliers.c.id == row.supplier_id)
+    ).scalar_one()
+    result = record_sale(
+        txn,
+        claim,
+        SaleOrder(
+            vendor_id=vendor_id,
+            vendor_account_id=vendor_account_id,
+            product=product,
+            pricing=pricing,
+            target=product.code,
+            terminal_id=terminal_id,
+            operator_id=operator_id,
+            details={
+                "voucher_id": row.id,
+                "supplier": supplier_code,
+                "serial_no": row.serial_no,
+                "batch_no": issued.batch_no,
+                "expiry": None if row.expiry is None else row.expiry.isoformat(),
+            },
+        ),
+        created_by=created_by,
+        now=now,
+    )
+    sold = txn.execute(
+        update(vouchers)
+        .where(vouchers.c.id == row.id, vouchers.c.state == "available")
+        .values(state="sold", sale_id=result.sale.id, state_changed_at=now)
+    ).rowcount
+    if sold != 1:  # impossible while the row is locked; refuse rather than sell twice
+        raise VoucherStateError(f"voucher {row.serial_no} was taken by another sale")
+    alerts.refresh_low_stock(txn, product.id, today=today, now=now)
+    return VoucherSale(result.sale, result.vendor_balance, result.vendor_available, issued)
+
+
+def reverse_voucher_sale(
+    txn: Txn, sale_id: int, *, reason: str, created_by: str, now: datetime | None = None
+) -> Sale:
+    """Reverse a voucher sale (refunding the vendor) and quarantine its PIN: the buyer may
+    have seen it, so it is only sold again after review (``evd stock release``).
+
+    Idempotent: reversing a reversed sale returns it unchanged.
+    """
+    now = now or utcnow()
+    sale = get_sale(txn, sale_id)
+    if sale.state == "reversed":
+        return sale
+    row = txn.execute(
+        select(vouchers.c.id, vouchers.c.serial_no, vouchers.c.state).where(
+            vouchers.c.sale_id == sale_id
+        )
+    ).first()
+    if row is None:
+        raise InvalidRequest(f"sale {sale.receipt_no} did not sell a voucher from stock")
+    sale = reverse_sale(txn, sale_id, reason=reason, created_by=created_by, now=now)
+    txn.execute(
+        update(vouchers)
+        .where(vouchers.c.id == row.id, vouchers.c.state == "sold")
+        .values(
+            state="quarantined",
+            reversal_count=vouchers.c.reversal_count + 1,
+            state_changed_at=now,
+            state_reason=f"sale {sale.receipt_no} reversed: {reason}"[:200],
+        )
+    )
+    audit.record(
+        txn,
+        actor=created_by,
+        action="voucher.quarantine",
+        subject=f"voucher:{row.id}",
+        details={"serial_no": row.serial_no, "sale": sale_id, "reason": reason[:200]},
+        now=now,
+    )
+    return sale
+
+
+def reprint_voucher(
+    txn: Txn, keyring: Keyring, sale_id: int, *, actor: str = "system"
+) -> IssuedVoucher:
+    """The voucher of a completed sale again, PIN included (audited)."""
+    sale = get_sale(txn, sale_id)
+    if sale.state != "completed":
+        raise VoucherStateError(f"sale {sale.receipt_no} is {sale.state}; its PIN is withheld")
+    row = txn.execute(
+        select(
+            vouchers.c.id,
+            vouchers.c.supplier_id,
+            vouchers.c.import_id,
+            vouchers.c.batch_seq,
+            vouchers.c.serial_no,
+            vouchers.c.pin_key_id,
+            vouchers.c.pin_ciphertext,
+            vouchers.c.expiry,
+        ).where(vouchers.c.sale_id == sale_id, vouchers.c.state == "sold")
+    ).first()
+    if row is None:
+        raise UnknownVoucher(f"sale {sale.receipt_no} has no voucher from stock")
+    issued = _issued(txn, keyring, row, get_product(txn, sale.product_id))
+    audit.record(
+        txn,
+        actor=actor,
+        action="voucher.reprint",
+        subject=f"voucher:{row.id}",
+        details={"serial_no": row.serial_no, "sale": sale_id},
+    )
+    return issued

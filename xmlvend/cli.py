@@ -1,0 +1,298 @@
+"""``evd serve`` and ``evd certs dev`` (entry point ``evd.commands: xmlvend``).
+
+``evd serve [--workers N] [--host H] [--port P]`` runs the XMLVend server: it refuses an
+unmigrated database, starts the utility service's recovery of pending sales, prints the URL
+and a first vend to paste, and stops cleanly on SIGTERM/SIGINT (in-flight requests are
+finished first). With ``--workers N`` (PostgreSQL only) N processes share the port.
+
+``evd certs dev`` writes a development CA, a server certificate for localhost and client
+certificates whose subject carries the clientID, for mutual TLS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from vending.cli.context import CommandError, Context
+from vending.cli.groups import Subparsers, command_group
+from vending.config import Config
+
+log = logging.getLogger("evd.xmlvend")
+
+
+def register(subparsers: Subparsers) -> None:
+    serve = subparsers.add_parser(
+        "serve",
+        help="run the XMLVend 2.1 server",
+        description="Run the XMLVend 2.1 server (settings: [server] and [tls] in the config).",
+    )
+    serve.add_argument("--host", help="address to listen on (default: server.host)")
+    serve.add_argument("--port", type=int, help="port to listen on, 0 = any (server.port)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="processes sharing the port with SO_REUSEPORT, PostgreSQL only (server.workers)",
+    )
+    serve.add_argument("--worker-index", type=int, help=argparse.SUPPRESS)
+    serve.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
+    serve.set_defaults(handler=_serve)
+
+    certs = command_group(subparsers, "certs", "TLS certificates")
+    dev = certs.add_parser(
+        "dev",
+        help="make a development CA, a localhost server certificate and client certificates",
+    )
+    dev.add_argument("--out", default="var/certs", help="directory (default: var/certs)")
+    dev.add_argument(
+        "--client-id",
+        action="append",
+        dest="client_ids",
+        metavar="ID",
+        help="clientID of a client certificate (repeatable; default: the demo vendors)",
+    )
+    dev.add_argument(
+        "--host", action="append", dest="hosts", default=[], help="extra server host name or IP"
+    )
+    dev.set_defaults(handler=_certs_dev)
+
+
+# --- serve ----------------------------------------------------------------------------------------
+
+
+def _serve(context: Context, args: argparse.Namespace) -> int:
+    from vending.keyring import Keyring, KeyringError, load_master_key
+    from vending.storage import migrate
+
+    config = _with_overrides(context.config, args)
+    server = config.server
+    postgres = config.database.url.split(":", 1)[0].startswith("postgres")
+    if server.workers > 1 and not postgres:
+        raise CommandError("--workers above 1 needs PostgreSQL: SQLite supports one server process")
+    database = context.database
+    try:
+        revision = migrate.current_revision(database.engine)
+    except Exception as exc:
+        raise CommandError(f"cannot reach the database: {exc.__class__.__name__}: {exc}") from exc
+    if revision != migrate.head_revision():
+        raise CommandError(
+            f"the database is not migrated (schema {revision or 'empty'}, needs "
+            f"{migrate.head_revision()}); run `evd db upgrade` first"
+        )
+    try:
+        keyring = Keyring(load_master_key(config))
+    except KeyringError as exc:
+        raise CommandError(str(exc)) from exc
+    tls_options = _tls_options(config)
+    _configure_logging(config)
+
+    if server.workers > 1 and args.worker_index is None:
+        return _supervise(context, args, config)
+    return _run(context, config, keyring, tls_options, args.worker_index, args.ready_fd)
+
+
+def _with_overrides(config: Config, args: argparse.Namespace) -> Config:
+    changes: dict[str, Any] = {}
+    if args.host is not None:
+        changes["host"] = args.host
+    if args.port is not None:
+        changes["port"] = args.port
+    if args.workers is not None:
+        changes["workers"] = args.workers
+    if not changes:
+        return config
+    server = dataclasses.replace(config.server, **changes)
+    try:
+        server.validate("server")
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    return config.replace(server=server)
+
+
+def _tls_options(config: Config) -> Any:
+    if not config.tls.enabled:
+        return None
+    from xmlvend.server.tls import TLSSetupError, server_options
+
+    try:
+        return server_options(config)
+    except TLSSetupError as exc:
+        raise CommandError(str(exc)) from exc
+
+
+def _configure_logging(config: Config) -> None:
+    """One line per request on stdout (JSON or key=value); the rest stays on stderr."""
+    from xmlvend.server.accesslog import ACCESS_LOGGER, JSONLineFormatter, KeyValueFormatter
+
+    access = logging.getLogger(ACCESS_LOGGER)
+    access.handlers.clear()
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JSONLineFormatter() if config.logging.json else KeyValueFormatter())
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    access.propagate = False
+    logging.getLogger("evd").setLevel(config.logging.level)
+
+
+def _url(config: Config, host: str, port: int) -> str:
+    scheme = "https" if config.tls.enabled else "http"
+    shown = "127.0.0.1" if host in ("", "0.0.0.0") else "[::1]" if host == "::" else host
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return f"{scheme}://{shown}:{port}/xmlvend"
+
+
+def _curl_options(config: Config) -> str:
+    if not config.tls.enabled:
+        return ""
+    options = "-k"
+    if config.tls.client_ca:  # the files `evd certs dev` writes for the demo vendor
+        client = "var/certs/client-6004708000090"
+        options += f" --cert {client}.pem --key {client}.key"
+    return options
+
+
+def _run(
+    context: Context,
+    config: Config,
+    keyring: Any,
+    tls_options: Any,
+    worker_index: int | None,
+    ready_fd: int | None = None,
+) -> int:
+    from twisted.internet import reactor
+
+    from utilities.service import build_utility_service
+    from xmlvend.server.app import build_server
+    from xmlvend.server.banner import banner
+    from xmlvend.server.listen import listen
+    from xmlvend.transport.asyncdb import AsyncDatabase
+
+    database = context.database
+    runner = AsyncDatabase(reactor, database)
+    utility = build_utility_service(config, runner, keyring, reactor)
+    server = build_server(
+        config,
+        reactor=reactor,
+        database=database,
+        keyring=keyring,
+        utility_service=utility,
+        runner=runner,
+    )
+    server.start(recovery=worker_index in (None, 0))
+    try:
+        port = listen(
+            reactor,
+            server.site,
+            config.server.host,
+            config.server.port,
+            tls_options=tls_options,
+            reuse_port=worker_index is not None,
+        )
+    except OSError as exc:
+        server.stop(0)
+        raise CommandError(
+            f"cannot listen on {config.server.host}:{config.server.port}: {exc.strerror or exc}"
+        ) from exc
+    url = _url(config, config.server.host, port.getHost().port)
+    database_url = database.engine.url.render_as_string(hide_password=True)
+    if worker_index is None:
+        print(
+            banner(url, workers=1, database=database_url, curl_options=_curl_options(config)),
+            flush=True,
+        )
+    else:
+        print(f"evd serve: worker {worker_index} listening on {url}", flush=True)
+    if ready_fd is not None:  # tell the supervisor (evd serve --workers N)
+        os.write(ready_fd, b"1")
+        os.close(ready_fd)
+
+    def shutdown() -> Any:
+        log.info("stopping: no new connections, finishing in-flight requests")
+        port.stopListening()
+        return server.stop()
+
+    reactor.addSystemEventTrigger("before", "shutdown", shutdown)
+    reactor.run()
+    return 0
+
+
+def _supervise(context: Context, args: argparse.Namespace, config: Config) -> int:
+    from xmlvend.server.banner import banner
+    from xmlvend.server.workers import Supervisor, worker_command
+
+    server = config.server
+    try:
+        supervisor = Supervisor(
+            server.host, server.port, server.workers, grace_seconds=server.deadline_seconds + 5
+        )
+    except OSError as exc:
+        raise CommandError(f"cannot listen on {server.host}:{server.port}: {exc}") from exc
+    # The workers open their own connections; this process needs none.
+    context.close()
+    supervisor.start(
+        [
+            worker_command(
+                args.config,
+                args.verbose,
+                server.host,
+                supervisor.port,
+                server.workers,
+                index,
+                supervisor.ready_fd,
+            )
+            for index in range(server.workers)
+        ]
+    )
+    if not supervisor.wait_ready(timeout=60):
+        supervisor.stop()
+        raise CommandError("the workers did not start; see the messages above")
+    url = _url(config, server.host, supervisor.port)
+    database_url = config.database.url.split("@")[-1]
+    print(
+        banner(
+            url,
+            workers=server.workers,
+            database=f"...@{database_url}",
+            curl_options=_curl_options(config),
+        ),
+        flush=True,
+    )
+    return supervisor.run()
+
+
+# --- certs ---------------------------------------------------------------------------------------
+
+
+def _certs_dev(context: Context, args: argparse.Namespace) -> int:
+    from vending.demo import DEMO_VENDORS
+    from xmlvend.server.certs import P12_PASSWORD, write_dev_certificates
+
+    config = context.config
+    directory = config.path(args.out)
+    client_ids = tuple(args.client_ids or (v.client_id for v in DEMO_VENDORS))
+    field = config.tls.client_id_field
+    written = write_dev_certificates(
+        Path(directory), client_ids, field_name=field, hosts=tuple(args.hosts)
+    )
+    print(f"development certificates in {written.directory} (never use them in production):")
+    print(f"  CA              {written.ca}")
+    print(f"  server          {written.server_cert}  (key {written.server_key})")
+    for client_id, (cert, key, bundle) in written.clients.items():
+        print(f"  client {client_id}  {cert}  (key {key}; PKCS#12 {bundle}, password "
+              f"{P12_PASSWORD.decode()})")  # fmt: skip
+    print()
+    print("Mutual TLS: put this in the config (or EVD__TLS__... variables):")
+    print()
+    print("[tls]")
+    print("enabled = true")
+    print(f'cert = "{written.server_cert}"')
+    print(f'key = "{written.server_key}"')
+    print(f'client_ca = "{written.ca}"')
+    print(f'client_id_field = "{field}"')
+    return 0

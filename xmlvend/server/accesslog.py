@@ -1,0 +1,95 @@
+"""One structured log line per request (logger ``evd.xmlvend.access``).
+
+The line holds who asked and what happened -- clientID, msgID, operation, outcome, fault
+class, latency, HTTP status -- and nothing secret: no password, PIN, token or request body
+is ever passed to this module. Fields are fixed; values that come from the request
+(clientID, msgID) are cut to a sane length so a client cannot flood the log.
+
+``evd serve`` writes these lines to stdout as JSON (``logging.json = true``) or as
+``key=value`` text.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+ACCESS_LOGGER = "evd.xmlvend.access"
+_FIELD_MAX = 64
+
+
+@dataclass(frozen=True)
+class AccessRecord:
+    """The facts of one answered request."""
+
+    client_id: str | None
+    msg_id: str | None
+    operation: str
+    outcome: str  # ok, replayed, fault, delayed, refused, not_found, ...
+    fault_class: str | None
+    latency_ms: float
+    http_status: int
+    method: str = "POST"
+    path: str = "/xmlvend"
+    peer: str | None = None
+    response_bytes: int = 0
+    incident: str | None = None
+
+    def fields(self) -> dict[str, object]:
+        data = asdict(self)
+        for key in ("client_id", "msg_id", "peer"):
+            value = data[key]
+            if isinstance(value, str):
+                data[key] = value[:_FIELD_MAX]
+        data["latency_ms"] = round(self.latency_ms, 3)
+        return data
+
+
+class AccessLog:
+    """Writes :class:`AccessRecord` lines to the access logger."""
+
+    def __init__(self, logger: logging.Logger | None = None) -> None:
+        self._logger = logger or logging.getLogger(ACCESS_LOGGER)
+
+    def write(self, record: AccessRecord) -> None:
+        if self._logger.isEnabledFor(logging.INFO):
+            self._logger.info("xmlvend request", extra={"access": record.fields()})
+
+
+class JSONLineFormatter(logging.Formatter):
+    """Access records as one JSON object per line; other records as JSON too."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        moment = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+        access = getattr(record, "access", None)
+        if isinstance(access, dict):
+            line: dict[str, object] = {
+                "ts": moment,
+                "event": "request",
+                "pid": record.process,  # which worker, with --workers N
+                **access,
+            }
+        else:
+            line = {
+                "ts": moment,
+                "event": "log",
+                "level": record.levelname,
+                "logger": record.name,
+                "message": record.getMessage(),
+            }
+            if record.exc_info:
+                line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, separators=(",", ":"), default=str)
+
+
+class KeyValueFormatter(logging.Formatter):
+    """Access records as ``key=value`` text (``logging.json = false``)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        access = getattr(record, "access", None)
+        if not isinstance(access, dict):
+            return super().format(record)
+        pairs = " ".join(f"{k}={json.dumps(v)}" for k, v in access.items() if v is not None)
+        return f"{self.formatTime(record)} request {pairs}"

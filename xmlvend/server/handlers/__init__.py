@@ -1,0 +1,62 @@
+"""Operation name (the codec's ``request.operation``) -> its handler.
+
+Operations of the XMLVend catalogue not listed here are answered ``UseCaseSupportEx`` by
+the codec's UnsupportedRequest path (cancelVend, deposits, batches, fault reports, vendor
+extensions); the served WSDL advertises exactly the operations listed here.
+"""
+
+from __future__ import annotations
+
+from xmlvend.server.handlers import account, advice, engineering, meters, reprint, vend
+from xmlvend.server.handlers.advice import InFlight
+from xmlvend.server.handlers.base import Call, Operation, Reply, Services
+
+# WSDL operation names of what we implement (xmlvend.wsdl portType operations).
+WSDL_OPERATIONS: tuple[str, ...] = (
+    "ConfirmCustomerRequest",
+    "ConfirmMeterRequest",
+    "CreditVendRequest",
+    "TrialCreditVendRequest",
+    "ReprintRequest",
+    "AdviceRequest",
+    "PayAccRequest",
+    "VendorStatementRequest",
+    "FBERequest",
+    "FreeIssueRequest",
+    "MeterCreditTransferRequest",
+    "VerifyRequest",
+    "UpdateMeterKeyRequest",
+    "MeterSpecificEngRequest",
+    "NonMeterSpecificEngRequest",
+)
+
+
+def operations(in_flight: InFlight) -> dict[str, Operation]:
+    """The handlers by operation name. ``in_flight(client_id, request_id)``: see
+    :func:`xmlvend.server.handlers.advice.last_response_handler`."""
+    return {
+        # read-only
+        "confirmCustomer": Operation(meters.confirm_customer, state_changing=False),
+        "confirmMeter": Operation(meters.confirm_meter, state_changing=False),
+        "trialCreditVend": Operation(vend.trial_credit_vend, state_changing=False),
+        "reprint": Operation(reprint.reprint, state_changing=False),
+        "lastRespAdvice": Operation(advice.last_response_handler(in_flight), state_changing=False),
+        "vendorStatement": Operation(account.vendor_statement, state_changing=False),
+        "verify": Operation(engineering.verify, state_changing=False),
+        "nonMeterSpecificEng": Operation(
+            engineering.non_meter_specific_engineering, state_changing=False
+        ),
+        # state-changing: claimed, stored, replayed
+        "creditVend": Operation(vend.credit_vend, state_changing=True),
+        "reversalAdvice": Operation(advice.reversal, state_changing=True),
+        "confirmationAdvice": Operation(advice.confirmation, state_changing=True),
+        "payAcc": Operation(account.pay_account, state_changing=True),
+        "fbe": Operation(engineering.fbe, state_changing=True),
+        "freeIssue": Operation(engineering.free_issue, state_changing=True),
+        "meterCreditTransfer": Operation(engineering.meter_credit_transfer, state_changing=True),
+        "updateMeterKey": Operation(engineering.update_meter_key, state_changing=True),
+        "meterSpecificEng": Operation(engineering.meter_specific_engineering, state_changing=True),
+    }
+
+
+__all__ = ["WSDL_OPERATIONS", "Call", "Operation", "Reply", "Services", "operations"]

@@ -1,0 +1,141 @@
+"""What every operation handler gets and returns.
+
+A handler is ``async def handler(services: Services, call: Call) -> Reply``: it turns one
+parsed, authenticated request into the response bytes, through the utility service, the
+voucher stock or the core. Domain errors are raised, never answered here: the endpoint maps
+every exception to its fault in one place (:mod:`xmlvend.server.faults`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+from utilities.interface import RequestContext, TxnRunner, UtilityService
+from vending.auth import Principal
+from vending.keyring import Keyring
+from vending.money import Money
+from vending.requests import Processed, RequestKey
+from xmlvend.codec import render_request
+from xmlvend.codec.types_base import BaseReq
+from xmlvend.server.convert import Currencies, device_value, request_id
+from xmlvend.server.renderer import Rendering, XMLVendRenderer
+from xmlvend.server.txns import CHANNEL
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything handlers use; built once by :mod:`xmlvend.server.app`."""
+
+    runner: TxnRunner
+    keyring: Keyring
+    utility: UtilityService
+    renderer: XMLVendRenderer
+    currencies: Currencies
+    clock: Callable[[], datetime]
+    # Product sold for electricity vends and account payments (utilities.product_code).
+    electricity_product: str = "ELEC-DEMO"
+    reprint_count: int = 5
+    statement_lines: int = 10
+
+    def run(self, desc: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """A transaction function on the database pool (a Deferred)."""
+        return self.runner.run(desc, fn, *args, **kwargs)
+
+
+@dataclass
+class Call:
+    """One request on its way through the server."""
+
+    request: BaseReq
+    received_at: datetime
+    principal: Principal | None = None
+    # Set by the endpoint when the client was answered "delayed" at the deadline.
+    delayed: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def client_id(self) -> str:
+        return device_value(self.request.header.client_id)
+
+    @cached_property
+    def request_id(self) -> str:
+        return request_id(self.request.header.msg_id)
+
+    @cached_property
+    def terminal_id(self) -> str:
+        return device_value(self.request.header.terminal_id)
+
+    @cached_property
+    def key(self) -> RequestKey:
+        return RequestKey(
+            channel=CHANNEL,
+            client_id=self.client_id,
+            request_id=self.request_id,
+            operation=self.request.operation,
+            fingerprint=self.request.fingerprint,
+        )
+
+    @property
+    def who(self) -> Principal:
+        if self.principal is None:
+            raise RuntimeError("the request has not been authenticated")
+        return self.principal
+
+    def rendering(self, balance: Money | None = None) -> Rendering:
+        return Rendering(self.request, self.principal, balance)
+
+    def context(self, balance: Money | None = None) -> RequestContext:
+        """The utility side's view of this request (its key, who asks, how to render)."""
+        return RequestContext(
+            key=self.key,
+            principal=self.who,
+            terminal_id=self.terminal_id,
+            request=self.rendering(balance),
+            request_body=self.body_without_credentials,
+            received_at=self.received_at,
+        )
+
+    @cached_property
+    def body_without_credentials(self) -> bytes:
+        """The request again without authCred: what may be kept (encrypted) for recovery."""
+        header = dataclasses.replace(self.request.header, auth_cred=None)
+        return render_request(dataclasses.replace(self.request, header=header))
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A handler's answer: the exact bytes, their HTTP status, and facts for the metrics."""
+
+    body: bytes
+    status: int = 200
+    replayed: bool = False
+    # Product code of a sale this request completed now (not on replay).
+    product: str | None = None
+
+    @classmethod
+    def of(cls, processed: Processed, product: str | None = None) -> Reply:
+        response = processed.response
+        fresh_sale = not processed.replayed and response.http_status == 200
+        return cls(
+            response.body,
+            response.http_status,
+            replayed=processed.replayed,
+            product=product if fresh_sale else None,
+        )
+
+
+Handler = Callable[[Services, Call], Awaitable[Reply]]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """An implemented operation: its handler, and whether it changes state (claims its
+    request key, may be answered "delayed" at the deadline and finished in the background)."""
+
+    handle: Handler
+    state_changing: bool

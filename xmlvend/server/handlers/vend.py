@@ -1,0 +1,199 @@
+"""creditVendReq and trialCreditVendReq, for electricity and for denominated vouchers.
+
+* Electricity (``resource`` Electricity, a meter identifier): the utility service vends --
+  one transaction on our own engine, hold/call/settle through a utility's server.
+* Vouchers (``resource xsi:type="ext:Voucher"`` and/or ``meterIdentifier
+  xsi:type="ext:ProductIdentifier"``, docs/EXTENSION-NAMESPACE.md): a PIN from stock, sold
+  in one transaction with the claim of the request and its stored response.
+
+A trial vend gives the same breakdown with an all-zero token or PIN; nothing is stored and
+no money moves.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from utilities.interface import MeterQuery, Purchase
+from vending.errors import InvalidRequest, OutOfStock
+from vending.money import Money
+from vending.requests import StoredResponse
+from vending.vouchers.selling import VoucherSale
+from xmlvend.codec import types_base as b
+from xmlvend.codec import types_ext as ext
+from xmlvend.codec import types_revenue as r
+from xmlvend.server import txns
+from xmlvend.server.convert import Currencies, meter_query
+from xmlvend.server.errors import UseCaseNotSupported
+from xmlvend.server.handlers.base import Call, Reply, Services
+from xmlvend.server.renderer import TRIAL_RECEIPT_NO, VoucherReceipt
+
+_KWH = ("kwh",)
+
+
+async def credit_vend(services: Services, call: Call) -> Reply:
+    request = call.request
+    assert isinstance(request, r.CreditVendReq)
+    product_code = voucher_product_code(request)
+    if product_code is not None:
+        return await _sell_voucher(services, call, request, product_code)
+    purchase = purchase_of(request, services.currencies, services.electricity_product)
+    processed = await services.utility.credit_vend(call.context(), purchase, services.renderer)
+    return Reply.of(processed, product=purchase.product_code)
+
+
+async def trial_credit_vend(services: Services, call: Call) -> Reply:
+    request = call.request
+    assert isinstance(request, r.TrialCreditVendReq)
+    product_code = voucher_product_code(request)
+    if product_code is not None:
+        return await _quote_voucher(services, call, request, product_code)
+    purchase = purchase_of(request, services.currencies, services.electricity_product)
+    result = await services.utility.trial_vend(call.who, purchase)
+    balance = await services.run("xmlvend_vendor_balance", txns.vendor_balance, call.who)
+    return Reply(services.renderer.trial_vend(call.rendering(), result, balance))
+
+
+# --- electricity ---------------------------------------------------------------------------------
+
+
+def purchase_of(
+    request: r.AbstractCreditVendReq, currencies: Currencies, product_code: str
+) -> Purchase:
+    """The utility side's Purchase: the meter, the amount (or units) and the cash tender."""
+    resource = request.resource
+    if not isinstance(resource, b.Electricity):
+        raise UseCaseNotSupported(
+            f"{type(resource).__name__} is not sold here; electricity and vouchers are"
+        )
+    meter: MeterQuery = meter_query(request.id_method.meter_identifier)
+    value = request.purchase_value
+    amount: Money | None = None
+    units: Decimal | None = None
+    if isinstance(value, r.PurchaseValueCurrency):
+        amount = currencies.money(value.amt)
+    elif isinstance(value, r.PurchaseValueUnits):
+        if value.units.si_unit.strip().lower() not in _KWH:
+            raise UseCaseNotSupported(f"units in {value.units.si_unit!r}: vend by kWh or amount")
+        units = value.units.value
+    else:
+        raise UseCaseNotSupported(f"purchase by {type(value).__name__} is not supported")
+    return Purchase(
+        meter=meter,
+        amount=amount,
+        units=units,
+        product_code=product_code,
+        tender=cash_tender(request.pay_type, currencies),
+    )
+
+
+def cash_tender(pay_type: b.PayType | None, currencies: Currencies) -> Money | None:
+    """What the customer handed over, when the request says (Cash); else None."""
+    if isinstance(pay_type, b.Cash):
+        return currencies.money(pay_type.tender_amt)
+    return None
+
+
+# --- vouchers ------------------------------------------------------------------------------------
+
+
+def voucher_product_code(request: r.AbstractCreditVendReq) -> str | None:
+    """The voucher product a request buys, or None for an electricity request."""
+    identifier = request.id_method.meter_identifier
+    resource = request.resource
+    codes: set[str] = set()
+    if isinstance(identifier, ext.ProductIdentifier):
+        if identifier.recipient:
+            raise UseCaseNotSupported(
+                "PIN-less top-ups (recipient) are not offered; omit recipient to buy a PIN"
+            )
+        codes.add(identifier.product_code.strip())
+    if isinstance(resource, ext.Voucher) and resource.product_code:
+        codes.add(resource.product_code.strip())
+    if not codes:
+        if isinstance(resource, ext.Voucher):
+            raise InvalidRequest("a voucher request needs a productCode (ext:ProductIdentifier)")
+        return None
+    if len(codes) > 1:
+        raise InvalidRequest("the productCode of resource and meterIdentifier differ")
+    return codes.pop()
+
+
+def _voucher_amount(request: r.AbstractCreditVendReq, currencies: Currencies) -> Money | None:
+    value = request.purchase_value
+    if isinstance(value, r.PurchaseValueCurrency):
+        return currencies.money(value.amt)
+    raise UseCaseNotSupported("vouchers are bought by amount (PurchaseValueCurrency)")
+
+
+async def _sell_voucher(
+    services: Services, call: Call, request: r.CreditVendReq, product_code: str
+) -> Reply:
+    amount = _voucher_amount(request, services.currencies)
+    rendering = call.rendering()
+
+    def render(sold: VoucherSale) -> StoredResponse:
+        voucher = sold.voucher
+        receipt = VoucherReceipt(
+            product_code=voucher.product_code,
+            description=voucher.product_code,
+            price=sold.sale.amount,
+            serial_no=voucher.serial_no,
+            pin=voucher.pin,
+            expiry=None if voucher.expiry is None else voucher.expiry.isoformat(),
+            batch_no=voucher.batch_no,
+            network=voucher.network,
+            instructions=voucher.instructions,
+            receipt_no=sold.sale.receipt_no,
+        )
+        body = services.renderer.voucher_vend(
+            rendering, receipt, sold.vendor_available, trial=False
+        )
+        return StoredResponse(body, 200)
+
+    processed = await services.run(
+        "xmlvend_sell_voucher",
+        txns.sell_voucher_once,
+        services.keyring,
+        call.key,
+        call.who,
+        product_code=product_code,
+        amount=amount,
+        terminal_id=call.terminal_id,
+        render=render,
+        now=services.clock(),
+    )
+    return Reply.of(processed, product=product_code)
+
+
+async def _quote_voucher(
+    services: Services, call: Call, request: r.TrialCreditVendReq, product_code: str
+) -> Reply:
+    amount = _voucher_amount(request, services.currencies)
+    quote = await services.run(
+        "xmlvend_quote_voucher",
+        txns.quote_voucher_sale,
+        call.who,
+        product_code,
+        amount,
+        services.clock(),
+    )
+    if not quote.in_stock:
+        raise OutOfStock(f"{product_code} is out of stock")
+    product = quote.product
+    pin_length = int(product.attributes.get("pin_length") or 16)
+    network = str(product.attributes.get("network") or "") or None
+    receipt = VoucherReceipt(
+        product_code=product.code,
+        description=product.code,
+        price=quote.pricing.price,
+        serial_no="0",
+        pin="0" * max(4, min(pin_length, 32)),
+        expiry=None,
+        batch_no=None,
+        network=network,
+        instructions=None,
+        receipt_no=TRIAL_RECEIPT_NO,
+    )
+    body = services.renderer.voucher_vend(call.rendering(), receipt, quote.balance, trial=True)
+    return Reply(body)

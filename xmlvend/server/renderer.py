@@ -1,0 +1,745 @@
+"""Domain results in, exact response bytes out.
+
+:class:`XMLVendRenderer` is the protocol layer's
+:class:`~utilities.interface.ResponseRenderer` (the utility side calls it inside its
+transactions, on database threads: it is pure and thread-safe) and renders every other
+response and fault of the server too. Everything it writes is strictly schema-valid, with
+one documented exception: the client's own msgID is echoed verbatim as ``reqMsgID`` even
+when only the codec's lenient rules accepted it, because clients correlate on it.
+
+What the utility side hands back as ``ctx.request`` is a :class:`Rendering`: the parsed
+request plus what the response needs that the callback does not carry (the vendor for
+``b:vendor``, the vendor's balance for responses without a sale).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from utilities.interface import (
+    Charge,
+    CreditToken,
+    CreditVendResult,
+    EngineeringToken,
+    KeyChange,
+    MeterInfo,
+    PaymentResult,
+    VerifyResult,
+)
+from vending.auth import Principal
+from vending.ledger import StatementLine
+from vending.money import Money
+from vending.requests import StoredResponse
+from vending.sales import Sale
+from vending.vendors import Vendor
+from xmlvend.codec import (
+    CodecError,
+    UnsupportedRequest,
+    parse_request,
+    render_codec_error,
+    render_fault,
+    render_last_response_advice,
+    render_reprint_response,
+    render_response,
+    response_header,
+)
+from xmlvend.codec import types_base as b
+from xmlvend.codec import types_ext as ext
+from xmlvend.codec import types_meter as m
+from xmlvend.codec import types_revenue as r
+from xmlvend.codec.types_base import BaseReq, DeviceID, EANDeviceID, GenericDeviceID
+from xmlvend.server import convert
+from xmlvend.server.convert import Currencies, currency, fit, meter_detail, msg
+from xmlvend.server.faults import Fault, fault_for
+
+Clock = Callable[[], datetime]
+
+OK = 200
+FAULT = 500
+
+TRIAL_RECEIPT_NO = "000000000000"
+_KCT_PAIR = 2
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """What a response is rendered from besides the domain result: the request, the vendor
+    asking (None after a restart: ``b:vendor`` is then left out) and the vendor's balance
+    for responses whose callback carries none (engineering tokens)."""
+
+    request: BaseReq
+    principal: Principal | None = None
+    balance: Money | None = None
+
+
+@dataclass(frozen=True)
+class VoucherReceipt:
+    """A voucher sale (or trial) as the receipt shows it."""
+
+    product_code: str
+    description: str
+    price: Money
+    serial_no: str
+    pin: str
+    expiry: str | None
+    batch_no: str | None
+    network: str | None
+    instructions: str | None
+    receipt_no: str
+
+
+def server_device(server_id: str) -> DeviceID:
+    """serverID: an EAN-13 as EANDeviceID, anything else as GenericDeviceID."""
+    value = server_id.strip()
+    if len(value) == 13 and value.isdigit():
+        return EANDeviceID(ean=value)
+    return GenericDeviceID(id=value)
+
+
+class XMLVendRenderer:
+    """See the module docstring. ``clock`` gives respDateTime (inject a fixed one in tests)."""
+
+    def __init__(
+        self,
+        *,
+        server_id: str,
+        currencies: Currencies,
+        clock: Clock | None = None,
+    ) -> None:
+        self.server_id = server_device(server_id)
+        self.currencies = currencies
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    # --- headers ---------------------------------------------------------------------------
+
+    def header(
+        self,
+        request: BaseReq | UnsupportedRequest | None,
+        *,
+        disp_header: str | None = None,
+        operator_msg: str | None = None,
+        cust_msg: str | None = None,
+    ) -> b.ResponseHeader:
+        return response_header(
+            None if request is None else request.header,
+            server_id=self.server_id,
+            resp_date_time=self._clock(),
+            disp_header=msg(disp_header),
+            operator_msg=msg(operator_msg),
+            cust_msg=msg(cust_msg),
+        )
+
+    def _vend_parts(
+        self,
+        rendering: Rendering,
+        meter: MeterInfo | None,
+        balance: Money | None,
+        utility: b.UtilityDetail | None = None,
+    ) -> dict[str, Any]:
+        """The BaseVendResp fields: clientStatus, utility, vendor, custVendDetail."""
+        if balance is None:
+            balance = rendering.balance
+        if balance is None:
+            raise ValueError("a vend response needs the vendor's balance")
+        principal = rendering.principal
+        if utility is None:
+            if meter is None:
+                raise ValueError("a vend response needs the utility")
+            utility = convert.utility_detail(meter.utility)
+        return {
+            "client_status": b.ClientStatus(avail_credit=currency(balance)),
+            "utility": utility,
+            "vendor": None if principal is None else convert.vendor_detail(principal),
+            "cust_vend_detail": None if meter is None else convert.cust_vend_detail(meter.customer),
+        }
+
+    @staticmethod
+    def _done(body: bytes, status: int = OK) -> StoredResponse:
+        return StoredResponse(body, status)
+
+    def _render(self, response: b.BaseResp, rendering_or_request: Any) -> bytes:
+        request = getattr(rendering_or_request, "request", rendering_or_request)
+        return render_response(response, soap_version=request.soap_version)
+
+    # --- ResponseRenderer (called by the utility side, inside its transactions) -------------
+
+    def vend(
+        self,
+        request: Rendering,
+        result: CreditVendResult,
+        sale: Sale | None,
+        balance: Money | None,
+    ) -> StoredResponse:
+        """creditVend, fbe, freeIssue and meterCreditTransfer responses."""
+        req = request.request
+        receipt_no = _receipt_no(sale, result, req)
+        parts = self._vend_parts(request, result.meter, balance)
+        key_note = _extra_key_change_tokens(result.key_change)
+        if isinstance(req, r.MeterCreditTransferReq):
+            header = self.header(req, disp_header="Meter Credit Transfer", cust_msg=key_note)
+            response: b.BaseResp = r.MeterCreditTransferResp(
+                header=header,
+                **parts,
+                credit_transfer_detail=req.credit_transfer_detail,
+                credit_transfer_tx=self._credit_tx(result, receipt_no),
+            )
+            return self._done(self._render(response, req))
+        cls, title = _VEND_RESPONSES.get(type(req), (r.CreditVendResp, "Credit Vend - Tax Invoice"))
+        header = self.header(req, disp_header=title, cust_msg=key_note)
+        response = cls(
+            header=header,
+            **parts,
+            credit_vend_receipt=self._credit_receipt(result, receipt_no),
+        )
+        return self._done(self._render(response, req))
+
+    def engineering(self, request: Rendering, token: EngineeringToken) -> StoredResponse:
+        """updateMeterKey and meterSpecificEng responses."""
+        req = request.request
+        meter = token.meter
+        parts = self._vend_parts(request, meter, None)
+        header = self.header(
+            req,
+            disp_header=token.description,
+            cust_msg=_extra_key_change_tokens(token.key_change),
+        )
+        detail = meter_detail(meter) if meter is not None else None
+        if isinstance(req, m.UpdateMeterKeyReq) or token.kind == "key_change":
+            issue = self._kc_issue(token.key_change, detail, token.description)
+            if isinstance(req, m.UpdateMeterKeyReq):
+                response: b.BaseResp = m.UpdateMeterKeyResp(
+                    header=header, **parts, update_meter_key=issue
+                )
+            else:
+                response = m.EngKCTResp(header=header, **parts, eng_kc_token=issue)
+            return self._done(self._render(response, req))
+        assert detail is not None
+        sts = b.STS1Token(sts_cipher=convert.token_text(token.tokens[0]))
+        common = {"desc": fit(token.description) or token.kind, "meter_detail": detail}
+        kind = token.kind
+        if kind in ("power_limit", "phase_unbalance"):
+            limit = b.PwrLmt(value=_kilowatts(token.value), si_unit="kW")
+            if kind == "power_limit":
+                response = m.PwrLmtResp(
+                    header=header,
+                    **parts,
+                    pwr_lmt_token=b.PwrLmtTokenIssue(**common, token=sts, pwr_lmt=limit),
+                )
+            else:
+                response = m.PhUnbalResp(
+                    header=header,
+                    **parts,
+                    ph_unbalance=b.PhUnbalTokenIssue(**common, token=sts, pwr_lmt=limit),
+                )
+        elif kind == "clear_credit":
+            response = m.ClearCreditResp(
+                header=header, **parts, clear_credit=b.ClearCreditTokenIssue(**common, token=sts)
+            )
+        elif kind == "clear_tamper":
+            response = m.ClearTamperResp(
+                header=header, **parts, clear_tamper=b.ClearTamperTokenIssue(**common, token=sts)
+            )
+        elif kind == "water_factor":
+            response = m.SetWaterFactorResp(
+                header=header,
+                **parts,
+                water_factor=b.WaterFactorTokenIssue(
+                    **common, token=sts, water_factor=str(token.value or 0)
+                ),
+            )
+        elif kind == "default_credit":
+            credit = token.credit_token
+            units = credit.units if credit is not None else Decimal(token.value or 0) / 10
+            response = m.DefCreditResp(
+                header=header,
+                **parts,
+                def_credit=b.CreditTokenIssue(
+                    **common,
+                    token=sts,
+                    units=b.Units(value=convert.units_value(units), si_unit="kWh"),
+                    resource=b.Electricity(),
+                ),
+            )
+        else:
+            raise ValueError(f"no response for engineering token {kind!r}")
+        return self._done(self._render(response, req))
+
+    def payment(
+        self, request: Rendering, result: PaymentResult, sale: Sale, balance: Money
+    ) -> StoredResponse:
+        """payAccResp: one DebtRecoveryTx or ServiceChrgTx."""
+        req = request.request
+        parts = self._vend_parts(request, result.meter, balance)
+        header = self.header(req, disp_header="Account Payment - Receipt")
+        receipt = r.PayAccReceipt(
+            transactions=r.Transactions(
+                tx=(self._charge_tx(result.charge, sale.receipt_no),),
+                tender_amt=currency(result.tender),
+                change=currency(result.change),
+            ),
+            receipt_no=sale.receipt_no,
+            meter_detail=meter_detail(result.meter),
+        )
+        response = r.PayAccResp(header=header, **parts, pay_acc_receipt=receipt)
+        return self._done(self._render(response, req))
+
+    def failure(self, request: Rendering, error: Exception) -> StoredResponse:
+        """The fault answering a request that definitively failed (stored for replay)."""
+        body, fault = self.fault(request.request, error)
+        return StoredResponse(body, fault.http_status)
+
+    def load(self, request_body: bytes) -> Rendering:
+        """A stored (credential-free) request again, after a restart."""
+        request = parse_request(request_body)
+        if isinstance(request, UnsupportedRequest):
+            raise ValueError("a stored request must be a supported request")
+        return Rendering(request)
+
+    # --- read-only responses ---------------------------------------------------------------
+
+    def confirm_customer(self, request: r.ConfirmCustomerReq, info: MeterInfo) -> bytes:
+        config = r.CustVendConfig(
+            can_vend=info.can_vend,
+            fbe_due=info.fbe_due,
+            max_vend_amt=None if info.max_vend is None else currency(info.max_vend),
+            min_vend_amt=None if info.min_vend is None else currency(info.min_vend),
+        )
+        result = r.ConfirmCustResult(
+            cust_vend_detail=convert.cust_vend_detail(info.customer)
+            or b.CustVendDetail(name="Customer", address=""),
+            cust_vend_config=config,
+            meter_detail=meter_detail(info),
+        )
+        operator = None if info.can_vend else "This meter cannot be vended at present"
+        header = self.header(request, disp_header="Confirm Customer", operator_msg=operator)
+        response = r.ConfirmCustomerResp(header=header, confirm_cust_result=(result,))
+        return self._render(response, request)
+
+    def confirm_meter(self, request: m.ConfirmMeterReq, info: MeterInfo) -> bytes:
+        header = self.header(request, disp_header="Confirm Meter Details")
+        response = m.ConfirmMeterResp(
+            header=header,
+            confirm_meter_result=m.ConfirmMeterResult(meter_detail=meter_detail(info)),
+        )
+        return self._render(response, request)
+
+    def trial_vend(self, rendering: Rendering, result: CreditVendResult, balance: Money) -> bytes:
+        """trialCreditVendResp: the breakdown of a vend, with all-zero tokens."""
+        req = rendering.request
+        parts = self._vend_parts(rendering, result.meter, balance)
+        header = self.header(
+            req,
+            disp_header="Trial Credit Vend",
+            operator_msg="Trial only: the token has no value and nothing was charged",
+        )
+        response = r.TrialCreditVendResp(
+            header=header,
+            **parts,
+            credit_vend_receipt=self._credit_receipt(result, TRIAL_RECEIPT_NO),
+        )
+        return self._render(response, req)
+
+    def voucher_vend(
+        self, rendering: Rendering, voucher: VoucherReceipt, balance: Money, *, trial: bool
+    ) -> bytes:
+        """creditVendResp / trialCreditVendResp of a voucher sale: one ext:VoucherVendTx."""
+        req = rendering.request
+        utility = b.UtilityDetail(
+            name=fit(voucher.network or voucher.description, 80) or voucher.product_code,
+            address="",
+            tax_ref="0000000000",
+        )
+        parts = self._vend_parts(rendering, None, balance, utility=utility)
+        tx = ext.VoucherVendTx(
+            amt=currency(voucher.price),
+            tax=(),
+            receipt_no=voucher.receipt_no,
+            voucher=ext.VoucherDetail(
+                desc=fit(voucher.description) or voucher.product_code,
+                instructions=msg(voucher.instructions),
+                product_code=voucher.product_code,
+                serial_no=voucher.serial_no,
+                pin=voucher.pin,
+                expiry=voucher.expiry,
+                batch_no=voucher.batch_no or None,
+                network=msg(voucher.network),
+            ),
+        )
+        receipt = r.CreditVendReceipt(
+            transactions=r.Transactions(
+                tx=(tx,),
+                tender_amt=currency(voucher.price),
+                change=currency(Money.zero(voucher.price.currency)),
+            ),
+            receipt_no=voucher.receipt_no,
+        )
+        if trial:
+            header = self.header(
+                req,
+                disp_header="Trial Voucher Vend",
+                operator_msg="Trial only: the PIN has no value and nothing was charged",
+            )
+            response: b.BaseResp = r.TrialCreditVendResp(
+                header=header, **parts, credit_vend_receipt=receipt
+            )
+        else:
+            header = self.header(req, disp_header="Voucher Sale - Tax Invoice")
+            response = r.CreditVendResp(header=header, **parts, credit_vend_receipt=receipt)
+        return self._render(response, req)
+
+    def verify(self, rendering: Rendering, result: VerifyResult, balance: Money) -> bytes:
+        req = rendering.request
+        parts = self._vend_parts(rendering, result.meter, balance)
+        info = result.token_info
+        token = CreditToken(
+            kind="sale",
+            token=info.token,
+            units=result.units if result.units is not None else Decimal(0),
+            description=result.kind.replace("_", " ").title(),
+        )
+        zero = Money.zero(rendering.principal.currency if rendering.principal else "ZAR")
+        amount = result.credit if result.credit is not None else zero
+        tax = result.credit_tax if result.credit_tax is not None else Money.zero(amount.currency)
+        tx = r.CreditVendTx(
+            amt=currency(amount),
+            tax=(b.VAT(amt=currency(tax), rate=result.tax_rate or Decimal(0)),),
+            receipt_no=result.receipt_no,
+            credit_token_issue=self._token_issue(token, result.meter),
+            tariff=None if not result.tariff_name else b.Tariff(name=fit(result.tariff_name)),
+        )
+        token_class = _token_class(info.token_class, info.subclass)
+        response = r.VerifyResp(
+            header=self.header(req, disp_header="Verify Token"),
+            **parts,
+            credit_vend_tx=tx,
+            token_info=b.STS1TokenInfo(
+                token_id=Decimal(info.tid),
+                transfer_amt=Decimal(info.transfer_amount),
+                token_class=token_class,
+            ),
+        )
+        return self._render(response, req)
+
+    def test_token(self, request: m.NonMeterSpecificEngReq, token: EngineeringToken) -> bytes:
+        """nonMeterSpecificEngResp of the request's kind (class 1 test/display token)."""
+        response_cls, field, issue_cls = _TEST_RESPONSES[type(request)]
+        issue = issue_cls(
+            desc=fit(token.description) or token.kind,
+            meter_type=b.MeterType(at=token.at or "07", tt=token.tt or "02"),
+            token=b.STS1Token(sts_cipher=convert.token_text(token.tokens[0])),
+        )
+        header = self.header(request, disp_header=token.description)
+        return self._render(response_cls(header=header, **{field: issue}), request)
+
+    def statement(
+        self, request: r.VendorStatementReq, vendor: Vendor, lines: Sequence[StatementLine]
+    ) -> bytes:
+        items = tuple(
+            r.VendorStatementLineItem(
+                desc=fit(line.description) or line.kind,
+                amt=currency(line.amount),
+                applied_date=convert_datetime(line.applied_at),
+            )
+            for line in lines
+        )
+        statement = r.VendorStatement(
+            acc_no=vendor.client_id[:20],
+            acc_bal=currency(vendor.balance),
+            avail_credit=currency(vendor.available),
+            line_item=items,
+        )
+        header = self.header(request, disp_header="Vendor Statement")
+        return self._render(r.VendorStatementResp(header=header, statement=statement), request)
+
+    def reversal(self, request: b.ReversalAdviceReq, reversed_: bool, message: str) -> bytes:
+        header = self.header(request, disp_header="Reversal Advice", operator_msg=message)
+        response = b.ReversalAdviceResp(
+            header=header, advice_req_msg_id=request.advice_req_msg_id, tx_reversed=reversed_
+        )
+        return self._render(response, request)
+
+    def confirmation(
+        self, request: b.ConfirmationAdviceReq, confirmed: bool, message: str
+    ) -> bytes:
+        header = self.header(request, disp_header="Confirmation Advice", operator_msg=message)
+        response = b.ConfirmationAdviceResp(
+            header=header, advice_req_msg_id=request.advice_req_msg_id, tx_confirmed=confirmed
+        )
+        return self._render(response, request)
+
+    def last_response(self, request: b.LastRespAdviceReq, original: bytes) -> bytes:
+        header = self.header(request, disp_header="Last Response Advice")
+        return render_last_response_advice(
+            header, request.advice_req_msg_id, original, soap_version=request.soap_version
+        )
+
+    def reprint(self, request: r.ReprintReq, originals: Sequence[bytes]) -> bytes:
+        header = self.header(request, disp_header="Reprint")
+        return render_reprint_response(header, originals, soap_version=request.soap_version)
+
+    # --- faults ----------------------------------------------------------------------------
+
+    def fault(
+        self, request: BaseReq | UnsupportedRequest | None, error: BaseException, incident: str = ""
+    ) -> tuple[bytes, Fault]:
+        """The SOAP Fault answering ``error`` (see :mod:`xmlvend.server.faults`), with the
+        request's header echoed (placeholders when there is none)."""
+        fault = fault_for(error, incident)
+        if isinstance(error, CodecError) and request is None:
+            body = render_codec_error(error, server_id=self.server_id, resp_date_time=self._clock())
+            return body, fault
+        header = self.header(request, operator_msg=fault.desc)
+        soap_version = request.soap_version if request is not None else "1.1"
+        body = render_fault(
+            fault.fault_class,
+            fault.desc,
+            header=header,
+            faultcode=fault.faultcode,
+            soap_version=soap_version,
+        )
+        return body, fault
+
+    def unsupported(self, request: UnsupportedRequest) -> tuple[bytes, Fault]:
+        body = render_codec_error(request, server_id=self.server_id, resp_date_time=self._clock())
+        fault = Fault(
+            "UseCaseSupportEx",
+            "Server",
+            f"The {request.operation} use case is not supported by this server",
+            FAULT,
+        )
+        return body, fault
+
+    # --- receipts ----------------------------------------------------------------------------
+
+    def _token_issue(
+        self, token: CreditToken, meter: MeterInfo, cls: type = b.SaleCredTokenIssue
+    ) -> b.CreditTokenIssue:
+        return cls(
+            desc=fit(token.description) or "Prepayment Sale",
+            meter_detail=meter_detail(meter),
+            token=b.STS1Token(sts_cipher=convert.token_text(token.token)),
+            units=b.Units(value=convert.units_value(token.units), si_unit=token.si_unit[:4]),
+            resource=_RESOURCES.get(token.resource, b.Electricity)(),
+        )
+
+    def _kc_issue(
+        self, key_change: KeyChange | None, detail: b.MeterDetail | None, desc: str = "Key Change"
+    ) -> b.KCTokenIssue:
+        if key_change is None or detail is None or len(key_change.tokens) < _KCT_PAIR:
+            raise ValueError("a key change response needs the key change tokens")
+        to_detail = b.MeterDetail(
+            meter_type=detail.meter_type,
+            msno=detail.msno,
+            sgc=key_change.to_sgc,
+            krn=str(key_change.to_krn),
+            ti=key_change.to_ti,
+        )
+        first, second = key_change.tokens[:2]
+        return b.KCTokenIssue(
+            desc=fit(desc) or "Key Change",
+            meter_detail=to_detail,
+            token=b.KCToken(
+                set1st_meter_key=b.STS1Token(sts_cipher=convert.token_text(first)),
+                set2nd_meter_key=b.STS1Token(sts_cipher=convert.token_text(second)),
+            ),
+            kct_data=b.KCTData(
+                from_sgc=key_change.from_sgc,
+                from_krn=str(key_change.from_krn),
+                from_ti=key_change.from_ti,
+                to_sgc=key_change.to_sgc,
+                to_krn=str(key_change.to_krn),
+                to_ti=key_change.to_ti,
+            ),
+        )
+
+    def _credit_tx(self, result: CreditVendResult, receipt_no: str) -> r.CreditVendTx:
+        token_cls = _TOKEN_ISSUES.get(result.token.kind, b.SaleCredTokenIssue)
+        kc = None
+        if result.key_change is not None:
+            kc = self._kc_issue(result.key_change, meter_detail(result.meter))
+        return r.CreditVendTx(
+            amt=currency(result.credit),
+            tax=(b.VAT(amt=currency(result.credit_tax), rate=result.tax_rate),),
+            receipt_no=receipt_no,
+            credit_token_issue=self._token_issue(result.token, result.meter, token_cls),
+            kc_token_issue=kc,
+            tariff=None if not result.tariff_name else b.Tariff(name=fit(result.tariff_name)),
+        )
+
+    def _credit_receipt(self, result: CreditVendResult, receipt_no: str) -> r.CreditVendReceipt:
+        txs: list[r.Tx] = []
+        if result.fbe_token is not None:
+            zero = Money.zero(result.credit.currency)
+            txs.append(
+                r.CreditVendTx(
+                    amt=currency(zero),
+                    tax=(),
+                    credit_token_issue=self._token_issue(
+                        result.fbe_token, result.meter, b.FBECredTokenIssue
+                    ),
+                )
+            )
+        txs.append(self._credit_tx(result, receipt_no))
+        txs.extend(self._charge_tx(charge, None) for charge in result.charges)
+        return r.CreditVendReceipt(
+            transactions=r.Transactions(
+                tx=tuple(txs),
+                # lessRound is the rounded total, as deployed servers send it.
+                less_round=currency(result.receipt_total),
+                tender_amt=currency(result.tender),
+                change=currency(result.change),
+            ),
+            receipt_no=receipt_no,
+        )
+
+    def _charge_tx(self, charge: Charge, receipt_no: str | None) -> r.Tx:
+        tax = ()
+        if charge.tax.amount:
+            tax = (b.VAT(amt=currency(charge.tax), rate=_rate(charge)),)
+        common = {
+            "amt": currency(charge.amount),
+            "tax": tax,
+            "receipt_no": receipt_no,
+            "acc_desc": fit(charge.description) or charge.kind,
+            "acc_no": convert._matching(charge.account_no, convert._NO_SPACE_20),
+        }
+        if charge.kind == "debt":
+            balance = None if charge.balance is None else currency(charge.balance)
+            return r.DebtRecoveryTx(**common, balance=balance)
+        return r.ServiceChrgTx(**common)
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def convert_datetime(moment: datetime) -> str:
+    """An xs:dateTime with the UTC offset (a naive datetime is UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.isoformat(timespec="seconds")
+
+
+def _receipt_no(sale: Sale | None, result: CreditVendResult, request: BaseReq) -> str:
+    """The sale's receipt number; free tokens (no sale) are numbered by their msgID."""
+    if sale is not None:
+        return sale.receipt_no
+    if result.utility_receipt_no:
+        return "".join(result.utility_receipt_no.split())[:40] or TRIAL_RECEIPT_NO
+    msg_id = request.header.msg_id
+    return "".join(f"M{msg_id.date_time}{msg_id.unique_number}".split())[:40]
+
+
+def _rate(charge: Charge) -> Decimal:
+    """The VAT percentage of a charge line, from its amounts (two decimals)."""
+    if not charge.amount.amount:
+        return Decimal(0)
+    return (Decimal(charge.tax.amount) * 100 / Decimal(charge.amount.amount)).quantize(
+        Decimal("0.01")
+    )
+
+
+def _kilowatts(watts: int | None) -> str:
+    """PwrLmtValue ``(\\d){1,3}\\.(\\d){1}``: watts as kW with one decimal."""
+    kw = (Decimal(watts or 0) / 1000).quantize(Decimal("0.1"))
+    return f"{min(kw, Decimal('999.9')):.1f}"
+
+
+def _extra_key_change_tokens(key_change: KeyChange | None) -> str | None:
+    """XMLVend 2.1's KCToken holds two tokens; a 4-token key change (STS edition 2, 128-bit
+    keys) carries the other two in custMsg, in the order they must be entered."""
+    if key_change is None or len(key_change.tokens) <= _KCT_PAIR:
+        return None
+    rest = " ".join(convert.token_text(t) for t in key_change.tokens[_KCT_PAIR:])
+    return f"Key change: after the first two key tokens enter {rest}"
+
+
+_VEND_RESPONSES: dict[type, tuple[type, str]] = {
+    r.CreditVendReq: (r.CreditVendResp, "Credit Vend - Tax Invoice"),
+    r.FBEReq: (r.FBEResp, "Free Basic Electricity"),
+    r.FreeIssueReq: (r.FreeIssueResp, "Free Issue"),
+}
+
+_TOKEN_ISSUES: dict[str, type] = {
+    "sale": b.SaleCredTokenIssue,
+    "fbe": b.FBECredTokenIssue,
+    "free": b.FreeCredTokenIssue,
+    "mct": b.MCTCredTokenIssue,
+}
+
+_RESOURCES: dict[str, type] = {
+    "Electricity": b.Electricity,
+    "Water": b.Water,
+    "Gas": b.Gas,
+    "ConnectionTime": b.ConnectionTime,
+    "Currency": b.CurrencyResource,
+}
+
+# STS token class 0 (credit) subclasses -> b:CreditTokenSubClassType.
+_CREDIT_SUBCLASSES: dict[int, str] = {
+    0: "Electricity Token",
+    1: "Water Token",
+    2: "Gas Token",
+    3: "Connection time Token",
+    4: "Currency Token",
+}
+# STS token class 2 (meter management) subclasses -> b:MeterSpecificEng.
+_MANAGEMENT_SUBCLASSES: dict[int, str] = {
+    0: "SetPwrLmt",
+    1: "ClearCred",
+    3: "EngKCT",
+    4: "EngKCT",
+    5: "ClearTamper",
+    6: "SetPhUnbalance",
+    7: "SetWaterFact",
+    8: "EngKCT",
+    9: "EngKCT",
+}
+
+
+def _token_class(token_class: int, subclass: int) -> b.TokenSubClassType:
+    """b:TokenSubClassType (an xs:choice) of an STS token's class and subclass."""
+    if token_class == 0:
+        return b.TokenSubClassType(credit=_CREDIT_SUBCLASSES.get(subclass, "Electricity Token"))
+    if token_class == 2:
+        return b.TokenSubClassType(
+            meter_management=_MANAGEMENT_SUBCLASSES.get(subclass, "ClearCred")
+        )
+    return b.TokenSubClassType(non_meter_management="TestAll")
+
+
+_TEST_RESPONSES: dict[type, tuple[type, str, type]] = {
+    m.TestAllReq: (m.TestAllResp, "test_all", m.TestAllTokenIssue),
+    m.TestBreakerReq: (m.TestBreakerResp, "test_breaker", m.TestBreakerTokenIssue),
+    m.TestDisplayReq: (m.TestDisplayResp, "test_disp", m.TestDisplayTokenIssue),
+    m.DispPwrLmtReq: (m.DispPwrLmtResp, "disp_pwr_lmt", m.DispPwrLmtTokenIssue),
+    m.DispTIReq: (m.DispTIResp, "disp_ti", m.DispTITokenIssue),
+    m.DispKRNReq: (m.DispKRNResp, "disp_krn", m.DispKRNTokenIssue),
+    m.DispTamperReq: (m.DispTamperResp, "disp_tamper", m.DispTamperTokenIssue),
+    m.DispInstPwrReq: (m.DispInstPwrResp, "disp_inst_pwr", m.DispInstPwrTokenIssue),
+    m.DispConsTotReq: (m.DispConsTotResp, "disp_cons_tot", m.DispConsTotTokenIssue),
+    m.DispPhUnbalanceReq: (
+        m.DispPhUnbalanceResp,
+        "disp_ph_unbalance",
+        m.DispPhUnbalanceTokenIssue,
+    ),
+    m.DispVerReq: (m.DispVerResp, "disp_ver", m.DispVerTokenIssue),
+}
+
+# nonMeterSpecificEngReq xsi:type -> the utility side's test token kind.
+TEST_TOKEN_KINDS: dict[type, str] = {
+    m.TestAllReq: "test_all",
+    m.TestBreakerReq: "test_breaker",
+    m.TestDisplayReq: "test_display",
+    m.DispPwrLmtReq: "disp_pwr_lmt",
+    m.DispTIReq: "disp_ti",
+    m.DispKRNReq: "disp_krn",
+    m.DispTamperReq: "disp_tamper",
+    m.DispInstPwrReq: "disp_inst_pwr",
+    m.DispConsTotReq: "disp_cons_tot",
+    m.DispPhUnbalanceReq: "disp_ph_unbalance",
+    m.DispVerReq: "disp_ver",
+}
