@@ -23,6 +23,7 @@ from vending.config import UpstreamRoute
 from vending.errors import VendingError
 from vending.money import Money
 from xmlvend.codec import types_base as b
+from xmlvend.codec import types_ext as ext
 from xmlvend.codec import types_revenue as r
 from xmlvend.codec.faults import SoapFault
 
@@ -266,8 +267,11 @@ def vend_result(resp: r.CreditVendResp, purchase: Purchase, read: MoneyReader) -
     kc = sale_tx.kc_token_issue
     if kc is not None and isinstance(kc.token, b.KCToken) and kc.kct_data is not None:
         data = kc.kct_data
+        tokens = [kc.token.set1st_meter_key, kc.token.set2nd_meter_key]
+        if isinstance(kc.token, ext.MISTY1KCToken):  # a server of ours: 4-token key change
+            tokens += [kc.token.set3rd_meter_key, kc.token.set4th_meter_key]
         key_change = KeyChange(
-            tokens=(kc.token.set1st_meter_key.sts_cipher, kc.token.set2nd_meter_key.sts_cipher),
+            tokens=tuple(token.sts_cipher for token in tokens),
             from_sgc=data.from_sgc,
             from_krn=int(data.from_krn),
             from_ti=data.from_ti,

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from xmlvend.codec.binding import attribute, element, xml_type
 from xmlvend.codec.namespaces import EXT
-from xmlvend.codec.types_base import BusinessRuleEx, MeterIdentifier, Resource, SystemEx
+from xmlvend.codec.types_base import (
+    BusinessRuleEx,
+    KCToken,
+    MeterIdentifier,
+    Resource,
+    STS1Token,
+    SystemEx,
+)
 from xmlvend.codec.types_revenue import Tx
 
 
@@ -49,6 +56,15 @@ class VoucherVendTx(Tx):
     """``r:tx xsi:type="ext:VoucherVendTx"``: r:amt, r:tax* (inherited), then ext:voucher."""
 
     voucher: VoucherDetail = element(EXT, "voucher", VoucherDetail)
+
+
+@xml_type(EXT, "MISTY1KCToken")
+class MISTY1KCToken(KCToken):
+    """``b:token xsi:type="ext:MISTY1KCToken"``: a 4-token key change (128-bit MISTY1 keys);
+    the standard b:KCToken has room for two, so the third and fourth follow here."""
+
+    set3rd_meter_key: STS1Token = element(EXT, "set3rdMeterKey", STS1Token)
+    set4th_meter_key: STS1Token = element(EXT, "set4thMeterKey", STS1Token)
 
 
 @xml_type(EXT, "DuplicateMsgIDEx")

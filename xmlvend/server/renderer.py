@@ -178,9 +178,8 @@ class XMLVendRenderer:
         req = request.request
         receipt_no = _receipt_no(sale, result, req)
         parts = self._vend_parts(request, result.meter, balance)
-        key_note = _extra_key_change_tokens(result.key_change)
         if isinstance(req, r.MeterCreditTransferReq):
-            header = self.header(req, disp_header="Meter Credit Transfer", cust_msg=key_note)
+            header = self.header(req, disp_header="Meter Credit Transfer")
             response: b.BaseResp = r.MeterCreditTransferResp(
                 header=header,
                 **parts,
@@ -189,7 +188,7 @@ class XMLVendRenderer:
             )
             return self._done(self._render(response, req))
         cls, title = _VEND_RESPONSES.get(type(req), (r.CreditVendResp, "Credit Vend - Tax Invoice"))
-        header = self.header(req, disp_header=title, cust_msg=key_note)
+        header = self.header(req, disp_header=title)
         response = cls(
             header=header,
             **parts,
@@ -202,11 +201,7 @@ class XMLVendRenderer:
         req = request.request
         meter = token.meter
         parts = self._vend_parts(request, meter, None)
-        header = self.header(
-            req,
-            disp_header=token.description,
-            cust_msg=_extra_key_change_tokens(token.key_change),
-        )
+        header = self.header(req, disp_header=token.description)
         detail = meter_detail(meter) if meter is not None else None
         if isinstance(req, m.UpdateMeterKeyReq) or token.kind == "key_change":
             issue = self._kc_issue(token.key_change, detail, token.description)
@@ -538,14 +533,10 @@ class XMLVendRenderer:
             krn=str(key_change.to_krn),
             ti=key_change.to_ti,
         )
-        first, second = key_change.tokens[:2]
         return b.KCTokenIssue(
             desc=fit(desc) or "Key Change",
             meter_detail=to_detail,
-            token=b.KCToken(
-                set1st_meter_key=b.STS1Token(sts_cipher=convert.token_text(first)),
-                set2nd_meter_key=b.STS1Token(sts_cipher=convert.token_text(second)),
-            ),
+            token=_kc_token(key_change.tokens),
             kct_data=b.KCTData(
                 from_sgc=key_change.from_sgc,
                 from_krn=str(key_change.from_krn),
@@ -648,13 +639,19 @@ def _kilowatts(watts: int | None) -> str:
     return f"{min(kw, Decimal('999.9')):.1f}"
 
 
-def _extra_key_change_tokens(key_change: KeyChange | None) -> str | None:
-    """XMLVend 2.1's KCToken holds two tokens; a 4-token key change (STS edition 2, 128-bit
-    keys) carries the other two in custMsg, in the order they must be entered."""
-    if key_change is None or len(key_change.tokens) <= _KCT_PAIR:
-        return None
-    rest = " ".join(convert.token_text(t) for t in key_change.tokens[_KCT_PAIR:])
-    return f"Key change: after the first two key tokens enter {rest}"
+def _kc_token(tokens: tuple[str, ...]) -> b.KCToken:
+    """b:KCToken for 2 tokens; our ext:MISTY1KCToken for the 4 of a 128-bit key change."""
+    first, second, *rest = (b.STS1Token(sts_cipher=convert.token_text(t)) for t in tokens)
+    if len(rest) == _KCT_PAIR:
+        return ext.MISTY1KCToken(
+            set1st_meter_key=first,
+            set2nd_meter_key=second,
+            set3rd_meter_key=rest[0],
+            set4th_meter_key=rest[1],
+        )
+    if rest:
+        raise ValueError(f"a key change has 2 or 4 tokens, not {len(tokens)}")
+    return b.KCToken(set1st_meter_key=first, set2nd_meter_key=second)
 
 
 _VEND_RESPONSES: dict[type, tuple[type, str]] = {

@@ -3,6 +3,7 @@ type we bind, built with schema-valid values, plus helpers shared by the test mo
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from decimal import Decimal
@@ -484,6 +485,20 @@ def all_responses() -> list[b.BaseResp]:
             ),
         ),
         m.UpdateMeterKeyResp(header=h, **VEND_RESP_BASE, update_meter_key=kc_token_issue()),
+        # A 4-token (MISTY1) key change in our extension type.
+        m.EngKCTResp(
+            header=h,
+            **VEND_RESP_BASE,
+            eng_kc_token=dataclasses.replace(
+                kc_token_issue(),
+                token=ext.MISTY1KCToken(
+                    set1st_meter_key=b.STS1Token(sts_cipher="11111111111111111111"),
+                    set2nd_meter_key=b.STS1Token(sts_cipher="22222222222222222222"),
+                    set3rd_meter_key=b.STS1Token(sts_cipher="33333333333333333333"),
+                    set4th_meter_key=b.STS1Token(sts_cipher="44444444444444444444"),
+                ),
+            ),
+        ),
         m.PwrLmtResp(
             header=h,
             **VEND_RESP_BASE,

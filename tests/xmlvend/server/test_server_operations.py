@@ -15,6 +15,7 @@ from server_support import (
     DEBT_METER,
     FBE_METER,
     KEY_CHANGE_METER,
+    MISTY_METER,
     NORMAL_METER,
     PLATFORM,
     PLATFORM_OPERATOR,
@@ -34,6 +35,7 @@ from server_support import (
 )
 from sqlalchemy import select
 
+from utilities.keys import import_vending_key
 from vending.money import Money
 from vending.vouchers.tables import vouchers
 from xmlvend.codec import SoapFault
@@ -417,6 +419,38 @@ def test_meter_specific_engineering(
     response = world.call(request)
     assert response.status == 200, response.body
     assert isinstance(response.parsed(), response_type)
+
+
+def test_a_misty1_key_change_carries_four_tokens(world: World) -> None:
+    """A 128-bit key change needs 4 tokens: b:KCToken holds two, ext:MISTY1KCToken all four,
+    each a valid key change token for the meter (entered in order, they install the new key)."""
+    world.database.run_txn(
+        "second_misty1_key",
+        lambda txn: import_vending_key(
+            txn, world.keyring, sgc="123457", krn=2, key=bytes(range(20)), dkga=4,
+            base_date=2014, ea=11,
+        ),
+    )  # fmt: skip
+    request = m.EngKCTReq(
+        header=world.header(),
+        resource=b.Electricity(),
+        id_method=vend_id(MISTY_METER),
+        kct_data=b.KCTData(
+            from_sgc="123457", from_krn="1", from_ti="01", to_sgc="123457", to_krn="2", to_ti="01"
+        ),
+    )
+    response = world.call(request)
+    assert response.status == 200, response.body
+    token = response.parsed().eng_kc_token.token
+    assert isinstance(token, ext.MISTY1KCToken)
+    digits = [
+        key.sts_cipher
+        for key in (token.set1st_meter_key, token.set2nd_meter_key,
+                    token.set3rd_meter_key, token.set4th_meter_key)
+    ]  # fmt: skip
+    assert len(set(digits)) == 4
+    assert all(len(d) == 20 and d.isdigit() for d in digits)
+    assert b"ext:MISTY1KCToken" in response.body
 
 
 def test_non_meter_specific_engineering(world: World) -> None:
