@@ -235,7 +235,7 @@ def _meter_restrict(context: Context, args: argparse.Namespace) -> int:
 
 
 def _register_keys(subparsers: Subparsers) -> None:
-    group = command_group(subparsers, "keys", "encryption keys (master key, data keys)")
+    group = command_group(subparsers, "keys", "keys: master key, data keys, STS vending keys")
     imp = group.add_parser("import", help="import a vending key (SGC + KRN), encrypted at rest")
     imp.add_argument("--sgc", required=True)
     imp.add_argument("--krn", type=int, required=True)

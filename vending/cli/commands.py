@@ -553,7 +553,7 @@ def _supplier_account(context: Context, args: argparse.Namespace) -> int:
 
 
 def _register_keys(subparsers: Subparsers) -> None:
-    group = command_group(subparsers, "keys", "encryption keys (master key, data keys)")
+    group = command_group(subparsers, "keys", "keys: master key, data keys, STS vending keys")
     init = group.add_parser("init", help="create the master key file (security.master_key_file)")
     init.set_defaults(handler=_keys_init)
     rotate = group.add_parser(
