@@ -25,9 +25,10 @@ from vending.errors import (
     UnknownVendor,
     VendorBlocked,
 )
-from vending.passwords import verify_password
+from vending.passwords import PasswordPolicyError, hash_password, verify_password
 from vending.storage.database import Database, Txn
 from vending.storage.schema import accounts, operators, vendors
+from vending.vendors import parse_privileges, set_operator_password
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class Principal:
     operator_name: str | None
     # The operator's credential version when the password was verified.
     credential_version: int = 0
+    # What the vendor may do beyond selling (vending.vendors.PRIVILEGES).
+    privileges: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ def _load_identity(txn: Txn, client_id: str, operator_name: str | None) -> _Iden
             vendors.c.account_id,
             vendors.c.blocked,
             vendors.c.require_auth,
+            vendors.c.privileges,
             accounts.c.currency,
             operators.c.id.label("operator_id"),
             operators.c.password_hash,
@@ -92,6 +96,7 @@ def _load_identity(txn: Txn, client_id: str, operator_name: str | None) -> _Iden
             operator_id=row.operator_id,
             operator_name=operator_name if row.operator_id is not None else None,
             credential_version=row.credential_version or 0,
+            privileges=parse_privileges(row.privileges),
         ),
         vendor_blocked=bool(row.blocked),
         require_auth=row.require_auth,
@@ -105,19 +110,37 @@ class Authenticator:
     """Thread-safe; call :meth:`authenticate` from a worker thread (it may run scrypt)."""
 
     def __init__(
-        self, database: Database, *, require_auth: bool = True, cache_seconds: float = 30.0
+        self,
+        database: Database,
+        *,
+        require_auth: bool = True,
+        cache_seconds: float = 30.0,
+        password_log_n: int = 14,
     ) -> None:
         self._database = database
         self._require_auth = require_auth
+        self._password_log_n = password_log_n
         self._cache_seconds = cache_seconds
         self._cache_key = secrets.token_bytes(32)
         self._cache: dict[tuple[str, str, bytes], tuple[float, Principal]] = {}
         self._lock = threading.Lock()
 
     def authenticate(
-        self, client_id: str, operator_name: str | None, password: str | None
+        self,
+        client_id: str,
+        operator_name: str | None,
+        password: str | None,
+        new_password: str | None = None,
     ) -> Principal:
-        """Raise UnknownVendor, VendorBlocked, AuthenticationFailed or OperatorBlocked."""
+        """Raise UnknownVendor, VendorBlocked, AuthenticationFailed or OperatorBlocked.
+
+        With ``new_password`` (XMLVend authCred/newPassword: "will replace the one specified
+        in the password field") the operator's password is changed once ``password`` is
+        verified; a retry of the same request, which now carries the old password, is
+        recognised by its new password.
+        """
+        if new_password:
+            return self._change_password(client_id, operator_name, password, new_password)
         cache_key = self._key(client_id, operator_name, password)
         now = time.monotonic()
         with self._lock:
@@ -141,6 +164,28 @@ class Authenticator:
                     self._cache.clear()
                 self._cache[cache_key] = (now + self._cache_seconds, principal)
         return principal
+
+    def _change_password(
+        self, client_id: str, operator_name: str | None, password: str | None, new_password: str
+    ) -> Principal:
+        identity = self._database.run_txn("load_identity", _load_identity, client_id, operator_name)
+        if identity is None:
+            raise UnknownVendor(f"client id {client_id!r} is not registered")
+        if identity.vendor_blocked:
+            raise VendorBlocked(f"client id {client_id} has been blocked")
+        if identity.password_hash and verify_password(new_password, identity.password_hash):
+            return self._check_operator(identity, operator_name, new_password)  # done already
+        principal = self._check_operator(identity, operator_name, password)
+        try:
+            new_hash = hash_password(new_password, log_n=self._password_log_n)
+        except PasswordPolicyError as exc:
+            raise AuthenticationFailed(f"the new password is refused: {exc}") from exc
+        assert principal.operator_id is not None
+        changed = self._database.run_txn(
+            "change_password", _store_new_password, principal, operator_name, new_hash
+        )
+        self.forget(client_id)
+        return changed
 
     def _check_operator(
         self, identity: _Identity, operator_name: str | None, password: str | None
@@ -174,8 +219,25 @@ class Authenticator:
                     del self._cache[key]
 
 
+def _store_new_password(
+    txn: Txn, principal: Principal, operator_name: str | None, new_hash: str
+) -> Principal:
+    """Set the new password (bumping the credential version); the principal again."""
+    assert principal.operator_id is not None
+    set_operator_password(
+        txn,
+        principal.operator_id,
+        new_hash,
+        actor=f"vendor:{principal.client_id}:{operator_name}",
+    )
+    identity = _load_identity(txn, principal.client_id, operator_name)
+    assert identity is not None
+    return identity.principal
+
+
 class CredentialsChanged(AuthenticationFailed):
-    """The operator's password or status changed since it was verified; verify again."""
+    """The operator's password, status or the vendor's privileges changed since they were
+    verified; verify again."""
 
     code = "credentials_changed"
 
@@ -185,6 +247,7 @@ def revalidate(txn: Txn, principal: Principal) -> None:
     row = txn.execute(
         select(
             vendors.c.blocked,
+            vendors.c.privileges,
             operators.c.blocked.label("operator_blocked"),
             operators.c.credential_version,
         )
@@ -202,6 +265,8 @@ def revalidate(txn: Txn, principal: Principal) -> None:
         raise UnknownVendor(f"client id {principal.client_id!r} is not registered")
     if row.blocked:
         raise VendorBlocked(f"client id {principal.client_id} has been blocked")
+    if parse_privileges(row.privileges) != principal.privileges:
+        raise CredentialsChanged("the vendor's privileges changed; verify again")
     if principal.operator_id is not None:
         if row.operator_blocked:
             raise OperatorBlocked(f"operator {principal.operator_name} is blocked")

@@ -17,7 +17,12 @@ from vending.passwords import hash_password
 from vending.products import create_product
 from vending.storage.database import Txn
 from vending.storage.schema import accounts, products, vendors
-from vending.vendors import adjust_vendor_balance, create_operator, create_vendor
+from vending.vendors import (
+    adjust_vendor_balance,
+    create_operator,
+    create_vendor,
+    set_vendor_privileges,
+)
 
 CURRENCY = "ZAR"
 UTILITY_ACCOUNT = "utility:DEMO"
@@ -32,6 +37,9 @@ class DemoVendor:
     credit_limit: str
     operator: str
     password: str
+    # Demo vendors may try every operation (free issue, engineering tokens) so the
+    # conformance kit can exercise them; real vendors get none unless granted.
+    privileges: tuple[str, ...] = ("free_issue", "meter_credit_transfer", "engineering")
 
 
 # EAN-13 client ids (valid check digits), as XMLVend clients are identified in the field.
@@ -42,7 +50,7 @@ DEMO_VENDORS = (
                "5000.00", "platform", "demo5678"),
     # Little credit, so one sale can exceed it (VendorCreditEx in the conformance kit).
     DemoVendor("6004708000113", "Low Credit Kiosk", "9 Station Road, Demo Town", "20.00",
-               "0.00", "lowcred", "lowcred1"),
+               "0.00", "lowcred", "lowcred1", privileges=()),
 )  # fmt: skip
 
 DEMO_SUPPLIERS = (
@@ -129,6 +137,8 @@ def seed_core(txn: Txn, *, password_log_n: int = 14) -> list[str]:
             reason="Demo opening deposit",
             actor="demo",
         )
+        if demo.privileges:
+            set_vendor_privileges(txn, demo.client_id, grant=set(demo.privileges), actor="demo")
         create_operator(
             txn,
             name=demo.operator,

@@ -28,6 +28,20 @@ CLIENT_ID_PATTERN = re.compile(r"\S{1,64}")
 # XMLVend b:OpName is (\S){1,10} for vendor operators.
 OPERATOR_NAME_PATTERN = re.compile(r"\S{1,10}")
 
+# What a vendor may do beyond selling and reversing its own sales. None by default: free
+# credit and engineering tokens are the utility's to hand out (a clear-credit or free-issue
+# token is worth money to whoever gets it).
+PRIVILEGES: dict[str, str] = {
+    "free_issue": "issue free credit tokens (freeIssueReq)",
+    "meter_credit_transfer": "move a replaced meter's credit to its successor",
+    "engineering": "meter-specific engineering tokens: power limits, clear credit, "
+    "clear tamper, default credit, key changes, water factor",
+}
+
+
+def parse_privileges(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
 
 @dataclass(frozen=True)
 class Vendor:
@@ -41,6 +55,7 @@ class Vendor:
     credit_limit: Money
     blocked: bool
     require_auth: bool | None
+    privileges: frozenset[str] = frozenset()
 
     @property
     def available(self) -> Money:
@@ -56,6 +71,7 @@ def _vendor_query():  # type: ignore[no-untyped-def]
         vendors.c.account_id,
         vendors.c.blocked,
         vendors.c.require_auth,
+        vendors.c.privileges,
         accounts.c.currency,
         accounts.c.balance,
         accounts.c.credit_limit,
@@ -74,6 +90,7 @@ def _vendor_from_row(row: Row) -> Vendor:
         credit_limit=Money(row.credit_limit or 0, row.currency),
         blocked=row.blocked,
         require_auth=row.require_auth,
+        privileges=parse_privileges(row.privileges),
     )
 
 
@@ -166,6 +183,38 @@ def set_vendor_blocked(
         action="vendor.block" if blocked else "vendor.unblock",
         subject=client_id,
         details={"reason": reason},
+    )
+    return get_vendor(txn, client_id)
+
+
+def set_vendor_privileges(
+    txn: Txn,
+    client_id: str,
+    *,
+    grant: set[str] | frozenset[str] = frozenset(),
+    revoke: set[str] | frozenset[str] = frozenset(),
+    actor: str,
+) -> Vendor:
+    """Grant and/or revoke privileges (names in :data:`PRIVILEGES`)."""
+    unknown = (set(grant) | set(revoke)) - set(PRIVILEGES)
+    if unknown:
+        raise InvalidRequest(
+            f"unknown privilege(s) {', '.join(sorted(unknown))}; "
+            f"known: {', '.join(sorted(PRIVILEGES))}"
+        )
+    vendor = get_vendor(txn, client_id)
+    privileges = (vendor.privileges | set(grant)) - set(revoke)
+    txn.execute(
+        update(vendors)
+        .where(vendors.c.id == vendor.id)
+        .values(privileges=" ".join(sorted(privileges)))
+    )
+    audit.record(
+        txn,
+        actor=actor,
+        action="vendor.privileges",
+        subject=client_id,
+        details={"granted": sorted(grant), "revoked": sorted(revoke)},
     )
     return get_vendor(txn, client_id)
 

@@ -35,6 +35,7 @@ from vending.requests import RequestKey, StoredResponse
 from vending.sales import Sale
 from vending.storage.database import Database, Txn
 from vending.storage.schema import accounts, vendors
+from vending.vendors import parse_privileges
 from xmlvend.transport.asyncdb import ImmediateDatabase
 
 CORNER_CAFE = "6004708000090"
@@ -120,7 +121,11 @@ def principal_for(database: Database, client_id: str) -> Principal:
         row = txn.execute(
             vendors.select()
             .with_only_columns(
-                vendors.c.id, vendors.c.name, vendors.c.address, vendors.c.account_id
+                vendors.c.id,
+                vendors.c.name,
+                vendors.c.address,
+                vendors.c.account_id,
+                vendors.c.privileges,
             )
             .where(vendors.c.client_id == client_id)
         ).one()
@@ -138,6 +143,7 @@ def principal_for(database: Database, client_id: str) -> Principal:
             currency=currency,
             operator_id=None,
             operator_name=None,
+            privileges=parse_privileges(row.privileges),
         )
 
     return database.run_txn("test_principal", load)

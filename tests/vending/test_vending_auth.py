@@ -10,6 +10,7 @@ from vending import auth
 from vending.auth import Authenticator, CredentialsChanged, revalidate
 from vending.errors import (
     AuthenticationFailed,
+    InvalidRequest,
     OperatorBlocked,
     UnknownVendor,
     VendorBlocked,
@@ -28,6 +29,7 @@ from vending.vendors import (
     set_operator_blocked,
     set_operator_password,
     set_vendor_blocked,
+    set_vendor_privileges,
 )
 
 PASSWORD = "s3cret-pw"
@@ -207,3 +209,38 @@ def test_vendor_without_required_auth(db: Database) -> None:
     # ... except a vendor that insists.
     with pytest.raises(AuthenticationFailed):
         relaxed.authenticate("STRICT", None, None)
+
+
+def test_privileges_travel_with_the_principal_and_are_revalidated(db: Database) -> None:
+    """Privileges are loaded with the vendor; a grant or revoke after caching is caught by
+    revalidate, so the next request is checked against the new set."""
+    authenticator = Authenticator(db, cache_seconds=60)
+    principal = authenticator.authenticate(VENDOR, "op1", PASSWORD)
+    assert principal.privileges == frozenset()
+    run(db, set_vendor_privileges, VENDOR, grant={"engineering"}, actor="t")
+    with pytest.raises(CredentialsChanged):
+        run(db, revalidate, principal)
+    authenticator.forget(VENDOR)
+    granted = authenticator.authenticate(VENDOR, "op1", PASSWORD)
+    assert granted.privileges == {"engineering"}
+    run(db, revalidate, granted)
+    with pytest.raises(InvalidRequest, match="unknown privilege"):
+        run(db, set_vendor_privileges, VENDOR, grant={"print_money"}, actor="t")
+
+
+def test_new_password_changes_it_once_and_a_retry_is_recognised(db: Database) -> None:
+    """authCred/newPassword: verified old password -> new one stored (hashed, version bumped);
+    the same request again (old + new password) is accepted; the old one is then refused."""
+    authenticator = Authenticator(db, cache_seconds=60, password_log_n=10)
+    before = authenticator.authenticate(VENDOR, "op1", PASSWORD)
+    changed = authenticator.authenticate(VENDOR, "op1", PASSWORD, "brand-new-1")
+    assert changed.credential_version == before.credential_version + 1
+    again = authenticator.authenticate(VENDOR, "op1", PASSWORD, "brand-new-1")
+    assert again.credential_version == changed.credential_version
+    with pytest.raises(AuthenticationFailed):
+        authenticator.authenticate(VENDOR, "op1", PASSWORD)
+    assert authenticator.authenticate(VENDOR, "op1", "brand-new-1").operator_name == "op1"
+    with pytest.raises(AuthenticationFailed, match="refused"):
+        authenticator.authenticate(VENDOR, "op1", "brand-new-1", "has space")
+    with pytest.raises(AuthenticationFailed):
+        authenticator.authenticate(VENDOR, "op1", "wrong-pass", "another-1")

@@ -127,6 +127,11 @@ def test_vendor_commands(evd: Evd) -> None:
     assert "blocked" in evd.fails("vendor", "debit", "6009999000001", "1.00", "--reason", "x")
     evd.ok("vendor", "credit", "6009999000001", "1.00", "--reason", "credits still land")
     assert "unblocked" in evd.ok("vendor", "unblock", "6009999000001")
+    assert "privileges: engineering, free_issue" in evd.ok(
+        "vendor", "grant", "6009999000001", "free_issue", "engineering"
+    )
+    assert "privileges: engineering" in evd.ok("vendor", "revoke", "6009999000001", "free_issue")
+    assert _vendors(evd)["6009999000001"]["privileges"] == "engineering"
     evd.ok("vendor", "debit", "6009999000001", "1.00", "--reason", "debits again")
 
     row = _vendors(evd)["6009999000001"]

@@ -233,6 +233,17 @@ def _register_vendor(subparsers: Subparsers) -> None:
         cmd.add_argument("--reason", default="")
         cmd.set_defaults(handler=_vendor_block, blocked=blocked)
 
+    for name, verb in (("grant", "grant"), ("revoke", "revoke")):
+        cmd = group.add_parser(
+            name,
+            help=f"{verb} privileges beyond selling",
+            description="Privileges: "
+            + "; ".join(f"{k}: {v}" for k, v in vendors.PRIVILEGES.items()),
+        )
+        cmd.add_argument("client_id")
+        cmd.add_argument("privilege", nargs="+", choices=sorted(vendors.PRIVILEGES))
+        cmd.set_defaults(handler=_vendor_privileges, verb=verb)
+
     limit = group.add_parser("limit", help="set a vendor's credit limit")
     limit.add_argument("client_id")
     limit.add_argument("amount")
@@ -248,6 +259,7 @@ def _vendor_row(vendor: vendors.Vendor) -> dict[str, Any]:
         "credit_limit": vendor.credit_limit.format(),
         "available": vendor.available.format(),
         "blocked": vendor.blocked,
+        "privileges": ",".join(sorted(vendor.privileges)) or "-",
     }
 
 
@@ -312,6 +324,23 @@ def _vendor_block(context: Context, args: argparse.Namespace) -> int:
         reason=args.reason,
     )
     print(f"vendor {vendor.client_id} {'blocked' if vendor.blocked else 'unblocked'}")
+    return 0
+
+
+def _vendor_privileges(context: Context, args: argparse.Namespace) -> int:
+    change = (
+        {"grant": set(args.privilege)} if args.verb == "grant" else {"revoke": set(args.privilege)}
+    )
+    vendor = _run(
+        context,
+        "vendor_privileges",
+        vendors.set_vendor_privileges,
+        args.client_id,
+        actor=actor(),
+        **change,
+    )
+    held = ", ".join(sorted(vendor.privileges)) or "none"
+    print(f"vendor {vendor.client_id} privileges: {held}")
     return 0
 
 

@@ -115,6 +115,9 @@ vendors = Table(
     Column("blocked", Boolean, nullable=False, server_default=text("false")),
     # NULL: follow server.require_operator_auth; true/false: override for this vendor.
     Column("require_auth", Boolean, nullable=True),
+    # Operations beyond selling this vendor may use, space separated (vending.vendors
+    # PRIVILEGES): free tokens and engineering tokens are the utility's to hand out.
+    Column("privileges", String(200), nullable=False, server_default=""),
     Column("created_at", UTCDateTime, nullable=False),
 )
 

@@ -135,6 +135,7 @@ def build_server(
         database,
         require_auth=config.server.require_operator_auth,
         cache_seconds=config.security.auth_cache_seconds,
+        password_log_n=config.security.scrypt_log_n,
     )
     services = Services(
         runner=runner,

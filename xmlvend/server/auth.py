@@ -17,7 +17,7 @@ from typing import Any
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorFromThreads
 
-from vending.auth import Authenticator
+from vending.auth import Authenticator, Principal
 from xmlvend.codec.types_base import RequestHeader
 from xmlvend.server.convert import device_value
 from xmlvend.server.errors import ClientIDMismatch, OperationNotAllowed
@@ -89,12 +89,29 @@ class Gatekeeper:
             device_value(header.client_id),
             None if auth is None else auth.op_name,
             None if auth is None else auth.password,
+            None if auth is None else auth.new_password,
         )
 
     def forget(self, client_id: str) -> None:
         self._authenticator.forget(client_id)
 
-    def authorise(self, client_id: str, operation: str) -> None:
-        """Refuse operations the vendor is not allowed (RequestAuthorisationEx)."""
-        if self._denied is not None and operation in self._denied(client_id):
+    def authorise(self, principal: Principal, operation: str) -> None:
+        """Refuse operations the vendor is not allowed (RequestAuthorisationEx): those
+        needing a privilege it lacks, and those the ``denied_operations`` hook names."""
+        needed = OPERATION_PRIVILEGES.get(operation)
+        if needed is not None and needed not in principal.privileges:
+            raise OperationNotAllowed(
+                f"this vendor may not use the {operation} operation "
+                f"(it needs the {needed} privilege)"
+            )
+        if self._denied is not None and operation in self._denied(principal.client_id):
             raise OperationNotAllowed(f"this vendor may not use the {operation} operation")
+
+
+# Operations a vendor needs a privilege for (vending.vendors.PRIVILEGES); everything else
+# is open to every authenticated vendor.
+OPERATION_PRIVILEGES: dict[str, str] = {
+    "freeIssue": "free_issue",
+    "meterCreditTransfer": "meter_credit_transfer",
+    "meterSpecificEng": "engineering",
+}

@@ -132,14 +132,29 @@ class Endpoint:
         header = call.request.header
         self._gate.check_certificate(header, identities)
         call.principal = await self._gate.authenticate(header)
-        self._gate.authorise(call.client_id, call.request.operation)
+        self._gate.authorise(call.principal, call.request.operation)
         try:
-            return await operation.handle(self.services, call)
+            reply = await operation.handle(self.services, call)
         except CredentialsChanged:
-            # The password or status changed since it was cached: verify once more.
+            # The password, a status or a privilege changed since it was cached: verify
+            # once more, and check the permission again.
             self._gate.forget(call.client_id)
             call.principal = await self._gate.authenticate(header)
-            return await operation.handle(self.services, call)
+            self._gate.authorise(call.principal, call.request.operation)
+            reply = await operation.handle(self.services, call)
+        if operation.state_changing:
+            return reply  # claimed and stored by its own transaction
+        # Every request is keyed: a read-only answer is kept too, so that a re-sent request
+        # gets the same bytes, a reused msgID is refused and a last-response advice finds it.
+        processed = await self.services.run(
+            "xmlvend_record_answer",
+            txns.record_answer,
+            self.services.keyring,
+            call.key,
+            StoredResponse(reply.body, reply.status),
+            call.received_at,
+        )
+        return Reply.of(processed)
 
     # --- answers -----------------------------------------------------------------------------
 

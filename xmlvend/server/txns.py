@@ -76,6 +76,14 @@ def request_record(
     return find_request(txn, keyring, client_id=client_id, request_id=request_id)
 
 
+def record_answer(
+    txn: Txn, keyring: Keyring, key: RequestKey, response: StoredResponse, now: datetime
+) -> Processed:
+    """Keep a read-only request's answer under its key (the first answer wins: an identical
+    re-send gets that one back; the key reused for another request is refused)."""
+    return process_once(txn, keyring, key, lambda _claim: response, now=now)
+
+
 def reprint_originals(
     txn: Txn, keyring: Keyring, principal: Principal, target: str, limit: int
 ) -> list[bytes]:

@@ -35,7 +35,7 @@ def operations(in_flight: InFlight) -> dict[str, Operation]:
     """The handlers by operation name. ``in_flight(client_id, request_id)``: see
     :func:`xmlvend.server.handlers.advice.last_response_handler`."""
     return {
-        # read-only
+        # read-only: answered fresh, then kept under the request key
         "confirmCustomer": Operation(meters.confirm_customer, state_changing=False),
         "confirmMeter": Operation(meters.confirm_meter, state_changing=False),
         "trialCreditVend": Operation(vend.trial_credit_vend, state_changing=False),
@@ -46,7 +46,7 @@ def operations(in_flight: InFlight) -> dict[str, Operation]:
         "nonMeterSpecificEng": Operation(
             engineering.non_meter_specific_engineering, state_changing=False
         ),
-        # state-changing: claimed, stored, replayed
+        # state-changing: the key claimed first, the answer stored with the work
         "creditVend": Operation(vend.credit_vend, state_changing=True),
         "reversalAdvice": Operation(advice.reversal, state_changing=True),
         "confirmationAdvice": Operation(advice.confirmation, state_changing=True),

@@ -134,8 +134,10 @@ Handler = Callable[[Services, Call], Awaitable[Reply]]
 
 @dataclass(frozen=True)
 class Operation:
-    """An implemented operation: its handler, and whether it changes state (claims its
-    request key, may be answered "delayed" at the deadline and finished in the background)."""
+    """An implemented operation: its handler, and whether it changes state: a
+    state-changing operation claims its request key before its work, may be answered
+    "delayed" at the deadline and is finished in the background; a read-only one is
+    answered fresh and its answer then kept under its key (every request is keyed)."""
 
     handle: Handler
     state_changing: bool
