@@ -12,13 +12,12 @@ Key material is never taken from the command line (other users can read the proc
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from vending.cli.context import CommandError, Context
-from vending.cli.groups import Subparsers, actor, command_group
+from vending.cli.groups import Subparsers, actor, command_group, print_rows
 from vending.errors import VendingError
 from vending.money import Money
 
@@ -28,40 +27,6 @@ def register(subparsers: Subparsers) -> None:
     _register_keys(subparsers)
     _register_tariff(subparsers)
     _register_simulator(subparsers)
-
-
-def _run(context: Context, desc: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-    from vending.keyring import KeyringError
-
-    try:
-        return context.database.run_txn(desc, fn, *args, **kwargs)
-    except VendingError as exc:
-        raise CommandError(exc.message) from exc
-    except KeyringError as exc:
-        raise CommandError(str(exc)) from exc
-
-
-def _keyring(context: Context) -> Any:
-    from vending.keyring import Keyring, KeyringError, load_master_key
-
-    try:
-        return Keyring(load_master_key(context.config))
-    except KeyringError as exc:
-        raise CommandError(str(exc)) from exc
-
-
-def _print(rows: list[dict[str, Any]], as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(rows, indent=2, default=str))
-        return
-    if not rows:
-        print("(none)")
-        return
-    columns = list(rows[0])
-    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
-    print("  ".join(c.ljust(widths[c]) for c in columns))
-    for row in rows:
-        print("  ".join(str(row[c]).ljust(widths[c]) for c in columns))
 
 
 # --- meter ------------------------------------------------------------------------------------
@@ -149,7 +114,7 @@ def _meter_add(context: Context, args: argparse.Namespace) -> int:
         fbe_eligible=args.fbe,
         debt=_money(context, args.debt),
     )
-    meter = _run(context, "meter_add", add_meter, spec, actor=actor())
+    meter = context.run("meter_add", add_meter, spec, actor=actor())
     print(f"meter {meter.msno} registered (SGC {meter.sgc} KRN {meter.krn} TI {meter.ti})")
     return 0
 
@@ -165,7 +130,7 @@ def _meter_import(context: Context, args: argparse.Namespace) -> int:
         specs = parse_meter_csv(text, currency=context.config.currency.default)
     except VendingError as exc:
         raise CommandError(f"{args.file}: {exc.message}") from exc
-    count = _run(context, "meter_import", import_meters, specs, actor=actor())
+    count = context.run("meter_import", import_meters, specs, actor=actor())
     print(f"{count} meters registered")
     return 0
 
@@ -188,8 +153,8 @@ def _meter_row(meter: Any) -> dict[str, Any]:
 def _meter_list(context: Context, args: argparse.Namespace) -> int:
     from utilities.registry import list_meters
 
-    meters = _run(context, "meter_list", list_meters, sgc=args.sgc, limit=args.limit)
-    _print([_meter_row(m) for m in meters], args.json)
+    meters = context.run("meter_list", list_meters, sgc=args.sgc, limit=args.limit)
+    print_rows([_meter_row(m) for m in meters], args.json)
     return 0
 
 
@@ -198,7 +163,7 @@ def _meter_show(context: Context, args: argparse.Namespace) -> int:
 
     from utilities.registry import get_meter
 
-    meter = _run(context, "meter_show", get_meter, args.msno)
+    meter = context.run("meter_show", get_meter, args.msno)
     for name, value in asdict(meter).items():
         print(f"{name:22} {value}")
     return 0
@@ -207,7 +172,7 @@ def _meter_show(context: Context, args: argparse.Namespace) -> int:
 def _meter_block(context: Context, args: argparse.Namespace) -> int:
     from utilities.registry import set_blocked
 
-    meter = _run(context, "meter_block", set_blocked, args.msno, args.blocked, actor=actor())
+    meter = context.run("meter_block", set_blocked, args.msno, args.blocked, actor=actor())
     print(f"meter {meter.msno} {'blocked' if meter.blocked else 'unblocked'}")
     return 0
 
@@ -217,7 +182,7 @@ def _meter_debt(context: Context, args: argparse.Namespace) -> int:
 
     amount = _money(context, args.amount)
     assert amount is not None
-    _run(context, "meter_debt", set_debt, args.msno, amount, description=args.description,
+    context.run("meter_debt", set_debt, args.msno, amount, description=args.description,
          actor=actor())  # fmt: skip
     print(f"meter {args.msno}: debt {amount}")
     return 0
@@ -226,7 +191,7 @@ def _meter_debt(context: Context, args: argparse.Namespace) -> int:
 def _meter_restrict(context: Context, args: argparse.Namespace) -> int:
     from utilities.registry import authorise_vendor
 
-    _run(context, "sgc_authorise", authorise_vendor, args.sgc, args.client_id, actor=actor())
+    context.run("sgc_authorise", authorise_vendor, args.sgc, args.client_id, actor=actor())
     print(f"supply group {args.sgc}: vendor {args.client_id} may sell")
     return 0
 
@@ -276,11 +241,10 @@ def _keys_import(context: Context, args: argparse.Namespace) -> int:
         key = parse_key_hex(text)
     except VendingError as exc:
         raise CommandError(exc.message) from exc
-    info = _run(
-        context,
+    info = context.run(
         "vending_key_import",
         import_vending_key,
-        _keyring(context),
+        context.keyring,
         sgc=args.sgc,
         krn=args.krn,
         key=key,
@@ -301,8 +265,8 @@ def _keys_import(context: Context, args: argparse.Namespace) -> int:
 def _keys_list(context: Context, args: argparse.Namespace) -> int:
     from utilities.keys import KEY_TYPE_NAMES, list_vending_keys
 
-    keys = _run(context, "vending_key_list", list_vending_keys)
-    _print(
+    keys = context.run("vending_key_list", list_vending_keys)
+    print_rows(
         [
             {
                 "sgc": k.sgc,
@@ -325,7 +289,7 @@ def _keys_list(context: Context, args: argparse.Namespace) -> int:
 def _keys_current(context: Context, args: argparse.Namespace) -> int:
     from utilities.keys import set_current_key
 
-    info = _run(context, "vending_key_current", set_current_key, args.sgc, args.krn, actor=actor())
+    info = context.run("vending_key_current", set_current_key, args.sgc, args.krn, actor=actor())
     print(f"SGC {info.sgc}: KRN {info.krn} is current")
     return 0
 
@@ -387,8 +351,7 @@ def _tariff_add(context: Context, args: argparse.Namespace) -> int:
         fbe = units_from_kwh(args.fbe_kwh)
     except VendingError as exc:
         raise CommandError(exc.message) from exc
-    tariff = _run(
-        context,
+    tariff = context.run(
         "tariff_add",
         add_tariff,
         code=args.code,
@@ -408,7 +371,7 @@ def _tariff_add(context: Context, args: argparse.Namespace) -> int:
 def _tariff_list(context: Context, args: argparse.Namespace) -> int:
     from utilities.tariffs import list_tariffs, rate_to_text
 
-    tariffs = _run(context, "tariff_list", list_tariffs)
+    tariffs = context.run("tariff_list", list_tariffs)
     rows = []
     for tariff in tariffs:
         terms = tariff.terms
@@ -429,14 +392,14 @@ def _tariff_list(context: Context, args: argparse.Namespace) -> int:
                 "fbe_kWh": terms.fbe_units / 10,
             }
         )
-    _print(rows, args.json)
+    print_rows(rows, args.json)
     return 0
 
 
 def _tariff_assign(context: Context, args: argparse.Namespace) -> int:
     from utilities.registry import assign_tariff
 
-    meter = _run(context, "tariff_assign", assign_tariff, args.msno, args.code, actor=actor())
+    meter = context.run("tariff_assign", assign_tariff, args.msno, args.code, actor=actor())
     print(f"meter {meter.msno}: tariff {meter.tariff_code}")
     return 0
 
@@ -476,7 +439,7 @@ def _simulate_utility(context: Context, args: argparse.Namespace) -> int:
     )
     try:
         resource, server = build_simulated_utility(
-            context.config, reactor, context.database, _keyring(context), settings
+            context.config, reactor, context.database, context.keyring, settings
         )
     except ImportError as exc:
         raise CommandError(f"the XMLVend server is not available: {exc}") from exc

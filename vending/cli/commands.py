@@ -7,14 +7,13 @@ new operator can set everything up without SQL.
 from __future__ import annotations
 
 import argparse
-import json
 from importlib.metadata import entry_points
 from typing import Any
 
 from vending import accounts as accounts_mod
 from vending import ledger, products, vendors
 from vending.cli.context import CommandError, Context
-from vending.cli.groups import Subparsers, actor, command_group, read_password
+from vending.cli.groups import Subparsers, actor, command_group, print_rows, read_password
 from vending.errors import VendingError
 from vending.money import Money
 from vending.passwords import PasswordPolicyError, hash_password
@@ -29,28 +28,6 @@ def register(subparsers: Subparsers) -> None:
     _register_operator(subparsers)
     _register_product(subparsers)
     _register_keys(subparsers)
-
-
-def _run(context: Context, desc: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run a transaction function, turning domain errors into a clean CLI error."""
-    try:
-        return context.database.run_txn(desc, fn, *args, **kwargs)
-    except VendingError as exc:
-        raise CommandError(exc.message) from exc
-
-
-def _print_rows(rows: list[dict[str, Any]], as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(rows, indent=2, default=str))
-        return
-    if not rows:
-        print("(none)")
-        return
-    columns = list(rows[0])
-    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
-    print("  ".join(c.ljust(widths[c]) for c in columns))
-    for row in rows:
-        print("  ".join(str(row[c]).ljust(widths[c]) for c in columns))
 
 
 # --- db ---------------------------------------------------------------------------------------
@@ -110,9 +87,7 @@ def _demo(context: Context, args: argparse.Namespace) -> int:
         path = config.path(config.security.master_key_file)
         write_master_key_file(path)
         print(f"created a demo master key in {path} (keep it out of version control)")
-    created = _run(
-        context, "demo_seed_core", seed_core, password_log_n=config.security.scrypt_log_n
-    )
+    created = context.run("demo_seed_core", seed_core, password_log_n=config.security.scrypt_log_n)
     for entry_point in sorted(entry_points(group="evd.demo"), key=lambda e: e.name):
         created += entry_point.load()(context)
     if created:
@@ -145,7 +120,7 @@ def _register_ledger(subparsers: Subparsers) -> None:
 
 
 def _ledger_verify(context: Context, args: argparse.Namespace) -> int:
-    report = _run(context, "ledger_verify", ledger.verify_ledger)
+    report = context.run("ledger_verify", ledger.verify_ledger)
     for line in report.problems():
         print(line)
     status = "OK" if report.ok else "FAILED"
@@ -161,8 +136,8 @@ def _ledger_statement(context: Context, args: argparse.Namespace) -> int:
         account = accounts_mod.get_account(txn, args.account)
         return ledger.statement(txn, account.id, args.lines)
 
-    lines = _run(context, "ledger_statement", fetch)
-    _print_rows(
+    lines = context.run("ledger_statement", fetch)
+    print_rows(
         [
             {
                 "at": line.applied_at.isoformat(timespec="seconds"),
@@ -181,8 +156,8 @@ def _ledger_statement(context: Context, args: argparse.Namespace) -> int:
 
 
 def _ledger_accounts(context: Context, args: argparse.Namespace) -> int:
-    rows = _run(context, "list_accounts", accounts_mod.list_accounts, args.kind)
-    _print_rows(
+    rows = context.run("list_accounts", accounts_mod.list_accounts, args.kind)
+    print_rows(
         [
             {
                 "code": a.code,
@@ -271,8 +246,7 @@ def _parse_money(text: str, currency: str) -> Money:
 
 
 def _vendor_add(context: Context, args: argparse.Namespace) -> int:
-    vendor = _run(
-        context,
+    vendor = context.run(
         "vendor_add",
         vendors.create_vendor,
         client_id=args.client_id,
@@ -288,18 +262,17 @@ def _vendor_add(context: Context, args: argparse.Namespace) -> int:
 
 
 def _vendor_list(context: Context, args: argparse.Namespace) -> int:
-    rows = _run(context, "vendor_list", vendors.list_vendors)
-    _print_rows([_vendor_row(v) for v in rows], args.json)
+    rows = context.run("vendor_list", vendors.list_vendors)
+    print_rows([_vendor_row(v) for v in rows], args.json)
     return 0
 
 
 def _vendor_adjust(context: Context, args: argparse.Namespace) -> int:
-    vendor = _run(context, "vendor_get", vendors.get_vendor, args.client_id)
+    vendor = context.run("vendor_get", vendors.get_vendor, args.client_id)
     amount = _parse_money(args.amount, vendor.currency)
     if amount.amount <= 0:
         raise CommandError("the amount must be positive (use credit or debit for the direction)")
-    _run(
-        context,
+    context.run(
         "vendor_adjust",
         vendors.adjust_vendor_balance,
         args.client_id,
@@ -308,14 +281,13 @@ def _vendor_adjust(context: Context, args: argparse.Namespace) -> int:
         actor=actor(),
         reference=args.reference,
     )
-    vendor = _run(context, "vendor_get", vendors.get_vendor, args.client_id)
+    vendor = context.run("vendor_get", vendors.get_vendor, args.client_id)
     print(f"vendor {vendor.client_id}: balance {vendor.balance}, available {vendor.available}")
     return 0
 
 
 def _vendor_block(context: Context, args: argparse.Namespace) -> int:
-    vendor = _run(
-        context,
+    vendor = context.run(
         "vendor_block",
         vendors.set_vendor_blocked,
         args.client_id,
@@ -331,8 +303,7 @@ def _vendor_privileges(context: Context, args: argparse.Namespace) -> int:
     change = (
         {"grant": set(args.privilege)} if args.verb == "grant" else {"revoke": set(args.privilege)}
     )
-    vendor = _run(
-        context,
+    vendor = context.run(
         "vendor_privileges",
         vendors.set_vendor_privileges,
         args.client_id,
@@ -345,9 +316,8 @@ def _vendor_privileges(context: Context, args: argparse.Namespace) -> int:
 
 
 def _vendor_limit(context: Context, args: argparse.Namespace) -> int:
-    vendor = _run(context, "vendor_get", vendors.get_vendor, args.client_id)
-    vendor = _run(
-        context,
+    vendor = context.run("vendor_get", vendors.get_vendor, args.client_id)
+    vendor = context.run(
         "vendor_limit",
         vendors.set_vendor_credit_limit,
         args.client_id,
@@ -398,8 +368,7 @@ def _hash(context: Context, args: argparse.Namespace) -> str:
 def _operator_add(context: Context, args: argparse.Namespace) -> int:
     if bool(args.vendor) == bool(args.admin):
         raise CommandError("give either --vendor CLIENT_ID or --admin")
-    operator = _run(
-        context,
+    operator = context.run(
         "operator_add",
         vendors.create_operator,
         name=args.name,
@@ -413,8 +382,8 @@ def _operator_add(context: Context, args: argparse.Namespace) -> int:
 
 
 def _operator_list(context: Context, args: argparse.Namespace) -> int:
-    rows = _run(context, "operator_list", vendors.list_operators, args.vendor)
-    _print_rows(
+    rows = context.run("operator_list", vendors.list_operators, args.vendor)
+    print_rows(
         [
             {
                 "id": o.id,
@@ -431,9 +400,8 @@ def _operator_list(context: Context, args: argparse.Namespace) -> int:
 
 
 def _operator_passwd(context: Context, args: argparse.Namespace) -> int:
-    operator = _run(context, "operator_get", vendors.get_operator, args.name, args.vendor)
-    _run(
-        context,
+    operator = context.run("operator_get", vendors.get_operator, args.name, args.vendor)
+    context.run(
         "operator_passwd",
         vendors.set_operator_password,
         operator.id,
@@ -445,9 +413,8 @@ def _operator_passwd(context: Context, args: argparse.Namespace) -> int:
 
 
 def _operator_block(context: Context, args: argparse.Namespace) -> int:
-    operator = _run(context, "operator_get", vendors.get_operator, args.name, args.vendor)
-    _run(
-        context,
+    operator = context.run("operator_get", vendors.get_operator, args.name, args.vendor)
+    context.run(
         "operator_block",
         vendors.set_operator_blocked,
         operator.id,
@@ -502,8 +469,8 @@ def _register_product(subparsers: Subparsers) -> None:
 
 
 def _product_list(context: Context, args: argparse.Namespace) -> int:
-    rows = _run(context, "product_list", products.list_products, kind=args.kind)
-    _print_rows(
+    rows = context.run("product_list", products.list_products, kind=args.kind)
+    print_rows(
         [
             {
                 "code": p.code,
@@ -535,8 +502,7 @@ def _product_add(context: Context, args: argparse.Namespace) -> int:
     def money(text: str | None) -> Money | None:
         return None if text is None else _parse_money(text, args.currency)
 
-    product = _run(
-        context,
+    product = context.run(
         "product_add",
         products.create_product,
         code=args.code,
@@ -559,14 +525,13 @@ def _product_add(context: Context, args: argparse.Namespace) -> int:
 
 
 def _product_active(context: Context, args: argparse.Namespace) -> int:
-    _run(context, "product_active", products.set_active, args.code, args.active, actor=actor())
+    context.run("product_active", products.set_active, args.code, args.active, actor=actor())
     print(f"product {args.code} {'enabled' if args.active else 'disabled'}")
     return 0
 
 
 def _supplier_account(context: Context, args: argparse.Namespace) -> int:
-    account = _run(
-        context,
+    account = context.run(
         "supplier_account",
         accounts_mod.create_account,
         code=args.code,
@@ -610,12 +575,9 @@ def _keys_init(context: Context, args: argparse.Namespace) -> int:
 def _keys_rotate(context: Context, args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from vending.keyring import Keyring, KeyringError, MasterKey, load_master_key
+    from vending.keyring import KeyringError, MasterKey
 
-    try:
-        keyring = Keyring(load_master_key(context.config))
-    except KeyringError as exc:
-        raise CommandError(str(exc)) from exc
+    keyring = context.keyring
     if args.new_master:
         try:
             new_master = MasterKey.from_base64(Path(args.new_master).read_text(encoding="ascii"))
@@ -624,13 +586,13 @@ def _keys_rotate(context: Context, args: argparse.Namespace) -> int:
     # A master key that does not match the stored data keys is the user's to fix.
     try:
         if args.new_master:
-            count = _run(context, "keys_rewrap", keyring.rewrap, new_master)
+            count = context.run("keys_rewrap", keyring.rewrap, new_master)
             print(
                 f"{count} data keys re-wrapped under master key {new_master.fingerprint}; "
                 "configure the new master key before the next start"
             )
         else:
-            key_id = _run(context, "keys_rotate", keyring.rotate_data_key)
+            key_id = context.run("keys_rotate", keyring.rotate_data_key)
             print(f"data key {key_id} is now active for new rows")
     except KeyringError as exc:
         raise CommandError(str(exc)) from exc

@@ -1,13 +1,16 @@
-"""Shared state of one ``evd`` invocation: the configuration and, lazily, the database."""
+"""Shared state of one ``evd`` invocation: the configuration and, lazily, the database and
+the keyring; :meth:`Context.run` runs a transaction with domain errors turned into clean
+command errors."""
 
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vending.config import Config, load_config
 
 if TYPE_CHECKING:
+    from vending.keyring import Keyring
     from vending.storage.database import Database
 
 
@@ -36,6 +39,28 @@ class Context:
 
             self._database = Database.from_config(self.config)
         return self._database
+
+    @cached_property
+    def keyring(self) -> Keyring:
+        """The keyring under the configured master key (a CommandError when there is none)."""
+        from vending.keyring import Keyring, KeyringError, load_master_key
+
+        try:
+            return Keyring(load_master_key(self.config))
+        except KeyringError as exc:
+            raise CommandError(str(exc)) from exc
+
+    def run(self, desc: str, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        """Run a transaction function; domain and key errors end the command cleanly."""
+        from vending.errors import VendingError
+        from vending.keyring import KeyringError
+
+        try:
+            return self.database.run_txn(desc, fn, *args, **kwargs)
+        except VendingError as exc:
+            raise CommandError(exc.message) from exc
+        except KeyringError as exc:
+            raise CommandError(str(exc)) from exc
 
     def close(self) -> None:
         if self._database is not None:

@@ -1,12 +1,15 @@
-"""Command groups several packages add to (``evd keys import`` from utilities, ``evd keys
-rotate`` from the core): the group is created once per parser and shared."""
+"""Helpers every package's commands share: command groups several packages add to (``evd
+keys import`` from utilities, ``evd keys rotate`` from the core), the audit actor, password
+input and table output."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import os
 import sys
+from typing import Any
 
 Subparsers = argparse._SubParsersAction  # type: ignore[type-arg]
 
@@ -41,3 +44,18 @@ def read_password(args: argparse.Namespace, prompt: str = "Password: ") -> str:
     if getpass.getpass("Again: ") != first:
         raise SystemExit("evd: the passwords do not match")
     return first
+
+
+def print_rows(rows: list[dict[str, Any]], as_json: bool = False) -> None:
+    """Rows as an aligned table (or JSON with ``--json``), "(none)" when empty."""
+    if as_json:
+        print(json.dumps(rows, indent=2, default=str))
+        return
+    if not rows:
+        print("(none)")
+        return
+    columns = list(rows[0])
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
+    print("  ".join(c.ljust(widths[c]) for c in columns))
+    for row in rows:
+        print("  ".join(str(row[c]).ljust(widths[c]) for c in columns))

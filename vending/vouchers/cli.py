@@ -7,7 +7,6 @@ prints a PIN except ``evd stock reprint``, which is the authorised reprint.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from datetime import date
@@ -15,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from vending.cli.context import CommandError, Context
-from vending.cli.groups import Subparsers, actor, command_group
+from vending.cli.groups import Subparsers, actor, command_group, print_rows
 from vending.errors import VendingError
-from vending.keyring import Keyring, KeyringError, load_master_key
 from vending.money import Money
 from vending.storage.database import Txn
 from vending.storage.types import utcnow
@@ -38,40 +36,12 @@ def register(subparsers: Subparsers) -> None:
 # --- shared helpers ------------------------------------------------------------------------
 
 
-def _run(context: Context, desc: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-    try:
-        return context.database.run_txn(desc, fn, *args, **kwargs)
-    except VendingError as exc:
-        raise CommandError(exc.message) from exc
-
-
-def _keyring(context: Context) -> Keyring:
-    try:
-        return Keyring(load_master_key(context.config))
-    except KeyringError as exc:
-        raise CommandError(str(exc)) from exc
-
-
 def stock_gpg(context: Context) -> StockGpg:
     """The configured GnuPG home of stock-file keys (``vouchers.gnupg_home``)."""
     try:
         return StockGpg(context.config.path(context.config.vouchers.gnupg_home))
     except VendingError as exc:
         raise CommandError(exc.message) from exc
-
-
-def _print_rows(rows: list[dict[str, Any]], as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(rows, indent=2, default=str))
-        return
-    if not rows:
-        print("(none)")
-        return
-    columns = list(rows[0])
-    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
-    print("  ".join(c.ljust(widths[c]) for c in columns))
-    for row in rows:
-        print("  ".join(str(row[c]).ljust(widths[c]) for c in columns))
 
 
 def _money(text: str, currency: str) -> Money:
@@ -135,8 +105,7 @@ def _register_supplier(subparsers: Subparsers) -> None:
 def _supplier_add(context: Context, args: argparse.Namespace) -> int:
     key = _read_key(context, args.key) if args.key else None
     require = key is not None if args.require_signature is None else args.require_signature
-    supplier = _run(
-        context,
+    supplier = context.run(
         "supplier_add",
         suppliers.add_supplier,
         code=args.code,
@@ -156,8 +125,8 @@ def _supplier_add(context: Context, args: argparse.Namespace) -> int:
 
 
 def _supplier_list(context: Context, args: argparse.Namespace) -> int:
-    rows = _run(context, "supplier_list", suppliers.list_suppliers)
-    _print_rows(
+    rows = context.run("supplier_list", suppliers.list_suppliers)
+    print_rows(
         [
             {
                 "code": s.code,
@@ -177,8 +146,7 @@ def _supplier_list(context: Context, args: argparse.Namespace) -> int:
 def _supplier_key(context: Context, args: argparse.Namespace) -> int:
     key = None if args.no_key else _read_key(context, args.key)
     require = key is not None if args.require_signature is None else args.require_signature
-    supplier = _run(
-        context,
+    supplier = context.run(
         "supplier_key",
         suppliers.set_supplier_key,
         args.code,
@@ -220,8 +188,7 @@ def _register_voucher_product(subparsers: Subparsers) -> None:
 
 
 def _voucher_product_add(context: Context, args: argparse.Namespace) -> int:
-    product = _run(
-        context,
+    product = context.run(
         "voucher_product_add",
         create_voucher_product,
         code=args.code,
@@ -352,7 +319,7 @@ class _ProgressBar:
 def _stock_import(context: Context, args: argparse.Namespace) -> int:
     if not args.file.is_file():
         raise CommandError(f"no such file: {args.file}")
-    keyring = _keyring(context)
+    keyring = context.keyring
     progress = None if args.no_progress or not sys.stderr.isatty() else _ProgressBar()
     started = time.perf_counter()
     try:
@@ -386,8 +353,8 @@ def _stock_import(context: Context, args: argparse.Namespace) -> int:
 
 def _stock_levels(context: Context, args: argparse.Namespace) -> int:
     days = context.config.vouchers.expiring_days if args.days is None else args.days
-    levels = _run(context, "stock_levels", reports.stock_levels, today=_today(), expiring_days=days)
-    _print_rows(
+    levels = context.run("stock_levels", reports.stock_levels, today=_today(), expiring_days=days)
+    print_rows(
         [
             {
                 "product": level.product_code,
@@ -411,9 +378,9 @@ def _stock_levels(context: Context, args: argparse.Namespace) -> int:
 def _stock_expiring(context: Context, args: argparse.Namespace) -> int:
     days = context.config.vouchers.expiring_days if args.days is None else args.days
     if args.notify:
-        _run(context, "stock_expiring_alerts", alerts.raise_expiring_alerts, days=days)
-    batches = _run(context, "stock_expiring", alerts.expiring_batches, days=days, today=_today())
-    _print_rows(
+        context.run("stock_expiring_alerts", alerts.raise_expiring_alerts, days=days)
+    batches = context.run("stock_expiring", alerts.expiring_batches, days=days, today=_today())
+    print_rows(
         [
             {
                 "product": b.product_code,
@@ -430,8 +397,7 @@ def _stock_expiring(context: Context, args: argparse.Namespace) -> int:
 
 
 def _stock_report(context: Context, args: argparse.Namespace) -> int:
-    lines = _run(
-        context,
+    lines = context.run(
         "stock_report",
         reports.batch_reconciliation,
         today=_today(),
@@ -457,7 +423,7 @@ def _stock_report(context: Context, args: argparse.Namespace) -> int:
         }
         for r in lines
     ]
-    _print_rows(rows, args.json)
+    print_rows(rows, args.json)
     if not args.json and lines:
         currency = lines[0].face_value.currency
         totals = {
@@ -475,8 +441,7 @@ def _stock_report(context: Context, args: argparse.Namespace) -> int:
 
 
 def _stock_release(context: Context, args: argparse.Namespace) -> int:
-    count = _run(
-        context,
+    count = context.run(
         "stock_release",
         quarantine.release_vouchers,
         supplier_code=args.supplier,
@@ -489,8 +454,7 @@ def _stock_release(context: Context, args: argparse.Namespace) -> int:
 
 
 def _stock_quarantine(context: Context, args: argparse.Namespace) -> int:
-    count = _run(
-        context,
+    count = context.run(
         "stock_quarantine",
         quarantine.quarantine_vouchers,
         supplier_code=args.supplier,
@@ -504,18 +468,18 @@ def _stock_quarantine(context: Context, args: argparse.Namespace) -> int:
 
 
 def _stock_threshold(context: Context, args: argparse.Namespace) -> int:
-    _run(context, "stock_threshold", alerts.set_threshold, args.product, args.count, actor=actor())
+    context.run("stock_threshold", alerts.set_threshold, args.product, args.count, actor=actor())
     print(f"{args.product}: low-stock alert at {args.count} vouchers or fewer")
     return 0
 
 
 def _stock_reprint(context: Context, args: argparse.Namespace) -> int:
-    keyring = _keyring(context)
+    keyring = context.keyring
 
     def reprint(txn: Txn) -> Any:
         return reprint_voucher(txn, keyring, args.sale_id, actor=actor())
 
-    voucher = _run(context, "voucher_reprint", reprint)
+    voucher = context.run("voucher_reprint", reprint)
     expiry = voucher.expiry.isoformat() if voucher.expiry else "none"
     print(f"product {voucher.product_code} ({voucher.network}), serial {voucher.serial_no}")
     print(f"PIN {voucher.pin}  expires {expiry}  batch {voucher.batch_no}")
