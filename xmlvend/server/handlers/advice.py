@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from vending.requests import StoredResponse
+from vending.requests import Processed, StoredResponse
 from xmlvend.codec import types_base as b
 from xmlvend.server import txns
 from xmlvend.server.convert import request_id
@@ -56,35 +56,35 @@ def last_response_handler(in_flight: InFlight):  # type: ignore[no-untyped-def]
 
 
 async def reversal(services: Services, call: Call) -> Reply:
-    request = call.request
-    assert isinstance(request, b.ReversalAdviceReq)
-
-    def render(reversed_: bool, message: str) -> StoredResponse:
-        return StoredResponse(services.renderer.reversal(request, reversed_, message), 200)
-
-    processed = await services.run(
-        "xmlvend_reversal",
-        txns.reverse_once,
-        services.keyring,
-        call.key,
-        call.who,
-        request_id(request.advice_req_msg_id),
-        render,
-        services.clock(),
-    )
-    return Reply.of(processed)
+    """ReversalAdviceReq: reverse the advised sale per its product's policy (idempotent)."""
+    return await _advise(services, call, "xmlvend_reversal", txns.reverse_once,
+                         services.renderer.reversal)  # fmt: skip
 
 
 async def confirmation(services: Services, call: Call) -> Reply:
-    request = call.request
-    assert isinstance(request, b.ConfirmationAdviceReq)
+    """ConfirmationAdviceReq: record that the client completed the advised sale."""
+    return await _advise(services, call, "xmlvend_confirmation", txns.confirm_once,
+                         services.renderer.confirmation)  # fmt: skip
 
-    def render(confirmed: bool, message: str) -> StoredResponse:
-        return StoredResponse(services.renderer.confirmation(request, confirmed, message), 200)
+
+async def _advise(
+    services: Services,
+    call: Call,
+    desc: str,
+    advise_once: Callable[..., Processed],
+    render_answer: Callable[[b.AdviceReq, bool, str], bytes],
+) -> Reply:
+    """Run a reversal or confirmation advice once under the advice's own request key; the
+    answer (txReversed / txConfirmed and why) is rendered in its transaction."""
+    request = call.request
+    assert isinstance(request, b.AdviceReq)
+
+    def render(done: bool, message: str) -> StoredResponse:
+        return StoredResponse(render_answer(request, done, message), 200)
 
     processed = await services.run(
-        "xmlvend_confirmation",
-        txns.confirm_once,
+        desc,
+        advise_once,
         services.keyring,
         call.key,
         call.who,
