@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from utilities import auditing
 from utilities.billing import Breakdown, TariffTerms, price_by_amount, price_by_units
@@ -119,6 +119,9 @@ _ENGINEERING_DESCRIPTIONS = {
     "key_change": "Key Change",
     "water_factor": "Set Water Factor",
 }
+
+
+_AFTER_PURCHASE = update(meters).where(meters.c.id == bindparam("p_id"))
 
 
 class SlowMeter(Exception):
@@ -494,7 +497,7 @@ class EmbeddedBackend:
             },
         )
         sold = record_sale(txn, claim, order, created_by=_created_by(principal), now=now)
-        self._after_purchase(
+        updated = self._after_purchase(
             txn, meter, month, sts.units or 0, breakdown, fbe_due, now, claim.request_pk
         )
         receipt = {
@@ -517,9 +520,9 @@ class EmbeddedBackend:
         )
         if fbe_due and fbe_token is not None:
             self._engine.record(txn, meter, fbe_sts, "fbe", now, request_pk=claim.request_pk)
-        info = self.meter_info(
-            txn, get_meter(txn, meter.msno), tariff=tariff, now=now, product=product
-        )
+        if updated is None or key_change is not None:
+            updated = get_meter(txn, meter.msno)  # debt or key data changed too: read it
+        info = self.meter_info(txn, updated, tariff=tariff, now=now, product=product)
         info = replace(info, customer=_customer_days(info.customer, meter, now))
         result = _vend_result(info, token, tariff, breakdown, purchase, key_change, fbe_token)
         return renderer.vend(ctx.request, result, sold.sale, sold.vendor_available)
@@ -586,7 +589,9 @@ class EmbeddedBackend:
         fbe_issued: bool,
         now: datetime,
         request_pk: int,
-    ) -> None:
+    ) -> MeterRecord | None:
+        """Record the purchase on the meter; the meter as it now reads when that is all
+        that changed, else None (read it again)."""
         values: dict[str, Any] = {
             "mtd_month": month,
             "mtd_units": meter.month_to_date(month) + units,
@@ -596,8 +601,11 @@ class EmbeddedBackend:
             values["service_charge_month"] = month
         if fbe_issued:
             values["fbe_month"] = month
-        txn.execute(update(meters).where(meters.c.id == meter.id).values(**values))
+        txn.execute(_AFTER_PURCHASE, {"p_id": meter.id, **values})
         reduce_debt(txn, meter, breakdown.debt_recovered)
+        if breakdown.debt_recovered:
+            return None
+        return replace(meter, **{**values, "last_purchase_at": now.astimezone(UTC)})
 
     # --- free tokens (FBE, free issue, meter credit transfer) -------------------------------
 

@@ -1,7 +1,8 @@
 """Issuing STS tokens for registered meters, inside the caller's transaction.
 
-This is the only module that decrypts vending keys (:func:`utilities.keys.load_vending_key`);
-decoder keys are derived, used and dropped within one call and never returned.
+This is the only module that decrypts vending keys (``SealedVendingKey.open`` of
+:mod:`utilities.keys`); decoder keys are derived, used and dropped within one call and never
+returned.
 
 TIDs: every TID-bearing token a meter gets has a TID above every earlier one
 (``meters.last_tid``): the minute of issue, or the last TID + 1 when that is not larger
@@ -17,10 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, insert, update
+from sqlalchemy import bindparam, case, insert, update
 
 from utilities.errors import KeyRevisionExpired, MeterDataInvalid
-from utilities.keys import current_key, get_key_info, load_vending_key
+from utilities.keys import sealed_current_key, sealed_key
 from utilities.registry import MeterRecord
 from utilities.sts import (
     StsError,
@@ -63,6 +64,21 @@ def token_hash(digits: str) -> str:
     return hashlib.sha256(b"evd-sts-token:" + digits.encode("ascii")).hexdigest()
 
 
+# Prebuilt: compiled once per process (the vend path runs them on every sale).
+_ALLOCATE_TIDS = (
+    update(meters)
+    .where(meters.c.id == bindparam("p_id"))
+    .values(
+        last_tid=case(
+            (meters.c.last_tid >= bindparam("p_now"), meters.c.last_tid + bindparam("p_count")),
+            else_=bindparam("p_first"),
+        )
+    )
+    .returning(meters.c.last_tid)
+)
+_RECORD_TOKEN = insert(issued_tokens)
+
+
 class TokenEngine:
     """Decoder keys, TIDs and tokens for registered meters (transaction scoped calls)."""
 
@@ -72,10 +88,11 @@ class TokenEngine:
     # --- keys -------------------------------------------------------------------------------
 
     def _decoder_key(self, txn: Txn, msno: str, key: KeyData) -> bytes:
-        info = get_key_info(txn, key.sgc, key.krn)
-        if info is None:
+        sealed = sealed_key(txn, key.sgc, key.krn)
+        if sealed is None:
             raise MeterDataInvalid(f"no vending key for SGC {key.sgc} KRN {key.krn}")
-        vending_key = load_vending_key(txn, self._keyring, key.sgc, key.krn)
+        info = sealed.info
+        vending_key = sealed.open(txn, self._keyring)
         try:
             return derive_decoder_key(
                 vending_key,
@@ -93,7 +110,8 @@ class TokenEngine:
 
     def target_key(self, txn: Txn, meter: MeterRecord) -> KeyData:
         """The key data the meter should hold: its supply group's current revision."""
-        current = current_key(txn, meter.sgc)
+        sealed = sealed_current_key(txn, meter.sgc)
+        current = None if sealed is None else sealed.info
         if current is None:
             raise KeyRevisionExpired(f"supply group {meter.sgc} has no current vending key")
         if current.ea != meter.ea:
@@ -119,15 +137,8 @@ class TokenEngine:
                 "to a later base date (TID roll-over) is required"
             ) from None
         last = txn.execute(
-            update(meters)
-            .where(meters.c.id == meter.id)
-            .values(
-                last_tid=case(
-                    (meters.c.last_tid >= now_tid, meters.c.last_tid + count),
-                    else_=now_tid + count - 1,
-                )
-            )
-            .returning(meters.c.last_tid)
+            _ALLOCATE_TIDS,
+            {"p_id": meter.id, "p_now": now_tid, "p_count": count, "p_first": now_tid + count - 1},
         ).scalar_one()
         if last > MAX_TID:
             raise KeyRevisionExpired(
@@ -153,8 +164,9 @@ class TokenEngine:
         under the old key. A later TID base date sets RO: the meter clears its TID memory."""
         if new.base_date < old.base_date:
             raise MeterDataInvalid("a key change cannot move a meter to an earlier base date")
-        info = get_key_info(txn, new.sgc, new.krn)
-        assert info is not None
+        sealed = sealed_key(txn, new.sgc, new.krn)
+        assert sealed is not None
+        info = sealed.info
         old_key = self._decoder_key(txn, meter.msno, old)
         new_key = self._decoder_key(txn, meter.msno, new)
         return key_change_tokens(
@@ -219,18 +231,19 @@ class TokenEngine:
         details: dict[str, Any] | None = None,
     ) -> None:
         txn.execute(
-            insert(issued_tokens).values(
-                meter_id=meter.id,
-                token_hash=token_hash(token.digits),
-                kind=kind,
-                token_class=token.token_class,
-                subclass=token.subclass,
-                tid=token.tid,
-                base_date=token.base_date,
-                amount=token.units,
-                request_pk=request_pk,
-                sale_id=sale_id,
-                details=details or {},
-                issued_at=now,
-            )
+            _RECORD_TOKEN,
+            {
+                "meter_id": meter.id,
+                "token_hash": token_hash(token.digits),
+                "kind": kind,
+                "token_class": token.token_class,
+                "subclass": token.subclass,
+                "tid": token.tid,
+                "base_date": token.base_date,
+                "amount": token.units,
+                "request_pk": request_pk,
+                "sale_id": sale_id,
+                "details": details or {},
+                "issued_at": now,
+            },
         )

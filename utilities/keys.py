@@ -9,10 +9,10 @@ a decoder key; nothing here returns or logs key material (:class:`VendingKeyInfo
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 
 from utilities.errors import KeyRevisionExpired
 from utilities.tables import BASE_DATES, vending_keys
@@ -175,18 +175,66 @@ def set_current_key(txn: Txn, sgc: str, krn: int, *, actor: str = "system") -> V
     return info
 
 
+_BY_REVISION = select(*_INFO_COLUMNS).where(
+    vending_keys.c.sgc == bindparam("p_sgc"), vending_keys.c.krn == bindparam("p_krn")
+)
+_CURRENT = select(*_INFO_COLUMNS).where(
+    vending_keys.c.sgc == bindparam("p_sgc"), vending_keys.c.is_current.is_(True)
+)
+# The engine's reads: the whole row, key material included, in one statement.
+_SEALED_BY_REVISION = select(vending_keys).where(
+    vending_keys.c.sgc == bindparam("p_sgc"), vending_keys.c.krn == bindparam("p_krn")
+)
+_SEALED_CURRENT = select(vending_keys).where(
+    vending_keys.c.sgc == bindparam("p_sgc"), vending_keys.c.is_current.is_(True)
+)
+
+
 def get_key_info(txn: Txn, sgc: str, krn: int) -> VendingKeyInfo | None:
-    row = txn.execute(
-        select(*_INFO_COLUMNS).where(vending_keys.c.sgc == sgc, vending_keys.c.krn == krn)
-    ).first()
+    row = txn.execute(_BY_REVISION, {"p_sgc": sgc, "p_krn": krn}).first()
     return None if row is None else _info(row)
 
 
 def current_key(txn: Txn, sgc: str) -> VendingKeyInfo | None:
-    row = txn.execute(
-        select(*_INFO_COLUMNS).where(vending_keys.c.sgc == sgc, vending_keys.c.is_current.is_(True))
-    ).first()
+    row = txn.execute(_CURRENT, {"p_sgc": sgc}).first()
     return None if row is None else _info(row)
+
+
+@dataclass(frozen=True)
+class SealedVendingKey:
+    """A revision with its key material still encrypted; the engine's view of a key."""
+
+    info: VendingKeyInfo
+    data_key_id: int
+    ciphertext: bytes = field(repr=False)
+
+    def open(self, txn: Txn, keyring: Keyring) -> bytes:
+        """The key material. For :mod:`utilities.engine` only (see load_vending_key)."""
+        info = self.info
+        return keyring.decrypt(txn, self.data_key_id, self.ciphertext, aad=_aad(info.sgc, info.krn))
+
+
+def _sealed(txn: Txn, row: Row | None) -> SealedVendingKey | None:
+    if row is None:
+        return None
+    sealed = SealedVendingKey(_info(row), row.data_key_id, bytes(row.ciphertext))
+    # Remembered for the rest of this transaction only: a vend reads the current key for
+    # the target key data and then derives the decoder key from the same row.
+    txn.local[("vending_key", row.sgc, row.krn)] = sealed
+    return sealed
+
+
+def sealed_current_key(txn: Txn, sgc: str) -> SealedVendingKey | None:
+    """The supply group's current revision, key material sealed."""
+    return _sealed(txn, txn.execute(_SEALED_CURRENT, {"p_sgc": sgc}).first())
+
+
+def sealed_key(txn: Txn, sgc: str, krn: int) -> SealedVendingKey | None:
+    """One revision, key material sealed (read once per transaction)."""
+    found = txn.local.get(("vending_key", sgc, krn))
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    return _sealed(txn, txn.execute(_SEALED_BY_REVISION, {"p_sgc": sgc, "p_krn": krn}).first())
 
 
 def list_vending_keys(txn: Txn, sgc: str | None = None) -> list[VendingKeyInfo]:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import Row, bindparam, delete, insert, select, update
 
 from utilities.errors import (
     MeterBlocked,
@@ -143,13 +143,18 @@ def _record(row: Row) -> MeterRecord:
     )
 
 
+_BY_MSNO = _select_meters().where(meters.c.msno == bindparam("p_msno"))
+# Locks the meter's row only (not the joined tariff or debt rows), in the same statement.
+_BY_MSNO_FOR_UPDATE = _BY_MSNO.with_for_update(of=meters)
+_SGC_VENDORS = select(sgc_vendors.c.vendor_id).where(sgc_vendors.c.sgc == bindparam("p_sgc"))
+
+
 def find_meter(txn: Txn, msno: str, *, for_update: bool = False) -> MeterRecord | None:
     """The meter, or None. ``for_update`` locks its row (PostgreSQL; SQLite transactions
     hold the write lock anyway) so that one meter's vends are serialised: TIDs,
     month-to-date units and debt are read and written without races."""
-    if for_update:
-        txn.execute(select(meters.c.id).where(meters.c.msno == msno).with_for_update())
-    row = txn.execute(_select_meters().where(meters.c.msno == msno)).first()
+    statement = _BY_MSNO_FOR_UPDATE if for_update else _BY_MSNO
+    row = txn.execute(statement, {"p_msno": msno}).first()
     return None if row is None else _record(row)
 
 
@@ -458,9 +463,6 @@ def authorise_vendor(txn: Txn, sgc: str, client_id: str, *, actor: str = "system
 
 def check_vendor_may_sell(txn: Txn, vendor_id: int, sgc: str) -> None:
     """SGCNotAuthorised when ``sgc`` is restricted to other vendors."""
-    allowed = {
-        row.vendor_id
-        for row in txn.execute(select(sgc_vendors.c.vendor_id).where(sgc_vendors.c.sgc == sgc))
-    }
+    allowed = {row.vendor_id for row in txn.execute(_SGC_VENDORS, {"p_sgc": sgc})}
     if allowed and vendor_id not in allowed:
         raise SGCNotAuthorised(f"this vendor may not sell for supply group {sgc}")

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import Row, insert, select
+from sqlalchemy import Row, bindparam, insert, select
 
 from utilities.billing import BP, Block, TariffTerms, check_blocks
 from utilities.tables import tariff_blocks, tariffs
@@ -144,15 +144,17 @@ def add_tariff(
     return Tariff(tariff_id, terms)
 
 
+_BLOCKS = (
+    select(tariff_blocks.c.up_to_units, tariff_blocks.c.rate)
+    .where(tariff_blocks.c.tariff_id == bindparam("p_tariff"))
+    .order_by(tariff_blocks.c.seq)
+)
+_BY_ID = select(tariffs).where(tariffs.c.id == bindparam("p_key"))
+_BY_CODE = select(tariffs).where(tariffs.c.code == bindparam("p_key"))
+
+
 def _terms(txn: Txn, row: Row) -> Tariff:
-    blocks = tuple(
-        Block(b.up_to_units, b.rate)
-        for b in txn.execute(
-            select(tariff_blocks.c.up_to_units, tariff_blocks.c.rate)
-            .where(tariff_blocks.c.tariff_id == row.id)
-            .order_by(tariff_blocks.c.seq)
-        )
-    )
+    blocks = tuple(Block(b.up_to_units, b.rate) for b in txn.execute(_BLOCKS, {"p_tariff": row.id}))
     return Tariff(
         row.id,
         TariffTerms(
@@ -169,8 +171,8 @@ def _terms(txn: Txn, row: Row) -> Tariff:
 
 
 def get_tariff(txn: Txn, tariff: int | str) -> Tariff:
-    column = tariffs.c.id if isinstance(tariff, int) else tariffs.c.code
-    row = txn.execute(select(tariffs).where(column == tariff)).first()
+    statement = _BY_ID if isinstance(tariff, int) else _BY_CODE
+    row = txn.execute(statement, {"p_key": tariff}).first()
     if row is None:
         raise InvalidRequest(f"no tariff {tariff!r}")
     return _terms(txn, row)

@@ -141,12 +141,11 @@ class Authenticator:
         """
         if new_password:
             return self._change_password(client_id, operator_name, password, new_password)
+        found = self.cached(client_id, operator_name, password)
+        if found is not None:
+            return found
         cache_key = self._key(client_id, operator_name, password)
         now = time.monotonic()
-        with self._lock:
-            cached = self._cache.get(cache_key)
-        if cached is not None and cached[0] > now:
-            return cached[1]
 
         identity = self._database.run_txn("load_identity", _load_identity, client_id, operator_name)
         if identity is None:
@@ -164,6 +163,18 @@ class Authenticator:
                     self._cache.clear()
                 self._cache[cache_key] = (now + self._cache_seconds, principal)
         return principal
+
+    def cached(
+        self, client_id: str, operator_name: str | None, password: str | None
+    ) -> Principal | None:
+        """The principal of a verification still in the cache, else None. Never blocks (no
+        database, no scrypt): the reactor thread may call it and skip a thread-pool hop."""
+        cache_key = self._key(client_id, operator_name, password)
+        with self._lock:
+            cached = self._cache.get(cache_key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        return None
 
     def _change_password(
         self, client_id: str, operator_name: str | None, password: str | None, new_password: str

@@ -16,15 +16,31 @@ account per transfer::
 
 so concurrent debits can neither lose an update nor overdraw. Accounts are updated in id
 order so two transfers touching the same accounts cannot deadlock.
+
+Hot accounts (the utility, a voucher supplier, the house revenue account) are credited by
+every sale. Holding their row lock from the middle of a vend transaction to its commit would
+serialise all vends on it, so on PostgreSQL a caller may *defer* credits to named accounts
+(``post_transfer(..., defer=...)``): those legs are applied as the transaction's last
+statement before COMMIT (:meth:`Txn.before_commit`) -- the transaction's summed delta per
+account, the rows locked in id order, and their ledger entries, all in one statement, so the
+hot rows stay locked for one round trip. A credit needs no condition (only debits are checked
+against limits), so deferring it changes no outcome; the transfer stays one balanced set of
+entries written in the same transaction, and each entry's ``balance_after`` is the running
+balance in entry order as before. (A savepoint rolled back after a deferral would leave the
+credit queued for a transfer that no longer exists: the flush then fails on the entries'
+foreign key and the whole transaction rolls back -- never a silent imbalance. Nothing posts
+sales inside savepoints today.)
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from vending.errors import (
@@ -91,8 +107,12 @@ def post_transfer(
     reference: str | None = None,
     reverses_id: int | None = None,
     now: datetime | None = None,
+    defer: Collection[int] = (),
 ) -> PostedTransfer:
-    """Post one balanced transfer and apply it to the account balances."""
+    """Post one balanced transfer and apply it to the account balances.
+
+    ``defer``: accounts whose net credit may be applied at the end of the transaction (see
+    the module docstring; PostgreSQL only). Their balances are not in the result."""
     # Legs of zero (no commission, no fee) are simply not written.
     legs = [leg for leg in legs if leg.amount.amount != 0]
     if not legs:
@@ -106,36 +126,57 @@ def post_transfer(
         deltas[leg.account_id] += leg.amount.amount
         if currency_of.setdefault(leg.account_id, leg.amount.currency) != leg.amount.currency:
             raise CurrencyMismatch("one account cannot take legs in two currencies")
+    deferred = {a for a in defer if deltas.get(a, 0) > 0} if txn.is_postgres else set()
 
     balances: dict[int, int] = {}
     limits: dict[int, int | None] = {}
     for account_id in sorted(deltas):
-        balances[account_id], limits[account_id] = _apply_delta(
-            txn, account_id, deltas[account_id], currency_of[account_id]
-        )
+        if account_id not in deferred:
+            balances[account_id], limits[account_id] = _apply_delta(
+                txn, account_id, deltas[account_id], currency_of[account_id]
+            )
 
     try:
         transfer_id = txn.execute(
-            insert(transfers)
-            .values(
-                kind=kind,
-                description=description[:200],
-                reference=reference,
-                reverses_id=reverses_id,
-                created_by=created_by[:64],
-                created_at=now,
-            )
-            .returning(transfers.c.id)
+            _INSERT_TRANSFER,
+            {
+                "kind": kind,
+                "description": description[:200],
+                "reference": reference,
+                "reverses_id": reverses_id,
+                "created_by": created_by[:64],
+                "created_at": now,
+            },
         ).scalar_one()
     except IntegrityError as exc:
         if reverses_id is not None:
             raise ReversalRefused(f"transfer {reverses_id} has already been reversed") from exc
         raise
 
-    # Running balance per entry: walk back from the final balance in leg order.
+    if deferred:
+        _DeferredCredits.of(txn).add(
+            [(transfer_id, leg) for leg in legs if leg.account_id in deferred],
+            {a: (deltas[a], currency_of[a]) for a in deferred},
+        )
+        legs = [leg for leg in legs if leg.account_id not in deferred]
+    if legs:
+        rows = _entry_rows([(transfer_id, leg) for leg in legs], balances)
+        txn.execute(_INSERT_ENTRIES, rows)
+    return PostedTransfer(transfer_id, balances, limits)
+
+
+# Prebuilt statements (values bound at execution): SQLAlchemy reuses their compiled form
+# without even recomputing a cache key -- about 100 us of CPU per execution saved.
+_INSERT_TRANSFER = insert(transfers).returning(transfers.c.id)
+_INSERT_ENTRIES = insert(ledger_entries)
+
+
+def _entry_rows(legs: list[tuple[int, Leg]], balances: dict[int, int]) -> list[dict[str, Any]]:
+    """Entry rows of (transfer id, leg) pairs, each with its account's running balance after
+    it: walk back from the final balances in posting order."""
     running = dict(balances)
-    rows = []
-    for leg in reversed(legs):
+    rows: list[dict[str, Any]] = []
+    for transfer_id, leg in reversed(legs):
         rows.append(
             {
                 "transfer_id": transfer_id,
@@ -148,8 +189,88 @@ def post_transfer(
         )
         running[leg.account_id] -= leg.amount.amount
     rows.reverse()
-    txn.execute(insert(ledger_entries), rows)
-    return PostedTransfer(transfer_id, balances, limits)
+    return rows
+
+
+class _DeferredCredits:
+    """The deferred credits of one transaction, applied by its before-commit hook."""
+
+    _KEY = "vending.ledger.deferred"
+
+    def __init__(self) -> None:
+        self.deltas: dict[int, tuple[int, str]] = {}
+        self.legs: list[tuple[int, Leg]] = []  # (transfer id, leg) in posting order
+
+    @classmethod
+    def of(cls, txn: Txn) -> _DeferredCredits:
+        found = txn.local.get(cls._KEY)
+        if found is None:
+            found = txn.local[cls._KEY] = cls()
+            txn.before_commit(found.apply)
+        return found  # type: ignore[no-any-return]
+
+    def add(self, legs: list[tuple[int, Leg]], deltas: dict[int, tuple[int, str]]) -> None:
+        for account_id, (delta, currency) in deltas.items():
+            total, _ = self.deltas.get(account_id, (0, currency))
+            self.deltas[account_id] = (total + delta, currency)
+        self.legs += legs
+
+    def apply(self, txn: Txn) -> None:
+        txn.local.pop(self._KEY, None)
+        ids = sorted(self.deltas)
+        # What each entry's account receives after it in this transaction: its
+        # balance_after is the account's final balance minus that.
+        later: list[int] = []
+        after: dict[int, int] = defaultdict(int)
+        for _transfer_id, leg in reversed(self.legs):
+            later.append(after[leg.account_id])
+            after[leg.account_id] += leg.amount.amount
+        later.reverse()
+        params = {
+            "ids": ids,
+            "deltas": [self.deltas[a][0] for a in ids],
+            "currencies": [self.deltas[a][1] for a in ids],
+            "e_transfer": [t for t, _ in self.legs],
+            "e_account": [leg.account_id for _, leg in self.legs],
+            "e_amount": [leg.amount.amount for _, leg in self.legs],
+            "e_currency": [leg.amount.currency for _, leg in self.legs],
+            "e_role": [leg.role[:24] for _, leg in self.legs],
+            "e_later": later,
+        }
+        written = txn.conn.exec_driver_sql(_FLUSH_SQL, params).rowcount
+        if written != len(self.legs):
+            # An account is missing or in another currency: say which, as an update would.
+            for account_id in ids:
+                delta, currency = self.deltas[account_id]
+                _apply_delta(txn, account_id, delta, currency)
+            raise AssertionError("deferred credits could not be applied")  # pragma: no cover
+
+
+# The rows are locked in id order (FOR UPDATE under ORDER BY) so that two transactions
+# applying credits to the same accounts cannot deadlock.
+_FLUSH_SQL = """
+WITH locked AS (
+    SELECT id FROM accounts WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id FOR UPDATE
+), delta AS (
+    SELECT * FROM unnest(%(ids)s::bigint[], %(deltas)s::bigint[], %(currencies)s::text[])
+        AS d(id, delta, currency)
+), applied AS (
+    UPDATE accounts SET balance = accounts.balance + delta.delta
+    FROM delta JOIN locked ON locked.id = delta.id
+    WHERE accounts.id = delta.id AND accounts.currency = delta.currency
+    RETURNING accounts.id, accounts.balance
+), entry AS (
+    SELECT * FROM unnest(
+        %(e_transfer)s::bigint[], %(e_account)s::bigint[], %(e_amount)s::bigint[],
+        %(e_currency)s::text[], %(e_role)s::text[], %(e_later)s::bigint[]
+    ) WITH ORDINALITY AS e(transfer_id, account_id, amount, currency, role, later, ord)
+)
+INSERT INTO ledger_entries (transfer_id, account_id, amount, currency, role, balance_after)
+SELECT entry.transfer_id, entry.account_id, entry.amount, entry.currency, entry.role,
+       applied.balance - entry.later
+FROM entry JOIN applied ON applied.id = entry.account_id
+ORDER BY entry.ord
+"""
 
 
 def _apply_delta(txn: Txn, account_id: int, delta: int, currency: str) -> tuple[int, int | None]:
@@ -166,25 +287,35 @@ def _apply_delta(txn: Txn, account_id: int, delta: int, currency: str) -> tuple[
             _explain_refused(txn, account_id, delta, currency)
             raise AssertionError("unreachable")  # pragma: no cover
         return int(row.balance), row.credit_limit
-    condition = [accounts.c.id == account_id, accounts.c.currency == currency]
-    if delta < 0:
-        condition.append(accounts.c.blocked.is_(False))
-        condition.append(
-            or_(
-                accounts.c.credit_limit.is_(None),
-                accounts.c.balance + delta >= -accounts.c.credit_limit,
-            )
-        )
-    row = txn.execute(
-        update(accounts)
-        .where(and_(*condition))
-        .values(balance=accounts.c.balance + delta)
-        .returning(accounts.c.balance, accounts.c.credit_limit)
-    ).first()
-    if row is not None:
-        return int(row.balance), row.credit_limit
+    statement = _CREDIT if delta > 0 else _DEBIT
+    row = txn.execute(statement, {"p_id": account_id, "p_currency": currency, "p_delta": delta})
+    found = row.first()
+    if found is not None:
+        return int(found.balance), found.credit_limit
     _explain_refused(txn, account_id, delta, currency)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+_CREDIT = (
+    update(accounts)
+    .where(accounts.c.id == bindparam("p_id"), accounts.c.currency == bindparam("p_currency"))
+    .values(balance=accounts.c.balance + bindparam("p_delta"))
+    .returning(accounts.c.balance, accounts.c.credit_limit)
+)
+_DEBIT = (
+    update(accounts)
+    .where(
+        accounts.c.id == bindparam("p_id"),
+        accounts.c.currency == bindparam("p_currency"),
+        accounts.c.blocked.is_(False),
+        or_(
+            accounts.c.credit_limit.is_(None),
+            accounts.c.balance + bindparam("p_delta") >= -accounts.c.credit_limit,
+        ),
+    )
+    .values(balance=accounts.c.balance + bindparam("p_delta"))
+    .returning(accounts.c.balance, accounts.c.credit_limit)
+)
 
 
 def _explain_refused(txn: Txn, account_id: int, delta: int, currency: str) -> None:

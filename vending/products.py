@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 
 from vending import audit
 from vending.errors import (
@@ -213,9 +213,17 @@ def create_product(
     return get_product(txn, product_id)
 
 
+_BY_ID = select(products).where(products.c.id == bindparam("p_key"))
+_BY_CODE = select(products).where(products.c.code == bindparam("p_key"))
+_COMMISSION = select(vendor_commissions.c.merchant_commission_bp).where(
+    vendor_commissions.c.vendor_id == bindparam("p_vendor"),
+    vendor_commissions.c.product_id == bindparam("p_product"),
+)
+
+
 def get_product(txn: Txn, product: int | str) -> Product:
-    column = products.c.id if isinstance(product, int) else products.c.code
-    row = txn.execute(select(products).where(column == product)).first()
+    statement = _BY_ID if isinstance(product, int) else _BY_CODE
+    row = txn.execute(statement, {"p_key": product}).first()
     if row is None:
         raise UnknownProduct(f"no product {product!r}")
     return _from_row(row)
@@ -275,12 +283,7 @@ def set_vendor_commission(txn: Txn, vendor_id: int, product_id: int, commission_
 
 
 def vendor_commission_bp(txn: Txn, vendor_id: int, product: Product) -> int:
-    override = txn.execute(
-        select(vendor_commissions.c.merchant_commission_bp).where(
-            vendor_commissions.c.vendor_id == vendor_id,
-            vendor_commissions.c.product_id == product.id,
-        )
-    ).scalar()
+    override = txn.execute(_COMMISSION, {"p_vendor": vendor_id, "p_product": product.id}).scalar()
     return product.merchant_commission_bp if override is None else int(override)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -58,6 +58,24 @@ def _aad(client_id: str, request_id: str) -> bytes:
     return b"evd-response:%d:%s:%s" % (len(client), client, request_id.encode())
 
 
+# Prebuilt statements (parameters bound at execution): compiled once per process.
+_CLAIM_PG = (
+    pg_insert(requests)
+    .on_conflict_do_nothing(index_elements=["client_id", "request_id"])
+    .returning(requests.c.id)
+)
+_CLAIM_SQLITE = (
+    sqlite_insert(requests)
+    .on_conflict_do_nothing(index_elements=["client_id", "request_id"])
+    .returning(requests.c.id)
+)
+_STORE = update(requests).where(requests.c.id == bindparam("p_request_pk"))
+_BY_KEY = select(requests).where(
+    requests.c.client_id == bindparam("p_client_id"),
+    requests.c.request_id == bindparam("p_request_id"),
+)
+
+
 def claim_request(
     txn: Txn,
     keyring: Keyring,
@@ -74,20 +92,17 @@ def claim_request(
     Raises IdempotencyConflict when the key was used for a different request and
     RequestInProgress when the earlier identical request has not finished yet.
     """
-    insert = pg_insert if txn.is_postgres else sqlite_insert
     request_pk = txn.execute(
-        insert(requests)
-        .values(
-            client_id=client_id,
-            request_id=request_id,
-            channel=channel,
-            operation=operation,
-            fingerprint=fingerprint,
-            state="pending",
-            received_at=now or utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=["client_id", "request_id"])
-        .returning(requests.c.id)
+        _CLAIM_PG if txn.is_postgres else _CLAIM_SQLITE,
+        {
+            "client_id": client_id,
+            "request_id": request_id,
+            "channel": channel,
+            "operation": operation,
+            "fingerprint": fingerprint,
+            "state": "pending",
+            "received_at": now or utcnow(),
+        },
     ).scalar()
     if request_pk is not None:
         return Claim(request_pk, client_id, request_id)
@@ -114,26 +129,22 @@ def store_response(
     """Store the response to ``claim`` (encrypted), in the caller's transaction."""
     key_id, blob = keyring.encrypt(txn, body, aad=_aad(claim.client_id, claim.request_id))
     txn.execute(
-        update(requests)
-        .where(requests.c.id == claim.request_pk)
-        .values(
-            state="completed",
-            http_status=http_status,
-            response_key_id=key_id,
-            response=blob,
-            completed_at=now or utcnow(),
-        )
+        _STORE,
+        {
+            "p_request_pk": claim.request_pk,
+            "state": "completed",
+            "http_status": http_status,
+            "response_key_id": key_id,
+            "response": blob,
+            "completed_at": now or utcnow(),
+        },
     )
 
 
 def find_request(
     txn: Txn, keyring: Keyring, *, client_id: str, request_id: str
 ) -> RequestRecord | None:
-    row = txn.execute(
-        select(requests).where(
-            requests.c.client_id == client_id, requests.c.request_id == request_id
-        )
-    ).first()
+    row = txn.execute(_BY_KEY, {"p_client_id": client_id, "p_request_id": request_id}).first()
     return None if row is None else _record(txn, keyring, row)
 
 

@@ -14,11 +14,12 @@ the current state, so two racing transitions cannot both happen.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 
 from vending.accounts import ensure_house_accounts, house_account_code
 from vending.errors import InvalidState, ReversalRefused, UnknownSale
@@ -126,9 +127,14 @@ def _select_sales():  # type: ignore[no-untyped-def]
     return select(*_SALE_COLUMNS).join(products, products.c.id == sales.c.product_id)
 
 
+_HOUSE_IDS = select(accounts.c.code, accounts.c.id).where(
+    accounts.c.code.in_(bindparam("codes", expanding=True))
+)
+
+
 def _house_ids(txn: Txn, currency: str, *purposes: str) -> dict[str, int]:
     codes = {house_account_code(p, currency): p for p in purposes}
-    rows = txn.execute(select(accounts.c.code, accounts.c.id).where(accounts.c.code.in_(codes)))
+    rows = txn.execute(_HOUSE_IDS, {"codes": list(codes)})
     found = {codes[row.code]: row.id for row in rows}
     if len(found) < len(purposes):
         found = {p: ensure_house_accounts(txn, currency)[p] for p in purposes}
@@ -155,32 +161,61 @@ def _sale_legs(order: SaleOrder, house: dict[str, int], source: int) -> list[Leg
     ]
 
 
+_INSERT_SALE = insert(sales).returning(sales.c.id)
+
+
 def _insert_sale(
     txn: Txn, claim: Claim, order: SaleOrder, *, state: str, transfer_id: int, now: datetime
-) -> int:
+) -> Sale:
+    """Insert the sale; the Sale as written (no second read)."""
     pricing = order.pricing
-    return txn.execute(
-        insert(sales)
-        .values(
-            request_pk=claim.request_pk,
-            vendor_id=order.vendor_id,
-            product_id=order.product.id,
-            operator_id=order.operator_id,
-            terminal_id=order.terminal_id[:64],
-            state=state,
-            amount=pricing.price.amount,
-            commission=pricing.commission.amount,
-            fee=pricing.fee.amount,
-            cost=pricing.supplier_share.amount,
-            currency=pricing.price.currency,
-            target=order.target[:64],
-            transfer_id=transfer_id,
-            details=order.details,
-            created_at=now,
-            completed_at=now if state == "completed" else None,
-        )
-        .returning(sales.c.id)
-    ).scalar_one()
+    values: dict[str, Any] = {
+        "request_pk": claim.request_pk,
+        "vendor_id": order.vendor_id,
+        "product_id": order.product.id,
+        "operator_id": order.operator_id,
+        "terminal_id": order.terminal_id[:64],
+        "state": state,
+        "amount": pricing.price.amount,
+        "commission": pricing.commission.amount,
+        "fee": pricing.fee.amount,
+        "cost": pricing.supplier_share.amount,
+        "currency": pricing.price.currency,
+        "target": order.target[:64],
+        "transfer_id": transfer_id,
+        "details": order.details,
+        "created_at": now,
+        "completed_at": now if state == "completed" else None,
+    }
+    sale_id = txn.execute(_INSERT_SALE, values).scalar_one()
+    currency = pricing.price.currency
+    at = now.astimezone(UTC)  # as the UTC column reads back
+    return Sale(
+        id=sale_id,
+        request_pk=claim.request_pk,
+        vendor_id=order.vendor_id,
+        product_id=order.product.id,
+        product_code=order.product.code,
+        product_kind=order.product.kind,
+        state=state,
+        amount=Money(pricing.price.amount, currency),
+        commission=Money(pricing.commission.amount, currency),
+        fee=Money(pricing.fee.amount, currency),
+        cost=Money(pricing.supplier_share.amount, currency),
+        target=order.target[:64],
+        terminal_id=order.terminal_id[:64],
+        external_ref=None,
+        # As read back from the JSON column: a copy, never the caller's dict.
+        details=json.loads(json.dumps(order.details)),
+        transfer_id=transfer_id,
+        settlement_transfer_id=None,
+        reversal_transfer_id=None,
+        created_at=at,
+        completed_at=at if state == "completed" else None,
+        confirmed_at=None,
+        reversed_at=None,
+        failure_reason=None,
+    )
 
 
 def record_sale(
@@ -198,10 +233,12 @@ def record_sale(
         created_by=created_by,
         reference=f"request:{claim.request_pk}",
         now=now,
+        # Credited by every sale: applied at the end of the transaction (vending.ledger).
+        defer=(order.product.supplier_account_id, house["revenue"], house["fees"]),
     )
-    sale_id = _insert_sale(txn, claim, order, state="completed", transfer_id=posted.id, now=now)
+    sale = _insert_sale(txn, claim, order, state="completed", transfer_id=posted.id, now=now)
     return SaleResult(
-        get_sale(txn, sale_id),
+        sale,
         posted.balance_of(order.vendor_account_id, currency),
         posted.available_of(order.vendor_account_id, currency),
     )
@@ -228,9 +265,9 @@ def hold_sale(
         reference=f"request:{claim.request_pk}",
         now=now,
     )
-    sale_id = _insert_sale(txn, claim, order, state="pending", transfer_id=posted.id, now=now)
+    sale = _insert_sale(txn, claim, order, state="pending", transfer_id=posted.id, now=now)
     return SaleResult(
-        get_sale(txn, sale_id),
+        sale,
         posted.balance_of(order.vendor_account_id, currency),
         posted.available_of(order.vendor_account_id, currency),
     )

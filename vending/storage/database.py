@@ -46,13 +46,17 @@ RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 class Txn:
     """One running transaction, handed to transaction functions."""
 
-    __slots__ = ("_after_commit", "conn", "desc", "dialect")
+    __slots__ = ("_after_commit", "_before_commit", "conn", "desc", "dialect", "local")
 
     def __init__(self, conn: Connection, desc: str) -> None:
         self.conn = conn
         self.desc = desc
         self.dialect: str = conn.dialect.name
         self._after_commit: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+        self._before_commit: list[Callable[[Txn], None]] = []
+        # Scratch space of this transaction only (e.g. rows already read by an earlier
+        # statement of it); gone with the transaction, so it never goes stale.
+        self.local: dict[Any, Any] = {}
 
     @property
     def is_postgres(self) -> bool:
@@ -64,6 +68,16 @@ class Txn:
     def call_after(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` once after this transaction commits (not if it rolls back)."""
         self._after_commit.append((fn, args))
+
+    def before_commit(self, fn: Callable[[Txn], None]) -> None:
+        """Run ``fn(txn)`` as this transaction's last work, right before its COMMIT (an
+        exception still rolls everything back). Used to touch hot rows as late as possible
+        (vending.ledger's deferred credits) so that their locks are held only briefly."""
+        self._before_commit.append(fn)
+
+    def run_before_commit(self) -> None:
+        while self._before_commit:
+            self._before_commit.pop(0)(self)
 
 
 @dataclass
@@ -177,6 +191,7 @@ class Database:
                     txn = Txn(conn, desc)
                     with conn.begin():
                         result = fn(txn, *args, **kwargs)
+                        txn.run_before_commit()
                     callbacks = txn._after_commit
                 break
             except Exception as exc:
@@ -262,7 +277,10 @@ def _create_engine(
             normalize_url(url),
             pool_size=pool_size,
             max_overflow=0,
-            pool_pre_ping=True,
+            # No ping before each transaction (a round trip each): a connection found dead
+            # by the transaction's first statement is invalidated, and run_txn retries the
+            # whole transaction on a fresh one (is_retryable).
+            pool_pre_ping=False,
             pool_timeout=30,
             isolation_level="READ COMMITTED",
             echo=echo,

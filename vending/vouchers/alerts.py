@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -39,11 +39,24 @@ def sellable(today: date):  # type: ignore[no-untyped-def]
     )
 
 
+# Prebuilt: every voucher sale checks its product's threshold (refresh_low_stock).
+_COUNT_UP_TO = select(func.count()).select_from(
+    select(vouchers.c.id)
+    .where(vouchers.c.product_id == bindparam("p_product"), sellable(bindparam("p_today")))
+    .limit(bindparam("p_limit"))
+    .subquery()
+)
+_THRESHOLD = select(
+    stock_thresholds.c.low_stock_threshold, stock_thresholds.c.low_stock_alerted_at
+).where(stock_thresholds.c.product_id == bindparam("p_product"))
+
+
 def count_sellable(txn: Txn, product_id: int, today: date, *, limit: int | None = None) -> int:
     """Sellable vouchers of a product, counting at most ``limit`` (an index range scan)."""
-    query = select(vouchers.c.id).where(vouchers.c.product_id == product_id, sellable(today))
     if limit is not None:
-        query = query.limit(limit)
+        params = {"p_product": product_id, "p_today": today, "p_limit": limit}
+        return int(txn.execute(_COUNT_UP_TO, params).scalar_one())
+    query = select(vouchers.c.id).where(vouchers.c.product_id == product_id, sellable(today))
     return int(txn.execute(select(func.count()).select_from(query.subquery())).scalar_one())
 
 
@@ -86,11 +99,7 @@ def refresh_low_stock(
     once stock is back above; True when an alert was raised."""
     now = now or utcnow()
     today = today or now.date()
-    row = txn.execute(
-        select(
-            stock_thresholds.c.low_stock_threshold, stock_thresholds.c.low_stock_alerted_at
-        ).where(stock_thresholds.c.product_id == product_id)
-    ).first()
+    row = txn.execute(_THRESHOLD, {"p_product": product_id}).first()
     if row is None:
         return False
     threshold = row.low_stock_threshold

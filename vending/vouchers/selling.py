@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from vending import audit
 from vending.errors import InvalidRequest, OutOfStock, UnknownProduct
@@ -64,13 +64,12 @@ def _in_stock(txn: Txn, product_id: int, today: date) -> bool:
     return alerts.count_sellable(txn, product_id, today, limit=1) > 0
 
 
-def _reserve(txn: Txn, product_id: int, today: date):  # type: ignore[no-untyped-def]
-    """Lock the voucher to sell: the earliest expiring, then those without expiry.
-
-    Two index range scans rather than one ``expiry IS NULL OR expiry >= today``, which
-    PostgreSQL could only answer by sorting every available voucher of the product.
-    """
-    columns = select(
+# The voucher to sell with what its receipt needs (batch number, supplier code), locked in
+# one statement. Two index range scans -- earliest expiry first, then those without expiry
+# -- rather than one ``expiry IS NULL OR expiry >= today``, which PostgreSQL could only
+# answer by sorting every available voucher of the product.
+_VOUCHER_COLUMNS = (
+    select(
         vouchers.c.id,
         vouchers.c.supplier_id,
         vouchers.c.import_id,
@@ -79,23 +78,48 @@ def _reserve(txn: Txn, product_id: int, today: date):  # type: ignore[no-untyped
         vouchers.c.pin_key_id,
         vouchers.c.pin_ciphertext,
         vouchers.c.expiry,
-    ).where(vouchers.c.product_id == product_id, vouchers.c.state == "available")
-    for query in (
-        columns.where(vouchers.c.expiry >= today).order_by(vouchers.c.expiry, vouchers.c.id),
-        columns.where(vouchers.c.expiry.is_(None)).order_by(vouchers.c.id),
-    ):
-        row = txn.execute(query.limit(1).with_for_update(skip_locked=True)).first()
-        if row is not None:
-            return row
-    return None
+        voucher_batches.c.batch_no,
+        suppliers.c.code.label("supplier_code"),
+    )
+    .select_from(vouchers)
+    .join(
+        voucher_batches,
+        (voucher_batches.c.import_id == vouchers.c.import_id)
+        & (voucher_batches.c.seq == vouchers.c.batch_seq),
+    )
+    .join(suppliers, suppliers.c.id == vouchers.c.supplier_id)
+)
+_RESERVE_COLUMNS = _VOUCHER_COLUMNS.where(
+    vouchers.c.product_id == bindparam("p_product"), vouchers.c.state == "available"
+)
+_RESERVE = (
+    _RESERVE_COLUMNS.where(vouchers.c.expiry >= bindparam("p_today"))
+    .order_by(vouchers.c.expiry, vouchers.c.id)
+    .limit(1)
+    .with_for_update(skip_locked=True, of=vouchers)
+)
+_RESERVE_NO_EXPIRY = (
+    _RESERVE_COLUMNS.where(vouchers.c.expiry.is_(None))
+    .order_by(vouchers.c.id)
+    .limit(1)
+    .with_for_update(skip_locked=True, of=vouchers)
+)
+_MARK_SOLD = (
+    update(vouchers)
+    .where(vouchers.c.id == bindparam("p_id"), vouchers.c.state == "available")
+    .values(state="sold", sale_id=bindparam("p_sale"), state_changed_at=bindparam("p_now"))
+)
+
+
+def _reserve(txn: Txn, product_id: int, today: date):  # type: ignore[no-untyped-def]
+    """Lock the voucher to sell: the earliest expiring, then those without expiry."""
+    row = txn.execute(_RESERVE, {"p_product": product_id, "p_today": today}).first()
+    if row is None:
+        row = txn.execute(_RESERVE_NO_EXPIRY, {"p_product": product_id}).first()
+    return row
 
 
 def _issued(txn: Txn, keyring: Keyring, row, product: Product) -> IssuedVoucher:  # type: ignore[no-untyped-def]
-    batch_no = txn.execute(
-        select(voucher_batches.c.batch_no).where(
-            voucher_batches.c.import_id == row.import_id, voucher_batches.c.seq == row.batch_seq
-        )
-    ).scalar_one()
     network = str(product.attributes.get("network") or product.attributes.get("brand") or "")
     instructions = str(
         product.attributes.get("instructions")
@@ -112,7 +136,7 @@ def _issued(txn: Txn, keyring: Keyring, row, product: Product) -> IssuedVoucher:
             blob=row.pin_ciphertext,
         ),
         expiry=row.expiry,
-        batch_no=batch_no,
+        batch_no=row.batch_no,
         product_code=product.code,
         network=network,
         instructions=instructions,
@@ -165,9 +189,7 @@ def sell_voucher(
     if row is None:
         raise OutOfStock(f"{product.code} is out of stock")
     issued = _issued(txn, keyring, row, product)
-    supplier_code = txn.execute(
-        select(suppliers.c.code).where(suppliers.c.id == row.supplier_id)
-    ).scalar_one()
+    supplier_code = row.supplier_code
     result = record_sale(
         txn,
         claim,
@@ -191,9 +213,7 @@ def sell_voucher(
         now=now,
     )
     sold = txn.execute(
-        update(vouchers)
-        .where(vouchers.c.id == row.id, vouchers.c.state == "available")
-        .values(state="sold", sale_id=result.sale.id, state_changed_at=now)
+        _MARK_SOLD, {"p_id": row.id, "p_sale": result.sale.id, "p_now": now}
     ).rowcount
     if sold != 1:  # impossible while the row is locked; refuse rather than sell twice
         raise VoucherStateError(f"voucher {row.serial_no} was taken by another sale")
@@ -250,16 +270,7 @@ def reprint_voucher(
     if sale.state != "completed":
         raise VoucherStateError(f"sale {sale.receipt_no} is {sale.state}; its PIN is withheld")
     row = txn.execute(
-        select(
-            vouchers.c.id,
-            vouchers.c.supplier_id,
-            vouchers.c.import_id,
-            vouchers.c.batch_seq,
-            vouchers.c.serial_no,
-            vouchers.c.pin_key_id,
-            vouchers.c.pin_ciphertext,
-            vouchers.c.expiry,
-        ).where(vouchers.c.sale_id == sale_id, vouchers.c.state == "sold")
+        _VOUCHER_COLUMNS.where(vouchers.c.sale_id == sale_id, vouchers.c.state == "sold")
     ).first()
     if row is None:
         raise UnknownVoucher(f"sale {sale.receipt_no} has no voucher from stock")

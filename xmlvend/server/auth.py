@@ -3,9 +3,10 @@ name/password -> operator through :class:`vending.auth.Authenticator`.
 
 The Authenticator blocks (a database read and, on a cache miss, scrypt), so it runs on a
 worker thread through the injected ``call_blocking``; its verified-credential cache keeps
-scrypt off every request after the first. Each state-changing transaction re-checks the
-principal (``vending.auth.revalidate``); when that reports ``CredentialsChanged`` the
-endpoint forgets the cached verification and authenticates once more.
+scrypt off every request after the first, and a cache hit is answered on the reactor thread
+without that hop. Each state-changing transaction re-checks the principal
+(``vending.auth.revalidate``); when that reports ``CredentialsChanged`` the endpoint forgets
+the cached verification and authenticates once more.
 """
 
 from __future__ import annotations
@@ -84,6 +85,17 @@ class Gatekeeper:
         """-> Principal; errbacks UnknownVendor, VendorBlocked, AuthenticationFailed,
         OperatorBlocked."""
         auth = header.auth_cred
+        if auth is None or not auth.new_password:
+            # A cached verification needs neither the database nor scrypt: answer it here
+            # instead of queueing behind the database pool (the operation's own
+            # transaction re-checks the principal anyway, vending.auth.revalidate).
+            found = self._authenticator.cached(
+                device_value(header.client_id),
+                None if auth is None else auth.op_name,
+                None if auth is None else auth.password,
+            )
+            if found is not None:
+                return succeed(found)
         return self._call(
             self._authenticator.authenticate,
             device_value(header.client_id),

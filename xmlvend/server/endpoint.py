@@ -151,6 +151,7 @@ class Endpoint:
             txns.record_answer,
             self.services.keyring,
             call.key,
+            call.who,
             StoredResponse(reply.body, reply.status),
             call.received_at,
         )

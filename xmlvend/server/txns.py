@@ -77,10 +77,18 @@ def request_record(
 
 
 def record_answer(
-    txn: Txn, keyring: Keyring, key: RequestKey, response: StoredResponse, now: datetime
+    txn: Txn,
+    keyring: Keyring,
+    key: RequestKey,
+    principal: Principal,
+    response: StoredResponse,
+    now: datetime,
 ) -> Processed:
     """Keep a read-only request's answer under its key (the first answer wins: an identical
-    re-send gets that one back; the key reused for another request is refused)."""
+    re-send gets that one back; the key reused for another request is refused). The
+    (possibly cached) principal is re-checked here, so a vendor blocked a moment ago gets
+    no answer."""
+    revalidate(txn, principal)
     return process_once(txn, keyring, key, lambda _claim: response, now=now)
 
 

@@ -16,7 +16,7 @@ from server_support import (
     with_msg_id,
 )
 
-from vending.vendors import set_vendor_privileges
+from vending.vendors import set_vendor_blocked, set_vendor_privileges
 from xmlvend.codec import types_base as b
 from xmlvend.codec import types_meter as m
 from xmlvend.codec import types_revenue as r
@@ -112,3 +112,14 @@ def test_every_request_is_keyed_read_only_ones_too(world: World) -> None:
     assert last.status == 200
     assert last.parsed().last_response == first.parsed()
     assert CAFE in first.body.decode()
+
+
+def test_a_vendor_blocked_after_caching_gets_no_answer_to_a_read_only_request(
+    world: World,
+) -> None:
+    """Blocking takes effect on the very next request, read-only ones included, although the
+    vendor's verified credentials are still cached."""
+    assert world.call(confirm_customer(world.header(), NORMAL_METER)).status == 200
+    world.database.run_txn("block", set_vendor_blocked, CAFE, True, actor="test")
+    response = world.call(confirm_customer(world.header(), NORMAL_METER))
+    assert response.fault_class() == "ClientIDAuthorisationEx"

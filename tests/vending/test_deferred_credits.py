@@ -1,0 +1,190 @@
+"""Deferred credits (vending.ledger): the hot accounts every sale credits are updated as the
+transaction's last statement. The ledger must stay exact under concurrency, running balances
+must stay consistent, and a transaction that fails takes its deferred credits with it."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import select
+from vending_support import (
+    SUPPLIER,
+    VENDOR,
+    add_vendor,
+    assert_ledger_consistent,
+    balance,
+    build_world,
+    house,
+    run,
+    sell,
+    snapshot,
+    transfer_legs,
+)
+
+from vending.keyring import Keyring
+from vending.ledger import Leg, post_transfer
+from vending.money import Money
+from vending.storage.database import Database, Txn
+from vending.storage.schema import accounts, ledger_entries
+
+THREADS = 8
+SALES_PER_THREAD = 25
+
+
+def _running_balances_consistent(db: Database, code: str) -> None:
+    """Entry by entry (id order) each balance_after is the previous one plus the amount,
+    and the last one is the account's balance."""
+
+    def fetch(txn: Txn) -> tuple[list[tuple[int, int]], int]:
+        account = txn.execute(
+            select(accounts.c.id, accounts.c.balance).where(accounts.c.code == code)
+        ).one()
+        rows = txn.execute(
+            select(ledger_entries.c.amount, ledger_entries.c.balance_after)
+            .where(ledger_entries.c.account_id == account.id)
+            .order_by(ledger_entries.c.id)
+        ).all()
+        return [(int(r.amount), int(r.balance_after)) for r in rows], int(account.balance)
+
+    entries, final = db.run_txn("entries", fetch)
+    running = 0
+    for amount, after in entries:
+        running += amount
+        assert after == running
+    assert running == final
+
+
+def test_concurrent_sales_credit_hot_accounts_exactly(database: Database, keyring: Keyring) -> None:
+    """8 vendors selling at once: supplier and revenue end exactly at the sum of their
+    shares, every running balance is consistent, the ledger verifies."""
+    db = database
+    run(db, build_world)
+    vendors = [f"C{i}" for i in range(THREADS)]
+    for vendor in vendors:
+        run(db, add_vendor, vendor, deposit="1000.00")
+    supplier_before = balance(db, SUPPLIER)
+    revenue_before = balance(db, house("revenue"))
+    barrier = threading.Barrier(THREADS)
+
+    def worker(i: int) -> int:
+        barrier.wait(timeout=30)
+        for n in range(SALES_PER_THREAD):
+            db.run_txn(
+                "sell",
+                sell,
+                keyring,
+                "AIR10",
+                request_id=f"r{i}-{n}",
+                client_id=vendors[i],
+            )
+        return SALES_PER_THREAD
+
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        sold = sum(pool.map(worker, range(THREADS)))
+    assert sold == THREADS * SALES_PER_THREAD
+    # AIR10: R10.00, 6 % supplier discount -> supplier R9.40, 4 % merchant commission ->
+    # margin R0.20 per sale.
+    assert balance(db, SUPPLIER) - supplier_before == sold * 940
+    assert balance(db, house("revenue")) - revenue_before == sold * 20
+    for vendor in vendors:
+        assert balance(db, f"vendor:{vendor}") == 100000 - SALES_PER_THREAD * 960
+    for code in (SUPPLIER, house("revenue"), f"vendor:{vendors[0]}"):
+        _running_balances_consistent(db, code)
+    assert_ledger_consistent(db)
+
+
+def test_sale_legs_keep_their_order(database: Database, keyring: Keyring) -> None:
+    """The sale transfer's entries come in leg order, deferred ones included."""
+    run(database, build_world)
+    result = database.run_txn("sell", sell, keyring, "AIR10", request_id="r1")
+    legs = transfer_legs(database, result.sale.transfer_id)
+    assert [(code, role) for code, _amount, role in legs] == [
+        (f"vendor:{VENDOR}", "commission"),
+        (f"vendor:{VENDOR}", "sale"),
+        (SUPPLIER, "supplier"),
+        (house("revenue"), "margin"),
+    ]
+    assert sum(amount for _code, amount, _role in legs) == 0
+
+
+def test_several_sales_in_one_transaction(database: Database, keyring: Keyring) -> None:
+    """Credits deferred by several transfers of one transaction are summed per account,
+    and each entry still carries its own running balance."""
+    run(database, build_world)
+    before = balance(database, SUPPLIER)
+
+    def three_sales(txn: Txn) -> None:
+        for n in range(3):
+            sell(txn, keyring, "AIR10", request_id=f"r{n}")
+
+    database.run_txn("three", three_sales)
+    assert balance(database, SUPPLIER) - before == 3 * 940
+    _running_balances_consistent(database, SUPPLIER)
+    _running_balances_consistent(database, house("revenue"))
+    assert_ledger_consistent(database)
+
+
+def test_a_failing_transaction_takes_its_deferred_credits_along(
+    database: Database, keyring: Keyring
+) -> None:
+    run(database, build_world)
+    before = snapshot(database)
+
+    def sell_then_fail(txn: Txn) -> None:
+        sell(txn, keyring, "AIR10", request_id="r1")
+        raise RuntimeError("the response could not be rendered")
+
+    with pytest.raises(RuntimeError):
+        database.run_txn("fail", sell_then_fail)
+    assert snapshot(database) == before
+    assert_ledger_consistent(database)
+
+
+def test_deferred_balances_are_not_reported(pg_database: Database) -> None:
+    """On PostgreSQL a deferred account's balance is unknown until the end of the
+    transaction: the posted transfer reports the others only."""
+    db = pg_database
+    run(db, build_world)
+
+    def post(txn: Txn) -> tuple[set[int], int]:
+        ids = dict(txn.execute(select(accounts.c.code, accounts.c.id)).all())
+        zar = Money(500, "ZAR")
+        posted = post_transfer(
+            txn,
+            kind="test",
+            legs=[Leg(ids[f"vendor:{VENDOR}"], -zar, "sale"), Leg(ids[SUPPLIER], zar, "supplier")],
+            description="test",
+            created_by="test",
+            defer=(ids[SUPPLIER],),
+        )
+        return set(posted.balances), ids[f"vendor:{VENDOR}"]
+
+    reported, vendor_id = db.run_txn("post", post)
+    assert reported == {vendor_id}
+    assert balance(db, SUPPLIER) == 500
+    assert_ledger_consistent(db)
+
+
+def test_a_debit_is_never_deferred(pg_database: Database) -> None:
+    """Only credits wait: a debit of a deferrable account is checked at once."""
+    db = pg_database
+    run(db, build_world)
+
+    def post(txn: Txn) -> set[int]:
+        ids = dict(txn.execute(select(accounts.c.code, accounts.c.id)).all())
+        zar = Money(500, "ZAR")
+        posted = post_transfer(
+            txn,
+            kind="test",
+            legs=[Leg(ids[SUPPLIER], -zar, "refund"), Leg(ids[f"vendor:{VENDOR}"], zar, "refund")],
+            description="test",
+            created_by="test",
+            defer=(ids[SUPPLIER],),
+        )
+        return set(posted.balances)
+
+    assert len(db.run_txn("post", post)) == 2
+    assert balance(db, SUPPLIER) == -500
+    assert_ledger_consistent(db)

@@ -1,0 +1,282 @@
+"""Benchmark: creditVend throughput and latency of ``evd serve --workers N`` on PostgreSQL,
+against pgbench's TPC-B-like script on the same server.
+
+    .venv/bin/python -m tools.bench [--seconds 20] [--connections 32] [--workers 2]
+                                    [--products electricity,voucher] [--url postgresql://...]
+
+(``make bench BENCH_ARGS="..."`` runs the same.) It creates its own database on the server
+at ``--url`` (default ``$EVD_BENCH_POSTGRES_URL`` or the local trust-auth server), seeds it
+(demo data, bench vendors and meters, voucher stock), starts ``evd serve``, and per product:
+
+1. **peak** -- closed loop: ``--connections`` keep-alive clients, each sending its next
+   creditVendReq as soon as the last is answered;
+2. **80 %** -- open loop at ``--fraction`` of that peak (constant arrival rate; latency from
+   each request's due time, so a stalled server cannot hide its queue).
+
+Then it stops the server, runs ``pgbench -i -s SCALE`` and ``pgbench -c C -j 2 -T SECONDS``
+in the same database, checks the ledger (``evd ledger verify``) and prints vends/s, p50/p99,
+pgbench tps and the ratio vends/s / tps. The database is dropped at the end.
+
+Every vend is a real one: authenticated, claimed, priced, tokenised (or a PIN reserved),
+posted to the ledger, its response stored encrypted -- and answered only after its own
+commit, with ``synchronous_commit`` and ``fsync`` as the server has them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tools.benchkit import pgbench
+from tools.benchkit.cpu import CpuMeter, postgres_pids
+from tools.benchkit.loadgen import MsgIds, Result, Template, closed_loop, open_loop, vend_templates
+from tools.benchkit.seed import DEFAULT_URL, VOUCHER_PRODUCT, bench_database, seed
+from tools.benchkit.server import ServerProcess
+
+PRODUCTS = ("electricity", "voucher")
+
+
+@dataclass
+class Phase:
+    product: str
+    peak: Result
+    steady: Result | None
+    peak_cpu: dict[str, float]
+    steady_cpu: dict[str, float]
+
+
+def _products(text: str) -> tuple[str, ...]:
+    chosen = tuple(p.strip() for p in text.split(",") if p.strip())
+    unknown = [p for p in chosen if p not in PRODUCTS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"products are {', '.join(PRODUCTS)}")
+    return chosen
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.bench", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("EVD_BENCH_POSTGRES_URL", DEFAULT_URL),
+        help="PostgreSQL server (a database is created and dropped there)",
+    )
+    parser.add_argument("--seconds", type=float, default=20.0, help="per measured run")
+    parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured, before each run")
+    parser.add_argument("--connections", type=int, default=32, help="concurrent clients")
+    parser.add_argument("--workers", type=int, default=2, help="evd serve --workers")
+    parser.add_argument("--pool-size", type=int, default=8, help="database.pool_size per worker")
+    parser.add_argument(
+        "--products",
+        type=_products,
+        default=PRODUCTS,
+        help="comma-separated: electricity, voucher (default both)",
+    )
+    parser.add_argument("--fraction", type=float, default=0.8, help="open-loop rate / peak")
+    parser.add_argument("--vendors", type=int, default=32, help="bench vendors (own floats)")
+    parser.add_argument("--meters", type=int, default=128, help="bench STA meters")
+    parser.add_argument(
+        "--vouchers", type=int, default=0, help="PINs in stock (default: enough for the runs)"
+    )
+    parser.add_argument("--pgbench-scale", type=int, default=1)
+    parser.add_argument(
+        "--pgbench-clients",
+        type=int,
+        default=0,
+        help="default: --connections (the same number of transactions in flight)",
+    )
+    parser.add_argument("--pgbench-seconds", type=int, default=0, help="default: --seconds")
+    parser.add_argument("--no-pgbench", action="store_true", help="skip pgbench")
+    parser.add_argument(
+        "--server-code",
+        metavar="DIR",
+        help="run the server from another checkout (e.g. `git archive HEAD` unpacked in DIR) "
+        "for before/after comparisons; the bench itself and the seeding use this one",
+    )
+    return parser.parse_args(argv)
+
+
+def _cpu_text(meter: CpuMeter, result: Result) -> str:
+    if not result.ok:
+        return ""
+    cpu = meter.spent
+    per = {name: seconds / result.ok * 1000 for name, seconds in cpu.items()}
+    busy = sum(cpu.values()) / result.seconds
+    text = (
+        f"CPU ms/vend: server {per['server']:.2f}, postgres {per['postgres']:.2f}, "
+        f"load generator {per['loadgen']:.2f}; {busy:.2f} cores busy"
+    )
+    other = meter.other / result.seconds
+    if other > 0.1:
+        text += f"; WARNING: other processes used {other:.2f} cores meanwhile"
+    return text
+
+
+def _line(label: str, result: Result) -> str:
+    errors = f", {result.error_total()} errors {result.errors}" if result.error_total() else ""
+    return (
+        f"{label:<22} {result.rate:8.1f} vends/s  p50 {result.percentile(50):7.2f} ms  "
+        f"p99 {result.percentile(99):7.2f} ms  ({result.ok} vends{errors})"
+    )
+
+
+def _vacuum(url: str) -> None:
+    """VACUUM ANALYZE the bench database, as pgbench does before each of its runs: every
+    run starts from tables without the previous run's dead rows."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE")
+    finally:
+        engine.dispose()
+
+
+async def _phase(
+    url: str,
+    server: ServerProcess,
+    product: str,
+    templates: list[Template],
+    msg_ids: MsgIds,
+    args: argparse.Namespace,
+    meter: CpuMeter,
+) -> Phase:
+    _vacuum(url)
+    peak = await closed_loop(
+        server.host,
+        server.port,
+        templates,
+        msg_ids,
+        connections=args.connections,
+        seconds=args.seconds,
+        warmup=args.warmup,
+        window=meter,
+    )
+    peak_cpu = dict(meter.spent)
+    print(_line(f"{product} peak", peak), flush=True)
+    print(f"{'':<22} {_cpu_text(meter, peak)}", flush=True)
+    steady = None
+    steady_cpu: dict[str, float] = {}
+    if peak.rate > 0:
+        _vacuum(url)
+        steady = await open_loop(
+            server.host,
+            server.port,
+            templates,
+            msg_ids,
+            rate=peak.rate * args.fraction,
+            connections=args.connections,
+            seconds=args.seconds,
+            warmup=args.warmup,
+            window=meter,
+        )
+        steady_cpu = dict(meter.spent)
+        label = f"{product} @{args.fraction:.0%} ({peak.rate * args.fraction:.0f}/s)"
+        print(_line(label, steady), flush=True)
+        print(f"{'':<22} {_cpu_text(meter, steady)}", flush=True)
+    return Phase(product, peak, steady, peak_cpu, steady_cpu)
+
+
+def _verify_ledger(url: str) -> str:
+    from vending.ledger import verify_ledger
+    from vending.storage.database import Database
+
+    database = Database(url, pool_size=1)
+    try:
+        report = database.run_txn("bench_verify", verify_ledger)
+    finally:
+        database.close()
+    if report.ok:
+        return f"ok ({report.accounts_checked} accounts, {report.transfers_checked} transfers)"
+    return "FAILED: " + "; ".join(report.problems()[:5])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    command = "python -m tools.bench " + shlex.join(sys.argv[1:] if argv is None else argv)
+    vouchers = args.vouchers or (200_000 if "voucher" in args.products else 0)
+    print(f"command: {command}", flush=True)
+    print(
+        f"machine: {os.cpu_count()} CPUs; evd serve --workers {args.workers}, pool_size "
+        f"{args.pool_size}; {args.connections} connections; {args.vendors} vendors, "
+        f"{args.meters} meters, {vouchers} {VOUCHER_PRODUCT} PINs",
+        flush=True,
+    )
+    phases: list[Phase] = []
+    with bench_database(args.url) as (url, name):
+        mark = time.perf_counter()
+        seeded = seed(url, vendors=args.vendors, meters=args.meters, vouchers=vouchers)
+        print(f"seeded in {time.perf_counter() - mark:.1f} s", flush=True)
+        server = ServerProcess(
+            url,
+            seeded.master_key,
+            workers=args.workers,
+            pool_size=args.pool_size,
+            code_dir=args.server_code,
+        )
+        try:
+            server.start()
+            meter = CpuMeter(
+                {
+                    "server": server.pids,
+                    "postgres": lambda: postgres_pids(name),
+                    "loadgen": lambda: [os.getpid()],
+                }
+            )
+            host = f"{server.host}:{server.port}"
+            templates = vend_templates(seeded.vendors, seeded.meters, VOUCHER_PRODUCT, host=host)
+            msg_ids = MsgIds()
+            for product in args.products:
+                phases.append(
+                    asyncio.run(
+                        _phase(url, server, product, templates[product], msg_ids, args, meter)
+                    )
+                )
+        finally:
+            server.cleanup()
+        ledger = _verify_ledger(url)
+        print(f"ledger verify: {ledger}", flush=True)
+        bench = None
+        if not args.no_pgbench:
+            clients = args.pgbench_clients or args.connections
+            seconds = int(args.pgbench_seconds or args.seconds)
+            pgbench.initialise(url, args.pgbench_scale)
+            bench = pgbench.run(
+                url, clients=clients, threads=2, seconds=seconds, scale=args.pgbench_scale
+            )
+    print()
+    print("summary")
+    print(f"  command:   {command}")
+    for phase in phases:
+        print("  " + _line(f"{phase.product} peak", phase.peak))
+        if phase.steady is not None:
+            print("  " + _line(f"{phase.product} @{args.fraction:.0%} of peak", phase.steady))
+    by_product = {phase.product: phase.peak.rate for phase in phases}
+    if "electricity" in by_product and "voucher" in by_product and by_product["electricity"]:
+        print(
+            f"  voucher / electricity peak throughput: "
+            f"{by_product['voucher'] / by_product['electricity']:.2f}"
+        )
+    if bench is not None:
+        print(
+            f"  pgbench:   {bench.tps:.1f} tps, latency {bench.latency_ms:.2f} ms "
+            f"(TPC-B-like, scale {bench.scale}, -c {bench.clients} -j {bench.threads} "
+            f"-T {bench.seconds})"
+        )
+        for phase in phases:
+            ratio = phase.peak.rate / bench.tps
+            print(f"  ratio {phase.product} vends/s / pgbench tps: {ratio:.2f}")
+    print(f"  ledger verify: {ledger}")
+    return 0 if ledger.startswith("ok") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""Benchmark: the cost of one vend inside the server, without HTTP, threads or load.
+
+    .venv/bin/python -m tools.bench_txn [--vends 1000] [--url postgresql://...]
+
+Seeds its own PostgreSQL database like ``tools.bench``, builds the XMLVend endpoint in this
+process with synchronous database calls, and sends it creditVendReq bodies one after the
+other: electricity, then vouchers. Prints per vend: SQL statements, CPU time of this process
+(parse, authenticate, price, tokenise, SQLAlchemy, render, encrypt) and wall time (CPU plus
+PostgreSQL round trips). Single-threaded and quiet, so its figures move only when the code
+does -- the end-to-end benchmark (tools.bench) is noisier.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import event
+
+from tools.benchkit.seed import DEFAULT_URL, VOUCHER_PRODUCT, bench_database, seed
+from tools.conformance import builders
+from xmlvend.codec import render_request
+from xmlvend.codec.types_base import MsgID
+
+WARMUP = 50
+
+
+def _bodies(seeded, kind: str, count: int, first: int) -> list[bytes]:  # type: ignore[no-untyped-def]
+    bodies = []
+    for i in range(first, first + count):
+        vendor = seeded.vendors[i % len(seeded.vendors)]
+        header = builders.request_header(
+            vendor, MsgID(date_time="20260101120000", unique_number=str(i + 1))
+        )
+        if kind == "voucher":
+            request = builders.voucher_vend(header, VOUCHER_PRODUCT, Decimal("10.00"), "ZAR")
+        else:
+            msno = seeded.meters[i % len(seeded.meters)]
+            request = builders.credit_vend(header, msno, Decimal("20.00"), "ZAR")
+        bodies.append(render_request(request))
+    return bodies
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.bench_txn", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--vends", type=int, default=1000, help="per product")
+    parser.add_argument("--url", default=os.environ.get("EVD_BENCH_POSTGRES_URL", DEFAULT_URL))
+    args = parser.parse_args(argv)
+    from twisted.internet import reactor
+
+    from utilities.service import build_utility_service
+    from vending.config import Config
+    from vending.keyring import Keyring
+    from vending.storage.database import Database
+    from xmlvend.server.app import build_server
+    from xmlvend.server.auth import call_now
+    from xmlvend.transport.asyncdb import ImmediateDatabase
+
+    command = "python -m tools.bench_txn " + shlex.join(sys.argv[1:] if argv is None else argv)
+    print(f"command: {command}")
+    with bench_database(args.url, "evd_bench_txn") as (url, _name):
+        # Enough stock that the low-stock alert stays quiet during the run.
+        seeded = seed(url, vendors=4, meters=16, vouchers=args.vends + WARMUP + 1000)
+        database = Database(url, pool_size=1)
+        keyring = Keyring(seeded.master_key)
+        config = Config()
+        runner = ImmediateDatabase(database)
+        utility = build_utility_service(config, runner, keyring, reactor)
+        server = build_server(
+            config,
+            reactor=reactor,
+            database=database,
+            keyring=keyring,
+            utility_service=utility,
+            runner=runner,
+            call_blocking=call_now,
+        )
+        server.start(recovery=False)
+        statements = [0]
+
+        def count(*_: object) -> None:
+            statements[0] += 1
+
+        event.listen(database.engine, "before_cursor_execute", count)
+        try:
+            for number, kind in enumerate(("electricity", "voucher")):
+                total = args.vends + WARMUP
+                bodies = _bodies(seeded, kind, total, number * total)
+                answers: list[int] = []
+
+                def answered(outcome: Any, answers: list[int] = answers) -> None:
+                    answers.append(outcome.status)
+
+                for body in bodies[:WARMUP]:
+                    server.endpoint.handle(body).addCallback(answered)
+                statements[0] = 0
+                wall, cpu = time.perf_counter(), time.process_time()
+                for body in bodies[WARMUP:]:
+                    server.endpoint.handle(body).addCallback(answered)
+                wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+                if any(status != 200 for status in answers):
+                    raise SystemExit(f"{kind}: a vend failed (HTTP {set(answers)})")
+                n = args.vends
+                print(
+                    f"{kind:<12} {statements[0] / n:5.1f} statements/vend  "
+                    f"CPU {cpu / n * 1000:6.3f} ms/vend  wall {wall / n * 1000:6.3f} ms/vend"
+                )
+        finally:
+            database.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
