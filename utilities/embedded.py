@@ -87,7 +87,7 @@ from vending.requests import (
     process_once,
     store_response,
 )
-from vending.sales import SaleOrder, record_sale
+from vending.sales import record_sale
 from vending.storage.database import Txn
 from vending.vendors import available_credit
 
@@ -474,27 +474,20 @@ class EmbeddedBackend:
             fbe_token = _credit_token("fbe", fbe_sts.digits, fbe_sts.units or 0)
         sts = self._engine.credit(txn, meter, key, breakdown.units, tids[-1])
         token = _credit_token("sale", sts.digits, sts.units or 0)
-        order = SaleOrder(
-            vendor_id=principal.vendor_id,
-            vendor_account_id=principal.account_id,
-            product=product,
-            pricing=pricing,
-            target=meter.msno,
-            terminal_id=ctx.terminal_id,
-            operator_id=principal.operator_id,
-            details={
-                **ctx.details,
-                "units": str(token.units),
-                "tariff": tariff.code,
-                "krn": key.krn,
-                "tid": sts.tid,
-                "key_change": key_change is not None,
-                "fbe_units": None if fbe_token is None else str(fbe_token.units),
-                "credit": breakdown.credit,
-                "credit_tax": breakdown.credit_tax,
-                "service_charge": breakdown.service + breakdown.service_tax,
-                "debt_recovered": breakdown.debt_recovered,
-            },
+        order = ctx.sale_order(
+            product,
+            pricing,
+            meter.msno,
+            units=str(token.units),
+            tariff=tariff.code,
+            krn=key.krn,
+            tid=sts.tid,
+            key_change=key_change is not None,
+            fbe_units=None if fbe_token is None else str(fbe_token.units),
+            credit=breakdown.credit,
+            credit_tax=breakdown.credit_tax,
+            service_charge=breakdown.service + breakdown.service_tax,
+            debt_recovered=breakdown.debt_recovered,
         )
         sold = record_sale(txn, claim, order, created_by=_created_by(principal), now=now)
         updated = self._after_purchase(
@@ -928,16 +921,7 @@ class EmbeddedBackend:
             tender = payment.tender or amount
             if tender < amount:
                 raise InvalidAmount("the tender is less than the amount")
-            order = SaleOrder(
-                vendor_id=principal.vendor_id,
-                vendor_account_id=principal.account_id,
-                product=product,
-                pricing=pricing,
-                target=meter.msno,
-                terminal_id=ctx.terminal_id,
-                operator_id=principal.operator_id,
-                details={**ctx.details, "payment": payment.kind},
-            )
+            order = ctx.sale_order(product, pricing, meter.msno, payment=payment.kind)
             sold = record_sale(txn, claim, order, created_by=_created_by(principal), now=now)
             if payment.kind == "debt":
                 reduce_debt(txn, meter, amount.amount)

@@ -26,8 +26,9 @@ from twisted.internet.defer import Deferred
 
 from vending.auth import Principal
 from vending.money import Money
+from vending.products import Pricing, Product
 from vending.requests import Processed, RequestKey, StoredResponse
-from vending.sales import Sale
+from vending.sales import Sale, SaleOrder
 from vending.storage.database import Txn
 
 
@@ -344,6 +345,22 @@ class RequestContext:
     received_at: datetime
     # Extra facts the protocol layer wants stored with the sale (never secrets).
     details: dict[str, Any] = field(default_factory=dict)
+
+    def sale_order(
+        self, product: Product, pricing: Pricing, target: str, **details: Any
+    ) -> SaleOrder:
+        """The sale this request makes for ``target`` (a meter number), by its principal at
+        its terminal; ``details`` join the context's own in the sale's details."""
+        return SaleOrder(
+            vendor_id=self.principal.vendor_id,
+            vendor_account_id=self.principal.account_id,
+            product=product,
+            pricing=pricing,
+            target=target,
+            terminal_id=self.terminal_id,
+            operator_id=self.principal.operator_id,
+            details={**self.details, **details},
+        )
 
 
 class ResponseRenderer(Protocol):

@@ -73,7 +73,7 @@ from vending.requests import (
     find_request,
     store_response,
 )
-from vending.sales import SaleOrder, fail_sale, get_sale, hold_sale, settle_sale
+from vending.sales import fail_sale, get_sale, hold_sale, settle_sale
 from vending.storage.database import Txn
 from vending.storage.schema import requests
 from vending.storage.types import utcnow
@@ -294,16 +294,7 @@ class UpstreamBackend:
             purchase.amount,
             commission_bp=vendor_commission_bp(txn, principal.vendor_id, product),
         )
-        order = SaleOrder(
-            vendor_id=principal.vendor_id,
-            vendor_account_id=principal.account_id,
-            product=product,
-            pricing=pricing,
-            target=msno,
-            terminal_id=ctx.terminal_id,
-            operator_id=principal.operator_id,
-            details={**ctx.details, "route": self.name},
-        )
+        order = ctx.sale_order(product, pricing, msno, route=self.name)
         held = hold_sale(txn, claimed, order, created_by=f"vendor:{principal.client_id}", now=now)
         message_id = messages.msg_id(now, claimed.request_pk)
         data_key, blob = self._keyring.encrypt(txn, ctx.request_body, aad=_aad(claimed.request_pk))
