@@ -49,6 +49,7 @@ class Phase:
     steady: Result | None
     peak_cpu: dict[str, float]
     steady_cpu: dict[str, float]
+    peak_other: float = 0.0  # CPU seconds other processes used during the peak window
 
 
 def _products(text: str) -> tuple[str, ...]:
@@ -113,6 +114,8 @@ def _cpu_text(meter: CpuMeter, result: Result) -> str:
         f"CPU ms/vend: server {per['server']:.2f}, postgres {per['postgres']:.2f}, "
         f"load generator {per['loadgen']:.2f}; {busy:.2f} cores busy"
     )
+    machine = (sum(cpu.values()) + meter.other) / result.ok * 1000
+    text += f"; whole machine {machine:.2f} ms/vend"
     other = meter.other / result.seconds
     if other > 0.1:
         text += f"; WARNING: other processes used {other:.2f} cores meanwhile"
@@ -160,7 +163,7 @@ async def _phase(
         warmup=args.warmup,
         window=meter,
     )
-    peak_cpu = dict(meter.spent)
+    peak_cpu, peak_other = dict(meter.spent), meter.other
     print(_line(f"{product} peak", peak), flush=True)
     print(f"{'':<22} {_cpu_text(meter, peak)}", flush=True)
     steady = None
@@ -182,7 +185,7 @@ async def _phase(
         label = f"{product} @{args.fraction:.0%} ({peak.rate * args.fraction:.0f}/s)"
         print(_line(label, steady), flush=True)
         print(f"{'':<22} {_cpu_text(meter, steady)}", flush=True)
-    return Phase(product, peak, steady, peak_cpu, steady_cpu)
+    return Phase(product, peak, steady, peak_cpu, steady_cpu, peak_other)
 
 
 def _verify_ledger(url: str) -> str:
@@ -271,9 +274,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"(TPC-B-like, scale {bench.scale}, -c {bench.clients} -j {bench.threads} "
             f"-T {bench.seconds})"
         )
+        print(
+            f"  pgbench CPU: {bench.cpu_ms_per_txn:.2f} ms per transaction, whole machine "
+            f"({bench.cores_busy:.2f} cores busy)"
+        )
         for phase in phases:
             ratio = phase.peak.rate / bench.tps
             print(f"  ratio {phase.product} vends/s / pgbench tps: {ratio:.2f}")
+            cpu = phase.peak_cpu
+            if phase.peak.ok and cpu:
+                # Both runs are CPU bound, so the ratio follows the CPU each operation costs.
+                per_vend = (sum(cpu.values()) + phase.peak_other) / phase.peak.ok * 1000
+                print(
+                    f"    CPU per {phase.product} vend {per_vend:.2f} ms vs per pgbench "
+                    f"transaction {bench.cpu_ms_per_txn:.2f} ms: CPU-bound ratio "
+                    f"{bench.cpu_ms_per_txn / per_vend:.2f}"
+                )
     print(f"  ledger verify: {ledger}")
     return 0 if ledger.startswith("ok") else 1
 
