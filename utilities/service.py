@@ -179,7 +179,7 @@ class UtilityServiceImpl:
             lambda: self._runner.run(
                 "utility_verify_token", self.embedded.verify_token, principal, meter, token
             ),
-            lambda upstream: upstream.unsupported("verify"),
+            lambda upstream: upstream.verify_token(meter, token),
         )
 
     def non_meter_specific_engineering(

@@ -232,6 +232,16 @@ class UpstreamBackend:
         )
         return d
 
+    def verify_token(self, query: MeterQuery, token: str) -> Deferred:
+        """-> VerifyResult: the utility that issued the token verifies it."""
+        request = messages.verify_request(self.route, self._next_msg_id(), query, token)
+        d = self._ask(request)
+        d.addCallback(self._expect, r.VerifyResp)
+        d.addCallback(
+            lambda resp: self._readable(messages.verify_result, resp, query, token, self._money)
+        )
+        return d
+
     @staticmethod
     def _expect(response: Any, cls: type) -> Any:
         if not isinstance(response, cls):

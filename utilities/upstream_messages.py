@@ -17,7 +17,9 @@ from utilities.interface import (
     MeterInfo,
     MeterQuery,
     Purchase,
+    TokenInfo,
     UtilityInfo,
+    VerifyResult,
 )
 from vending.config import UpstreamRoute
 from vending.errors import VendingError
@@ -104,6 +106,16 @@ def confirm_customer_request(
 ) -> r.ConfirmCustomerReq:
     return r.ConfirmCustomerReq(
         header=header(route, message_id),
+        id_method=b.VendIDMethod(meter_identifier=meter_identifier(query)),
+    )
+
+
+def verify_request(
+    route: UpstreamRoute, message_id: b.MsgID, query: MeterQuery, token: str
+) -> r.VerifyReq:
+    return r.VerifyReq(
+        header=header(route, message_id),
+        token=b.STS1Token(sts_cipher=token),
         id_method=b.VendIDMethod(meter_identifier=meter_identifier(query)),
     )
 
@@ -324,4 +336,74 @@ def meter_info(resp: r.ConfirmCustomerResp, query: MeterQuery, read: MoneyReader
         fbe_due=bool(config.fbe_due) if config is not None else False,
         min_vend=read(config.min_vend_amt) if config is not None else None,
         max_vend=read(config.max_vend_amt) if config is not None else None,
+    )
+
+
+# b:TokenSubClassType names back to STS token classes and subclasses (IEC 62055-41 tables).
+_CREDIT_SUBCLASS_OF = {
+    "Electricity Token": 0,
+    "Water Token": 1,
+    "Gas Token": 2,
+    "Connection time Token": 3,
+    "Currency Token": 4,
+}
+_MANAGEMENT_SUBCLASS_OF = {
+    "SetPwrLmt": 0,
+    "ClearCred": 1,
+    "EngKCT": 3,
+    "ClearTamper": 5,
+    "SetPhUnbalance": 6,
+    "SetWaterFact": 7,
+}
+# What the token was, in our VerifyResult's words, by STS class.
+_KIND_OF_CLASS = {0: "sale", 1: "engineering", 2: "engineering"}
+
+
+def _token_class(kind: b.TokenSubClassType | None) -> tuple[int, int]:
+    if kind is None or kind.credit is not None:
+        name = None if kind is None else kind.credit
+        return 0, _CREDIT_SUBCLASS_OF.get(name or "", 0)
+    if kind.meter_management is not None:
+        return 2, _MANAGEMENT_SUBCLASS_OF.get(kind.meter_management, 1)
+    return 1, 0
+
+
+def verify_result(
+    resp: r.VerifyResp, query: MeterQuery, token: str, read: MoneyReader
+) -> VerifyResult:
+    """The utility's verifyResp as our result (raises UnusableResponse)."""
+    tx = resp.credit_vend_tx
+    if tx is None:
+        raise UnusableResponse("the utility's answer has no credit transaction")
+    issue = tx.credit_token_issue
+    meter = _meter_info(
+        getattr(issue, "meter_detail", None), query.msno, resp.utility, resp.cust_vend_detail
+    )
+    info = resp.token_info
+    if not isinstance(info, b.STS1TokenInfo):
+        raise UnusableResponse("the utility's answer has no STS token information")
+    token_class, subclass = _token_class(info.token_class)
+    credit = read(tx.amt)
+    zero = Money.zero(credit.currency) if credit is not None else None
+    credit_tax, rate = _tax(tx, read, zero) if zero is not None else (None, None)
+    units_element = getattr(issue, "units", None)
+    units = None
+    if token_class == 0:
+        units = units_element.value if units_element is not None else info.transfer_amt
+    return VerifyResult(
+        meter=meter,
+        token_info=TokenInfo(
+            token=token,
+            token_class=token_class,
+            subclass=subclass,
+            tid=int(info.token_id),
+            transfer_amount=info.transfer_amt,
+        ),
+        kind=_KIND_OF_CLASS[token_class],
+        units=units,
+        credit=credit,
+        credit_tax=credit_tax,
+        tax_rate=rate,
+        tariff_name=None if tx.tariff is None else tx.tariff.name,
+        receipt_no=tx.receipt_no,
     )

@@ -88,6 +88,7 @@ class FakeUtility(Resource):
     vends: list[str] = field(default_factory=list)
     reversals: list[tuple[str, str]] = field(default_factory=list)
     advices: int = 0
+    verifies: int = 0
 
     isLeaf = True
 
@@ -111,6 +112,8 @@ class FakeUtility(Resource):
                     tx_reversed=self.script.reversal_answer,
                 )
             )
+        if isinstance(parsed, r.VerifyReq):
+            return self._verify(request, parsed)
         assert isinstance(parsed, r.CreditVendReq), parsed
         script = self.script
         if script.mode == "down503":
@@ -155,6 +158,51 @@ class FakeUtility(Resource):
         if not request.finished and not getattr(request, "_disconnected", False):
             request.write(answer)
             request.finish()
+
+    def _verify(self, request: Any, verify: r.VerifyReq) -> bytes:
+        """Verifies TOKEN once it has vended (each fake vend issues that one token)."""
+        self.verifies += 1
+        header = response_header(verify.header, server_id=SERVER)
+        token = getattr(verify.token, "sts_cipher", None)
+        if token != TOKEN or not self.vends:
+            request.setResponseCode(500)
+            return render_fault("VerifyTokenEx", "token not issued by this utility",
+                                header=header)  # fmt: skip
+        msno = verify.id_method.meter_identifier.msno  # type: ignore[attr-defined]
+        tx = r.CreditVendTx(
+            amt=b.Currency(value=Decimal("86.96"), symbol="ZAR"),
+            tax=(b.VAT(amt=b.Currency(value=Decimal("13.04"), symbol="ZAR"), rate=Decimal("15")),),
+            receipt_no="UP000001",
+            credit_token_issue=b.SaleCredTokenIssue(
+                desc="Prepayment Sale",
+                meter_detail=b.MeterDetail(
+                    meter_type=b.MeterType(at="07", tt="02"), msno=msno, sgc="777777",
+                    krn="1", ti="01",
+                ),
+                token=b.STS1Token(sts_cipher=TOKEN),
+                units=b.Units(value=Decimal("40.2"), si_unit="kWh"),
+                resource=b.Electricity(),
+            ),
+            tariff=b.Tariff(name="Upstream Flat"),
+        )  # fmt: skip
+        return render_response(
+            r.VerifyResp(
+                header=header,
+                client_status=b.ClientStatus(
+                    avail_credit=b.Currency(value=Decimal("1000"), symbol="ZAR")
+                ),
+                utility=b.UtilityDetail(
+                    name="Upstream Utility", address="2 Grid Road", tax_ref="4111111111"
+                ),
+                cust_vend_detail=b.CustVendDetail(name="Upstream Customer", address="3 Wire Lane"),
+                credit_vend_tx=tx,
+                token_info=b.STS1TokenInfo(
+                    token_id=Decimal(1234567),
+                    transfer_amt=Decimal("402"),
+                    token_class=b.TokenSubClassType(credit="Electricity Token"),
+                ),
+            )
+        )
 
     def _advice(self, request: Any, advice: b.LastRespAdviceReq) -> bytes:
         self.advices += 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -220,3 +221,45 @@ def test_pending_vend_is_recovered_after_a_restart(upstream: Upstream) -> None:
     assert entry.result.token.token == TOKEN
     assert len(upstream.fake.vends) == 1
     assert upstream.world.balance(CORNER_CAFE) == upstream.world.balance(CORNER_CAFE)
+
+
+def test_verify_is_forwarded_to_the_issuing_utility(upstream: Upstream) -> None:
+    service = upstream.service()
+    upstream.vend(service, "up-verify")
+    query = MeterQuery(UPSTREAM_METER)
+    result = blockingCallFromThread(
+        upstream.reactor, service.verify_token, upstream.world.cafe, query, TOKEN
+    )
+    assert upstream.fake.verifies == 1
+    assert result.meter.msno == UPSTREAM_METER and result.meter.sgc == "777777"
+    assert result.token_info.token == TOKEN and result.token_info.tid == 1234567
+    assert (result.token_info.token_class, result.token_info.subclass) == (0, 0)
+    assert result.kind == "sale" and result.units == Decimal("40.2")
+    assert result.credit == Money.parse("86.96", "ZAR")
+    assert result.credit_tax == Money.parse("13.04", "ZAR") and result.tax_rate == Decimal(15)
+    assert result.receipt_no == "UP000001" and result.tariff_name == "Upstream Flat"
+
+
+def test_verify_of_a_token_the_utility_did_not_issue_is_its_fault(upstream: Upstream) -> None:
+    service = upstream.service()
+    with pytest.raises(UpstreamFault) as raised:
+        blockingCallFromThread(
+            upstream.reactor,
+            service.verify_token,
+            upstream.world.cafe,
+            MeterQuery(UPSTREAM_METER),
+            "11112222333344445555",
+        )
+    assert raised.value.fault_class == "VerifyTokenEx"
+
+
+def test_verify_with_the_utility_down_is_unavailable(upstream: Upstream) -> None:
+    service = upstream.service(url="http://127.0.0.1:1/xmlvend")
+    with pytest.raises(UpstreamUnavailable):
+        blockingCallFromThread(
+            upstream.reactor,
+            service.verify_token,
+            upstream.world.cafe,
+            MeterQuery(UPSTREAM_METER),
+            TOKEN,
+        )
