@@ -4,6 +4,7 @@
 * ``evd keys import|list|current`` (vending keys per SGC/KRN, encrypted at rest)
 * ``evd tariff add|list|assign``
 * ``evd simulate-utility --port P [--latency S] [--fault-rate R] [--outage]``
+* ``evd fault list|show|close`` (customers' fault reports: :mod:`utilities.faults.cli`)
 
 Key material is never taken from the command line (other users can read the process list):
 ``--key-file FILE`` or ``--key-stdin``.
@@ -16,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from utilities.faults import cli as faults_cli
 from vending.cli.context import CommandError, Context
 from vending.cli.groups import Subparsers, actor, command_group, print_rows
 from vending.errors import VendingError
@@ -27,6 +29,7 @@ def register(subparsers: Subparsers) -> None:
     _register_keys(subparsers)
     _register_tariff(subparsers)
     _register_simulator(subparsers)
+    faults_cli.register(subparsers)
 
 
 # --- meter ------------------------------------------------------------------------------------

@@ -68,6 +68,9 @@ class ServerConfig:
     port: int = 8080
     # Processes sharing the port with SO_REUSEPORT (PostgreSQL only; SQLite is one process).
     workers: int = 1
+    # With several workers: seconds between the snapshots each writes of its metrics, for
+    # whichever worker answers GET /metrics to report the sum over all of them.
+    metrics_snapshot_seconds: float = 1.0
     # Every request is answered within this many seconds (must stay under 10).
     deadline_seconds: float = 8.0
     # Largest accepted request body, after gzip decompression too (413 beyond it).
@@ -92,6 +95,11 @@ class ServerConfig:
     def validate(self, key: str) -> None:
         _check(0 <= self.port <= 65535, f"{key}.port", "must be 0..65535")
         _check(1 <= self.workers <= 64, f"{key}.workers", "must be 1..64")
+        _check(
+            0 < self.metrics_snapshot_seconds <= 60,
+            f"{key}.metrics_snapshot_seconds",
+            "must be above 0 and at most 60 seconds",
+        )
         _check(
             0 < self.deadline_seconds < 10,
             f"{key}.deadline_seconds",

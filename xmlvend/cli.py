@@ -41,6 +41,7 @@ def register(subparsers: Subparsers) -> None:
     )
     serve.add_argument("--worker-index", type=int, help=argparse.SUPPRESS)
     serve.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
+    serve.add_argument("--metrics-dir", help=argparse.SUPPRESS)
     serve.set_defaults(handler=_serve)
 
     certs = command_group(subparsers, "certs", "TLS certificates")
@@ -93,7 +94,15 @@ def _serve(context: Context, args: argparse.Namespace) -> int:
 
     if server.workers > 1 and args.worker_index is None:
         return _supervise(context, args, config)
-    return _run(context, config, keyring, tls_options, args.worker_index, args.ready_fd)
+    return _run(
+        context,
+        config,
+        keyring,
+        tls_options,
+        args.worker_index,
+        args.ready_fd,
+        args.metrics_dir if args.worker_index is not None else None,
+    )
 
 
 def _with_overrides(config: Config, args: argparse.Namespace) -> Config:
@@ -164,6 +173,7 @@ def _run(
     tls_options: Any,
     worker_index: int | None,
     ready_fd: int | None = None,
+    metrics_dir: str | None = None,
 ) -> int:
     from twisted.internet import reactor
 
@@ -184,6 +194,17 @@ def _run(
         utility_service=utility,
         runner=runner,
     )
+    publisher = None
+    if metrics_dir is not None:  # a worker of evd serve --workers N: /metrics sums them all
+        from xmlvend.server.metricsdir import SnapshotDirectory, SnapshotPublisher
+
+        publisher = SnapshotPublisher(
+            server.metrics,
+            SnapshotDirectory(metrics_dir),
+            config.server.metrics_snapshot_seconds,
+            reactor,
+        )
+        publisher.start()
     server.start(recovery=worker_index in (None, 0))
     try:
         port = listen(
@@ -196,6 +217,8 @@ def _run(
         )
     except OSError as exc:
         server.stop(0)
+        if publisher is not None:
+            publisher.stop()
         raise CommandError(
             f"cannot listen on {config.server.host}:{config.server.port}: {exc.strerror or exc}"
         ) from exc
@@ -215,11 +238,24 @@ def _run(
     def shutdown() -> Any:
         log.info("stopping: no new connections, finishing in-flight requests")
         port.stopListening()
-        return server.stop()
+        stopped = server.stop()
+        if publisher is not None:  # after the drain: the last counts, nothing in flight
+            stopped.addBoth(_then(publisher.stop))
+        return stopped
 
     reactor.addSystemEventTrigger("before", "shutdown", shutdown)
     reactor.run()
     return 0
+
+
+def _then(action: Any) -> Any:
+    """A Deferred callback that runs ``action()`` and passes the result on."""
+
+    def callback(result: Any) -> Any:
+        action()
+        return result
+
+    return callback
 
 
 def _supervise(context: Context, args: argparse.Namespace, config: Config) -> int:
@@ -245,6 +281,7 @@ def _supervise(context: Context, args: argparse.Namespace, config: Config) -> in
                 server.workers,
                 index,
                 supervisor.ready_fd,
+                supervisor.metrics_dir,
             )
             for index in range(server.workers)
         ]

@@ -53,6 +53,8 @@ def test_the_kit_passes_against_evd_serve(demo_server: LiveServer, tmp_path: Pat
     assert_all_pass(results, NEEDS_OTHER_SETUP)
     assert status == 0
     assert len(results) >= 70
+    assert results["RF-001"][0] == "PASS"  # customer fault reports, logged for real
+    assert {results[case][0] for case in ("BT-001", "BT-002", "BT-003")} == {"PASS"}  # batches
 
 
 @pytest.mark.slow

@@ -16,8 +16,10 @@ from vending.storage.schema import metadata
 
 # Every package that adds tables to the shared metadata; missing ones are not written yet.
 TABLE_MODULES = (
+    "utilities.faults.tables",
     "utilities.storage",
     "utilities.tables",
+    "vending.batches",
     "vending.keyring",
     "vending.vouchers",
     "vending.vouchers.tables",

@@ -277,3 +277,28 @@ def test_configuration_errors_exit_2(evd: Evd) -> None:
     """A bad setting stops any command with exit code 2 and names the key."""
     evd.monkeypatch.setenv("EVD__SERVER__DEADLINE_SECONDS", "12")
     assert "server.deadline_seconds" in evd.fails("vendor", "list", code=2)
+
+
+def test_vendor_batches_lists_the_batches_of_a_vendor(evd: Evd) -> None:
+    from datetime import UTC, datetime
+
+    from vending import batches, vendors
+
+    evd.ok("db", "upgrade")
+    evd.ok("vendor", "add", "V1", "--name", "Cafe")
+    assert evd.ok("vendor", "batches", "V1").strip() == "(none)"
+    database = evd.database()
+    vendor = database.run_txn("get", vendors.get_vendor, "V1")
+    database.run_txn(
+        "start",
+        batches.start_batches,
+        vendor_id=vendor.id,
+        terminal_id="T1",
+        currency="ZAR",
+        kinds=("shift",),
+        now=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    database.close()
+    out = evd.ok("vendor", "batches", "V1", "--terminal", "T1")
+    assert "shift" in out and "open" in out and "0.00" in out
+    assert "no vendor" in evd.fails("vendor", "batches", "NOPE")

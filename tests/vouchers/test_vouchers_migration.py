@@ -22,7 +22,9 @@ def test_0003_downgrades_and_upgrades(database: Database) -> None:
     before = set(inspect(engine).get_table_names())
     assert before >= VOUCHER_TABLES
     migrate.downgrade(engine, "0002_utilities")
-    assert set(inspect(engine).get_table_names()) == before - VOUCHER_TABLES
+    # The later migrations' tables go with them (0005 fault reports, 0006 vendor batches).
+    later = {"fault_reports", "vendor_batches"}
+    assert set(inspect(engine).get_table_names()) == before - VOUCHER_TABLES - later
     migrate.upgrade(engine)
     assert set(inspect(engine).get_table_names()) == before
     indexes = {index["name"] for index in inspect(engine).get_indexes("vouchers")}

@@ -17,6 +17,7 @@ from xmlvend.codec.types_base import (
     Cash,
     ConfirmationAdviceReq,
     Currency,
+    CustDetail,
     EANDeviceID,
     Electricity,
     GenericDeviceID,
@@ -35,6 +36,9 @@ from xmlvend.codec.types_base import (
 from xmlvend.codec.types_ext import ProductIdentifier, Voucher
 from xmlvend.codec.types_meter import (
     ConfirmMeterReq,
+    CustReportFaultReq,
+    MeterFaultReport,
+    NetworkFaultReport,
     PwrLmtReq,
     TestAllReq,
     UpdateMeterKeyReq,
@@ -230,6 +234,26 @@ def meter_credit_transfer(
         id_method=by_meter(msno),
         chg_out_units=PurchaseValueUnits(units=Units(value=kwh, si_unit="kWh")),
         credit_transfer_detail=CreditTransferDetail(old_msno=old_msno, ref_no="CONF1"),
+    )
+
+
+# The customer of the kit's fault reports (b:CustDetail: PersonName has no digits).
+FAULT_CUSTOMER = CustDetail(
+    name="Conformance Customer", address="1 Test Street", contact_no="0821234567"
+)
+
+
+def meter_fault(header: RequestHeader, msno: str, desc: str) -> CustReportFaultReq:
+    return CustReportFaultReq(
+        header=header,
+        cust_detail=FAULT_CUSTOMER,
+        cust_fault_report=MeterFaultReport(desc=desc, meter_info=by_meter(msno)),
+    )
+
+
+def network_fault(header: RequestHeader, desc: str) -> CustReportFaultReq:
+    return CustReportFaultReq(
+        header=header, cust_detail=FAULT_CUSTOMER, cust_fault_report=NetworkFaultReport(desc=desc)
     )
 
 

@@ -32,7 +32,15 @@ from xmlvend.codec.types_base import (
     MCTCredTokenIssue,
     STS1TokenInfo,
 )
-from xmlvend.codec.types_meter import ConfirmMeterResp, PwrLmtResp, TestAllResp, UpdateMeterKeyResp
+from xmlvend.codec.types_meter import (
+    ConfirmMeterResp,
+    CustReportFaultResp,
+    MeterFaultReport,
+    NetworkFaultReport,
+    PwrLmtResp,
+    TestAllResp,
+    UpdateMeterKeyResp,
+)
 from xmlvend.codec.types_revenue import (
     ConfirmCustomerResp,
     DebtRecoveryTx,
@@ -337,6 +345,40 @@ def power_limit(s: Session) -> str:
     check_tokens_20_digits(reply.payload)  # type: ignore[arg-type]
     check_meter_echo(reply.payload, msno)  # type: ignore[arg-type]
     return f"power limit token {resp.pwr_lmt_token.token.sts_cipher}"  # type: ignore[attr-defined]
+
+
+def fault_report(s: Session) -> str:
+    msno = s.meter("normal")
+    request = builders.meter_fault(s.header(), msno, "The meter display is blank")
+    reply = s.exchange(request, label="custReportFaultReq MeterFaultReport")
+    log = expect_response(reply, CustReportFaultResp).cust_fault_log
+    sent = request.cust_detail
+    check(
+        (log.cust_detail.name, log.cust_detail.address) == (sent.name, sent.address),
+        f"custDetail {log.cust_detail.name!r}, {log.cust_detail.address!r} is not the "
+        f"customer sent ({sent.name!r}, {sent.address!r})",
+    )
+    report = log.fault_report
+    check(
+        isinstance(report, MeterFaultReport),
+        f"faultReport is {type(report).__name__}, the report sent a MeterFaultReport",
+    )
+    echoed = getattr(report.meter_info.meter_identifier, "msno", None)  # type: ignore[attr-defined]
+    check(echoed == msno, f"faultReport names meter {echoed}, the report was about {msno}")
+    again = s.exchange(request, label="custReportFaultReq (resent)")
+    resent = expect_response(again, CustReportFaultResp, what="resent").cust_fault_log.ref_no
+    check(resent == log.ref_no, f"the resent report got refNo {resent}, first {log.ref_no}")
+    network = s.exchange(
+        builders.network_fault(s.header(), "No supply in the street"),
+        label="custReportFaultReq NetworkFaultReport",
+    )
+    other = expect_response(network, CustReportFaultResp, what="network fault").cust_fault_log
+    check(
+        isinstance(other.fault_report, NetworkFaultReport),
+        f"faultReport is {type(other.fault_report).__name__}, not NetworkFaultReport",
+    )
+    check(other.ref_no != log.ref_no, f"two reports got the same refNo {log.ref_no}")
+    return f"refNo {log.ref_no} (meter, kept on resend), {other.ref_no} (network)"
 
 
 def blocked_confirm(s: Session) -> str:

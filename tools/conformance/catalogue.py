@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from tools.conformance import cases_batches as bt
 from tools.conformance import cases_ext as x
 from tools.conformance import cases_faults as f
 from tools.conformance import cases_happy as h
@@ -139,6 +140,20 @@ CATALOGUE: tuple[Case, ...] = (
          ("MeterSpecificEngRequest",),
          "meterSpecificEngReq PwrLmtReq 10.0 kW (normal meter)",
          "PwrLmtResp: 20-digit token for our meter", h.power_limit),
+    Case("BT-001", "Shift batch: start, sell, total, end, reprint", "happy",
+         ("StartBatchRequest", CV, "TotalBatchRequest", "EndBatchRequest",
+          "ReprintEndBatchRequest"),
+         "startBatchReq StartShiftBatchReq (a terminalID of its own), two creditVendReq, "
+         "totalBatchReq, endBatchReq, reprintEndBatchReq",
+         "a ShiftStartBatch; running and closing ShiftBatch batchTot = the two sales; the "
+         "end has the started seqNo; the reprint shows the same batch and total",
+         bt.shift_batch),
+    Case("RF-001", "Customer fault report", "happy", ("CustReportFaultRequest",),
+         "custReportFaultReq MeterFaultReport (normal meter), the same again, then a "
+         "NetworkFaultReport",
+         "custReportFaultResp: custFaultLog echoing custDetail and the report (same xsi:type, "
+         "our meter) with a refNo; the resend gets the same refNo, the second report another",
+         h.fault_report),
     # ---------------------------------------------------------------- msgID
     Case("MI-001", "Header echo", "msgid", (CC,),
          "confirmCustomerReq from terminal GenericDeviceID CONF-TERM-07",
@@ -247,6 +262,15 @@ CATALOGUE: tuple[Case, ...] = (
     Case("FT-018", "A use case the server does not offer", "fault", (),
          "depositReq (or another bare catalogue request the WSDL does not advertise)",
          "UseCaseSupportEx (soap:Server)", f.unsupported_use_case),
+    Case("BT-002", "Start a batch that is open already", "fault",
+         ("StartBatchRequest", "EndBatchRequest"),
+         "startBatchReq StartShiftBatchReq twice (a terminalID of its own), then endBatchReq",
+         "StartBatchEx for the second start; the batch still ends normally",
+         bt.batch_started_twice),
+    Case("BT-003", "End, total or reprint without a batch", "fault",
+         ("EndBatchRequest", "TotalBatchRequest", "ReprintEndBatchRequest"),
+         "endBatchReq, totalBatchReq, reprintEndBatchReq for shift batches of a new terminalID",
+         "EndBatchEx, CheckBatchTotalEx, ReprintEndBatchEx", bt.no_batch_open),
     Case("FT-019", "Service charge payment when none is due", "fault",
          (CV, "PayAccRequest"),
          "trialCreditVendReq R120 (service charge meter); if the charge is due, the sale; "

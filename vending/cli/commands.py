@@ -11,7 +11,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from vending import accounts as accounts_mod
-from vending import ledger, products, vendors
+from vending import batches, ledger, products, vendors
 from vending.cli.context import CommandError, Context
 from vending.cli.groups import Subparsers, actor, command_group, print_rows, read_password
 from vending.errors import VendingError
@@ -224,6 +224,18 @@ def _register_vendor(subparsers: Subparsers) -> None:
     limit.add_argument("amount")
     limit.set_defaults(handler=_vendor_limit)
 
+    batches_cmd = group.add_parser(
+        "batches",
+        help="a vendor's banking, sales and shift batches with their totals",
+        description="Batches are opened and closed by the vendor's terminals over XMLVend "
+        "(startBatchReq, endBatchReq); open ones show their running totals.",
+    )
+    batches_cmd.add_argument("client_id")
+    batches_cmd.add_argument("--terminal", help="only this terminalID")
+    batches_cmd.add_argument("--limit", type=int, default=20, help="newest N (default 20)")
+    batches_cmd.add_argument("--json", action="store_true")
+    batches_cmd.set_defaults(handler=_vendor_batches)
+
 
 def _vendor_row(vendor: vendors.Vendor) -> dict[str, Any]:
     return {
@@ -283,6 +295,38 @@ def _vendor_adjust(context: Context, args: argparse.Namespace) -> int:
     )
     vendor = context.run("vendor_get", vendors.get_vendor, args.client_id)
     print(f"vendor {vendor.client_id}: balance {vendor.balance}, available {vendor.available}")
+    return 0
+
+
+def _vendor_batches(context: Context, args: argparse.Namespace) -> int:
+    vendor = context.run("vendor_get", vendors.get_vendor, args.client_id)
+    reports = context.run(
+        "vendor_batches",
+        batches.list_batches,
+        vendor_id=vendor.id,
+        terminal_id=args.terminal,
+        limit=args.limit,
+    )
+    rows = [
+        {
+            "terminal": report.batch.terminal_id,
+            "kind": report.batch.kind,
+            "seq_no": report.batch.seq_no,
+            "state": report.batch.state,
+            "started": report.batch.started_at.isoformat(timespec="seconds"),
+            "ended": "-"
+            if report.batch.ended_at is None
+            else report.batch.ended_at.isoformat(timespec="seconds"),
+            "sales": report.totals.sale_count,
+            "sales_amount": report.totals.sales.format(),
+            "reversals": report.totals.reversal_count,
+            "reversed_amount": report.totals.reversals.format(),
+            "total": report.totals.net.format(),
+            "vendor_net": report.totals.vendor_net.format(),
+        }
+        for report in reports
+    ]
+    print_rows(rows, args.json)
     return 0
 
 

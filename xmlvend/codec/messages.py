@@ -42,6 +42,11 @@ REQUEST_ELEMENTS: dict[str, tuple[type, str | None]] = {
     _clark(METER, "updateMeterKeyReq"): (m.UpdateMeterKeyReq, "updateMeterKey"),
     _clark(METER, "meterSpecificEngReq"): (m.MeterSpecificEngReq, "meterSpecificEng"),
     _clark(METER, "nonMeterSpecificEngReq"): (m.NonMeterSpecificEngReq, "nonMeterSpecificEng"),
+    _clark(METER, "custReportFaultReq"): (m.CustReportFaultReq, "custReportFault"),
+    _clark(REVENUE, "startBatchReq"): (r.StartBatchReq, "startBatch"),
+    _clark(REVENUE, "endBatchReq"): (r.EndBatchReq, "endBatch"),
+    _clark(REVENUE, "totalBatchReq"): (r.TotalBatchReq, "totalBatch"),
+    _clark(REVENUE, "reprintEndBatchReq"): (r.ReprintEndBatchReq, "reprintEndBatch"),
 }
 
 # Advices share one element; their operation names come from the xsi:type.
@@ -67,6 +72,11 @@ RESPONSE_ELEMENTS: dict[str, type] = {
     _clark(METER, "updateMeterKeyResp"): m.UpdateMeterKeyResp,
     _clark(METER, "meterSpecificEngResp"): m.MeterSpecificEngResp,
     _clark(METER, "nonMeterSpecificEngResp"): m.NonMeterSpecificEngResp,
+    _clark(METER, "custReportFaultResp"): m.CustReportFaultResp,
+    _clark(REVENUE, "startBatchResp"): r.StartBatchResp,
+    _clark(REVENUE, "endBatchResp"): r.EndBatchResp,
+    _clark(REVENUE, "totalBatchResp"): r.TotalBatchResp,
+    _clark(REVENUE, "reprintEndBatchResp"): r.ReprintEndBatchResp,
     _clark(BASE, "xmlvendFaultResp"): b.XMLVendFaultResp,
 }
 
@@ -76,11 +86,6 @@ UNSUPPORTED_REQUEST_ELEMENTS: dict[str, str] = {
     _clark(REVENUE, "cancelVendReq"): "cancelVend",
     _clark(REVENUE, "depositReq"): "deposit",
     _clark(REVENUE, "reprintDepReq"): "reprintDep",
-    _clark(REVENUE, "startBatchReq"): "startBatch",
-    _clark(REVENUE, "endBatchReq"): "endBatch",
-    _clark(REVENUE, "totalBatchReq"): "totalBatch",
-    _clark(REVENUE, "reprintEndBatchReq"): "reprintEndBatch",
-    _clark(METER, "custReportFaultReq"): "custReportFault",
     # Hexing (§2.9)
     _clark(REVENUE, "loginReq"): "login",
     _clark(REVENUE, "confirmNodeReq"): "confirmNode",

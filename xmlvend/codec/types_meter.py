@@ -1,9 +1,9 @@
 """complexTypes of the XMLVend 2.1 *meter* schema (namespace ``m``): meter confirmation, key
-change and STS engineering tokens (reference §2.2, §2.7)."""
+change, customer fault reports and STS engineering tokens (reference §2.2, §2.7)."""
 
 from __future__ import annotations
 
-from xmlvend.codec.binding import element, xml_type
+from xmlvend.codec.binding import attribute, element, xml_type
 from xmlvend.codec.namespaces import METER
 from xmlvend.codec.types_base import (
     BaseReq,
@@ -13,6 +13,7 @@ from xmlvend.codec.types_base import (
     ClearCreditTokenIssue,
     ClearTamperTokenIssue,
     CreditTokenIssue,
+    CustDetail,
     KCTData,
     KCTokenIssue,
     MeterConfig,
@@ -55,6 +56,43 @@ class UpdateMeterKeyReq(BaseReq):
 @xml_type(M, "UpdateMeterKeyResp")
 class UpdateMeterKeyResp(BaseVendResp):
     update_meter_key: KCTokenIssue = element(M, "updateMeterKey", KCTokenIssue)
+
+
+# --------------------------------------------------------------------------------------------
+# Customer fault reports (xsi:type on m:custFaultReport / m:faultReport)
+
+
+@xml_type(M, "CustFaultReport")
+class CustFaultReport:
+    desc: str | None = element(M, "desc", optional=True)
+
+
+@xml_type(M, "MeterFaultReport")
+class MeterFaultReport(CustFaultReport):
+    meter_info: VendIDMethod = element(M, "meterInfo", VendIDMethod)
+
+
+@xml_type(M, "NetworkFaultReport")
+class NetworkFaultReport(CustFaultReport):
+    pass
+
+
+@xml_type(M, "CustReportFaultReq")
+class CustReportFaultReq(BaseReq):
+    cust_detail: CustDetail = element(M, "custDetail", CustDetail)
+    cust_fault_report: CustFaultReport = element(M, "custFaultReport", CustFaultReport)
+
+
+@xml_type(M, "CustFaultLog")
+class CustFaultLog:
+    cust_detail: CustDetail = element(M, "custDetail", CustDetail)
+    fault_report: CustFaultReport = element(M, "faultReport", CustFaultReport)
+    ref_no: str = attribute("refNo")
+
+
+@xml_type(M, "CustReportFaultResp")
+class CustReportFaultResp(BaseResp):
+    cust_fault_log: CustFaultLog = element(M, "custFaultLog", CustFaultLog)
 
 
 # --------------------------------------------------------------------------------------------

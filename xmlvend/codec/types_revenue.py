@@ -302,3 +302,319 @@ class VendorStatementReq(BaseReq):
 @xml_type(R, "VendorStatementResp")
 class VendorStatementResp(BaseResp):
     statement: VendorStatement = element(R, "statement", VendorStatement)
+
+
+# --------------------------------------------------------------------------------------------
+# Deposit slips (carried by a banking batch)
+
+
+@xml_type(R, "Beneficiary")
+class Beneficiary:
+    acc_name: str = attribute("accName")
+    acc_no: str = attribute("accNo")
+    branch_code: str = attribute("branchCode")
+    bank_name: str = attribute("bankName")
+    bank_reg_no: str = attribute("bankRegNo")
+
+
+@xml_type(R, "DepositSlip")
+class DepositSlip:
+    header: str | None = element(R, "header", optional=True)
+    amt: Currency = element(R, "amt", Currency)
+    beneficiary: Beneficiary | None = element(R, "beneficiary", Beneficiary, optional=True)
+    banking_ref_no: str = attribute("bankingRefNo")
+
+
+# --------------------------------------------------------------------------------------------
+# Batches: a vendor terminal's banking, sales and shift batches (reference §2.6)
+
+
+@xml_type(R, "StartBatchReq", abstract=True)
+class StartBatchReq(BaseReq):
+    """Open a banking, sales, shift or all batches (abstract; the xsi:type says which)."""
+
+
+@xml_type(R, "StartBankBatchReq")
+class StartBankBatchReq(StartBatchReq):
+    pass
+
+
+@xml_type(R, "StartSalesBatchReq")
+class StartSalesBatchReq(StartBatchReq):
+    pass
+
+
+@xml_type(R, "StartShiftBatchReq")
+class StartShiftBatchReq(StartBatchReq):
+    pass
+
+
+@xml_type(R, "StartAllBatchesReq")
+class StartAllBatchesReq(StartBatchReq):
+    pass
+
+
+@xml_type(R, "StartBatch", abstract=True)
+class StartBatch:
+    started: str = element(R, "started")
+
+
+@xml_type(R, "ShiftStartBatch")
+class ShiftStartBatch(StartBatch):
+    seq_no: str = attribute("seqNo")
+
+
+@xml_type(R, "SalesStartBatch")
+class SalesStartBatch(StartBatch):
+    shift_start_batch: tuple[ShiftStartBatch, ...] = element(
+        R, "shiftStartBatch", ShiftStartBatch, many=True
+    )
+    seq_no: str = attribute("seqNo")
+
+
+@xml_type(R, "BankStartBatch")
+class BankStartBatch(StartBatch):
+    sales_start_batch: tuple[SalesStartBatch, ...] = element(
+        R, "salesStartBatch", SalesStartBatch, many=True
+    )
+    seq_no: str = attribute("seqNo")
+
+
+@xml_type(R, "StartBatchResp")
+class StartBatchResp(BaseResp):
+    started_batch: StartBatch = element(R, "startedBatch", StartBatch)
+
+
+@xml_type(R, "EndBatchReq", abstract=True)
+class EndBatchReq(BaseReq):
+    """Close a batch and return its totals (abstract; the xsi:type says which)."""
+
+
+@xml_type(R, "EndBankBatchReq")
+class EndBankBatchReq(EndBatchReq):
+    pass
+
+
+@xml_type(R, "EndSalesBatchReq")
+class EndSalesBatchReq(EndBatchReq):
+    pass
+
+
+@xml_type(R, "EndShiftBatchReq")
+class EndShiftBatchReq(EndBatchReq):
+    pass
+
+
+@xml_type(R, "EndAllBatchesReq")
+class EndAllBatchesReq(EndBatchReq):
+    pass
+
+
+@xml_type(R, "TotalBatchReq", abstract=True)
+class TotalBatchReq(BaseReq):
+    """Running totals of open batches, which stay open (abstract; the xsi:type says which)."""
+
+
+@xml_type(R, "TotalBankBatchReq")
+class TotalBankBatchReq(TotalBatchReq):
+    pass
+
+
+@xml_type(R, "TotalSalesBatchReq")
+class TotalSalesBatchReq(TotalBatchReq):
+    pass
+
+
+@xml_type(R, "TotalShiftBatchReq")
+class TotalShiftBatchReq(TotalBatchReq):
+    pass
+
+
+@xml_type(R, "TotalAllBatchesReq")
+class TotalAllBatchesReq(TotalBatchReq):
+    pass
+
+
+@xml_type(R, "ReprintEndBatchReq", abstract=True)
+class ReprintEndBatchReq(BaseReq):
+    """Reprint a closed batch's slip; without seqNo the last closed one (abstract)."""
+
+
+@xml_type(R, "ReprintEndBankingBatchReq")
+class ReprintEndBankingBatchReq(ReprintEndBatchReq):
+    seq_no: str | None = element(R, "seqNo", optional=True)
+    all: bool | None = element(R, "all", bool, optional=True)
+
+
+@xml_type(R, "ReprintEndSalesBatchReq")
+class ReprintEndSalesBatchReq(ReprintEndBatchReq):
+    seq_no: str | None = element(R, "seqNo", optional=True)
+    all: bool | None = element(R, "all", bool, optional=True)
+
+
+@xml_type(R, "ReprintEndShiftBatchReq")
+class ReprintEndShiftBatchReq(ReprintEndBatchReq):
+    seq_no: str | None = element(R, "seqNo", optional=True)
+
+
+# Batch reports: totals by transaction type, operator, payment type and resource.
+
+
+@xml_type(R, "TxTotal", abstract=True)
+class TxTotal:
+    desc: str = element(R, "desc")
+    amt: Currency = element(R, "amt", Currency)
+
+
+@xml_type(R, "NormalSaleTotal")
+class NormalSaleTotal(TxTotal):
+    pass
+
+
+@xml_type(R, "FreeIssueTotal")
+class FreeIssueTotal(TxTotal):
+    pass
+
+
+@xml_type(R, "MeterCreditTransferTotal")
+class MeterCreditTransferTotal(TxTotal):
+    pass
+
+
+@xml_type(R, "CancellationTotal")
+class CancellationTotal(TxTotal):
+    pass
+
+
+@xml_type(R, "AccPaymentTotal")
+class AccPaymentTotal(TxTotal):
+    pass
+
+
+@xml_type(R, "DebtRecoveryTotal")
+class DebtRecoveryTotal(AccPaymentTotal):
+    pass
+
+
+@xml_type(R, "ServiceChrgTotal")
+class ServiceChrgTotal(AccPaymentTotal):
+    pass
+
+
+@xml_type(R, "OperatorTotal")
+class OperatorTotal:
+    op_name: str = element(R, "opName")
+    amt: Currency = element(R, "amt", Currency)
+
+
+@xml_type(R, "PayTypeTotal", abstract=True)
+class PayTypeTotal:
+    desc: str = element(R, "desc")
+    amt: Currency = element(R, "amt", Currency)
+
+
+@xml_type(R, "CashTotal")
+class CashTotal(PayTypeTotal):
+    pass
+
+
+@xml_type(R, "ChequeTotal")
+class ChequeTotal(PayTypeTotal):
+    pass
+
+
+@xml_type(R, "CreditCardTotal")
+class CreditCardTotal(PayTypeTotal):
+    pass
+
+
+@xml_type(R, "DebitCardTotal")
+class DebitCardTotal(PayTypeTotal):
+    pass
+
+
+@xml_type(R, "OtherTotal")
+class OtherTotal(PayTypeTotal):
+    pass
+
+
+@xml_type(R, "ResourceTotal")
+class ResourceTotal:
+    desc: str = element(R, "desc")
+    units: Units = element(R, "units", Units)
+
+
+@xml_type(R, "ElectricityTotal")
+class ElectricityTotal(ResourceTotal):
+    pass
+
+
+@xml_type(R, "WaterTotal")
+class WaterTotal(ResourceTotal):
+    pass
+
+
+@xml_type(R, "GasTotal")
+class GasTotal(ResourceTotal):
+    pass
+
+
+@xml_type(R, "ConnectionTimeTotal")
+class ConnectionTimeTotal(ResourceTotal):
+    pass
+
+
+@xml_type(R, "BatchReport")
+class BatchReport:
+    tx_total: tuple[TxTotal, ...] = element(R, "txTotal", TxTotal, many=True)
+    operator_total: tuple[OperatorTotal, ...] = element(
+        R, "operatorTotal", OperatorTotal, many=True
+    )
+    pay_type_total: tuple[PayTypeTotal, ...] = element(R, "payTypeTotal", PayTypeTotal, many=True)
+    res_tot: tuple[ResourceTotal, ...] = element(R, "resTot", ResourceTotal, many=True)
+
+
+@xml_type(R, "Batch", abstract=True)
+class Batch:
+    started: str = element(R, "started")
+    ended: str = element(R, "ended")
+    batch_tot: Currency = element(R, "batchTot", Currency)
+    tot_tax: Tax | None = element(R, "totTax", Tax, optional=True)
+    batch_report: BatchReport | None = element(R, "batchReport", BatchReport, optional=True)
+
+
+@xml_type(R, "ShiftBatch")
+class ShiftBatch(Batch):
+    seq_no: str = attribute("seqNo")
+
+
+@xml_type(R, "SalesBatch")
+class SalesBatch(Batch):
+    first_tx_seq_no: str | None = element(R, "firstTxSeqNo", optional=True)
+    last_tx_seq_no: str | None = element(R, "lastTxSeqNo", optional=True)
+    shift_batch: tuple[ShiftBatch, ...] = element(R, "shiftBatch", ShiftBatch, many=True)
+    seq_no: str = attribute("seqNo")
+
+
+@xml_type(R, "BankBatch")
+class BankBatch(Batch):
+    first_sales_seq_no: str | None = element(R, "firstSalesSeqNo", optional=True)
+    last_sales_seq_no: str | None = element(R, "lastSalesSeqNo", optional=True)
+    dep_slip: DepositSlip | None = element(R, "depSlip", DepositSlip, optional=True)
+    sales_batch: tuple[SalesBatch, ...] = element(R, "salesBatch", SalesBatch, many=True)
+    seq_no: str = attribute("seqNo")
+
+
+@xml_type(R, "EndBatchResp")
+class EndBatchResp(BaseResp):
+    end_batch: Batch = element(R, "endBatch", Batch)
+
+
+@xml_type(R, "TotalBatchResp")
+class TotalBatchResp(BaseResp):
+    total_batch: tuple[Batch, ...] = element(R, "totalBatch", Batch, many=True, min_occurs=1)
+
+
+@xml_type(R, "ReprintEndBatchResp")
+class ReprintEndBatchResp(BaseResp):
+    end_batch_reprint: EndBatchResp = element(R, "endBatchReprint", EndBatchResp)

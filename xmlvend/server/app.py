@@ -44,7 +44,7 @@ from xmlvend.server.convert import Currencies
 from xmlvend.server.endpoint import Endpoint
 from xmlvend.server.handlers import Services
 from xmlvend.server.http import XMLVendSite
-from xmlvend.server.metrics import Metrics, database_metrics
+from xmlvend.server.metrics import Metrics
 from xmlvend.server.renderer import XMLVendRenderer
 from xmlvend.server.resource import HealthProblem, XMLVendResource
 
@@ -125,7 +125,7 @@ def build_server(
     clock = clock or _utc_now
     runner = runner or AsyncDatabase(reactor, database)
     call_blocking = call_blocking or ThreadCaller(reactor, database.executor)
-    metrics = metrics or Metrics(extra=database_metrics(lambda: dict(database.stats.by_name)))
+    metrics = metrics or Metrics(database_stats=lambda: dict(database.stats.by_name))
     access_log = access_log or AccessLog()
     currencies = Currencies(config.currency)
     renderer = XMLVendRenderer(

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from utilities import errors as utility_errors
+from vending import batches
 from vending import errors as core
 from vending.auth import CredentialsChanged
 from xmlvend.codec import FAULT_CLASSES, CodecError
@@ -95,6 +96,11 @@ FAULT_TABLE: Final[dict[type[BaseException], FaultSpec]] = {
     server.UnknownReversal: FaultSpec("ReversalEx"),
     server.UnknownConfirmation: FaultSpec("ConfirmationEx"),
     server.NothingToReprint: FaultSpec("ReprintEx"),
+    # --- vendor batches (vending.batches) ----------------------------------------------------
+    batches.BatchAlreadyOpen: FaultSpec("StartBatchEx"),
+    batches.BatchNotOpen: FaultSpec("EndBatchEx"),
+    batches.NoBatchTotals: FaultSpec("CheckBatchTotalEx"),
+    batches.UnknownBatch: FaultSpec("ReprintEndBatchEx"),
     server.DeadlinePassed: _SYSTEM,
     # --- money and products ---------------------------------------------------------------
     core.InsufficientFunds: FaultSpec("VendorCreditEx"),

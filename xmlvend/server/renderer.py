@@ -476,6 +476,23 @@ class XMLVendRenderer:
         header = self.header(request, disp_header="Reprint")
         return render_reprint_response(header, originals, soap_version=request.soap_version)
 
+    # --- customer fault reports ---------------------------------------------------------------
+
+    def fault_log(self, request: m.CustReportFaultReq, ref_no: str) -> bytes:
+        """custReportFaultResp: the customer details and the fault report echoed as sent
+        (they passed the schema on the way in), under the reference the customer quotes."""
+        header = self.header(
+            request,
+            disp_header="Fault Report",
+            cust_msg=f"Your fault has been logged. Please quote reference {ref_no}",
+        )
+        log = m.CustFaultLog(
+            cust_detail=request.cust_detail,
+            fault_report=request.cust_fault_report,
+            ref_no=ref_no,
+        )
+        return self._render(m.CustReportFaultResp(header=header, cust_fault_log=log), request)
+
     # --- faults ----------------------------------------------------------------------------
 
     def fault(

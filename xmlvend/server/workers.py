@@ -6,6 +6,10 @@ configuration, forwards SIGTERM/SIGINT to them and waits for them to finish thei
 requests. A worker that dies unexpectedly stops the others and the supervisor exits
 non-zero, for the service manager to restart. Only worker 0 runs the utility service's
 recovery of pending sales, so pending upstream vends are not recovered twice.
+
+The supervisor also makes a private directory through which the workers share their metrics
+(``--metrics-dir``, see :mod:`xmlvend.server.metricsdir`), so that ``GET /metrics`` reports
+the whole server whichever worker answers; it removes it once the workers have stopped.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from xmlvend.server.listen import bound_socket
+from xmlvend.server.metricsdir import make_metrics_dir, remove_metrics_dir
 
 POLL_SECONDS = 0.2
 
@@ -35,12 +40,17 @@ def worker_command(
     workers: int,
     index: int,
     ready_fd: int,
+    metrics_dir: str | None = None,
 ) -> list[str]:
     command = [sys.executable, "-m", "vending.cli.main"]
     if config_path:
         command += ["--config", config_path]
     if verbose:
         command.append("-v")
+    if metrics_dir:
+        extra = ["--metrics-dir", metrics_dir]
+    else:
+        extra = []
     return [
         *command,
         "serve",
@@ -54,13 +64,21 @@ def worker_command(
         str(index),
         "--ready-fd",
         str(ready_fd),
+        *extra,
     ]
 
 
 class Supervisor:
     """Runs and watches the worker processes (see the module docstring)."""
 
-    def __init__(self, host: str, port: int, workers: int, grace_seconds: float) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        workers: int,
+        grace_seconds: float,
+        metrics_parent: str | None = None,
+    ) -> None:
         self.host = host
         self.workers = workers
         self.grace_seconds = grace_seconds
@@ -72,6 +90,8 @@ class Supervisor:
         self._stopping = False
         # Each worker writes one byte here once it listens (see wait_ready).
         self._ready_read, self.ready_fd = os.pipe()
+        # The workers' metrics snapshots (in $TMPDIR unless ``metrics_parent`` is given).
+        self.metrics_dir: str | None = make_metrics_dir(metrics_parent)
 
     def start(self, commands: Sequence[list[str]]) -> None:
         for command in commands:
@@ -135,3 +155,6 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
+        if self.metrics_dir is not None:  # every worker has exited: nobody reads it any more
+            remove_metrics_dir(self.metrics_dir)
+            self.metrics_dir = None

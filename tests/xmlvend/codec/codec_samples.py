@@ -369,6 +369,22 @@ def all_requests() -> list[b.BaseReq]:
         m.DispVerReq,
     ):
         requests.append(cls(header=h, meter_type=METER_TYPE))
+    requests += [
+        m.CustReportFaultReq(
+            header=h,
+            cust_detail=b.CustDetail(name="J Smith", address="3 Erf Road", contact_no="0821234567"),
+            cust_fault_report=m.MeterFaultReport(desc="Display blank", meter_info=VEND_ID),
+        ),
+        m.CustReportFaultReq(
+            header=h,
+            cust_detail=b.CustDetail(name="J Smith", address=""),
+            cust_fault_report=m.NetworkFaultReport(),
+        ),
+        m.CustReportFaultReq(
+            header=h, cust_detail=CUST, cust_fault_report=m.CustFaultReport(desc="Lights flicker")
+        ),
+    ]
+    requests.extend(batch_requests(h))
     return requests
 
 
@@ -558,4 +574,143 @@ def all_responses() -> list[b.BaseResp]:
         m.DispPhUnbalanceResp(header=h, disp_ph_unbalance=nms_issue(m.DispPhUnbalanceTokenIssue)),
         m.DispVerResp(header=h, disp_ver=nms_issue(m.DispVerTokenIssue)),
     ]
+    responses += [
+        m.CustReportFaultResp(
+            header=h,
+            cust_fault_log=m.CustFaultLog(
+                cust_detail=b.CustDetail(name="J Smith", address="3 Erf Road", loc_ref="ERF12"),
+                fault_report=m.MeterFaultReport(
+                    desc="Display blank",
+                    meter_info=b.VendIDMethod(meter_identifier=METER_DETAIL),
+                ),
+                ref_no="FR00000018",
+            ),
+        ),
+        m.CustReportFaultResp(
+            header=h,
+            cust_fault_log=m.CustFaultLog(
+                cust_detail=b.CustDetail(name="J Smith", address="3 Erf Road"),
+                fault_report=m.NetworkFaultReport(desc="No supply in the street"),
+                ref_no="FR00000026",
+            ),
+        ),
+    ]
+    responses.extend(batch_responses(h))
     return responses
+
+
+# --------------------------------------------------------------------------------------------
+# Vendor batches
+
+
+def batch_requests(h: b.RequestHeader) -> list[b.BaseReq]:
+    return [
+        r.StartBankBatchReq(header=h),
+        r.StartSalesBatchReq(header=h),
+        r.StartShiftBatchReq(header=h),
+        r.StartAllBatchesReq(header=h),
+        r.EndBankBatchReq(header=h),
+        r.EndSalesBatchReq(header=h),
+        r.EndShiftBatchReq(header=h),
+        r.EndAllBatchesReq(header=h),
+        r.TotalBankBatchReq(header=h),
+        r.TotalSalesBatchReq(header=h),
+        r.TotalShiftBatchReq(header=h),
+        r.TotalAllBatchesReq(header=h),
+        r.ReprintEndBankingBatchReq(header=h, seq_no="7", all=False),
+        r.ReprintEndBankingBatchReq(header=h),
+        r.ReprintEndSalesBatchReq(header=h, seq_no="12", all=True),
+        r.ReprintEndShiftBatchReq(header=h, seq_no="30"),
+        r.ReprintEndShiftBatchReq(header=h),
+    ]
+
+
+def _batch_report() -> r.BatchReport:
+    return r.BatchReport(
+        tx_total=(
+            r.NormalSaleTotal(desc="Sales (3)", amt=zar("2400.00")),
+            r.FreeIssueTotal(desc="Free issue", amt=zar("0.00")),
+            r.MeterCreditTransferTotal(desc="Transfers", amt=zar("0.00")),
+            r.CancellationTotal(desc="Reversals (1)", amt=zar("10.00")),
+            r.AccPaymentTotal(desc="Accounts", amt=zar("0.00")),
+            r.DebtRecoveryTotal(desc="Debt", amt=zar("100.00")),
+            r.ServiceChrgTotal(desc="Service charges", amt=zar("10.00")),
+        ),
+        operator_total=(r.OperatorTotal(op_name="cashier1", amt=zar("2490.00")),),
+        pay_type_total=(
+            r.CashTotal(desc="Cash", amt=zar("2000.00")),
+            r.ChequeTotal(desc="Cheque", amt=zar("100.00")),
+            r.CreditCardTotal(desc="Credit card", amt=zar("100.00")),
+            r.DebitCardTotal(desc="Debit card", amt=zar("200.00")),
+            r.OtherTotal(desc="Other", amt=zar("90.00")),
+        ),
+        res_tot=(
+            r.ElectricityTotal(
+                desc="Electricity", units=b.Units(value=Decimal("1234.5"), si_unit="kWh")
+            ),
+            r.WaterTotal(desc="Water", units=b.Units(value=Decimal("12"), si_unit="kl")),
+            r.GasTotal(desc="Gas", units=b.Units(value=Decimal("3"), si_unit="kg")),
+            r.ConnectionTimeTotal(desc="Time", units=b.Units(value=Decimal("60"), si_unit="min")),
+        ),
+    )
+
+
+def batch_responses(h: b.ResponseHeader) -> list[b.BaseResp]:
+    times = {"started": "2025-01-01T06:00:00+02:00", "ended": "2025-01-01T14:00:00+02:00"}
+    shift = r.ShiftBatch(
+        **times, batch_tot=zar("2490.00"), batch_report=_batch_report(), seq_no="30"
+    )
+    sales = r.SalesBatch(
+        **times,
+        batch_tot=zar("2490.00"),
+        tot_tax=b.VAT(amt=zar("324.78"), rate=Decimal("15")),
+        first_tx_seq_no="100",
+        last_tx_seq_no="104",
+        shift_batch=(shift,),
+        seq_no="12",
+    )
+    bank = r.BankBatch(
+        **times,
+        batch_tot=zar("2490.00"),
+        first_sales_seq_no="12",
+        last_sales_seq_no="12",
+        dep_slip=r.DepositSlip(
+            header="Deposit slip",
+            amt=zar("2490.00"),
+            beneficiary=r.Beneficiary(
+                acc_name="Demo Utility",
+                acc_no="123456789",
+                branch_code="250655",
+                bank_name="First Bank",
+                bank_reg_no="1929/001225/06",
+            ),
+            banking_ref_no="DEP0001",
+        ),
+        sales_batch=(sales,),
+        seq_no="7",
+    )
+    started = "2025-01-01T06:00:00+02:00"
+    return [
+        r.StartBatchResp(header=h, started_batch=r.ShiftStartBatch(started=started, seq_no="30")),
+        r.StartBatchResp(
+            header=h,
+            started_batch=r.BankStartBatch(
+                started=started,
+                seq_no="7",
+                sales_start_batch=(
+                    r.SalesStartBatch(
+                        started=started,
+                        seq_no="12",
+                        shift_start_batch=(r.ShiftStartBatch(started=started, seq_no="30"),),
+                    ),
+                ),
+            ),
+        ),
+        r.StartBatchResp(header=h, started_batch=r.SalesStartBatch(started=started, seq_no="12")),
+        r.EndBatchResp(header=h, end_batch=bank),
+        r.EndBatchResp(header=h, end_batch=shift),
+        r.TotalBatchResp(header=h, total_batch=(bank, sales, shift)),
+        r.ReprintEndBatchResp(
+            header=h, end_batch_reprint=r.EndBatchResp(header=h, end_batch=sales)
+        ),
+    ]

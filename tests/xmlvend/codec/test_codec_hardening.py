@@ -178,11 +178,6 @@ def test_soap_fault_in_body_is_not_an_operation() -> None:
         ("r:cancelVendReq", "cancelVend"),
         ("r:depositReq", "deposit"),
         ("r:reprintDepReq", "reprintDep"),
-        ("r:startBatchReq", "startBatch"),
-        ("r:endBatchReq", "endBatch"),
-        ("r:totalBatchReq", "totalBatch"),
-        ("r:reprintEndBatchReq", "reprintEndBatch"),
-        ("m:custReportFaultReq", "custReportFault"),
         ("r:loginReq", "login"),
     ],
 )

@@ -34,6 +34,7 @@ from sqlalchemy import func, select
 from twisted.internet.defer import fail
 
 from utilities import errors as utility_errors
+from vending import batches
 from vending import errors as core
 from vending.auth import CredentialsChanged
 from vending.config import UtilitiesConfig
@@ -77,6 +78,10 @@ EXPECTED: dict[type[BaseException], str] = {
     server.UnknownReversal: "ReversalEx",
     server.UnknownConfirmation: "ConfirmationEx",
     server.NothingToReprint: "ReprintEx",
+    batches.BatchAlreadyOpen: "StartBatchEx",
+    batches.BatchNotOpen: "EndBatchEx",
+    batches.NoBatchTotals: "CheckBatchTotalEx",
+    batches.UnknownBatch: "ReprintEndBatchEx",
     server.DeadlinePassed: "SystemEx",
     core.InsufficientFunds: "VendorCreditEx",
     core.OutOfStock: "BusinessRuleEx",

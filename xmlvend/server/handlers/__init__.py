@@ -1,13 +1,22 @@
 """Operation name (the codec's ``request.operation``) -> its handler.
 
 Operations of the XMLVend catalogue not listed here are answered ``UseCaseSupportEx`` by
-the codec's UnsupportedRequest path (cancelVend, deposits, batches, fault reports, vendor
-extensions); the served WSDL advertises exactly the operations listed here.
+the codec's UnsupportedRequest path (cancelVend, deposits, vendor extensions);
+the served WSDL advertises exactly the operations listed here.
 """
 
 from __future__ import annotations
 
-from xmlvend.server.handlers import account, advice, engineering, meters, reprint, vend
+from xmlvend.server.handlers import (
+    account,
+    advice,
+    batches,
+    engineering,
+    fault_reports,
+    meters,
+    reprint,
+    vend,
+)
 from xmlvend.server.handlers.advice import InFlight
 from xmlvend.server.handlers.base import Call, Operation, Reply, Services
 
@@ -28,6 +37,11 @@ WSDL_OPERATIONS: tuple[str, ...] = (
     "UpdateMeterKeyRequest",
     "MeterSpecificEngRequest",
     "NonMeterSpecificEngRequest",
+    "StartBatchRequest",
+    "EndBatchRequest",
+    "TotalBatchRequest",
+    "ReprintEndBatchRequest",
+    "CustReportFaultRequest",
 )
 
 
@@ -42,6 +56,8 @@ def operations(in_flight: InFlight) -> dict[str, Operation]:
         "reprint": Operation(reprint.reprint, state_changing=False),
         "lastRespAdvice": Operation(advice.last_response_handler(in_flight), state_changing=False),
         "vendorStatement": Operation(account.vendor_statement, state_changing=False),
+        "totalBatch": Operation(batches.total_batch, state_changing=False),
+        "reprintEndBatch": Operation(batches.reprint_end_batch, state_changing=False),
         "verify": Operation(engineering.verify, state_changing=False),
         "nonMeterSpecificEng": Operation(
             engineering.non_meter_specific_engineering, state_changing=False
@@ -56,6 +72,9 @@ def operations(in_flight: InFlight) -> dict[str, Operation]:
         "meterCreditTransfer": Operation(engineering.meter_credit_transfer, state_changing=True),
         "updateMeterKey": Operation(engineering.update_meter_key, state_changing=True),
         "meterSpecificEng": Operation(engineering.meter_specific_engineering, state_changing=True),
+        "startBatch": Operation(batches.start_batch, state_changing=True),
+        "endBatch": Operation(batches.end_batch, state_changing=True),
+        "custReportFault": Operation(fault_reports.report_fault, state_changing=True),
     }
 
 
