@@ -28,6 +28,7 @@ from xmlvend.codec import types_base as b
 from xmlvend.codec import types_ext as ext
 from xmlvend.codec import types_revenue as r
 from xmlvend.codec.faults import SoapFault
+from xmlvend.codec.token_classes import token_class_of
 
 # Fault classes after which the utility may still have vended (or may yet): recover with a
 # last-response advice instead of failing the sale.
@@ -339,33 +340,8 @@ def meter_info(resp: r.ConfirmCustomerResp, query: MeterQuery, read: MoneyReader
     )
 
 
-# b:TokenSubClassType names back to STS token classes and subclasses (IEC 62055-41 tables).
-_CREDIT_SUBCLASS_OF = {
-    "Electricity Token": 0,
-    "Water Token": 1,
-    "Gas Token": 2,
-    "Connection time Token": 3,
-    "Currency Token": 4,
-}
-_MANAGEMENT_SUBCLASS_OF = {
-    "SetPwrLmt": 0,
-    "ClearCred": 1,
-    "EngKCT": 3,
-    "ClearTamper": 5,
-    "SetPhUnbalance": 6,
-    "SetWaterFact": 7,
-}
 # What the token was, in our VerifyResult's words, by STS class.
 _KIND_OF_CLASS = {0: "sale", 1: "engineering", 2: "engineering"}
-
-
-def _token_class(kind: b.TokenSubClassType | None) -> tuple[int, int]:
-    if kind is None or kind.credit is not None:
-        name = None if kind is None else kind.credit
-        return 0, _CREDIT_SUBCLASS_OF.get(name or "", 0)
-    if kind.meter_management is not None:
-        return 2, _MANAGEMENT_SUBCLASS_OF.get(kind.meter_management, 1)
-    return 1, 0
 
 
 def verify_result(
@@ -382,7 +358,7 @@ def verify_result(
     info = resp.token_info
     if not isinstance(info, b.STS1TokenInfo):
         raise UnusableResponse("the utility's answer has no STS token information")
-    token_class, subclass = _token_class(info.token_class)
+    token_class, subclass = token_class_of(info.token_class)
     credit = read(tx.amt)
     zero = Money.zero(credit.currency) if credit is not None else None
     credit_tax, rate = _tax(tx, read, zero) if zero is not None else (None, None)

@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from vending.auth import Principal, revalidate
 from vending.errors import IdempotencyConflict, RequestInProgress
 from vending.keyring import Keyring
 from vending.storage.database import Txn
@@ -216,3 +218,28 @@ def process_once(
     response = work(claimed)
     store_response(txn, keyring, claimed, response.body, http_status=response.http_status, now=now)
     return Processed(response, replayed=False)
+
+
+Changed = TypeVar("Changed")
+
+
+def change_once(
+    txn: Txn,
+    keyring: Keyring,
+    key: RequestKey,
+    principal: Principal,
+    change: Callable[[Txn, int], Changed],
+    render: Callable[[Changed], StoredResponse],
+    *,
+    now: datetime | None = None,
+) -> Processed:
+    """:func:`process_once` for a principal's request that changes state: claim ``key``,
+    re-check the principal (blocked, password or privileges changed since it was
+    authenticated), make ``change(txn, request_pk)`` and store the answer ``render`` makes
+    of its result, all in one transaction. Any error rolls back the claim too."""
+
+    def work(claim: Claim) -> StoredResponse:
+        revalidate(txn, principal)
+        return render(change(txn, claim.request_pk))
+
+    return process_once(txn, keyring, key, work, now=now)

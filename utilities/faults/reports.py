@@ -38,10 +38,10 @@ from utilities.faults.tables import (
 from utilities.registry import find_meter
 from utilities.sts import luhn_check_digit
 from vending import audit
-from vending.auth import Principal, revalidate
+from vending.auth import Principal
 from vending.errors import InvalidRequest, InvalidState, NotFound
 from vending.keyring import Keyring
-from vending.requests import Claim, Processed, RequestKey, StoredResponse, process_once
+from vending.requests import Processed, RequestKey, StoredResponse, change_once
 from vending.storage.database import Txn
 
 
@@ -84,6 +84,11 @@ def parse_ref_no(text: str) -> str:
     if luhn_check_digit(digits[:-1]) != digits[-1]:
         raise InvalidRequest(f"{text!r} is not a fault reference: its check digit is wrong")
     return REF_PREFIX + digits
+
+
+def report_id_of(ref_no: str) -> int:
+    """The report id in a canonical reference (:func:`parse_ref_no`'s answer)."""
+    return int(ref_no[len(REF_PREFIX) : -1])
 
 
 # --- what is reported ----------------------------------------------------------------------------
@@ -197,11 +202,9 @@ def log_fault_report(
     report = _checked(report)
     registered = None if report.msno is None else find_meter(txn, report.msno) is not None
     customer = report.customer
-    report_id = txn.execute(
+    row = txn.execute(
         insert(fault_reports)
         .values(
-            # Provisional and unique (one report per request) until the id is known.
-            ref_no=f"~{request_pk}",
             kind=report.kind,
             msno=report.msno,
             meter_registered=registered,
@@ -219,14 +222,9 @@ def log_fault_report(
             created_at=now,
             status="open",
         )
-        .returning(fault_reports.c.id)
-    ).scalar_one()
-    txn.execute(
-        update(fault_reports)
-        .where(fault_reports.c.id == report_id)
-        .values(ref_no=ref_no_for(report_id))
-    )
-    return _by_id(txn, report_id)
+        .returning(*fault_reports.c)
+    ).one()
+    return _record(row)
 
 
 def report_fault_once(
@@ -244,18 +242,11 @@ def report_fault_once(
     one transaction. A re-sent identical request gets the stored answer (the same
     reference) and logs nothing; bad input rolls everything back, claim included."""
 
-    def work(claim: Claim) -> StoredResponse:
-        revalidate(txn, principal)
-        record = log_fault_report(
-            txn,
-            report,
-            Reporter.of(principal, terminal_id),
-            request_pk=claim.request_pk,
-            now=now,
-        )
-        return render(record)
+    def log(txn: Txn, request_pk: int) -> FaultRecord:
+        reporter = Reporter.of(principal, terminal_id)
+        return log_fault_report(txn, report, reporter, request_pk=request_pk, now=now)
 
-    return process_once(txn, keyring, key, work, now=now)
+    return change_once(txn, keyring, key, principal, log, render, now=now)
 
 
 # --- staff ---------------------------------------------------------------------------------------
@@ -264,7 +255,7 @@ def report_fault_once(
 def _record(row: Row) -> FaultRecord:
     return FaultRecord(
         id=row.id,
-        ref_no=row.ref_no,
+        ref_no=ref_no_for(row.id),
         kind=row.kind,
         msno=row.msno,
         meter_registered=row.meter_registered,
@@ -296,7 +287,7 @@ def _by_id(txn: Txn, report_id: int) -> FaultRecord:
 def get_fault_report(txn: Txn, ref_no: str, *, for_update: bool = False) -> FaultRecord:
     """The report with this reference (written as :func:`parse_ref_no` accepts it)."""
     ref = parse_ref_no(ref_no)
-    statement = select(fault_reports).where(fault_reports.c.ref_no == ref)
+    statement = select(fault_reports).where(fault_reports.c.id == report_id_of(ref))
     if for_update:
         statement = statement.with_for_update()
     row = txn.execute(statement).first()

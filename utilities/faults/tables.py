@@ -43,9 +43,8 @@ RESOLUTION_LENGTH = 500
 fault_reports = Table(
     "fault_reports",
     metadata,
+    # The reference the customer quotes is derived from the id (reports.ref_no_for).
     Column("id", Id, primary_key=True),
-    # What the customer quotes: see utilities.faults.reports.ref_no_for.
-    Column("ref_no", String(20), nullable=False, unique=True),
     Column("kind", String(16), nullable=False),
     # The meter the report is about (meter reports only), as reported, and whether it is
     # one of ours: an unknown meter is still a valid report (it may be the very fault).

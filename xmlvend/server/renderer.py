@@ -51,6 +51,7 @@ from xmlvend.codec import types_base as b
 from xmlvend.codec import types_ext as ext
 from xmlvend.codec import types_meter as m
 from xmlvend.codec import types_revenue as r
+from xmlvend.codec.token_classes import token_subclass_type
 from xmlvend.codec.types_base import BaseReq, DeviceID, EANDeviceID, GenericDeviceID
 from xmlvend.server import convert
 from xmlvend.server.convert import Currencies, currency, fit, meter_detail, msg
@@ -406,7 +407,7 @@ class XMLVendRenderer:
             credit_token_issue=self._token_issue(token, result.meter),
             tariff=None if not result.tariff_name else b.Tariff(name=fit(result.tariff_name)),
         )
-        token_class = _token_class(info.token_class, info.subclass)
+        token_class = token_subclass_type(info.token_class, info.subclass)
         response = r.VerifyResp(
             header=self.header(req, disp_header="Verify Token"),
             **parts,
@@ -691,39 +692,6 @@ _RESOURCES: dict[str, type] = {
     "ConnectionTime": b.ConnectionTime,
     "Currency": b.CurrencyResource,
 }
-
-# STS token class 0 (credit) subclasses -> b:CreditTokenSubClassType.
-_CREDIT_SUBCLASSES: dict[int, str] = {
-    0: "Electricity Token",
-    1: "Water Token",
-    2: "Gas Token",
-    3: "Connection time Token",
-    4: "Currency Token",
-}
-# STS token class 2 (meter management) subclasses -> b:MeterSpecificEng.
-_MANAGEMENT_SUBCLASSES: dict[int, str] = {
-    0: "SetPwrLmt",
-    1: "ClearCred",
-    3: "EngKCT",
-    4: "EngKCT",
-    5: "ClearTamper",
-    6: "SetPhUnbalance",
-    7: "SetWaterFact",
-    8: "EngKCT",
-    9: "EngKCT",
-}
-
-
-def _token_class(token_class: int, subclass: int) -> b.TokenSubClassType:
-    """b:TokenSubClassType (an xs:choice) of an STS token's class and subclass."""
-    if token_class == 0:
-        return b.TokenSubClassType(credit=_CREDIT_SUBCLASSES.get(subclass, "Electricity Token"))
-    if token_class == 2:
-        return b.TokenSubClassType(
-            meter_management=_MANAGEMENT_SUBCLASSES.get(subclass, "ClearCred")
-        )
-    return b.TokenSubClassType(non_meter_management="TestAll")
-
 
 _TEST_RESPONSES: dict[type, tuple[type, str, type]] = {
     m.TestAllReq: (m.TestAllResp, "test_all", m.TestAllTokenIssue),

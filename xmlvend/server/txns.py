@@ -281,66 +281,6 @@ def store_late_failure(
 # --- vendor batches (vending.batches) ---------------------------------------------------------
 
 
-def start_batches_once(
-    txn: Txn,
-    keyring: Keyring,
-    key: RequestKey,
-    principal: Principal,
-    *,
-    terminal_id: str,
-    kinds: tuple[str, ...],
-    render: Callable[[list[batches.VendorBatch]], StoredResponse],
-    now: datetime,
-) -> Processed:
-    """startBatchReq: claim the request, open the batches, store the answer: one
-    transaction. BatchAlreadyOpen rolls everything back (the claim too)."""
-
-    def work(claim: Claim) -> StoredResponse:
-        revalidate(txn, principal)
-        started = batches.start_batches(
-            txn,
-            vendor_id=principal.vendor_id,
-            terminal_id=terminal_id,
-            currency=principal.currency,
-            kinds=kinds,
-            now=now,
-            request_pk=claim.request_pk,
-        )
-        return render(started)
-
-    return process_once(txn, keyring, key, work, now=now)
-
-
-def end_batches_once(
-    txn: Txn,
-    keyring: Keyring,
-    key: RequestKey,
-    principal: Principal,
-    *,
-    terminal_id: str,
-    kinds: tuple[str, ...],
-    render: Callable[[list[batches.BatchReport]], StoredResponse],
-    now: datetime,
-) -> Processed:
-    """endBatchReq: claim the request, close the batches with their totals, store the
-    answer (the slip): one transaction. BatchNotOpen rolls everything back."""
-
-    def work(claim: Claim) -> StoredResponse:
-        revalidate(txn, principal)
-        closed = batches.end_batches(
-            txn,
-            vendor_id=principal.vendor_id,
-            account_id=principal.account_id,
-            terminal_id=terminal_id,
-            kinds=kinds,
-            now=now,
-            request_pk=claim.request_pk,
-        )
-        return render(closed)
-
-    return process_once(txn, keyring, key, work, now=now)
-
-
 def batch_totals(
     txn: Txn, principal: Principal, terminal_id: str, kinds: tuple[str, ...], now: datetime
 ) -> list[batches.BatchReport]:

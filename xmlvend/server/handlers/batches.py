@@ -11,8 +11,9 @@ reprintEndBatchReq, for the banking, sales and shift batches of the requesting t
 * reprint: a closed batch's slip again, with the totals kept when it was closed; without
   ``seqNo`` the last closed one (``ReprintEndBatchEx`` when there is none).
 
-Start and end change state: the request key is claimed first and the answer stored with
-the change. Totals and reprints are read-only (their answer is kept under the key after).
+Start and end change state (:func:`vending.requests.change_once`): the request key is
+claimed first and the answer stored with the change. Totals and reprints are read-only
+(their answer is kept under the key after).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from collections.abc import Sequence
 
 from vending import batches
 from vending.batches import BatchReport, VendorBatch
-from vending.requests import StoredResponse
+from vending.requests import StoredResponse, change_once
+from vending.storage.database import Txn
 from xmlvend.codec import render_response
 from xmlvend.codec import types_revenue as r
 from xmlvend.server import txns
@@ -188,20 +190,31 @@ def render_reprint(services: Services, request: r.ReprintEndBatchReq, report: Ba
 async def start_batch(services: Services, call: Call) -> Reply:
     request = call.request
     assert isinstance(request, r.StartBatchReq)
+    principal, kinds, now = call.who, kinds_requested(request), call.received_at
+
+    def start(txn: Txn, request_pk: int) -> list[VendorBatch]:
+        return batches.start_batches(
+            txn,
+            vendor_id=principal.vendor_id,
+            terminal_id=call.terminal_id,
+            currency=principal.currency,
+            kinds=kinds,
+            now=now,
+            request_pk=request_pk,
+        )
 
     def render(started: list[VendorBatch]) -> StoredResponse:
         return StoredResponse(render_started(services, request, started), OK)
 
     processed = await services.run(
         "xmlvend_start_batch",
-        txns.start_batches_once,
+        change_once,
         services.keyring,
         call.key,
-        call.who,
-        terminal_id=call.terminal_id,
-        kinds=kinds_requested(request),
-        render=render,
-        now=call.received_at,
+        principal,
+        start,
+        render,
+        now=now,
     )
     return Reply.of(processed)
 
@@ -209,20 +222,31 @@ async def start_batch(services: Services, call: Call) -> Reply:
 async def end_batch(services: Services, call: Call) -> Reply:
     request = call.request
     assert isinstance(request, r.EndBatchReq)
+    principal, kinds, now = call.who, kinds_requested(request), call.received_at
+
+    def end(txn: Txn, request_pk: int) -> list[BatchReport]:
+        return batches.end_batches(
+            txn,
+            vendor_id=principal.vendor_id,
+            account_id=principal.account_id,
+            terminal_id=call.terminal_id,
+            kinds=kinds,
+            now=now,
+            request_pk=request_pk,
+        )
 
     def render(closed: list[BatchReport]) -> StoredResponse:
         return StoredResponse(render_ended(services, request, closed), OK)
 
     processed = await services.run(
         "xmlvend_end_batch",
-        txns.end_batches_once,
+        change_once,
         services.keyring,
         call.key,
-        call.who,
-        terminal_id=call.terminal_id,
-        kinds=kinds_requested(request),
-        render=render,
-        now=call.received_at,
+        principal,
+        end,
+        render,
+        now=now,
     )
     return Reply.of(processed)
 

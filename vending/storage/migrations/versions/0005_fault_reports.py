@@ -26,7 +26,6 @@ def upgrade() -> None:
     op.create_table(
         "fault_reports",
         sa.Column("id", Id, primary_key=True),
-        sa.Column("ref_no", sa.String(20), nullable=False),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("msno", sa.String(13), nullable=True),
         sa.Column("meter_registered", sa.Boolean, nullable=True),
@@ -58,7 +57,6 @@ def upgrade() -> None:
             " AND resolution IS NOT NULL)",
             name="ck_fault_reports_closed",
         ),
-        sa.UniqueConstraint("ref_no", name="uq_fault_reports_ref_no"),
         sa.UniqueConstraint("request_pk", name="uq_fault_reports_request_pk"),
     )
     op.create_index("ix_fault_reports_status_created_at", "fault_reports", ["status", "created_at"])
