@@ -198,6 +198,21 @@ class SchemaOutOfDate(Exception):
     """The database is not migrated to the code's head revision."""
 
 
+def check_schema(database: Database) -> str:
+    """Blocking: the database's revision when it is migrated to the code's head; raises
+    SchemaOutOfDate (with what to do) otherwise, and whatever reaching it raises."""
+    from vending.storage import migrate
+
+    head = migrate.head_revision()
+    revision = migrate.current_revision(database.engine)
+    if revision != head:
+        raise SchemaOutOfDate(
+            f"the database is not migrated (schema {revision or 'empty'}, needs {head}); "
+            "run `evd db upgrade` first"
+        )
+    return revision
+
+
 def build_application(
     config: Config,
     *,
@@ -248,4 +263,5 @@ __all__ = [
     "Services",
     "build_application",
     "build_services",
+    "check_schema",
 ]
