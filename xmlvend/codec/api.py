@@ -61,6 +61,7 @@ from xmlvend.codec.messages import (
 )
 from xmlvend.codec.namespaces import BASE, REVENUE
 from xmlvend.codec.parser import (
+    MAX_ELEMENTS,
     MAX_REQUEST_BYTES,
     MAX_RESPONSE_BYTES,
     XmlRejected,
@@ -110,7 +111,7 @@ def parse_request(body: bytes) -> Request:
     each carrying the request header when one could be salvaged.
     """
     try:
-        root = parse_document(body, max_bytes=MAX_REQUEST_BYTES)
+        root = parse_document(body, max_bytes=MAX_REQUEST_BYTES, max_elements=MAX_ELEMENTS)
     except XmlRejected as exc:
         header = _salvage_broken(body) if exc.salvageable else None
         raise MalformedRequest(str(exc), header=header) from None
@@ -167,7 +168,7 @@ def salvage_header(body: bytes) -> RequestHeader | None:
     Refused documents (DTDs, entities, processing instructions, oversize) yield None.
     """
     try:
-        root = parse_document(body, max_bytes=MAX_REQUEST_BYTES)
+        root = parse_document(body, max_bytes=MAX_REQUEST_BYTES, max_elements=MAX_ELEMENTS)
     except XmlRejected as exc:
         return _salvage_broken(body) if exc.salvageable else None
     except TypeError:
@@ -177,7 +178,9 @@ def salvage_header(body: bytes) -> RequestHeader | None:
 
 def _salvage_broken(body: bytes) -> RequestHeader | None:
     try:
-        root = parse_document(body, max_bytes=MAX_REQUEST_BYTES, recover=True)
+        root = parse_document(
+            body, max_bytes=MAX_REQUEST_BYTES, max_elements=MAX_ELEMENTS, recover=True
+        )
     except XmlRejected:
         return None
     return _header_anywhere(root)
