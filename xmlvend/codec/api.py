@@ -8,6 +8,7 @@ Client side: :func:`render_request`, :func:`parse_response`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from copy import deepcopy
 from datetime import UTC, datetime
@@ -88,6 +89,8 @@ Response = BaseResp
 _B = f"{{{BASE}}}"
 _MSG_MAX = 160  # b:Msg maxLength
 
+log = logging.getLogger("evd.xmlvend.codec")
+
 # Schema-valid stand-ins for header fields we could not read from the request.
 PLACEHOLDER_DEVICE_ID = GenericDeviceID(id="UNKNOWN")
 PLACEHOLDER_MSG_ID = MsgID(date_time="00000000000000", unique_number="1")
@@ -128,7 +131,9 @@ def parse_request(body: bytes) -> Request:
     if entry is None:
         return _unsupported_or_unknown(payload, version)
     declared = entry[0]
-    normalise(payload, declared, vend_request=issubclass(declared, BaseVendReq))
+    dropped = normalise(
+        payload, declared, vend_request=issubclass(declared, BaseVendReq), request=True
+    )
     error = validation_error(payload)
     if error is not None:
         raise SchemaViolation(error, header=_header_of(payload), soap_version=version)
@@ -138,7 +143,27 @@ def parse_request(body: bytes) -> Request:
         raise SchemaViolation(str(exc), header=_header_of(payload), soap_version=version) from None
     if version != SOAP_1_1:
         object.__setattr__(request, "soap_version", version)
+    if dropped:
+        _log_dropped(request, dropped)
     return request
+
+
+def _log_dropped(request: BaseReq, dropped: list[str]) -> None:
+    """Deployed clients add vendor elements; ignored, but worth knowing who sends what.
+    Element names only: their content may carry anything."""
+    if not log.isEnabledFor(logging.DEBUG):
+        return
+    client = request.header.client_id
+    client_id = getattr(client, "ean", None) or getattr(client, "id", None)
+    names = ", ".join(short_name(tag) for tag in dropped[:10])
+    more = f" and {len(dropped) - 10} more" if len(dropped) > 10 else ""
+    log.debug(
+        "ignored unknown elements in %s from client %s: %s%s",
+        request.operation,
+        client_id,
+        names,
+        more,
+    )
 
 
 def _unsupported_or_unknown(payload: etree._Element, version: SoapVersion) -> Request:

@@ -45,6 +45,7 @@ from xmlvend.server.endpoint import Endpoint
 from xmlvend.server.handlers import Services
 from xmlvend.server.http import XMLVendSite
 from xmlvend.server.metrics import Metrics
+from xmlvend.server.parsing import ParsePool, RequestParser
 from xmlvend.server.renderer import XMLVendRenderer
 from xmlvend.server.resource import HealthProblem, XMLVendResource
 
@@ -70,12 +71,16 @@ class XMLVendServer:
     authenticator: Authenticator
     utility_service: UtilityService
     reactor: IReactorTime
+    # The threads request bodies are parsed on (None when build_server was given a parser).
+    parse_pool: ParsePool | None = None
 
     def start(self, *, recovery: bool = True) -> None:
         """Start the utility service's background work (recovery of pending upstream
         sales, with our renderer for the ``xmlvend`` channel). With several worker
         processes only one should run it (``recovery=False`` elsewhere)."""
         warm_up()
+        if self.parse_pool is not None:
+            self.parse_pool.start()
         start = getattr(self.utility_service, "start", None)
         if recovery and start is not None:
             start({"xmlvend": self.renderer})
@@ -86,6 +91,8 @@ class XMLVendServer:
         stop = getattr(self.utility_service, "stop", None)
         if stop is not None:
             stop()
+        if self.parse_pool is not None:
+            self.parse_pool.stop()
         grace = (
             self.config.server.deadline_seconds + 1.0 if grace_seconds is None else grace_seconds
         )
@@ -116,9 +123,12 @@ def build_server(
     denied_operations: Callable[[str], Collection[str]] | None = None,
     access_log: AccessLog | None = None,
     metrics: Metrics | None = None,
+    parse: RequestParser | None = None,
 ) -> XMLVendServer:
     """Assemble the server (see the module docstring). ``denied_operations(client_id)``
     names operations a vendor may not use (answered RequestAuthorisationEx); default: none.
+    ``parse`` reads request bodies; default: a :class:`ParsePool` of
+    ``server.parse_threads`` threads (``reactor`` must then provide ``callFromThread``).
     """
     from xmlvend.transport.asyncdb import AsyncDatabase
 
@@ -128,6 +138,13 @@ def build_server(
     metrics = metrics or Metrics(database_stats=lambda: dict(database.stats.by_name))
     access_log = access_log or AccessLog()
     currencies = Currencies(config.currency)
+    parse_pool = None
+    if parse is None:
+        parse = parse_pool = ParsePool(
+            reactor,
+            threads=config.server.parse_threads,
+            wait_seconds=config.server.parse_wait_seconds,
+        )
     renderer = XMLVendRenderer(
         server_id=config.server.server_id, currencies=currencies, clock=clock
     )
@@ -155,6 +172,7 @@ def build_server(
         deadline_seconds=config.server.deadline_seconds,
         metrics=metrics,
         clock=clock,
+        parse=parse,
     )
     head = migrate.head_revision()
 
@@ -206,6 +224,7 @@ def build_server(
         authenticator=authenticator,
         utility_service=utility_service,
         reactor=reactor,
+        parse_pool=parse_pool,
     )
 
 

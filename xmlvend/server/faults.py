@@ -102,6 +102,7 @@ FAULT_TABLE: Final[dict[type[BaseException], FaultSpec]] = {
     batches.NoBatchTotals: FaultSpec("CheckBatchTotalEx"),
     batches.UnknownBatch: FaultSpec("ReprintEndBatchEx"),
     server.DeadlinePassed: _SYSTEM,
+    server.ParserBusy: _SYSTEM,  # the request was not read: the client may send it again
     # --- money and products ---------------------------------------------------------------
     core.InsufficientFunds: FaultSpec("VendorCreditEx"),
     core.OutOfStock: _RULE,

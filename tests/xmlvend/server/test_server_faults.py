@@ -83,6 +83,7 @@ EXPECTED: dict[type[BaseException], str] = {
     batches.NoBatchTotals: "CheckBatchTotalEx",
     batches.UnknownBatch: "ReprintEndBatchEx",
     server.DeadlinePassed: "SystemEx",
+    server.ParserBusy: "SystemEx",
     core.InsufficientFunds: "VendorCreditEx",
     core.OutOfStock: "BusinessRuleEx",
     core.AmountOutOfRange: "BusinessRuleEx",
