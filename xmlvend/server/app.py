@@ -45,7 +45,7 @@ from xmlvend.server.endpoint import Endpoint
 from xmlvend.server.handlers import Services
 from xmlvend.server.http import XMLVendSite
 from xmlvend.server.metrics import Metrics
-from xmlvend.server.parsing import ParsePool, RequestParser
+from xmlvend.server.parsing import ParsePool, RequestParser, parse_now
 from xmlvend.server.renderer import XMLVendRenderer
 from xmlvend.server.resource import HealthProblem, XMLVendResource
 
@@ -128,7 +128,8 @@ def build_server(
     """Assemble the server (see the module docstring). ``denied_operations(client_id)``
     names operations a vendor may not use (answered RequestAuthorisationEx); default: none.
     ``parse`` reads request bodies; default: a :class:`ParsePool` of
-    ``server.parse_threads`` threads (``reactor`` must then provide ``callFromThread``).
+    ``server.parse_threads`` threads (:func:`parse_now` on a reactor without
+    ``callFromThread``, i.e. ``task.Clock`` in tests).
     """
     from xmlvend.transport.asyncdb import AsyncDatabase
 
@@ -139,6 +140,10 @@ def build_server(
     access_log = access_log or AccessLog()
     currencies = Currencies(config.currency)
     parse_pool = None
+    if parse is None and not hasattr(reactor, "callFromThread"):
+        # A fake reactor (task.Clock) cannot take results from other threads: tests and
+        # tools on one parse on the calling thread. Every real reactor gets the pool.
+        parse = parse_now
     if parse is None:
         parse = parse_pool = ParsePool(
             reactor,
