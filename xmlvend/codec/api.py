@@ -20,6 +20,7 @@ from xmlvend.codec.binding import (
     XSI_TYPE,
     BindingError,
     from_xml,
+    local_name,
     lookup_type,
     qname_text,
     render_fields,
@@ -580,9 +581,9 @@ def parse_response(body: bytes) -> Response | SoapFault:
 
 
 def _response_by_local_name(tag: str) -> type | None:
-    local = etree.QName(tag).localname.lower()
+    local = local_name(tag).lower()
     for clark, cls in RESPONSE_ELEMENTS.items():
-        if etree.QName(clark).localname.lower() == local:
+        if local_name(clark).lower() == local:
             return cls
     return None
 
@@ -593,9 +594,7 @@ def _read_soap_fault(payload: etree._Element, version: SoapVersion) -> SoapFault
     vendor_code = None
     if detail is not None:
         for child in detail:
-            if isinstance(child.tag, str) and etree.QName(child).localname.lower() == (
-                "xmlvendfaultresp"
-            ):
+            if isinstance(child.tag, str) and local_name(child.tag).lower() == ("xmlvendfaultresp"):
                 normalise(child, XMLVendFaultResp, vend_request=False)
                 try:
                     bound = from_xml(XMLVendFaultResp, child, lenient=True)
@@ -603,7 +602,7 @@ def _read_soap_fault(payload: etree._Element, version: SoapVersion) -> SoapFault
                     bound = None
                 fault_resp = bound if isinstance(bound, XMLVendFaultResp) else None
                 for el in child.iter():
-                    if isinstance(el.tag, str) and etree.QName(el).localname == "faultCode":
+                    if isinstance(el.tag, str) and local_name(el.tag) == "faultCode":
                         vendor_code = (el.text or "").strip() or None
                         break
                 break
