@@ -291,6 +291,11 @@ def parse_document(
         if _ANY_PI(root):
             raise XmlRejected("processing instructions are not accepted")
         raise XmlRejected(f"elements nested deeper than {MAX_DEPTH} levels are not accepted")
-    if max_elements is not None and _ELEMENT_COUNT(root) > max_elements:
+    # An element takes at least 4 bytes (<a/>): smaller documents need no count.
+    if (
+        max_elements is not None
+        and len(data) > 4 * max_elements
+        and _ELEMENT_COUNT(root) > max_elements
+    ):
         raise XmlRejected(f"more than {max_elements} elements are not accepted")
     return root
