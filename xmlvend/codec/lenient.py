@@ -209,7 +209,11 @@ def normalise(
 
 def _drop_unknown_tail(payload: etree._Element, declared: type) -> list[str]:
     """Remove the elements at the end of ``payload`` that its type does not define (6a)."""
+    if not len(payload):
+        return []
     known = _child_tags(payload, declared)
+    if payload[-1].tag in known:
+        return []  # the usual request: nothing after the standard content
     tail = []
     for child in reversed(payload):
         tag = child.tag
@@ -227,17 +231,15 @@ def _child_tags(el: etree._Element, declared: type) -> frozenset[str]:
     """The child elements the type of ``el`` defines: that of its xsi:type when it names a
     subtype of ``declared``, else of ``declared`` -- for an abstract one, of any of its
     concrete subtypes (an adviceReq without xsi:type)."""
-    spec = spec_of(declared)
     xsi_type = el.get(XSI_TYPE)
-    if xsi_type is not None:
-        try:
-            uri, local = resolve_qname(el, xsi_type)
-        except BindingError:
-            uri, local = None, ""
-        cls = spec.subtypes.get((uri, local)) if uri is not None else None
-        if cls is not None:
-            return _defined_children(cls)
-    return _defined_children(declared)
+    if xsi_type is None:
+        return _defined_children(declared)
+    try:
+        uri, local = resolve_qname(el, xsi_type)
+    except BindingError:
+        uri, local = None, ""
+    cls = spec_of(declared).subtypes.get((uri, local)) if uri is not None else None
+    return _defined_children(declared if cls is None else cls)
 
 
 @functools.cache
