@@ -594,7 +594,7 @@ def _read_soap_fault(payload: etree._Element, version: SoapVersion) -> SoapFault
     vendor_code = None
     if detail is not None:
         for child in detail:
-            if isinstance(child.tag, str) and local_name(child.tag).lower() == ("xmlvendfaultresp"):
+            if isinstance(child.tag, str) and local_name(child.tag).lower() == "xmlvendfaultresp":
                 normalise(child, XMLVendFaultResp, vend_request=False)
                 try:
                     bound = from_xml(XMLVendFaultResp, child, lenient=True)
