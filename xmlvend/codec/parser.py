@@ -14,8 +14,13 @@ The parser never opens a file or a socket, whatever the body says or how it is e
    laughs, external DTD fetches, a DOCTYPE naming a FIFO.
 3. **libxml2 is configured to load nothing** as a second line: no DTD loading, no entity
    resolution, no network, and a resolver that refuses every external resource (lxml asks it
-   before libxml2 would open anything). ``collect_ids`` keeps its default: turning it off
-   makes libxml2 load the external subset of a DOCTYPE (the cause of issue 10 §2).
+   before libxml2 would open anything). ``collect_ids`` keeps its default: with libxml2
+   before 2.15, lxml implements ``collect_ids=False`` by setting a ``loadsubset`` bit, and
+   libxml2 then loads the external subset of a DOCTYPE (the cause of issue 10 §2). The
+   resolver is defence in depth only: lxml installs its resolver hook in libxml2's
+   process-wide entity loader around each parse and restores what it found, so with
+   parses in several threads the hook can be missing for a moment. Step 2 is what makes
+   sure libxml2 never has anything to load.
 
 Also refused: processing instructions anywhere (``<?xml-stylesheet?>`` and friends; the XML
 declaration is not one), documents larger than ``max_bytes``, element nesting deeper than
