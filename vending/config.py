@@ -77,6 +77,11 @@ class ServerConfig:
     max_body_bytes: int = 256 * 1024
     # Idle connections and slow request bodies are cut after this many seconds.
     read_timeout_seconds: float = 30.0
+    # Threads that parse and validate request bodies, off the reactor thread.
+    parse_threads: int = 2
+    # A request waits at most this long for a free parse thread, else SystemEx "busy"
+    # (unread, nothing changed). Counts against deadline_seconds.
+    parse_wait_seconds: float = 1.0
     # Our serverID in every response: an EAN-13 (EANDeviceID) or a generic id.
     server_id: str = "6004708000007"
     # Endpoint address advertised in the served WSDL; empty = derived from the request.
@@ -111,6 +116,12 @@ class ServerConfig:
             "must be 1 KiB..64 MiB",
         )
         _check(self.read_timeout_seconds > 0, f"{key}.read_timeout_seconds", "must be > 0")
+        _check(1 <= self.parse_threads <= 32, f"{key}.parse_threads", "must be 1..32")
+        _check(
+            0 < self.parse_wait_seconds < self.deadline_seconds,
+            f"{key}.parse_wait_seconds",
+            "must be above 0 and below deadline_seconds",
+        )
         _check(bool(self.server_id.strip()), f"{key}.server_id", "must not be empty")
         _check(1 <= self.reprint_count <= 100, f"{key}.reprint_count", "must be 1..100")
         _check(1 <= self.statement_lines <= 500, f"{key}.statement_lines", "must be 1..500")

@@ -43,6 +43,7 @@ from xmlvend.server.handlers import Services
 from xmlvend.server.handlers.base import CHANNEL
 from xmlvend.server.http import XMLVendSite
 from xmlvend.server.metrics import Metrics
+from xmlvend.server.parsing import ParsePool, RequestParser, parse_now
 from xmlvend.server.renderer import XMLVendRenderer
 from xmlvend.server.resource import HealthProblem, XMLVendResource
 
@@ -68,6 +69,8 @@ class XMLVendServer:
     authenticator: Authenticator
     services: ApplicationServices
     reactor: IReactorTime
+    # The threads request bodies are parsed on (None when build_server was given a parser).
+    parse_pool: ParsePool | None = None
 
     @property
     def utility_service(self) -> Any:
@@ -78,6 +81,8 @@ class XMLVendServer:
         background work (recovery of pending requests of earlier runs). With several
         worker processes only one should run it (``recovery=False`` elsewhere)."""
         warm_up()
+        if self.parse_pool is not None:
+            self.parse_pool.start()
         self.services.register_renderer(CHANNEL, self.renderer)
         if recovery:
             self.services.start(every=self._every)
@@ -100,6 +105,8 @@ class XMLVendServer:
         """Stop background work; fires when in-flight requests have ended, or after
         ``grace_seconds`` (default: the deadline plus one second)."""
         self.services.stop()
+        if self.parse_pool is not None:
+            self.parse_pool.stop()
         grace = (
             self.config.server.deadline_seconds + 1.0 if grace_seconds is None else grace_seconds
         )
@@ -127,16 +134,32 @@ def build_server(
     denied_operations: Callable[[str], Collection[str]] | None = None,
     access_log: AccessLog | None = None,
     metrics: Metrics | None = None,
+    parse: RequestParser | None = None,
 ) -> XMLVendServer:
     """Assemble the adapter around ``app`` (see the module docstring).
     ``denied_operations(client_id)`` names operations a vendor may not use (answered
-    RequestAuthorisationEx); default: none."""
+    RequestAuthorisationEx); default: none.
+    ``parse`` reads request bodies; default: a :class:`ParsePool` of
+    ``server.parse_threads`` threads (:func:`parse_now` on a reactor without
+    ``callFromThread``, i.e. ``task.Clock`` in tests).
+    """
     clock = clock or _utc_now
     database = app.database
     call_blocking = call_blocking or ThreadCaller(reactor, database.executor)
     metrics = metrics or Metrics(database_stats=lambda: dict(database.stats.by_name))
     access_log = access_log or AccessLog()
     currencies = Currencies(config.currency)
+    parse_pool = None
+    if parse is None and not hasattr(reactor, "callFromThread"):
+        # A fake reactor (task.Clock) cannot take results from other threads: tests and
+        # tools on one parse on the calling thread. Every real reactor gets the pool.
+        parse = parse_now
+    if parse is None:
+        parse = parse_pool = ParsePool(
+            reactor,
+            threads=config.server.parse_threads,
+            wait_seconds=config.server.parse_wait_seconds,
+        )
     renderer = XMLVendRenderer(
         server_id=config.server.server_id, currencies=currencies, clock=clock
     )
@@ -150,6 +173,7 @@ def build_server(
         deadline_seconds=config.server.deadline_seconds,
         metrics=metrics,
         clock=clock,
+        parse=parse,
     )
 
     def check_database() -> dict[str, str]:
@@ -200,6 +224,7 @@ def build_server(
         authenticator=authenticator,
         services=app.services,
         reactor=reactor,
+        parse_pool=parse_pool,
     )
 
 
