@@ -16,7 +16,8 @@ simulate-utility`` (or any test) can build the same server around its own, wrapp
 
 Everything time-related is injected: ``reactor`` (deadlines, timeouts), ``clock``
 (respDateTime, sale times); ``runner``/``call_blocking`` default to the database's thread
-pool and may be replaced by synchronous ones in tests (``ImmediateDatabase``,
+pool (password hashing has its own, ``call_hashing``) and may be replaced by synchronous
+ones in tests (``ImmediateDatabase``,
 :func:`xmlvend.server.auth.call_now`).
 """
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -35,11 +37,12 @@ from utilities.interface import TxnRunner, UtilityService
 from vending.auth import Authenticator
 from vending.config import Config
 from vending.keyring import Keyring
+from vending.login_throttle import ThrottleSettings
 from vending.storage import migrate
 from vending.storage.database import Database
 from xmlvend.codec import warm_up
 from xmlvend.server.accesslog import AccessLog, AccessRecord
-from xmlvend.server.auth import BlockingCaller, Gatekeeper, ThreadCaller
+from xmlvend.server.auth import BlockingCaller, BoundedCaller, Gatekeeper, ThreadCaller
 from xmlvend.server.convert import Currencies
 from xmlvend.server.endpoint import Endpoint
 from xmlvend.server.handlers import Services
@@ -112,6 +115,7 @@ def build_server(
     utility_service: UtilityService,
     runner: TxnRunner | None = None,
     call_blocking: BlockingCaller | None = None,
+    call_hashing: BlockingCaller | None = None,
     clock: Clock | None = None,
     denied_operations: Callable[[str], Collection[str]] | None = None,
     access_log: AccessLog | None = None,
@@ -119,11 +123,14 @@ def build_server(
 ) -> XMLVendServer:
     """Assemble the server (see the module docstring). ``denied_operations(client_id)``
     names operations a vendor may not use (answered RequestAuthorisationEx); default: none.
+    ``call_hashing`` runs password checks (default: a pool of ``security.hash_threads``
+    threads; ``call_blocking`` when that was given).
     """
     from xmlvend.transport.asyncdb import AsyncDatabase
 
     clock = clock or _utc_now
     runner = runner or AsyncDatabase(reactor, database)
+    injected_caller = call_blocking is not None
     call_blocking = call_blocking or ThreadCaller(reactor, database.executor)
     metrics = metrics or Metrics(database_stats=lambda: dict(database.stats.by_name))
     access_log = access_log or AccessLog()
@@ -131,12 +138,29 @@ def build_server(
     renderer = XMLVendRenderer(
         server_id=config.server.server_id, currencies=currencies, clock=clock
     )
+    security = config.security
     authenticator = Authenticator(
         database,
         require_auth=config.server.require_operator_auth,
-        cache_seconds=config.security.auth_cache_seconds,
-        password_log_n=config.security.scrypt_log_n,
+        cache_seconds=security.auth_cache_seconds,
+        password_log_n=security.scrypt_log_n,
+        throttle=ThrottleSettings(
+            max_failures_per_operator=security.login_max_failures_per_operator,
+            max_failures_per_address=security.login_max_failures_per_address,
+            window_seconds=security.login_failure_window_seconds,
+            lockout_seconds=security.login_lockout_seconds,
+        ),
+        clock=clock,
     )
+    if call_hashing is None:
+        if injected_caller:  # tests and tools: hash the way they run everything else
+            call_hashing = call_blocking
+        else:  # scrypt on threads of its own, never the database pool
+            executor = ThreadPoolExecutor(
+                max_workers=security.hash_threads, thread_name_prefix="evd-hash"
+            )
+            call_hashing = ThreadCaller(reactor, executor)
+    call_hashing = BoundedCaller(call_hashing, security.hash_queue)
     services = Services(
         runner=runner,
         keyring=keyring,
@@ -150,7 +174,12 @@ def build_server(
     )
     endpoint = Endpoint(
         services,
-        Gatekeeper(authenticator, call_blocking, denied_operations=denied_operations),
+        Gatekeeper(
+            authenticator,
+            call_blocking,
+            call_hashing=call_hashing,
+            denied_operations=denied_operations,
+        ),
         reactor=reactor,
         deadline_seconds=config.server.deadline_seconds,
         metrics=metrics,

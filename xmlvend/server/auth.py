@@ -1,12 +1,17 @@
 """Who is asking: the TLS client certificate check, then clientID -> vendor and operator
 name/password -> operator through :class:`vending.auth.Authenticator`.
 
-The Authenticator blocks (a database read and, on a cache miss, scrypt), so it runs on a
-worker thread through the injected ``call_blocking``; its verified-credential cache keeps
-scrypt off every request after the first, and a cache hit is answered on the reactor thread
-without that hop. Each state-changing transaction re-checks the principal
-(``vending.auth.revalidate``); when that reports ``CredentialsChanged`` the endpoint forgets
-the cached verification and authenticates once more.
+A login is three steps, so that scrypt never occupies a database thread (48 clients
+sending wrong passwords would otherwise stall every vend queued behind them): the identity
+and the throttle's locks are read on the database pool (``call_blocking``), the password is
+checked on a small pool of its own (``call_hashing``, bounded by :class:`BoundedCaller`:
+beyond its queue a login is refused at once), and the outcome (a failure counted, or a
+success) is written on the database pool again. Before any of it, on the reactor thread, a
+key this process knows to be locked is refused (``LoginThrottled``), then a verified
+credential still in the Authenticator's cache is answered without any hop. Each
+state-changing transaction re-checks the principal (``vending.auth.revalidate``); when that
+reports ``CredentialsChanged`` the endpoint forgets the cached verification and
+authenticates once more.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from typing import Any
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorFromThreads
 
-from vending.auth import Authenticator, Principal
+from vending.auth import Authenticator, LoginAttempt, Principal, Verdict
+from vending.errors import AuthenticationFailed
 from xmlvend.codec.types_base import RequestHeader
 from xmlvend.server.convert import device_value
 from xmlvend.server.errors import ClientIDMismatch, OperationNotAllowed
@@ -48,6 +54,34 @@ class ThreadCaller:
         return deferred
 
 
+class LoginBusy(AuthenticationFailed):
+    """Too many password checks are waiting; the login is refused without one."""
+
+    code = "login_busy"
+
+
+class BoundedCaller:
+    """A ``BlockingCaller`` that lets at most ``limit`` calls wait or run at once; beyond
+    that it fails at once with :class:`LoginBusy`. Used from the reactor thread only."""
+
+    def __init__(self, caller: BlockingCaller, limit: int) -> None:
+        self._caller = caller
+        self._limit = limit
+        self.pending = 0
+
+    def __call__(self, fn: Callable[..., Any], /, *args: Any) -> Deferred:
+        if self.pending >= self._limit:
+            return fail(LoginBusy("too many logins are being checked; try again shortly"))
+        self.pending += 1
+        d = self._caller(fn, *args)
+
+        def done(result: Any) -> Any:
+            self.pending -= 1
+            return result
+
+        return d.addBoth(done)
+
+
 def call_now(fn: Callable[..., Any], /, *args: Any) -> Deferred:
     """A synchronous ``BlockingCaller`` for tests and tools."""
     try:
@@ -64,10 +98,12 @@ class Gatekeeper:
         authenticator: Authenticator,
         call_blocking: BlockingCaller,
         *,
+        call_hashing: BlockingCaller | None = None,
         denied_operations: Callable[[str], Collection[str]] | None = None,
     ) -> None:
         self._authenticator = authenticator
         self._call = call_blocking
+        self._hash = call_hashing or call_blocking
         self._denied = denied_operations
 
     @staticmethod
@@ -81,28 +117,41 @@ class Gatekeeper:
                 f"clientID {client_id} does not match the client certificate of this connection"
             )
 
-    def authenticate(self, header: RequestHeader) -> Deferred:
-        """-> Principal; errbacks UnknownVendor, VendorBlocked, AuthenticationFailed,
-        OperatorBlocked."""
+    def authenticate(self, header: RequestHeader, address: str | None = None) -> Deferred:
+        """-> Principal; errbacks UnknownVendor, VendorBlocked, AuthenticationFailed
+        (LoginThrottled, LoginBusy), OperatorBlocked. ``address``: the peer's address from
+        the transport, for the per-address throttle."""
         auth = header.auth_cred
-        if auth is None or not auth.new_password:
+        client_id = device_value(header.client_id)
+        op_name = None if auth is None else auth.op_name
+        password = None if auth is None else auth.password
+        new_password = None if auth is None else auth.new_password
+        authenticator = self._authenticator
+        try:
+            authenticator.locked(client_id, op_name, address)
+        except AuthenticationFailed:
+            return fail()
+        if not new_password:
             # A cached verification needs neither the database nor scrypt: answer it here
             # instead of queueing behind the database pool (the operation's own
             # transaction re-checks the principal anyway, vending.auth.revalidate).
-            found = self._authenticator.cached(
-                device_value(header.client_id),
-                None if auth is None else auth.op_name,
-                None if auth is None else auth.password,
-            )
+            found = authenticator.cached(client_id, op_name, password)
             if found is not None:
                 return succeed(found)
-        return self._call(
-            self._authenticator.authenticate,
-            device_value(header.client_id),
-            None if auth is None else auth.op_name,
-            None if auth is None else auth.password,
-            None if auth is None else auth.new_password,
+
+        def check(attempt: LoginAttempt | Principal) -> Any:
+            if isinstance(attempt, Principal):
+                return attempt
+            checked = self._hash(authenticator.verify, attempt)
+            return checked.addCallback(lambda verdict: record(attempt, verdict))
+
+        def record(attempt: LoginAttempt, verdict: Verdict) -> Deferred:
+            return self._call(authenticator.finish, attempt, verdict)
+
+        started = self._call(
+            authenticator.begin, client_id, op_name, password, new_password, address
         )
+        return started.addCallback(check)
 
     def forget(self, client_id: str) -> None:
         self._authenticator.forget(client_id)
