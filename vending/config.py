@@ -177,6 +177,9 @@ class SecurityConfig:
     login_max_failures_per_address: int = 50
     login_failure_window_seconds: float = 900.0
     login_lockout_seconds: float = 300.0
+    # A locked login is answered after this many seconds (a timer, no thread): a client
+    # hammering a lock waits instead of getting refusals as fast as it can send.
+    login_throttled_delay_seconds: float = 1.0
     # Threads that hash passwords (never the database pool), and how many password checks
     # may wait for them before further logins are refused at once.
     hash_threads: int = 2
@@ -193,6 +196,11 @@ class SecurityConfig:
             "must be > 0",
         )
         _check(self.login_lockout_seconds > 0, f"{key}.login_lockout_seconds", "must be > 0")
+        _check(
+            0 <= self.login_throttled_delay_seconds <= 5,
+            f"{key}.login_throttled_delay_seconds",
+            "must be 0..5 seconds (below the request deadline)",
+        )
         _check(1 <= self.hash_threads <= 64, f"{key}.hash_threads", "must be 1..64")
         _check(1 <= self.hash_queue <= 10_000, f"{key}.hash_queue", "must be 1..10000")
 

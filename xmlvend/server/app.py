@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -42,7 +41,13 @@ from vending.storage import migrate
 from vending.storage.database import Database
 from xmlvend.codec import warm_up
 from xmlvend.server.accesslog import AccessLog, AccessRecord
-from xmlvend.server.auth import BlockingCaller, BoundedCaller, Gatekeeper, ThreadCaller
+from xmlvend.server.auth import (
+    BlockingCaller,
+    BoundedCaller,
+    Gatekeeper,
+    ThreadCaller,
+    hashing_executor,
+)
 from xmlvend.server.convert import Currencies
 from xmlvend.server.endpoint import Endpoint
 from xmlvend.server.handlers import Services
@@ -156,10 +161,7 @@ def build_server(
         if injected_caller:  # tests and tools: hash the way they run everything else
             call_hashing = call_blocking
         else:  # scrypt on threads of its own, never the database pool
-            executor = ThreadPoolExecutor(
-                max_workers=security.hash_threads, thread_name_prefix="evd-hash"
-            )
-            call_hashing = ThreadCaller(reactor, executor)
+            call_hashing = ThreadCaller(reactor, hashing_executor(security.hash_threads))
     call_hashing = BoundedCaller(call_hashing, security.hash_queue)
     services = Services(
         runner=runner,
@@ -179,6 +181,8 @@ def build_server(
             call_blocking,
             call_hashing=call_hashing,
             denied_operations=denied_operations,
+            reactor=reactor,
+            throttled_delay=security.login_throttled_delay_seconds,
         ),
         reactor=reactor,
         deadline_seconds=config.server.deadline_seconds,

@@ -16,15 +16,20 @@ authenticates once more.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
 from collections.abc import Callable, Collection
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any
 
 from twisted.internet.defer import Deferred, fail, succeed
-from twisted.internet.interfaces import IReactorFromThreads
+from twisted.internet.interfaces import IReactorFromThreads, IReactorTime
+from twisted.python.failure import Failure
 
 from vending.auth import Authenticator, LoginAttempt, Principal, Verdict
 from vending.errors import AuthenticationFailed
+from vending.login_throttle import LoginThrottled
 from xmlvend.codec.types_base import RequestHeader
 from xmlvend.server.convert import device_value
 from xmlvend.server.errors import ClientIDMismatch, OperationNotAllowed
@@ -52,6 +57,24 @@ class ThreadCaller:
 
         future.add_done_callback(fire)
         return deferred
+
+
+HASHING_NICE = 10
+
+
+def hashing_executor(threads: int) -> ThreadPoolExecutor:
+    """The password-hashing pool: ``threads`` threads, each at a lower CPU priority
+    (Linux applies ``setpriority`` to a thread id), so that under a flood of logins the
+    reactor and the database threads still get the CPU first."""
+    return ThreadPoolExecutor(
+        max_workers=threads, thread_name_prefix="evd-hash", initializer=_lower_priority
+    )
+
+
+def _lower_priority() -> None:
+    # Not Linux, or not allowed: the pool still works, at normal priority.
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICE)
 
 
 class LoginBusy(AuthenticationFailed):
@@ -100,10 +123,14 @@ class Gatekeeper:
         *,
         call_hashing: BlockingCaller | None = None,
         denied_operations: Callable[[str], Collection[str]] | None = None,
+        reactor: IReactorTime | None = None,
+        throttled_delay: float = 0.0,
     ) -> None:
         self._authenticator = authenticator
         self._call = call_blocking
         self._hash = call_hashing or call_blocking
+        self._reactor = reactor
+        self._throttled_delay = throttled_delay if reactor is not None else 0.0
         self._denied = denied_operations
 
     @staticmethod
@@ -129,8 +156,8 @@ class Gatekeeper:
         authenticator = self._authenticator
         try:
             authenticator.locked(client_id, op_name, address)
-        except AuthenticationFailed:
-            return fail()
+        except LoginThrottled:
+            return self._slowly(fail())
         if not new_password:
             # A cached verification needs neither the database nor scrypt: answer it here
             # instead of queueing behind the database pool (the operation's own
@@ -151,7 +178,28 @@ class Gatekeeper:
         started = self._call(
             authenticator.begin, client_id, op_name, password, new_password, address
         )
-        return started.addCallback(check)
+        return self._slowly(started.addCallback(check))
+
+    def _slowly(self, result: Deferred) -> Deferred:
+        """A throttled login is answered only after ``throttled_delay`` seconds: that costs
+        the server a timer, and an attacker waiting for each answer (a browser, a script
+        reusing its connections) is slowed to a trickle instead of getting refusals as fast
+        as it can send -- parsing and refusing a flood would cost the vends' CPU."""
+        if not self._throttled_delay:
+            return result
+        delayed: Deferred = Deferred()
+
+        def answer(outcome: Any) -> None:
+            if isinstance(outcome, Failure) and outcome.check(LoginThrottled):
+                assert self._reactor is not None
+                self._reactor.callLater(self._throttled_delay, delayed.errback, outcome)
+            elif isinstance(outcome, Failure):
+                delayed.errback(outcome)
+            else:
+                delayed.callback(outcome)
+
+        result.addBoth(answer)
+        return delayed
 
     def forget(self, client_id: str) -> None:
         self._authenticator.forget(client_id)

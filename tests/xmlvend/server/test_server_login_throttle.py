@@ -23,9 +23,11 @@ from vending.config import Config, SecurityConfig, ServerConfig
 from vending.keyring import Keyring
 from vending.storage.database import Database, Txn
 from vending.storage.schema import audit_log
+from xmlvend.codec import render_request
 
 LIMIT = 48
 LOCKOUT = 300.0
+DELAY = 1.0
 
 
 @pytest.fixture
@@ -47,6 +49,17 @@ def _confirm(world: World, operator: tuple[str, str], client_id: str = CAFE) -> 
     return response.status, response.parsed()
 
 
+def _confirm_throttled(world: World, operator: tuple[str, str], client_id: str = CAFE) -> Any:
+    """A throttled login is answered after login_throttled_delay_seconds, by a timer."""
+    connection = world.connect()
+    request = confirm_meter(world.header(client_id, operator), NORMAL_METER)
+    connection.post(render_request(request), wait=False)
+    assert connection.responses() == []  # held ...
+    world.reactor.advance(DELAY)  # ... until the delay has passed on the reactor's clock
+    response = connection.last()
+    return response.status, response.parsed()
+
+
 def _locks(world: World) -> list[dict]:
     def load(txn: Txn) -> list[dict]:
         rows = txn.execute(select(audit_log).where(audit_log.c.action == "login_locked"))
@@ -62,7 +75,7 @@ def test_the_49th_failure_is_refused_with_retry_after_and_audited(world: World) 
         assert status == 500
         assert fault.fault_class == "RequestAuthorisationEx"
         assert fault.desc == "unknown operator or wrong password"
-    status, fault = _confirm(world, wrong)
+    status, fault = _confirm_throttled(world, wrong)
     assert (status, fault.fault_class) == (500, "RequestAuthorisationEx")
     assert fault.desc == "too many failed logins for this operator; retry after 300 seconds"
     [lock] = _locks(world)
@@ -71,7 +84,7 @@ def test_the_49th_failure_is_refused_with_retry_after_and_audited(world: World) 
     assert "wrong-pw1" not in str(lock)
     # The right password is refused too while the lock lasts (no guessing oracle) ...
     world.clock.advance(LOCKOUT - 1)
-    status, fault = _confirm(world, CAFE_OPERATOR)
+    status, fault = _confirm_throttled(world, CAFE_OPERATOR)
     assert fault.desc == "too many failed logins for this operator; retry after 1 seconds"
     # ... other operators are not affected ...
     assert _confirm(world, PLATFORM_OPERATOR, PLATFORM)[0] == 200
@@ -95,7 +108,7 @@ def test_the_address_is_the_transports(
     world = build_world(database, keyring, secrets_sentinel, vouchers=0, config=config)
     for name in ("guess1", "guess2", "guess3"):
         assert _confirm(world, (name, "wrong-pw1"))[1].desc == "unknown operator or wrong password"
-    _status, fault = _confirm(world, PLATFORM_OPERATOR, PLATFORM)
+    _status, fault = _confirm_throttled(world, PLATFORM_OPERATOR, PLATFORM)
     assert fault.desc == "too many failed logins for this client address; retry after 300 seconds"
     [lock] = _locks(world)
     assert lock["subject"] == "address:10.0.0.7"
