@@ -214,6 +214,7 @@ def _run(
             config.server.port,
             tls_options=tls_options,
             reuse_port=worker_index is not None,
+            on_tls_failure=server.tls_handshake_failed,
         )
     except OSError as exc:
         server.stop(0)

@@ -88,6 +88,12 @@ class XMLVendServer:
         if recovery and start is not None:
             start({"xmlvend": self.renderer})
 
+    def tls_handshake_failed(self, peer: str, reason: str, detail: str) -> None:
+        """A client's TLS handshake failed (``listen(on_tls_failure=...)``): logged with
+        its address and counted by reason in ``evd_tls_handshake_failures_total``."""
+        self.metrics.tls_handshake_failed(reason)
+        log.warning("TLS handshake failed: peer %s, reason %s (%s)", peer or "?", reason, detail)
+
     def stop(self, grace_seconds: float | None = None) -> Deferred:
         """Stop background work; fires when in-flight requests have ended, or after
         ``grace_seconds`` (default: the deadline plus one second)."""
