@@ -39,6 +39,13 @@ def register(subparsers: Subparsers) -> None:
         type=int,
         help="processes sharing the port with SO_REUSEPORT, PostgreSQL only (server.workers)",
     )
+    serve.add_argument(
+        "--allow-insecure",
+        action="store_true",
+        help="listen on a non-loopback address even while demo operators keep their "
+        "published passwords or vendors sell without authentication and client certificates "
+        "(tests only)",
+    )
     serve.add_argument("--worker-index", type=int, help=argparse.SUPPRESS)
     serve.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
     serve.add_argument("--metrics-dir", help=argparse.SUPPRESS)
@@ -91,6 +98,16 @@ def _serve(context: Context, args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from exc
     tls_options = _tls_options(config)
     _configure_logging(config)
+    exposure = _exposure(config, database, bool(getattr(args, "allow_insecure", False)))
+    if exposure.refused and args.worker_index is None:
+        raise CommandError(
+            f"refusing to listen on {config.server.host or 'all addresses'}, which is not "
+            "loopback: "
+            + "; ".join(exposure.reasons)
+            + ". Fix that, listen on 127.0.0.1, or start with --allow-insecure (tests only)."
+        )
+    if exposure.public and exposure.reasons:
+        log.warning("listening on a public address insecurely: %s", "; ".join(exposure.reasons))
 
     if server.workers > 1 and args.worker_index is None:
         return _supervise(context, args, config)
@@ -102,6 +119,20 @@ def _serve(context: Context, args: argparse.Namespace) -> int:
         args.worker_index,
         args.ready_fd,
         args.metrics_dir if args.worker_index is not None else None,
+        exposure.health(),
+    )
+
+
+def _exposure(config: Config, database: Any, forced: bool) -> Any:
+    """Demo credentials and vendors selling without authentication (vending.exposure)."""
+    from vending.exposure import assess_exposure
+
+    return assess_exposure(
+        database,
+        host=config.server.host,
+        require_auth_default=config.server.require_operator_auth,
+        client_certificates=config.tls.enabled and bool(config.tls.client_ca),
+        forced=forced,
     )
 
 
@@ -174,6 +205,7 @@ def _run(
     worker_index: int | None,
     ready_fd: int | None = None,
     metrics_dir: str | None = None,
+    exposure: dict[str, Any] | None = None,
 ) -> int:
     from twisted.internet import reactor
 
@@ -193,6 +225,7 @@ def _run(
         keyring=keyring,
         utility_service=utility,
         runner=runner,
+        health_details={"exposure": exposure} if exposure is not None else None,
     )
     publisher = None
     if metrics_dir is not None:  # a worker of evd serve --workers N: /metrics sums them all
@@ -284,6 +317,7 @@ def _supervise(context: Context, args: argparse.Namespace, config: Config) -> in
                 supervisor.ready_fd,
                 supervisor.metrics_dir,
             )
+            + (["--allow-insecure"] if args.allow_insecure else [])
             for index in range(server.workers)
         ]
     )

@@ -131,11 +131,13 @@ def build_server(
     denied_operations: Callable[[str], Collection[str]] | None = None,
     access_log: AccessLog | None = None,
     metrics: Metrics | None = None,
+    health_details: dict[str, Any] | None = None,
 ) -> XMLVendServer:
     """Assemble the server (see the module docstring). ``denied_operations(client_id)``
     names operations a vendor may not use (answered RequestAuthorisationEx); default: none.
-    ``call_hashing`` runs password checks (default: a pool of ``security.hash_threads``
-    threads; ``call_blocking`` when that was given).
+    ``health_details`` are added to every healthy ``/healthz`` answer (``evd serve``: the
+    exposure found at start, vending.exposure). ``call_hashing`` runs password checks
+    (default: a pool of ``security.hash_threads`` threads; ``call_blocking`` when given).
     """
     from xmlvend.transport.asyncdb import AsyncDatabase
 
@@ -201,7 +203,7 @@ def build_server(
         revision = migrate.current_revision(database.engine)
         if revision != head:
             raise HealthProblem(f"database schema {revision or 'empty'} is not {head}")
-        return {"database": "ok", "schema": revision}
+        return {"database": "ok", "schema": revision, **(health_details or {})}
 
     resource = XMLVendResource(
         endpoint,
