@@ -174,7 +174,7 @@ class SecurityConfig:
     # failures of one operator, or from one client address, within the window lock that
     # operator or address for login_lockout_seconds.
     login_max_failures_per_operator: int = 10
-    login_max_failures_per_address: int = 50
+    login_max_failures_per_address: int = 20
     login_failure_window_seconds: float = 900.0
     login_lockout_seconds: float = 300.0
     # A locked login is answered after this many seconds (a timer, no thread): a client

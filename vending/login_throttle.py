@@ -38,7 +38,7 @@ class ThrottleSettings:
     and for how long."""
 
     max_failures_per_operator: int = 10
-    max_failures_per_address: int = 50
+    max_failures_per_address: int = 20
     window_seconds: float = 900.0
     lockout_seconds: float = 300.0
 
