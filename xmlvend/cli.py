@@ -1,7 +1,9 @@
 """``evd serve`` and ``evd certs dev`` (entry point ``evd.commands: xmlvend``).
 
 ``evd serve [--workers N] [--host H] [--port P]`` runs the XMLVend server: it refuses an
-unmigrated database, starts the utility service's recovery of pending sales, prints the URL
+unmigrated database, and a non-loopback address while demo credentials work or vendors sell
+without authentication and client certificates (``--allow-insecure`` overrides; see
+:mod:`vending.exposure`), starts the utility service's recovery of pending sales, prints the URL
 and a first vend to paste, and stops cleanly on SIGTERM/SIGINT (in-flight requests are
 finished first). With ``--workers N`` (PostgreSQL only) N processes share the port.
 
