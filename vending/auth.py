@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
-import logging
 import secrets
 import threading
 import time
@@ -51,8 +50,6 @@ from vending.passwords import PasswordPolicyError, hash_password, verify_passwor
 from vending.storage.database import Database, Txn
 from vending.storage.schema import accounts, operators, vendors
 from vending.vendors import parse_privileges, set_operator_password
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -155,6 +152,8 @@ class Verdict:
     already_changed: bool = False
     new_hash: str | None = None
     refused_new_password: str | None = None
+    # Locked while the attempt waited for the hashing pool: not checked, not counted.
+    locked: Lock | None = None
 
 
 def dummy_hash(log_n: int) -> str:
@@ -288,7 +287,11 @@ class Authenticator:
         )
 
     def verify(self, attempt: LoginAttempt) -> Verdict:
-        """CPU step (scrypt; no database): check the password, hash a new one."""
+        """CPU step (scrypt; no database): check the password, hash a new one. An attempt
+        whose key was locked while it waited (by the attempts ahead of it) is not checked."""
+        lock = self.front.locked(attempt.keys, self._clock())
+        if lock is not None:
+            return Verdict(ok=False, locked=lock)
         if attempt.new_password:
             if attempt.identity.password_hash and verify_password(
                 attempt.new_password, attempt.check_hash
@@ -310,14 +313,10 @@ class Authenticator:
         """Database step: count a failure (maybe locking the key), or clear the operator's
         failures and store a new password; the principal."""
         identity = attempt.identity
+        if verdict.locked is not None:
+            raise LoginThrottled(verdict.locked.key, verdict.locked.until, self._clock())
         if not verdict.ok:
-            lock = self._failed(attempt.keys)
-            if lock is not None:
-                log.warning(
-                    "login locked after repeated failures: %s until %s",
-                    lock.key.kind,
-                    lock.until.isoformat(),
-                )
+            self._failed(attempt.keys)
             raise AuthenticationFailed("unknown operator or wrong password")
         if identity.operator_blocked:
             raise OperatorBlocked(f"operator {attempt.operator_name} is blocked")

@@ -15,6 +15,7 @@ process has seen, so that a locked key is refused without a database hop.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from collections.abc import Iterable
@@ -30,6 +31,8 @@ from vending.storage.database import Txn
 from vending.storage.schema import login_failures
 
 SUBJECT_LENGTH = 200
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -141,9 +144,10 @@ def _insert_missing(txn: Txn, key: ThrottleKey, now: datetime) -> None:
 def record_failure(
     txn: Txn, keys: tuple[ThrottleKey, ...], now: datetime, settings: ThrottleSettings
 ) -> Lock | None:
-    """Count one failed login against each of ``keys``; the lock this failure set, if any
-    (audited here, in the same transaction)."""
-    new_lock: Lock | None = None
+    """Count one failed login against each of ``keys``; the longest lock now in effect on
+    them, if any (one this failure set is audited here, in the same transaction; one set
+    meanwhile by another attempt is returned too, so that this process learns of it)."""
+    found: Lock | None = None
     for key in sorted(keys):  # a fixed order: concurrent workers lock rows alike
         _insert_missing(txn, key, now)
         query = select(
@@ -163,9 +167,14 @@ def record_failure(
         failures += 1
         if locked_until is None and failures >= settings.limit(key.kind):
             locked_until = now + timedelta(seconds=settings.lockout_seconds)
-            lock = Lock(key, locked_until)
-            if new_lock is None or lock.until > new_lock.until:
-                new_lock = lock
+            txn.call_after(
+                log.warning,
+                "login locked after %d failures: %s %s until %s",
+                failures,
+                key.kind,
+                key.subject,
+                locked_until.isoformat(),
+            )
             audit.record(
                 txn,
                 actor="system:login-throttle",
@@ -183,7 +192,9 @@ def record_failure(
             .where(login_failures.c.id == row.id)
             .values(failures=failures, window_started_at=started, locked_until=locked_until)
         )
-    return new_lock
+        if locked_until is not None and (found is None or locked_until > found.until):
+            found = Lock(key, locked_until)
+    return found
 
 
 def clear_failures(txn: Txn, key: ThrottleKey) -> None:

@@ -104,6 +104,16 @@ def test_the_nth_failure_locks_the_key_audits_it_and_the_lock_expires(db: Databa
     assert PASSWORD not in str(entry)
 
 
+def test_a_failure_during_a_lock_reports_that_lock(db: Database) -> None:
+    """An attempt that was under way when another one set the lock learns of it (so that
+    its process refuses the next ones without a database read); audited only once."""
+    for _ in range(3):
+        lock = _fail(db, (OPERATOR,), START)
+    assert lock is not None
+    assert _fail(db, (OPERATOR, ADDRESS), START + timedelta(seconds=5)) == lock
+    assert len(_audit(db)) == 1
+
+
 def test_after_a_lock_expires_counting_starts_again(db: Database) -> None:
     for _ in range(3):
         lock = _fail(db, (OPERATOR,), START)
@@ -215,6 +225,32 @@ def test_locked_operator_is_refused_even_with_the_right_password_until_expiry(
     clock.advance(60)
     principal = authenticator.authenticate(VENDOR, "op1", PASSWORD, address="10.0.0.2")
     assert principal.operator_name == "op1"
+
+
+def test_attempts_waiting_for_the_hashing_pool_are_not_hashed_once_locked(
+    db: Database, scrypt_calls: list[str]
+) -> None:
+    """48 clients at once all pass the first lock check; those still waiting for the
+    hashing pool when the lock lands are refused there, unhashed and uncounted."""
+    clock = FakeClock()
+    authenticator = _authenticator(db, clock)
+    waiting = authenticator.begin(VENDOR, "op1", "wrong-pw", address="10.0.0.1")
+    assert not isinstance(waiting, auth.Principal)
+    for _ in range(3):
+        with pytest.raises(AuthenticationFailed):
+            authenticator.authenticate(VENDOR, "op1", "wrong-pw", address="10.0.0.1")
+    checks = len(scrypt_calls)
+    verdict = authenticator.verify(waiting)
+    assert len(scrypt_calls) == checks and verdict.locked is not None
+    with pytest.raises(LoginThrottled):
+        authenticator.finish(waiting, verdict)
+
+    def failures(txn: Txn) -> int:
+        return txn.execute(
+            select(login_failures.c.failures).where(login_failures.c.kind == "operator")
+        ).scalar_one()
+
+    assert run(db, failures) == 3
 
 
 def test_the_front_refuses_without_a_database_read(db: Database) -> None:
