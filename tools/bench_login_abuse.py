@@ -17,7 +17,7 @@ vends' p50/p99 both ways (``--seconds`` each), the ratio p99 under attack / p99 
 
 ``--no-throttle`` raises the failure limits out of reach, so only the password-hashing pool
 stands between the attack and the vends; ``--server-code DIR`` runs another checkout's server
-(before/after comparisons).
+(before/after comparisons; with ``--server-schema`` naming that checkout's migration head).
 """
 
 from __future__ import annotations
@@ -80,6 +80,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="failure limits out of reach: only the hashing pool protects the vends",
     )
     parser.add_argument("--server-code", metavar="DIR", help="run another checkout's server")
+    parser.add_argument(
+        "--server-schema",
+        metavar="REVISION",
+        help="downgrade the bench database to this revision first (the head of --server-code, "
+        "e.g. 0006_vendor_batches for the code before the login throttle)",
+    )
     return parser.parse_args(argv)
 
 
@@ -236,9 +242,23 @@ async def _measure(args: argparse.Namespace, server: ServerProcess, templates: l
     if attack.other_sample is not None:
         print(f"{'':<24} e.g. {attack.other_sample!r}", flush=True)
     ratio = attacked.percentile(99) / alone.percentile(99)
-    verdict = "ok" if ratio <= 2 and not attacked.error_total() else "ABOVE TARGET"
+    # Vends never sent (the server fell behind the rate) count against the attack only
+    # when there are more of them than without it.
+    worse = attacked.error_total() > alone.error_total()
+    verdict = "ok" if ratio <= 2 and not worse else "ABOVE TARGET"
     print(f"p99 under attack / p99 alone: {ratio:.2f} (target <= 2: {verdict})", flush=True)
     return ratio
+
+
+def _downgrade(url: str, revision: str) -> None:
+    from vending.storage import migrate
+    from vending.storage.database import Database
+
+    database = Database(url, pool_size=1)
+    try:
+        migrate.downgrade(database.engine, revision)
+    finally:
+        database.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -262,6 +282,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
     with bench_database(args.url, prefix="evd_bench_login") as (url, _name):
         seeded = seed(url, vendors=args.vendors, meters=args.meters, vouchers=0)
+        if args.server_schema:
+            _downgrade(url, args.server_schema)
         server = ServerProcess(
             url,
             seeded.master_key,
