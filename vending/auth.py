@@ -22,7 +22,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import and_, select
@@ -133,12 +133,13 @@ class LoginAttempt:
 
     client_id: str
     operator_name: str | None
-    password: str
-    new_password: str | None
+    # Never in a repr: an attempt must not carry a password into a log or a traceback.
+    password: str = field(repr=False)
+    new_password: str | None = field(repr=False)
     keys: tuple[ThrottleKey, ...]
-    identity: _Identity
+    identity: _Identity = field(repr=False)
     # The stored hash, or the dummy one at the configured cost for an unknown operator.
-    check_hash: str
+    check_hash: str = field(repr=False)
     # The operator has failures counted: a success clears them.
     had_failures: bool
 
@@ -150,7 +151,7 @@ class Verdict:
     ok: bool
     # With a new password: it is already the operator's (a retry of a done change).
     already_changed: bool = False
-    new_hash: str | None = None
+    new_hash: str | None = field(default=None, repr=False)
     refused_new_password: str | None = None
     # Locked while the attempt waited for the hashing pool: not checked, not counted.
     locked: Lock | None = None

@@ -320,3 +320,11 @@ def test_an_unknown_operator_costs_a_hash_at_the_configured_cost(
             authenticator.authenticate(VENDOR, "nobody", "some-password")
         [stored] = scrypt_calls
         assert stored.startswith(f"scrypt${log_n}$8$1$")
+
+
+def test_an_attempt_never_shows_its_password(db: Database) -> None:
+    authenticator = _authenticator(db, FakeClock())
+    attempt = authenticator.begin(VENDOR, "op1", "secret-guess", "new-secret1")
+    assert "secret-guess" not in repr(attempt) and "new-secret1" not in repr(attempt)
+    verdict = authenticator.verify(authenticator.begin(VENDOR, "op1", PASSWORD, "new-secret1"))
+    assert verdict.new_hash is not None and verdict.new_hash not in repr(verdict)
