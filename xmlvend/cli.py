@@ -98,8 +98,6 @@ def _serve(context: Context, args: argparse.Namespace) -> int:
         keyring = Keyring(load_master_key(config))
     except KeyringError as exc:
         raise CommandError(str(exc)) from exc
-    tls_options = _tls_options(config)
-    _configure_logging(config)
     exposure = _exposure(config, database, bool(getattr(args, "allow_insecure", False)))
     if exposure.refused and args.worker_index is None:
         raise CommandError(
@@ -110,6 +108,8 @@ def _serve(context: Context, args: argparse.Namespace) -> int:
         )
     if exposure.public and exposure.reasons:
         log.warning("listening on a public address insecurely: %s", "; ".join(exposure.reasons))
+    tls_options = _tls_options(config)
+    _configure_logging(config)
 
     if server.workers > 1 and args.worker_index is None:
         return _supervise(context, args, config)

@@ -69,11 +69,16 @@ def test_serve_refuses_a_public_address_with_demo_credentials(demo_context: Cont
     assert "demo1234" not in message  # the password itself is never printed
 
 
-def test_forcing_gets_past_the_check(demo_context: Context) -> None:
-    """--allow-insecure goes on to listen (which fails here only because 192.0.2.1 is not
-    an address of this machine)."""
-    with pytest.raises(CommandError, match=r"cannot listen on 192\.0\.2\.1"):
-        _serve(demo_context, _args(allow_insecure=True))
+def test_forcing_gets_past_the_check(demo_context: Context, tmp_path: Path) -> None:
+    """--allow-insecure goes on to the next step (here: reading a TLS certificate that
+    does not exist, so nothing starts)."""
+    tls = TLSConfig(enabled=True, cert=str(tmp_path / "missing.pem"), key="missing.key")
+    forced = Context(config=demo_context.config.replace(tls=tls))
+    forced._database = demo_context.database
+    with pytest.raises(CommandError, match=r"tls\.cert: cannot read"):
+        _serve(forced, _args(allow_insecure=True))
+    with pytest.raises(CommandError, match="refusing to listen"):
+        _serve(forced, _args())
 
 
 def _change_demo_passwords(txn: Txn) -> None:
