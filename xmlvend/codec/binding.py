@@ -540,7 +540,9 @@ def _bind_lenient(spec: ClassSpec, el: etree._Element) -> Any:
             continue
         pair = spec.by_tag.get(tag)
         if pair is None:
-            pair = spec.by_local.get(etree.QName(tag).localname)
+            # Not etree.QName: a tree recovered from broken XML may hold tags that are no
+            # valid QName ("b:"), which it refuses with ValueError.
+            pair = spec.by_local.get(tag.rpartition("}")[2])
             if pair is None or not _foreign_or_unqualified(tag):
                 continue  # a vendor addition we do not understand
         gfs, fs = pair
