@@ -122,6 +122,12 @@ def with_real_header(tree: etree._Element, msg_id: bytes, rng: random.Random) ->
     """Give a generated request the demo vendor's clientID and operator (most of the time)
     so that it reaches the handlers instead of stopping at authentication."""
     client = seeds.CAFE
+    children = [etree.QName(child).localname for child in tree]
+    if "authCred" not in children and "msgID" in children and rng.random() < 0.9:
+        auth = etree.Element(f"{{{BASE}}}authCred")
+        etree.SubElement(auth, f"{{{BASE}}}opName").text = client.op_name
+        etree.SubElement(auth, f"{{{BASE}}}password").text = client.password
+        tree.insert(children.index("msgID") + 1, auth)
     for child in tree:
         local = etree.QName(child).localname
         if local == "clientID" and rng.random() < 0.9:
@@ -133,12 +139,12 @@ def with_real_header(tree: etree._Element, msg_id: bytes, rng: random.Random) ->
             child.set("dateTime", date_time.decode())
             child.set("uniqueNumber", unique.decode())
         elif local == "authCred" and rng.random() < 0.9:
-            for part in child:
-                name = etree.QName(part).localname
-                if name == "opName":
-                    part.text = client.op_name
-                elif name == "password":
-                    part.text = client.password
+            # Only opName and password: a generated newPassword would change the demo
+            # operator's password and lock every later case out at authentication.
+            for part in list(child):
+                child.remove(part)
+            etree.SubElement(child, f"{{{BASE}}}opName").text = client.op_name
+            etree.SubElement(child, f"{{{BASE}}}password").text = client.password
 
 
 def generate(
@@ -265,5 +271,3 @@ def _report(
         f"{done / seconds if seconds else 0:.0f} cases/s"
     )
 
-
-__all__ = ["BASE", "main"]
