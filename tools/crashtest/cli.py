@@ -263,8 +263,10 @@ def report(run: Run, verdict: checks.Verdict, ledger: tuple[bool, str]) -> None:
     outcomes: Counter[str] = Counter()
     for record in run.records:
         final = record.final
-        outcomes["sale" if final and final.outcome == "sale" else
-                 (final.fault_class or "fault") if final else "no definitive answer"] += 1  # fmt: skip
+        if final is None:
+            outcomes["no definitive answer"] += 1
+        else:
+            outcomes["sale" if final.outcome == "sale" else final.fault_class or "fault"] += 1
     table = Table(title="crash campaign", show_header=True)
     table.add_column("what")
     table.add_column("count", justify="right")
@@ -294,8 +296,10 @@ def report(run: Run, verdict: checks.Verdict, ledger: tuple[bool, str]) -> None:
     refused = [r for r in run.records if r.final is not None and r.final.outcome == "fault"]
     for record in refused[:10]:
         assert record.final is not None
-        print(f"  refused: {record.kind} {record.key}: {record.final.fault_class} "
-              f"after {len(record.answers)} answers, {record.unanswered} unanswered sends")  # fmt: skip
+        print(
+            f"  refused: {record.kind} {record.key}: {record.final.fault_class} after "
+            f"{len(record.answers)} answers, {record.unanswered} unanswered sends"
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

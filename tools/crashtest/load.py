@@ -11,6 +11,7 @@ moves on, and the replay phase sends it again after the restart.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -90,12 +91,14 @@ class NotSent(Exception):
     """The connection was refused: the request never reached the server."""
 
 
-async def post(host: str, port: int, body: bytes, timeout: float = REQUEST_TIMEOUT) -> Answer | None:
+async def post(
+    host: str, port: int, body: bytes, timeout: float = REQUEST_TIMEOUT
+) -> Answer | None:
     """POST ``body``; its :class:`Answer`, or None when it was sent but not answered.
     Raises :class:`NotSent` when the server could not be reached."""
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 5.0)
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         raise NotSent(str(exc)) from None
     try:
         head = (
@@ -110,14 +113,12 @@ async def post(host: str, port: int, body: bytes, timeout: float = REQUEST_TIMEO
             raise NotSent(str(exc)) from None
         try:
             return await asyncio.wait_for(_read_answer(reader), timeout)
-        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError):
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
             return None
     finally:
         writer.close()
-        try:
+        with contextlib.suppress(OSError):
             await writer.wait_closed()
-        except OSError:
-            pass
 
 
 async def _read_answer(reader: asyncio.StreamReader) -> Answer:
@@ -133,7 +134,9 @@ async def _read_answer(reader: asyncio.StreamReader) -> Answer:
     return classify(status, body)
 
 
-async def send(host: str, port: int, record: Sent, stop: asyncio.Event | None = None) -> Answer | None:
+async def send(
+    host: str, port: int, record: Sent, stop: asyncio.Event | None = None
+) -> Answer | None:
     """Send ``record`` until it reaches the server (waiting out restarts); its answer, or
     None when it got none."""
     while True:

@@ -5,6 +5,7 @@ of a container would)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -27,6 +28,7 @@ def evd(config: Path, env: dict[str, str], *args: str, timeout: float = 300.0) -
         command,
         env=env,
         cwd=config.parent,
+        check=False,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -138,10 +140,8 @@ class ProcessGroup:
         """SIGKILL the whole group (supervisor and workers) and reap the leader."""
         if self.process is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.process.wait()
         self._wait_group_gone(self.process.pid)
         self._close_log()

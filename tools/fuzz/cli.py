@@ -110,7 +110,7 @@ def xsd_trees(seed: int) -> Iterator[etree._Element]:
             suppress_health_check=list(HealthCheck),
         )
         @given(request_trees())
-        def collect(tree: etree._Element) -> None:
+        def collect(tree: etree._Element, found: list[etree._Element] = found) -> None:
             found.append(tree)
 
         collect()
@@ -147,9 +147,7 @@ def with_real_header(tree: etree._Element, msg_id: bytes, rng: random.Random) ->
             etree.SubElement(child, f"{{{BASE}}}password").text = client.password
 
 
-def generate(
-    cases: int, seed: int, xsd_share: float
-) -> Iterator[tuple[str, str, bytes, str]]:
+def generate(cases: int, seed: int, xsd_share: float) -> Iterator[tuple[str, str, bytes, str]]:
     """(source, detail, body, content type) for each case."""
     from tools.fuzz.xsd_strategies import envelope
 
@@ -270,4 +268,3 @@ def _report(
         f"{done} cases, {sum(unhandled.values())} unhandled, {seconds:.1f} s, "
         f"{done / seconds if seconds else 0:.0f} cases/s"
     )
-

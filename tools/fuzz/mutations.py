@@ -70,7 +70,7 @@ WRONG_VALUES = (
     "R100",
     "100.00.00",
     "٣٠",
-    "１０",
+    "\uff11\uff10",  # full-width digits
     "true",
     "00000000000000",
     "20261301250000",
@@ -196,7 +196,7 @@ def drop_attribute(root: etree._Element, rng: random.Random) -> bool:
 def add_attribute(root: etree._Element, rng: random.Random) -> bool:
     element = rng.choice(_elements(root))
     name = rng.choice(("value", "symbol", "msno", "ean", "id", f"{{{XSI}}}nil", "{urn:x}odd"))
-    element.set(name, rng.choice(WRONG_VALUES + ("true",)))
+    element.set(name, rng.choice((*WRONG_VALUES, "true")))
     return True
 
 

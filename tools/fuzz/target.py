@@ -272,7 +272,9 @@ class ServerTarget:
         protocol.connectionLost(_closed())
         return answer
 
-    def outcome(self, body: bytes, content_type: str = "text/xml; charset=utf-8") -> tuple[str, str | None]:
+    def outcome(
+        self, body: bytes, content_type: str = "text/xml; charset=utf-8"
+    ) -> tuple[str, str | None]:
         """(outcome, details for an unhandled one) of ``body`` through the server."""
         self.clock.tick()
         self.errors.records.clear()
@@ -317,9 +319,9 @@ class ServerTarget:
         else:
             checked, fault_class = payload, None
         if not _strictly_valid(answer.body, checked):
-            return "INVALID answer (strict schema)", str(strict_schema().error_log)[:2000] + "\n" + (
-                answer.body[:3000].decode("utf-8", "replace")
-            )
+            return "INVALID answer (strict schema)", str(strict_schema().error_log)[
+                :2000
+            ] + "\n" + (answer.body[:3000].decode("utf-8", "replace"))
         if fault_class is not None:
             return f"fault {fault_class}", None
         return f"answered {etree.QName(payload).localname}", None

@@ -47,7 +47,7 @@ WRONG_VALUES = (
     "99999999999999999999999999999999.999999",
     "0.000000000000000000000001",
     "1,00",
-    "１２３",  # full-width digits
+    "\uff11\uff12\uff13",  # full-width digits
     "٣",  # Arabic-Indic digit
     "true",
     "yes",
@@ -148,8 +148,10 @@ def _simple_value(draw: Any, xsd_type: Any, wrong_rate: int) -> str:
 
 
 _INTEGERS = frozenset(
-    ("integer", "int", "long", "short", "byte", "nonNegativeInteger", "positiveInteger")
-    + ("unsignedInt", "unsignedLong", "unsignedShort", "unsignedByte", "negativeInteger")
+    (
+        *("integer", "int", "long", "short", "byte", "nonNegativeInteger", "positiveInteger"),
+        *("unsignedInt", "unsignedLong", "unsignedShort", "unsignedByte", "negativeInteger"),
+    )
 )
 
 
@@ -174,7 +176,9 @@ def _decimal(draw: Any, xsd_type: Any) -> str:
     biggest = Decimal(10 ** (digits - places) - 1)
     low = getattr(xsd_type, "min_value", None)
     high = getattr(xsd_type, "max_value", None)
-    low = Decimal(str(low)) if low is not None else (Decimal(0) if draw(st.booleans()) else -biggest)
+    low = (
+        Decimal(str(low)) if low is not None else (Decimal(0) if draw(st.booleans()) else -biggest)
+    )
     high = Decimal(str(high)) if high is not None else biggest
     value = draw(
         st.decimals(min_value=low, max_value=max(low, high), places=places, allow_nan=False)
@@ -201,20 +205,23 @@ def _fill_group(draw: Any, parent: etree._Element, group: Any, depth: int, wrong
                 _fill_particle(draw, parent, particle, depth, wrong)
 
 
-def _fill_particle(draw: Any, parent: etree._Element, particle: Any, depth: int, wrong: int) -> None:
+def _fill_particle(
+    draw: Any, parent: etree._Element, particle: Any, depth: int, wrong: int
+) -> None:
     if isinstance(particle, XsdGroup):
         _fill_group(draw, parent, particle, depth, wrong)
     elif isinstance(particle, XsdElement):
         for _ in range(_occurs(draw, particle, wrong)):
             parent.append(element_tree(draw, particle, depth + 1, wrong))
-    elif isinstance(particle, XsdAnyElement):
-        if draw(st.booleans()):
-            etree.SubElement(parent, "{urn:example:unknown}extra").text = "x"
+    elif isinstance(particle, XsdAnyElement) and draw(st.booleans()):
+        etree.SubElement(parent, "{urn:example:unknown}extra").text = "x"
 
 
 def element_tree(draw: Any, element: Any, depth: int = 0, wrong_rate: int = 25) -> etree._Element:
     """One instance of the schema element ``element`` as an lxml element."""
-    node = etree.Element(element.name, nsmap={p: n for n, p in PREFIXES.items()} if not depth else None)
+    node = etree.Element(
+        element.name, nsmap={p: n for n, p in PREFIXES.items()} if not depth else None
+    )
     xsd_type = element.type
     if xsd_type.is_complex() and (xsd_type.abstract or draw(st.integers(0, 9)) == 0):
         derived = _concrete_derivations(xsd_type.name) if xsd_type.name else ()
@@ -230,9 +237,11 @@ def element_tree(draw: Any, element: Any, depth: int = 0, wrong_rate: int = 25) 
         if not isinstance(name, str) or name.startswith(f"{{{XSI}}}"):
             continue
         required = attribute.use == "required"
-        if required or draw(st.booleans()):
-            if not (wrong_rate and required and draw(st.integers(0, wrong_rate - 1)) == 0):
-                node.set(name, simple_value(draw, attribute.type, wrong_rate=wrong_rate))
+        if not (required or draw(st.booleans())):
+            continue
+        if wrong_rate and required and draw(st.integers(0, wrong_rate - 1)) == 0:
+            continue  # a required attribute left out
+        node.set(name, simple_value(draw, attribute.type, wrong_rate=wrong_rate))
     if xsd_type.has_simple_content():
         node.text = simple_value(draw, xsd_type.content, wrong_rate=wrong_rate)
     elif depth < MAX_DEPTH and isinstance(xsd_type.content, XsdGroup):
