@@ -264,7 +264,7 @@ def report(run: Run, verdict: checks.Verdict, ledger: tuple[bool, str]) -> None:
     for record in run.records:
         final = record.final
         if final is None:
-            outcomes["no definitive answer"] += 1
+            outcomes[f"no definitive answer ({record.kind})"] += 1
         else:
             outcomes["sale" if final.outcome == "sale" else final.fault_class or "fault"] += 1
     table = Table(title="crash campaign", show_header=True)
