@@ -63,6 +63,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--xsd-share", type=float, default=0.3, help="share of cases generated from the XSDs"
     )
+    parser.add_argument(
+        "--xsd-reuse", type=int, default=3, help="cases per generated tree (1 as is, rest mutated)"
+    )
     parser.add_argument("--crash-dir", default="var/fuzz-crashes", help="unhandled cases")
     parser.add_argument("--codec-only", action="store_true", help="skip the server")
     parser.add_argument("--progress", type=float, default=30.0, help="seconds between lines")
@@ -152,27 +155,34 @@ def with_real_header(tree: etree._Element, msg_id: bytes, rng: random.Random) ->
             etree.SubElement(child, f"{{{BASE}}}password").text = client.password
 
 
-def generate(cases: int, seed: int, xsd_share: float) -> Iterator[tuple[str, str, bytes, str]]:
-    """(source, detail, body, content type) for each case."""
+def generate(
+    cases: int, seed: int, xsd_share: float, xsd_reuse: int = 3
+) -> Iterator[tuple[str, str, bytes, str]]:
+    """(source, detail, body, content type) for each case. A tree generated from the XSDs
+    (hypothesis is slow at bulk generation) serves one case as it is and ``xsd_reuse - 1``
+    more mutated, each with its own msgID."""
     from tools.fuzz.xsd_strategies import envelope
 
     rng = random.Random(seed)
     msg_ids = MsgIds(rng)
     documents = seeds.seed_documents()
     generated = xsd_trees(seed) if xsd_share > 0 else iter(())
+    reuse: list[tuple[etree._Element, str]] = []
     for _ in range(cases):
         content_type = rng.choice(CONTENT_TYPES) if rng.random() < 0.1 else CONTENT_TYPES[0]
         if rng.random() < xsd_share:
+            if reuse:
+                tree, label = reuse.pop()
+                with_real_header(tree, msg_ids.fresh(), rng)
+                body, names = mutations.mutate(envelope(tree), rng, documents)
+                yield "xsd+mutation", f"{label} {names}", body, content_type
+                continue
             tree = next(generated)
             with_real_header(tree, msg_ids.fresh(), rng)
-            name = etree.QName(tree).localname
             kind = tree.get("{http://www.w3.org/2001/XMLSchema-instance}type")
-            body = envelope(tree)
-            if rng.random() < 0.2:
-                body, names = mutations.mutate(body, rng, documents)
-                yield "xsd+mutation", f"{name} {kind or ''} {names}", body, content_type
-            else:
-                yield "xsd", f"{name} {kind or ''}", body, content_type
+            label = f"{etree.QName(tree).localname} {kind or ''}".strip()
+            reuse.extend((tree, label) for _ in range(xsd_reuse - 1))
+            yield "xsd", label, envelope(tree), content_type
             continue
         index = rng.randrange(len(documents))
         base = documents[index]
@@ -210,7 +220,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = last = time.perf_counter()
     done = 0
     try:
-        for source, detail, body, content_type in generate(args.cases, args.seed, args.xsd_share):
+        for source, detail, body, content_type in generate(
+            args.cases, args.seed, args.xsd_share, args.xsd_reuse
+        ):
             sources[source] += 1
             outcomes = [codec_outcome(body)]
             codec[outcomes[0][0]] += 1
