@@ -143,3 +143,35 @@ def test_a_vendor_balance_that_is_not_credits_minus_sales_is_reported(world: Wor
     verdict = _judge(world, records)
     assert len(verdict.balance_mismatches) == 1
     assert "6004708000090" in verdict.balance_mismatches[0] and not verdict.clean
+
+
+def test_a_delayed_answer_is_not_definitive() -> None:
+    from xmlvend.codec import render_fault
+    from xmlvend.codec import types_base as b
+
+    body = render_fault(
+        "ext:TransactionDelayedEx",
+        "later",
+        header=None,
+        server_id=b.EANDeviceID(ean="6004708000007"),
+    )
+    answer = classify(500, body)
+    assert (answer.outcome, answer.definitive) == ("delayed", False)
+    record = Sent("6004708000090", "20261122100000/1", "slow", b"", answers=[answer])
+    assert record.final is None
+
+
+def test_the_campaign_requests_have_unique_keys_as_the_server_keys_them() -> None:
+    import random
+
+    from tools.crashtest.load import Mix, RequestFactory
+    from xmlvend.codec import parse_request
+
+    factory = RequestFactory(random.Random(5), Mix(slow=0.1))
+    made = [factory.next() for _ in range(300)]
+    assert len({record.key for record in made}) == 300
+    assert {record.kind for record in made} == {"electricity", "voucher", "upstream", "slow"}
+    for record in made[:20]:
+        parsed = parse_request(record.body)
+        assert request_id(parsed.header.msg_id) == record.request_id
+        assert parsed.header.client_id.ean == record.client_id
