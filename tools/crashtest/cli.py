@@ -277,6 +277,10 @@ def report(run: Run, verdict: checks.Verdict, ledger: tuple[bool, str]) -> None:
         ("requests (unique keys)", len(run.records)),
         *((f"  {kind}", count) for kind, count in sorted(kinds.items())),
         ("sends without an answer", sum(r.unanswered for r in run.records)),
+        *(
+            (f"  {kind}", sum(r.unanswered for r in run.records if r.kind == kind))
+            for kind in sorted(kinds)
+        ),
         ("replays (2 per unanswered request)", run.replays),
         ("settle rounds (delayed answers asked again)", run.settle_rounds),
         *((f"final answer: {name}", count) for name, count in outcomes.most_common()),
