@@ -248,7 +248,7 @@ class ServerTarget:
 
     def close(self) -> None:
         logging.getLogger().removeHandler(self.errors)
-        self.server.stop() if hasattr(self.server, "stop") else None
+        self.server.stop()
         self.database.close()
         self.directory.cleanup()
 
