@@ -56,12 +56,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from twisted.internet import reactor
 
-    from utilities.service import build_utility_service
     from vending.config import Config
     from vending.keyring import Keyring
+    from vending.services.wiring import build_application
     from vending.storage.database import Database
     from xmlvend.server.app import build_server
     from xmlvend.server.auth import call_now
+    from xmlvend.server.parsing import parse_now
     from xmlvend.transport.asyncdb import ImmediateDatabase
 
     command = "python -m tools.bench_txn " + shlex.join(sys.argv[1:] if argv is None else argv)
@@ -72,16 +73,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         database = Database(url, pool_size=1)
         keyring = Keyring(seeded.master_key)
         config = Config()
-        runner = ImmediateDatabase(database)
-        utility = build_utility_service(config, runner, keyring, reactor)
+        app = build_application(
+            config,
+            reactor=reactor,
+            runner=ImmediateDatabase(database),
+            database=database,
+            keyring=keyring,
+        )
         server = build_server(
             config,
             reactor=reactor,
-            database=database,
-            keyring=keyring,
-            utility_service=utility,
-            runner=runner,
+            app=app,
             call_blocking=call_now,
+            parse=parse_now,  # the reactor never runs here: parse on this thread
         )
         server.start(recovery=False)
         statements = [0]

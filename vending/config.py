@@ -77,6 +77,11 @@ class ServerConfig:
     max_body_bytes: int = 256 * 1024
     # Idle connections and slow request bodies are cut after this many seconds.
     read_timeout_seconds: float = 30.0
+    # Threads that parse and validate request bodies, off the reactor thread.
+    parse_threads: int = 2
+    # A request waits at most this long for a free parse thread, else SystemEx "busy"
+    # (unread, nothing changed). Counts against deadline_seconds.
+    parse_wait_seconds: float = 1.0
     # Our serverID in every response: an EAN-13 (EANDeviceID) or a generic id.
     server_id: str = "6004708000007"
     # Endpoint address advertised in the served WSDL; empty = derived from the request.
@@ -111,6 +116,12 @@ class ServerConfig:
             "must be 1 KiB..64 MiB",
         )
         _check(self.read_timeout_seconds > 0, f"{key}.read_timeout_seconds", "must be > 0")
+        _check(1 <= self.parse_threads <= 32, f"{key}.parse_threads", "must be 1..32")
+        _check(
+            0 < self.parse_wait_seconds < self.deadline_seconds,
+            f"{key}.parse_wait_seconds",
+            "must be above 0 and below deadline_seconds",
+        )
         _check(bool(self.server_id.strip()), f"{key}.server_id", "must not be empty")
         _check(1 <= self.reprint_count <= 100, f"{key}.reprint_count", "must be 1..100")
         _check(1 <= self.statement_lines <= 500, f"{key}.statement_lines", "must be 1..500")
@@ -229,8 +240,9 @@ class UtilitiesConfig:
     manufacturer_code: str = "00"
     # Electricity product sold for meters (price range, commission, utility account).
     product_code: str = "ELEC-DEMO"
-    # Honour the demo/simulator test behaviours of meters (slow, upstream failure).
-    test_behaviours: bool = True
+    # Honour the demo/simulator test behaviours of meters (slow, upstream failure): only in
+    # the demo configuration (conf/demo.toml, used by `make run`); never in production.
+    test_behaviours: bool = False
     # Upstream recovery: how often pending vends are looked at, the longest pause between
     # last-response advices, and when to give up (refund, reversal advice to the utility).
     recovery_poll_seconds: float = 2.0
@@ -292,6 +304,37 @@ class VouchersConfig:
 
 
 @dataclass(frozen=True)
+class SalesConfig:
+    # A sale may be reversed (reversal advice, refund) only this many seconds after it was
+    # made. PIN vouchers also only while unconfirmed and never reprinted; electricity keeps
+    # the standard's rule (a completed sale) within the same window (vending.services).
+    reversal_window_seconds: float = 300.0
+    # A request still unanswered this long after it arrived, that no backend owns (an
+    # upstream vend), was abandoned by a stopped process: recovery answers it for good.
+    # Must exceed the deadline plus the demo slow meter's delay.
+    abandoned_after_seconds: float = 60.0
+    # How often recovery looks for abandoned requests (and once at start).
+    recovery_sweep_seconds: float = 10.0
+
+    def validate(self, key: str) -> None:
+        _check(
+            0 <= self.reversal_window_seconds <= 7 * 86400,
+            f"{key}.reversal_window_seconds",
+            "must be 0..604800 seconds",
+        )
+        _check(
+            20 <= self.abandoned_after_seconds <= 86400,
+            f"{key}.abandoned_after_seconds",
+            "must be 20..86400 seconds",
+        )
+        _check(
+            0 < self.recovery_sweep_seconds <= 3600,
+            f"{key}.recovery_sweep_seconds",
+            "must be above 0 and at most 3600 seconds",
+        )
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "INFO"
     # One structured (JSON) line per request.
@@ -314,6 +357,7 @@ class Config:
     security: SecurityConfig = field(default_factory=SecurityConfig)
     utilities: UtilitiesConfig = field(default_factory=UtilitiesConfig)
     vouchers: VouchersConfig = field(default_factory=VouchersConfig)
+    sales: SalesConfig = field(default_factory=SalesConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     # Directory that relative paths in this config are resolved against.
     base_dir: str = "."

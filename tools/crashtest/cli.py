@@ -171,6 +171,7 @@ def set_up(run: Run) -> None:
         workers=args.workers,
         scratch=run.scratch,
         upstream_url=run.simulator.url,
+        test_behaviours=args.slow_meter,
     )
     for command in (("db", "upgrade"), ("demo",)):
         evd(config, run.env, *command)

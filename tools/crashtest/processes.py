@@ -47,6 +47,7 @@ def write_config(
     scratch: Path,
     upstream_url: str | None = None,
     pool_size: int = 4,
+    test_behaviours: bool = False,
 ) -> Path:
     """A configuration for our server (with the upstream route) or for the simulator."""
     lines = [
@@ -62,6 +63,8 @@ def write_config(
         "[utilities]",
         "recovery_poll_seconds = 1.0",
         "recovery_max_delay_seconds = 5.0",
+        # The demo meters' test behaviours: only for --slow-meter (the slow meter).
+        f"test_behaviours = {'true' if test_behaviours else 'false'}",
     ]
     if upstream_url:
         client_id, op_name, password = PLATFORM

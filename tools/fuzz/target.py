@@ -32,12 +32,14 @@ from twisted.internet.task import Clock
 from tools.fuzz.seeds import VOUCHER_PRODUCT
 from tools.gen_stock import ProductSpec, generate_rows, render_csv
 from utilities.demo import seed_utilities
+from utilities.demo_behaviours import DemoBehaviours
 from utilities.embedded import EmbeddedBackend
 from utilities.service import Routing, UtilityServiceImpl, embedded_settings
-from vending.config import Config, SecurityConfig, ServerConfig
+from vending.config import Config, SecurityConfig, ServerConfig, UtilitiesConfig
 from vending.demo import seed_core
 from vending.keyring import Keyring, MasterKey
 from vending.money import Money
+from vending.services.wiring import build_application
 from vending.storage import migrate
 from vending.storage.database import Database, Txn
 from vending.vendors import adjust_vendor_balance
@@ -54,6 +56,7 @@ from xmlvend.codec.types_base import EANDeviceID
 from xmlvend.server.accesslog import AccessLog
 from xmlvend.server.app import build_server
 from xmlvend.server.auth import call_now
+from xmlvend.server.parsing import parse_now
 from xmlvend.transport.asyncdb import ImmediateDatabase
 
 FUZZ_FLOAT = Money.parse("1000000000.00", "ZAR")  # no fuzz run spends it
@@ -184,18 +187,34 @@ class ServerTarget:
         migrate.upgrade(self.database.engine)
         self.keyring = Keyring(MasterKey.generate())
         self._seed()
+        # The demo configuration: the demo meters' test behaviours (slow, upstream failure)
+        # are on, so their paths are fuzzed too.
         self.config = Config(
-            server=ServerConfig(deadline_seconds=8.0), security=SecurityConfig(scrypt_log_n=10)
+            server=ServerConfig(deadline_seconds=8.0),
+            security=SecurityConfig(scrypt_log_n=10),
+            utilities=UtilitiesConfig(test_behaviours=True),
         )
         self.reactor = Clock()
         self.clock = FuzzClock()
         runner = ImmediateDatabase(self.database)
-        service = UtilityServiceImpl(
+        service: Any = UtilityServiceImpl(
             runner,
             self.keyring,
             EmbeddedBackend(self.keyring, embedded_settings(self.config)),
             reactor=self.reactor,
             routing=Routing(),
+            clock=self.clock,
+        )
+        service = DemoBehaviours.from_config(
+            self.config, service, runner, self.keyring, self.reactor
+        )
+        app = build_application(
+            self.config,
+            reactor=self.reactor,
+            runner=runner,
+            database=self.database,
+            keyring=self.keyring,
+            utility=service,
             clock=self.clock,
         )
         quiet = logging.getLogger("evd.fuzz.access")
@@ -204,13 +223,11 @@ class ServerTarget:
         self.server = build_server(
             self.config,
             reactor=self.reactor,
-            database=self.database,
-            keyring=self.keyring,
-            utility_service=service,
-            runner=runner,
+            app=app,
             call_blocking=call_now,
             clock=self.clock,
             access_log=AccessLog(quiet),
+            parse=parse_now,
         )
         self.server.start()
         self.errors = _ErrorLog()
