@@ -127,3 +127,8 @@ def scoped_sales(
     rows = list(txn.execute(query.order_by(sales.c.id.desc()).limit(limit + 1)))
     found = [_from_row(r) for r in rows[:limit]]
     return Page(found, found[-1].id if len(rows) > limit else None)
+
+
+def request_id_of(txn: Txn, request_pk: int) -> str | None:
+    """The request id (in its client's key space) a sale was made by."""
+    return txn.execute(select(requests.c.request_id).where(requests.c.id == request_pk)).scalar()

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from vending.errors import UnknownSale
-from vending.history import Page, SaleScope, scoped_sale, scoped_sales
+from vending.history import Page, SaleScope, request_id_of, scoped_sale, scoped_sales
 from vending.keyring import Keyring
 from vending.requests import RequestRecord, find_request, find_request_by_pk
 from vending.sales import Sale
@@ -26,15 +26,20 @@ def scope_of(caller: Caller) -> SaleScope:
 @dataclass(frozen=True)
 class SaleView:
     sale: Sale
-    # The request that made it (channel, stored answer), when readable.
+    # The request that made it (channel, stored answer) and its id in the caller's keys.
     request: RequestRecord | None
+    request_id: str | None
 
 
 def _sale(txn: Txn, keyring: Keyring, scope: SaleScope, sale_id: int) -> SaleView:
     sale = scoped_sale(txn, scope, sale_id)
     if sale is None:
         raise UnknownSale(f"no sale {sale_id}")
-    return SaleView(sale, find_request_by_pk(txn, keyring, sale.request_pk))
+    return SaleView(
+        sale,
+        find_request_by_pk(txn, keyring, sale.request_pk),
+        request_id_of(txn, sale.request_pk),
+    )
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from vending.requests import RequestRecord, find_request
 from vending.services.api_access import Caller, Clock, Runner
 from vending.storage.database import Txn
 
-# (event name, JSON payload) of a request's final answer.
-EventBuilder = Callable[[RequestRecord], tuple[str, str]]
+# (event name, JSON payload) of a request's final answer (its record and request id).
+EventBuilder = Callable[[RequestRecord, str], tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def _result_ready(
     record = find_request(txn, keyring, client_id=client_id, request_id=request_id)
     if record is None or record.response is None:
         return None
-    event, payload = build(record)
+    event, payload = build(record, request_id)
     return webhooks.enqueue(
         txn,
         api_key_id=api_key_id,
