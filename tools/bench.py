@@ -3,6 +3,7 @@ against pgbench's TPC-B-like script on the same server.
 
     .venv/bin/python -m tools.bench [--seconds 20] [--connections 32] [--workers 2]
                                     [--products electricity,voucher] [--url postgresql://...]
+                                    [--channel json]
 
 (``make bench BENCH_ARGS="..."`` runs the same.) It creates its own database on the server
 at ``--url`` (default ``$EVD_BENCH_POSTGRES_URL`` or the local trust-auth server), seeds it
@@ -35,16 +36,26 @@ from dataclasses import dataclass
 
 from tools.benchkit import pgbench
 from tools.benchkit.cpu import CpuMeter, postgres_pids
-from tools.benchkit.loadgen import MsgIds, Result, Template, closed_loop, open_loop, vend_templates
+from tools.benchkit.loadgen import (
+    JsonTemplate,
+    MsgIds,
+    Result,
+    Template,
+    closed_loop,
+    json_templates,
+    open_loop,
+    vend_templates,
+)
 from tools.benchkit.seed import DEFAULT_URL, VOUCHER_PRODUCT, bench_database, seed
 from tools.benchkit.server import ServerProcess
+from tools.conformance.profile import Credentials
 
 PRODUCTS = ("electricity", "voucher")
 
 
 @dataclass
 class Phase:
-    product: str
+    product: str  # the label: the product, with " json" for the JSON API
     peak: Result
     steady: Result | None
     peak_cpu: dict[str, float]
@@ -95,6 +106,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--pgbench-seconds", type=int, default=0, help="default: --seconds")
     parser.add_argument("--no-pgbench", action="store_true", help="skip pgbench")
+    parser.add_argument(
+        "--channel",
+        choices=("xmlvend", "json"),
+        default="xmlvend",
+        help="json: each product sold over XMLVend and over the JSON API (/api/v1/sales, one "
+        "API key per bench vendor) in the same run, and the ratio JSON / XMLVend vends/s",
+    )
     parser.add_argument(
         "--server-code",
         metavar="DIR",
@@ -147,7 +165,7 @@ async def _phase(
     url: str,
     server: ServerProcess,
     product: str,
-    templates: list[Template],
+    templates: list[Template] | list[JsonTemplate],
     msg_ids: MsgIds,
     args: argparse.Namespace,
     meter: CpuMeter,
@@ -202,6 +220,27 @@ def _verify_ledger(url: str) -> str:
     return "FAILED: " + "; ".join(report.problems()[:5])
 
 
+def _api_keys(url: str, vendors: Sequence[Credentials]) -> list[str]:
+    """One JSON API key per bench vendor, for its bench operator."""
+    from vending.api_keys import create_api_key
+    from vending.storage.database import Database
+
+    database = Database(url, pool_size=1)
+    try:
+        return [
+            database.run_txn(
+                "bench_api_key",
+                create_api_key,
+                vendor_client_id=vendor.client_id,
+                operator_name=vendor.op_name or "",
+                actor="bench",
+            )[1]
+            for vendor in vendors
+        ]
+    finally:
+        database.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     command = "python -m tools.bench " + shlex.join(sys.argv[1:] if argv is None else argv)
@@ -236,6 +275,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             host = f"{server.host}:{server.port}"
             templates = vend_templates(seeded.vendors, seeded.meters, VOUCHER_PRODUCT, host=host)
+            json_mix = None
+            if args.channel == "json":
+                keys = _api_keys(url, seeded.vendors)
+                json_mix = json_templates(keys, seeded.meters, VOUCHER_PRODUCT, host=host)
             msg_ids = MsgIds()
             for product in args.products:
                 phases.append(
@@ -243,6 +286,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                         _phase(url, server, product, templates[product], msg_ids, args, meter)
                     )
                 )
+                if json_mix is not None:
+                    label = f"{product} json"
+                    phases.append(
+                        asyncio.run(
+                            _phase(url, server, label, json_mix[product], msg_ids, args, meter)
+                        )
+                    )
         finally:
             server.cleanup()
         ledger = _verify_ledger(url)
@@ -263,6 +313,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if phase.steady is not None:
             print("  " + _line(f"{phase.product} @{args.fraction:.0%} of peak", phase.steady))
     by_product = {phase.product: phase.peak.rate for phase in phases}
+    for product in args.products:
+        xml, json_rate = by_product.get(product), by_product.get(f"{product} json")
+        if xml and json_rate is not None:
+            print(
+                f"  {product}: JSON API / XMLVend peak vends/s: {json_rate / xml:.2f} "
+                f"({json_rate:.1f} / {xml:.1f}; target >= 1.0)"
+            )
     if "electricity" in by_product and "voucher" in by_product and by_product["electricity"]:
         print(
             f"  voucher / electricity peak throughput: "
