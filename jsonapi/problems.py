@@ -134,13 +134,11 @@ PROBLEM_TABLE: Final[dict[type[BaseException], ProblemType]] = {
 def problem_type_for(error: BaseException) -> ProblemType:
     if isinstance(error, ApiProblem):
         return error.problem_type
+    utility = isinstance(error, utility_errors.UtilityError)
     for klass in type(error).__mro__:
         found = PROBLEM_TABLE.get(klass)
-        if found is not None:
-            if klass in (core.VendingError, core.NotFound) and isinstance(
-                error, utility_errors.UtilityError
-            ):
-                break  # the utility side names its own class
+        # The utility side names its own fault class: only its own entries override it.
+        if found is not None and (not utility or klass.__module__ == utility_errors.__name__):
             return found
     own = getattr(error, "fault_class", None)
     if isinstance(error, utility_errors.UtilityError) and isinstance(own, str):

@@ -12,7 +12,7 @@ from typing import Any
 
 from jsonapi.problems import invalid
 from vending.errors import InvalidAmount
-from vending.money import Money
+from vending.money import Money, currency_exponent
 
 JSON_CONTENT_TYPE = b"application/json"
 _AMOUNT = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,4})?")
@@ -87,7 +87,12 @@ def money(text: str, currency: str, name: str = "amount") -> Money:
     decimals than the currency has (``vending.money``)."""
     if not _AMOUNT.fullmatch(text):
         raise invalid(f'{name} must be a decimal string such as "100.00"')
+    fraction = text.partition(".")[2]
     try:
+        if len(fraction) > currency_exponent(currency):
+            raise InvalidAmount(
+                f"{currency} amounts have at most {currency_exponent(currency)} decimals"
+            )
         value = Money.parse(text, currency)
     except InvalidAmount as exc:
         raise invalid(f"{name}: {exc.message}") from None
