@@ -56,9 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from twisted.internet import reactor
 
-    from utilities.service import build_utility_service
     from vending.config import Config
     from vending.keyring import Keyring
+    from vending.services.wiring import build_application
     from vending.storage.database import Database
     from xmlvend.server.app import build_server
     from xmlvend.server.auth import call_now
@@ -72,17 +72,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         database = Database(url, pool_size=1)
         keyring = Keyring(seeded.master_key)
         config = Config()
-        runner = ImmediateDatabase(database)
-        utility = build_utility_service(config, runner, keyring, reactor)
-        server = build_server(
+        app = build_application(
             config,
             reactor=reactor,
+            runner=ImmediateDatabase(database),
             database=database,
             keyring=keyring,
-            utility_service=utility,
-            runner=runner,
-            call_blocking=call_now,
         )
+        server = build_server(config, reactor=reactor, app=app, call_blocking=call_now)
         server.start(recovery=False)
         statements = [0]
 

@@ -3,7 +3,7 @@
 Every method here is a transaction function (``fn(txn, ...)``, run by the service through a
 :class:`~utilities.interface.TxnRunner`): it may run more than once, writes only through
 ``txn``, and raises a domain error (rolling everything back, the request claim included)
-for bad input. State-changing operations go through :func:`vending.requests.process_once`:
+for bad input. State-changing operations go through :func:`vending.services.idempotency.run_once`:
 claim the request key, do the work, render the response and store it, in one transaction;
 a retry of the same request gets the stored response back.
 """
@@ -79,15 +79,9 @@ from vending.errors import AmountOutOfRange, InvalidAmount, InvalidRequest
 from vending.keyring import Keyring
 from vending.money import Money
 from vending.products import Product, get_product, price_sale, vendor_commission_bp
-from vending.requests import (
-    Claim,
-    Processed,
-    StoredResponse,
-    find_request,
-    process_once,
-    store_response,
-)
+from vending.requests import Claim, Processed, StoredResponse
 from vending.sales import record_sale
+from vending.services import idempotency
 from vending.storage.database import Txn
 from vending.vendors import available_credit
 
@@ -421,7 +415,7 @@ class EmbeddedBackend:
         def work(claim: Claim) -> StoredResponse:
             return self._credit_vend_work(txn, ctx, purchase, renderer, now, claim, False)
 
-        return process_once(txn, self._keyring, ctx.key, work, now=now)
+        return _run_once(txn, self._keyring, ctx, work, now)
 
     def credit_vend_claimed(
         self,
@@ -433,16 +427,11 @@ class EmbeddedBackend:
         now: datetime,
     ) -> Processed:
         """The vend of a request claimed earlier (demo slow meters): do it and store it."""
-        existing = find_request(
-            txn, self._keyring, client_id=claim.client_id, request_id=claim.request_id
-        )
+        existing = idempotency.lookup(txn, self._keyring, claim.client_id, claim.request_id)
         if existing is not None and existing.response is not None:
             return Processed(existing.response, replayed=True)
         response = self._credit_vend_work(txn, ctx, purchase, renderer, now, claim, True)
-        store_response(
-            txn, self._keyring, claim, response.body, http_status=response.http_status, now=now
-        )
-        return Processed(response, replayed=False)
+        return idempotency.complete(txn, self._keyring, claim, response, now=now)
 
     def _credit_vend_work(
         self,
@@ -455,7 +444,8 @@ class EmbeddedBackend:
         delayed: bool,
     ) -> StoredResponse:
         principal = ctx.principal
-        revalidate(txn, principal)
+        if delayed:  # claimed (and re-checked) earlier: check again before the sale
+            revalidate(txn, principal)
         vendable = self._vendable(txn, purchase.meter, principal)
         self._check_behaviour(vendable.meter, delayed)
         tariff = self._require_tariff(vendable)
@@ -614,7 +604,6 @@ class EmbeddedBackend:
         audit_details: dict[str, Any],
     ) -> Processed:
         def work(claim: Claim) -> StoredResponse:
-            revalidate(txn, ctx.principal)
             vendable = self._vendable(txn, query, ctx.principal)
             tariff = vendable.tariff
             units = units_for(vendable, tariff)
@@ -658,7 +647,7 @@ class EmbeddedBackend:
                 ctx.request, result, None, self._vendor_available(txn, ctx.principal)
             )
 
-        return process_once(txn, self._keyring, ctx.key, work, now=now)
+        return _run_once(txn, self._keyring, ctx, work, now)
 
     def fbe(
         self,
@@ -727,7 +716,6 @@ class EmbeddedBackend:
         """Key change tokens from the meter's field key data (as sent) to the server's."""
 
         def work(claim: Claim) -> StoredResponse:
-            revalidate(txn, ctx.principal)
             number = check_meter_number(query.msno)
             if find_meter(txn, number) is None:
                 raise UnknownMeterForKeyUpdate(f"meter {number} is not registered")
@@ -748,7 +736,7 @@ class EmbeddedBackend:
             )
             return renderer.engineering(ctx.request, token)
 
-        return process_once(txn, self._keyring, ctx.key, work, now=now)
+        return _run_once(txn, self._keyring, ctx, work, now)
 
     def _vendable_for_key_change(
         self, txn: Txn, query: MeterQuery, principal: Principal, target: KeyData | None = None
@@ -774,7 +762,6 @@ class EmbeddedBackend:
             raise InvalidRequest(f"unknown engineering token {kind!r}")
 
         def work(claim: Claim) -> StoredResponse:
-            revalidate(txn, ctx.principal)
             if kind == "key_change":
                 return self._engineering_key_change(txn, ctx, request, renderer, now, claim)
             meter = vendable_meter(txn, request.meter.msno)
@@ -811,7 +798,7 @@ class EmbeddedBackend:
             )
             return renderer.engineering(ctx.request, token)
 
-        return process_once(txn, self._keyring, ctx.key, work, now=now)
+        return _run_once(txn, self._keyring, ctx, work, now)
 
     def _engineering_key_change(
         self,
@@ -864,7 +851,6 @@ class EmbeddedBackend:
     ) -> Processed:
         def work(claim: Claim) -> StoredResponse:
             principal = ctx.principal
-            revalidate(txn, principal)
             meter = get_meter(txn, payment.meter.msno, for_update=True)
             if meter.blocked:
                 raise MeterBlocked(f"meter {meter.msno} has been blocked")
@@ -938,7 +924,7 @@ class EmbeddedBackend:
             )
             return renderer.payment(ctx.request, result, sold.sale, sold.vendor_available)
 
-        return process_once(txn, self._keyring, ctx.key, work, now=now)
+        return _run_once(txn, self._keyring, ctx, work, now)
 
 
 # --- result builders --------------------------------------------------------------------------
@@ -1050,3 +1036,20 @@ def _engineering_value(kind: str, value: int | None) -> int:
 
 # Re-exported for the service's error handling.
 __all__ = ["EmbeddedBackend", "EmbeddedSettings", "SlowMeter", "UnknownMeter"]
+
+
+def _run_once(
+    txn: Txn,
+    keyring: Keyring,
+    ctx: RequestContext,
+    work: Callable[[Claim], StoredResponse],
+    now: datetime,
+) -> Processed:
+    """The one idempotency path (claim, re-check the principal, ``work``, store)."""
+    return idempotency.run_once(
+        txn, keyring, ctx.key, ctx.principal, lambda _txn, claim: work(claim), _same, now=now
+    )
+
+
+def _same(response: StoredResponse) -> StoredResponse:
+    return response

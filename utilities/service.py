@@ -65,14 +65,8 @@ from utilities.registry import check_meter_number, find_meter
 from vending.auth import Principal
 from vending.config import Config, UpstreamRoute
 from vending.keyring import Keyring
-from vending.requests import (
-    Claim,
-    Processed,
-    StoredResponse,
-    claim_request,
-    find_request,
-    store_response,
-)
+from vending.requests import Claim, Processed, StoredResponse
+from vending.services import idempotency
 from vending.storage.database import Txn
 from vending.storage.types import utcnow
 
@@ -349,28 +343,12 @@ class UtilityServiceImpl:
 
 
 def _claim(txn: Txn, keyring: Keyring, ctx: RequestContext) -> Claim | StoredResponse:
-    from vending.auth import revalidate
-
-    revalidate(txn, ctx.principal)
-    key = ctx.key
-    return claim_request(
-        txn,
-        keyring,
-        channel=key.channel,
-        client_id=key.client_id,
-        request_id=key.request_id,
-        operation=key.operation,
-        fingerprint=key.fingerprint,
-    )
+    return idempotency.claim(txn, keyring, ctx.key, ctx.principal, now=utcnow())
 
 
 def store_failure(txn: Txn, keyring: Keyring, claim: Claim, response: StoredResponse) -> Processed:
     """Store a failure response for a claimed request (unless one is stored already)."""
-    existing = find_request(txn, keyring, client_id=claim.client_id, request_id=claim.request_id)
-    if existing is not None and existing.response is not None:
-        return Processed(existing.response, replayed=True)
-    store_response(txn, keyring, claim, response.body, http_status=response.http_status)
-    return Processed(response, replayed=False)
+    return idempotency.complete(txn, keyring, claim, response, now=utcnow())
 
 
 # --- construction ------------------------------------------------------------------------------
@@ -403,15 +381,19 @@ def build_utility_service(
     reactor: IReactorTime,
     *,
     clock: Clock = utcnow,
+    upstream_factory: Callable[..., Any] | None = None,
 ) -> UtilityServiceImpl:
-    """The service as ``evd serve`` (and ``evd simulate-utility``) run it."""
+    """The service as ``evd serve`` (and ``evd simulate-utility``) run it.
+    ``upstream_factory(route, config, runner, keyring, reactor, clock=)`` builds the client
+    of a utility's own server for each configured route (injected by the process composer:
+    the XMLVend client adapter); routes without one cannot be served."""
     embedded = EmbeddedBackend(keyring, embedded_settings(config))
     upstreams: dict[str, Any] = {}
     if config.utilities.routes:
-        from utilities.upstream import UpstreamBackend
-
+        if upstream_factory is None:
+            raise ValueError("utilities.routes are configured but no upstream client is wired")
         for route in config.utilities.routes:
-            upstreams[route.route_name] = UpstreamBackend.from_config(
+            upstreams[route.route_name] = upstream_factory(
                 route, config, runner, keyring, reactor, clock=clock
             )
     return UtilityServiceImpl(

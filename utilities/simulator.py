@@ -202,20 +202,13 @@ def build_simulated_utility(
     ``server.start()`` and serve the resource with a :class:`SimulatorServer`."""
     from dataclasses import replace
 
-    from utilities.service import build_utility_service
+    from vending.services.wiring import build_application
     from xmlvend.server.app import build_server
     from xmlvend.transport.asyncdb import AsyncDatabase
 
     own = config.replace(utilities=replace(config.utilities, routes=(), default_backend="embedded"))
     runner = runner or AsyncDatabase(reactor, database)
-    service = build_utility_service(own, runner, keyring, reactor)
-    server = build_server(
-        own,
-        reactor=reactor,
-        database=database,
-        keyring=keyring,
-        utility_service=service,
-        runner=runner,
-    )
+    app = build_application(own, reactor=reactor, runner=runner, database=database, keyring=keyring)
+    server = build_server(own, reactor=reactor, app=app)
     resource = SimulatedUtility(server.resource, reactor, settings, server_id=own.server.server_id)
     return resource, server

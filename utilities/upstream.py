@@ -60,20 +60,14 @@ from utilities.interface import (
 from utilities.registry import check_meter_number
 from utilities.tables import upstream_vends
 from vending import outbox
-from vending.auth import Principal, revalidate
+from vending.auth import Principal
 from vending.config import Config, ConfigError, UpstreamRoute
 from vending.keyring import Keyring
 from vending.money import Money
 from vending.products import get_product, price_sale, vendor_commission_bp
-from vending.requests import (
-    Claim,
-    Processed,
-    StoredResponse,
-    claim_request,
-    find_request,
-    store_response,
-)
+from vending.requests import Claim, Processed, StoredResponse, find_request
 from vending.sales import fail_sale, get_sale, hold_sale, settle_sale
+from vending.services import idempotency
 from vending.storage.database import Txn
 from vending.storage.schema import requests
 from vending.storage.types import utcnow
@@ -280,21 +274,11 @@ class UpstreamBackend:
     def _hold(
         self, txn: Txn, ctx: RequestContext, purchase: Purchase, now: datetime
     ) -> Processed | _Held:
-        key = ctx.key
-        claimed = claim_request(
-            txn,
-            self._keyring,
-            channel=key.channel,
-            client_id=key.client_id,
-            request_id=key.request_id,
-            operation=key.operation,
-            fingerprint=key.fingerprint,
-            now=now,
-        )
+        # The one idempotency path, in two phases: claim and re-check now, store when final.
+        claimed = idempotency.claim(txn, self._keyring, ctx.key, ctx.principal, now=now)
         if isinstance(claimed, StoredResponse):
             return Processed(claimed, replayed=True)
         principal = ctx.principal
-        revalidate(txn, principal)
         msno = check_meter_number(purchase.meter.msno)
         if purchase.amount is None:
             raise InsufficientMeterData("vends through a utility's server are by amount")
@@ -519,8 +503,7 @@ class UpstreamBackend:
         )
         available = self._vendor_available(txn, sale.vendor_id)
         response = renderer.vend(request, result, sale, available)
-        store_response(txn, self._keyring, claim, response.body, http_status=response.http_status)
-        return Processed(response, replayed=False)
+        return idempotency.complete(txn, self._keyring, claim, response, now=self._clock())
 
     def _fail(
         self,
@@ -536,7 +519,7 @@ class UpstreamBackend:
             return self._stored(txn, claim)
         fail_sale(txn, row.sale_id, reason=str(error)[:200], now=self._clock())
         response = renderer.failure(request, error)
-        store_response(txn, self._keyring, claim, response.body, http_status=response.http_status)
+        processed = idempotency.complete(txn, self._keyring, claim, response, now=self._clock())
         if reversal:
             outbox.notify(
                 txn,
@@ -544,7 +527,7 @@ class UpstreamBackend:
                 subject=f"{self.name}: vend {row.upstream_date_time}/{row.upstream_unique_number}",
                 payload={"msno": row.msno, "sale_id": row.sale_id, "reason": str(error)[:200]},
             )
-        return Processed(response, replayed=False)
+        return processed
 
     # --- recovery ---------------------------------------------------------------------------
 

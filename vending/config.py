@@ -292,6 +292,21 @@ class VouchersConfig:
 
 
 @dataclass(frozen=True)
+class SalesConfig:
+    # A sale may be reversed (reversal advice, refund) only this many seconds after it was
+    # made. PIN vouchers also only while unconfirmed and never reprinted; electricity keeps
+    # the standard's rule (a completed sale) within the same window (vending.services).
+    reversal_window_seconds: float = 300.0
+
+    def validate(self, key: str) -> None:
+        _check(
+            0 <= self.reversal_window_seconds <= 7 * 86400,
+            f"{key}.reversal_window_seconds",
+            "must be 0..604800 seconds",
+        )
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "INFO"
     # One structured (JSON) line per request.
@@ -314,6 +329,7 @@ class Config:
     security: SecurityConfig = field(default_factory=SecurityConfig)
     utilities: UtilitiesConfig = field(default_factory=UtilitiesConfig)
     vouchers: VouchersConfig = field(default_factory=VouchersConfig)
+    sales: SalesConfig = field(default_factory=SalesConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     # Directory that relative paths in this config are resolved against.
     base_dir: str = "."

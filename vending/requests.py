@@ -5,20 +5,20 @@ Every request is keyed on (client id, request id). The first one to arrive claim
 is stored, encrypted, in the same transaction as the work it reports, before it is sent.
 A retry with the same key and the same fingerprint gets the stored bytes back unchanged; the
 same key with another fingerprint is refused.
+
+These are the SQL primitives; the one path every request takes (claim, re-check the
+principal, change, store) is :mod:`vending.services.idempotency`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
 
 from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from vending.auth import Principal, revalidate
 from vending.errors import IdempotencyConflict, RequestInProgress
 from vending.keyring import Keyring
 from vending.storage.database import Txn
@@ -143,6 +143,29 @@ def store_response(
     )
 
 
+def replace_response(
+    txn: Txn,
+    keyring: Keyring,
+    request_pk: int,
+    response: StoredResponse,
+    *,
+    now: datetime | None = None,
+) -> None:
+    """Replace the stored response of a completed request (a reversed sale's answer is
+    withdrawn: see :func:`vending.services.idempotency.withdraw_answer`)."""
+    row = txn.execute(
+        select(requests.c.client_id, requests.c.request_id).where(requests.c.id == request_pk)
+    ).one()
+    store_response(
+        txn,
+        keyring,
+        Claim(request_pk, row.client_id, row.request_id),
+        response.body,
+        http_status=response.http_status,
+        now=now,
+    )
+
+
 def find_request(
     txn: Txn, keyring: Keyring, *, client_id: str, request_id: str
 ) -> RequestRecord | None:
@@ -190,56 +213,3 @@ class Processed:
     response: StoredResponse
     # True when this is the stored answer to an earlier identical request.
     replayed: bool
-
-
-def process_once(
-    txn: Txn,
-    keyring: Keyring,
-    key: RequestKey,
-    work: Callable[[Claim], StoredResponse],
-    *,
-    now: datetime | None = None,
-) -> Processed:
-    """Claim ``key`` and run ``work`` once, storing its response in the same transaction;
-    an identical retry gets the stored response instead. ``work`` raising rolls back the
-    claim too, so a refused request leaves nothing behind and may be sent again."""
-    claimed = claim_request(
-        txn,
-        keyring,
-        channel=key.channel,
-        client_id=key.client_id,
-        request_id=key.request_id,
-        operation=key.operation,
-        fingerprint=key.fingerprint,
-        now=now,
-    )
-    if isinstance(claimed, StoredResponse):
-        return Processed(claimed, replayed=True)
-    response = work(claimed)
-    store_response(txn, keyring, claimed, response.body, http_status=response.http_status, now=now)
-    return Processed(response, replayed=False)
-
-
-Changed = TypeVar("Changed")
-
-
-def change_once(
-    txn: Txn,
-    keyring: Keyring,
-    key: RequestKey,
-    principal: Principal,
-    change: Callable[[Txn, int], Changed],
-    render: Callable[[Changed], StoredResponse],
-    *,
-    now: datetime | None = None,
-) -> Processed:
-    """:func:`process_once` for a principal's request that changes state: claim ``key``,
-    re-check the principal (blocked, password or privileges changed since it was
-    authenticated), make ``change(txn, request_pk)`` and store the answer ``render`` makes
-    of its result, all in one transaction. Any error rolls back the claim too."""
-
-    def work(claim: Claim) -> StoredResponse:
-        revalidate(txn, principal)
-        return render(change(txn, claim.request_pk))
-
-    return process_once(txn, keyring, key, work, now=now)

@@ -177,23 +177,23 @@ def _run(
 ) -> int:
     from twisted.internet import reactor
 
-    from utilities.service import build_utility_service
+    from utilities.upstream import UpstreamBackend
+    from vending.services.wiring import build_application
     from xmlvend.server.app import build_server
     from xmlvend.server.banner import banner
     from xmlvend.server.listen import listen
     from xmlvend.transport.asyncdb import AsyncDatabase
 
-    database = context.database
-    runner = AsyncDatabase(reactor, database)
-    utility = build_utility_service(config, runner, keyring, reactor)
-    server = build_server(
+    app = build_application(
         config,
         reactor=reactor,
-        database=database,
+        runner_factory=lambda database: AsyncDatabase(reactor, database),
+        database=context.database,
         keyring=keyring,
-        utility_service=utility,
-        runner=runner,
+        upstream_factory=UpstreamBackend.from_config,
     )
+    database = app.database
+    server = build_server(config, reactor=reactor, app=app)
     publisher = None
     if metrics_dir is not None:  # a worker of evd serve --workers N: /metrics sums them all
         from xmlvend.server.metricsdir import SnapshotDirectory, SnapshotPublisher

@@ -285,6 +285,9 @@ sales = Table(
     Column("completed_at", UTCDateTime, nullable=True),
     Column("confirmed_at", UTCDateTime, nullable=True),
     Column("reversed_at", UTCDateTime, nullable=True),
+    # Times the sale's answer (a PIN, a token) was shown again by a reprint: a delivery, so
+    # a reprinted PIN voucher can no longer be reversed (vending.services.reversal_policy).
+    Column("reprint_count", Integer, nullable=False, server_default=text("0")),
     CheckConstraint(
         "state IN (" + ", ".join(f"'{state}'" for state in SALE_STATES) + ")", name="state"
     ),

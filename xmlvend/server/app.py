@@ -1,23 +1,21 @@
-"""The composition root: an XMLVend server from a Config, a reactor, a Database, a Keyring
-and a UtilityService.
+"""The XMLVend adapter assembled around an already built application
+(:func:`vending.services.wiring.build_application`: the database, keyring, utility side and
+services are wired there, not here)::
 
-``evd serve`` uses it with the real utility service; the utility side's ``evd
-simulate-utility`` (or any test) can build the same server around its own, wrapped service::
-
+    from vending.services.wiring import build_application
     from xmlvend.server.app import build_server
     from xmlvend.server.listen import listen
 
-    server = build_server(config, reactor=reactor, database=database, keyring=keyring,
-                          utility_service=my_service)
-    server.start()                         # the utility service's recovery loops
+    app = build_application(config, reactor=reactor, runner_factory=...)
+    server = build_server(config, reactor=reactor, app=app)
+    server.start()                         # registers our renderer, starts recovery
     port = listen(reactor, server.site, "127.0.0.1", 0)
     ...
     yield server.stop()                    # drain in-flight requests, stop recovery
 
 Everything time-related is injected: ``reactor`` (deadlines, timeouts), ``clock``
-(respDateTime, sale times); ``runner``/``call_blocking`` default to the database's thread
-pool and may be replaced by synchronous ones in tests (``ImmediateDatabase``,
-:func:`xmlvend.server.auth.call_now`).
+(respDateTime); ``call_blocking`` defaults to the database's thread pool and may be replaced
+by a synchronous one in tests (:func:`xmlvend.server.auth.call_now`).
 """
 
 from __future__ import annotations
@@ -31,18 +29,17 @@ from typing import Any
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 
-from utilities.interface import TxnRunner, UtilityService
 from vending.auth import Authenticator
 from vending.config import Config
-from vending.keyring import Keyring
-from vending.storage import migrate
-from vending.storage.database import Database
+from vending.services.wiring import Application, SchemaOutOfDate
+from vending.services.wiring import Services as ApplicationServices
 from xmlvend.codec import warm_up
 from xmlvend.server.accesslog import AccessLog, AccessRecord
 from xmlvend.server.auth import BlockingCaller, Gatekeeper, ThreadCaller
 from xmlvend.server.convert import Currencies
 from xmlvend.server.endpoint import Endpoint
 from xmlvend.server.handlers import Services
+from xmlvend.server.handlers.base import CHANNEL
 from xmlvend.server.http import XMLVendSite
 from xmlvend.server.metrics import Metrics
 from xmlvend.server.renderer import XMLVendRenderer
@@ -68,24 +65,26 @@ class XMLVendServer:
     renderer: XMLVendRenderer
     metrics: Metrics
     authenticator: Authenticator
-    utility_service: UtilityService
+    services: ApplicationServices
     reactor: IReactorTime
 
+    @property
+    def utility_service(self) -> Any:
+        return self.services.utility
+
     def start(self, *, recovery: bool = True) -> None:
-        """Start the utility service's background work (recovery of pending upstream
-        sales, with our renderer for the ``xmlvend`` channel). With several worker
-        processes only one should run it (``recovery=False`` elsewhere)."""
+        """Register our renderer for the ``xmlvend`` channel and start the services'
+        background work (recovery of pending requests of earlier runs). With several
+        worker processes only one should run it (``recovery=False`` elsewhere)."""
         warm_up()
-        start = getattr(self.utility_service, "start", None)
-        if recovery and start is not None:
-            start({"xmlvend": self.renderer})
+        self.services.register_renderer(CHANNEL, self.renderer)
+        if recovery:
+            self.services.start()
 
     def stop(self, grace_seconds: float | None = None) -> Deferred:
         """Stop background work; fires when in-flight requests have ended, or after
         ``grace_seconds`` (default: the deadline plus one second)."""
-        stop = getattr(self.utility_service, "stop", None)
-        if stop is not None:
-            stop()
+        self.services.stop()
         grace = (
             self.config.server.deadline_seconds + 1.0 if grace_seconds is None else grace_seconds
         )
@@ -107,23 +106,18 @@ def build_server(
     config: Config,
     *,
     reactor: Any,
-    database: Database,
-    keyring: Keyring,
-    utility_service: UtilityService,
-    runner: TxnRunner | None = None,
+    app: Application,
     call_blocking: BlockingCaller | None = None,
     clock: Clock | None = None,
     denied_operations: Callable[[str], Collection[str]] | None = None,
     access_log: AccessLog | None = None,
     metrics: Metrics | None = None,
 ) -> XMLVendServer:
-    """Assemble the server (see the module docstring). ``denied_operations(client_id)``
-    names operations a vendor may not use (answered RequestAuthorisationEx); default: none.
-    """
-    from xmlvend.transport.asyncdb import AsyncDatabase
-
+    """Assemble the adapter around ``app`` (see the module docstring).
+    ``denied_operations(client_id)`` names operations a vendor may not use (answered
+    RequestAuthorisationEx); default: none."""
     clock = clock or _utc_now
-    runner = runner or AsyncDatabase(reactor, database)
+    database = app.database
     call_blocking = call_blocking or ThreadCaller(reactor, database.executor)
     metrics = metrics or Metrics(database_stats=lambda: dict(database.stats.by_name))
     access_log = access_log or AccessLog()
@@ -131,23 +125,9 @@ def build_server(
     renderer = XMLVendRenderer(
         server_id=config.server.server_id, currencies=currencies, clock=clock
     )
-    authenticator = Authenticator(
-        database,
-        require_auth=config.server.require_operator_auth,
-        cache_seconds=config.security.auth_cache_seconds,
-        password_log_n=config.security.scrypt_log_n,
-    )
-    services = Services(
-        runner=runner,
-        keyring=keyring,
-        utility=utility_service,
-        renderer=renderer,
-        currencies=currencies,
-        clock=clock,
-        electricity_product=config.utilities.product_code,
-        reprint_count=config.server.reprint_count,
-        statement_lines=config.server.statement_lines,
-    )
+    authenticator = app.authenticator
+    app.services.register_renderer(CHANNEL, renderer)
+    services = Services(app=app.services, renderer=renderer, currencies=currencies, clock=clock)
     endpoint = Endpoint(
         services,
         Gatekeeper(authenticator, call_blocking, denied_operations=denied_operations),
@@ -156,13 +136,12 @@ def build_server(
         metrics=metrics,
         clock=clock,
     )
-    head = migrate.head_revision()
 
     def check_database() -> dict[str, str]:
-        revision = migrate.current_revision(database.engine)
-        if revision != head:
-            raise HealthProblem(f"database schema {revision or 'empty'} is not {head}")
-        return {"database": "ok", "schema": revision}
+        try:
+            return app.schema_status()
+        except SchemaOutOfDate as problem:
+            raise HealthProblem(str(problem)) from None
 
     resource = XMLVendResource(
         endpoint,
@@ -204,7 +183,7 @@ def build_server(
         renderer=renderer,
         metrics=metrics,
         authenticator=authenticator,
-        utility_service=utility_service,
+        services=app.services,
         reactor=reactor,
     )
 

@@ -22,9 +22,9 @@ from twisted.python.failure import Failure
 
 from vending.auth import CredentialsChanged
 from vending.requests import StoredResponse
+from vending.services.results import Outcome as ServiceOutcome
 from xmlvend.codec import CodecError, UnsupportedRequest, parse_request
 from xmlvend.codec.types_base import BaseReq
-from xmlvend.server import txns
 from xmlvend.server.auth import Gatekeeper
 from xmlvend.server.convert import device_value, msg_id_text
 from xmlvend.server.deadline import InFlight, answer_by
@@ -146,16 +146,10 @@ class Endpoint:
             return reply  # claimed and stored by its own transaction
         # Every request is keyed: a read-only answer is kept too, so that a re-sent request
         # gets the same bytes, a reused msgID is refused and a last-response advice finds it.
-        processed = await self.services.run(
-            "xmlvend_record_answer",
-            txns.record_answer,
-            self.services.keyring,
-            call.key,
-            call.who,
-            StoredResponse(reply.body, reply.status),
-            call.received_at,
+        processed = await self.services.app.answers.keep(
+            call.key, call.who, StoredResponse(reply.body, reply.status), call.received_at
         )
-        return Reply.of(processed)
+        return Reply.of(ServiceOutcome.of(processed))
 
     # --- answers -----------------------------------------------------------------------------
 
@@ -258,13 +252,10 @@ class Endpoint:
         # The client was told "delayed": the definitive answer is the fault, stored so that
         # its last-response advice finds it (unless the request stored an answer itself).
         outcome = self.fault_outcome(call.request, result.value, call=call, failure=result)
-        d = self.services.run(
-            "xmlvend_store_late_failure",
-            txns.store_late_failure,
-            self.services.keyring,
-            call.key,
-            StoredResponse(outcome.body, outcome.status),
-            self.services.clock(),
+        d = ensureDeferred(
+            self.services.app.answers.store_late_failure(
+                call.key, StoredResponse(outcome.body, outcome.status)
+            )
         )
 
         def stored(done: bool) -> None:

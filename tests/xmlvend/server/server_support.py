@@ -25,6 +25,7 @@ from vending.config import Config, SecurityConfig, ServerConfig
 from vending.demo import seed_core
 from vending.keyring import Keyring
 from vending.money import Money
+from vending.services.wiring import build_application
 from vending.storage.database import Database, Txn
 from vending.storage.schema import accounts, vendors
 from vending.vouchers.importer import StockImporter, StockUpload
@@ -208,13 +209,19 @@ def build_world(
             routing=Routing(),
             clock=clock,
         )
+    app = build_application(
+        config,
+        reactor=reactor,
+        runner=build.pop("runner", runner),
+        database=database,
+        keyring=keyring,
+        utility=service,
+        clock=clock,
+    )
     server = build_server(
         config,
         reactor=reactor,
-        database=database,
-        keyring=keyring,
-        utility_service=service,
-        runner=build.pop("runner", runner),
+        app=app,
         call_blocking=build.pop("call_blocking", call_now),
         clock=clock,
         **build,

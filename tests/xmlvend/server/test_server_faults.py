@@ -494,7 +494,10 @@ class BrokenService:
 def test_an_unexpected_error_is_a_generic_system_fault(
     lite_world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
-    services = dataclasses.replace(lite_world.server.endpoint.services, utility=BrokenService())
+    services = dataclasses.replace(
+        lite_world.server.endpoint.services,
+        app=lite_world.server.endpoint.services.app.with_utility(BrokenService()),
+    )
     lite_world.server.endpoint.services = services
     fault = assert_fault(lite_world, confirm_meter(lite_world.header(), NORMAL_METER), "SystemEx")
     assert "incident" in fault.desc
