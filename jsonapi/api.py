@@ -383,16 +383,17 @@ class JsonApi:
             if timer.active():
                 timer.cancel()
             if not answer.called:
-                answer.callback(result)
+                answer.callback([result])  # boxed: a Failure must not errback the answer
                 return
             late = ensureDeferred(self._finish_late(caller, request_key, result))
             self.late.add(late)
             late.addBoth(lambda _: self.late.discard(late))
 
         work.addBoth(finished)
-        result = await answer
-        if isinstance(result, Answer):
-            return result
+        outcome = await answer
+        if isinstance(outcome, Answer):
+            return outcome
+        result = outcome[0]
         if isinstance(result, Failure):
             if isinstance(result.value, RequestInProgress):
                 return Answer(

@@ -4,7 +4,7 @@ merchant's commission), sign-in with throttling, purchases from the wallet, KYC 
 from __future__ import annotations
 
 from api_support import ApiWorld, idem
-from server_support import CAFE, VOUCHER_PRODUCT
+from server_support import CAFE, NORMAL_METER, VOUCHER_PRODUCT
 
 from vending import consumers
 from vending.money import Money
@@ -115,20 +115,21 @@ def test_the_wallet_floor_and_the_daily_limit(api: ApiWorld) -> None:
     assert poor.status == 402 and poor.problem_type == "insufficient-funds"
     api.database.run_txn("kyc", consumers.set_consumer, MSISDN, actor="test", kyc_level=0)
     _top_up(api, "995.00")
-    for n in range(50):  # 500.00 a day at level 0: fifty 10.00 vouchers
-        response = api.sell(VOUCHER, token, idem=idem(f"d{n}"))
-        if response.status != 201:
-            break
-        api.sentinel.register(response.json()["pin"])
+    electricity = {"product": "ELEC-DEMO", "meter": NORMAL_METER, "amount": "100.00"}
+    for n in range(5):  # 500.00 a day at level 0
+        assert api.sell(electricity, token, idem=idem(f"d{n}")).status == 201
+    response = api.sell(electricity, token, idem=idem("d5"))
     assert response.status == 422 and response.problem_type == "wallet-limit", response.body
+    assert api.client.get("/account", key=token).json()["balance"] == "500.00"
     assert api.ledger_ok()
 
 
 def test_wrong_pins_are_throttled_and_never_echoed(api: ApiWorld) -> None:
     _register(api)
-    for _ in range(consumers.MAX_FAILED_LOGINS):
+    for _ in range(consumers.MAX_FAILED_LOGINS - 1):
         wrong = _sign_in(api, "0000")
         assert wrong.status == 401 and "0000" not in wrong.body.decode()
+    assert _sign_in(api, "0000").status == 429  # the failure that earns the lock
     locked = _sign_in(api)
     assert locked.status == 429 and locked.problem_type == "locked"
     api.advance(consumers.LOCK_SECONDS + 1)

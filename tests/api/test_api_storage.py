@@ -255,7 +255,8 @@ def test_sessions_expire(seeded: Database) -> None:
 def test_deliveries_are_retried_with_backoff_until_acknowledged(
     seeded: Database, keyring: Keyring
 ) -> None:
-    from vending.requests import RequestKey, StoredResponse, process_once
+    from vending.requests import RequestKey, StoredResponse
+    from vending.services.idempotency import run_once
 
     record, _ = seeded.run_txn(
         "create",
@@ -266,7 +267,14 @@ def test_deliveries_are_retried_with_backoff_until_acknowledged(
     )
     key = RequestKey("json", CAFE, "json:k1", "sale", b"f" * 32)
     processed = seeded.run_txn(
-        "req", process_once, keyring, key, lambda claim: StoredResponse(b"{}", 201)
+        "req",
+        run_once,
+        keyring,
+        key,
+        None,
+        lambda txn, claim: None,
+        lambda _: StoredResponse(b"{}", 201),
+        now=NOW,
     )
     assert not processed.replayed
     pk = seeded.run_txn(

@@ -12,7 +12,8 @@ from vending.errors import NotAuthorised
 from vending.keyring import Keyring
 from vending.ledger import PostedTransfer
 from vending.money import Money
-from vending.requests import Processed, RequestKey, StoredResponse, change_once
+from vending.requests import Claim, Processed, RequestKey, StoredResponse
+from vending.services import idempotency
 from vending.services.api_access import Caller, Clock, Runner, recheck_caller
 from vending.storage.database import Txn
 
@@ -92,7 +93,7 @@ class Wallets:
         now = self._clock()
         principal = caller.principal
 
-        def change(txn: Txn, request_pk: int) -> TopUp:
+        def change(txn: Txn, claim: Claim) -> TopUp:
             recheck_caller(txn, caller)
             consumer, posted, commission = consumers.cash_in(
                 txn,
@@ -100,14 +101,14 @@ class Wallets:
                 vendor_client_id=principal.client_id,
                 msisdn=msisdn,
                 amount=amount,
-                reference=f"request:{request_pk}",
+                reference=f"request:{claim.request_pk}",
                 now=now,
             )
             return _top_up(consumer, amount, commission, posted, principal.account_id)
 
         return await self._runner.run(
             "api_consumer_cash_in",
-            change_once,
+            idempotency.run_once,
             self._keyring,
             key,
             principal,

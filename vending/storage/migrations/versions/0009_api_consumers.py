@@ -2,7 +2,7 @@
 log (``vending.api_tables``; keep the two in step).
 
 Revision ID: 0009_api_consumers
-Revises: 0006_vendor_batches
+Revises: 0008_sale_reprints
 Create Date: 2026-12-05
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from vending.storage.types import Id, UTCDateTime
 
 revision = "0009_api_consumers"
-down_revision = "0006_vendor_batches"
+down_revision = "0008_sale_reprints"
 branch_labels = None
 depends_on = None
 
