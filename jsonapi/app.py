@@ -106,10 +106,30 @@ def build_json_api(
     return JsonApiMount(api, JsonApiResource(api), deliverer, access)
 
 
-def mount_for_serve(app: Any, *, reactor: Any, site: Any) -> JsonApiMount:
-    """The ``evd.web`` entry point: build, mount at ``/api`` in ``site``."""
+def mount_for_serve(app: Any, *, reactor: Any, site: Any, background: bool = True) -> JsonApiMount:
+    """The ``evd.web`` entry point: build, mount at ``/api`` in ``site``; with
+    ``background`` (one worker of ``evd serve --workers N``) deliver webhooks too."""
     from xmlvend.server.mounts import mount
 
     built = build_json_api(app, reactor=reactor)
     mount(site, built.segment, built.resource)
+    if background:
+        built.start()
     return built
+
+
+def banner_lines(base_url: str, curl_options: str = "") -> list[str]:
+    """``evd serve``'s banner: the JSON API and a first sale with ``evd demo``'s key."""
+    from vending.api_demo import DEMO_API_KEY
+
+    options = f" {curl_options}" if curl_options else ""
+    return [
+        f"JSON API  {base_url}/api/v1  (OpenAPI: {base_url}/api/v1/openapi.json)",
+        "",
+        "First JSON sale (the demo API key `evd demo` seeds; demo data only):",
+        "",
+        f"curl -s{options} {base_url}/api/v1/sales -H 'Authorization: Bearer {DEMO_API_KEY}' "
+        "-H \"Idempotency-Key: $(date +%s%N)\" -H 'Content-Type: application/json' "
+        """-d '{"product": "ELEC-DEMO", "meter": "04100000019", "amount": "100.00"}'""",
+        "",
+    ]
