@@ -2,7 +2,7 @@
 its own services (API access, accounts, sale queries, wallets, webhooks), the JSON renderer
 registered for the ``json`` channel, the resource and the webhook deliverer.
 
-``evd serve`` finds :func:`mount_for_serve` through the ``evd.web`` entry point and mounts
+``evd serve`` finds :func:`build_for_serve` through the ``evd.web`` entry point and mounts
 the resource at ``/api`` in the XMLVend server's Site (``xmlvend.server.mounts``): same
 process, same port, same limits. Tests build it with :func:`build_json_api` around a fake
 reactor and an in-memory webhook poster.
@@ -106,13 +106,11 @@ def build_json_api(
     return JsonApiMount(api, JsonApiResource(api), deliverer, access)
 
 
-def mount_for_serve(app: Any, *, reactor: Any, site: Any, background: bool = True) -> JsonApiMount:
-    """The ``evd.web`` entry point: build, mount at ``/api`` in ``site``; with
-    ``background`` (one worker of ``evd serve --workers N``) deliver webhooks too."""
-    from xmlvend.server.mounts import mount
-
+def build_for_serve(app: Any, *, reactor: Any, background: bool = True) -> JsonApiMount:
+    """The ``evd.web`` entry point: the resource ``evd serve`` mounts at ``/api``
+    (``segment``); with ``background`` (one worker of ``evd serve --workers N``) webhooks
+    are delivered from this process too."""
     built = build_json_api(app, reactor=reactor)
-    mount(site, built.segment, built.resource)
     if background:
         built.start()
     return built

@@ -182,7 +182,7 @@ def _run(
     from xmlvend.server.app import build_server
     from xmlvend.server.banner import banner
     from xmlvend.server.listen import listen
-    from xmlvend.server.mounts import web_adapters
+    from xmlvend.server.mounts import mount, web_adapters
     from xmlvend.transport.asyncdb import AsyncDatabase
 
     app = build_application(
@@ -197,11 +197,11 @@ def _run(
     server = build_server(config, reactor=reactor, app=app)
     # Other adapters (the JSON API at /api) in the same Site, found by entry point.
     mounted = [
-        adapter.mount_for_serve(
-            app, reactor=reactor, site=server.site, background=worker_index in (None, 0)
-        )
+        adapter.build_for_serve(app, reactor=reactor, background=worker_index in (None, 0))
         for adapter in web_adapters()
     ]
+    for built in mounted:
+        mount(server.site, built.segment, built.resource)
     publisher = None
     if metrics_dir is not None:  # a worker of evd serve --workers N: /metrics sums them all
         from xmlvend.server.metricsdir import SnapshotDirectory, SnapshotPublisher

@@ -42,9 +42,9 @@ def mount(site: Any, segment: bytes, resource: IResource) -> None:
 
 def web_adapters() -> list[Any]:
     """The adapters registered under the ``evd.web`` entry point group. Each is a module
-    (or object) with ``mount_for_serve(app, *, reactor, site, background) -> mounted`` --
-    ``mounted.stop()`` returns a Deferred -- and ``banner_lines(base_url, curl_options)``.
-    Loaded by name, so xmlvend never imports them."""
+    (or object) with ``build_for_serve(app, *, reactor, background) -> built`` (``built``
+    has ``segment``, ``resource`` and ``stop() -> Deferred``) and ``banner_lines(base_url,
+    curl_options)``. Loaded by name, so xmlvend never imports them."""
     from importlib.metadata import entry_points
 
     return [ep.load() for ep in sorted(entry_points(group="evd.web"), key=lambda e: e.name)]
