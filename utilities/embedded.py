@@ -35,7 +35,6 @@ from utilities.errors import (
     TokenNotVerifiable,
     UnknownMeter,
     UnknownMeterForKeyUpdate,
-    UpstreamUnavailable,
 )
 from utilities.interface import (
     AccountPayment,
@@ -118,14 +117,6 @@ _ENGINEERING_DESCRIPTIONS = {
 _AFTER_PURCHASE = update(meters).where(meters.c.id == bindparam("p_id"))
 
 
-class SlowMeter(Exception):
-    """A demo meter whose vend must be answered late: wait ``seconds``, then vend."""
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"test meter: vend delayed by {seconds} s")
-        self.seconds = seconds
-
-
 @dataclass(frozen=True)
 class EmbeddedSettings:
     utility: UtilityInfo
@@ -143,10 +134,6 @@ class EmbeddedSettings:
     manufacturer_code: str = "00"
     # Product whose range confirmMeter reports as min/max vend.
     product_code: str = "ELEC-DEMO"
-    # Honour meters.test_behaviour (demo and simulator meters).
-    test_behaviours: bool = True
-    # How late a "slow" test meter answers (past the server's deadline).
-    slow_meter_seconds: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -287,16 +274,6 @@ class EmbeddedBackend:
         """The vendor's available credit (balance + credit limit) for availCredit."""
         return available_credit(txn, principal.vendor_id)
 
-    def _check_behaviour(self, meter: MeterRecord, delayed: bool) -> None:
-        if not self.settings.test_behaviours or meter.test_behaviour is None:
-            return
-        if meter.test_behaviour == "slow" and not delayed:
-            raise SlowMeter(self.settings.slow_meter_seconds)
-        if meter.test_behaviour == "upstream_failure":
-            raise UpstreamUnavailable(
-                f"test meter {meter.msno}: the utility's vending server is unavailable"
-            )
-
     # --- read-only --------------------------------------------------------------------------
 
     def confirm_meter(self, txn: Txn, query: MeterQuery, now: datetime) -> MeterInfo:
@@ -409,8 +386,7 @@ class EmbeddedBackend:
         now: datetime,
     ) -> Processed:
         """Claim, price, issue (key change, FBE, sale token), record the sale, render and
-        store the response: one transaction. Raises SlowMeter for demo "slow" meters
-        before writing anything (the service then claims first and vends later)."""
+        store the response: one transaction."""
 
         def work(claim: Claim) -> StoredResponse:
             return self._credit_vend_work(txn, ctx, purchase, renderer, now, claim, False)
@@ -426,7 +402,8 @@ class EmbeddedBackend:
         claim: Claim,
         now: datetime,
     ) -> Processed:
-        """The vend of a request claimed earlier (demo slow meters): do it and store it."""
+        """The vend of a request claimed earlier (two-phase: the demo slow meter of
+        :mod:`utilities.demo_behaviours`): do it and store it."""
         existing = idempotency.lookup(txn, self._keyring, claim.client_id, claim.request_id)
         if existing is not None and existing.response is not None:
             return Processed(existing.response, replayed=True)
@@ -447,7 +424,6 @@ class EmbeddedBackend:
         if delayed:  # claimed (and re-checked) earlier: check again before the sale
             revalidate(txn, principal)
         vendable = self._vendable(txn, purchase.meter, principal)
-        self._check_behaviour(vendable.meter, delayed)
         tariff = self._require_tariff(vendable)
         product = self._product(txn, purchase.product_code)
         meter = vendable.meter
@@ -1035,7 +1011,7 @@ def _engineering_value(kind: str, value: int | None) -> int:
 
 
 # Re-exported for the service's error handling.
-__all__ = ["EmbeddedBackend", "EmbeddedSettings", "SlowMeter", "UnknownMeter"]
+__all__ = ["EmbeddedBackend", "EmbeddedSettings", "UnknownMeter"]
 
 
 def _run_once(
