@@ -19,6 +19,7 @@ from datetime import date
 from pathlib import Path
 
 from vending.vouchers.demo_stock import (
+    HEADER,
     ProductSpec,
     StockRow,
     encrypt_stock,
@@ -27,7 +28,15 @@ from vending.vouchers.demo_stock import (
 )
 from vending.vouchers.gpg import StockGpg
 
-__all__ = ["ProductSpec", "StockRow", "encrypt_stock", "generate_rows", "main", "render_csv"]
+__all__ = [
+    "HEADER",
+    "ProductSpec",
+    "StockRow",
+    "encrypt_stock",
+    "generate_rows",
+    "main",
+    "render_csv",
+]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
