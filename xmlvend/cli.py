@@ -212,6 +212,7 @@ def _run(
     from xmlvend.server.app import build_server
     from xmlvend.server.banner import banner
     from xmlvend.server.listen import listen
+    from xmlvend.server.mounts import mount, web_adapters
     from xmlvend.transport.asyncdb import AsyncDatabase
     from xmlvend.upstream import upstream_backend
 
@@ -230,6 +231,13 @@ def _run(
         app=app,
         health_details={"exposure": exposure} if exposure is not None else None,
     )
+    # Other adapters (the JSON API at /api) in the same Site, found by entry point.
+    mounted = [
+        adapter.build_for_serve(app, reactor=reactor, background=worker_index in (None, 0))
+        for adapter in web_adapters()
+    ]
+    for built in mounted:
+        mount(server.site, built.segment, built.resource)
     publisher = None
     if metrics_dir is not None:  # a worker of evd serve --workers N: /metrics sums them all
         from xmlvend.server.metricsdir import SnapshotDirectory, SnapshotPublisher
@@ -263,7 +271,13 @@ def _run(
     database_url = database.engine.url.render_as_string(hide_password=True)
     if worker_index is None:
         print(
-            banner(url, workers=1, database=database_url, curl_options=_curl_options(config)),
+            banner(
+                url,
+                workers=1,
+                database=database_url,
+                curl_options=_curl_options(config),
+                extra=_web_banner(url, config),
+            ),
             flush=True,
         )
     else:
@@ -275,6 +289,8 @@ def _run(
     def shutdown() -> Any:
         log.info("stopping: no new connections, finishing in-flight requests")
         port.stopListening()
+        for adapter in mounted:
+            adapter.stop()
         stopped = server.stop()
         if publisher is not None:  # after the drain: the last counts, nothing in flight
             stopped.addBoth(_then(publisher.stop))
@@ -283,6 +299,16 @@ def _run(
     reactor.addSystemEventTrigger("before", "shutdown", shutdown)
     reactor.run()
     return 0
+
+
+def _web_banner(url: str, config: Config) -> list[str]:
+    from xmlvend.server.mounts import web_adapters
+
+    base = url.rsplit("/xmlvend", 1)[0]
+    lines: list[str] = []
+    for adapter in web_adapters():
+        lines += adapter.banner_lines(base, _curl_options(config))
+    return lines
 
 
 def _then(action: Any) -> Any:
@@ -335,6 +361,7 @@ def _supervise(context: Context, args: argparse.Namespace, config: Config) -> in
             workers=server.workers,
             database=f"...@{database_url}",
             curl_options=_curl_options(config),
+            extra=_web_banner(url, config),
         ),
         flush=True,
     )
