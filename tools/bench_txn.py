@@ -56,9 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from twisted.internet import reactor
 
-    from utilities.service import build_utility_service
     from vending.config import Config
     from vending.keyring import Keyring
+    from vending.services.wiring import build_application
     from vending.storage.database import Database
     from xmlvend.server.app import build_server
     from xmlvend.server.auth import call_now
@@ -73,15 +73,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         database = Database(url, pool_size=1)
         keyring = Keyring(seeded.master_key)
         config = Config()
-        runner = ImmediateDatabase(database)
-        utility = build_utility_service(config, runner, keyring, reactor)
+        app = build_application(
+            config,
+            reactor=reactor,
+            runner=ImmediateDatabase(database),
+            database=database,
+            keyring=keyring,
+        )
         server = build_server(
             config,
             reactor=reactor,
-            database=database,
-            keyring=keyring,
-            utility_service=utility,
-            runner=runner,
+            app=app,
             call_blocking=call_now,
             parse=parse_now,  # the reactor never runs here: parse on this thread
         )

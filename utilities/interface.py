@@ -10,33 +10,26 @@ with the result and stores what it returns, all in one database transaction wher
 (embedded), or as hold → upstream call → settle/fail where it cannot (upstream). The caller
 gets the stored response back, so a replay is byte-for-byte the same.
 
-Everything asynchronous returns a Twisted ``Deferred``; database work is run through the
-injected :class:`TxnRunner`, so tests can run it synchronously.
+Everything asynchronous returns an awaitable (a Twisted ``Deferred`` from the production
+implementation); database work is run through the injected :class:`TxnRunner`, so tests can
+run it synchronously. :class:`RequestContext` and :class:`TxnRunner` are the application
+services' (:mod:`vending.services.context`), re-exported here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
-from twisted.internet.defer import Deferred
-
 from vending.auth import Principal
 from vending.money import Money
-from vending.products import Pricing, Product
-from vending.requests import Processed, RequestKey, StoredResponse
-from vending.sales import Sale, SaleOrder
+from vending.requests import Processed, StoredResponse
+from vending.sales import Sale
+from vending.services.context import RequestContext, TxnRunner
 from vending.storage.database import Txn
-
-
-class TxnRunner(Protocol):
-    """Runs a named transaction function off the reactor thread (see vending.storage)."""
-
-    def run(self, desc: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Deferred: ...
-
 
 # --- identifying a meter ------------------------------------------------------------------------
 
@@ -330,39 +323,6 @@ class CreditTransfer:
     ref_no: str | None = None
 
 
-@dataclass(frozen=True)
-class RequestContext:
-    """Who asks, under which request key, and what to keep for recovery."""
-
-    key: RequestKey
-    principal: Principal
-    terminal_id: str
-    # The protocol layer's own parsed request; opaque here, handed back to the renderer.
-    request: Any
-    # The request without credentials, kept (encrypted) while a sale is pending upstream so
-    # the response can be rendered again after a restart (ResponseRenderer.load).
-    request_body: bytes
-    received_at: datetime
-    # Extra facts the protocol layer wants stored with the sale (never secrets).
-    details: dict[str, Any] = field(default_factory=dict)
-
-    def sale_order(
-        self, product: Product, pricing: Pricing, target: str, **details: Any
-    ) -> SaleOrder:
-        """The sale this request makes for ``target`` (a meter number), by its principal at
-        its terminal; ``details`` join the context's own in the sale's details."""
-        return SaleOrder(
-            vendor_id=self.principal.vendor_id,
-            vendor_account_id=self.principal.account_id,
-            product=product,
-            pricing=pricing,
-            target=target,
-            terminal_id=self.terminal_id,
-            operator_id=self.principal.operator_id,
-            details={**self.details, **details},
-        )
-
-
 class ResponseRenderer(Protocol):
     """Implemented by the protocol layer: results in, exact response bytes out."""
 
@@ -396,50 +356,50 @@ class UtilityService(Protocol):
     errors each raises). Read-only operations return plain results; state-changing ones
     return :class:`vending.requests.Processed` (the stored response, replayed or fresh)."""
 
-    def confirm_meter(self, meter: MeterQuery) -> Deferred:  # -> MeterInfo
+    def confirm_meter(self, meter: MeterQuery) -> Awaitable[Any]:  # -> MeterInfo
         ...
 
-    def trial_vend(self, principal: Principal, purchase: Purchase) -> Deferred:
+    def trial_vend(self, principal: Principal, purchase: Purchase) -> Awaitable[Any]:
         # -> CreditVendResult with token "0" * 20; nothing stored, no money moves
         ...
 
     def credit_vend(
         self, ctx: RequestContext, purchase: Purchase, renderer: ResponseRenderer
-    ) -> Deferred:  # -> Processed
+    ) -> Awaitable[Any]:  # -> Processed
         ...
 
     def fbe(
         self, ctx: RequestContext, meter: MeterQuery, renderer: ResponseRenderer
-    ) -> Deferred: ...
+    ) -> Awaitable[Any]: ...
 
     def free_issue(
         self, ctx: RequestContext, meter: MeterQuery, renderer: ResponseRenderer
-    ) -> Deferred: ...
+    ) -> Awaitable[Any]: ...
 
     def meter_credit_transfer(
         self, ctx: RequestContext, transfer: CreditTransfer, renderer: ResponseRenderer
-    ) -> Deferred: ...
+    ) -> Awaitable[Any]: ...
 
-    def verify_token(self, principal: Principal, meter: MeterQuery, token: str) -> Deferred:
+    def verify_token(self, principal: Principal, meter: MeterQuery, token: str) -> Awaitable[Any]:
         # -> VerifyResult
         ...
 
     def update_meter_key(
         self, ctx: RequestContext, meter: MeterQuery, renderer: ResponseRenderer
-    ) -> Deferred: ...
+    ) -> Awaitable[Any]: ...
 
     def meter_specific_engineering(
         self, ctx: RequestContext, request: EngineeringRequest, renderer: ResponseRenderer
-    ) -> Deferred: ...
+    ) -> Awaitable[Any]: ...
 
     def non_meter_specific_engineering(
         self, principal: Principal, kind: TestTokenKind, at: str, tt: str
-    ) -> Deferred:  # -> EngineeringToken (class 1, no state)
+    ) -> Awaitable[Any]:  # -> EngineeringToken (class 1, no state)
         ...
 
     def pay_account(
         self, ctx: RequestContext, payment: AccountPayment, renderer: ResponseRenderer
-    ) -> Deferred: ...
+    ) -> Awaitable[Any]: ...
 
 
 __all__ = [

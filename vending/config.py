@@ -181,10 +181,39 @@ class SecurityConfig:
     scrypt_log_n: int = 14
     # Seconds a verified (operator, password) pair stays cached in memory.
     auth_cache_seconds: float = 300.0
+    # Failed-login throttling (shared by all workers through the database): this many
+    # failures of one operator, or from one client address, within the window lock that
+    # operator or address for login_lockout_seconds.
+    login_max_failures_per_operator: int = 10
+    login_max_failures_per_address: int = 20
+    login_failure_window_seconds: float = 900.0
+    login_lockout_seconds: float = 300.0
+    # A locked login is answered after this many seconds (a timer, no thread): a client
+    # hammering a lock waits instead of getting refusals as fast as it can send.
+    login_throttled_delay_seconds: float = 1.0
+    # Threads that hash passwords (never the database pool), and how many password checks
+    # may wait for them before further logins are refused at once.
+    hash_threads: int = 2
+    hash_queue: int = 32
 
     def validate(self, key: str) -> None:
         _check(10 <= self.scrypt_log_n <= 20, f"{key}.scrypt_log_n", "must be 10..20")
         _check(self.auth_cache_seconds >= 0, f"{key}.auth_cache_seconds", "must be >= 0")
+        for name in ("login_max_failures_per_operator", "login_max_failures_per_address"):
+            _check(getattr(self, name) >= 1, f"{key}.{name}", "must be >= 1")
+        _check(
+            self.login_failure_window_seconds > 0,
+            f"{key}.login_failure_window_seconds",
+            "must be > 0",
+        )
+        _check(self.login_lockout_seconds > 0, f"{key}.login_lockout_seconds", "must be > 0")
+        _check(
+            0 <= self.login_throttled_delay_seconds <= 5,
+            f"{key}.login_throttled_delay_seconds",
+            "must be 0..5 seconds (below the request deadline)",
+        )
+        _check(1 <= self.hash_threads <= 64, f"{key}.hash_threads", "must be 1..64")
+        _check(1 <= self.hash_queue <= 10_000, f"{key}.hash_queue", "must be 1..10000")
 
 
 @dataclass(frozen=True)
@@ -240,8 +269,9 @@ class UtilitiesConfig:
     manufacturer_code: str = "00"
     # Electricity product sold for meters (price range, commission, utility account).
     product_code: str = "ELEC-DEMO"
-    # Honour the demo/simulator test behaviours of meters (slow, upstream failure).
-    test_behaviours: bool = True
+    # Honour the demo/simulator test behaviours of meters (slow, upstream failure): only in
+    # the demo configuration (conf/demo.toml, used by `make run`); never in production.
+    test_behaviours: bool = False
     # Upstream recovery: how often pending vends are looked at, the longest pause between
     # last-response advices, and when to give up (refund, reversal advice to the utility).
     recovery_poll_seconds: float = 2.0
@@ -303,6 +333,37 @@ class VouchersConfig:
 
 
 @dataclass(frozen=True)
+class SalesConfig:
+    # A sale may be reversed (reversal advice, refund) only this many seconds after it was
+    # made. PIN vouchers also only while unconfirmed and never reprinted; electricity keeps
+    # the standard's rule (a completed sale) within the same window (vending.services).
+    reversal_window_seconds: float = 300.0
+    # A request still unanswered this long after it arrived, that no backend owns (an
+    # upstream vend), was abandoned by a stopped process: recovery answers it for good.
+    # Must exceed the deadline plus the demo slow meter's delay.
+    abandoned_after_seconds: float = 60.0
+    # How often recovery looks for abandoned requests (and once at start).
+    recovery_sweep_seconds: float = 10.0
+
+    def validate(self, key: str) -> None:
+        _check(
+            0 <= self.reversal_window_seconds <= 7 * 86400,
+            f"{key}.reversal_window_seconds",
+            "must be 0..604800 seconds",
+        )
+        _check(
+            20 <= self.abandoned_after_seconds <= 86400,
+            f"{key}.abandoned_after_seconds",
+            "must be 20..86400 seconds",
+        )
+        _check(
+            0 < self.recovery_sweep_seconds <= 3600,
+            f"{key}.recovery_sweep_seconds",
+            "must be above 0 and at most 3600 seconds",
+        )
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "INFO"
     # One structured (JSON) line per request.
@@ -325,6 +386,7 @@ class Config:
     security: SecurityConfig = field(default_factory=SecurityConfig)
     utilities: UtilitiesConfig = field(default_factory=UtilitiesConfig)
     vouchers: VouchersConfig = field(default_factory=VouchersConfig)
+    sales: SalesConfig = field(default_factory=SalesConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     # Directory that relative paths in this config are resolved against.
     base_dir: str = "."

@@ -72,6 +72,8 @@ class Sale:
     confirmed_at: datetime | None
     reversed_at: datetime | None
     failure_reason: str | None
+    # Times a reprint showed the sale's answer again (vending.services.reprints).
+    reprint_count: int = 0
 
     @property
     def receipt_no(self) -> str:
@@ -120,6 +122,7 @@ def _from_row(row: Row) -> Sale:
         confirmed_at=row.confirmed_at,
         reversed_at=row.reversed_at,
         failure_reason=row.failure_reason,
+        reprint_count=row.reprint_count,
     )
 
 
@@ -396,6 +399,16 @@ def confirm_sale(txn: Txn, sale_id: int, *, now: datetime | None = None) -> Sale
         )
         sale = get_sale(txn, sale_id)
     return sale
+
+
+def count_reprint(txn: Txn, sale_ids: list[int]) -> None:
+    """Record that a reprint showed these sales' answers again (a delivery)."""
+    if sale_ids:
+        txn.execute(
+            update(sales)
+            .where(sales.c.id.in_(sale_ids))
+            .values(reprint_count=sales.c.reprint_count + 1)
+        )
 
 
 def _transition(txn: Txn, sale_id: int, source: str, target: str, **values: Any) -> Sale:

@@ -1,7 +1,9 @@
 """``evd serve`` and ``evd certs dev`` (entry point ``evd.commands: xmlvend``).
 
 ``evd serve [--workers N] [--host H] [--port P]`` runs the XMLVend server: it refuses an
-unmigrated database, starts the utility service's recovery of pending sales, prints the URL
+unmigrated database, and a non-loopback address while demo credentials work or vendors sell
+without authentication and client certificates (``--allow-insecure`` overrides; see
+:mod:`vending.exposure`), starts the utility service's recovery of pending sales, prints the URL
 and a first vend to paste, and stops cleanly on SIGTERM/SIGINT (in-flight requests are
 finished first). With ``--workers N`` (PostgreSQL only) N processes share the port.
 
@@ -39,6 +41,13 @@ def register(subparsers: Subparsers) -> None:
         type=int,
         help="processes sharing the port with SO_REUSEPORT, PostgreSQL only (server.workers)",
     )
+    serve.add_argument(
+        "--allow-insecure",
+        action="store_true",
+        help="listen on a non-loopback address even while demo operators keep their "
+        "published passwords or vendors sell without authentication and client certificates "
+        "(tests only)",
+    )
     serve.add_argument("--worker-index", type=int, help=argparse.SUPPRESS)
     serve.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
     serve.add_argument("--metrics-dir", help=argparse.SUPPRESS)
@@ -68,7 +77,7 @@ def register(subparsers: Subparsers) -> None:
 
 def _serve(context: Context, args: argparse.Namespace) -> int:
     from vending.keyring import Keyring, KeyringError, load_master_key
-    from vending.storage import migrate
+    from vending.services.wiring import SchemaOutOfDate, check_schema
 
     config = _with_overrides(context.config, args)
     server = config.server
@@ -77,18 +86,25 @@ def _serve(context: Context, args: argparse.Namespace) -> int:
         raise CommandError("--workers above 1 needs PostgreSQL: SQLite supports one server process")
     database = context.database
     try:
-        revision = migrate.current_revision(database.engine)
+        check_schema(database)
+    except SchemaOutOfDate as exc:
+        raise CommandError(str(exc)) from exc
     except Exception as exc:
         raise CommandError(f"cannot reach the database: {exc.__class__.__name__}: {exc}") from exc
-    if revision != migrate.head_revision():
-        raise CommandError(
-            f"the database is not migrated (schema {revision or 'empty'}, needs "
-            f"{migrate.head_revision()}); run `evd db upgrade` first"
-        )
     try:
         keyring = Keyring(load_master_key(config))
     except KeyringError as exc:
         raise CommandError(str(exc)) from exc
+    exposure = _exposure(config, database, bool(getattr(args, "allow_insecure", False)))
+    if exposure.refused and args.worker_index is None:
+        raise CommandError(
+            f"refusing to listen on {config.server.host or 'all addresses'}, which is not "
+            "loopback: "
+            + "; ".join(exposure.reasons)
+            + ". Fix that, listen on 127.0.0.1, or start with --allow-insecure (tests only)."
+        )
+    if exposure.public and exposure.reasons:
+        log.warning("listening on a public address insecurely: %s", "; ".join(exposure.reasons))
     tls_options = _tls_options(config)
     _configure_logging(config)
 
@@ -102,6 +118,20 @@ def _serve(context: Context, args: argparse.Namespace) -> int:
         args.worker_index,
         args.ready_fd,
         args.metrics_dir if args.worker_index is not None else None,
+        exposure.health(),
+    )
+
+
+def _exposure(config: Config, database: Any, forced: bool) -> Any:
+    """Demo credentials and vendors selling without authentication (vending.exposure)."""
+    from vending.exposure import assess_exposure
+
+    return assess_exposure(
+        database,
+        host=config.server.host,
+        require_auth_default=config.server.require_operator_auth,
+        client_certificates=config.tls.enabled and bool(config.tls.client_ca),
+        forced=forced,
     )
 
 
@@ -174,25 +204,31 @@ def _run(
     worker_index: int | None,
     ready_fd: int | None = None,
     metrics_dir: str | None = None,
+    exposure: dict[str, Any] | None = None,
 ) -> int:
     from twisted.internet import reactor
 
-    from utilities.service import build_utility_service
+    from vending.services.wiring import build_application
     from xmlvend.server.app import build_server
     from xmlvend.server.banner import banner
     from xmlvend.server.listen import listen
     from xmlvend.transport.asyncdb import AsyncDatabase
+    from xmlvend.upstream import upstream_backend
 
-    database = context.database
-    runner = AsyncDatabase(reactor, database)
-    utility = build_utility_service(config, runner, keyring, reactor)
+    app = build_application(
+        config,
+        reactor=reactor,
+        runner_factory=lambda database: AsyncDatabase(reactor, database),
+        database=context.database,
+        keyring=keyring,
+        upstream_factory=upstream_backend,
+    )
+    database = app.database
     server = build_server(
         config,
         reactor=reactor,
-        database=database,
-        keyring=keyring,
-        utility_service=utility,
-        runner=runner,
+        app=app,
+        health_details={"exposure": exposure} if exposure is not None else None,
     )
     publisher = None
     if metrics_dir is not None:  # a worker of evd serve --workers N: /metrics sums them all
@@ -214,6 +250,7 @@ def _run(
             config.server.port,
             tls_options=tls_options,
             reuse_port=worker_index is not None,
+            on_tls_failure=server.tls_handshake_failed,
         )
     except OSError as exc:
         server.stop(0)
@@ -283,6 +320,7 @@ def _supervise(context: Context, args: argparse.Namespace, config: Config) -> in
                 supervisor.ready_fd,
                 supervisor.metrics_dir,
             )
+            + (["--allow-insecure"] if args.allow_insecure else [])
             for index in range(server.workers)
         ]
     )

@@ -16,12 +16,13 @@ from vending.requests import (
     StoredResponse,
     claim_request,
     find_request,
-    process_once,
     store_response,
 )
 from vending.sales import record_sale, sale_for_request
+from vending.services.idempotency import run_once
 from vending.storage.database import Database, Txn
 from vending.storage.schema import requests
+from vending.storage.types import utcnow
 
 FINGERPRINT = bytes(range(32))
 BODY = b"<creditVendResp>token 1234 5678 9012 3456 7890</creditVendResp>"
@@ -133,8 +134,16 @@ def test_sale_and_response_commit_together(world: Database, keyring: Keyring) ->
     assert run(world, _claim, keyring, "r1") == StoredResponse(body, 200)
 
 
+def process_once(txn: Txn, keyring: Keyring, key: RequestKey, work):  # type: ignore[no-untyped-def]
+    """The one idempotency path (vending.services.idempotency.run_once) for a system
+    request (no principal to re-check)."""
+    return run_once(
+        txn, keyring, key, None, lambda _txn, claimed: work(claimed), lambda r: r, now=utcnow()
+    )
+
+
 def test_process_once(world: Database, keyring: Keyring) -> None:
-    """process_once runs the work once and replays its stored response afterwards; work
+    """run_once runs the work once and replays its stored response afterwards; work
     that raises leaves nothing behind."""
     key = RequestKey("xmlvend", VENDOR, "p1", "creditVend", FINGERPRINT)
     calls = []

@@ -12,7 +12,7 @@ from sqlalchemy import MetaData, select
 from voucher_support import SUPPLIER, StockWorld
 
 from tools.gen_stock import render_csv
-from vending.vouchers.errors import AlreadyImported, StockFileRejected
+from vending.vouchers.errors import AlreadyImported, StockFileRejected, VoucherStateError
 from vending.vouchers.quarantine import release_vouchers
 from vending.vouchers.selling import quote_voucher, reprint_voucher
 
@@ -56,14 +56,15 @@ def _exercise(world: StockWorld, tmp_path: Path) -> list[str]:
     world.db.run_txn("reprint", reprint_voucher, world.keyring, sales[1].sale.id)
     world.db.run_txn("quote", lambda txn: quote_voucher(txn, product_code="AIR-10", amount=None))
     world.reverse(sales[0].sale.id)
-    world.db.run_txn(
-        "release",
-        release_vouchers,
-        supplier_code=SUPPLIER,
-        serials=[sales[0].voucher.serial_no],
-        reason="reviewed",
-        actor="test",
-    )
+    with pytest.raises(VoucherStateError):  # a reversed sale's PIN never returns to stock
+        world.db.run_txn(
+            "release",
+            release_vouchers,
+            supplier_code=SUPPLIER,
+            serials=[sales[0].voucher.serial_no],
+            reason="reviewed",
+            actor="test",
+        )
     return [row.pin for row in rows + refused]
 
 

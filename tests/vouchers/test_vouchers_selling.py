@@ -10,6 +10,7 @@ from sqlalchemy import select
 from voucher_support import SUPPLIER, StockWorld, zar
 
 from vending.errors import AmountOutOfRange, OutOfStock, UnknownProduct
+from vending.sales import get_sale
 from vending.storage.schema import audit_log
 from vending.vouchers.errors import VoucherStateError
 from vending.vouchers.quarantine import release_vouchers
@@ -103,7 +104,9 @@ def test_quote_moves_nothing_and_reports_stock(world: StockWorld) -> None:
     assert world.count(vouchers, vouchers.c.state == "available") == 1
 
 
-def test_reversal_quarantines_the_pin_and_release_returns_it(world: StockWorld) -> None:
+def test_reversal_quarantines_the_pin_for_good(world: StockWorld) -> None:
+    """Issue 10 §3: a reversed sale's PIN went out in the sale's answer, so its buyer may
+    still hold it: it is never released to stock, hence never resold."""
     rows = world.rows(1)
     world.import_rows(rows)
     balance = world.vendor_balance()
@@ -116,11 +119,11 @@ def test_reversal_quarantines_the_pin_and_release_returns_it(world: StockWorld) 
         world.sell()
     with pytest.raises(VoucherStateError):  # no reprint of a reversed sale's PIN
         world.db.run_txn("reprint", reprint_voucher, world.keyring, sold.sale.id)
-    assert _release(world, rows[0].serial_number) == 1
-    with pytest.raises(VoucherStateError, match="not quarantined"):
+    with pytest.raises(VoucherStateError, match="buyer may still hold the PIN"):
         _release(world, rows[0].serial_number)
-    resold = world.sell()
-    assert resold.voucher.pin == rows[0].pin
+    assert world.count(vouchers, vouchers.c.state == "quarantined") == 1
+    with pytest.raises(OutOfStock):
+        world.sell()
     reversed_count = world.db.run_txn(
         "count", lambda txn: txn.execute(select(vouchers.c.reversal_count)).scalar_one()
     )
@@ -153,6 +156,8 @@ def test_reprint_returns_the_same_voucher_and_is_audited(world: StockWorld) -> N
         ).all(),
     )
     assert [row.actor for row in actions] == ["staff:alice"]
+    # Showing the PIN again is a delivery (issue 10 §3): the reversal policy sees it.
+    assert world.db.run_txn("sale", get_sale, sold.sale.id).reprint_count == 1
 
 
 def test_many_sales_and_reversals_keep_the_ledger_clean(world: StockWorld) -> None:

@@ -41,7 +41,7 @@ from vending import audit
 from vending.auth import Principal
 from vending.errors import InvalidRequest, InvalidState, NotFound
 from vending.keyring import Keyring
-from vending.requests import Processed, RequestKey, StoredResponse, change_once
+from vending.requests import Claim, Processed, RequestKey, StoredResponse
 from vending.storage.database import Txn
 
 
@@ -242,11 +242,13 @@ def report_fault_once(
     one transaction. A re-sent identical request gets the stored answer (the same
     reference) and logs nothing; bad input rolls everything back, claim included."""
 
-    def log(txn: Txn, request_pk: int) -> FaultRecord:
-        reporter = Reporter.of(principal, terminal_id)
-        return log_fault_report(txn, report, reporter, request_pk=request_pk, now=now)
+    from vending.services import idempotency
 
-    return change_once(txn, keyring, key, principal, log, render, now=now)
+    def log(txn: Txn, claim: Claim) -> FaultRecord:
+        reporter = Reporter.of(principal, terminal_id)
+        return log_fault_report(txn, report, reporter, request_pk=claim.request_pk, now=now)
+
+    return idempotency.run_once(txn, keyring, key, principal, log, render, now=now)
 
 
 # --- staff ---------------------------------------------------------------------------------------

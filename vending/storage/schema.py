@@ -147,6 +147,24 @@ operators = Table(
     ),
 )
 
+# Failed logins per operator and per client address (vending.login_throttle), shared by
+# every worker process: after too many failures in a window the key is locked for a while.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("kind", String(8), nullable=False),
+    # "<clientID> <opName>" for an operator (whether or not it exists), the address else.
+    Column("subject", String(200), nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("window_started_at", UTCDateTime, nullable=False),
+    Column("locked_until", UTCDateTime, nullable=True),
+    CheckConstraint("kind IN ('operator', 'address')", name="kind"),
+    CheckConstraint("failures >= 0", name="failures"),
+    UniqueConstraint("kind", "subject"),
+    Index("ix_login_failures_window_started_at", "window_started_at"),
+)
+
 PRODUCT_KINDS = (
     "electricity",  # STS token from a utility backend
     "voucher",  # denominated PIN from stock
@@ -245,6 +263,11 @@ requests = Table(
     Column("response", LargeBinary, nullable=True),
     Column("received_at", UTCDateTime, nullable=False),
     Column("completed_at", UTCDateTime, nullable=True),
+    # A request answered in two phases (claimed now, answered later: a demo slow vend)
+    # keeps its credential-free body, encrypted, so that after a restart its answer can
+    # still be rendered (vending.services.recovery); cleared once answered.
+    Column("pending_key_id", Integer, nullable=True),
+    Column("pending_body", LargeBinary, nullable=True),
     CheckConstraint("state IN ('pending', 'completed')", name="state"),
     UniqueConstraint("client_id", "request_id"),
 )
@@ -285,6 +308,9 @@ sales = Table(
     Column("completed_at", UTCDateTime, nullable=True),
     Column("confirmed_at", UTCDateTime, nullable=True),
     Column("reversed_at", UTCDateTime, nullable=True),
+    # Times the sale's answer (a PIN, a token) was shown again by a reprint: a delivery, so
+    # a reprinted PIN voucher can no longer be reversed (vending.services.reversal_policy).
+    Column("reprint_count", Integer, nullable=False, server_default=text("0")),
     CheckConstraint(
         "state IN (" + ", ".join(f"'{state}'" for state in SALE_STATES) + ")", name="state"
     ),

@@ -57,6 +57,21 @@ def release_vouchers(
     wrong = [serial for serial, (_id, _p, state) in found.items() if state != "quarantined"]
     if wrong:
         raise VoucherStateError(f"not quarantined: {', '.join(sorted(wrong)[:10])}")
+    # A PIN that went out in a sale's answer (a reversed sale) may still be held by its
+    # buyer: selling it again would sell the same value twice. It stays quarantined.
+    delivered = sorted(
+        txn.execute(
+            select(vouchers.c.serial_no).where(
+                vouchers.c.id.in_([voucher_id for voucher_id, _p, _s in found.values()]),
+                vouchers.c.sale_id.is_not(None),
+            )
+        ).scalars()
+    )
+    if delivered:
+        raise VoucherStateError(
+            "delivered in a sale that was reversed (its buyer may still hold the PIN), never "
+            f"returned to stock: {', '.join(delivered[:10])}"
+        )
     for serial, (voucher_id, _product_id, _state) in found.items():
         txn.execute(
             update(vouchers)

@@ -300,7 +300,8 @@ def response_header(
     request header is unknown: :data:`PLACEHOLDER_DEVICE_ID` (GenericDeviceID "UNKNOWN") for
     clientID/terminalID and :data:`PLACEHOLDER_MSG_ID` (``00000000000000``/``1``) for reqMsgID.
     An ``EANDeviceID`` whose ``ean`` is not 13 digits (accepted leniently on input) is echoed
-    as ``GenericDeviceID`` with the same value, so the answer stays schema-valid.
+    as ``GenericDeviceID`` with the same value, so the answer stays schema-valid; a device ID
+    longer than ``b:Msg`` allows (salvaged from a refused request) gets the placeholder.
     ``resp_date_time`` defaults to now (UTC).
     """
     if resp_date_time is None:
@@ -331,7 +332,10 @@ def _echo_device(device: DeviceID) -> DeviceID:
     if isinstance(device, EANDeviceID):
         ean = device.ean
         if not (len(ean) == 13 and ean.isascii() and ean.isdigit()):
-            return GenericDeviceID(id=ean)
+            device = GenericDeviceID(id=ean)
+    if isinstance(device, GenericDeviceID) and len(device.id) > _MSG_MAX:
+        # Salvaged from a refused request: an id b:Msg cannot carry is not echoed.
+        return PLACEHOLDER_DEVICE_ID
     return device
 
 

@@ -1,23 +1,22 @@
-"""The composition root: an XMLVend server from a Config, a reactor, a Database, a Keyring
-and a UtilityService.
+"""The XMLVend adapter assembled around an already built application
+(:func:`vending.services.wiring.build_application`: the database, keyring, utility side and
+services are wired there, not here)::
 
-``evd serve`` uses it with the real utility service; the utility side's ``evd
-simulate-utility`` (or any test) can build the same server around its own, wrapped service::
-
+    from vending.services.wiring import build_application
     from xmlvend.server.app import build_server
     from xmlvend.server.listen import listen
 
-    server = build_server(config, reactor=reactor, database=database, keyring=keyring,
-                          utility_service=my_service)
-    server.start()                         # the utility service's recovery loops
+    app = build_application(config, reactor=reactor, runner_factory=...)
+    server = build_server(config, reactor=reactor, app=app)
+    server.start()                         # registers our renderer, starts recovery
     port = listen(reactor, server.site, "127.0.0.1", 0)
     ...
     yield server.stop()                    # drain in-flight requests, stop recovery
 
 Everything time-related is injected: ``reactor`` (deadlines, timeouts), ``clock``
-(respDateTime, sale times); ``runner``/``call_blocking`` default to the database's thread
-pool and may be replaced by synchronous ones in tests (``ImmediateDatabase``,
-:func:`xmlvend.server.auth.call_now`).
+(respDateTime); ``call_blocking`` defaults to the database's thread pool (password hashing
+has its own, ``call_hashing``) and may be replaced by a synchronous one in tests
+(:func:`xmlvend.server.auth.call_now`).
 """
 
 from __future__ import annotations
@@ -28,21 +27,27 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.interfaces import IReactorTime
+from twisted.internet.task import LoopingCall
 
-from utilities.interface import TxnRunner, UtilityService
 from vending.auth import Authenticator
 from vending.config import Config
-from vending.keyring import Keyring
-from vending.storage import migrate
-from vending.storage.database import Database
+from vending.services.wiring import Application, SchemaOutOfDate
+from vending.services.wiring import Services as ApplicationServices
 from xmlvend.codec import warm_up
 from xmlvend.server.accesslog import AccessLog, AccessRecord
-from xmlvend.server.auth import BlockingCaller, Gatekeeper, ThreadCaller
+from xmlvend.server.auth import (
+    BlockingCaller,
+    BoundedCaller,
+    Gatekeeper,
+    ThreadCaller,
+    hashing_executor,
+)
 from xmlvend.server.convert import Currencies
 from xmlvend.server.endpoint import Endpoint
 from xmlvend.server.handlers import Services
+from xmlvend.server.handlers.base import CHANNEL
 from xmlvend.server.http import XMLVendSite
 from xmlvend.server.metrics import Metrics
 from xmlvend.server.parsing import ParsePool, RequestParser, parse_now
@@ -69,28 +74,50 @@ class XMLVendServer:
     renderer: XMLVendRenderer
     metrics: Metrics
     authenticator: Authenticator
-    utility_service: UtilityService
+    services: ApplicationServices
     reactor: IReactorTime
     # The threads request bodies are parsed on (None when build_server was given a parser).
     parse_pool: ParsePool | None = None
 
+    @property
+    def utility_service(self) -> Any:
+        return self.services.utility
+
     def start(self, *, recovery: bool = True) -> None:
-        """Start the utility service's background work (recovery of pending upstream
-        sales, with our renderer for the ``xmlvend`` channel). With several worker
-        processes only one should run it (``recovery=False`` elsewhere)."""
+        """Register our renderer for the ``xmlvend`` channel and start the services'
+        background work (recovery of pending requests of earlier runs). With several
+        worker processes only one should run it (``recovery=False`` elsewhere)."""
         warm_up()
         if self.parse_pool is not None:
             self.parse_pool.start()
-        start = getattr(self.utility_service, "start", None)
-        if recovery and start is not None:
-            start({"xmlvend": self.renderer})
+        self.services.register_renderer(CHANNEL, self.renderer)
+        if recovery:
+            self.services.start(every=self._every)
+
+    def _every(self, seconds: float, work: Callable[[], Any]) -> Callable[[], None]:
+        """The services' periodic timer, on our reactor (a LoopingCall, now and then every
+        ``seconds``); a failed run is logged and the next one still happens."""
+
+        def run() -> Deferred:
+            d = ensureDeferred(work())
+            d.addErrback(lambda failure: log.error("background work failed: %s", failure.value))
+            return d
+
+        loop = LoopingCall(run)
+        loop.clock = self.reactor
+        loop.start(seconds, now=True)
+        return lambda: loop.running and loop.stop()
+
+    def tls_handshake_failed(self, peer: str, reason: str, detail: str) -> None:
+        """A client's TLS handshake failed (``listen(on_tls_failure=...)``): logged with
+        its address and counted by reason in ``evd_tls_handshake_failures_total``."""
+        self.metrics.tls_handshake_failed(reason)
+        log.warning("TLS handshake failed: peer %s, reason %s (%s)", peer or "?", reason, detail)
 
     def stop(self, grace_seconds: float | None = None) -> Deferred:
         """Stop background work; fires when in-flight requests have ended, or after
         ``grace_seconds`` (default: the deadline plus one second)."""
-        stop = getattr(self.utility_service, "stop", None)
-        if stop is not None:
-            stop()
+        self.services.stop()
         if self.parse_pool is not None:
             self.parse_pool.stop()
         grace = (
@@ -114,27 +141,29 @@ def build_server(
     config: Config,
     *,
     reactor: Any,
-    database: Database,
-    keyring: Keyring,
-    utility_service: UtilityService,
-    runner: TxnRunner | None = None,
+    app: Application,
     call_blocking: BlockingCaller | None = None,
+    call_hashing: BlockingCaller | None = None,
     clock: Clock | None = None,
     denied_operations: Callable[[str], Collection[str]] | None = None,
     access_log: AccessLog | None = None,
     metrics: Metrics | None = None,
     parse: RequestParser | None = None,
+    health_details: dict[str, Any] | None = None,
 ) -> XMLVendServer:
-    """Assemble the server (see the module docstring). ``denied_operations(client_id)``
-    names operations a vendor may not use (answered RequestAuthorisationEx); default: none.
+    """Assemble the adapter around ``app`` (see the module docstring).
+    ``denied_operations(client_id)`` names operations a vendor may not use (answered
+    RequestAuthorisationEx); default: none.
     ``parse`` reads request bodies; default: a :class:`ParsePool` of
     ``server.parse_threads`` threads (:func:`parse_now` on a reactor without
     ``callFromThread``, i.e. ``task.Clock`` in tests).
+    ``health_details`` are added to every healthy ``/healthz`` answer (``evd serve``: the
+    exposure found at start, vending.exposure). ``call_hashing`` runs password checks
+    (default: a pool of ``security.hash_threads`` threads; ``call_blocking`` when given).
     """
-    from xmlvend.transport.asyncdb import AsyncDatabase
-
     clock = clock or _utc_now
-    runner = runner or AsyncDatabase(reactor, database)
+    database = app.database
+    injected_caller = call_blocking is not None
     call_blocking = call_blocking or ThreadCaller(reactor, database.executor)
     metrics = metrics or Metrics(database_stats=lambda: dict(database.stats.by_name))
     access_log = access_log or AccessLog()
@@ -153,39 +182,38 @@ def build_server(
     renderer = XMLVendRenderer(
         server_id=config.server.server_id, currencies=currencies, clock=clock
     )
-    authenticator = Authenticator(
-        database,
-        require_auth=config.server.require_operator_auth,
-        cache_seconds=config.security.auth_cache_seconds,
-        password_log_n=config.security.scrypt_log_n,
-    )
-    services = Services(
-        runner=runner,
-        keyring=keyring,
-        utility=utility_service,
-        renderer=renderer,
-        currencies=currencies,
-        clock=clock,
-        electricity_product=config.utilities.product_code,
-        reprint_count=config.server.reprint_count,
-        statement_lines=config.server.statement_lines,
-    )
+    authenticator = app.authenticator
+    app.services.register_renderer(CHANNEL, renderer)
+    services = Services(app=app.services, renderer=renderer, currencies=currencies, clock=clock)
+    security = config.security
+    if call_hashing is None:
+        if injected_caller:  # tests and tools: hash the way they run everything else
+            call_hashing = call_blocking
+        else:  # scrypt on threads of its own, never the database pool
+            call_hashing = ThreadCaller(reactor, hashing_executor(security.hash_threads))
+    call_hashing = BoundedCaller(call_hashing, security.hash_queue)
     endpoint = Endpoint(
         services,
-        Gatekeeper(authenticator, call_blocking, denied_operations=denied_operations),
+        Gatekeeper(
+            authenticator,
+            call_blocking,
+            call_hashing=call_hashing,
+            denied_operations=denied_operations,
+            reactor=reactor,
+            throttled_delay=security.login_throttled_delay_seconds,
+        ),
         reactor=reactor,
         deadline_seconds=config.server.deadline_seconds,
         metrics=metrics,
         clock=clock,
         parse=parse,
     )
-    head = migrate.head_revision()
 
     def check_database() -> dict[str, str]:
-        revision = migrate.current_revision(database.engine)
-        if revision != head:
-            raise HealthProblem(f"database schema {revision or 'empty'} is not {head}")
-        return {"database": "ok", "schema": revision}
+        try:
+            return {**app.schema_status(), **(health_details or {})}
+        except SchemaOutOfDate as problem:
+            raise HealthProblem(str(problem)) from None
 
     resource = XMLVendResource(
         endpoint,
@@ -227,7 +255,7 @@ def build_server(
         renderer=renderer,
         metrics=metrics,
         authenticator=authenticator,
-        utility_service=utility_service,
+        services=app.services,
         reactor=reactor,
         parse_pool=parse_pool,
     )

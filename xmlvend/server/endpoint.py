@@ -23,9 +23,9 @@ from twisted.python.failure import Failure
 
 from vending.auth import CredentialsChanged
 from vending.requests import StoredResponse
+from vending.services.results import Outcome as ServiceOutcome
 from xmlvend.codec import CodecError, Request, UnsupportedRequest
 from xmlvend.codec.types_base import BaseReq
-from xmlvend.server import txns
 from xmlvend.server.auth import Gatekeeper
 from xmlvend.server.convert import device_value, msg_id_text
 from xmlvend.server.deadline import InFlight, answer_by
@@ -89,15 +89,20 @@ class Endpoint:
 
     # --- one request -----------------------------------------------------------------------
 
-    def handle(self, body: bytes, identities: frozenset[str] | None = None) -> Deferred:
+    def handle(
+        self, body: bytes, identities: frozenset[str] | None = None, peer: str | None = None
+    ) -> Deferred:
         """-> :class:`Outcome`, within the deadline. ``identities``: the values of the
-        client certificate's clientID field, None without a client certificate.
+        client certificate's clientID field, None without a client certificate; ``peer``:
+        the client's address from the transport (failed logins are throttled by it).
 
         The body is parsed on the parse pool (:mod:`xmlvend.server.parsing`), never on the
         reactor thread; the time it took counts against the deadline."""
         started = self._reactor.seconds()
         parsed = self._parse(body)
-        parsed.addCallbacks(self._dispatch, self._not_parsed, callbackArgs=(identities, started))
+        parsed.addCallbacks(
+            self._dispatch, self._not_parsed, callbackArgs=(identities, started, peer)
+        )
         return parsed
 
     def _not_parsed(self, failure: Failure) -> Outcome:
@@ -118,7 +123,11 @@ class Endpoint:
         return self.fault_outcome(None, error, failure=failure, operation="unknown")
 
     def _dispatch(
-        self, request: Request, identities: frozenset[str] | None, started: float
+        self,
+        request: Request,
+        identities: frozenset[str] | None,
+        started: float,
+        peer: str | None = None,
     ) -> Outcome | Deferred:
         if isinstance(request, UnsupportedRequest):
             return self._unsupported(request)
@@ -127,7 +136,7 @@ class Endpoint:
         key = (call.client_id, call.request_id)
         if operation.state_changing:
             self.in_flight.add(key)
-        work = ensureDeferred(self._process(call, operation, identities))
+        work = ensureDeferred(self._process(call, operation, identities, peer))
         self._background.add(work)
         answer = answer_by(
             self._reactor,
@@ -145,11 +154,15 @@ class Endpoint:
         return answer
 
     async def _process(
-        self, call: Call, operation: Operation, identities: frozenset[str] | None
+        self,
+        call: Call,
+        operation: Operation,
+        identities: frozenset[str] | None,
+        peer: str | None = None,
     ) -> Reply:
         header = call.request.header
         self._gate.check_certificate(header, identities)
-        call.principal = await self._gate.authenticate(header)
+        call.principal = await self._gate.authenticate(header, peer)
         self._gate.authorise(call.principal, call.request.operation)
         try:
             reply = await operation.handle(self.services, call)
@@ -157,23 +170,17 @@ class Endpoint:
             # The password, a status or a privilege changed since it was cached: verify
             # once more, and check the permission again.
             self._gate.forget(call.client_id)
-            call.principal = await self._gate.authenticate(header)
+            call.principal = await self._gate.authenticate(header, peer)
             self._gate.authorise(call.principal, call.request.operation)
             reply = await operation.handle(self.services, call)
         if operation.state_changing:
             return reply  # claimed and stored by its own transaction
         # Every request is keyed: a read-only answer is kept too, so that a re-sent request
         # gets the same bytes, a reused msgID is refused and a last-response advice finds it.
-        processed = await self.services.run(
-            "xmlvend_record_answer",
-            txns.record_answer,
-            self.services.keyring,
-            call.key,
-            call.who,
-            StoredResponse(reply.body, reply.status),
-            call.received_at,
+        processed = await self.services.app.answers.keep(
+            call.key, call.who, StoredResponse(reply.body, reply.status), call.received_at
         )
-        return Reply.of(processed)
+        return Reply.of(ServiceOutcome.of(processed))
 
     # --- answers -----------------------------------------------------------------------------
 
@@ -276,13 +283,10 @@ class Endpoint:
         # The client was told "delayed": the definitive answer is the fault, stored so that
         # its last-response advice finds it (unless the request stored an answer itself).
         outcome = self.fault_outcome(call.request, result.value, call=call, failure=result)
-        d = self.services.run(
-            "xmlvend_store_late_failure",
-            txns.store_late_failure,
-            self.services.keyring,
-            call.key,
-            StoredResponse(outcome.body, outcome.status),
-            self.services.clock(),
+        d = ensureDeferred(
+            self.services.app.answers.store_late_failure(
+                call.key, StoredResponse(outcome.body, outcome.status)
+            )
         )
 
         def stored(done: bool) -> None:

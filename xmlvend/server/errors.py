@@ -7,6 +7,14 @@ that mapping. Messages are shown to operators: never a password, PIN or token.
 from __future__ import annotations
 
 from vending.errors import VendingError
+from vending.services.errors import (
+    NoLastResponse,
+    NothingToReprint,
+    TransactionDelayed,
+    UnknownConfirmation,
+    UnknownReversal,
+    describe_msg_id,
+)
 
 
 class ServerError(VendingError):
@@ -21,49 +29,21 @@ class ClientIDMismatch(ServerError):
     code = "client_id_ssl"
 
 
-def describe_msg_id(request_id: str) -> str:
-    """``dateTime/uniqueNumber`` (a request key) as an operator reads it."""
-    date_time, _, unique_number = request_id.partition("/")
-    return f"dateTime {date_time} uniqueNumber {unique_number}"
-
-
-class TransactionDelayed(ServerError):
-    """The transaction is still running; its result can be fetched with a last-response
-    advice quoting its msgID (``request_id`` is the ``dateTime/uniqueNumber`` key)."""
-
-    code = "transaction_delayed"
-
-    def __init__(self, request_id: str, message: str | None = None) -> None:
-        super().__init__(
-            message
-            or "Transaction delayed, still in progress: fetch the result with a "
-            f"LastRespAdviceReq whose adviceReqMsgID is {describe_msg_id(request_id)}"
-        )
-        self.request_id = request_id
-
-
-class NoLastResponse(ServerError):
-    """A last-response advice for a msgID we hold no transaction for."""
-
-    code = "no_last_response"
-
-
-class UnknownReversal(ServerError):
-    """A reversal advice for a msgID we hold no transaction for."""
-
-    code = "unknown_reversal"
-
-
-class UnknownConfirmation(ServerError):
-    """A confirmation advice for a msgID we hold no transaction for."""
-
-    code = "unknown_confirmation"
-
-
-class NothingToReprint(ServerError):
-    """No transactions found for reprint."""
-
-    code = "nothing_to_reprint"
+# The services' own (channel-neutral) failures about requests and advices, under the names
+# this layer has always used.
+__all__ = [
+    "ClientIDMismatch",
+    "DeadlinePassed",
+    "NoLastResponse",
+    "NothingToReprint",
+    "OperationNotAllowed",
+    "ServerError",
+    "TransactionDelayed",
+    "UnknownConfirmation",
+    "UnknownReversal",
+    "UseCaseNotSupported",
+    "describe_msg_id",
+]
 
 
 class UseCaseNotSupported(ServerError):

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from utilities.interface import (
     Charge,
@@ -36,10 +36,13 @@ from vending.money import Money
 from vending.requests import StoredResponse
 from vending.sales import Sale
 from vending.vendors import Vendor
+from vending.vouchers.selling import VoucherSale
 from xmlvend.codec import (
     CodecError,
+    SoapFault,
     UnsupportedRequest,
     parse_request,
+    parse_response,
     render_codec_error,
     render_fault,
     render_last_response_advice,
@@ -57,7 +60,11 @@ from xmlvend.server import convert
 from xmlvend.server.convert import Currencies, currency, fit, meter_detail, msg
 from xmlvend.server.faults import Fault, fault_for
 
+if TYPE_CHECKING:
+    from vending.batches import BatchReport, VendorBatch
+
 Clock = Callable[[], datetime]
+SOAP12_NS = b"http://www.w3.org/2003/05/soap-envelope"
 
 OK = 200
 FAULT = 500
@@ -287,6 +294,58 @@ class XMLVendRenderer:
         """The fault answering a request that definitively failed (stored for replay)."""
         body, fault = self.fault(request.request, error)
         return StoredResponse(body, fault.http_status)
+
+    # --- the services' ChannelRenderer (vending.services.rendering) ---------------------------
+
+    def voucher_sale(self, request: Rendering, sold: VoucherSale) -> StoredResponse:
+        """creditVendResp of a PIN voucher sold from stock."""
+        voucher = sold.voucher
+        receipt = VoucherReceipt(
+            product_code=voucher.product_code,
+            description=voucher.product_code,
+            price=sold.sale.amount,
+            serial_no=voucher.serial_no,
+            pin=voucher.pin,
+            expiry=None if voucher.expiry is None else voucher.expiry.isoformat(),
+            batch_no=voucher.batch_no,
+            network=voucher.network,
+            instructions=voucher.instructions,
+            receipt_no=sold.sale.receipt_no,
+        )
+        return self._done(self.voucher_vend(request, receipt, sold.vendor_available, trial=False))
+
+    def advice(self, request: Rendering, done: bool, message: str) -> StoredResponse:
+        """reversalAdviceResp (txReversed) or confirmationAdviceResp (txConfirmed)."""
+        req = request.request
+        if isinstance(req, b.ReversalAdviceReq):
+            return self._done(self.reversal(req, done, message))
+        assert isinstance(req, b.ConfirmationAdviceReq)
+        return self._done(self.confirmation(req, done, message))
+
+    def withdrawn(self, original: StoredResponse, message: str) -> StoredResponse:
+        """A reversed sale's answer without its PIN or token: a ``BusinessRuleEx`` fault
+        under the original answer's own header (reqMsgID, respDateTime, clientID), so a
+        replay and a last-response advice say what happened and serve no value."""
+        parsed = parse_response(original.body)
+        soap_version = "1.2" if SOAP12_NS in original.body[:400] else "1.1"
+        header = None if isinstance(parsed, SoapFault) else parsed.header
+        body = render_fault(
+            "BusinessRuleEx", message, header=header, faultcode="Server", soap_version=soap_version
+        )
+        return StoredResponse(body, FAULT)
+
+    def batches_started(self, request: Rendering, started: Sequence[VendorBatch]) -> StoredResponse:
+        from xmlvend.server.render_batches import render_started
+
+        return self._done(render_started(self, request.request, started))
+
+    def batches_ended(self, request: Rendering, closed: Sequence[BatchReport]) -> StoredResponse:
+        from xmlvend.server.render_batches import render_ended
+
+        return self._done(render_ended(self, request.request, closed))
+
+    def fault_logged(self, request: Rendering, ref_no: str) -> StoredResponse:
+        return self._done(self.fault_log(request.request, ref_no))
 
     def load(self, request_body: bytes) -> Rendering:
         """A stored (credential-free) request again, after a restart."""

@@ -23,8 +23,6 @@ from twisted.internet.defer import Deferred, fail
 
 from utilities.errors import UpstreamUnavailable
 from utilities.service import Routing, UtilityServiceImpl
-from utilities.upstream import UpstreamBackend
-from utilities.upstream_messages import MoneyReader
 from vending.config import UpstreamRoute, UtilitiesConfig
 from vending.money import Money
 from xmlvend.client import XMLVendConnectError, XMLVendTimeout
@@ -32,6 +30,8 @@ from xmlvend.codec import SoapFault, parse_response, render_request
 from xmlvend.codec import types_base as b
 from xmlvend.codec import types_revenue as r
 from xmlvend.transport.asyncdb import ImmediateDatabase
+from xmlvend.upstream.backend import UpstreamBackend
+from xmlvend.upstream.messages import MoneyReader
 
 DEADLINE = 8.0
 
@@ -92,7 +92,9 @@ class HeldService:
 def held_world(database: Any, keyring: Any, sentinel: Any) -> tuple[World, HeldService]:
     world = build_world(database, keyring, sentinel, vouchers=0)
     held = HeldService(world.service)
-    services = dataclasses.replace(world.server.endpoint.services, utility=held)
+    services = dataclasses.replace(
+        world.server.endpoint.services, app=world.server.endpoint.services.app.with_utility(held)
+    )
     world.server.endpoint.services = services
     return world, held
 
@@ -244,10 +246,10 @@ def upstream_world(
         clock=front.clock,
     )
     front.server.endpoint.services = dataclasses.replace(
-        front.server.endpoint.services, utility=service
+        front.server.endpoint.services, app=front.server.endpoint.services.app.with_utility(service)
     )
     front.service = service
-    front.server.utility_service = service
+    front.server.services = front.server.endpoint.services.app
     service.start({"xmlvend": front.server.renderer})
     return front, client
 

@@ -38,6 +38,7 @@ from vending import batches
 from vending import errors as core
 from vending.auth import CredentialsChanged
 from vending.config import UtilitiesConfig
+from vending.services.recovery import Abandoned
 from vending.storage.schema import requests, sales
 from vending.vendors import get_operator, set_operator_blocked, set_vendor_blocked
 from xmlvend.codec import (
@@ -83,6 +84,7 @@ EXPECTED: dict[type[BaseException], str] = {
     batches.NoBatchTotals: "CheckBatchTotalEx",
     batches.UnknownBatch: "ReprintEndBatchEx",
     server.DeadlinePassed: "SystemEx",
+    Abandoned: "SystemEx",
     server.ParserBusy: "SystemEx",
     core.InsufficientFunds: "VendorCreditEx",
     core.OutOfStock: "BusinessRuleEx",
@@ -495,7 +497,10 @@ class BrokenService:
 def test_an_unexpected_error_is_a_generic_system_fault(
     lite_world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
-    services = dataclasses.replace(lite_world.server.endpoint.services, utility=BrokenService())
+    services = dataclasses.replace(
+        lite_world.server.endpoint.services,
+        app=lite_world.server.endpoint.services.app.with_utility(BrokenService()),
+    )
     lite_world.server.endpoint.services = services
     fault = assert_fault(lite_world, confirm_meter(lite_world.header(), NORMAL_METER), "SystemEx")
     assert "incident" in fault.desc

@@ -4,8 +4,9 @@ vendorStatementReq (the vendor's balance, available credit and last ledger lines
 from __future__ import annotations
 
 from utilities.interface import AccountPayment
+from vending.services.accounts import AccountPaymentRequest
+from vending.services.statements import StatementRequest
 from xmlvend.codec import types_revenue as r
-from xmlvend.server import txns
 from xmlvend.server.convert import meter_query_of
 from xmlvend.server.handlers.base import Call, Reply, Services
 from xmlvend.server.handlers.vend import cash_tender
@@ -25,14 +26,16 @@ async def pay_account(services: Services, call: Call) -> Reply:
         tender=cash_tender(request.pay_type, services.currencies),
         product_code=services.electricity_product,
     )
-    processed = await services.utility.pay_account(call.context(), payment, services.renderer)
-    return Reply.of(processed)  # an account payment, not a vend
+    outcome = await services.app.accounts.pay_account(
+        AccountPaymentRequest(call.context(), payment), services.renderer
+    )
+    return Reply.of(outcome)  # an account payment, not a vend
 
 
 async def vendor_statement(services: Services, call: Call) -> Reply:
     request = call.request
     assert isinstance(request, r.VendorStatementReq)
-    vendor, lines = await services.run(
-        "xmlvend_vendor_statement", txns.vendor_statement, call.who, services.statement_lines
+    statement = await services.app.statements.vendor_statement(
+        StatementRequest(call.who, services.app.settings.statement_lines)
     )
-    return Reply(services.renderer.statement(request, vendor, lines))
+    return Reply(services.renderer.statement(request, statement.vendor, statement.lines))

@@ -1,9 +1,11 @@
 """What every operation handler gets and returns.
 
-A handler is ``async def handler(services: Services, call: Call) -> Reply``: it turns one
-parsed, authenticated request into the response bytes, through the utility service, the
-voucher stock or the core. Domain errors are raised, never answered here: the endpoint maps
-every exception to its fault in one place (:mod:`xmlvend.server.faults`).
+A handler is ``async def handler(services: Services, call: Call) -> Reply``: it decodes one
+parsed, authenticated request into the application service's typed request, awaits the
+service (:mod:`vending.services`) and renders or returns its answer. No transaction
+functions, no business rules, no storage here. Domain errors are raised, never answered
+here: the endpoint maps every exception to its fault in one place
+(:mod:`xmlvend.server.faults`).
 """
 
 from __future__ import annotations
@@ -15,36 +17,35 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from utilities.interface import RequestContext, TxnRunner, UtilityService
 from vending.auth import Principal
-from vending.keyring import Keyring
 from vending.money import Money
-from vending.requests import Processed, RequestKey
+from vending.requests import RequestKey
+from vending.services.context import RequestContext
+from vending.services.results import Outcome
+from vending.services.wiring import Services as ApplicationServices
 from xmlvend.codec import render_request
 from xmlvend.codec.types_base import BaseReq
 from xmlvend.server.convert import Currencies, device_value, request_id
 from xmlvend.server.renderer import Rendering, XMLVendRenderer
-from xmlvend.server.txns import CHANNEL
+
+# The channel name under which XMLVend requests are keyed (and its renderer registered).
+CHANNEL = "xmlvend"
 
 
 @dataclass(frozen=True)
 class Services:
-    """Everything handlers use; built once by :mod:`xmlvend.server.app`."""
+    """Everything handlers use: the application services (the only entry to the core),
+    this channel's renderer and currency table, the clock; built by
+    :mod:`xmlvend.server.app`."""
 
-    runner: TxnRunner
-    keyring: Keyring
-    utility: UtilityService
+    app: ApplicationServices
     renderer: XMLVendRenderer
     currencies: Currencies
     clock: Callable[[], datetime]
-    # Product sold for electricity vends and account payments (utilities.product_code).
-    electricity_product: str = "ELEC-DEMO"
-    reprint_count: int = 5
-    statement_lines: int = 10
 
-    def run(self, desc: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        """A transaction function on the database pool (a Deferred)."""
-        return self.runner.run(desc, fn, *args, **kwargs)
+    @property
+    def electricity_product(self) -> str:
+        return self.app.settings.electricity_product
 
 
 @dataclass
@@ -90,7 +91,7 @@ class Call:
         return Rendering(self.request, self.principal, balance)
 
     def context(self, balance: Money | None = None) -> RequestContext:
-        """The utility side's view of this request (its key, who asks, how to render)."""
+        """The services' view of this request (its key, who asks, how to render)."""
         return RequestContext(
             key=self.key,
             principal=self.who,
@@ -118,14 +119,10 @@ class Reply:
     product: str | None = None
 
     @classmethod
-    def of(cls, processed: Processed, product: str | None = None) -> Reply:
-        response = processed.response
-        fresh_sale = not processed.replayed and response.http_status == 200
+    def of(cls, outcome: Outcome) -> Reply:
+        response = outcome.response
         return cls(
-            response.body,
-            response.http_status,
-            replayed=processed.replayed,
-            product=product if fresh_sale else None,
+            response.body, response.http_status, replayed=outcome.replayed, product=outcome.product
         )
 
 

@@ -9,10 +9,10 @@ from decimal import Decimal, InvalidOperation
 
 from utilities.interface import CreditTransfer, EngineeringRequest
 from vending.errors import InvalidRequest
+from vending.services.meters import CreditTransferRequest, EngineeringTokenRequest, MeterRequest
 from xmlvend.codec import types_base as b
 from xmlvend.codec import types_meter as m
 from xmlvend.codec import types_revenue as r
-from xmlvend.server import txns
 from xmlvend.server.convert import meter_query
 from xmlvend.server.errors import UseCaseNotSupported
 from xmlvend.server.handlers.base import Call, Reply, Services
@@ -23,16 +23,18 @@ async def fbe(services: Services, call: Call) -> Reply:
     request = call.request
     assert isinstance(request, r.FBEReq)
     meter = meter_query(request.id_method.meter_identifier)
-    processed = await services.utility.fbe(call.context(), meter, services.renderer)
-    return Reply.of(processed)
+    outcome = await services.app.meters.fbe(MeterRequest(call.context(), meter), services.renderer)
+    return Reply.of(outcome)
 
 
 async def free_issue(services: Services, call: Call) -> Reply:
     request = call.request
     assert isinstance(request, r.FreeIssueReq)
     meter = meter_query(request.id_method.meter_identifier)
-    processed = await services.utility.free_issue(call.context(), meter, services.renderer)
-    return Reply.of(processed)
+    outcome = await services.app.meters.free_issue(
+        MeterRequest(call.context(), meter), services.renderer
+    )
+    return Reply.of(outcome)
 
 
 async def meter_credit_transfer(services: Services, call: Call) -> Reply:
@@ -47,10 +49,10 @@ async def meter_credit_transfer(services: Services, call: Call) -> Reply:
         old_msno=request.credit_transfer_detail.old_msno,
         ref_no=request.credit_transfer_detail.ref_no,
     )
-    processed = await services.utility.meter_credit_transfer(
-        call.context(), transfer, services.renderer
+    outcome = await services.app.meters.credit_transfer(
+        CreditTransferRequest(call.context(), transfer), services.renderer
     )
-    return Reply.of(processed)
+    return Reply.of(outcome)
 
 
 async def verify(services: Services, call: Call) -> Reply:
@@ -59,8 +61,8 @@ async def verify(services: Services, call: Call) -> Reply:
     if not isinstance(request.token, b.STS1Token):
         raise UseCaseNotSupported("only STS1Token tokens can be verified")
     meter = meter_query(request.id_method.meter_identifier)
-    result = await services.utility.verify_token(call.who, meter, request.token.sts_cipher)
-    balance = await services.run("xmlvend_vendor_balance", txns.vendor_balance, call.who)
+    result = await services.app.meters.verify_token(call.who, meter, request.token.sts_cipher)
+    balance = await services.app.accounts.available(call.who)
     return Reply(services.renderer.verify(call.rendering(), result, balance))
 
 
@@ -68,22 +70,22 @@ async def update_meter_key(services: Services, call: Call) -> Reply:
     request = call.request
     assert isinstance(request, m.UpdateMeterKeyReq)
     meter = meter_query(request.id_method)
-    balance = await services.run("xmlvend_vendor_balance", txns.vendor_balance, call.who)
-    processed = await services.utility.update_meter_key(
-        call.context(balance), meter, services.renderer
+    balance = await services.app.accounts.available(call.who)
+    outcome = await services.app.meters.update_key(
+        MeterRequest(call.context(balance), meter), services.renderer
     )
-    return Reply.of(processed)
+    return Reply.of(outcome)
 
 
 async def meter_specific_engineering(services: Services, call: Call) -> Reply:
     request = call.request
     assert isinstance(request, m.MeterSpecificEngReq)
     engineering = engineering_request(request)
-    balance = await services.run("xmlvend_vendor_balance", txns.vendor_balance, call.who)
-    processed = await services.utility.meter_specific_engineering(
-        call.context(balance), engineering, services.renderer
+    balance = await services.app.accounts.available(call.who)
+    outcome = await services.app.meters.engineering(
+        EngineeringTokenRequest(call.context(balance), engineering), services.renderer
     )
-    return Reply.of(processed)
+    return Reply.of(outcome)
 
 
 async def non_meter_specific_engineering(services: Services, call: Call) -> Reply:
@@ -92,7 +94,7 @@ async def non_meter_specific_engineering(services: Services, call: Call) -> Repl
     kind = TEST_TOKEN_KINDS.get(type(request))
     if kind is None:
         raise UseCaseNotSupported(f"{type(request).__name__} is not supported")
-    token = await services.utility.non_meter_specific_engineering(
+    token = await services.app.meters.test_token(
         call.who, kind, request.meter_type.at, request.meter_type.tt
     )
     return Reply(services.renderer.test_token(request, token))

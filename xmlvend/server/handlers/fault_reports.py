@@ -9,8 +9,8 @@ may be the very fault); a plain ``m:CustFaultReport`` is logged as a ``general``
 
 from __future__ import annotations
 
-from utilities.faults.reports import CustomerDetails, FaultRecord, FaultReport, report_fault_once
-from vending.requests import StoredResponse
+from utilities.faults.reports import CustomerDetails, FaultReport
+from vending.services.fault_reports import FaultReportRequest
 from xmlvend.codec import types_meter as m
 from xmlvend.server.convert import meter_query
 from xmlvend.server.handlers.base import Call, Reply, Services
@@ -37,20 +37,7 @@ def fault_report_of(request: m.CustReportFaultReq) -> FaultReport:
 async def report_fault(services: Services, call: Call) -> Reply:
     request = call.request
     assert isinstance(request, m.CustReportFaultReq)
-    report = fault_report_of(request)
-
-    def render(record: FaultRecord) -> StoredResponse:
-        return StoredResponse(services.renderer.fault_log(request, record.ref_no), 200)
-
-    processed = await services.run(
-        "xmlvend_report_fault",
-        report_fault_once,
-        services.keyring,
-        call.key,
-        call.who,
-        report,
-        terminal_id=call.terminal_id,
-        render=render,
-        now=services.clock(),
+    outcome = await services.app.fault_reports.report(
+        FaultReportRequest(call.context(), fault_report_of(request)), services.renderer
     )
-    return Reply.of(processed)
+    return Reply.of(outcome)

@@ -11,12 +11,12 @@ from xmlvend.server.handlers.base import Call, Reply, Services
 async def confirm_customer(services: Services, call: Call) -> Reply:
     request = call.request
     assert isinstance(request, r.ConfirmCustomerReq)
-    info = await services.utility.confirm_meter(meter_query_of(request.id_method))
+    info = await services.app.meters.confirm_meter(meter_query_of(request.id_method))
     return Reply(services.renderer.confirm_customer(request, info))
 
 
 async def confirm_meter(services: Services, call: Call) -> Reply:
     request = call.request
     assert isinstance(request, m.ConfirmMeterReq)
-    info = await services.utility.confirm_meter(meter_query(request.id_method.meter_identifier))
+    info = await services.app.meters.confirm_meter(meter_query(request.id_method.meter_identifier))
     return Reply(services.renderer.confirm_meter(request, info))

@@ -1,15 +1,16 @@
 """reprintReq: the vendor's last ``server.reprint_count`` sales for a meter (or a voucher
 product, ``ext:ProductIdentifier``), each the original response byte for byte -- original
-msgID, respDateTime, receipt and token -- oldest first. ``ReprintEx`` when there are none."""
+msgID, respDateTime, receipt and token -- oldest first. ``ReprintEx`` when there are none.
+Reversed sales are not reprinted; a reprint counts as a delivery of a voucher's PIN
+(:mod:`vending.services.reprints`)."""
 
 from __future__ import annotations
 
+from vending.services.reprints import ReprintRequest
 from xmlvend.codec import types_base as b
 from xmlvend.codec import types_ext as ext
 from xmlvend.codec import types_revenue as r
-from xmlvend.server import txns
 from xmlvend.server.convert import meter_query_of
-from xmlvend.server.errors import NothingToReprint
 from xmlvend.server.handlers.base import Call, Reply, Services
 
 
@@ -26,14 +27,7 @@ async def reprint(services: Services, call: Call) -> Reply:
     request = call.request
     assert isinstance(request, r.ReprintReq)
     target = reprint_target(request.id_method)
-    originals = await services.run(
-        "xmlvend_reprint",
-        txns.reprint_originals,
-        services.keyring,
-        call.who,
-        target,
-        services.reprint_count,
+    originals = await services.app.reprints.originals(
+        ReprintRequest(call.context(), target, services.app.settings.reprint_count)
     )
-    if not originals:
-        raise NothingToReprint(f"no transactions of this vendor found for {target} to reprint")
     return Reply(services.renderer.reprint(request, originals))

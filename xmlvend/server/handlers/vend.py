@@ -15,14 +15,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from utilities.interface import MeterQuery, Purchase
-from vending.errors import InvalidRequest, OutOfStock
+from vending.errors import InvalidRequest
 from vending.money import Money
-from vending.requests import StoredResponse
-from vending.vouchers.selling import VoucherSale
+from vending.services.electricity_sales import ElectricityQuoteRequest, ElectricitySaleRequest
+from vending.services.voucher_sales import VoucherQuoteRequest, VoucherSaleRequest
 from xmlvend.codec import types_base as b
 from xmlvend.codec import types_ext as ext
 from xmlvend.codec import types_revenue as r
-from xmlvend.server import txns
 from xmlvend.server.convert import Currencies, meter_query
 from xmlvend.server.errors import UseCaseNotSupported
 from xmlvend.server.handlers.base import Call, Reply, Services
@@ -38,8 +37,10 @@ async def credit_vend(services: Services, call: Call) -> Reply:
     if product_code is not None:
         return await _sell_voucher(services, call, request, product_code)
     purchase = purchase_of(request, services.currencies, services.electricity_product)
-    processed = await services.utility.credit_vend(call.context(), purchase, services.renderer)
-    return Reply.of(processed, product=purchase.product_code)
+    outcome = await services.app.electricity.sell(
+        ElectricitySaleRequest(call.context(), purchase), services.renderer
+    )
+    return Reply.of(outcome)
 
 
 async def trial_credit_vend(services: Services, call: Call) -> Reply:
@@ -49,8 +50,8 @@ async def trial_credit_vend(services: Services, call: Call) -> Reply:
     if product_code is not None:
         return await _quote_voucher(services, call, request, product_code)
     purchase = purchase_of(request, services.currencies, services.electricity_product)
-    result = await services.utility.trial_vend(call.who, purchase)
-    balance = await services.run("xmlvend_vendor_balance", txns.vendor_balance, call.who)
+    result = await services.app.electricity.quote(ElectricityQuoteRequest(call.who, purchase))
+    balance = await services.app.accounts.available(call.who)
     return Reply(services.renderer.trial_vend(call.rendering(), result, balance))
 
 
@@ -130,56 +131,17 @@ async def _sell_voucher(
     services: Services, call: Call, request: r.CreditVendReq, product_code: str
 ) -> Reply:
     amount = _voucher_amount(request, services.currencies)
-    rendering = call.rendering()
-
-    def render(sold: VoucherSale) -> StoredResponse:
-        voucher = sold.voucher
-        receipt = VoucherReceipt(
-            product_code=voucher.product_code,
-            description=voucher.product_code,
-            price=sold.sale.amount,
-            serial_no=voucher.serial_no,
-            pin=voucher.pin,
-            expiry=None if voucher.expiry is None else voucher.expiry.isoformat(),
-            batch_no=voucher.batch_no,
-            network=voucher.network,
-            instructions=voucher.instructions,
-            receipt_no=sold.sale.receipt_no,
-        )
-        body = services.renderer.voucher_vend(
-            rendering, receipt, sold.vendor_available, trial=False
-        )
-        return StoredResponse(body, 200)
-
-    processed = await services.run(
-        "xmlvend_sell_voucher",
-        txns.sell_voucher_once,
-        services.keyring,
-        call.key,
-        call.who,
-        product_code=product_code,
-        amount=amount,
-        terminal_id=call.terminal_id,
-        render=render,
-        now=services.clock(),
+    outcome = await services.app.vouchers.sell(
+        VoucherSaleRequest(call.context(), product_code, amount), services.renderer
     )
-    return Reply.of(processed, product=product_code)
+    return Reply.of(outcome)
 
 
 async def _quote_voucher(
     services: Services, call: Call, request: r.TrialCreditVendReq, product_code: str
 ) -> Reply:
     amount = _voucher_amount(request, services.currencies)
-    quote = await services.run(
-        "xmlvend_quote_voucher",
-        txns.quote_voucher_sale,
-        call.who,
-        product_code,
-        amount,
-        services.clock(),
-    )
-    if not quote.in_stock:
-        raise OutOfStock(f"{product_code} is out of stock")
+    quote = await services.app.vouchers.quote(VoucherQuoteRequest(call.who, product_code, amount))
     product = quote.product
     pin_length = int(product.attributes.get("pin_length") or 16)
     network = str(product.attributes.get("network") or "") or None

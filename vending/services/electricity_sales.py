@@ -1,0 +1,50 @@
+"""Selling electricity (any channel), delegating to the utility side through the
+:class:`utilities.interface.UtilityService` contract, injected at wiring.
+
+The utility side routes the meter: our embedded STS engine (one transaction through the
+idempotency path: claim, re-check, price, token, sale, answer) or a utility's own server
+(hold the vendor's money, call, settle or refund; the answer is stored when final).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from utilities.interface import CreditVendResult, Purchase, UtilityService
+from vending.auth import Principal
+from vending.services.context import RequestContext
+from vending.services.rendering import ChannelRenderer
+from vending.services.results import Outcome
+
+
+@dataclass(frozen=True)
+class ElectricitySaleRequest:
+    """Buy electricity for ``purchase.meter`` (the target) by amount or units of
+    ``purchase.product_code``, with the customer's cash tender when known."""
+
+    ctx: RequestContext
+    purchase: Purchase
+
+
+@dataclass(frozen=True)
+class ElectricityQuoteRequest:
+    principal: Principal
+    purchase: Purchase
+
+
+class ElectricitySales:
+    def __init__(self, utility: UtilityService) -> None:
+        self._utility = utility
+
+    async def sell(self, request: ElectricitySaleRequest, renderer: ChannelRenderer) -> Outcome:
+        """The stored answer (``renderer.vend``, or ``renderer.failure`` when an upstream
+        sale definitively failed), fresh or replayed."""
+        processed = await self._utility.credit_vend(request.ctx, request.purchase, renderer)
+        return Outcome.of(processed, product=request.purchase.product_code)
+
+    async def quote(self, request: ElectricityQuoteRequest) -> CreditVendResult:
+        """A trial vend: the breakdown with an all-zero token; nothing stored or moved."""
+        return await self._utility.trial_vend(request.principal, request.purchase)
+
+
+__all__ = ["ElectricityQuoteRequest", "ElectricitySaleRequest", "ElectricitySales"]
