@@ -37,10 +37,12 @@ from vending.services.accounts import Accounts
 from vending.services.advices import Advices
 from vending.services.answers import Answers
 from vending.services.batches import Batches
+from vending.services.bill_payments import BillPayments
 from vending.services.context import Clock, TxnRunner
 from vending.services.electricity_sales import ElectricitySales
 from vending.services.fault_reports import FaultReports
 from vending.services.meters import MeterOperations
+from vending.services.recharge_sales import RechargeSales
 from vending.services.rendering import ChannelRenderer, Renderers
 from vending.services.reprints import Reprints
 from vending.services.reversal_policy import ReversalPolicy
@@ -82,6 +84,10 @@ class Services:
     runner: TxnRunner
     clock: Clock
     settings: ServiceSettings = field(default_factory=ServiceSettings)
+    # Sales through providers (issue 14): present when a fulfilment was wired.
+    fulfilment: Any = None
+    recharge: RechargeSales | None = None
+    bills: BillPayments | None = None
 
     def with_utility(self, utility: UtilityService) -> Services:
         """The same services over another utility side (tests wrap the real one)."""
@@ -104,11 +110,15 @@ class Services:
         start = getattr(self.utility, "start", None)
         if start is not None:
             start(self.renderers.as_dict())
+        if self.fulfilment is not None:
+            self.fulfilment.start()
 
     def stop(self) -> None:
         stop = getattr(self.utility, "stop", None)
         if stop is not None:
             stop()
+        if self.fulfilment is not None:
+            self.fulfilment.stop()
 
 
 def build_services(
@@ -119,10 +129,14 @@ def build_services(
     utility: UtilityService,
     clock: Clock | None = None,
     renderers: Renderers | None = None,
+    fulfilment_factory: Callable[[Renderers], Any] | None = None,
 ) -> Services:
-    """The services over an already built runner, keyring and utility side."""
+    """The services over an already built runner, keyring and utility side.
+    ``fulfilment_factory(renderers)`` builds the provider fulfilment
+    (:class:`catalogue.fulfilment.Fulfilment`, its clients wired by the composer)."""
     clock = clock or _utc_now
     renderers = renderers or Renderers()
+    fulfilment = fulfilment_factory(renderers) if fulfilment_factory is not None else None
     policy = ReversalPolicy(window=timedelta(seconds=config.sales.reversal_window_seconds))
     return Services(
         electricity=ElectricitySales(utility),
@@ -144,6 +158,9 @@ def build_services(
             reprint_count=config.server.reprint_count,
             statement_lines=config.server.statement_lines,
         ),
+        fulfilment=fulfilment,
+        recharge=None if fulfilment is None else RechargeSales(runner, fulfilment, clock),
+        bills=None if fulfilment is None else BillPayments(runner, fulfilment, clock),
     )
 
 
@@ -186,6 +203,7 @@ def build_application(
     upstream_factory: Callable[..., Any] | None = None,
     clock: Clock | None = None,
     authenticator: Authenticator | None = None,
+    fulfilment_factory: Callable[..., Any] | None = None,
 ) -> Application:
     """Build the database (unless given), keyring, utility side and services from
     ``config`` (see the module docstring for what the composer passes in)."""
@@ -206,7 +224,20 @@ def build_application(
         utility = build_utility_service(
             config, runner, keyring, reactor, clock=clock, upstream_factory=upstream_factory
         )
-    services = build_services(config, runner=runner, keyring=keyring, utility=utility, clock=clock)
+    services = build_services(
+        config,
+        runner=runner,
+        keyring=keyring,
+        utility=utility,
+        clock=clock,
+        fulfilment_factory=(
+            None
+            if fulfilment_factory is None
+            else lambda renderers: fulfilment_factory(
+                runner=runner, keyring=keyring, clock=clock, renderers=renderers
+            )
+        ),
+    )
     if authenticator is None:
         authenticator = Authenticator(
             database,

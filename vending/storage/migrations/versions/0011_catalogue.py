@@ -49,7 +49,7 @@ def _in(table: str, column: str, values: tuple[str, ...]) -> CheckConstraint:
 
 
 def _fk(table: str, column: str, target: str) -> ForeignKey:
-    return ForeignKey(target, name=f"fk_{table}_{column}_{target.split('.')[0]}")
+    return ForeignKey(target, name=f"fk_{table}_{column}_{target.split('.', maxsplit=1)[0]}")
 
 
 def upgrade() -> None:
