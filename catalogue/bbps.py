@@ -104,9 +104,15 @@ def _biller(row: Any) -> Biller:
         CustomerParam(p["name"], p["pattern"], bool(p.get("optional"))) for p in row.params
     )
     return Biller(
-        row.biller_id, row.name, row.category, row.product_code, row.fetch_requirement,
-        row.amount_rule, params, row.active,
-    )  # fmt: skip
+        row.biller_id,
+        row.name,
+        row.category,
+        row.product_code,
+        row.fetch_requirement,
+        row.amount_rule,
+        params,
+        row.active,
+    )
 
 
 _BILLERS = select(billers, products.c.code.label("product_code")).join(
@@ -252,16 +258,29 @@ def get_fetch(txn: Txn, ref_id: str) -> BillFetch:
     if row is None:
         raise UnknownBillFetch(f"no fetched bill {ref_id!r}")
     return BillFetch(
-        row.ref_id, row.biller_id, row.vendor_id, dict(row.params), row.customer_name,
-        row.bill_number, row.bill_date, row.due_date, Money(row.amount, row.currency),
-        row.fetched_at, row.expires_at, row.order_pk,
-    )  # fmt: skip
+        row.ref_id,
+        row.biller_id,
+        row.vendor_id,
+        dict(row.params),
+        row.customer_name,
+        row.bill_number,
+        row.bill_date,
+        row.due_date,
+        Money(row.amount, row.currency),
+        row.fetched_at,
+        row.expires_at,
+        row.order_pk,
+    )
 
 
 def fetch_for_payment(
-    txn: Txn, biller: Biller, ref_id: str | None, vendor_id: int, params: dict[str, str],
+    txn: Txn,
+    biller: Biller,
+    ref_id: str | None,
+    vendor_id: int,
+    params: dict[str, str],
     now: datetime,
-) -> BillFetch | None:  # fmt: skip
+) -> BillFetch | None:
     """The fetched bill a payment quotes (required when the biller's fetch is MANDATORY),
     checked: same vendor, biller and customer, not expired, not paid or being paid."""
     if ref_id is None:
@@ -315,9 +334,15 @@ def bill_target(biller: Biller, params: dict[str, str]) -> str:
 
 
 def record_complaint(
-    txn: Txn, *, complaint_id: str, order_pk: int, kind: str, description: str, status: str,
+    txn: Txn,
+    *,
+    complaint_id: str,
+    order_pk: int,
+    kind: str,
+    description: str,
+    status: str,
     now: datetime,
-) -> None:  # fmt: skip
+) -> None:
     txn.execute(
         insert(bill_complaints).values(
             complaint_id=complaint_id[:20],

@@ -6,6 +6,7 @@ Providers themselves are registered by ``evd provider add`` against running simu
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from catalogue import bbps, recharge
 from catalogue.bbps import CustomerParam
@@ -46,18 +47,55 @@ BILL_PRODUCTS = (
     ("BBPS-INSURANCE", "Insurance"),
 )
 BILLERS = (
-    ("BESCOM000KAR01", "BESCOM Bangalore", "Electricity", "BBPS-ELECTRICITY", "MANDATORY",
-     "EXACT", (CustomerParam("Customer ID", r"\d{10}"),)),
-    ("MSEDC0000MAH01", "MSEDCL Maharashtra", "Electricity", "BBPS-ELECTRICITY", "MANDATORY",
-     "PARTIAL", (CustomerParam("Consumer No", r"\d{12}"), CustomerParam("BU", r"\d{4}", True))),
-    ("VODA00000MUM03", "Vi Postpaid Mumbai", "Mobile Postpaid", "BBPS-POSTPAID", "OPTIONAL",
-     "ANY", (CustomerParam("Mobile Number", r"[6-9]\d{9}"),)),
-    ("IGL000000DEL01", "Indraprastha Gas", "Gas", "BBPS-GAS", "NOT_SUPPORTED", "ANY",
-     (CustomerParam("BP Number", r"\d{10}"),)),
-    ("LICI00000IND01", "LIC of India", "Insurance", "BBPS-INSURANCE", "MANDATORY", "OVER",
-     (CustomerParam("Policy Number", r"\d{9}"), CustomerParam("Email", r"[^@\s]+@[^@\s]+",
-                                                               True))),
-)  # fmt: skip
+    (
+        "BESCOM000KAR01",
+        "BESCOM Bangalore",
+        "Electricity",
+        "BBPS-ELECTRICITY",
+        "MANDATORY",
+        "EXACT",
+        (CustomerParam("Customer ID", r"\d{10}"),),
+    ),
+    (
+        "MSEDC0000MAH01",
+        "MSEDCL Maharashtra",
+        "Electricity",
+        "BBPS-ELECTRICITY",
+        "MANDATORY",
+        "PARTIAL",
+        (CustomerParam("Consumer No", r"\d{12}"), CustomerParam("BU", r"\d{4}", True)),
+    ),
+    (
+        "VODA00000MUM03",
+        "Vi Postpaid Mumbai",
+        "Mobile Postpaid",
+        "BBPS-POSTPAID",
+        "OPTIONAL",
+        "ANY",
+        (CustomerParam("Mobile Number", r"[6-9]\d{9}"),),
+    ),
+    (
+        "IGL000000DEL01",
+        "Indraprastha Gas",
+        "Gas",
+        "BBPS-GAS",
+        "NOT_SUPPORTED",
+        "ANY",
+        (CustomerParam("BP Number", r"\d{10}"),),
+    ),
+    (
+        "LICI00000IND01",
+        "LIC of India",
+        "Insurance",
+        "BBPS-INSURANCE",
+        "MANDATORY",
+        "OVER",
+        (
+            CustomerParam("Policy Number", r"\d{9}"),
+            CustomerParam("Email", r"[^@\s]+@[^@\s]+", True),
+        ),
+    ),
+)
 
 
 def seed_catalogue(txn: Txn, *, now: datetime, actor: str = "demo") -> None:
@@ -114,3 +152,27 @@ def seed_catalogue(txn: Txn, *, now: datetime, actor: str = "demo") -> None:
             params=list(params),
             actor=actor,
         )
+
+
+def seed(context: Any) -> list[str]:
+    """``evd demo`` hook: the demo catalogue, once (providers: ``evd provider add``)."""
+    from sqlalchemy import select
+
+    from catalogue.tables import recharge_operators
+    from vending.cli.context import CommandError
+    from vending.errors import VendingError
+    from vending.storage.types import utcnow
+
+    def run(txn: Txn) -> list[str]:
+        if txn.execute(select(recharge_operators.c.code).limit(1)).first() is not None:
+            return []
+        seed_catalogue(txn, now=utcnow())
+        return [
+            f"{len(OPERATORS)} recharge operators, {len(SERIES)} numbering series, "
+            f"{len(BILLERS)} billers (catalogue)"
+        ]
+
+    try:
+        return context.database.run_txn("demo_seed_catalogue", run)
+    except VendingError as exc:
+        raise CommandError(exc.message) from exc

@@ -209,24 +209,45 @@ class Fulfilment:
             except ProviderUnavailable as exc:
                 log.warning("order %s: %s down (%s)", order.order_id, candidate.provider, exc)
                 await self._runner.run(
-                    "provider_down", self._record_down, order.pk, candidate.provider_id,
-                    str(exc), self._elapsed_ms(started), self._clock(),
-                )  # fmt: skip
+                    "provider_down",
+                    self._record_down,
+                    order.pk,
+                    candidate.provider_id,
+                    str(exc),
+                    self._elapsed_ms(started),
+                    self._clock(),
+                )
                 continue
             except Exception as exc:  # an answer we cannot read: the outcome is unknown
                 log.error("order %s: %s: %r", order.order_id, candidate.provider, exc)
                 result = ProviderResult(Outcome.UNKNOWN, message="unreadable provider answer")
             outcome = await self._runner.run(
-                "provider_result", self._apply, order.pk, candidate.provider_id, "execute",
-                result, self._elapsed_ms(started), request, renderer, self._clock(),
-            )  # fmt: skip
+                "provider_result",
+                self._apply,
+                order.pk,
+                candidate.provider_id,
+                "execute",
+                result,
+                self._elapsed_ms(started),
+                request,
+                renderer,
+                self._clock(),
+            )
             return self._answer(outcome, order, request, renderer)
         # Every provider refused the connection: none took the order, so it fails now.
         failed = ProviderResult(Outcome.FAILED, code="DOWN", message="no provider available")
         outcome = await self._runner.run(
-            "provider_result", self._apply, order.pk, None, "execute", failed, 0,
-            request, renderer, self._clock(),
-        )  # fmt: skip
+            "provider_result",
+            self._apply,
+            order.pk,
+            None,
+            "execute",
+            failed,
+            0,
+            request,
+            renderer,
+            self._clock(),
+        )
         return self._answer(outcome, order, request, renderer)
 
     def _answer(
@@ -266,9 +287,16 @@ class Fulfilment:
         order = order_by_pk(txn, order_pk)
         if provider_id is not None:
             record_attempt(
-                txn, order_pk, provider_id, action, result.outcome.value, code=result.code,
-                message=result.message, latency_ms=latency_ms, now=now,
-            )  # fmt: skip
+                txn,
+                order_pk,
+                provider_id,
+                action,
+                result.outcome.value,
+                code=result.code,
+                message=result.message,
+                latency_ms=latency_ms,
+                now=now,
+            )
         if order.state != "pending":
             # Closed meanwhile (a callback overtook the answer): the stored answer stands.
             return self._stored(txn, order) if renderer is not None else None
@@ -325,9 +353,14 @@ class Fulfilment:
                 log.info("status of %s: %r", leased.order_id, exc)
                 result = ProviderResult(Outcome.UNKNOWN, message="no status answer")
             outcome = await self._runner.run(
-                "provider_result", self._apply_status, order_pk, leased.provider_id, result,
-                self._elapsed_ms(started), self._clock(),
-            )  # fmt: skip
+                "provider_result",
+                self._apply_status,
+                order_pk,
+                leased.provider_id,
+                result,
+                self._elapsed_ms(started),
+                self._clock(),
+            )
             if isinstance(outcome, ProviderSale):  # still pending
                 if leased.polls + 1 >= self.policy.give_up_polls:
                     await self._runner.run("provider_stuck", self._report_stuck, order_pk)
@@ -348,9 +381,16 @@ class Fulfilment:
         order = order_by_pk(txn, order_pk)
         if not result.outcome.is_final and order.state == "pending":
             record_attempt(
-                txn, order_pk, provider_id, "status", result.outcome.value, code=result.code,
-                message=result.message, latency_ms=latency_ms, now=now,
-            )  # fmt: skip
+                txn,
+                order_pk,
+                provider_id,
+                "status",
+                result.outcome.value,
+                code=result.code,
+                message=result.message,
+                latency_ms=latency_ms,
+                now=now,
+            )
             return sale_view(txn, order)
         return self._apply(
             txn, order_pk, provider_id, "status", result, latency_ms, None, None, now
@@ -414,9 +454,13 @@ class Fulfilment:
             log.warning("callback from %s unreadable: %s", provider, exc)
             return 400, "unreadable"
         result = await self._runner.run(
-            "provider_callback", self._apply_callback, found.id, notice, auth.body_digest(body),
+            "provider_callback",
+            self._apply_callback,
+            found.id,
+            notice,
+            auth.body_digest(body),
             self._clock(),
-        )  # fmt: skip
+        )
         log.info("callback from %s for %s: %s", provider, notice.order_id, result)
         return 200, result
 
@@ -445,9 +489,15 @@ class Fulfilment:
             result = "already_final"
         elif not notice.result.outcome.is_final:
             record_attempt(
-                txn, order.pk, provider_id, "callback", notice.result.outcome.value,
-                code=notice.result.code, message=notice.result.message, now=now,
-            )  # fmt: skip
+                txn,
+                order.pk,
+                provider_id,
+                "callback",
+                notice.result.outcome.value,
+                code=notice.result.code,
+                message=notice.result.message,
+                now=now,
+            )
             result = "not_final"
         else:
             applied = self._apply(

@@ -89,11 +89,24 @@ _ORDER = select(provider_orders, providers.c.name.label("provider_name")).outerj
 
 def _order(row: Any) -> Order:
     return Order(
-        row.id, row.order_id, row.request_pk, row.sale_id, row.service, row.target,
-        dict(row.params or {}), row.state, row.provider_id, row.provider_name,
-        row.provider_ref, row.operator_ref, row.message, row.polls, row.next_poll_at,
-        row.created_at, row.completed_at,
-    )  # fmt: skip
+        row.id,
+        row.order_id,
+        row.request_pk,
+        row.sale_id,
+        row.service,
+        row.target,
+        dict(row.params or {}),
+        row.state,
+        row.provider_id,
+        row.provider_name,
+        row.provider_ref,
+        row.operator_ref,
+        row.message,
+        row.polls,
+        row.next_poll_at,
+        row.created_at,
+        row.completed_at,
+    )
 
 
 def open_order(

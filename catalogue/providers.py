@@ -58,9 +58,15 @@ def _aad(name: str) -> bytes:
 def _provider(row) -> Provider:  # type: ignore[no-untyped-def]
     ips = tuple(ip for ip in row.callback_ips.split(",") if ip)
     return Provider(
-        row.id, row.name, row.protocol, row.url, row.timeout_ms, row.active, ips,
+        row.id,
+        row.name,
+        row.protocol,
+        row.url,
+        row.timeout_ms,
+        row.active,
+        ips,
         row.secret is not None,
-    )  # fmt: skip
+    )
 
 
 def add_provider(

@@ -222,10 +222,15 @@ def cached_plans(txn: Txn, operator_code: str, circle: str, now: datetime) -> li
     if row is None or row.expires_at <= now:
         return None
     return [
-        Plan(p["code"], Money(p["amount"], p["currency"]), p["validity"], p["description"],
-             p.get("category", "topup"))
+        Plan(
+            p["code"],
+            Money(p["amount"], p["currency"]),
+            p["validity"],
+            p["description"],
+            p.get("category", "topup"),
+        )
         for p in row.plans
-    ]  # fmt: skip
+    ]
 
 
 def store_plans(

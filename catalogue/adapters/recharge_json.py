@@ -74,8 +74,13 @@ def encode_result(
     code: str = "",
     message: str = "",
 ) -> bytes:
-    body: dict[str, Any] = {"status": status, "txn_id": txn_id, "operator_ref": operator_ref,
-                            "code": code, "message": message}  # fmt: skip
+    body: dict[str, Any] = {
+        "status": status,
+        "txn_id": txn_id,
+        "operator_ref": operator_ref,
+        "code": code,
+        "message": message,
+    }
     if order_id is not None:
         body["order_id"] = order_id
     return json.dumps(body, separators=(",", ":")).encode()
@@ -107,9 +112,19 @@ def parse_callback(body: bytes) -> CallbackNotice:
 
 def encode_plans(plans: list[Plan]) -> bytes:
     return json.dumps(
-        {"plans": [{"code": p.code, "amount": p.amount.amount, "validity": p.validity,
-                    "description": p.description, "category": p.category} for p in plans]}
-    ).encode()  # fmt: skip
+        {
+            "plans": [
+                {
+                    "code": p.code,
+                    "amount": p.amount.amount,
+                    "validity": p.validity,
+                    "description": p.description,
+                    "category": p.category,
+                }
+                for p in plans
+            ]
+        }
+    ).encode()
 
 
 def parse_plans(body: bytes, currency: str = "INR") -> list[Plan]:
@@ -118,7 +133,12 @@ def parse_plans(body: bytes, currency: str = "INR") -> list[Plan]:
     if not isinstance(plans, list):
         raise ProtocolError("no plans list")
     return [
-        Plan(str(p["code"])[:20], Money(int(p["amount"]), currency), str(p["validity"])[:40],
-             str(p["description"])[:200], str(p.get("category", "topup"))[:20])
+        Plan(
+            str(p["code"])[:20],
+            Money(int(p["amount"]), currency),
+            str(p["validity"])[:40],
+            str(p["description"])[:200],
+            str(p.get("category", "topup"))[:20],
+        )
         for p in plans
-    ]  # fmt: skip
+    ]

@@ -57,23 +57,52 @@ def seed_world(
         seed_catalogue(txn, now=NOW)
         create_vendor(txn, client_id=VENDOR, name="Sharma Mobile Store", currency=INR)
         adjust_vendor_balance(txn, VENDOR, inr(1_000_000), reason="float", actor="test")
-        for name, protocol in (("alpha", "recharge-json"), ("beta", "recharge-json"),
-                               ("bbpsnet", "bbps-xml")):  # fmt: skip
+        for name, protocol in (
+            ("alpha", "recharge-json"),
+            ("beta", "recharge-json"),
+            ("bbpsnet", "bbps-xml"),
+        ):
             add_provider(
-                txn, keyring, name=name, protocol=protocol,
-                url=urls.get(name, f"http://127.0.0.1:9/{name}"), timeout_ms=timeout_ms,
-                callback_ips=("127.0.0.1",), secret=SECRET + name.encode(), actor="test", now=NOW,
-            )  # fmt: skip
-        for product, code in (("RCH-AIRTEL", "AT"), ("RCH-JIO", "JO"), ("RCH-VI", "VI"),
-                              ("RCH-BSNL", "BS"), ("DTH-TATAPLAY", "TSKY"),
-                              ("DTH-DISHTV", "DISH"), ("DC-JIOFI", "JODC")):  # fmt: skip
-            map_product(txn, product_code=product, provider="alpha", provider_code=f"A{code}",
-                        priority=1, actor="test")  # fmt: skip
-            map_product(txn, product_code=product, provider="beta", provider_code=f"B-{code}",
-                        priority=2, actor="test")  # fmt: skip
+                txn,
+                keyring,
+                name=name,
+                protocol=protocol,
+                url=urls.get(name, f"http://127.0.0.1:9/{name}"),
+                timeout_ms=timeout_ms,
+                callback_ips=("127.0.0.1",),
+                secret=SECRET + name.encode(),
+                actor="test",
+                now=NOW,
+            )
+        for product, code in (
+            ("RCH-AIRTEL", "AT"),
+            ("RCH-JIO", "JO"),
+            ("RCH-VI", "VI"),
+            ("RCH-BSNL", "BS"),
+            ("DTH-TATAPLAY", "TSKY"),
+            ("DTH-DISHTV", "DISH"),
+            ("DC-JIOFI", "JODC"),
+        ):
+            map_product(
+                txn,
+                product_code=product,
+                provider="alpha",
+                provider_code=f"A{code}",
+                priority=1,
+                actor="test",
+            )
+            map_product(
+                txn,
+                product_code=product,
+                provider="beta",
+                provider_code=f"B-{code}",
+                priority=2,
+                actor="test",
+            )
         for product in ("BBPS-ELECTRICITY", "BBPS-POSTPAID", "BBPS-GAS", "BBPS-INSURANCE"):
-            map_product(txn, product_code=product, provider="bbpsnet", provider_code="*",
-                        actor="test")  # fmt: skip
+            map_product(
+                txn, product_code=product, provider="bbpsnet", provider_code="*", actor="test"
+            )
 
     db.run_txn("seed_world", seed)
 
@@ -82,10 +111,16 @@ def principal(db: Database, client_id: str = VENDOR) -> Principal:
     def load(txn: Txn) -> Principal:
         row = txn.execute(select(vendors).where(vendors.c.client_id == client_id)).one()
         return Principal(
-            vendor_id=row.id, client_id=client_id, vendor_name=row.name,
-            vendor_address=row.address, account_id=row.account_id, currency=INR,
-            operator_id=None, operator_name=None, privileges=parse_privileges(row.privileges),
-        )  # fmt: skip
+            vendor_id=row.id,
+            client_id=client_id,
+            vendor_name=row.name,
+            vendor_address=row.address,
+            account_id=row.account_id,
+            currency=INR,
+            operator_id=None,
+            operator_name=None,
+            privileges=parse_privileges(row.privileges),
+        )
 
     return db.run_txn("principal", load)
 
@@ -178,9 +213,11 @@ class ScriptedProvider:
         self.executed.append(order)
         ref = f"{self.name.upper()}{len(self.executed):06d}"
         outcome = {
-            "0": Outcome.SUCCESS, "1": Outcome.FAILED, "2": Outcome.PENDING,
+            "0": Outcome.SUCCESS,
+            "1": Outcome.FAILED,
+            "2": Outcome.PENDING,
             "3": Outcome.UNKNOWN,
-        }.get(order.target[-1], Outcome.SUCCESS)  # fmt: skip
+        }.get(order.target[-1], Outcome.SUCCESS)
         operator_ref = f"OP{ref}" if outcome is Outcome.SUCCESS else None
         message = {"FAILED": "Invalid operator account"}.get(outcome.value, outcome.value)
         return succeed(ProviderResult(outcome, ref, operator_ref, outcome.value[:3], message))

@@ -233,10 +233,17 @@ def test_callback_wins_over_a_late_execute_answer(shop) -> None:
     _callback(shop, body["order_id"], "SUCCESS", operator_ref="OPX")
     got = order(shop, body["order_id"])
     applied = shop.db.run_txn(
-        "late", shop.fulfilment._apply, got.pk, None, "execute",
-        ProviderResult(Outcome.PENDING), 0, {"id": "r-race"}, shop.renderer,
+        "late",
+        shop.fulfilment._apply,
+        got.pk,
+        None,
+        "execute",
+        ProviderResult(Outcome.PENDING),
+        0,
+        {"id": "r-race"},
+        shop.renderer,
         shop.fulfilment._clock(),
-    )  # fmt: skip
+    )
     assert json.loads(applied.response.body)["state"] == "success"
     ledger_ok(shop.db)
 

@@ -89,16 +89,26 @@ class BillPayments:
             except ProviderUnavailable:
                 continue
             return await self._runner.run(
-                "bill_fetch_store", self._store_fetch, biller, request.principal, params, bill,
+                "bill_fetch_store",
+                self._store_fetch,
+                biller,
+                request.principal,
+                params,
+                bill,
                 now,
-            )  # fmt: skip
+            )
         raise ProviderError(f"no provider answered the bill fetch for {biller.biller_id}")
 
     def _store_fetch(self, txn, biller, principal, params, bill, now):  # type: ignore[no-untyped-def]
         return bbps.record_fetch(
-            txn, biller=biller, vendor_id=principal.vendor_id, params=params, bill=bill,
-            now=now, valid_for=self._fetch_valid_for,
-        )  # fmt: skip
+            txn,
+            biller=biller,
+            vendor_id=principal.vendor_id,
+            params=params,
+            bill=bill,
+            now=now,
+            valid_for=self._fetch_valid_for,
+        )
 
     async def pay(self, request: BillPaymentRequest, renderer: ChannelRenderer) -> Outcome:
         principal = request.ctx.principal
@@ -186,9 +196,15 @@ class BillPayments:
         ack = await client.complain(order.order_id, order.provider_ref, kind, description)  # type: ignore[attr-defined]
         now = self._clock()
         await self._runner.run(
-            "bill_complaint_store", bbps.record_complaint, complaint_id=ack.complaint_id,
-            order_pk=order.pk, kind=kind, description=description, status=ack.status, now=now,
-        )  # fmt: skip
+            "bill_complaint_store",
+            bbps.record_complaint,
+            complaint_id=ack.complaint_id,
+            order_pk=order.pk,
+            kind=kind,
+            description=description,
+            status=ack.status,
+            now=now,
+        )
         return ack
 
     async def complaint_status(self, principal: Principal, complaint_id: str) -> ComplaintAck:
@@ -202,9 +218,12 @@ class BillPayments:
             raise ProviderError("the network that took this payment takes no complaints here")
         ack = await client.complaint_status(complaint_id)  # type: ignore[attr-defined]
         await self._runner.run(
-            "bill_complaint_update", bbps.update_complaint, complaint_id, ack.status,
+            "bill_complaint_update",
+            bbps.update_complaint,
+            complaint_id,
+            ack.status,
             self._clock(),
-        )  # fmt: skip
+        )
         return ack
 
 

@@ -83,9 +83,14 @@ class RechargeSales:
             except ProviderUnavailable:
                 continue
             await self._runner.run(
-                "recharge_plans_store", recharge.store_plans, code, circle, fetched, now,
+                "recharge_plans_store",
+                recharge.store_plans,
+                code,
+                circle,
+                fetched,
+                now,
                 self._plans_ttl,
-            )  # fmt: skip
+            )
             return fetched
         raise ProviderError(f"no provider answered the plans of {code} in {circle}")
 
