@@ -35,6 +35,8 @@ class CallbackResource(Resource):
         return json.dumps({"result": result}).encode()
 
     def render_POST(self, request: Any) -> Any:
+        if self._fulfilment is None:
+            return self._answer(request, 503, "no_providers")
         if len(request.postpath) != 1 or not request.postpath[0]:
             return self._answer(request, 404, "unknown_provider")
         provider = request.postpath[0].decode("ascii", "replace")
@@ -71,12 +73,9 @@ class CallbackMount:
         return succeed(None)
 
 
-def build_for_serve(app: Any, *, reactor: Any, background: bool = True) -> CallbackMount | None:
-    """The ``evd.web`` entry point: ``/callbacks`` when a provider fulfilment is wired."""
-    fulfilment = getattr(app.services, "fulfilment", None)
-    if fulfilment is None:
-        return None
-    return CallbackMount(b"callbacks", CallbackResource(fulfilment))
+def build_for_serve(app: Any, *, reactor: Any, background: bool = True) -> CallbackMount:
+    """The ``evd.web`` entry point: ``/callbacks`` (503 when no fulfilment is wired)."""
+    return CallbackMount(b"callbacks", CallbackResource(getattr(app.services, "fulfilment", None)))
 
 
 def banner_lines(base_url: str, curl_options: str = "") -> list[str]:
