@@ -180,8 +180,11 @@ def _run(url: str, provider_url: str, sales: int, in_flight: int) -> float:
     reactor.run()
     if os.environ.get("EVD_BENCH_STATS"):
         for name, stats in sorted(db.stats.by_name.items()):
-            print(f"  {name}: {stats.count} x {1000 * stats.seconds / max(1, stats.count):.1f} ms"
-                  f", {stats.retries} retries", file=sys.stderr)
+            print(
+                f"  {name}: {stats.count} x {1000 * stats.seconds / max(1, stats.count):.1f} ms"
+                f", {stats.retries} retries",
+                file=sys.stderr,
+            )
     db.close()
     return sales / (timing["end"] - timing["start"])
 
