@@ -161,6 +161,13 @@ def get_operator(txn: Txn, code: str) -> RechargeOperator:
     return _operator(row)
 
 
+def operator_for_product(txn: Txn, product_code: str) -> RechargeOperator:
+    row = txn.execute(_OPERATORS.where(products.c.code == product_code)).first()
+    if row is None:
+        raise UnknownRechargeOperator(f"{product_code!r} is not a recharge product")
+    return _operator(row)
+
+
 def list_operators(txn: Txn) -> list[RechargeOperator]:
     return [_operator(r) for r in txn.execute(_OPERATORS.order_by(recharge_operators.c.code))]
 

@@ -35,6 +35,8 @@ class RechargeRequest:
     operator: str | None = None
     circle: str | None = None
     plan_code: str | None = None
+    # The operator's vending product instead of its code (XMLVend's ext:ProductIdentifier).
+    product_code: str | None = None
 
 
 class RechargeSales:
@@ -96,11 +98,14 @@ class RechargeSales:
 
     async def sell(self, request: RechargeRequest, renderer: ChannelRenderer) -> Outcome:
         def prepare(txn: Txn, now: datetime) -> Prepared:
-            if request.operator is None:
+            operator_code = request.operator
+            if operator_code is None and request.product_code is not None:
+                operator_code = recharge.operator_for_product(txn, request.product_code).code
+            if operator_code is None:
                 info = recharge.lookup_number(txn, request.number)
                 operator, circle, ported = info.operator, info.circle, info.ported
             else:
-                operator = recharge.get_operator(txn, request.operator)
+                operator = recharge.get_operator(txn, operator_code)
                 circle = recharge.check_circle(request.circle) if request.circle else None
                 ported = False
                 if operator.service != "dth" and circle is None:
