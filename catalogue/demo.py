@@ -18,6 +18,7 @@ from vending.storage.database import Txn
 INR = "INR"
 AGGREGATOR = "supplier:RCH-AGG"
 BBPS_OU = "supplier:BBPS-OU"
+DMT_BANK = "supplier:DMT-BANK"
 
 # Operator code, name, service, product code.
 OPERATORS = (
@@ -140,6 +141,19 @@ def seed_catalogue(txn: Txn, *, now: datetime, actor: str = "demo") -> None:
             fee=Money(500, INR),
             reversal_policy="none",
         )
+    # Money transfer: priced by the service (amount + 1 % fee, at least Rs 10).
+    create_account(txn, code=DMT_BANK, kind="supplier", name="Remittance bank", currency=INR)
+    create_product(
+        txn,
+        code="DMT-IMPS",
+        kind="money_transfer",
+        name="IMPS money transfer",
+        currency=INR,
+        supplier_account_code=DMT_BANK,
+        min_amount=Money(10_000, INR),
+        max_amount=Money(500_000, INR),
+        reversal_policy="none",
+    )
     for biller_id, name, category, product, fetch, rule, params in BILLERS:
         bbps.add_biller(
             txn,

@@ -63,7 +63,7 @@ from vending import outbox
 from vending.errors import RequestInProgress
 from vending.keyring import Keyring
 from vending.money import Money
-from vending.products import Product, price_sale, vendor_commission_bp
+from vending.products import Pricing, Product, price_sale, vendor_commission_bp
 from vending.requests import Processed, StoredResponse
 from vending.services import idempotency
 from vending.services.context import Clock, RequestContext, TxnRunner, created_by
@@ -84,6 +84,9 @@ class Prepared:
     params: dict[str, Any] = field(default_factory=dict)
     # Called in the hold transaction with the new order (e.g. link a bill fetch to it).
     on_hold: Callable[[Txn, Order], None] | None = None
+    # A pricing of the service's own (money transfer: amount + fee, commission from the
+    # fee) instead of the product's; then ``amount`` is what the provider is asked to send.
+    pricing: Pricing | None = None
 
 
 Prepare = Callable[[Txn, datetime], Prepared]
@@ -160,7 +163,7 @@ class Fulfilment:
         prepared = prepare(txn, now)
         principal = ctx.principal
         product = prepared.product
-        pricing = price_sale(
+        pricing = prepared.pricing or price_sale(
             product,
             prepared.amount,
             commission_bp=vendor_commission_bp(txn, principal.vendor_id, product),
@@ -179,7 +182,7 @@ class Fulfilment:
         )
         if prepared.on_hold is not None:
             prepared.on_hold(txn, order)
-        return _Held(order, candidates, product.code, pricing.price)
+        return _Held(order, candidates, product.code, prepared.amount)
 
     def _pending_view(self, txn: Txn, ctx: RequestContext) -> ProviderSale | None:
         order = order_for_request(txn, ctx.key.client_id, ctx.key.request_id)

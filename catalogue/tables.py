@@ -24,7 +24,7 @@ from sqlalchemy import (
 from vending.storage.schema import metadata
 from vending.storage.types import Id, UTCDateTime
 
-PROVIDER_PROTOCOLS = ("recharge-json", "bbps-xml")
+PROVIDER_PROTOCOLS = ("recharge-json", "bbps-xml", "dmt-json")
 ORDER_STATES = ("pending", "success", "failed")
 ATTEMPT_OUTCOMES = ("SUCCESS", "PENDING", "FAILED", "UNKNOWN", "DOWN")
 FETCH_REQUIREMENTS = ("MANDATORY", "OPTIONAL", "NOT_SUPPORTED")
@@ -234,6 +234,38 @@ bill_complaints = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
+# --- money transfer ----------------------------------------------------------------------------
+
+KYC_LEVELS = ("minimum", "full")
+
+# A walk-in remitter, known by mobile number, with its KYC level (monthly limit).
+dmt_senders = Table(
+    "dmt_senders",
+    metadata,
+    Column("mobile", String(10), primary_key=True),
+    Column("name", String(80), nullable=False),
+    Column("kyc", String(8), nullable=False),
+    Column("vendor_id", Id, ForeignKey("vendors.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    _in("kyc", KYC_LEVELS, "kyc"),
+)
+
+# A sender's beneficiary account, validated by a penny drop (the bank's name for it).
+dmt_beneficiaries = Table(
+    "dmt_beneficiaries",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("sender_mobile", String(10), ForeignKey("dmt_senders.mobile"), nullable=False),
+    Column("name", String(80), nullable=False),
+    Column("account_no", String(20), nullable=False),
+    Column("ifsc", String(11), nullable=False),
+    # The account holder's name as the bank returned it (None: not verified).
+    Column("verified_name", String(80), nullable=True),
+    Column("name_matches", Boolean, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("sender_mobile", "account_no", "ifsc"),
+)
+
 ALL_TABLES = (
     providers,
     provider_mappings,
@@ -247,4 +279,6 @@ ALL_TABLES = (
     billers,
     bill_fetches,
     bill_complaints,
+    dmt_senders,
+    dmt_beneficiaries,
 )

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from catalogue.adapters.bbps_client import BbpsXmlClient
+from catalogue.adapters.dmt_client import DmtJsonClient
 from catalogue.adapters.http import HttpChannel
 from catalogue.adapters.recharge_client import RechargeJsonClient
 from catalogue.adapters.recharge_json import parse_callback
@@ -34,6 +35,8 @@ def build_clients(
             clients[provider.name] = RechargeJsonClient(provider.name, channel, secret)
         elif provider.protocol == "bbps-xml":
             clients[provider.name] = BbpsXmlClient(provider.name, channel, clock)
+        elif provider.protocol == "dmt-json":
+            clients[provider.name] = DmtJsonClient(provider.name, channel)
     return clients
 
 

@@ -61,6 +61,7 @@ def seed_world(
             ("alpha", "recharge-json"),
             ("beta", "recharge-json"),
             ("bbpsnet", "bbps-xml"),
+            ("bank", "dmt-json"),
         ):
             add_provider(
                 txn,
@@ -99,6 +100,7 @@ def seed_world(
                 priority=2,
                 actor="test",
             )
+        map_product(txn, product_code="DMT-IMPS", provider="bank", provider_code="IMPS", actor="t")
         for product in ("BBPS-ELECTRICITY", "BBPS-POSTPAID", "BBPS-GAS", "BBPS-INSURANCE"):
             map_product(
                 txn, product_code=product, provider="bbpsnet", provider_code="*", actor="test"
@@ -212,12 +214,13 @@ class ScriptedProvider:
             return fail(ProviderUnavailable(f"{self.name}: connection refused"))
         self.executed.append(order)
         ref = f"{self.name.upper()}{len(self.executed):06d}"
+        key = str(order.params.get("account") or order.target)
         outcome = {
             "0": Outcome.SUCCESS,
             "1": Outcome.FAILED,
             "2": Outcome.PENDING,
             "3": Outcome.UNKNOWN,
-        }.get(order.target[-1], Outcome.SUCCESS)
+        }.get(key[-1], Outcome.SUCCESS)
         operator_ref = f"OP{ref}" if outcome is Outcome.SUCCESS else None
         message = {"FAILED": "Invalid operator account"}.get(outcome.value, outcome.value)
         return succeed(ProviderResult(outcome, ref, operator_ref, outcome.value[:3], message))
@@ -237,6 +240,9 @@ class ScriptedProvider:
 
     def complain(self, order_id: str, provider_ref: Any, kind: str, description: str) -> Deferred:
         return succeed(ComplaintAck(f"CMP{order_id[-8:]}", "ASSIGNED"))
+
+    def verify_account(self, account: str, ifsc: str) -> Deferred:
+        return succeed(None if account.endswith("9") else "RAJESH KUMAR GUPTA")
 
     def complaint_status(self, complaint_id: str) -> Deferred:
         return succeed(ComplaintAck(complaint_id, "RESOLVED"))

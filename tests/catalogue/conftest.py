@@ -15,6 +15,7 @@ from catalogue.adapters.tasks import ReactorScheduler
 from catalogue.fulfilment import Fulfilment, FulfilmentPolicy
 from vending.keyring import Keyring
 from vending.services.bill_payments import BillPayments
+from vending.services.money_transfers import MoneyTransfers
 from vending.services.recharge_sales import RechargeSales
 from vending.services.rendering import Renderers
 from vending.storage.database import Database
@@ -43,6 +44,7 @@ class Shop:
     recharge: RechargeSales
     bills: BillPayments
     renderer: JsonRenderer
+    transfers: MoneyTransfers
 
 
 @pytest.fixture
@@ -50,7 +52,7 @@ def shop(database: Database, keyring: Keyring) -> Shop:
     seed_world(database, keyring)
     reactor = Clock()
     clock = SteppingClock(reactor)
-    providers = {name: ScriptedProvider(name) for name in ("alpha", "beta", "bbpsnet")}
+    providers = {name: ScriptedProvider(name) for name in ("alpha", "beta", "bbpsnet", "bank")}
     renderer = JsonRenderer()
     runner = ImmediateDatabase(database)
     fulfilment = Fulfilment(
@@ -72,6 +74,7 @@ def shop(database: Database, keyring: Keyring) -> Shop:
         RechargeSales(runner, fulfilment, clock),
         BillPayments(runner, fulfilment, clock),
         renderer,
+        MoneyTransfers(runner, fulfilment, clock),
     )
 
 

@@ -40,6 +40,7 @@ from catalogue.fulfilment import Fulfilment, FulfilmentPolicy
 from catalogue.orders import attempts_of, get_order
 from vending.keyring import Keyring
 from vending.services.bill_payments import BillFetchRequest, BillPaymentRequest, BillPayments
+from vending.services.money_transfers import MoneyTransfers, TransferRequest
 from vending.services.recharge_sales import RechargeRequest, RechargeSales
 from vending.services.rendering import Renderers
 from vending.storage.database import Database
@@ -90,6 +91,7 @@ def sims(live_reactor: Any) -> Iterator[dict[str, SimProcess]]:
         )  # fmt: skip
         started["beta"] = start_simulator("recharge", "--hang", "30")
         started["bbpsnet"] = start_simulator("bbps", "--hang", "30")
+        started["bank"] = start_simulator("dmt", "--hang", "30")
         started["_callbacks"] = holder  # type: ignore[assignment]
         holder.port = callback_port
         yield started
@@ -120,6 +122,7 @@ class Live:
     recharge: RechargeSales
     bills: BillPayments
     renderer: WatchingRenderer
+    transfers: MoneyTransfers
 
     def call(self, coro: Any) -> Any:
         return blockingCallFromThread(self.reactor, lambda: ensureDeferred(coro))
@@ -145,10 +148,10 @@ class Live:
 def live(
     database: Database, keyring: Keyring, live_reactor: Any, sims: dict[str, Any]
 ) -> Iterator[Live]:
-    for name in ("alpha", "beta", "bbpsnet"):
+    for name in ("alpha", "beta", "bbpsnet", "bank"):
         sims[name].control("reset")
     seed_world(
-        database, keyring, urls={n: sims[n].url for n in ("alpha", "beta", "bbpsnet")},
+        database, keyring, urls={n: sims[n].url for n in ("alpha", "beta", "bbpsnet", "bank")},
         timeout_ms=1000,
     )  # fmt: skip
     renderer = WatchingRenderer()
@@ -163,6 +166,7 @@ def live(
     yield Live(
         database, live_reactor, sims, fulfilment, RechargeSales(runner, fulfilment, utcnow),
         BillPayments(runner, fulfilment, utcnow), renderer,
+        MoneyTransfers(runner, fulfilment, utcnow),
     )  # fmt: skip
     fulfilment.stop()
 
@@ -299,4 +303,38 @@ def test_bill_pending_resolved_by_status_poll(live: Live) -> None:
     live.sims["bbpsnet"].control("complete", order_id=paid["order_id"], status="FAILED")
     assert live.renderer.wait_final(paid["order_id"])["state"] == "failed"
     assert vendor_balance(live.db) == START
+    ledger_ok(live.db)
+
+
+@pytest.mark.parametrize(
+    ("account", "state"),
+    [("123456789010", "success"), ("123456789011", "failed"), ("123456789013", "success")],
+)
+def test_money_transfer_over_the_bank_simulator(live: Live, account: str, state: str) -> None:
+    """Penny drop, then IMPS: paid with a UTR; refused and refunded; no answer in time
+    (the bank did it) and the status resolves it."""
+    who = principal(live.db)
+    live.call(live.transfers.register_sender(who, "9876500001", "Sunita Devi"))
+    beneficiary = live.call(
+        live.transfers.add_beneficiary(who, "9876500001", "Rajesh Gupta", account, "SBIN0001234")
+    )
+    assert beneficiary.verified_name == "RAJESH KUMAR GUPTA" and beneficiary.name_matches
+    ctx = context(who, body=f"dmt/{account}")
+    body = answer(
+        live.call(
+            live.transfers.transfer(
+                TransferRequest(ctx, "9876500001", beneficiary.id, inr(200_000)), live.renderer
+            )
+        )
+    )
+    if account.endswith("3"):
+        assert body["state"] == "pending"
+        assert live.renderer.wait_final(body["order_id"])["state"] == "success"
+        body = {"state": "success", "operator_ref": live.order(body["order_id"]).operator_ref}
+    assert body["state"] == state
+    if state == "success":
+        assert len(body["operator_ref"]) == 12  # the UTR
+        assert vendor_balance(live.db) == START - 202_000 + 1_000
+    else:
+        assert vendor_balance(live.db) == START
     ledger_ok(live.db)

@@ -13,12 +13,12 @@ from vending.cli.groups import Subparsers
 def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "simulate-provider",
-        help="run a simulated recharge aggregator or BBPS network",
+        help="run a simulated recharge aggregator, BBPS network or money transfer bank",
         description="A provider simulator on a loopback port (see docs/CATALOGUE.md): "
         "outcomes by the target's last digit, latency, outages (POST /_control/outage?on=1), "
         "pending orders completed with POST /_control/complete?order_id=..&status=SUCCESS.",
     )
-    parser.add_argument("kind", choices=("recharge", "bbps"))
+    parser.add_argument("kind", choices=("recharge", "bbps", "dmt"))
     parser.add_argument("--port", type=int, required=True, help="0: any free port")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="every answer this late")
@@ -51,6 +51,10 @@ def _simulate(context: Context, args: argparse.Namespace) -> int:
         resource = RechargeSimulator(
             reactor, settings, secret=secret, callback_url=args.callback_url
         )
+    elif args.kind == "dmt":
+        from tools.simulators.dmt import DmtSimulator
+
+        resource = DmtSimulator(reactor, settings)
     else:
         resource = BbpsSimulator(reactor, settings)
     site = Site(resource)

@@ -42,6 +42,7 @@ from vending.services.context import Clock, TxnRunner
 from vending.services.electricity_sales import ElectricitySales
 from vending.services.fault_reports import FaultReports
 from vending.services.meters import MeterOperations
+from vending.services.money_transfers import MoneyTransfers
 from vending.services.recharge_sales import RechargeSales
 from vending.services.recovery import Recovery
 from vending.services.rendering import ChannelRenderer, Renderers
@@ -97,6 +98,7 @@ class Services:
     fulfilment: Any = None
     recharge: RechargeSales | None = None
     bills: BillPayments | None = None
+    transfers: MoneyTransfers | None = None
 
     def with_utility(self, utility: UtilityService) -> Services:
         """The same services over another utility side (tests wrap the real one)."""
@@ -185,6 +187,7 @@ def build_services(
         fulfilment=fulfilment,
         recharge=None if fulfilment is None else RechargeSales(runner, fulfilment, clock),
         bills=None if fulfilment is None else BillPayments(runner, fulfilment, clock),
+        transfers=None if fulfilment is None else MoneyTransfers(runner, fulfilment, clock),
     )
 
 

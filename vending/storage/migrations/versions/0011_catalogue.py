@@ -34,12 +34,13 @@ down_revision = "0008_sale_reprints"
 branch_labels = None
 depends_on = None
 
-PROVIDER_PROTOCOLS = ("recharge-json", "bbps-xml")
+PROVIDER_PROTOCOLS = ("recharge-json", "bbps-xml", "dmt-json")
 ORDER_STATES = ("pending", "success", "failed")
 ATTEMPT_OUTCOMES = ("SUCCESS", "PENDING", "FAILED", "UNKNOWN", "DOWN")
 FETCH_REQUIREMENTS = ("MANDATORY", "OPTIONAL", "NOT_SUPPORTED")
 AMOUNT_RULES = ("EXACT", "PARTIAL", "OVER", "ANY")
 RECHARGE_SERVICES = ("mobile", "dth", "datacard")
+KYC_LEVELS = ("minimum", "full")
 
 
 def _in(table: str, column: str, values: tuple[str, ...]) -> CheckConstraint:
@@ -297,8 +298,45 @@ def upgrade() -> None:
         UniqueConstraint("complaint_id", name="uq_bill_complaints_complaint_id"),
     )
 
+    # A walk-in remitter, known by mobile number, with its KYC level (monthly limit).
+    op.create_table(
+        "dmt_senders",
+        Column("mobile", String(10), primary_key=True),
+        Column("name", String(80), nullable=False),
+        Column("kyc", String(8), nullable=False),
+        Column("vendor_id", Id, _fk("dmt_senders", "vendor_id", "vendors.id"), nullable=False),
+        Column("created_at", UTCDateTime, nullable=False),
+        _in("dmt_senders", "kyc", KYC_LEVELS),
+    )
+
+    # A sender's beneficiary account, validated by a penny drop.
+    op.create_table(
+        "dmt_beneficiaries",
+        Column("id", Id, primary_key=True),
+        Column(
+            "sender_mobile",
+            String(10),
+            _fk("dmt_beneficiaries", "sender_mobile", "dmt_senders.mobile"),
+            nullable=False,
+        ),
+        Column("name", String(80), nullable=False),
+        Column("account_no", String(20), nullable=False),
+        Column("ifsc", String(11), nullable=False),
+        Column("verified_name", String(80), nullable=True),
+        Column("name_matches", Boolean, nullable=True),
+        Column("created_at", UTCDateTime, nullable=False),
+        UniqueConstraint(
+            "sender_mobile",
+            "account_no",
+            "ifsc",
+            name="uq_dmt_beneficiaries_sender_mobile_account_no_ifsc",
+        ),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("dmt_beneficiaries")
+    op.drop_table("dmt_senders")
     op.drop_table("bill_complaints")
     op.drop_table("bill_fetches")
     op.drop_table("billers")
