@@ -154,6 +154,10 @@ def seed_catalogue(txn: Txn, *, now: datetime, actor: str = "demo") -> None:
         max_amount=Money(500_000, INR),
         reversal_policy="none",
     )
+    # AEPS: the sponsor bank's settlement account (it owes us the cash merchants handed out).
+    create_account(
+        txn, code="supplier:AEPS-SPONSOR", kind="supplier", name="AEPS sponsor bank", currency=INR
+    )
     for biller_id, name, category, product, fetch, rule, params in BILLERS:
         bbps.add_biller(
             txn,

@@ -152,3 +152,37 @@ __all__ = [
     "ProviderUnavailable",
     "Scheduler",
 ]
+
+
+# --- AEPS (a sponsor bank / switch) ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AepsBankRequest:
+    """One AEPS request to the sponsor bank: our STAN, the kind (CW/BE/MS/AP), the customer's
+    Aadhaar and bank IIN, the amount (money kinds) and the opaque PID block."""
+
+    stan: str
+    kind: str
+    aadhaar: str
+    iin: str
+    amount: Money | None
+    pid: Any  # catalogue.aeps.PidBlock: never logged or stored
+
+
+@dataclass(frozen=True)
+class AepsAnswer:
+    outcome: Outcome
+    rrn: str | None = None
+    response_code: str = ""
+    message: str = ""
+    balance: Money | None = None
+    statement: tuple[dict[str, Any], ...] = ()
+
+
+class AepsBank(Protocol):
+    def transact(self, request: AepsBankRequest) -> Awaitable[AepsAnswer]: ...
+
+    def status(self, stan: str) -> Awaitable[AepsAnswer]: ...
+
+    def login(self, agent_id: str, pid: Any) -> Awaitable[bool]: ...

@@ -266,6 +266,47 @@ dmt_beneficiaries = Table(
     UniqueConstraint("sender_mobile", "account_no", "ifsc"),
 )
 
+# --- AEPS ---------------------------------------------------------------------------------------
+
+# The agent's daily biometric login (one row a day).
+aeps_logins = Table(
+    "aeps_logins",
+    metadata,
+    Column("vendor_id", Id, ForeignKey("vendors.id"), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("logged_in_at", UTCDateTime, nullable=False),
+)
+
+# An AEPS transaction. The Aadhaar number is never stored: its keyed hash and last 4 digits;
+# the PID block is never stored at all.
+aeps_transactions = Table(
+    "aeps_transactions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("request_pk", Id, ForeignKey("requests.id"), nullable=False, unique=True),
+    Column("vendor_id", Id, ForeignKey("vendors.id"), nullable=False),
+    Column("kind", String(2), nullable=False),
+    Column("aadhaar_ref", String(64), nullable=False),
+    Column("aadhaar_last4", String(4), nullable=False),
+    Column("iin", String(6), nullable=False),
+    Column("amount", BigInteger, nullable=True),
+    Column("currency", String(3), nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("stan", String(6), nullable=False),
+    Column("rrn", String(12), nullable=True),
+    Column("response_code", String(4), nullable=True),
+    Column("message", String(200), nullable=True),
+    Column("balance", BigInteger, nullable=True),
+    Column("statement", JSON, nullable=True),
+    Column("commission", BigInteger, nullable=True),
+    Column("transfer_id", Id, ForeignKey("transfers.id"), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("completed_at", UTCDateTime, nullable=True),
+    CheckConstraint("kind IN ('CW', 'BE', 'MS', 'AP')", name="kind"),
+    CheckConstraint("state IN ('pending', 'success', 'declined')", name="state"),
+    Index("ix_aeps_transactions_aadhaar", "aadhaar_ref", "created_at"),
+)
+
 ALL_TABLES = (
     providers,
     provider_mappings,
@@ -281,4 +322,6 @@ ALL_TABLES = (
     bill_complaints,
     dmt_senders,
     dmt_beneficiaries,
+    aeps_logins,
+    aeps_transactions,
 )

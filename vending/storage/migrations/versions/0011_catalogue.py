@@ -333,8 +333,61 @@ def upgrade() -> None:
         ),
     )
 
+    # The agent's daily biometric login.
+    op.create_table(
+        "aeps_logins",
+        Column("vendor_id", Id, _fk("aeps_logins", "vendor_id", "vendors.id"), primary_key=True),
+        Column("day", String(10), primary_key=True),
+        Column("logged_in_at", UTCDateTime, nullable=False),
+    )
+
+    # AEPS transactions: the Aadhaar as a keyed hash and its last 4 digits; no PID block.
+    op.create_table(
+        "aeps_transactions",
+        Column("id", Id, primary_key=True),
+        Column(
+            "request_pk",
+            Id,
+            _fk("aeps_transactions", "request_pk", "requests.id"),
+            nullable=False,
+        ),
+        Column(
+            "vendor_id", Id, _fk("aeps_transactions", "vendor_id", "vendors.id"), nullable=False
+        ),
+        Column("kind", String(2), nullable=False),
+        Column("aadhaar_ref", String(64), nullable=False),
+        Column("aadhaar_last4", String(4), nullable=False),
+        Column("iin", String(6), nullable=False),
+        Column("amount", BigInteger, nullable=True),
+        Column("currency", String(3), nullable=False),
+        Column("state", String(10), nullable=False),
+        Column("stan", String(6), nullable=False),
+        Column("rrn", String(12), nullable=True),
+        Column("response_code", String(4), nullable=True),
+        Column("message", String(200), nullable=True),
+        Column("balance", BigInteger, nullable=True),
+        Column("statement", JSON, nullable=True),
+        Column("commission", BigInteger, nullable=True),
+        Column(
+            "transfer_id",
+            Id,
+            _fk("aeps_transactions", "transfer_id", "transfers.id"),
+            nullable=True,
+        ),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("completed_at", UTCDateTime, nullable=True),
+        CheckConstraint("kind IN ('CW', 'BE', 'MS', 'AP')", name="ck_aeps_transactions_kind"),
+        CheckConstraint(
+            "state IN ('pending', 'success', 'declined')", name="ck_aeps_transactions_state"
+        ),
+        UniqueConstraint("request_pk", name="uq_aeps_transactions_request_pk"),
+        Index("ix_aeps_transactions_aadhaar", "aadhaar_ref", "created_at"),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("aeps_transactions")
+    op.drop_table("aeps_logins")
     op.drop_table("dmt_beneficiaries")
     op.drop_table("dmt_senders")
     op.drop_table("bill_complaints")
