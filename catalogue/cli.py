@@ -39,7 +39,9 @@ def _register_provider(subparsers: Subparsers) -> None:
     group = command_group(subparsers, "provider", "upstream providers and product mappings")
     add = group.add_parser("add", help="register a provider")
     add.add_argument("name")
-    add.add_argument("--protocol", required=True, choices=("recharge-json", "bbps-xml", "dmt-json"))
+    add.add_argument(
+        "--protocol", required=True, choices=("recharge-json", "bbps-xml", "dmt-json", "aeps-json")
+    )
     add.add_argument("--url", required=True)
     add.add_argument("--timeout-ms", type=int, default=5000)
     add.add_argument("--callback-ip", action="append", default=[], help="allowed callback IP")

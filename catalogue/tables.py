@@ -24,7 +24,7 @@ from sqlalchemy import (
 from vending.storage.schema import metadata
 from vending.storage.types import Id, UTCDateTime
 
-PROVIDER_PROTOCOLS = ("recharge-json", "bbps-xml", "dmt-json")
+PROVIDER_PROTOCOLS = ("recharge-json", "bbps-xml", "dmt-json", "aeps-json")
 ORDER_STATES = ("pending", "success", "failed")
 ATTEMPT_OUTCOMES = ("SUCCESS", "PENDING", "FAILED", "UNKNOWN", "DOWN")
 FETCH_REQUIREMENTS = ("MANDATORY", "OPTIONAL", "NOT_SUPPORTED")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from catalogue.adapters.aeps_client import AepsJsonClient
 from catalogue.adapters.bbps_client import BbpsXmlClient
 from catalogue.adapters.dmt_client import DmtJsonClient
 from catalogue.adapters.http import HttpChannel
@@ -35,6 +36,8 @@ def build_clients(
             clients[provider.name] = RechargeJsonClient(provider.name, channel, secret)
         elif provider.protocol == "bbps-xml":
             clients[provider.name] = BbpsXmlClient(provider.name, channel, clock)
+        elif provider.protocol == "aeps-json":
+            clients[provider.name] = AepsJsonClient(provider.name, channel)
         elif provider.protocol == "dmt-json":
             clients[provider.name] = DmtJsonClient(provider.name, channel)
     return clients

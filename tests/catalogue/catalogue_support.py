@@ -62,6 +62,7 @@ def seed_world(
             ("beta", "recharge-json"),
             ("bbpsnet", "bbps-xml"),
             ("bank", "dmt-json"),
+            ("sponsor", "aeps-json"),
         ):
             add_provider(
                 txn,

@@ -92,6 +92,7 @@ def sims(live_reactor: Any) -> Iterator[dict[str, SimProcess]]:
         started["beta"] = start_simulator("recharge", "--hang", "30")
         started["bbpsnet"] = start_simulator("bbps", "--hang", "30")
         started["bank"] = start_simulator("dmt", "--hang", "30")
+        started["sponsor"] = start_simulator("aeps", "--hang", "30")
         started["_callbacks"] = holder  # type: ignore[assignment]
         holder.port = callback_port
         yield started
@@ -148,12 +149,10 @@ class Live:
 def live(
     database: Database, keyring: Keyring, live_reactor: Any, sims: dict[str, Any]
 ) -> Iterator[Live]:
-    for name in ("alpha", "beta", "bbpsnet", "bank"):
+    for name in ("alpha", "beta", "bbpsnet", "bank", "sponsor"):
         sims[name].control("reset")
-    seed_world(
-        database, keyring, urls={n: sims[n].url for n in ("alpha", "beta", "bbpsnet", "bank")},
-        timeout_ms=1000,
-    )  # fmt: skip
+    names = ("alpha", "beta", "bbpsnet", "bank", "sponsor")
+    seed_world(database, keyring, urls={n: sims[n].url for n in names}, timeout_ms=1000)
     renderer = WatchingRenderer()
     runner = AsyncDatabase(live_reactor, database)
     clients = build_clients(live_reactor, database, keyring, utcnow)
@@ -337,4 +336,36 @@ def test_money_transfer_over_the_bank_simulator(live: Live, account: str, state:
         assert vendor_balance(live.db) == START - 202_000 + 1_000
     else:
         assert vendor_balance(live.db) == START
+    ledger_ok(live.db)
+
+
+def test_aeps_over_the_sponsor_bank_simulator(live: Live, secrets_sentinel: Any) -> None:
+    """Daily login, a withdrawal credited with its commission, a decline (51), and a
+    withdrawal whose answer never comes in time, resolved by the status enquiry."""
+    from test_catalogue_aeps import PID, Renderer, aadhaar
+
+    from catalogue import aeps
+    from vending.services.aeps import AepsRequest, AepsService
+
+    secrets_sentinel.register(PID.decode(), aadhaar())
+    service = AepsService(
+        AsyncDatabase(live.reactor, live.db), live.fulfilment._keyring, utcnow,
+        live.fulfilment.clients["sponsor"],
+    )  # fmt: skip
+    who = principal(live.db)
+    assert live.call(service.login(who, aeps.PidBlock(PID)))
+
+    def withdraw(rupees: int) -> dict:
+        ctx = context(who, body=f"aeps/{rupees}")
+        request = AepsRequest(ctx, "CW", aadhaar(), "607094", aeps.PidBlock(PID), inr(rupees * 100))
+        return __import__("json").loads(
+            live.call(service.transact(request, Renderer())).response.body
+        )
+
+    assert withdraw(2_500)["state"] == "success"
+    assert vendor_balance(live.db) == START + 250_000 + 600
+    assert withdraw(5_100)["code"] == "51"
+    late = withdraw(777)  # answered after 30 s: the client times out, the status resolves
+    assert late["state"] == "success" and late["rrn"]
+    assert vendor_balance(live.db) == START + 250_000 + 600 + 77_700 + 200
     ledger_ok(live.db)

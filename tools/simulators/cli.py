@@ -18,7 +18,7 @@ def register(subparsers: Subparsers) -> None:
         "outcomes by the target's last digit, latency, outages (POST /_control/outage?on=1), "
         "pending orders completed with POST /_control/complete?order_id=..&status=SUCCESS.",
     )
-    parser.add_argument("kind", choices=("recharge", "bbps", "dmt"))
+    parser.add_argument("kind", choices=("recharge", "bbps", "dmt", "aeps"))
     parser.add_argument("--port", type=int, required=True, help="0: any free port")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="every answer this late")
@@ -51,6 +51,10 @@ def _simulate(context: Context, args: argparse.Namespace) -> int:
         resource = RechargeSimulator(
             reactor, settings, secret=secret, callback_url=args.callback_url
         )
+    elif args.kind == "aeps":
+        from tools.simulators.aeps import AepsSimulator
+
+        resource = AepsSimulator(reactor, settings)
     elif args.kind == "dmt":
         from tools.simulators.dmt import DmtSimulator
 

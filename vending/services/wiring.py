@@ -35,6 +35,7 @@ from vending.config import Config
 from vending.keyring import Keyring
 from vending.services.accounts import Accounts
 from vending.services.advices import Advices
+from vending.services.aeps import AepsService
 from vending.services.answers import Answers
 from vending.services.batches import Batches
 from vending.services.bill_payments import BillPayments
@@ -99,6 +100,7 @@ class Services:
     recharge: RechargeSales | None = None
     bills: BillPayments | None = None
     transfers: MoneyTransfers | None = None
+    aeps: AepsService | None = None
 
     def with_utility(self, utility: UtilityService) -> Services:
         """The same services over another utility side (tests wrap the real one)."""
@@ -188,7 +190,15 @@ def build_services(
         recharge=None if fulfilment is None else RechargeSales(runner, fulfilment, clock),
         bills=None if fulfilment is None else BillPayments(runner, fulfilment, clock),
         transfers=None if fulfilment is None else MoneyTransfers(runner, fulfilment, clock),
+        aeps=_aeps_service(runner, keyring, clock, fulfilment),
     )
+
+
+def _aeps_service(runner: TxnRunner, keyring: Keyring, clock: Clock, fulfilment: Any) -> Any:
+    """AEPS through the first wired sponsor bank client (one with ``transact``), if any."""
+    clients = getattr(fulfilment, "clients", {}) if fulfilment is not None else {}
+    bank = next((c for c in clients.values() if hasattr(c, "transact")), None)
+    return None if bank is None else AepsService(runner, keyring, clock, bank)
 
 
 @dataclass

@@ -34,7 +34,7 @@ down_revision = "0008_sale_reprints"
 branch_labels = None
 depends_on = None
 
-PROVIDER_PROTOCOLS = ("recharge-json", "bbps-xml", "dmt-json")
+PROVIDER_PROTOCOLS = ("recharge-json", "bbps-xml", "dmt-json", "aeps-json")
 ORDER_STATES = ("pending", "success", "failed")
 ATTEMPT_OUTCOMES = ("SUCCESS", "PENDING", "FAILED", "UNKNOWN", "DOWN")
 FETCH_REQUIREMENTS = ("MANDATORY", "OPTIONAL", "NOT_SUPPORTED")
