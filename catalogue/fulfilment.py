@@ -342,7 +342,10 @@ class Fulfilment:
             leased = await self._runner.run(
                 "provider_poll_lease", lease_poll, order_pk, timedelta(seconds=delay), now
             )
-            if leased is None or leased.provider is None:
+            if leased is None:
+                return
+            if leased.provider is None:
+                await self._find_orphan(leased, delay)
                 return
             client = self.clients.get(leased.provider)
             if client is None:
@@ -371,6 +374,42 @@ class Fulfilment:
                 self._schedule_poll(order_pk, delay)
         except Exception:
             log.exception("status poll of order %s", order_pk)
+
+    async def _find_orphan(self, order: Order, delay: float) -> None:
+        """An order no provider answer was applied to (the process stopped during the call):
+        ask each candidate provider; the first that knows it holds it from now on."""
+        candidates = await self._runner.run("provider_orphan_route", self._route_of, order.pk)
+        for candidate in candidates:
+            client = self.clients.get(candidate.provider)
+            if client is None:
+                continue
+            try:
+                result = await client.status(order.order_id)
+            except Exception:
+                continue
+            if result.outcome is Outcome.UNKNOWN:
+                continue
+            outcome = await self._runner.run(
+                "provider_result",
+                self._apply_status,
+                order.pk,
+                candidate.provider_id,
+                result,
+                0,
+                self._clock(),
+            )
+            if isinstance(outcome, ProviderSale):
+                self._schedule_poll(order.pk, delay)
+            return
+        log.warning("order %s: no provider knows it yet", order.order_id)
+        self._schedule_poll(order.pk, delay)
+
+    def _route_of(self, txn: Txn, order_pk: int) -> list[Candidate]:
+        from vending.sales import get_sale
+
+        order = order_by_pk(txn, order_pk)
+        sale = get_sale(txn, order.sale_id)
+        return route(txn, sale.product_id, sale.product_code, self.policy.routing, self._clock())
 
     def _apply_status(
         self,

@@ -120,6 +120,7 @@ def open_order(
     request_body: bytes,
     created_by: str,
     now: datetime,
+    orphan_after: timedelta = timedelta(minutes=5),
 ) -> tuple[Order, Sale]:
     held = hold_sale(txn, claim, sale_order, created_by=created_by, now=now)
     data_key, blob = keyring.encrypt(txn, request_body, aad=_aad(claim.request_pk))
@@ -134,6 +135,9 @@ def open_order(
             params=params,
             state="pending",
             polls=0,
+            # If no answer is ever applied (the process stopped mid-call), the sweep finds
+            # the order then and asks the providers for it (never a refund by itself).
+            next_poll_at=now + orphan_after,
             data_key_id=data_key,
             request_body=blob,
             created_at=now,
@@ -243,7 +247,7 @@ def mark_waiting(
 def lease_poll(txn: Txn, order_pk: int, delay: timedelta, now: datetime) -> Order | None:
     """Take the next status poll of a pending order (one process at a time), or None."""
     order = order_by_pk(txn, order_pk)
-    if order.state != "pending" or order.provider_id is None:
+    if order.state != "pending":
         return None
     result = txn.execute(
         update(provider_orders)

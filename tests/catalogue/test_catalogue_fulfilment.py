@@ -259,3 +259,40 @@ def test_invalid_numbers_change_nothing(shop) -> None:
         sell(shop, "2000000010", operator="TSKY")  # Tata Play ids start with 1
     assert vendor_balance(shop.db) == START
     assert shop.providers["alpha"].executed == []
+
+
+def test_an_order_whose_answer_was_never_applied_is_found_by_the_sweep(shop) -> None:
+    """The process stopped between the hold and the provider's answer: the sweep asks the
+    candidate providers; the one that knows the order settles it (nothing refunded blind)."""
+    who = principal(shop.db)
+    ctx = context(who, "r-orphan", body="orphan")
+    from catalogue.fulfilment import Prepared
+    from catalogue.recharge import lookup_number
+    from vending.products import get_product
+
+    def prepare(txn, now):  # type: ignore[no-untyped-def]
+        info = lookup_number(txn, "9810000010")
+        return Prepared(
+            get_product(txn, info.operator.product_code),
+            "mobile",
+            "9810000010",
+            inr(19_900),
+            {"operator": "AT", "circle": "DL"},
+        )
+
+    held = shop.db.run_txn("hold", shop.fulfilment._hold, ctx, prepare, shop.fulfilment._clock())
+    order_id = held.order.order_id
+    assert vendor_balance(shop.db) == START - cost() and suspense_balance(shop.db) == cost()
+    shop.providers["beta"].statuses[order_id] = ProviderResult(
+        Outcome.SUCCESS, "BETA9", "OPB9", "000", "done"
+    )
+    shop.providers["alpha"].down = True  # alpha cannot be asked; beta knows the order
+    shop.fulfilment.start()
+    shop.reactor.advance(299)
+    assert order(shop, order_id).state == "pending"
+    shop.reactor.advance(31)  # the first sweep after five minutes finds it
+    got = order(shop, order_id)
+    assert (got.state, got.provider, got.operator_ref) == ("success", "beta", "OPB9")
+    assert suspense_balance(shop.db) == 0
+    shop.fulfilment.stop()
+    ledger_ok(shop.db)
