@@ -20,6 +20,7 @@ TABLE_MODULES = (
     "utilities.faults.tables",
     "utilities.storage",
     "utilities.tables",
+    "vending.api_tables",
     "vending.batches",
     "vending.keyring",
     "vending.vouchers",

@@ -4,7 +4,7 @@ series, ported numbers, plans cache, billers, bill fetches, complaints (keep in 
 catalogue.tables).
 
 Revision ID: 0011_catalogue
-Revises: 0008_sale_reprints
+Revises: 0009_api_consumers
 Create Date: 2026-12-06
 """
 
@@ -30,7 +30,7 @@ from sqlalchemy import (
 from vending.storage.types import Id, UTCDateTime
 
 revision = "0011_catalogue"
-down_revision = "0008_sale_reprints"
+down_revision = "0009_api_consumers"
 branch_labels = None
 depends_on = None
 
