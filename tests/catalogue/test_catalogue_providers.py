@@ -74,6 +74,30 @@ class WatchingRenderer(JsonRenderer):
             return self.final[order_id]
 
 
+class SettlingScheduler(ReactorScheduler):
+    """The reactor scheduler, telling waiters each time a piece of background work (a status
+    poll) finished -- after its transaction committed."""
+
+    def __init__(self, reactor: Any) -> None:
+        super().__init__(reactor)
+        self.done = threading.Condition()
+
+    def call_later(self, seconds: float, work: Any) -> None:
+        def run_and_tell() -> Any:
+            from twisted.internet.defer import ensureDeferred
+
+            d = ensureDeferred(work())
+
+            def tell(result: Any) -> Any:
+                with self.done:
+                    self.done.notify_all()
+                return result
+
+            return d.addBoth(tell)
+
+        super().call_later(seconds, run_and_tell)
+
+
 @pytest.fixture(scope="module")
 def sims(live_reactor: Any) -> Iterator[dict[str, SimProcess]]:
     # Our callback listener's port is chosen first, so that alpha knows where to call back.
@@ -136,6 +160,14 @@ class Live:
     def order(self, order_id: str) -> Any:
         return self.db.run_txn("order", get_order, order_id)
 
+    def settled(self, order_id: str, timeout: float = WAIT) -> Any:
+        """The order once final in the database (waiting, bounded, on the background work
+        that resolves it: a status poll after its commit)."""
+        done = self.fulfilment._scheduler.done
+        with done:
+            assert done.wait_for(lambda: self.order(order_id).state != "pending", timeout)
+        return self.order(order_id)
+
     def callback(self, body: bytes, signature: str, source: str = "127.0.0.1") -> tuple[int, str]:
         conn = http.client.HTTPConnection(
             "127.0.0.1", self.sims["_callbacks"].port, timeout=10, source_address=(source, 0)
@@ -154,10 +186,11 @@ def live(
     names = ("alpha", "beta", "bbpsnet", "bank", "sponsor")
     seed_world(database, keyring, urls={n: sims[n].url for n in names}, timeout_ms=1000)
     renderer = WatchingRenderer()
+    scheduler = SettlingScheduler(live_reactor)
     runner = AsyncDatabase(live_reactor, database)
     clients = build_clients(live_reactor, database, keyring, utcnow)
     fulfilment = Fulfilment(
-        runner, keyring, utcnow, ReactorScheduler(live_reactor), clients,
+        runner, keyring, utcnow, scheduler, clients,
         Renderers({"json": renderer}), callback_parsers=CALLBACK_PARSERS,
         policy=FulfilmentPolicy(first_poll_seconds=0.2, max_poll_seconds=0.5),
     )  # fmt: skip
@@ -229,8 +262,7 @@ def test_timeout_then_status_resolves(live: Live) -> None:
     body = live.sell("9810000013")  # the simulator recharges but answers after 30 s
     assert body["state"] == "pending"
     assert vendor_balance(live.db) == START - cost()
-    assert live.renderer.wait_final(body["order_id"])["state"] == "success"
-    order = live.order(body["order_id"])
+    order = live.settled(body["order_id"])
     assert order.state == "success" and order.operator_ref.startswith("OPR")
     outcomes = [(a["action"], a["outcome"]) for a in live.db.run_txn("a", attempts_of, order.pk)]
     assert outcomes[0] == ("execute", "UNKNOWN") and outcomes[-1] == ("status", "SUCCESS")
@@ -300,7 +332,7 @@ def test_bill_pending_resolved_by_status_poll(live: Live) -> None:
     )  # fmt: skip
     assert paid["state"] == "pending"
     live.sims["bbpsnet"].control("complete", order_id=paid["order_id"], status="FAILED")
-    assert live.renderer.wait_final(paid["order_id"])["state"] == "failed"
+    assert live.settled(paid["order_id"]).state == "failed"
     assert vendor_balance(live.db) == START
     ledger_ok(live.db)
 
@@ -328,7 +360,7 @@ def test_money_transfer_over_the_bank_simulator(live: Live, account: str, state:
     )
     if account.endswith("3"):
         assert body["state"] == "pending"
-        assert live.renderer.wait_final(body["order_id"])["state"] == "success"
+        assert live.settled(body["order_id"]).state == "success"
         body = {"state": "success", "operator_ref": live.order(body["order_id"]).operator_ref}
     assert body["state"] == state
     if state == "success":
