@@ -30,7 +30,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     config = write_config(
         directory, '[vouchers]\ngnupg_home = "var/gnupg"\n\n[utilities]\ntest_behaviours = true\n'
     )
-    text = config.read_text().replace("[server]\n", "[server]\ndeadline_seconds = 1.0\n")
+    text = config.read_text().replace(
+        "[server]\n", "[server]\ndeadline_seconds = 1.0\nparse_wait_seconds = 0.5\n"
+    )
     config.write_text(text)
     evd(config, "db", "upgrade")
     evd(config, "demo")
