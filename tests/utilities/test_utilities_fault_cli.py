@@ -47,7 +47,7 @@ def reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Databa
     engine.dispose()
     database = Database(url, pool_size=2)
     keyring = Keyring(master)
-    database.run_txn("seed_core", seed_core, password_log_n=10)
+    database.run_txn("seed_core", seed_core, now=NOW, password_log_n=10)
     database.run_txn("seed_utilities", seed_utilities, keyring)
     cafe = principal_for(database, "6004708000090")
     for n, report in enumerate(REPORTS):

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 from twisted.internet.threads import blockingCallFromThread
 from twisted.python.failure import Failure
-from utilities_support import World, build_world, make_context
+from utilities_support import NOW, World, build_world, make_context
 from utility_meters import simulator_for
 
 from utilities.demo import seed_utilities
@@ -91,7 +91,7 @@ def loop(
     shutil.copyfile(sqlite_template, sim_path)
     sim_db = Database(f"sqlite:///{sim_path}", pool_size=4)
     sim_keyring = Keyring(MasterKey.generate())
-    sim_db.run_txn("seed_core", seed_core, password_log_n=10)
+    sim_db.run_txn("seed_core", seed_core, now=NOW, password_log_n=10)
     sim_db.run_txn("seed_utilities", seed_utilities, sim_keyring)
     sim_config = Config(server=ServerConfig(deadline_seconds=3.0))
     resource, server = blockingCallFromThread(

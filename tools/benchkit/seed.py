@@ -22,6 +22,7 @@ from tools.gen_stock import ProductSpec, generate_rows, render_csv
 from utilities.demo import SGC_STA, seed_utilities
 from utilities.registry import MeterSpec, add_meter
 from utilities.sts.pan import luhn_check_digit
+from vending.clock import system_clock
 from vending.demo import seed_core
 from vending.keyring import Keyring, MasterKey
 from vending.money import Money
@@ -145,7 +146,7 @@ def seed(
     database = Database(url, pool_size=2)
     try:
         migrate.upgrade(database.engine)
-        database.run_txn("bench_core", seed_core, password_log_n=scrypt_log_n)
+        database.run_txn("bench_core", seed_core, now=system_clock(), password_log_n=scrypt_log_n)
         database.run_txn("bench_utilities", seed_utilities, keyring)
         people = bench_vendors(vendors)
         numbers = bench_meters(meters)

@@ -87,7 +87,9 @@ def _demo(context: Context, args: argparse.Namespace) -> int:
         path = config.path(config.security.master_key_file)
         write_master_key_file(path)
         print(f"created a demo master key in {path} (keep it out of version control)")
-    created = context.run("demo_seed_core", seed_core, password_log_n=config.security.scrypt_log_n)
+    created = context.run(
+        "demo_seed_core", seed_core, now=context.now(), password_log_n=config.security.scrypt_log_n
+    )
     for entry_point in sorted(entry_points(group="evd.demo"), key=lambda e: e.name):
         created += entry_point.load()(context)
     if created:

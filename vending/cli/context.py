@@ -1,12 +1,14 @@
-"""Shared state of one ``evd`` invocation: the configuration and, lazily, the database and
-the keyring; :meth:`Context.run` runs a transaction with domain errors turned into clean
-command errors."""
+"""Shared state of one ``evd`` invocation: the configuration, the clock (the only place a
+command gets the time from) and, lazily, the database and the keyring; :meth:`Context.run`
+runs a transaction with domain errors turned into clean command errors."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from vending.clock import Clock, system_clock
 from vending.config import Config, load_config
 
 if TYPE_CHECKING:
@@ -23,10 +25,21 @@ class CommandError(Exception):
 
 
 class Context:
-    def __init__(self, config_path: str | None = None, config: Config | None = None) -> None:
+    def __init__(
+        self,
+        config_path: str | None = None,
+        config: Config | None = None,
+        *,
+        clock: Clock = system_clock,
+    ) -> None:
         self._config_path = config_path
         self._config = config
         self._database: Database | None = None
+        self.clock = clock
+
+    def now(self) -> datetime:
+        """The command's time, for everything it stamps."""
+        return self.clock()
 
     @cached_property
     def config(self) -> Config:

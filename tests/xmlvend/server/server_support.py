@@ -60,8 +60,11 @@ FAILING_METER = "04100000100"
 RESTRICTED_METER = "04100000118"
 
 VOUCHER_PRODUCT = "AIR-DEMO-10"
-# A fixed moment in the STS 2014 TID era.
+# A fixed moment in the STS 2014 TID era: the world's clock starts here.
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+# The world's demo data, stock and credit are stamped an hour before: a test's first
+# moment comes strictly after everything the set-up wrote.
+SEEDED_AT = NOW - timedelta(hours=1)
 
 
 # --- the world -----------------------------------------------------------------------------------
@@ -189,7 +192,7 @@ def build_world(
     service: Any = None,
     **build: Any,
 ) -> World:
-    database.run_txn("seed_core", seed_core, password_log_n=10)
+    database.run_txn("seed_core", seed_core, now=SEEDED_AT, password_log_n=10)
     database.run_txn("seed_utilities", seed_utilities, keyring)
     database.run_txn("seed_vouchers", seed_vouchers)
     pins = (
