@@ -57,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from twisted.internet import reactor
 
     from utilities.service import build_utility_service
+    from vending.clock import system_clock
     from vending.config import Config
     from vending.keyring import Keyring
     from vending.storage.database import Database
@@ -70,10 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Enough stock that the low-stock alert stays quiet during the run.
         seeded = seed(url, vendors=4, meters=16, vouchers=args.vends + WARMUP + 1000)
         database = Database(url, pool_size=1)
-        keyring = Keyring(seeded.master_key)
+        keyring = Keyring(seeded.master_key, clock=system_clock)
         config = Config()
         runner = ImmediateDatabase(database)
-        utility = build_utility_service(config, runner, keyring, reactor)
+        utility = build_utility_service(config, runner, keyring, reactor, clock=system_clock)
         server = build_server(
             config,
             reactor=reactor,
@@ -82,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             utility_service=utility,
             runner=runner,
             call_blocking=call_now,
+            clock=system_clock,
         )
         server.start(recovery=False)
         statements = [0]

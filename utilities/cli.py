@@ -117,7 +117,7 @@ def _meter_add(context: Context, args: argparse.Namespace) -> int:
         fbe_eligible=args.fbe,
         debt=_money(context, args.debt),
     )
-    meter = context.run("meter_add", add_meter, spec, actor=actor())
+    meter = context.run("meter_add", add_meter, spec, actor=actor(), now=context.now())
     print(f"meter {meter.msno} registered (SGC {meter.sgc} KRN {meter.krn} TI {meter.ti})")
     return 0
 
@@ -133,7 +133,7 @@ def _meter_import(context: Context, args: argparse.Namespace) -> int:
         specs = parse_meter_csv(text, currency=context.config.currency.default)
     except VendingError as exc:
         raise CommandError(f"{args.file}: {exc.message}") from exc
-    count = context.run("meter_import", import_meters, specs, actor=actor())
+    count = context.run("meter_import", import_meters, specs, actor=actor(), now=context.now())
     print(f"{count} meters registered")
     return 0
 
@@ -175,7 +175,9 @@ def _meter_show(context: Context, args: argparse.Namespace) -> int:
 def _meter_block(context: Context, args: argparse.Namespace) -> int:
     from utilities.registry import set_blocked
 
-    meter = context.run("meter_block", set_blocked, args.msno, args.blocked, actor=actor())
+    meter = context.run(
+        "meter_block", set_blocked, args.msno, args.blocked, actor=actor(), now=context.now()
+    )
     print(f"meter {meter.msno} {'blocked' if meter.blocked else 'unblocked'}")
     return 0
 
@@ -186,7 +188,7 @@ def _meter_debt(context: Context, args: argparse.Namespace) -> int:
     amount = _money(context, args.amount)
     assert amount is not None
     context.run("meter_debt", set_debt, args.msno, amount, description=args.description,
-         actor=actor())  # fmt: skip
+         actor=actor(), now=context.now())  # fmt: skip
     print(f"meter {args.msno}: debt {amount}")
     return 0
 
@@ -194,7 +196,14 @@ def _meter_debt(context: Context, args: argparse.Namespace) -> int:
 def _meter_restrict(context: Context, args: argparse.Namespace) -> int:
     from utilities.registry import authorise_vendor
 
-    context.run("sgc_authorise", authorise_vendor, args.sgc, args.client_id, actor=actor())
+    context.run(
+        "sgc_authorise",
+        authorise_vendor,
+        args.sgc,
+        args.client_id,
+        actor=actor(),
+        now=context.now(),
+    )
     print(f"supply group {args.sgc}: vendor {args.client_id} may sell")
     return 0
 
@@ -259,6 +268,7 @@ def _keys_import(context: Context, args: argparse.Namespace) -> int:
         make_current=args.current,
         description=args.description,
         actor=actor(),
+        now=context.now(),
     )
     state = "current" if info.is_current else "not current"
     print(f"vending key SGC {info.sgc} KRN {info.krn} imported ({state}); stored encrypted")
@@ -292,7 +302,9 @@ def _keys_list(context: Context, args: argparse.Namespace) -> int:
 def _keys_current(context: Context, args: argparse.Namespace) -> int:
     from utilities.keys import set_current_key
 
-    info = context.run("vending_key_current", set_current_key, args.sgc, args.krn, actor=actor())
+    info = context.run(
+        "vending_key_current", set_current_key, args.sgc, args.krn, actor=actor(), now=context.now()
+    )
     print(f"SGC {info.sgc}: KRN {info.krn} is current")
     return 0
 
@@ -366,6 +378,7 @@ def _tariff_add(context: Context, args: argparse.Namespace) -> int:
         debt_recovery_bp=recovery,
         fbe_units=fbe,
         actor=actor(),
+        now=context.now(),
     )
     print(f"tariff {tariff.code} added ({len(tariff.terms.blocks)} block(s))")
     return 0
@@ -402,7 +415,9 @@ def _tariff_list(context: Context, args: argparse.Namespace) -> int:
 def _tariff_assign(context: Context, args: argparse.Namespace) -> int:
     from utilities.registry import assign_tariff
 
-    meter = context.run("tariff_assign", assign_tariff, args.msno, args.code, actor=actor())
+    meter = context.run(
+        "tariff_assign", assign_tariff, args.msno, args.code, actor=actor(), now=context.now()
+    )
     print(f"meter {meter.msno}: tariff {meter.tariff_code}")
     return 0
 
@@ -442,7 +457,12 @@ def _simulate_utility(context: Context, args: argparse.Namespace) -> int:
     )
     try:
         resource, server = build_simulated_utility(
-            context.config, reactor, context.database, context.keyring, settings
+            context.config,
+            reactor,
+            context.database,
+            context.keyring,
+            settings,
+            clock=context.clock,
         )
     except ImportError as exc:
         raise CommandError(f"the XMLVend server is not available: {exc}") from exc

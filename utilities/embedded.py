@@ -190,6 +190,7 @@ class EmbeddedBackend:
         *,
         key: KeyData | None = None,
         tariff: TariffTerms | None = None,
+        # None: a read that reports no time-dependent facts (days since purchase, FBE due).
         now: datetime | None = None,
         product: Product | None = None,
     ) -> MeterInfo:
@@ -285,7 +286,7 @@ class EmbeddedBackend:
         self._engine.apply_key_change(txn, meter, old, new)
         for token in tokens:
             self._engine.record(txn, meter, token, "key_change", now, request_pk=request_pk)
-        auditing.record_key_change(txn, meter.msno, old, new)
+        auditing.record_key_change(txn, meter.msno, old, new, now=now)
         return _key_change_result(tokens, old, new)
 
     @staticmethod
@@ -595,7 +596,7 @@ class EmbeddedBackend:
         if fbe_issued:
             values["fbe_month"] = month
         txn.execute(_AFTER_PURCHASE, {"p_id": meter.id, **values})
-        reduce_debt(txn, meter, breakdown.debt_recovered)
+        reduce_debt(txn, meter, breakdown.debt_recovered, now=now)
         if breakdown.debt_recovered:
             return None
         return replace(meter, **{**values, "last_purchase_at": now.astimezone(UTC)})
@@ -636,7 +637,9 @@ class EmbeddedBackend:
                 txn.execute(
                     update(meters).where(meters.c.id == vendable.meter.id).values(fbe_month=month)
                 )
-            auditing.record_free_token(txn, ctx, vendable.meter.msno, kind, units, audit_details)
+            auditing.record_free_token(
+                txn, ctx, vendable.meter.msno, kind, units, audit_details, now=now
+            )
             token = _credit_token(kind, sts.digits, sts.units or 0)
             currency = ctx.principal.currency if tariff is None else tariff.currency
             zero = Money.zero(currency)
@@ -800,7 +803,7 @@ class EmbeddedBackend:
                 txn, meter, sts, "engineering", now, request_pk=claim.request_pk,
                 details={"kind": kind},
             )  # fmt: skip
-            auditing.record_engineering(txn, ctx, meter.msno, kind, value)
+            auditing.record_engineering(txn, ctx, meter.msno, kind, value, now=now)
             token = EngineeringToken(
                 kind=kind,
                 tokens=(sts.digits,),
@@ -924,7 +927,7 @@ class EmbeddedBackend:
             order = ctx.sale_order(product, pricing, meter.msno, payment=payment.kind)
             sold = record_sale(txn, claim, order, created_by=_created_by(principal), now=now)
             if payment.kind == "debt":
-                reduce_debt(txn, meter, amount.amount)
+                reduce_debt(txn, meter, amount.amount, now=now)
             else:
                 txn.execute(
                     update(meters).where(meters.c.id == meter.id).values(service_charge_month=month)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal, Protocol
+from typing import Any, Concatenate, Literal, ParamSpec, Protocol
 
 from twisted.internet.defer import Deferred
 
@@ -31,11 +31,20 @@ from vending.requests import Processed, RequestKey, StoredResponse
 from vending.sales import Sale, SaleOrder
 from vending.storage.database import Txn
 
+P = ParamSpec("P")
+
 
 class TxnRunner(Protocol):
     """Runs a named transaction function off the reactor thread (see vending.storage)."""
 
-    def run(self, desc: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Deferred: ...
+    def run(
+        self,
+        desc: str,
+        fn: Callable[Concatenate[Txn, P], Any],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> Deferred: ...
 
 
 # --- identifying a meter ------------------------------------------------------------------------

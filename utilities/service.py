@@ -63,6 +63,7 @@ from utilities.interface import (
 )
 from utilities.registry import check_meter_number, find_meter
 from vending.auth import Principal
+from vending.clock import Clock
 from vending.config import Config, UpstreamRoute
 from vending.keyring import Keyring
 from vending.requests import (
@@ -74,11 +75,8 @@ from vending.requests import (
     store_response,
 )
 from vending.storage.database import Txn
-from vending.storage.types import utcnow
 
 log = logging.getLogger("evd.utilities")
-
-Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True)
@@ -118,7 +116,7 @@ class UtilityServiceImpl:
         reactor: IReactorTime,
         routing: Routing | None = None,
         upstreams: Mapping[str, Any] | None = None,
-        clock: Clock = utcnow,
+        clock: Clock,
     ) -> None:
         self._runner = runner
         self._keyring = keyring
@@ -226,7 +224,7 @@ class UtilityServiceImpl:
     ) -> Deferred:
         """A demo "slow" meter: claim the request now (so a last-response advice sees it in
         progress), vend after ``seconds``, and store either the vend or its failure."""
-        d = self._runner.run("utility_claim", _claim, self._keyring, ctx)
+        d = self._runner.run("utility_claim", _claim, self._keyring, ctx, now=self._clock())
 
         def later(claimed: Claim | StoredResponse) -> Any:
             if isinstance(claimed, StoredResponse):
@@ -258,6 +256,7 @@ class UtilityServiceImpl:
                 self._keyring,
                 claim,
                 renderer.failure(ctx.request, failure.value),
+                now=self._clock(),
             )
 
         d.addErrback(failed)
@@ -348,7 +347,9 @@ class UtilityServiceImpl:
 # --- transaction functions shared by the slow and upstream paths --------------------------------
 
 
-def _claim(txn: Txn, keyring: Keyring, ctx: RequestContext) -> Claim | StoredResponse:
+def _claim(
+    txn: Txn, keyring: Keyring, ctx: RequestContext, *, now: datetime
+) -> Claim | StoredResponse:
     from vending.auth import revalidate
 
     revalidate(txn, ctx.principal)
@@ -361,15 +362,18 @@ def _claim(txn: Txn, keyring: Keyring, ctx: RequestContext) -> Claim | StoredRes
         request_id=key.request_id,
         operation=key.operation,
         fingerprint=key.fingerprint,
+        now=now,
     )
 
 
-def store_failure(txn: Txn, keyring: Keyring, claim: Claim, response: StoredResponse) -> Processed:
+def store_failure(
+    txn: Txn, keyring: Keyring, claim: Claim, response: StoredResponse, *, now: datetime
+) -> Processed:
     """Store a failure response for a claimed request (unless one is stored already)."""
     existing = find_request(txn, keyring, client_id=claim.client_id, request_id=claim.request_id)
     if existing is not None and existing.response is not None:
         return Processed(existing.response, replayed=True)
-    store_response(txn, keyring, claim, response.body, http_status=response.http_status)
+    store_response(txn, keyring, claim, response.body, http_status=response.http_status, now=now)
     return Processed(response, replayed=False)
 
 
@@ -402,7 +406,7 @@ def build_utility_service(
     keyring: Keyring,
     reactor: IReactorTime,
     *,
-    clock: Clock = utcnow,
+    clock: Clock,
 ) -> UtilityServiceImpl:
     """The service as ``evd serve`` (and ``evd simulate-utility``) run it."""
     embedded = EmbeddedBackend(keyring, embedded_settings(config))

@@ -26,6 +26,7 @@ from twisted.internet.interfaces import IReactorTCP, IReactorTime
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET, Site
 
+from vending.clock import Clock
 from xmlvend.codec import render_fault, response_header, salvage_header
 from xmlvend.codec import types_base as b
 
@@ -195,6 +196,7 @@ def build_simulated_utility(
     keyring: Any,
     settings: SimulatorSettings | None = None,
     *,
+    clock: Clock,
     runner: Any = None,
 ) -> tuple[SimulatedUtility, Any]:
     """Our XMLVend server on the embedded backend (routes ignored: the simulator is the
@@ -208,7 +210,7 @@ def build_simulated_utility(
 
     own = config.replace(utilities=replace(config.utilities, routes=(), default_backend="embedded"))
     runner = runner or AsyncDatabase(reactor, database)
-    service = build_utility_service(own, runner, keyring, reactor)
+    service = build_utility_service(own, runner, keyring, reactor, clock=clock)
     server = build_server(
         own,
         reactor=reactor,
@@ -216,6 +218,7 @@ def build_simulated_utility(
         keyring=keyring,
         utility_service=service,
         runner=runner,
+        clock=clock,
     )
     resource = SimulatedUtility(server.resource, reactor, settings, server_id=own.server.server_id)
     return resource, server

@@ -61,6 +61,7 @@ from utilities.registry import check_meter_number
 from utilities.tables import upstream_vends
 from vending import outbox
 from vending.auth import Principal, revalidate
+from vending.clock import Clock
 from vending.config import Config, ConfigError, UpstreamRoute
 from vending.keyring import Keyring
 from vending.money import Money
@@ -76,7 +77,6 @@ from vending.requests import (
 from vending.sales import fail_sale, get_sale, hold_sale, settle_sale
 from vending.storage.database import Txn
 from vending.storage.schema import requests
-from vending.storage.types import utcnow
 from vending.vendors import available_credit
 from xmlvend.client import ClientTLS, XMLVendClient, XMLVendClientError
 from xmlvend.codec import types_base as b
@@ -123,7 +123,7 @@ class UpstreamBackend:
         poll_seconds: float = 2.0,
         max_delay_seconds: float = 60.0,
         give_up_seconds: float = 86400.0,
-        clock: Any = utcnow,
+        clock: Clock,
     ) -> None:
         self.route = route
         self.name = route.route_name
@@ -152,7 +152,7 @@ class UpstreamBackend:
         keyring: Keyring,
         reactor: IReactorTime,
         *,
-        clock: Any = utcnow,
+        clock: Clock,
     ) -> UpstreamBackend:
         if route.timeout_seconds >= config.server.deadline_seconds:
             raise ConfigError(
@@ -507,6 +507,7 @@ class UpstreamBackend:
         row, claim = self._row_and_claim(txn, row_id)
         if not self._close(txn, row_id, "settled"):
             return self._stored(txn, claim)
+        now = self._clock()
         sale = settle_sale(
             txn,
             row.sale_id,
@@ -515,11 +516,13 @@ class UpstreamBackend:
                 "units": str(result.token.units),
                 "utility_receipt_no": result.utility_receipt_no,
             },
-            now=self._clock(),
+            now=now,
         )
         available = self._vendor_available(txn, sale.vendor_id)
         response = renderer.vend(request, result, sale, available)
-        store_response(txn, self._keyring, claim, response.body, http_status=response.http_status)
+        store_response(
+            txn, self._keyring, claim, response.body, http_status=response.http_status, now=now
+        )
         return Processed(response, replayed=False)
 
     def _fail(
@@ -534,15 +537,19 @@ class UpstreamBackend:
         row, claim = self._row_and_claim(txn, row_id)
         if not self._close(txn, row_id, "failed", reversal="needed" if reversal else None):
             return self._stored(txn, claim)
-        fail_sale(txn, row.sale_id, reason=str(error)[:200], now=self._clock())
+        now = self._clock()
+        fail_sale(txn, row.sale_id, reason=str(error)[:200], now=now)
         response = renderer.failure(request, error)
-        store_response(txn, self._keyring, claim, response.body, http_status=response.http_status)
+        store_response(
+            txn, self._keyring, claim, response.body, http_status=response.http_status, now=now
+        )
         if reversal:
             outbox.notify(
                 txn,
                 kind="upstream.reversal_needed",
                 subject=f"{self.name}: vend {row.upstream_date_time}/{row.upstream_unique_number}",
                 payload={"msno": row.msno, "sale_id": row.sale_id, "reason": str(error)[:200]},
+                now=now,
             )
         return Processed(response, replayed=False)
 
@@ -738,4 +745,5 @@ class UpstreamBackend:
                 kind="upstream.reversal_refused",
                 subject=f"{self.name}: upstream vend {row_id}",
                 payload={"row": row_id, "action": "reconcile with the utility by hand"},
+                now=self._clock(),
             )

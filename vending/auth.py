@@ -16,9 +16,11 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import and_, select
 
+from vending.clock import Clock
 from vending.errors import (
     AuthenticationFailed,
     OperatorBlocked,
@@ -113,11 +115,14 @@ class Authenticator:
         self,
         database: Database,
         *,
+        clock: Clock,
         require_auth: bool = True,
         cache_seconds: float = 30.0,
         password_log_n: int = 14,
     ) -> None:
         self._database = database
+        # Stamps password changes.
+        self._clock = clock
         self._require_auth = require_auth
         self._password_log_n = password_log_n
         self._cache_seconds = cache_seconds
@@ -193,7 +198,12 @@ class Authenticator:
             raise AuthenticationFailed(f"the new password is refused: {exc}") from exc
         assert principal.operator_id is not None
         changed = self._database.run_txn(
-            "change_password", _store_new_password, principal, operator_name, new_hash
+            "change_password",
+            _store_new_password,
+            principal,
+            operator_name,
+            new_hash,
+            now=self._clock(),
         )
         self.forget(client_id)
         return changed
@@ -231,7 +241,7 @@ class Authenticator:
 
 
 def _store_new_password(
-    txn: Txn, principal: Principal, operator_name: str | None, new_hash: str
+    txn: Txn, principal: Principal, operator_name: str | None, new_hash: str, *, now: datetime
 ) -> Principal:
     """Set the new password (bumping the credential version); the principal again."""
     assert principal.operator_id is not None
@@ -240,6 +250,7 @@ def _store_new_password(
         principal.operator_id,
         new_hash,
         actor=f"vendor:{principal.client_id}:{operator_name}",
+        now=now,
     )
     identity = _load_identity(txn, principal.client_id, operator_name)
     assert identity is not None

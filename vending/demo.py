@@ -79,7 +79,7 @@ def seed_core(txn: Txn, *, now: datetime, password_log_n: int = 14) -> list[str]
     """Create the core demo data, stamped ``now``; returns what was created, one line per
     item."""
     created: list[str] = []
-    ensure_house_accounts(txn, CURRENCY)
+    ensure_house_accounts(txn, CURRENCY, now=now)
     exists = {row.code for row in txn.execute(select(accounts.c.code))}
     if UTILITY_ACCOUNT not in exists:
         create_account(
@@ -148,7 +148,9 @@ def seed_core(txn: Txn, *, now: datetime, password_log_n: int = 14) -> list[str]
             now=now,
         )
         if demo.privileges:
-            set_vendor_privileges(txn, demo.client_id, grant=set(demo.privileges), actor="demo")
+            set_vendor_privileges(
+                txn, demo.client_id, grant=set(demo.privileges), actor="demo", now=now
+            )
         create_operator(
             txn,
             name=demo.operator,

@@ -23,7 +23,6 @@ from vending.errors import IdempotencyConflict, RequestInProgress
 from vending.keyring import Keyring
 from vending.storage.database import Txn
 from vending.storage.schema import requests
-from vending.storage.types import utcnow
 
 
 @dataclass(frozen=True)
@@ -87,7 +86,7 @@ def claim_request(
     request_id: str,
     operation: str,
     fingerprint: bytes,
-    now: datetime | None = None,
+    now: datetime,
 ) -> Claim | StoredResponse:
     """Claim the key, or return the stored response of an identical earlier request.
 
@@ -103,7 +102,7 @@ def claim_request(
             "operation": operation,
             "fingerprint": fingerprint,
             "state": "pending",
-            "received_at": now or utcnow(),
+            "received_at": now,
         },
     ).scalar()
     if request_pk is not None:
@@ -126,7 +125,7 @@ def store_response(
     body: bytes,
     *,
     http_status: int = 200,
-    now: datetime | None = None,
+    now: datetime,
 ) -> None:
     """Store the response to ``claim`` (encrypted), in the caller's transaction."""
     key_id, blob = keyring.encrypt(txn, body, aad=_aad(claim.client_id, claim.request_id))
@@ -138,7 +137,7 @@ def store_response(
             "http_status": http_status,
             "response_key_id": key_id,
             "response": blob,
-            "completed_at": now or utcnow(),
+            "completed_at": now,
         },
     )
 
@@ -198,7 +197,7 @@ def process_once(
     key: RequestKey,
     work: Callable[[Claim], StoredResponse],
     *,
-    now: datetime | None = None,
+    now: datetime,
 ) -> Processed:
     """Claim ``key`` and run ``work`` once, storing its response in the same transaction;
     an identical retry gets the stored response instead. ``work`` raising rolls back the
@@ -231,7 +230,7 @@ def change_once(
     change: Callable[[Txn, int], Changed],
     render: Callable[[Changed], StoredResponse],
     *,
-    now: datetime | None = None,
+    now: datetime,
 ) -> Processed:
     """:func:`process_once` for a principal's request that changes state: claim ``key``,
     re-check the principal (blocked, password or privileges changed since it was

@@ -86,7 +86,7 @@ def _serve(context: Context, args: argparse.Namespace) -> int:
             f"{migrate.head_revision()}); run `evd db upgrade` first"
         )
     try:
-        keyring = Keyring(load_master_key(config))
+        keyring = Keyring(load_master_key(config), clock=context.clock)
     except KeyringError as exc:
         raise CommandError(str(exc)) from exc
     tls_options = _tls_options(config)
@@ -185,7 +185,7 @@ def _run(
 
     database = context.database
     runner = AsyncDatabase(reactor, database)
-    utility = build_utility_service(config, runner, keyring, reactor)
+    utility = build_utility_service(config, runner, keyring, reactor, clock=context.clock)
     server = build_server(
         config,
         reactor=reactor,
@@ -193,6 +193,7 @@ def _run(
         keyring=keyring,
         utility_service=utility,
         runner=runner,
+        clock=context.clock,
     )
     publisher = None
     if metrics_dir is not None:  # a worker of evd serve --workers N: /metrics sums them all

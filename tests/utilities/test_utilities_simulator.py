@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -86,13 +87,19 @@ def loop(
     tmp_path: Path,
 ) -> Iterator[Loop]:
     world = build_world(database, keyring)
+    # The real reactor runs these tests: the clock moves with it, from the fixed NOW.
+    started = running_reactor.seconds()
+
+    def clock() -> datetime:
+        return NOW + timedelta(seconds=running_reactor.seconds() - started)
+
     # The utility: its own database, keys and meters (the same public demo keys).
     sim_path = tmp_path / "simulated-utility.db"
     shutil.copyfile(sqlite_template, sim_path)
     sim_db = Database(f"sqlite:///{sim_path}", pool_size=4)
-    sim_keyring = Keyring(MasterKey.generate())
+    sim_keyring = Keyring(MasterKey.generate(), clock=lambda: NOW)
     sim_db.run_txn("seed_core", seed_core, now=NOW, password_log_n=10)
-    sim_db.run_txn("seed_utilities", seed_utilities, sim_keyring)
+    sim_db.run_txn("seed_utilities", seed_utilities, sim_keyring, now=NOW)
     sim_config = Config(server=ServerConfig(deadline_seconds=3.0))
     resource, server = blockingCallFromThread(
         running_reactor,
@@ -102,6 +109,7 @@ def loop(
         sim_db,
         sim_keyring,
         SimulatorSettings(),
+        clock=clock,
     )
     listener = SimulatorServer(running_reactor, resource, 0, "127.0.0.1")
     blockingCallFromThread(running_reactor, listener.open)
@@ -119,7 +127,9 @@ def loop(
         ),
     )
     runner = ImmediateDatabase(database)
-    backend = UpstreamBackend.from_config(route, config, runner, keyring, running_reactor)
+    backend = UpstreamBackend.from_config(
+        route, config, runner, keyring, running_reactor, clock=clock
+    )
     service = UtilityServiceImpl(
         runner,
         keyring,
@@ -127,6 +137,7 @@ def loop(
         reactor=running_reactor,
         routing=Routing((route,)),
         upstreams={"sim": backend},
+        clock=clock,
     )
     blockingCallFromThread(running_reactor, service.start, world.renderer)
     try:
@@ -206,7 +217,7 @@ def test_utility_business_fault_is_passed_on_and_refunded(loop: Loop) -> None:
     # Block the meter at the utility only: it answers BlockedMeterEx.
     from utilities.registry import set_blocked
 
-    loop.sim_db.run_txn("block", set_blocked, "04100000019", True)
+    loop.sim_db.run_txn("block", set_blocked, "04100000019", True, now=NOW)
     before = loop.world.balance()
     entry = loop.world.rendered(loop.vend("04100000019", "sim-blocked"))
     assert entry.kind == "failure" and isinstance(entry.result, UpstreamFault)

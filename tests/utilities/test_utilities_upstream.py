@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +16,7 @@ from fake_utility import TOKEN, FakeUtility, Script
 from sqlalchemy import select
 from twisted.internet.threads import blockingCallFromThread
 from twisted.web.server import Site
-from utilities_support import CORNER_CAFE, RecordingRenderer, World, build_world, make_context
+from utilities_support import CORNER_CAFE, NOW, RecordingRenderer, World, build_world, make_context
 
 from utilities.errors import UpstreamFault, UpstreamUnavailable
 from utilities.interface import MeterQuery, Purchase
@@ -40,6 +41,11 @@ class Upstream:
     reactor: Any
     url: str
     port: Any
+    started: float
+
+    def clock(self) -> datetime:
+        """The real reactor runs these tests: the clock moves with it, from the fixed NOW."""
+        return NOW + timedelta(seconds=self.reactor.seconds() - self.started)
 
     def service(self, url: str | None = None) -> UtilityServiceImpl:
         route = UpstreamRoute(
@@ -54,7 +60,7 @@ class Upstream:
         )
         runner = ImmediateDatabase(self.world.database)
         backend = UpstreamBackend.from_config(
-            route, config, runner, self.world.keyring, self.reactor
+            route, config, runner, self.world.keyring, self.reactor, clock=self.clock
         )
         return UtilityServiceImpl(
             runner,
@@ -63,6 +69,7 @@ class Upstream:
             reactor=self.reactor,
             routing=Routing((route,)),
             upstreams={"fake": backend},
+            clock=self.clock,
         )
 
     def vend(self, service: UtilityServiceImpl, request_id: str, amount: str = "100.00") -> Any:
@@ -88,7 +95,7 @@ def upstream(database: Database, keyring: Keyring, running_reactor: Any) -> Iter
     )
     url = f"http://127.0.0.1:{port.getHost().port}/xmlvend"
     try:
-        yield Upstream(world, fake, running_reactor, url, port)
+        yield Upstream(world, fake, running_reactor, url, port, running_reactor.seconds())
     finally:
         blockingCallFromThread(running_reactor, port.stopListening)
 

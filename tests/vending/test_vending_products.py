@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixed_clock import NOW
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from vending_support import SUPPLIER, UTILITY, VENDOR, run, snapshot, zar
@@ -105,14 +106,14 @@ def test_price_sale_refuses_bad_amounts(
 
 def test_inactive_products_are_not_sold(world: Database) -> None:
     """A disabled product is refused as UnknownProduct until enabled again."""
-    run(world, set_active, "AIR10", False, actor="t")
+    run(world, set_active, "AIR10", False, actor="t", now=NOW)
     with pytest.raises(UnknownProduct, match="not on sale"):
         price_sale(_product(world, "AIR10"))
     assert [p.code for p in run(world, list_products, active_only=True)] == ["ELEC", "BILL"]
-    run(world, set_active, "AIR10", True, actor="t")
+    run(world, set_active, "AIR10", True, actor="t", now=NOW)
     assert price_sale(_product(world, "AIR10")).price == zar("10.00")
     with pytest.raises(UnknownProduct):
-        run(world, set_active, "NOPE", True, actor="t")
+        run(world, set_active, "NOPE", True, actor="t", now=NOW)
     with pytest.raises(UnknownProduct):
         run(world, get_product, "NOPE")
 
@@ -124,6 +125,7 @@ _BASE: dict[str, Any] = {
     "currency": "ZAR",
     "supplier_account_code": SUPPLIER,
     "face_value": Money(500, "ZAR"),
+    "now": NOW,
 }
 
 
@@ -160,7 +162,15 @@ BAD_DEFINITIONS: list[tuple[dict[str, Any], type[VendingError]]] = [
 
 def test_create_product_refuses_bad_definitions(world: Database, subtests: pytest.Subtests) -> None:
     """Each bad product definition is refused with a domain error and writes nothing."""
-    run(world, create_account, code="supplier:USD", kind="supplier", name="u", currency="USD")
+    run(
+        world,
+        create_account,
+        code="supplier:USD",
+        kind="supplier",
+        name="u",
+        currency="USD",
+        now=NOW,
+    )
     before = snapshot(world)
     for changes, error in BAD_DEFINITIONS:
         with subtests.test(msg=str(changes)):
@@ -235,8 +245,16 @@ def scratch_db(sqlite_template: Path) -> Iterator[Database]:
         shutil.copyfile(sqlite_template, path)
         db = Database(f"sqlite:///{path}", pool_size=1)
         try:
-            run(db, create_account, code=UTILITY, kind="utility", name="u", currency="UGX")
-            run(db, create_account, code=SUPPLIER, kind="supplier", name="s", currency="ZAR")
+            run(db, create_account, code=UTILITY, kind="utility", name="u", currency="UGX", now=NOW)
+            run(
+                db,
+                create_account,
+                code=SUPPLIER,
+                kind="supplier",
+                name="s",
+                currency="ZAR",
+                now=NOW,
+            )
             yield db
         finally:
             db.close()
@@ -297,6 +315,7 @@ def test_margin_is_never_negative(
                 merchant_commission_bp=commission,
                 fee=Money(fee, currency),
                 cost_price=None if cost is None else Money(cost, currency),
+                now=NOW,
                 **definition,
             )
         except InvalidRequest:
@@ -338,4 +357,4 @@ def product_discount(price: int, cost: int) -> int:
 def _vendor_id(txn: Txn) -> int:
     from vending.vendors import create_vendor
 
-    return create_vendor(txn, client_id="PV", name="p", currency="ZAR").id
+    return create_vendor(txn, client_id="PV", name="p", currency="ZAR", now=NOW).id

@@ -15,8 +15,9 @@ simulate-utility`` (or any test) can build the same server around its own, wrapp
     yield server.stop()                    # drain in-flight requests, stop recovery
 
 Everything time-related is injected: ``reactor`` (deadlines, timeouts), ``clock``
-(respDateTime, sale times); ``runner``/``call_blocking`` default to the database's thread
-pool and may be replaced by synchronous ones in tests (``ImmediateDatabase``,
+(everything the server stamps: respDateTime, sales, ledger, audit; ``evd serve`` passes
+:func:`vending.clock.system_clock`, tests their own); ``runner``/``call_blocking`` default to
+the database's thread pool and may be replaced by synchronous ones in tests (``ImmediateDatabase``,
 :func:`xmlvend.server.auth.call_now`).
 """
 
@@ -25,7 +26,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -33,6 +33,7 @@ from twisted.internet.interfaces import IReactorTime
 
 from utilities.interface import TxnRunner, UtilityService
 from vending.auth import Authenticator
+from vending.clock import Clock
 from vending.config import Config
 from vending.keyring import Keyring
 from vending.storage import migrate
@@ -49,12 +50,6 @@ from xmlvend.server.renderer import XMLVendRenderer
 from xmlvend.server.resource import HealthProblem, XMLVendResource
 
 log = logging.getLogger("evd.xmlvend")
-
-Clock = Callable[[], datetime]
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -112,7 +107,7 @@ def build_server(
     utility_service: UtilityService,
     runner: TxnRunner | None = None,
     call_blocking: BlockingCaller | None = None,
-    clock: Clock | None = None,
+    clock: Clock,
     denied_operations: Callable[[str], Collection[str]] | None = None,
     access_log: AccessLog | None = None,
     metrics: Metrics | None = None,
@@ -122,7 +117,6 @@ def build_server(
     """
     from xmlvend.transport.asyncdb import AsyncDatabase
 
-    clock = clock or _utc_now
     runner = runner or AsyncDatabase(reactor, database)
     call_blocking = call_blocking or ThreadCaller(reactor, database.executor)
     metrics = metrics or Metrics(database_stats=lambda: dict(database.stats.by_name))
@@ -133,6 +127,7 @@ def build_server(
     )
     authenticator = Authenticator(
         database,
+        clock=clock,
         require_auth=config.server.require_operator_auth,
         cache_seconds=config.security.auth_cache_seconds,
         password_log_n=config.security.scrypt_log_n,

@@ -8,6 +8,7 @@ import dataclasses
 from typing import Any
 
 import pytest
+from fixed_clock import NOW
 from twisted.internet.defer import Deferred
 
 from tools.conformance import builders
@@ -25,9 +26,13 @@ PASSWORD = "s3cret-pw"
 
 
 def _setup(txn: Txn) -> None:
-    create_vendor(txn, client_id=CLIENT, name="Cafe", currency="ZAR")
+    create_vendor(txn, client_id=CLIENT, name="Cafe", currency="ZAR", now=NOW)
     create_operator(
-        txn, name="op1", password_hash=hash_password(PASSWORD, log_n=10), vendor_client_id=CLIENT
+        txn,
+        name="op1",
+        password_hash=hash_password(PASSWORD, log_n=10),
+        vendor_client_id=CLIENT,
+        now=NOW,
     )
 
 
@@ -64,7 +69,7 @@ def _result(d: Deferred) -> Any:
 @pytest.fixture
 def gate(database: Database) -> tuple[Gatekeeper, CountingCaller, Authenticator]:
     database.run_txn("setup", _setup)
-    authenticator = Authenticator(database, cache_seconds=60)
+    authenticator = Authenticator(database, cache_seconds=60, clock=lambda: NOW)
     caller = CountingCaller()
     return Gatekeeper(authenticator, caller), caller, authenticator
 
@@ -104,6 +109,6 @@ def test_a_password_change_is_never_answered_from_the_cache(
 
 def test_cached_expires(database: Database) -> None:
     database.run_txn("setup", _setup)
-    authenticator = Authenticator(database, cache_seconds=0)
+    authenticator = Authenticator(database, cache_seconds=0, clock=lambda: NOW)
     authenticator.authenticate(CLIENT, "op1", PASSWORD)
     assert authenticator.cached(CLIENT, "op1", PASSWORD) is None
