@@ -198,10 +198,12 @@ def build_simulated_utility(
     *,
     clock: Clock,
     runner: Any = None,
+    **build: Any,
 ) -> tuple[SimulatedUtility, Any]:
     """Our XMLVend server on the embedded backend (routes ignored: the simulator is the
     utility), wrapped in a :class:`SimulatedUtility`. Returns (resource, server); call
-    ``server.start()`` and serve the resource with a :class:`SimulatorServer`."""
+    ``server.start()`` and serve the resource with a :class:`SimulatorServer`. ``build``:
+    further :func:`xmlvend.server.app.build_server` arguments (tests: ``call_blocking``)."""
     from dataclasses import replace
 
     from utilities.service import build_utility_service
@@ -219,6 +221,7 @@ def build_simulated_utility(
         utility_service=service,
         runner=runner,
         clock=clock,
+        **build,
     )
     resource = SimulatedUtility(server.resource, reactor, settings, server_id=own.server.server_id)
     return resource, server
