@@ -63,8 +63,11 @@ class SimulatedUtility(Resource):
         *,
         server_id: str = "6004708000007",
         rng: random.Random | None = None,
+        clock: Clock,
     ) -> None:
         super().__init__()
+        # Stamps the simulated faults' respDateTime (the inner server has the same clock).
+        self._clock = clock
         self.inner = inner
         self.settings = settings or SimulatorSettings()
         self._reactor = reactor
@@ -88,9 +91,9 @@ class SimulatedUtility(Resource):
             return render_fault(
                 settings.fault_class,
                 "simulated utility fault",
-                header=None
-                if header is None
-                else response_header(header, server_id=self._server_id),
+                header=response_header(
+                    header, server_id=self._server_id, resp_date_time=self._clock()
+                ),
                 server_id=self._server_id,
             )
         delay = settings.latency + (self._rng.uniform(0, settings.jitter) if settings.jitter else 0)
@@ -217,7 +220,9 @@ def build_simulated_utility(
         own, reactor=reactor, clock=clock, runner=runner, database=database, keyring=keyring
     )
     server = build_server(own, reactor=reactor, app=app, **build)
-    resource = SimulatedUtility(server.resource, reactor, settings, server_id=own.server.server_id)
+    resource = SimulatedUtility(
+        server.resource, reactor, settings, server_id=own.server.server_id, clock=clock
+    )
     return resource, server
 
 

@@ -23,7 +23,6 @@ from vending.sales import record_sale, sale_for_request
 from vending.services.idempotency import run_once
 from vending.storage.database import Database, Txn
 from vending.storage.schema import requests
-from vending.storage.types import utcnow
 
 FINGERPRINT = bytes(range(32))
 BODY = b"<creditVendResp>token 1234 5678 9012 3456 7890</creditVendResp>"
@@ -140,7 +139,7 @@ def process_once(txn: Txn, keyring: Keyring, key: RequestKey, work):  # type: ig
     """The one idempotency path (vending.services.idempotency.run_once) for a system
     request (no principal to re-check)."""
     return run_once(
-        txn, keyring, key, None, lambda _txn, claimed: work(claimed), lambda r: r, now=utcnow()
+        txn, keyring, key, None, lambda _txn, claimed: work(claimed), lambda r: r, now=NOW
     )
 
 
