@@ -3,6 +3,8 @@ encrypted at rest and bound to their row."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from fixed_clock import NOW
 from sqlalchemy import select, update
@@ -135,11 +137,11 @@ def test_sale_and_response_commit_together(world: Database, keyring: Keyring) ->
     assert run(world, _claim, keyring, "r1") == StoredResponse(body, 200)
 
 
-def process_once(txn: Txn, keyring: Keyring, key: RequestKey, work):  # type: ignore[no-untyped-def]
+def process_once(txn: Txn, keyring: Keyring, key: RequestKey, work, *, now: datetime):  # type: ignore[no-untyped-def]
     """The one idempotency path (vending.services.idempotency.run_once) for a system
-    request (no principal to re-check)."""
+    request (no principal to re-check), stamped at the caller's ``now``."""
     return run_once(
-        txn, keyring, key, None, lambda _txn, claimed: work(claimed), lambda r: r, now=NOW
+        txn, keyring, key, None, lambda _txn, claimed: work(claimed), lambda r: r, now=now
     )
 
 
