@@ -29,6 +29,9 @@ class Evd:
         self.capsys = capsys
         monkeypatch.setenv("EVD_DATABASE_URL", f"sqlite:///{self.db_path}")
         monkeypatch.setenv("EVD__SECURITY__MASTER_KEY_FILE", str(self.key_path))
+        # The demo's GnuPG homes in the test's directory, never the working tree's var/
+        # (keys made there under a moved date broke later runs).
+        monkeypatch.setenv("EVD__VOUCHERS__GNUPG_HOME", str(tmp_path / "gnupg"))
         monkeypatch.setenv("EVD__SECURITY__SCRYPT_LOG_N", "10")
         monkeypatch.setenv("EVD_ACTOR", "tester")
 
