@@ -131,6 +131,7 @@ def add_biller(
     amount_rule: str,
     params: list[CustomerParam],
     actor: str,
+    now: datetime,
 ) -> Biller:
     if not BILLER_ID.fullmatch(biller_id):
         raise InvalidRequest("a biller id is 14 capital letters or digits")
@@ -164,7 +165,7 @@ def add_biller(
             active=True,
         )
     )
-    audit.record(txn, actor=actor, action="biller.add", subject=biller_id)
+    audit.record(txn, actor=actor, action="biller.add", subject=biller_id, now=now)
     return get_biller(txn, biller_id)
 
 

@@ -26,12 +26,6 @@ def register(subparsers: Subparsers) -> None:
     _register_order(subparsers)
 
 
-def _now() -> Any:
-    from vending.storage.types import utcnow
-
-    return utcnow()
-
-
 # --- provider ---------------------------------------------------------------------------------
 
 
@@ -90,7 +84,7 @@ def _provider_add(context: Context, args: argparse.Namespace) -> int:
         callback_ips=tuple(args.callback_ip),
         secret=secret,
         actor=actor(),
-        now=_now(),
+        now=context.clock(),
     )
     print(f"provider {provider.name} ({provider.protocol}) at {provider.url}")
     return 0
@@ -119,7 +113,12 @@ def _provider_active(context: Context, args: argparse.Namespace) -> int:
     from catalogue.providers import set_provider_active
 
     provider = context.run(
-        "provider_active", set_provider_active, args.name, args.active, actor=actor()
+        "provider_active",
+        set_provider_active,
+        args.name,
+        args.active,
+        actor=actor(),
+        now=context.clock(),
     )
     print(f"provider {provider.name}: {'active' if provider.active else 'disabled'}")
     return 0
@@ -136,6 +135,7 @@ def _provider_map(context: Context, args: argparse.Namespace) -> int:
         provider_code=args.code,
         priority=args.priority,
         actor=actor(),
+        now=context.clock(),
     )
     print(
         f"{mapping.product_code} -> {mapping.provider} as {mapping.provider_code} "
@@ -153,6 +153,7 @@ def _provider_unmap(context: Context, args: argparse.Namespace) -> int:
         product_code=args.product,
         provider=args.provider,
         actor=actor(),
+        now=context.clock(),
     )
     print(f"{args.product} no longer sold through {args.provider}")
     return 0
@@ -234,6 +235,7 @@ def _operator_add(context: Context, args: argparse.Namespace) -> int:
         service=args.service,
         product_code=args.product,
         actor=actor(),
+        now=context.clock(),
     )
     print(f"operator {op.code} {op.name} ({op.service}) sold as {op.product_code}")
     return 0
@@ -262,7 +264,9 @@ def _series(context: Context, args: argparse.Namespace) -> int:
 def _port(context: Context, args: argparse.Namespace) -> int:
     from catalogue.recharge import record_port
 
-    context.run("recharge_port", record_port, args.number, args.operator, args.circle, _now())
+    context.run(
+        "recharge_port", record_port, args.number, args.operator, args.circle, context.clock()
+    )
     print(f"{args.number} ported to {args.operator.upper()}")
     return 0
 
@@ -313,6 +317,7 @@ def _biller_add(context: Context, args: argparse.Namespace) -> int:
         amount_rule=args.amount_rule,
         params=params,
         actor=actor(),
+        now=context.clock(),
     )
     print(f"biller {biller.biller_id} {biller.name} ({biller.category})")
     return 0

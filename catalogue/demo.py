@@ -100,13 +100,18 @@ BILLERS = (
 
 
 def seed_catalogue(txn: Txn, *, now: datetime, actor: str = "demo") -> None:
-    ensure_house_accounts(txn, INR)
-    create_account(txn, code=AGGREGATOR, kind="supplier", name="Recharge aggregator", currency=INR)
-    create_account(txn, code=BBPS_OU, kind="supplier", name="BBPS operating unit", currency=INR)
+    ensure_house_accounts(txn, INR, now=now)
+    create_account(
+        txn, now=now, code=AGGREGATOR, kind="supplier", name="Recharge aggregator", currency=INR
+    )
+    create_account(
+        txn, now=now, code=BBPS_OU, kind="supplier", name="BBPS operating unit", currency=INR
+    )
     for _code, name, service, product in OPERATORS:
         kind = {"mobile": "pinless", "dth": "dth", "datacard": "data"}[service]
         create_product(
             txn,
+            now=now,
             code=product,
             kind=kind,
             name=f"{name} recharge",
@@ -120,7 +125,7 @@ def seed_catalogue(txn: Txn, *, now: datetime, actor: str = "demo") -> None:
         )
     for code, name, service, product in OPERATORS:
         recharge.add_operator(
-            txn, code=code, name=name, service=service, product_code=product, actor=actor
+            txn, code=code, name=name, service=service, product_code=product, actor=actor, now=now
         )
     for prefix, operator, circle in SERIES:
         recharge.add_series(txn, prefix, operator, circle)
@@ -129,6 +134,7 @@ def seed_catalogue(txn: Txn, *, now: datetime, actor: str = "demo") -> None:
     for code, category in BILL_PRODUCTS:
         create_product(
             txn,
+            now=now,
             code=code,
             kind="bill_payment",
             name=f"{category} bill payment",
@@ -142,9 +148,12 @@ def seed_catalogue(txn: Txn, *, now: datetime, actor: str = "demo") -> None:
             reversal_policy="none",
         )
     # Money transfer: priced by the service (amount + 1 % fee, at least Rs 10).
-    create_account(txn, code=DMT_BANK, kind="supplier", name="Remittance bank", currency=INR)
+    create_account(
+        txn, now=now, code=DMT_BANK, kind="supplier", name="Remittance bank", currency=INR
+    )
     create_product(
         txn,
+        now=now,
         code="DMT-IMPS",
         kind="money_transfer",
         name="IMPS money transfer",
@@ -156,11 +165,17 @@ def seed_catalogue(txn: Txn, *, now: datetime, actor: str = "demo") -> None:
     )
     # AEPS: the sponsor bank's settlement account (it owes us the cash merchants handed out).
     create_account(
-        txn, code="supplier:AEPS-SPONSOR", kind="supplier", name="AEPS sponsor bank", currency=INR
+        txn,
+        now=now,
+        code="supplier:AEPS-SPONSOR",
+        kind="supplier",
+        name="AEPS sponsor bank",
+        currency=INR,
     )
     for biller_id, name, category, product, fetch, rule, params in BILLERS:
         bbps.add_biller(
             txn,
+            now=now,
             biller_id=biller_id,
             name=name,
             category=category,
@@ -179,12 +194,11 @@ def seed(context: Any) -> list[str]:
     from catalogue.tables import recharge_operators
     from vending.cli.context import CommandError
     from vending.errors import VendingError
-    from vending.storage.types import utcnow
 
     def run(txn: Txn) -> list[str]:
         if txn.execute(select(recharge_operators.c.code).limit(1)).first() is not None:
             return []
-        seed_catalogue(txn, now=utcnow())
+        seed_catalogue(txn, now=context.clock())
         return [
             f"{len(OPERATORS)} recharge operators, {len(SERIES)} numbering series, "
             f"{len(BILLERS)} billers (catalogue)"

@@ -369,7 +369,9 @@ class Fulfilment:
             )
             if isinstance(outcome, ProviderSale):  # still pending
                 if leased.polls + 1 >= self.policy.give_up_polls:
-                    await self._runner.run("provider_stuck", self._report_stuck, order_pk)
+                    await self._runner.run(
+                        "provider_stuck", self._report_stuck, order_pk, self._clock()
+                    )
                     return
                 self._schedule_poll(order_pk, delay)
         except Exception:
@@ -438,13 +440,14 @@ class Fulfilment:
             txn, order_pk, provider_id, "status", result, latency_ms, None, None, now
         )
 
-    def _report_stuck(self, txn: Txn, order_pk: int) -> None:
+    def _report_stuck(self, txn: Txn, order_pk: int, now: datetime) -> None:
         order = order_by_pk(txn, order_pk)
         outbox.notify(
             txn,
             kind="catalogue.order_unresolved",
             subject=f"order {order.order_id} with {order.provider}",
             payload={"order_id": order.order_id, "action": "reconcile with the provider"},
+            now=now,
         )
 
     def start(self) -> None:

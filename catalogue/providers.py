@@ -115,7 +115,9 @@ def add_provider(
             created_at=now,
         )
     )
-    audit.record(txn, actor=actor, action="provider.add", subject=name, details={"url": url})
+    audit.record(
+        txn, actor=actor, action="provider.add", subject=name, details={"url": url}, now=now
+    )
     return get_provider(txn, name)
 
 
@@ -130,11 +132,17 @@ def list_providers(txn: Txn) -> list[Provider]:
     return [_provider(r) for r in txn.execute(select(providers).order_by(providers.c.name))]
 
 
-def set_provider_active(txn: Txn, name: str, active: bool, *, actor: str) -> Provider:
+def set_provider_active(
+    txn: Txn, name: str, active: bool, *, actor: str, now: datetime
+) -> Provider:
     provider = get_provider(txn, name)
     txn.execute(update(providers).where(providers.c.id == provider.id).values(active=active))
     audit.record(
-        txn, actor=actor, action="provider.enable" if active else "provider.disable", subject=name
+        txn,
+        actor=actor,
+        action="provider.enable" if active else "provider.disable",
+        subject=name,
+        now=now,
     )
     return get_provider(txn, name)
 
@@ -157,6 +165,7 @@ def map_product(
     provider_code: str,
     priority: int = 1,
     actor: str,
+    now: datetime,
 ) -> Mapping:
     """Sell ``product_code`` through ``provider`` under its ``provider_code`` (or change it)."""
     if not re.fullmatch(r"[A-Za-z0-9*_.-]{1,32}", provider_code):
@@ -186,11 +195,12 @@ def map_product(
         action="provider.map",
         subject=f"{product_code}->{provider}",
         details={"provider_code": provider_code, "priority": priority},
+        now=now,
     )
     return Mapping(product_code, provider, provider_code, priority, True)
 
 
-def unmap_product(txn: Txn, *, product_code: str, provider: str, actor: str) -> None:
+def unmap_product(txn: Txn, *, product_code: str, provider: str, actor: str, now: datetime) -> None:
     product = get_product(txn, product_code)
     found = get_provider(txn, provider)
     txn.execute(
@@ -201,7 +211,9 @@ def unmap_product(txn: Txn, *, product_code: str, provider: str, actor: str) -> 
         )
         .values(active=False)
     )
-    audit.record(txn, actor=actor, action="provider.unmap", subject=f"{product_code}->{provider}")
+    audit.record(
+        txn, actor=actor, action="provider.unmap", subject=f"{product_code}->{provider}", now=now
+    )
 
 
 def list_mappings(txn: Txn, product_code: str | None = None) -> list[Mapping]:

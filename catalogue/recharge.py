@@ -136,7 +136,14 @@ _OPERATORS = select(
 
 
 def add_operator(
-    txn: Txn, *, code: str, name: str, service: str, product_code: str, actor: str
+    txn: Txn,
+    *,
+    code: str,
+    name: str,
+    service: str,
+    product_code: str,
+    actor: str,
+    now: datetime,
 ) -> RechargeOperator:
     if not re.fullmatch(r"[A-Z0-9]{2,8}", code):
         raise InvalidRequest("an operator code is 2-8 capital letters or digits")
@@ -150,7 +157,7 @@ def add_operator(
             code=code, name=name[:60], service=service, product_id=product.id
         )
     )
-    audit.record(txn, actor=actor, action="recharge.operator_add", subject=code)
+    audit.record(txn, actor=actor, action="recharge.operator_add", subject=code, now=now)
     return get_operator(txn, code)
 
 

@@ -11,7 +11,6 @@ reactor and an in-memory webhook poster.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from twisted.internet.defer import Deferred, DeferredList
@@ -53,13 +52,13 @@ def build_json_api(
     app: Any,
     *,
     reactor: Any,
-    clock: Any = None,
     post: Poster | None = None,
     poll_seconds: float = 5.0,
 ) -> JsonApiMount:
-    """``app``: a ``vending.services.wiring.Application``."""
+    """``app``: a ``vending.services.wiring.Application``; everything here stamps with
+    its one clock (``app.services.clock``)."""
     config = app.config
-    clock = clock or (lambda: datetime.now(UTC))
+    clock = app.services.clock
     runner, keyring, services = app.runner, app.keyring, app.services
     renderer = JsonRenderer()
     services.register_renderer("json", renderer)

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fixed_clock import MutableClock
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -134,8 +135,14 @@ def pg_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Data
 
 
 @pytest.fixture
-def keyring() -> Keyring:
-    return Keyring(MasterKey.generate())
+def clock() -> MutableClock:
+    """The test's one clock (see fixed_clock): starts at ``NOW``, moves when told."""
+    return MutableClock()
+
+
+@pytest.fixture
+def keyring(clock: MutableClock) -> Keyring:
+    return Keyring(MasterKey.generate(), clock=clock)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -252,6 +252,7 @@ def _server_cpu(phases: list[Phase]) -> dict[str, float]:
 def _api_keys(url: str, vendors: Sequence[Credentials]) -> list[str]:
     """One JSON API key per bench vendor, for its bench operator."""
     from vending.api_keys import create_api_key
+    from vending.clock import system_clock
     from vending.storage.database import Database
 
     database = Database(url, pool_size=1)
@@ -263,6 +264,7 @@ def _api_keys(url: str, vendors: Sequence[Credentials]) -> list[str]:
                 vendor_client_id=vendor.client_id,
                 operator_name=vendor.op_name or "",
                 actor="bench",
+                now=system_clock(),
             )[1]
             for vendor in vendors
         ]

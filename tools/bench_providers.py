@@ -94,14 +94,19 @@ def _seed(url: str, provider_url: str, keyring: Any) -> list[Any]:
             now=now,
         )
         map_product(
-            txn, product_code="RCH-AIRTEL", provider="sim", provider_code="AT", actor="bench"
+            txn,
+            product_code="RCH-AIRTEL",
+            provider="sim",
+            provider_code="AT",
+            actor="bench",
+            now=now,
         )
         principals = []
         for i in range(VENDORS):
             client_id = f"BENCH{i:02d}"
-            create_vendor(txn, client_id=client_id, name=f"Bench {i}", currency="INR")
+            create_vendor(txn, client_id=client_id, name=f"Bench {i}", currency="INR", now=now)
             adjust_vendor_balance(
-                txn, client_id, Money(10**10, "INR"), reason="bench", actor="bench"
+                txn, client_id, Money(10**10, "INR"), reason="bench", actor="bench", now=now
             )
             v = get_vendor(txn, client_id)
             principals.append(
@@ -121,6 +126,7 @@ def _run(url: str, provider_url: str, sales: int, in_flight: int) -> float:
     from catalogue.adapters.tasks import ReactorScheduler
     from catalogue.adapters.wiring import CALLBACK_PARSERS, build_clients
     from catalogue.fulfilment import Fulfilment
+    from vending.clock import system_clock as utcnow
     from vending.keyring import Keyring, MasterKey
     from vending.money import Money
     from vending.requests import RequestKey
@@ -128,10 +134,9 @@ def _run(url: str, provider_url: str, sales: int, in_flight: int) -> float:
     from vending.services.recharge_sales import RechargeRequest, RechargeSales
     from vending.services.rendering import Renderers
     from vending.storage.database import Database
-    from vending.storage.types import utcnow
     from xmlvend.transport.asyncdb import AsyncDatabase
 
-    keyring = Keyring(MasterKey.generate())
+    keyring = Keyring(MasterKey.generate(), clock=utcnow)
     principals = _seed(url, provider_url, keyring)
     db = Database(url, pool_size=8)
     renderer = _Renderer()

@@ -32,6 +32,7 @@ from sqlalchemy.engine import make_url
 
 from tools.gen_stock import ProductSpec, generate_rows, render_csv
 from vending.accounts import ensure_house_accounts
+from vending.clock import system_clock
 from vending.keyring import Keyring, MasterKey
 from vending.money import Money
 from vending.storage import migrate
@@ -54,7 +55,7 @@ BARE_TABLE = (
 
 
 def _setup(txn: Txn, key: SupplierKey) -> None:
-    ensure_house_accounts(txn, "ZAR")
+    ensure_house_accounts(txn, "ZAR", now=system_clock())
     add_supplier(
         txn,
         code="BENCH",
@@ -64,6 +65,7 @@ def _setup(txn: Txn, key: SupplierKey) -> None:
         key=key,
         require_signature=True,
         actor="bench",
+        now=system_clock(),
     )
     for code, face, cost, digits in PRODUCTS:
         create_voucher_product(
@@ -78,6 +80,7 @@ def _setup(txn: Txn, key: SupplierKey) -> None:
             denomination=face,
             pin_length=digits,
             actor="bench",
+            now=system_clock(),
         )
 
 
@@ -251,7 +254,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         mark = time.perf_counter()
         specs = [ProductSpec(code, face, digits) for code, face, _cost, digits in PRODUCTS]
-        plaintext = render_csv(generate_rows(specs, args.rows, batch_size=10_000))
+        plaintext = render_csv(
+            generate_rows(specs, args.rows, batch_size=10_000, today=system_clock().date())
+        )
         generated = time.perf_counter() - mark
 
         mark = time.perf_counter()
@@ -259,7 +264,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         stock_file.write_bytes(supplier.encrypt(plaintext, operator_fpr, sign_with=supplier_fpr))
         encrypted = time.perf_counter() - mark
 
-        importer = StockImporter(database, Keyring(MasterKey.generate()), operator)
+        importer = StockImporter(
+            database,
+            Keyring(MasterKey.generate(), clock=system_clock),
+            operator,
+            clock=system_clock,
+        )
         mark = time.perf_counter()
         summary = importer.import_file(stock_file, supplier_code="BENCH", actor="bench")
         imported = time.perf_counter() - mark

@@ -56,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from twisted.internet import reactor
 
+    from vending.clock import system_clock
     from vending.config import Config
     from vending.keyring import Keyring
     from vending.services.wiring import build_application
@@ -71,11 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Enough stock that the low-stock alert stays quiet during the run.
         seeded = seed(url, vendors=4, meters=16, vouchers=args.vends + WARMUP + 1000)
         database = Database(url, pool_size=1)
-        keyring = Keyring(seeded.master_key)
+        keyring = Keyring(seeded.master_key, clock=system_clock)
         config = Config()
         app = build_application(
             config,
             reactor=reactor,
+            clock=system_clock,
             runner=ImmediateDatabase(database),
             database=database,
             keyring=keyring,

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
+from vending.clock import system_clock
 from vending.vouchers.demo_stock import (
     HEADER,
     ProductSpec,
@@ -74,6 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         generate_rows(
             [ProductSpec.parse(text) for text in args.product],
             args.rows,
+            today=system_clock().date(),
             serial_start=args.serial_start,
             batch_size=args.batch_size,
             expiry=args.expiry,

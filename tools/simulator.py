@@ -27,6 +27,7 @@ from twisted.internet.interfaces import IReactorTCP, IReactorTime
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET, Site
 
+from vending.clock import Clock
 from xmlvend.codec import render_fault, response_header, salvage_header
 from xmlvend.codec import types_base as b
 
@@ -62,8 +63,11 @@ class SimulatedUtility(Resource):
         *,
         server_id: str = "6004708000007",
         rng: random.Random | None = None,
+        clock: Clock,
     ) -> None:
         super().__init__()
+        # Stamps the simulated faults' respDateTime (the inner server has the same clock).
+        self._clock = clock
         self.inner = inner
         self.settings = settings or SimulatorSettings()
         self._reactor = reactor
@@ -87,9 +91,9 @@ class SimulatedUtility(Resource):
             return render_fault(
                 settings.fault_class,
                 "simulated utility fault",
-                header=None
-                if header is None
-                else response_header(header, server_id=self._server_id),
+                header=response_header(
+                    header, server_id=self._server_id, resp_date_time=self._clock()
+                ),
                 server_id=self._server_id,
             )
         delay = settings.latency + (self._rng.uniform(0, settings.jitter) if settings.jitter else 0)
@@ -196,11 +200,14 @@ def build_simulated_utility(
     keyring: Any,
     settings: SimulatorSettings | None = None,
     *,
+    clock: Clock,
     runner: Any = None,
+    **build: Any,
 ) -> tuple[SimulatedUtility, Any]:
     """Our XMLVend server on the embedded backend (routes ignored: the simulator is the
     utility), wrapped in a :class:`SimulatedUtility`. Returns (resource, server); call
-    ``server.start()`` and serve the resource with a :class:`SimulatorServer`."""
+    ``server.start()`` and serve the resource with a :class:`SimulatorServer`. ``build``:
+    further :func:`xmlvend.server.app.build_server` arguments (tests: ``call_blocking``)."""
     from dataclasses import replace
 
     from vending.services.wiring import build_application
@@ -209,9 +216,13 @@ def build_simulated_utility(
 
     own = config.replace(utilities=replace(config.utilities, routes=(), default_backend="embedded"))
     runner = runner or AsyncDatabase(reactor, database)
-    app = build_application(own, reactor=reactor, runner=runner, database=database, keyring=keyring)
-    server = build_server(own, reactor=reactor, app=app)
-    resource = SimulatedUtility(server.resource, reactor, settings, server_id=own.server.server_id)
+    app = build_application(
+        own, reactor=reactor, clock=clock, runner=runner, database=database, keyring=keyring
+    )
+    server = build_server(own, reactor=reactor, app=app, **build)
+    resource = SimulatedUtility(
+        server.resource, reactor, settings, server_id=own.server.server_id, clock=clock
+    )
     return resource, server
 
 
@@ -256,7 +267,12 @@ def _simulate_utility(context: Any, args: argparse.Namespace) -> int:
     )
     try:
         resource, server = build_simulated_utility(
-            context.config, reactor, context.database, context.keyring, settings
+            context.config,
+            reactor,
+            context.database,
+            context.keyring,
+            settings,
+            clock=context.clock,
         )
     except ImportError as exc:
         raise CommandError(f"the XMLVend server is not available: {exc}") from exc

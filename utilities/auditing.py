@@ -3,6 +3,7 @@ tokens, engineering tokens): who asked, for which meter, what. Never token digit
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from vending import audit
@@ -18,7 +19,7 @@ def _actor(ctx: RequestContext) -> str:
     return f"vendor:{principal.client_id}:{principal.operator_name or '-'}"
 
 
-def record_key_change(txn: Txn, msno: str, old: KeyData, new: KeyData) -> None:
+def record_key_change(txn: Txn, msno: str, old: KeyData, new: KeyData, *, now: datetime) -> None:
     audit.record(
         txn,
         actor="utility",
@@ -28,11 +29,19 @@ def record_key_change(txn: Txn, msno: str, old: KeyData, new: KeyData) -> None:
             "from": f"{old.sgc}/{old.krn}/{old.ti}/{old.base_date}",
             "to": f"{new.sgc}/{new.krn}/{new.ti}/{new.base_date}",
         },
+        now=now,
     )
 
 
 def record_free_token(
-    txn: Txn, ctx: RequestContext, msno: str, kind: str, units: int, details: dict[str, Any]
+    txn: Txn,
+    ctx: RequestContext,
+    msno: str,
+    kind: str,
+    units: int,
+    details: dict[str, Any],
+    *,
+    now: datetime,
 ) -> None:
     audit.record(
         txn,
@@ -40,13 +49,14 @@ def record_free_token(
         action=f"meter.{kind}",
         subject=msno,
         details={"units": units, **details},
+        now=now,
     )
 
 
 def record_engineering(
-    txn: Txn, ctx: RequestContext, msno: str, kind: str, value: int | None
+    txn: Txn, ctx: RequestContext, msno: str, kind: str, value: int | None, *, now: datetime
 ) -> None:
     audit.record(
         txn, actor=_actor(ctx), action="meter.engineering", subject=msno,
-        details={"kind": kind, "value": value},
+        details={"kind": kind, "value": value}, now=now,
     )  # fmt: skip

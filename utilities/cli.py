@@ -115,7 +115,7 @@ def _meter_add(context: Context, args: argparse.Namespace) -> int:
         fbe_eligible=args.fbe,
         debt=_money(context, args.debt),
     )
-    meter = context.run("meter_add", add_meter, spec, actor=actor())
+    meter = context.run("meter_add", add_meter, spec, actor=actor(), now=context.now())
     print(f"meter {meter.msno} registered (SGC {meter.sgc} KRN {meter.krn} TI {meter.ti})")
     return 0
 
@@ -131,7 +131,7 @@ def _meter_import(context: Context, args: argparse.Namespace) -> int:
         specs = parse_meter_csv(text, currency=context.config.currency.default)
     except VendingError as exc:
         raise CommandError(f"{args.file}: {exc.message}") from exc
-    count = context.run("meter_import", import_meters, specs, actor=actor())
+    count = context.run("meter_import", import_meters, specs, actor=actor(), now=context.now())
     print(f"{count} meters registered")
     return 0
 
@@ -173,7 +173,9 @@ def _meter_show(context: Context, args: argparse.Namespace) -> int:
 def _meter_block(context: Context, args: argparse.Namespace) -> int:
     from utilities.registry import set_blocked
 
-    meter = context.run("meter_block", set_blocked, args.msno, args.blocked, actor=actor())
+    meter = context.run(
+        "meter_block", set_blocked, args.msno, args.blocked, actor=actor(), now=context.now()
+    )
     print(f"meter {meter.msno} {'blocked' if meter.blocked else 'unblocked'}")
     return 0
 
@@ -184,7 +186,7 @@ def _meter_debt(context: Context, args: argparse.Namespace) -> int:
     amount = _money(context, args.amount)
     assert amount is not None
     context.run("meter_debt", set_debt, args.msno, amount, description=args.description,
-         actor=actor())  # fmt: skip
+         actor=actor(), now=context.now())  # fmt: skip
     print(f"meter {args.msno}: debt {amount}")
     return 0
 
@@ -192,7 +194,14 @@ def _meter_debt(context: Context, args: argparse.Namespace) -> int:
 def _meter_restrict(context: Context, args: argparse.Namespace) -> int:
     from utilities.registry import authorise_vendor
 
-    context.run("sgc_authorise", authorise_vendor, args.sgc, args.client_id, actor=actor())
+    context.run(
+        "sgc_authorise",
+        authorise_vendor,
+        args.sgc,
+        args.client_id,
+        actor=actor(),
+        now=context.now(),
+    )
     print(f"supply group {args.sgc}: vendor {args.client_id} may sell")
     return 0
 
@@ -257,6 +266,7 @@ def _keys_import(context: Context, args: argparse.Namespace) -> int:
         make_current=args.current,
         description=args.description,
         actor=actor(),
+        now=context.now(),
     )
     state = "current" if info.is_current else "not current"
     print(f"vending key SGC {info.sgc} KRN {info.krn} imported ({state}); stored encrypted")
@@ -290,7 +300,9 @@ def _keys_list(context: Context, args: argparse.Namespace) -> int:
 def _keys_current(context: Context, args: argparse.Namespace) -> int:
     from utilities.keys import set_current_key
 
-    info = context.run("vending_key_current", set_current_key, args.sgc, args.krn, actor=actor())
+    info = context.run(
+        "vending_key_current", set_current_key, args.sgc, args.krn, actor=actor(), now=context.now()
+    )
     print(f"SGC {info.sgc}: KRN {info.krn} is current")
     return 0
 
@@ -364,6 +376,7 @@ def _tariff_add(context: Context, args: argparse.Namespace) -> int:
         debt_recovery_bp=recovery,
         fbe_units=fbe,
         actor=actor(),
+        now=context.now(),
     )
     print(f"tariff {tariff.code} added ({len(tariff.terms.blocks)} block(s))")
     return 0
@@ -400,6 +413,8 @@ def _tariff_list(context: Context, args: argparse.Namespace) -> int:
 def _tariff_assign(context: Context, args: argparse.Namespace) -> int:
     from utilities.registry import assign_tariff
 
-    meter = context.run("tariff_assign", assign_tariff, args.msno, args.code, actor=actor())
+    meter = context.run(
+        "tariff_assign", assign_tariff, args.msno, args.code, actor=actor(), now=context.now()
+    )
     print(f"meter {meter.msno}: tariff {meter.tariff_code}")
     return 0

@@ -9,6 +9,7 @@ is left alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -118,8 +119,9 @@ TEST_METERS = (
 )  # fmt: skip
 
 
-def seed_utilities(txn: Txn, keyring: Any) -> list[str]:
-    """Create the demo keys, tariffs and test meters; returns what was created."""
+def seed_utilities(txn: Txn, keyring: Any, *, now: datetime) -> list[str]:
+    """Create the demo keys, tariffs and test meters, stamped ``now``; returns what was
+    created."""
     created: list[str] = []
     for key in DEMO_KEYS:
         if get_key_info(txn, key.sgc, key.krn) is None:
@@ -135,6 +137,7 @@ def seed_utilities(txn: Txn, keyring: Any) -> list[str]:
                 make_current=key.current,
                 description=key.description,
                 actor="demo",
+                now=now,
             )
             created.append(f"vending key SGC {key.sgc} KRN {key.krn} ({key.description})")
     known = {row.code for row in txn.execute(select(tariffs.c.code))}
@@ -155,6 +158,7 @@ def seed_utilities(txn: Txn, keyring: Any) -> list[str]:
             debt_recovery_bp=tariff.debt_recovery_bp,
             fbe_units=units_from_kwh(tariff.fbe_kwh),
             actor="demo",
+            now=now,
         )
         created.append(f"tariff {tariff.code} ({tariff.name})")
     platform = txn.execute(
@@ -164,7 +168,7 @@ def seed_utilities(txn: Txn, keyring: Any) -> list[str]:
         select(sgc_vendors.c.sgc).where(sgc_vendors.c.sgc == SGC_RESTRICTED)
     ).first()
     if platform is not None and restricted is None:
-        authorise_vendor(txn, SGC_RESTRICTED, PLATFORM_VENDOR, actor="demo")
+        authorise_vendor(txn, SGC_RESTRICTED, PLATFORM_VENDOR, actor="demo", now=now)
         created.append(f"supply group {SGC_RESTRICTED} restricted to vendor {PLATFORM_VENDOR}")
     for meter in TEST_METERS:
         if not meter.registered or find_meter(txn, meter.msno) is not None:
@@ -186,6 +190,7 @@ def seed_utilities(txn: Txn, keyring: Any) -> list[str]:
                 test_behaviour=meter.behaviour,
             ),
             actor="demo",
+            now=now,
         )
         created.append(f"test meter {meter.msno}: {meter.outcome}")
     return created
@@ -198,10 +203,12 @@ def seed(context: Any) -> list[str]:
     from vending.keyring import Keyring, KeyringError, load_master_key
 
     try:
-        keyring = Keyring(load_master_key(context.config))
+        keyring = Keyring(load_master_key(context.config), clock=context.clock)
     except KeyringError as exc:
         raise CommandError(str(exc)) from exc
     try:
-        return context.database.run_txn("demo_seed_utilities", seed_utilities, keyring)
+        return context.database.run_txn(
+            "demo_seed_utilities", seed_utilities, keyring, now=context.now()
+        )
     except VendingError as exc:
         raise CommandError(exc.message) from exc

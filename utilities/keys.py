@@ -20,7 +20,6 @@ from vending import audit
 from vending.errors import InvalidRequest
 from vending.keyring import Keyring
 from vending.storage.database import Txn
-from vending.storage.types import utcnow
 
 SGC_PATTERN = re.compile(r"\d{6}")
 VENDING_KEY_BYTES = {2: 8, 4: 20}  # DKGA-02: 64-bit DES key; DKGA-04: 160-bit HMAC key
@@ -94,7 +93,7 @@ def import_vending_key(
     make_current: bool = False,
     description: str = "",
     actor: str = "system",
-    now: datetime | None = None,
+    now: datetime,
 ) -> VendingKeyInfo:
     """Store one vending key revision, encrypted. The first revision of a supply group (or
     one imported with ``make_current``) becomes the one key changes move meters to."""
@@ -140,7 +139,7 @@ def import_vending_key(
             description=description[:80],
             data_key_id=key_id,
             ciphertext=blob,
-            created_at=now or utcnow(),
+            created_at=now,
         )
     )
     audit.record(
@@ -149,13 +148,16 @@ def import_vending_key(
         action="vending_key.import",
         subject=f"{sgc}/{krn}",
         details={"dkga": dkga, "ea": ea, "base_date": base_date, "current": make_current},
+        now=now,
     )
     info = get_key_info(txn, sgc, krn)
     assert info is not None
     return info
 
 
-def set_current_key(txn: Txn, sgc: str, krn: int, *, actor: str = "system") -> VendingKeyInfo:
+def set_current_key(
+    txn: Txn, sgc: str, krn: int, *, actor: str = "system", now: datetime
+) -> VendingKeyInfo:
     """Make (sgc, krn) the revision meters are moved to by key changes."""
     if get_key_info(txn, sgc, krn) is None:
         raise InvalidRequest(f"no vending key SGC {sgc} KRN {krn}")
@@ -169,7 +171,7 @@ def set_current_key(txn: Txn, sgc: str, krn: int, *, actor: str = "system") -> V
         .where(vending_keys.c.sgc == sgc, vending_keys.c.krn == krn)
         .values(is_current=True)
     )
-    audit.record(txn, actor=actor, action="vending_key.current", subject=f"{sgc}/{krn}")
+    audit.record(txn, actor=actor, action="vending_key.current", subject=f"{sgc}/{krn}", now=now)
     info = get_key_info(txn, sgc, krn)
     assert info is not None
     return info

@@ -38,7 +38,6 @@ from vending.errors import InvalidRequest
 from vending.money import Money
 from vending.storage.database import Txn
 from vending.storage.schema import vendors
-from vending.storage.types import utcnow
 
 MSNO_PATTERN = re.compile(r"\d{11}|\d{13}")
 TI_PATTERN = re.compile(r"\d{1,2}")
@@ -227,7 +226,7 @@ def _normal_ti(ti: str) -> str:
     return ti.strip().zfill(2)
 
 
-def add_meter(txn: Txn, spec: MeterSpec, *, actor: str = "system") -> MeterRecord:
+def add_meter(txn: Txn, spec: MeterSpec, *, actor: str = "system", now: datetime) -> MeterRecord:
     number = (spec.msno or "").strip()
     if not MSNO_PATTERN.fullmatch(number):
         raise InvalidRequest(f"meter number {number!r}: STS meter numbers have 11 or 13 digits")
@@ -255,7 +254,6 @@ def add_meter(txn: Txn, spec: MeterSpec, *, actor: str = "system") -> MeterRecor
     tariff_id = None if spec.tariff is None else get_tariff(txn, spec.tariff).id
     if find_meter(txn, number) is not None:
         raise InvalidRequest(f"meter {number} is already registered")
-    now = utcnow()
     meter_id = txn.execute(
         insert(meters)
         .values(
@@ -288,6 +286,7 @@ def add_meter(txn: Txn, spec: MeterSpec, *, actor: str = "system") -> MeterRecor
         action="meter.add",
         subject=number,
         details={"sgc": spec.sgc, "krn": spec.krn, "tariff": spec.tariff},
+        now=now,
     )
     return get_meter(txn, number)
 
@@ -316,30 +315,43 @@ def _write_debt(
 
 
 def set_debt(
-    txn: Txn, msno: str, amount: Money, *, description: str = "Arrears", actor: str = "system"
+    txn: Txn,
+    msno: str,
+    amount: Money,
+    *,
+    description: str = "Arrears",
+    actor: str = "system",
+    now: datetime,
 ) -> MeterRecord:
     meter = get_meter(txn, msno, for_update=True)
-    _write_debt(txn, meter.id, amount, description, meter.account_no, utcnow())
+    _write_debt(txn, meter.id, amount, description, meter.account_no, now)
     audit.record(
-        txn, actor=actor, action="meter.debt", subject=meter.msno, details={"amount": str(amount)}
+        txn,
+        actor=actor,
+        action="meter.debt",
+        subject=meter.msno,
+        details={"amount": str(amount)},
+        now=now,
     )
     return get_meter(txn, msno)
 
 
-def reduce_debt(txn: Txn, meter: MeterRecord, recovered: int) -> None:
+def reduce_debt(txn: Txn, meter: MeterRecord, recovered: int, *, now: datetime) -> None:
     """Lower a meter's debt (the caller holds the meter's lock)."""
     if recovered <= 0:
         return
     result = txn.execute(
         update(meter_debts)
         .where(meter_debts.c.meter_id == meter.id, meter_debts.c.balance >= recovered)
-        .values(balance=meter_debts.c.balance - recovered, updated_at=utcnow())
+        .values(balance=meter_debts.c.balance - recovered, updated_at=now)
     )
     if result.rowcount != 1:
         raise AssertionError(f"debt of meter {meter.msno} is lower than {recovered}")
 
 
-def set_blocked(txn: Txn, msno: str, blocked: bool, *, actor: str = "system") -> MeterRecord:
+def set_blocked(
+    txn: Txn, msno: str, blocked: bool, *, actor: str = "system", now: datetime
+) -> MeterRecord:
     meter = get_meter(txn, msno)
     txn.execute(update(meters).where(meters.c.id == meter.id).values(blocked=blocked))
     audit.record(
@@ -347,16 +359,24 @@ def set_blocked(txn: Txn, msno: str, blocked: bool, *, actor: str = "system") ->
         actor=actor,
         action="meter.block" if blocked else "meter.unblock",
         subject=meter.msno,
+        now=now,
     )
     return replace(meter, blocked=blocked)
 
 
-def assign_tariff(txn: Txn, msno: str, tariff_code: str, *, actor: str = "system") -> MeterRecord:
+def assign_tariff(
+    txn: Txn, msno: str, tariff_code: str, *, actor: str = "system", now: datetime
+) -> MeterRecord:
     meter = get_meter(txn, msno)
     tariff = get_tariff(txn, tariff_code)
     txn.execute(update(meters).where(meters.c.id == meter.id).values(tariff_id=tariff.id))
     audit.record(
-        txn, actor=actor, action="meter.tariff", subject=meter.msno, details={"tariff": tariff_code}
+        txn,
+        actor=actor,
+        action="meter.tariff",
+        subject=meter.msno,
+        details={"tariff": tariff_code},
+        now=now,
     )
     return get_meter(txn, msno)
 
@@ -437,12 +457,14 @@ def parse_meter_csv(text: str, *, currency: str) -> list[MeterSpec]:
     return specs
 
 
-def import_meters(txn: Txn, specs: Iterable[MeterSpec], *, actor: str = "system") -> int:
+def import_meters(
+    txn: Txn, specs: Iterable[MeterSpec], *, actor: str = "system", now: datetime
+) -> int:
     """Register every meter of ``specs`` in one transaction: all or nothing."""
     count = 0
     for index, spec in enumerate(specs, start=1):
         try:
-            add_meter(txn, spec, actor=actor)
+            add_meter(txn, spec, actor=actor, now=now)
         except InvalidRequest as exc:
             raise type(exc)(f"meter {index} ({spec.msno}): {exc.message}") from None
         count += 1
@@ -452,7 +474,9 @@ def import_meters(txn: Txn, specs: Iterable[MeterSpec], *, actor: str = "system"
 # --- supply group authorisation ----------------------------------------------------------------
 
 
-def authorise_vendor(txn: Txn, sgc: str, client_id: str, *, actor: str = "system") -> None:
+def authorise_vendor(
+    txn: Txn, sgc: str, client_id: str, *, actor: str = "system", now: datetime
+) -> None:
     """Restrict ``sgc`` to listed vendors and add ``client_id`` to them."""
     check_sgc(sgc)
     vendor_id = txn.execute(select(vendors.c.id).where(vendors.c.client_id == client_id)).scalar()
@@ -465,7 +489,9 @@ def authorise_vendor(txn: Txn, sgc: str, client_id: str, *, actor: str = "system
     ).first()
     if exists is None:
         txn.execute(insert(sgc_vendors).values(sgc=sgc, vendor_id=vendor_id))
-        audit.record(txn, actor=actor, action="sgc.authorise", subject=f"{sgc}/{client_id}")
+        audit.record(
+            txn, actor=actor, action="sgc.authorise", subject=f"{sgc}/{client_id}", now=now
+        )
 
 
 def check_vendor_may_sell(txn: Txn, vendor_id: int, sgc: str) -> None:

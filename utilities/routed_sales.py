@@ -24,6 +24,7 @@ from utilities.interface import CreditVendResult, MeterQuery, Purchase, RequestC
 from utilities.registry import check_meter_number
 from utilities.tables import upstream_vends
 from vending import outbox
+from vending.clock import Clock
 from vending.keyring import Keyring
 from vending.products import get_product, price_sale, vendor_commission_bp
 from vending.requests import Claim, Processed, StoredResponse, find_request
@@ -64,7 +65,7 @@ class RoutedSaleStore:
         route_name: str,
         *,
         product_code: str,
-        clock: Callable[[], datetime],
+        clock: Clock,
         max_delay_seconds: float,
         first_advice_delay: timedelta,
     ) -> None:
@@ -165,11 +166,11 @@ class RoutedSaleStore:
         assert found is not None and found.response is not None
         return Processed(found.response, replayed=True)
 
-    def _close(self, txn: Txn, row_id: int, state: str, **values: Any) -> bool:
+    def _close(self, txn: Txn, row_id: int, state: str, now: datetime, **values: Any) -> bool:
         result = txn.execute(
             update(upstream_vends)
             .where(upstream_vends.c.id == row_id, upstream_vends.c.state == "pending")
-            .values(state=state, completed_at=self._clock(), **values)
+            .values(state=state, completed_at=now, **values)
         )
         return result.rowcount == 1
 
@@ -178,7 +179,8 @@ class RoutedSaleStore:
     ) -> Processed:
         """The utility delivered: settle the held sale and store the answer."""
         row, claim = self._row_and_claim(txn, row_id)
-        if not self._close(txn, row_id, "settled"):
+        now = self._clock()
+        if not self._close(txn, row_id, "settled", now):
             return self._stored(txn, claim)
         sale = settle_sale(
             txn,
@@ -188,11 +190,11 @@ class RoutedSaleStore:
                 "units": str(result.token.units),
                 "utility_receipt_no": result.utility_receipt_no,
             },
-            now=self._clock(),
+            now=now,
         )
         available = available_credit(txn, sale.vendor_id)
         response = renderer.vend(request, result, sale, available)
-        return idempotency.complete(txn, self._keyring, claim, response, now=self._clock())
+        return idempotency.complete(txn, self._keyring, claim, response, now=now)
 
     def fail(
         self,
@@ -206,17 +208,19 @@ class RoutedSaleStore:
         """The vend definitively failed: refund the vendor and store the failure's answer;
         ``reversal``: the utility may have vended, so a reversal advice is owed."""
         row, claim = self._row_and_claim(txn, row_id)
-        if not self._close(txn, row_id, "failed", reversal="needed" if reversal else None):
+        now = self._clock()
+        if not self._close(txn, row_id, "failed", now, reversal="needed" if reversal else None):
             return self._stored(txn, claim)
-        fail_sale(txn, row.sale_id, reason=str(error)[:200], now=self._clock())
+        fail_sale(txn, row.sale_id, reason=str(error)[:200], now=now)
         response = renderer.failure(request, error)
-        processed = idempotency.complete(txn, self._keyring, claim, response, now=self._clock())
+        processed = idempotency.complete(txn, self._keyring, claim, response, now=now)
         if reversal:
             outbox.notify(
                 txn,
                 kind="upstream.reversal_needed",
                 subject=f"{self.name}: vend {row.upstream_date_time}/{row.upstream_unique_number}",
                 payload={"msno": row.msno, "sale_id": row.sale_id, "reason": str(error)[:200]},
+                now=now,
             )
         return processed
 
@@ -289,6 +293,7 @@ class RoutedSaleStore:
                 kind="upstream.reversal_refused",
                 subject=f"{self.name}: upstream vend {row_id}",
                 payload={"row": row_id, "action": "reconcile with the utility by hand"},
+                now=self._clock(),
             )
 
 

@@ -62,16 +62,14 @@ from utilities.interface import (
 )
 from utilities.registry import check_meter_number, find_meter
 from vending.auth import Principal
+from vending.clock import Clock
 from vending.config import Config, UpstreamRoute
 from vending.keyring import Keyring
 from vending.requests import Claim, Processed, StoredResponse
 from vending.services import idempotency
 from vending.storage.database import Txn
-from vending.storage.types import utcnow
 
 log = logging.getLogger("evd.utilities")
-
-Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True)
@@ -122,7 +120,7 @@ class UtilityServiceImpl:
         reactor: IReactorTime,
         routing: Routing | None = None,
         upstreams: Mapping[str, Any] | None = None,
-        clock: Clock = utcnow,
+        clock: Clock,
     ) -> None:
         self._runner = runner
         self._keyring = keyring
@@ -216,7 +214,7 @@ class UtilityServiceImpl:
                 self._keyring,
                 claim,
                 renderer.failure(ctx.request, error),
-                self._clock(),
+                now=self._clock(),
             )
 
     @_deferred
@@ -321,7 +319,7 @@ def claim_keeping_body(txn: Txn, keyring: Keyring, ctx: RequestContext) -> Claim
 
 
 def store_failure(
-    txn: Txn, keyring: Keyring, claim: Claim, response: StoredResponse, now: datetime
+    txn: Txn, keyring: Keyring, claim: Claim, response: StoredResponse, *, now: datetime
 ) -> Processed:
     """Store a failure response for a claimed request (unless one is stored already)."""
     return idempotency.complete(txn, keyring, claim, response, now=now)
@@ -353,7 +351,7 @@ def build_utility_service(
     keyring: Keyring,
     reactor: IReactorTime,
     *,
-    clock: Clock = utcnow,
+    clock: Clock,
     upstream_factory: Callable[..., Any] | None = None,
 ) -> UtilityServiceImpl:
     """The service as ``evd serve`` (and ``evd simulate-utility``) run it.

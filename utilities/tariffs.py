@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import Row, bindparam, insert, select
@@ -20,7 +21,6 @@ from vending import audit
 from vending.errors import InvalidRequest
 from vending.money import Money, currency_exponent
 from vending.storage.database import Txn
-from vending.storage.types import utcnow
 
 TARIFF_CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,31}")
 _MWH_PER_KWH = 1000
@@ -93,6 +93,7 @@ def add_tariff(
     debt_recovery_bp: int = 0,
     fbe_units: int = 0,
     actor: str = "system",
+    now: datetime,
 ) -> Tariff:
     if not TARIFF_CODE_PATTERN.fullmatch(code):
         raise InvalidRequest(f"tariff code {code!r}: 1-32 letters, digits, '_', '.', ':' or '-'")
@@ -123,7 +124,7 @@ def add_tariff(
             service_charge=service.amount,
             debt_recovery_bp=debt_recovery_bp,
             fbe_units=fbe_units,
-            created_at=utcnow(),
+            created_at=now,
         )
         .returning(tariffs.c.id)
     ).scalar_one()
@@ -140,6 +141,7 @@ def add_tariff(
         action="tariff.add",
         subject=code,
         details={"blocks": len(blocks), "vat_rate_bp": vat_rate_bp},
+        now=now,
     )
     return Tariff(tariff_id, terms)
 

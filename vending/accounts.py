@@ -11,7 +11,6 @@ from vending.errors import InvalidRequest, UnknownAccount
 from vending.money import Money, currency_exponent
 from vending.storage.database import Txn
 from vending.storage.schema import ACCOUNT_KINDS, accounts
-from vending.storage.types import utcnow
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ def create_account(
     name: str,
     currency: str,
     credit_limit: Money | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> Account:
     if kind not in ACCOUNT_KINDS:
         raise InvalidRequest(f"unknown account kind {kind!r} (one of {', '.join(ACCOUNT_KINDS)})")
@@ -77,7 +76,7 @@ def create_account(
             balance=0,
             credit_limit=None if credit_limit is None else credit_limit.amount,
             blocked=False,
-            created_at=now or utcnow(),
+            created_at=now,
         )
         .returning(accounts.c.id)
     ).scalar_one()
@@ -143,7 +142,7 @@ def house_account_code(purpose: str, currency: str) -> str:
     return f"house:{purpose}:{currency}"
 
 
-def ensure_house_accounts(txn: Txn, currency: str) -> dict[str, int]:
+def ensure_house_accounts(txn: Txn, currency: str, *, now: datetime) -> dict[str, int]:
     """Create the operator's accounts for ``currency`` if missing; return their ids."""
     ids: dict[str, int] = {}
     for purpose, (kind, name) in HOUSE_ACCOUNTS.items():
@@ -151,7 +150,7 @@ def ensure_house_accounts(txn: Txn, currency: str) -> dict[str, int]:
         account_id = txn.execute(select(accounts.c.id).where(accounts.c.code == code)).scalar()
         if account_id is None:
             account_id = create_account(
-                txn, code=code, kind=kind, name=f"{name} ({currency})", currency=currency
+                txn, code=code, kind=kind, name=f"{name} ({currency})", currency=currency, now=now
             ).id
         ids[purpose] = account_id
     return ids

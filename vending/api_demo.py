@@ -4,6 +4,8 @@ run``'s banner prints a curl with it), and a demo consumer with a PIN and some c
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 
 from vending.api_keys import create_api_key, key_digest
@@ -21,7 +23,7 @@ DEMO_CONSUMER = ("27820000001", "Thandi Demo", "1234")
 CURRENCY = "ZAR"
 
 
-def _seed(txn: Txn, pin_log_n: int) -> list[str]:
+def _seed(txn: Txn, pin_log_n: int, *, now: datetime) -> list[str]:
     created = []
     digest = key_digest(DEMO_API_KEY)
     if txn.execute(select(api_keys.c.id).where(api_keys.c.key_hash == digest)).first() is None:
@@ -32,6 +34,7 @@ def _seed(txn: Txn, pin_log_n: int) -> list[str]:
             label="demo key (make run)",
             actor="demo",
             key=DEMO_API_KEY,
+            now=now,
         )
         created.append(f"JSON API key for {DEMO_VENDOR}/{DEMO_OPERATOR}: {DEMO_API_KEY}")
     msisdn, name, pin = DEMO_CONSUMER
@@ -45,6 +48,7 @@ def _seed(txn: Txn, pin_log_n: int) -> list[str]:
             pin_hash=hash_pin(pin, log_n=pin_log_n),
             kyc_level=1,
             actor="demo",
+            now=now,
         )
         staff_credit(
             txn,
@@ -52,10 +56,13 @@ def _seed(txn: Txn, pin_log_n: int) -> list[str]:
             amount=Money.parse("200.00", CURRENCY),
             reason="demo wallet credit",
             actor="demo",
+            now=now,
         )
         created.append(f"consumer {msisdn} (PIN {pin}) with a wallet of 200.00 {CURRENCY}")
     return created
 
 
 def seed(context: Context) -> list[str]:
-    return context.run("demo_seed_api", _seed, context.config.security.scrypt_log_n)
+    return context.run(
+        "demo_seed_api", _seed, context.config.security.scrypt_log_n, now=context.now()
+    )

@@ -29,7 +29,6 @@ from vending.errors import AuthenticationFailed, InvalidRequest, NotFound
 from vending.keyring import Keyring
 from vending.storage.database import Txn
 from vending.storage.schema import accounts, operators, vendors
-from vending.storage.types import utcnow
 from vending.vendors import get_operator, get_vendor, parse_privileges
 
 KEY_PREFIX = "evd_live_"
@@ -107,11 +106,10 @@ def create_api_key(
     label: str = "",
     actor: str,
     key: str | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> tuple[ApiKey, str]:
     """A new key for the vendor's operator: (its record, the key itself -- shown once).
     ``key`` lets the demo seed a known key; anything else gets a random one."""
-    now = now or utcnow()
     if len(label) > 80:
         raise InvalidRequest("a key label must be at most 80 characters")
     vendor = get_vendor(txn, vendor_client_id)
@@ -157,8 +155,7 @@ def list_api_keys(txn: Txn, vendor_client_id: str | None = None) -> list[ApiKey]
     return [_from_row(row) for row in txn.execute(query)]
 
 
-def revoke_api_key(txn: Txn, key_id: int, *, actor: str, now: datetime | None = None) -> ApiKey:
-    now = now or utcnow()
+def revoke_api_key(txn: Txn, key_id: int, *, actor: str, now: datetime) -> ApiKey:
     found = get_api_key(txn, key_id)
     if found.revoked_at is None:
         txn.execute(
@@ -278,7 +275,7 @@ def set_callback(
     url: str | None,
     *,
     actor: str,
-    now: datetime | None = None,
+    now: datetime,
 ) -> str | None:
     """Register (or with None, remove) the key's callback URL; a new signing secret is
     made each time one is registered and returned (shown once)."""

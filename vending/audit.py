@@ -9,7 +9,6 @@ from sqlalchemy import insert, select
 
 from vending.storage.database import Txn
 from vending.storage.schema import audit_log
-from vending.storage.types import utcnow
 
 
 def record(
@@ -19,11 +18,11 @@ def record(
     action: str,
     subject: str,
     details: dict[str, Any] | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> None:
     txn.execute(
         insert(audit_log).values(
-            at=now or utcnow(),
+            at=now,
             actor=actor[:64],
             action=action[:48],
             subject=subject[:120],

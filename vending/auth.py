@@ -21,12 +21,12 @@ import hmac
 import secrets
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import and_, select
 
+from vending.clock import Clock
 from vending.errors import (
     AuthenticationFailed,
     OperatorBlocked,
@@ -164,10 +164,6 @@ def dummy_hash(log_n: int) -> str:
     return f"scrypt${log_n}$8$1$AAAAAAAAAAAAAAAAAAAAAA==${zeros}"
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class Authenticator:
     """Thread-safe. :meth:`authenticate` does everything on the calling thread; a server
     splits it so that scrypt never occupies a database thread: :meth:`locked` and
@@ -179,11 +175,11 @@ class Authenticator:
         self,
         database: Database,
         *,
+        clock: Clock,
         require_auth: bool = True,
         cache_seconds: float = 30.0,
         password_log_n: int = 14,
         throttle: ThrottleSettings | None = None,
-        clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self._database = database
         self._require_auth = require_auth
@@ -194,6 +190,7 @@ class Authenticator:
         self._cache: dict[tuple[str, str, bytes], tuple[float, Principal]] = {}
         self._lock = threading.Lock()
         self._throttle = throttle or ThrottleSettings()
+        # Stamps password changes and failed logins; decides when locks expire.
         self._clock = clock
         self.front = LockoutFront()
         self._failures_since_prune = 0
@@ -336,6 +333,7 @@ class Authenticator:
                 identity.principal,
                 attempt.operator_name,
                 verdict.new_hash,
+                now=self._clock(),
             )
             self.forget(attempt.client_id)
             return changed
@@ -402,7 +400,7 @@ def _load_attempt(
 
 
 def _store_new_password(
-    txn: Txn, principal: Principal, operator_name: str | None, new_hash: str
+    txn: Txn, principal: Principal, operator_name: str | None, new_hash: str, *, now: datetime
 ) -> Principal:
     """Set the new password (bumping the credential version); the principal again."""
     assert principal.operator_id is not None
@@ -411,6 +409,7 @@ def _store_new_password(
         principal.operator_id,
         new_hash,
         actor=f"vendor:{principal.client_id}:{operator_name}",
+        now=now,
     )
     identity = _load_identity(txn, principal.client_id, operator_name)
     assert identity is not None

@@ -67,7 +67,7 @@ from vending.storage.schema import (
     transfers,
     vendors,
 )
-from vending.storage.types import Id, UTCDateTime, utcnow
+from vending.storage.types import Id, UTCDateTime
 
 # Outermost first: a banking batch spans sales batches, a sales batch spans shifts.
 BATCH_KINDS = ("bank", "sales", "shift")
@@ -271,7 +271,7 @@ def closed_batch(
 
 
 def list_batches(
-    txn: Txn, *, vendor_id: int, terminal_id: str | None = None, limit: int = 20
+    txn: Txn, *, vendor_id: int, terminal_id: str | None = None, limit: int = 20, now: datetime
 ) -> list[BatchReport]:
     """The vendor's latest batches (newest first), each with its totals: the closing ones,
     or the running ones for open batches."""
@@ -279,7 +279,6 @@ def list_batches(
     if terminal_id is not None:
         query = query.where(vendor_batches.c.terminal_id == terminal_id[:64])
     rows = txn.execute(query.order_by(vendor_batches.c.id.desc()).limit(limit)).all()
-    now = utcnow()
     account_id = _vendor_account(txn, vendor_id)
     reports = []
     for row in rows:

@@ -52,7 +52,6 @@ from vending.storage.schema import (
     vendor_commissions,
     vendors,
 )
-from vending.storage.types import utcnow
 from vending.vendors import Vendor, create_vendor, get_vendor
 
 # Per KYC level, in major units of the wallet's currency: (highest balance, spend per day).
@@ -200,16 +199,15 @@ def register_consumer(
     pin_hash: str | None,
     kyc_level: int = 0,
     actor: str,
-    now: datetime | None = None,
+    now: datetime,
 ) -> Consumer:
-    now = now or utcnow()
     msisdn = normalize_msisdn(msisdn)
     if not name.strip() or len(name) > 80:
         raise InvalidRequest("a consumer name must be 1-80 characters")
     limits_of(kyc_level, currency)
     if txn.execute(select(consumers.c.id).where(consumers.c.msisdn == msisdn)).first():
         raise InvalidRequest(f"mobile number {msisdn} is already registered")
-    ensure_house_accounts(txn, currency)
+    ensure_house_accounts(txn, currency, now=now)
     account = create_account(
         txn,
         code=f"consumer:{msisdn}",
@@ -232,7 +230,7 @@ def register_consumer(
             created_at=now,
         )
     )
-    wallet_vendor(txn, currency)
+    wallet_vendor(txn, currency, now=now)
     audit.record(
         txn,
         actor=actor,
@@ -252,7 +250,7 @@ def set_consumer(
     kyc_level: int | None = None,
     status: str | None = None,
     pin_hash: str | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> Consumer:
     """Change the KYC level, status or PIN; a status or PIN change ends every session."""
     consumer = get_consumer(txn, msisdn)
@@ -283,7 +281,7 @@ def set_consumer(
     return get_consumer(txn, consumer.msisdn)
 
 
-def wallet_vendor(txn: Txn, currency: str) -> Vendor:
+def wallet_vendor(txn: Txn, currency: str, *, now: datetime) -> Vendor:
     """The vendor consumers' sales are recorded under (created on first use). Its own
     account is never debited: a wallet sale pays from the consumer's account. Every product
     in the currency gets commission 0 for it (no cashback on wallet purchases)."""
@@ -299,6 +297,7 @@ def wallet_vendor(txn: Txn, currency: str) -> Vendor:
             currency=currency,
             require_auth=False,
             actor="system",
+            now=now,
         )
     )
     # Products added since the last call get their zero override (one read when none did).
@@ -341,16 +340,15 @@ def cash_in(
     msisdn: str,
     amount: Money,
     reference: str,
-    now: datetime | None = None,
+    now: datetime,
 ) -> tuple[Consumer, PostedTransfer, Money]:
     """A merchant takes cash and credits the consumer's wallet: one transfer, merchant →
     consumer, with the merchant's commission paid from the operator's revenue. Returns the
     consumer after, the transfer and the commission."""
-    now = now or utcnow()
     consumer = get_consumer(txn, msisdn)
     _check_top_up(txn, consumer, amount)
     commission = amount.percent_bp(CASH_IN_COMMISSION_BP)
-    revenue = ensure_house_accounts(txn, amount.currency)["revenue"]
+    revenue = ensure_house_accounts(txn, amount.currency, now=now)["revenue"]
     posted = post_transfer(
         txn,
         kind="cash_in",
@@ -369,14 +367,14 @@ def cash_in(
 
 
 def staff_credit(
-    txn: Txn, *, msisdn: str, amount: Money, reason: str, actor: str, now: datetime | None = None
+    txn: Txn, *, msisdn: str, amount: Money, reason: str, actor: str, now: datetime
 ) -> Consumer:
     """Staff credit a wallet from the operator's bank account (audited)."""
     if not reason.strip():
         raise InvalidRequest("a reason is required for every wallet credit")
     consumer = get_consumer(txn, msisdn)
     _check_top_up(txn, consumer, amount)
-    bank = ensure_house_accounts(txn, amount.currency)["bank"]
+    bank = ensure_house_accounts(txn, amount.currency, now=now)["bank"]
     post_transfer(
         txn,
         kind="deposit",

@@ -8,6 +8,7 @@ Everything here is idempotent: running ``evd demo`` twice changes nothing the se
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -74,19 +75,25 @@ DEMO_PRODUCTS: tuple[tuple, ...] = (
 )  # fmt: skip
 
 
-def seed_core(txn: Txn, *, password_log_n: int = 14) -> list[str]:
-    """Create the core demo data; returns what was created, one line per item."""
+def seed_core(txn: Txn, *, now: datetime, password_log_n: int = 14) -> list[str]:
+    """Create the core demo data, stamped ``now``; returns what was created, one line per
+    item."""
     created: list[str] = []
-    ensure_house_accounts(txn, CURRENCY)
+    ensure_house_accounts(txn, CURRENCY, now=now)
     exists = {row.code for row in txn.execute(select(accounts.c.code))}
     if UTILITY_ACCOUNT not in exists:
         create_account(
-            txn, code=UTILITY_ACCOUNT, kind="utility", name="Demo Municipality", currency=CURRENCY
+            txn,
+            code=UTILITY_ACCOUNT,
+            kind="utility",
+            name="Demo Municipality",
+            currency=CURRENCY,
+            now=now,
         )
         created.append(f"utility account {UTILITY_ACCOUNT}")
     for code, name in DEMO_SUPPLIERS:
         if code not in exists:
-            create_account(txn, code=code, kind="supplier", name=name, currency=CURRENCY)
+            create_account(txn, code=code, kind="supplier", name=name, currency=CURRENCY, now=now)
             created.append(f"supplier account {code}")
 
     known_products = {row.code for row in txn.execute(select(products.c.code))}
@@ -113,6 +120,7 @@ def seed_core(txn: Txn, *, password_log_n: int = 14) -> list[str]:
             reversal_policy=policy,
             attributes=attrs,
             actor="demo",
+            now=now,
             **pricing,
         )
         created.append(f"product {code}")
@@ -129,6 +137,7 @@ def seed_core(txn: Txn, *, password_log_n: int = 14) -> list[str]:
             currency=CURRENCY,
             credit_limit=Money.parse(demo.credit_limit, CURRENCY),
             actor="demo",
+            now=now,
         )
         adjust_vendor_balance(
             txn,
@@ -136,15 +145,19 @@ def seed_core(txn: Txn, *, password_log_n: int = 14) -> list[str]:
             Money.parse(demo.deposit, CURRENCY),
             reason="Demo opening deposit",
             actor="demo",
+            now=now,
         )
         if demo.privileges:
-            set_vendor_privileges(txn, demo.client_id, grant=set(demo.privileges), actor="demo")
+            set_vendor_privileges(
+                txn, demo.client_id, grant=set(demo.privileges), actor="demo", now=now
+            )
         create_operator(
             txn,
             name=demo.operator,
             password_hash=hash_password(demo.password, log_n=password_log_n),
             vendor_client_id=demo.client_id,
             actor="demo",
+            now=now,
         )
         created.append(
             f"vendor {demo.client_id} ({demo.name}) with R{demo.deposit} credit, "

@@ -16,6 +16,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -24,10 +25,11 @@ from sqlalchemy import Column, LargeBinary, String, Table, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from vending.clock import Clock
 from vending.config import Config
 from vending.storage.database import Txn
 from vending.storage.schema import data_keys, metadata
-from vending.storage.types import UTCDateTime, utcnow
+from vending.storage.types import UTCDateTime
 
 NONCE_BYTES = 12
 
@@ -108,8 +110,10 @@ class Keyring:
     # Seconds the active key id is cached; another process's rotation shows up after this.
     ACTIVE_KEY_TTL = 60.0
 
-    def __init__(self, master: MasterKey) -> None:
+    def __init__(self, master: MasterKey, *, clock: Clock) -> None:
         self._master = master
+        # Stamps the data keys and secrets it creates on first use, inside any transaction.
+        self._clock = clock
         self._keys: dict[int, AESGCM] = {}
         self._active: tuple[int, float] | None = None
         self._secrets: dict[str, bytes] = {}
@@ -156,7 +160,7 @@ class Keyring:
                 name=name,
                 wrapped_secret=_wrap_secret(self._master, name, secrets.token_bytes(32)),
                 master_fingerprint=self._master.fingerprint,
-                created_at=utcnow(),
+                created_at=self._clock(),
             )
             # Another process may create it at the same moment: its value wins for both.
             .on_conflict_do_nothing(index_elements=["name"])
@@ -180,13 +184,12 @@ class Keyring:
         with self._lock:
             self._secrets[name] = value
 
-    def rotate_data_key(self, txn: Txn) -> int:
+    def rotate_data_key(self, txn: Txn, *, now: datetime) -> int:
         """Retire the active data key and start a new one (for new rows)."""
-        now = utcnow()
         txn.execute(
             update(data_keys).where(data_keys.c.retired_at.is_(None)).values(retired_at=now)
         )
-        new_id = self._create_key(txn)
+        new_id = self._create_key(txn, now)
         txn.call_after(self._set_active, new_id)
         return new_id
 
@@ -231,7 +234,7 @@ class Keyring:
         ).scalar()
         if key_id is None:
             # Not cached as active until the commit: a rolled-back key id must not stick.
-            return self._create_key(txn)
+            return self._create_key(txn, self._clock())
         self._set_active(key_id)
         return key_id
 
@@ -239,7 +242,7 @@ class Keyring:
         with self._lock:
             self._active = (key_id, time.monotonic())
 
-    def _create_key(self, txn: Txn) -> int:
+    def _create_key(self, txn: Txn, now: datetime) -> int:
         # A key wrapped by another master than the existing ones would leave the database
         # unreadable under either (e.g. `evd keys rotate` run with the old key after a
         # re-wrap).
@@ -268,7 +271,7 @@ class Keyring:
                 id=next_id,
                 wrapped_key=_wrap(self._master, next_id, raw),
                 master_fingerprint=self._master.fingerprint,
-                created_at=utcnow(),
+                created_at=now,
             )
             .on_conflict_do_nothing(index_elements=["id"])
         )

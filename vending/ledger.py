@@ -55,7 +55,6 @@ from vending.errors import (
 from vending.money import Money
 from vending.storage.database import Txn
 from vending.storage.schema import accounts, ledger_entries, transfers
-from vending.storage.types import utcnow
 
 
 @dataclass(frozen=True)
@@ -106,7 +105,7 @@ def post_transfer(
     created_by: str,
     reference: str | None = None,
     reverses_id: int | None = None,
-    now: datetime | None = None,
+    now: datetime,
     defer: Collection[int] = (),
 ) -> PostedTransfer:
     """Post one balanced transfer and apply it to the account balances.
@@ -118,7 +117,6 @@ def post_transfer(
     if not legs:
         raise InvalidAmount("a transfer cannot move nothing")
     check_balanced(legs)
-    now = now or utcnow()
 
     deltas: dict[int, int] = defaultdict(int)
     currency_of: dict[int, str] = {}
@@ -343,7 +341,7 @@ def reverse_transfer(
     description: str,
     created_by: str,
     reference: str | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> PostedTransfer:
     """Post the exact opposite of ``transfer_id``, at most once."""
     legs = transfer_legs(txn, transfer_id)

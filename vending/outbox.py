@@ -12,7 +12,6 @@ from sqlalchemy import insert, select, update
 
 from vending.storage.database import Txn
 from vending.storage.schema import notifications
-from vending.storage.types import utcnow
 
 log = logging.getLogger("evd.notifications")
 
@@ -33,11 +32,11 @@ def notify(
     kind: str,
     subject: str,
     payload: dict[str, Any],
-    now: datetime | None = None,
+    now: datetime,
 ) -> None:
     txn.execute(
         insert(notifications).values(
-            created_at=now or utcnow(),
+            created_at=now,
             kind=kind,
             subject=subject[:120],
             payload=payload,
@@ -57,9 +56,7 @@ def pending(txn: Txn, limit: int = 100) -> list[Notification]:
     return [Notification(**row._mapping) for row in rows]
 
 
-def mark_delivered(txn: Txn, notification_id: int, now: datetime | None = None) -> None:
+def mark_delivered(txn: Txn, notification_id: int, *, now: datetime) -> None:
     txn.execute(
-        update(notifications)
-        .where(notifications.c.id == notification_id)
-        .values(delivered_at=now or utcnow())
+        update(notifications).where(notifications.c.id == notification_id).values(delivered_at=now)
     )

@@ -35,7 +35,6 @@ from vending.storage.schema import (
     vendor_commissions,
     vendors,
 )
-from vending.storage.types import utcnow
 
 PRODUCT_CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,31}")
 
@@ -128,7 +127,7 @@ def create_product(
     reversal_policy: str = "refund",
     attributes: dict[str, Any] | None = None,
     actor: str = "system",
-    now: datetime | None = None,
+    now: datetime,
 ) -> Product:
     if not PRODUCT_CODE_PATTERN.fullmatch(code):
         raise InvalidRequest(f"product code {code!r}: 1-32 letters, digits, '_', '.', ':' or '-'")
@@ -205,11 +204,13 @@ def create_product(
             reversal_policy=reversal_policy,
             attributes=attributes or {},
             active=True,
-            created_at=now or utcnow(),
+            created_at=now,
         )
         .returning(products.c.id)
     ).scalar_one()
-    audit.record(txn, actor=actor, action="product.create", subject=code, details={"kind": kind})
+    audit.record(
+        txn, actor=actor, action="product.create", subject=code, details={"kind": kind}, now=now
+    )
     return get_product(txn, product_id)
 
 
@@ -238,12 +239,12 @@ def list_products(txn: Txn, *, kind: str | None = None, active_only: bool = Fals
     return [_from_row(row) for row in txn.execute(query)]
 
 
-def set_active(txn: Txn, code: str, active: bool, *, actor: str) -> None:
+def set_active(txn: Txn, code: str, active: bool, *, actor: str, now: datetime) -> None:
     result = txn.execute(update(products).where(products.c.code == code).values(active=active))
     if result.rowcount != 1:
         raise UnknownProduct(f"no product {code!r}")
     audit.record(
-        txn, actor=actor, action="product.active", subject=code, details={"active": active}
+        txn, actor=actor, action="product.active", subject=code, details={"active": active}, now=now
     )
 
 

@@ -23,7 +23,6 @@ from vending.errors import IdempotencyConflict, RequestInProgress
 from vending.keyring import Keyring
 from vending.storage.database import Txn
 from vending.storage.schema import requests, sales
-from vending.storage.types import utcnow
 
 
 @dataclass(frozen=True)
@@ -92,7 +91,7 @@ def claim_request(
     request_id: str,
     operation: str,
     fingerprint: bytes,
-    now: datetime | None = None,
+    now: datetime,
 ) -> Claim | StoredResponse:
     """Claim the key, or return the stored response of an identical earlier request.
 
@@ -108,7 +107,7 @@ def claim_request(
             "operation": operation,
             "fingerprint": fingerprint,
             "state": "pending",
-            "received_at": now or utcnow(),
+            "received_at": now,
         },
     ).scalar()
     if request_pk is not None:
@@ -131,7 +130,7 @@ def store_response(
     body: bytes,
     *,
     http_status: int = 200,
-    now: datetime | None = None,
+    now: datetime,
     pending: bool = False,
 ) -> None:
     """Store the response to ``claim`` (encrypted), in the caller's transaction;
@@ -145,7 +144,7 @@ def store_response(
             "http_status": http_status,
             "response_key_id": key_id,
             "response": blob,
-            "completed_at": now or utcnow(),
+            "completed_at": now,
         },
     )
     if pending:
@@ -226,7 +225,7 @@ def replace_response(
     request_pk: int,
     response: StoredResponse,
     *,
-    now: datetime | None = None,
+    now: datetime,
 ) -> None:
     """Replace the stored response of a completed request (a reversed sale's answer is
     withdrawn: see :func:`vending.services.idempotency.withdraw_answer`)."""

@@ -29,7 +29,6 @@ from vending.products import Pricing, Product, get_product
 from vending.requests import Claim
 from vending.storage.database import Txn
 from vending.storage.schema import accounts, products, requests, sales
-from vending.storage.types import utcnow
 
 
 @dataclass(frozen=True)
@@ -135,12 +134,12 @@ _HOUSE_IDS = select(accounts.c.code, accounts.c.id).where(
 )
 
 
-def _house_ids(txn: Txn, currency: str, *purposes: str) -> dict[str, int]:
+def _house_ids(txn: Txn, currency: str, *purposes: str, now: datetime) -> dict[str, int]:
     codes = {house_account_code(p, currency): p for p in purposes}
     rows = txn.execute(_HOUSE_IDS, {"codes": list(codes)})
     found = {codes[row.code]: row.id for row in rows}
     if len(found) < len(purposes):
-        found = {p: ensure_house_accounts(txn, currency)[p] for p in purposes}
+        found = {p: ensure_house_accounts(txn, currency, now=now)[p] for p in purposes}
     return found
 
 
@@ -222,12 +221,11 @@ def _insert_sale(
 
 
 def record_sale(
-    txn: Txn, claim: Claim, order: SaleOrder, *, created_by: str, now: datetime | None = None
+    txn: Txn, claim: Claim, order: SaleOrder, *, created_by: str, now: datetime
 ) -> SaleResult:
     """A sale delivered in this same transaction: one ``sale`` transfer, state completed."""
-    now = now or utcnow()
     currency = order.pricing.price.currency
-    house = _house_ids(txn, currency, "revenue", "fees")
+    house = _house_ids(txn, currency, "revenue", "fees", now=now)
     posted = post_transfer(
         txn,
         kind="sale",
@@ -248,13 +246,12 @@ def record_sale(
 
 
 def hold_sale(
-    txn: Txn, claim: Claim, order: SaleOrder, *, created_by: str, now: datetime | None = None
+    txn: Txn, claim: Claim, order: SaleOrder, *, created_by: str, now: datetime
 ) -> SaleResult:
     """A sale waiting on an upstream: the vendor's money moves to suspense, state pending."""
-    now = now or utcnow()
     pricing = order.pricing
     currency = pricing.price.currency
-    suspense = _house_ids(txn, currency, "suspense")["suspense"]
+    suspense = _house_ids(txn, currency, "suspense", now=now)["suspense"]
     posted = post_transfer(
         txn,
         kind="sale_hold",
@@ -283,10 +280,9 @@ def settle_sale(
     external_ref: str | None = None,
     details: dict[str, Any] | None = None,
     created_by: str = "system",
-    now: datetime | None = None,
+    now: datetime,
 ) -> Sale:
     """pending → completed: the held money goes to the supplier, margin and fee."""
-    now = now or utcnow()
     sale = _transition(txn, sale_id, "pending", "completed", completed_at=now)
     product = _product_of(txn, sale)
     pricing = Pricing(sale.amount, sale.cost, sale.commission, sale.fee)
@@ -299,7 +295,7 @@ def settle_sale(
         terminal_id=sale.terminal_id,
     )
     currency = sale.amount.currency
-    house = _house_ids(txn, currency, "revenue", "fees", "suspense")
+    house = _house_ids(txn, currency, "revenue", "fees", "suspense", now=now)
     posted = post_transfer(
         txn,
         kind="sale_settle",
@@ -319,10 +315,9 @@ def settle_sale(
 
 
 def fail_sale(
-    txn: Txn, sale_id: int, *, reason: str, created_by: str = "system", now: datetime | None = None
+    txn: Txn, sale_id: int, *, reason: str, created_by: str = "system", now: datetime
 ) -> Sale:
     """pending → failed: the hold is reversed and the vendor has its money back."""
-    now = now or utcnow()
     sale = _transition(txn, sale_id, "pending", "failed", failure_reason=reason[:200])
     assert sale.transfer_id is not None
     posted = reverse_transfer(
@@ -344,13 +339,12 @@ def reverse_sale(
     *,
     reason: str,
     created_by: str,
-    now: datetime | None = None,
+    now: datetime,
 ) -> Sale:
     """completed → reversed per the product's reversal policy, refunding the vendor.
 
     Idempotent: reversing a reversed sale returns it unchanged.
     """
-    now = now or utcnow()
     sale = get_sale(txn, sale_id)
     if sale.state == "reversed":
         return sale
@@ -386,7 +380,7 @@ def reverse_sale(
     return get_sale(txn, sale.id)
 
 
-def confirm_sale(txn: Txn, sale_id: int, *, now: datetime | None = None) -> Sale:
+def confirm_sale(txn: Txn, sale_id: int, *, now: datetime) -> Sale:
     """Record a client's confirmation; only completed sales can be confirmed."""
     sale = get_sale(txn, sale_id)
     if sale.state != "completed":
@@ -395,7 +389,7 @@ def confirm_sale(txn: Txn, sale_id: int, *, now: datetime | None = None) -> Sale
         txn.execute(
             update(sales)
             .where(sales.c.id == sale_id, sales.c.confirmed_at.is_(None))
-            .values(confirmed_at=now or utcnow())
+            .values(confirmed_at=now)
         )
         sale = get_sale(txn, sale_id)
     return sale

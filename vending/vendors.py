@@ -21,7 +21,6 @@ from vending.ledger import Leg, PostedTransfer, post_transfer
 from vending.money import Money
 from vending.storage.database import Txn
 from vending.storage.schema import accounts, operators, vendors
-from vending.storage.types import utcnow
 
 # XMLVend clientIDs: an EAN-13, or a generic id (b:Msg, but keep them printable and short).
 CLIENT_ID_PATTERN = re.compile(r"\S{1,64}")
@@ -104,9 +103,8 @@ def create_vendor(
     credit_limit: Money | None = None,
     require_auth: bool | None = None,
     actor: str = "system",
-    now: datetime | None = None,
+    now: datetime,
 ) -> Vendor:
-    now = now or utcnow()
     if not CLIENT_ID_PATTERN.fullmatch(client_id):
         raise InvalidRequest(f"client id {client_id!r} must be 1-64 non-space characters")
     if not name.strip() or len(name) > 80:
@@ -115,7 +113,7 @@ def create_vendor(
         raise InvalidRequest("a vendor address must be at most 80 characters")
     if txn.execute(select(vendors.c.id).where(vendors.c.client_id == client_id)).first():
         raise InvalidRequest(f"a vendor with client id {client_id!r} already exists")
-    ensure_house_accounts(txn, currency)
+    ensure_house_accounts(txn, currency, now=now)
     account = create_account(
         txn,
         code=f"vendor:{client_id}",
@@ -171,7 +169,7 @@ def list_vendors(txn: Txn) -> list[Vendor]:
 
 
 def set_vendor_blocked(
-    txn: Txn, client_id: str, blocked: bool, *, actor: str, reason: str = ""
+    txn: Txn, client_id: str, blocked: bool, *, actor: str, reason: str = "", now: datetime
 ) -> Vendor:
     """Block or unblock a vendor and its sales account (no debit passes while blocked)."""
     vendor = get_vendor(txn, client_id)
@@ -183,6 +181,7 @@ def set_vendor_blocked(
         action="vendor.block" if blocked else "vendor.unblock",
         subject=client_id,
         details={"reason": reason},
+        now=now,
     )
     return get_vendor(txn, client_id)
 
@@ -194,6 +193,7 @@ def set_vendor_privileges(
     grant: set[str] | frozenset[str] = frozenset(),
     revoke: set[str] | frozenset[str] = frozenset(),
     actor: str,
+    now: datetime,
 ) -> Vendor:
     """Grant and/or revoke privileges (names in :data:`PRIVILEGES`)."""
     unknown = (set(grant) | set(revoke)) - set(PRIVILEGES)
@@ -215,11 +215,14 @@ def set_vendor_privileges(
         action="vendor.privileges",
         subject=client_id,
         details={"granted": sorted(grant), "revoked": sorted(revoke)},
+        now=now,
     )
     return get_vendor(txn, client_id)
 
 
-def set_vendor_credit_limit(txn: Txn, client_id: str, limit: Money, *, actor: str) -> Vendor:
+def set_vendor_credit_limit(
+    txn: Txn, client_id: str, limit: Money, *, actor: str, now: datetime
+) -> Vendor:
     vendor = get_vendor(txn, client_id)
     set_credit_limit(txn, vendor.account_id, limit)
     audit.record(
@@ -228,6 +231,7 @@ def set_vendor_credit_limit(txn: Txn, client_id: str, limit: Money, *, actor: st
         action="vendor.credit_limit",
         subject=client_id,
         details={"credit_limit": limit.amount, "currency": limit.currency},
+        now=now,
     )
     return get_vendor(txn, client_id)
 
@@ -240,7 +244,7 @@ def adjust_vendor_balance(
     reason: str,
     actor: str,
     reference: str | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> PostedTransfer:
     """Credit (deposit, positive ``amount``) or debit (withdrawal, negative) a vendor's float
     against the operator's bank account, with a reason in the ledger and the audit log."""
@@ -253,7 +257,7 @@ def adjust_vendor_balance(
         raise CurrencyMismatch(
             f"vendor {client_id} trades in {vendor.currency}, not {amount.currency}"
         )
-    bank_id = ensure_house_accounts(txn, vendor.currency)["bank"]
+    bank_id = ensure_house_accounts(txn, vendor.currency, now=now)["bank"]
     kind = "deposit" if amount.amount > 0 else "withdrawal"
     posted = post_transfer(
         txn,
@@ -307,10 +311,9 @@ def create_operator(
     vendor_client_id: str | None = None,
     role: str = "operator",
     actor: str = "system",
-    now: datetime | None = None,
+    now: datetime,
 ) -> Operator:
     """An operator of a vendor (logs in from its terminals), or staff when no vendor."""
-    now = now or utcnow()
     if role not in ("operator", "admin"):
         raise InvalidRequest("role must be operator or admin")
     vendor_id = None
@@ -371,22 +374,26 @@ def list_operators(txn: Txn, vendor_client_id: str | None = None) -> list[Operat
     return [_operator_from_row(row) for row in txn.execute(query)]
 
 
-def set_operator_password(txn: Txn, operator_id: int, password_hash: str, *, actor: str) -> None:
+def set_operator_password(
+    txn: Txn, operator_id: int, password_hash: str, *, actor: str, now: datetime
+) -> None:
     result = txn.execute(
         update(operators)
         .where(operators.c.id == operator_id)
         .values(
             password_hash=password_hash,
             credential_version=operators.c.credential_version + 1,
-            password_changed_at=utcnow(),
+            password_changed_at=now,
         )
     )
     if result.rowcount != 1:
         raise UnknownOperator(f"no operator {operator_id}")
-    audit.record(txn, actor=actor, action="operator.password", subject=str(operator_id))
+    audit.record(txn, actor=actor, action="operator.password", subject=str(operator_id), now=now)
 
 
-def set_operator_blocked(txn: Txn, operator_id: int, blocked: bool, *, actor: str) -> None:
+def set_operator_blocked(
+    txn: Txn, operator_id: int, blocked: bool, *, actor: str, now: datetime
+) -> None:
     result = txn.execute(
         update(operators)
         .where(operators.c.id == operator_id)
@@ -399,4 +406,5 @@ def set_operator_blocked(txn: Txn, operator_id: int, blocked: bool, *, actor: st
         actor=actor,
         action="operator.block" if blocked else "operator.unblock",
         subject=str(operator_id),
+        now=now,
     )

@@ -92,7 +92,7 @@ def _serve(context: Context, args: argparse.Namespace) -> int:
     except Exception as exc:
         raise CommandError(f"cannot reach the database: {exc.__class__.__name__}: {exc}") from exc
     try:
-        keyring = Keyring(load_master_key(config))
+        keyring = Keyring(load_master_key(config), clock=context.clock)
     except KeyringError as exc:
         raise CommandError(str(exc)) from exc
     exposure = _exposure(config, database, bool(getattr(args, "allow_insecure", False)))
@@ -233,6 +233,7 @@ def _run(
         keyring=keyring,
         upstream_factory=upstream_backend,
         fulfilment_factory=_fulfilment_factory(reactor, context.database),
+        clock=context.clock,
     )
     database = app.database
     server = build_server(

@@ -24,13 +24,12 @@ codec's :class:`~xmlvend.codec.faults.SoapFault`.
 from __future__ import annotations
 
 import gzip
-import io
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from twisted.internet import error as net_error
-from twisted.internet.defer import CancelledError, Deferred, fail
+from twisted.internet.defer import CancelledError, Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Protocol
 from twisted.internet.ssl import (
@@ -44,7 +43,6 @@ from twisted.web.client import (
     Agent,
     BrowserLikePolicyForHTTPS,
     ContentDecoderAgent,
-    FileBodyProducer,
     GzipDecoder,
     HTTPConnectionPool,
     ResponseDone,
@@ -52,7 +50,7 @@ from twisted.web.client import (
 )
 from twisted.web.http import PotentialDataLoss
 from twisted.web.http_headers import Headers
-from twisted.web.iweb import IPolicyForHTTPS, IResponse
+from twisted.web.iweb import IAgentEndpointFactory, IBodyProducer, IPolicyForHTTPS, IResponse
 from zope.interface import implementer
 
 from xmlvend.codec import parse_response, render_request
@@ -131,6 +129,29 @@ class _PinnedPolicy:
         )
 
 
+@implementer(IBodyProducer)
+class _BytesProducer:
+    """A request body written in one piece: XMLVend requests are small, and unlike
+    FileBodyProducer this needs no cooperator (so it runs on any reactor, a test's too)."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+        self.length = len(body)
+
+    def startProducing(self, consumer: Any) -> Deferred:
+        consumer.write(self._body)
+        return succeed(None)
+
+    def pauseProducing(self) -> None:
+        pass
+
+    def resumeProducing(self) -> None:
+        pass
+
+    def stopProducing(self) -> None:
+        pass
+
+
 class _BodyCollector(Protocol):
     """Collects a response body up to ``limit`` bytes; more aborts the connection."""
 
@@ -191,7 +212,10 @@ class XMLVendClient:
         accept_gzip: bool = True,
         tls: ClientTLS | None = None,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        endpoint_factory: IAgentEndpointFactory | None = None,
     ) -> None:
+        """``endpoint_factory``: where connections go (default: TCP/TLS to the URL's host);
+        tests connect the client to a server in memory with it."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {url!r}")
@@ -206,11 +230,15 @@ class XMLVendClient:
         # One request per connection: a vending client must know which request a dropped
         # connection carried, and requests are rare enough for the handshake cost.
         pool = HTTPConnectionPool(reactor, persistent=False)
-        agent: Any = Agent(
-            reactor,
-            contextFactory=policy,
-            connectTimeout=connect_timeout if connect_timeout is not None else timeout,
-            pool=pool,
+        agent: Any = (
+            Agent(
+                reactor,
+                contextFactory=policy,
+                connectTimeout=connect_timeout if connect_timeout is not None else timeout,
+                pool=pool,
+            )
+            if endpoint_factory is None
+            else Agent.usingEndpointFactory(reactor, endpoint_factory, pool=pool)
         )
         if accept_gzip:
             agent = ContentDecoderAgent(agent, [(b"gzip", GzipDecoder)])
@@ -233,7 +261,7 @@ class XMLVendClient:
         result: Deferred = Deferred()
         timed_out = []
         request = self._agent.request(
-            b"POST", self.url.encode("ascii"), headers, FileBodyProducer(io.BytesIO(body))
+            b"POST", self.url.encode("ascii"), headers, _BytesProducer(body)
         )
 
         def read(response: IResponse) -> Deferred:

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 import jsonschema
+from fixed_clock import NOW
 from server_support import (
     CAFE,
     MemoryTransport,
@@ -215,6 +216,7 @@ class ApiWorld:
             vendor_client_id=vendor,
             operator_name=operator,
             actor="test",
+            now=NOW,
         )
         self.sentinel.register(key)
         return key
@@ -256,9 +258,7 @@ def build_api_world(
         keyring=keyring,
         services=services,
     )
-    built = build_json_api(
-        app, reactor=xml.reactor, clock=xml.clock, post=receiver.post, poll_seconds=5.0
-    )
+    built = build_json_api(app, reactor=xml.reactor, post=receiver.post, poll_seconds=5.0)
     mount(xml.server.site, built.segment, built.resource)
     built.start()
     world = ApiWorld(xml, built, receiver, sentinel)

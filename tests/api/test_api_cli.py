@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from fixed_clock import NOW
 from sqlalchemy import select
 
 from vending.api_keys import principal_for_key
@@ -48,7 +49,7 @@ def evd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: object) -> Evd:
     runner = Evd(tmp_path, monkeypatch, capsys)
     database = runner.database()
     migrate.upgrade(database.engine)
-    database.run_txn("seed", seed_core, password_log_n=10)
+    database.run_txn("seed", seed_core, password_log_n=10, now=NOW)
     database.close()
     return runner
 

@@ -4,6 +4,7 @@ merchant's commission), sign-in with throttling, purchases from the wallet, KYC 
 from __future__ import annotations
 
 from api_support import ApiWorld, idem
+from fixed_clock import NOW
 from server_support import CAFE, NORMAL_METER, VOUCHER_PRODUCT
 
 from vending import consumers
@@ -113,7 +114,7 @@ def test_the_wallet_floor_and_the_daily_limit(api: ApiWorld) -> None:
     token = _session(api)
     poor = api.sell(VOUCHER, token, idem=idem("poor"))
     assert poor.status == 402 and poor.problem_type == "insufficient-funds"
-    api.database.run_txn("kyc", consumers.set_consumer, MSISDN, actor="test", kyc_level=0)
+    api.database.run_txn("kyc", consumers.set_consumer, MSISDN, actor="test", kyc_level=0, now=NOW)
     _top_up(api, "995.00")
     electricity = {"product": "ELEC-DEMO", "meter": NORMAL_METER, "amount": "100.00"}
     for n in range(5):  # 500.00 a day at level 0
@@ -140,7 +141,9 @@ def test_a_blocked_consumer_cannot_buy(api: ApiWorld) -> None:
     _register(api)
     _top_up(api, "50.00")
     token = _session(api)
-    api.database.run_txn("block", consumers.set_consumer, MSISDN, actor="test", status="blocked")
+    api.database.run_txn(
+        "block", consumers.set_consumer, MSISDN, actor="test", status="blocked", now=NOW
+    )
     api.json_api.access.forget()
     response = api.sell(VOUCHER, token, idem=idem("blocked"))
     assert response.status == 401  # the session ended with the status change

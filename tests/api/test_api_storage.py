@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
+from fixed_clock import NOW
 from sqlalchemy import select
 
 from vending import api_keys, consumers, webhooks
@@ -18,12 +19,11 @@ from vending.storage.database import Database, Txn
 from vending.vendors import get_vendor
 
 CAFE = "6004708000090"
-NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def seeded(database: Database) -> Database:
-    database.run_txn("seed_core", seed_core, password_log_n=10)
+    database.run_txn("seed_core", seed_core, password_log_n=10, now=NOW)
     return database
 
 
@@ -36,6 +36,7 @@ def test_a_key_is_random_shown_once_and_stored_only_as_its_hash(
         vendor_client_id=CAFE,
         operator_name="cashier1",
         actor="test",
+        now=NOW,
     )
     other = seeded.run_txn(
         "create",
@@ -43,6 +44,7 @@ def test_a_key_is_random_shown_once_and_stored_only_as_its_hash(
         vendor_client_id=CAFE,
         operator_name="cashier1",
         actor="test",
+        now=NOW,
     )[1]
     secrets_sentinel.register(key, other)  # type: ignore[attr-defined]
     assert key.startswith("evd_live_") and len(key) >= 9 + 43 and key != other
@@ -62,10 +64,11 @@ def test_revoked_and_unknown_keys_are_refused_alike(seeded: Database) -> None:
         vendor_client_id=CAFE,
         operator_name="cashier1",
         actor="test",
+        now=NOW,
     )
     with pytest.raises(api_keys.InvalidApiKey) as unknown:
         seeded.run_txn("auth", api_keys.principal_for_key, key + "x")
-    seeded.run_txn("revoke", api_keys.revoke_api_key, record.id, actor="test")
+    seeded.run_txn("revoke", api_keys.revoke_api_key, record.id, actor="test", now=NOW)
     with pytest.raises(api_keys.InvalidApiKey) as revoked:
         seeded.run_txn("auth", api_keys.principal_for_key, key)
     assert str(unknown.value) == str(revoked.value)
@@ -81,6 +84,7 @@ def test_a_key_of_an_unknown_operator_is_refused(seeded: Database) -> None:
             vendor_client_id=CAFE,
             operator_name="nobody",
             actor="test",
+            now=NOW,
         )
 
 
@@ -93,6 +97,7 @@ def test_the_webhook_secret_is_encrypted_and_readable_for_signing(
         vendor_client_id=CAFE,
         operator_name="cashier1",
         actor="test",
+        now=NOW,
     )
     secret = seeded.run_txn(
         "cb",
@@ -101,6 +106,7 @@ def test_the_webhook_secret_is_encrypted_and_readable_for_signing(
         record.id,
         "https://hooks.example/evd",
         actor="test",
+        now=NOW,
     )
     assert secret is not None and secret.startswith("whsec_")
     row = seeded.run_txn("row", lambda txn: txn.execute(select(api_keys_table)).one())
@@ -108,7 +114,9 @@ def test_the_webhook_secret_is_encrypted_and_readable_for_signing(
     callback = seeded.run_txn("of", api_keys.callback_of, keyring, record.id)
     assert callback is not None and callback.secret == secret.encode()
     with pytest.raises(InvalidRequest):
-        seeded.run_txn("cb", api_keys.set_callback, keyring, record.id, "ftp://x", actor="test")
+        seeded.run_txn(
+            "cb", api_keys.set_callback, keyring, record.id, "ftp://x", actor="test", now=NOW
+        )
     with pytest.raises(InvalidRequest):
         seeded.run_txn(
             "cb",
@@ -117,6 +125,7 @@ def test_the_webhook_secret_is_encrypted_and_readable_for_signing(
             record.id,
             "https://u:p@x.example/",
             actor="test",
+            now=NOW,
         )
 
 
@@ -188,13 +197,15 @@ def test_kyc_limits_bound_the_balance_and_the_daily_spend(seeded: Database) -> N
         seeded.run_txn(
             "check", consumers.check_spend, consumer.id, Money.parse("500.01", "ZAR"), NOW
         )
-    seeded.run_txn("kyc", consumers.set_consumer, "27821234567", actor="test", kyc_level=1)
+    seeded.run_txn("kyc", consumers.set_consumer, "27821234567", actor="test", kyc_level=1, now=NOW)
     _cash_in(seeded, "100.01")
 
 
 def test_a_blocked_consumer_gets_no_money_and_spends_none(seeded: Database) -> None:
     consumer = _register(seeded)
-    seeded.run_txn("block", consumers.set_consumer, consumer.msisdn, actor="t", status="blocked")
+    seeded.run_txn(
+        "block", consumers.set_consumer, consumer.msisdn, actor="t", status="blocked", now=NOW
+    )
     with pytest.raises(consumers.ConsumerBlocked):
         _cash_in(seeded, "10.00")
     with pytest.raises(consumers.ConsumerBlocked):
@@ -233,6 +244,7 @@ def test_wrong_pins_lock_the_consumer_and_a_good_pin_opens_a_session(
         "27821234567",
         actor="t",
         pin_hash=consumers.hash_pin("9999", log_n=10),
+        now=NOW,
     )
     with pytest.raises(consumers.InvalidSession):
         seeded.run_txn("s", consumers.consumer_for_session, good.token, later)
@@ -264,6 +276,7 @@ def test_deliveries_are_retried_with_backoff_until_acknowledged(
         vendor_client_id=CAFE,
         operator_name="cashier1",
         actor="test",
+        now=NOW,
     )
     key = RequestKey("json", CAFE, "json:k1", "sale", b"f" * 32)
     processed = seeded.run_txn(

@@ -55,8 +55,8 @@ def seed_world(
 
     def seed(txn: Txn) -> None:
         seed_catalogue(txn, now=NOW)
-        create_vendor(txn, client_id=VENDOR, name="Sharma Mobile Store", currency=INR)
-        adjust_vendor_balance(txn, VENDOR, inr(1_000_000), reason="float", actor="test")
+        create_vendor(txn, client_id=VENDOR, name="Sharma Mobile Store", currency=INR, now=NOW)
+        adjust_vendor_balance(txn, VENDOR, inr(1_000_000), reason="float", actor="test", now=NOW)
         for name, protocol in (
             ("alpha", "recharge-json"),
             ("beta", "recharge-json"),
@@ -92,6 +92,7 @@ def seed_world(
                 provider_code=f"A{code}",
                 priority=1,
                 actor="test",
+                now=NOW,
             )
             map_product(
                 txn,
@@ -100,11 +101,19 @@ def seed_world(
                 provider_code=f"B-{code}",
                 priority=2,
                 actor="test",
+                now=NOW,
             )
-        map_product(txn, product_code="DMT-IMPS", provider="bank", provider_code="IMPS", actor="t")
+        map_product(
+            txn, product_code="DMT-IMPS", provider="bank", provider_code="IMPS", actor="t", now=NOW
+        )
         for product in ("BBPS-ELECTRICITY", "BBPS-POSTPAID", "BBPS-GAS", "BBPS-INSURANCE"):
             map_product(
-                txn, product_code=product, provider="bbpsnet", provider_code="*", actor="test"
+                txn,
+                product_code=product,
+                provider="bbpsnet",
+                provider_code="*",
+                actor="test",
+                now=NOW,
             )
 
     db.run_txn("seed_world", seed)

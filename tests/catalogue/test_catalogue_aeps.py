@@ -17,10 +17,10 @@ from twisted.internet.defer import fail, succeed
 
 from catalogue import aeps
 from catalogue.interface import AepsAnswer, AepsBankRequest, Outcome, ProviderUnavailable
+from vending.clock import system_clock as utcnow
 from vending.errors import InvalidRequest
 from vending.requests import StoredResponse
 from vending.services.aeps import AepsRequest, AepsService
-from vending.storage.types import utcnow
 
 PID = (
     b'<PidData><Resp errCode="0" fCount="1"/><Skey ci="20250923">c2VjcmV0LXNlc3Npb24ta2V5</Skey>'

@@ -38,13 +38,13 @@ from catalogue.adapters.wiring import CALLBACK_PARSERS, build_clients
 from catalogue.callbacks import sign
 from catalogue.fulfilment import Fulfilment, FulfilmentPolicy
 from catalogue.orders import attempts_of, get_order
+from vending.clock import system_clock as utcnow
 from vending.keyring import Keyring
 from vending.services.bill_payments import BillFetchRequest, BillPaymentRequest, BillPayments
 from vending.services.money_transfers import MoneyTransfers, TransferRequest
 from vending.services.recharge_sales import RechargeRequest, RechargeSales
 from vending.services.rendering import Renderers
 from vending.storage.database import Database
-from vending.storage.types import utcnow
 from xmlvend.transport.asyncdb import AsyncDatabase
 
 pytestmark = pytest.mark.providers

@@ -126,6 +126,7 @@ def test_biller_ids_are_14_characters(shop) -> None:
             amount_rule="ANY",
             params=[bbps.CustomerParam("K No", r"\d{8}")],
             actor="test",
+            now=START,
         )
 
     with pytest.raises(InvalidRequest):

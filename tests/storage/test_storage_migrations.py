@@ -8,6 +8,7 @@ import importlib.util
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from fixed_clock import NOW
 from sqlalchemy import inspect, text
 
 from vending.storage import migrate
@@ -97,14 +98,15 @@ def test_journal_tables_refuse_update_and_delete(database: Database, table: str)
     from vending.money import Money
 
     def seed(txn):  # type: ignore[no-untyped-def]
-        a = create_account(txn, code="a", kind="house", name="a", currency="ZAR").id
-        b = create_account(txn, code="b", kind="house", name="b", currency="ZAR").id
+        a = create_account(txn, code="a", kind="house", name="a", currency="ZAR", now=NOW).id
+        b = create_account(txn, code="b", kind="house", name="b", currency="ZAR", now=NOW).id
         post_transfer(
             txn,
             kind="adjustment",
             legs=[Leg(a, Money(5, "ZAR"), "x"), Leg(b, Money(-5, "ZAR"), "x")],
             description="seed",
             created_by="test",
+            now=NOW,
         )
 
     database.run_txn("seed", seed)

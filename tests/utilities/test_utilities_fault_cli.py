@@ -46,9 +46,9 @@ def reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Databa
     migrate.upgrade(engine)
     engine.dispose()
     database = Database(url, pool_size=2)
-    keyring = Keyring(master)
-    database.run_txn("seed_core", seed_core, password_log_n=10)
-    database.run_txn("seed_utilities", seed_utilities, keyring)
+    keyring = Keyring(master, clock=lambda: NOW)
+    database.run_txn("seed_core", seed_core, now=NOW, password_log_n=10)
+    database.run_txn("seed_utilities", seed_utilities, keyring, now=NOW)
     cafe = principal_for(database, "6004708000090")
     for n, report in enumerate(REPORTS):
         key = RequestKey("xmlvend", cafe.client_id, f"m{n}", "custReportFault",

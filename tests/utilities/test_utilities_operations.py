@@ -7,6 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from fixed_clock import NOW
 from utilities_support import World, make_context, result_of
 from utility_meters import demo_decoder_key, simulator_for
 
@@ -104,6 +105,7 @@ def test_misty1_key_change_has_four_tokens(world: World) -> None:
         ea=11,
         base_date=2014,
         make_current=True,
+        now=NOW,
     )
     meter = simulator_for("04100000027", sgc="123457", krn=1)
     result = world.rendered(world.vend("04100000027", "20.00")).result
@@ -247,7 +249,7 @@ def test_slow_meter_failure_is_stored(world: World) -> None:
     ctx = make_context(world.cafe, request_id="slow-2")
     purchase = Purchase(MeterQuery("04100000092"), amount=zar("50.00"))
     d = world.service.credit_vend(ctx, purchase, world.renderer)
-    world.database.run_txn("block", set_blocked, "04100000092", True)
+    world.database.run_txn("block", set_blocked, "04100000092", True, now=NOW)
     world.reactor.advance(10)
     processed = result_of(d)
     entry = world.rendered(processed)

@@ -10,7 +10,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select, text
-from utilities_support import CORNER_CAFE, World, build_world, make_context
+from utilities_support import CORNER_CAFE, NOW, World, build_world, make_context
 from utility_meters import demo_decoder_key, simulator_for
 
 import utilities.tables  # noqa: F401  (registers the tables on the shared metadata)
@@ -38,7 +38,7 @@ from vending.storage.schema import metadata, sales
 
 
 def test_vending_keys_are_encrypted_at_rest(database: Database, keyring: Keyring) -> None:
-    database.run_txn("seed", seed_utilities, keyring)
+    database.run_txn("seed", seed_utilities, keyring, now=NOW)
 
     def raw(txn: Txn) -> list[bytes]:
         rows = txn.execute(text("SELECT * FROM vending_keys")).all()
@@ -56,14 +56,14 @@ def test_vending_keys_are_encrypted_at_rest(database: Database, keyring: Keyring
     assert database.run_txn("load", load_vending_key, keyring, sgc, krn) == bytes.fromhex(
         DEMO_KEYS[0].key_hex
     )
-    other = Keyring(MasterKey.generate())
+    other = Keyring(MasterKey.generate(), clock=lambda: NOW)
     with pytest.raises(Exception, match="master key"):
         database.run_txn("load", load_vending_key, other, sgc, krn)
     assert all(not hasattr(info, "key") for info in database.run_txn("list", list_vending_keys))
 
 
 def test_swapped_ciphertexts_do_not_decrypt(database: Database, keyring: Keyring) -> None:
-    database.run_txn("seed", seed_utilities, keyring)
+    database.run_txn("seed", seed_utilities, keyring, now=NOW)
 
     def swap(txn: Txn) -> None:
         a = txn.execute(
@@ -84,7 +84,14 @@ def test_swapped_ciphertexts_do_not_decrypt(database: Database, keyring: Keyring
 
 def test_key_import_validation(database: Database, keyring: Keyring) -> None:
     def imp(**kw: Any) -> Any:
-        base = {"sgc": "111111", "krn": 1, "key": bytes(8), "dkga": 2, "base_date": 2014}
+        base = {
+            "sgc": "111111",
+            "krn": 1,
+            "key": bytes(8),
+            "dkga": 2,
+            "base_date": 2014,
+            "now": NOW,
+        }
         return database.run_txn("imp", import_vending_key, keyring, **{**base, **kw})
 
     for bad in ({"sgc": "12"}, {"krn": 0}, {"key": bytes(7)}, {"dkga": 3}, {"ea": 11},
@@ -140,23 +147,23 @@ def test_registry_administration(world: World) -> None:
         "04100000142,123456,2,1,DEMO-BLOCK,Ben,no,\n"
     )
     specs = parse_meter_csv(csv_text, currency="ZAR")
-    assert db.run_txn("import", import_meters, specs) == 2
+    assert db.run_txn("import", import_meters, specs, now=NOW) == 2
     ann = db.run_txn("get", get_meter, "04100000134")
     assert ann.fbe_eligible and ann.debt == Money.parse("12.50", "ZAR") and ann.base_date == 2014
     assert db.run_txn("get", get_meter, "04100000142").ti == "01"
     # All or nothing: the good line of a bad file is not imported either.
     bad = "msno,sgc,krn\n04100000159,123456,2\n04100000160,123456,2\n"
     with pytest.raises(InvalidRequest, match="meter 2"):
-        db.run_txn("import", import_meters, parse_meter_csv(bad, currency="ZAR"))
+        db.run_txn("import", import_meters, parse_meter_csv(bad, currency="ZAR"), now=NOW)
     assert db.run_txn("find", lambda txn: get_meter_or_none(txn, "04100000159")) is None
     for text_ in ("msno,sgc\n1,2\n", "msno,sgc,krn,colour\n", "msno,sgc,krn\n04100000159,1,x\n"):
         with pytest.raises(InvalidRequest):
             parse_meter_csv(text_, currency="ZAR")
     with pytest.raises(InvalidRequest, match="no vending key"):
-        db.run_txn("add", add_meter, MeterSpec("04100000159", "123456", 5))
-    db.run_txn("block", set_blocked, "04100000134", True)
+        db.run_txn("add", add_meter, MeterSpec("04100000159", "123456", 5), now=NOW)
+    db.run_txn("block", set_blocked, "04100000134", True, now=NOW)
     assert db.run_txn("get", get_meter, "04100000134").blocked
-    db.run_txn("tariff", assign_tariff, "04100000134", "DEMO-BLOCK")
+    db.run_txn("tariff", assign_tariff, "04100000134", "DEMO-BLOCK", now=NOW)
     assert db.run_txn("get", get_meter, "04100000134").tariff_code == "DEMO-BLOCK"
 
 

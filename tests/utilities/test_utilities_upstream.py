@@ -1,265 +1,207 @@
-"""The upstream route over loopback against a scripted utility server: settled, refused,
-slow past the timeout, down, unusable answers, and recovery after a restart. No vend is
-lost: the vendor pays once for a delivered vend and is refunded for a definitive failure."""
+"""The upstream route against the utility simulator, in memory on one fake clock (see
+upstream_support): settled, refused, slow past the timeout, down, in an outage, an answer
+we cannot deliver, recovery after a restart, and verify. No vend is lost: the vendor pays
+once for a delivered vend and is refunded for a definitive failure."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from pathlib import Path
 
 import pytest
-from fake_utility import TOKEN, FakeUtility, Script
 from sqlalchemy import select
-from twisted.internet.threads import blockingCallFromThread
-from twisted.web.server import Site
-from utilities_support import CORNER_CAFE, RecordingRenderer, World, build_world, make_context
+from upstream_support import METER, TIMEOUT, UpstreamLoop, build_loop
+from utilities_support import NOW, RecordingRenderer, build_world
+from utility_meters import simulator_for
 
 from utilities.errors import UpstreamFault, UpstreamUnavailable
-from utilities.interface import MeterQuery, Purchase
-from utilities.service import Routing, UtilityServiceImpl
-from utilities.tables import upstream_vends
-from vending.config import Config, ServerConfig, UpstreamRoute, UtilitiesConfig
+from utilities.interface import MeterQuery
+from utilities.registry import set_blocked
 from vending.keyring import Keyring
 from vending.money import Money
-from vending.sales import get_sale
-from vending.storage.database import Database, Txn
-from xmlvend.transport.asyncdb import ImmediateDatabase
-from xmlvend.upstream.backend import UpstreamBackend
+from vending.storage.database import Database
+from vending.storage.schema import notifications
 
-UPSTREAM_METER = "47500150231"  # not in our registry: served by the "*" route
-TIMEOUT = 0.4
-
-
-@dataclass
-class Upstream:
-    world: World
-    fake: FakeUtility
-    reactor: Any
-    url: str
-    port: Any
-
-    def service(self, url: str | None = None) -> UtilityServiceImpl:
-        route = UpstreamRoute(
-            sgc="*", name="fake", url=url or self.url, client_id="6004708000999",
-            timeout_seconds=TIMEOUT,
-        )  # fmt: skip
-        config = Config(
-            server=ServerConfig(deadline_seconds=2.0),
-            utilities=UtilitiesConfig(
-                routes=(route,), recovery_poll_seconds=0.2, recovery_max_delay_seconds=0.4
-            ),
-        )
-        runner = ImmediateDatabase(self.world.database)
-        backend = UpstreamBackend.from_config(
-            route, config, runner, self.world.keyring, self.reactor
-        )
-        return UtilityServiceImpl(
-            runner,
-            self.world.keyring,
-            self.world.service.embedded,
-            reactor=self.reactor,
-            routing=Routing((route,)),
-            upstreams={"fake": backend},
-        )
-
-    def vend(self, service: UtilityServiceImpl, request_id: str, amount: str = "100.00") -> Any:
-        ctx = make_context(self.world.cafe, request_id=request_id)
-        purchase = Purchase(MeterQuery(UPSTREAM_METER), amount=Money.parse(amount, "ZAR"))
-        return blockingCallFromThread(
-            self.reactor, service.credit_vend, ctx, purchase, self.world.renderer
-        )
-
-    def rows(self) -> list[Any]:
-        def read(txn: Txn) -> list[Any]:
-            return list(txn.execute(select(upstream_vends)).all())
-
-        return self.world.database.run_txn("rows", read)
+# The vendor's cost of a R100.00 electricity vend: 2% commission.
+COST_100 = Money.parse("98.00", "ZAR")
 
 
 @pytest.fixture
-def upstream(database: Database, keyring: Keyring, running_reactor: Any) -> Iterator[Upstream]:
-    world = build_world(database, keyring)
-    fake = FakeUtility(running_reactor)
-    port = blockingCallFromThread(
-        running_reactor, running_reactor.listenTCP, 0, Site(fake), interface="127.0.0.1"
-    )
-    url = f"http://127.0.0.1:{port.getHost().port}/xmlvend"
+def loop(
+    database: Database, keyring: Keyring, sqlite_template: Path, tmp_path: Path
+) -> Iterator[UpstreamLoop]:
+    running = build_loop(build_world(database, keyring), sqlite_template, tmp_path)
     try:
-        yield Upstream(world, fake, running_reactor, url, port)
+        yield running
     finally:
-        blockingCallFromThread(running_reactor, port.stopListening)
+        running.close()
 
 
-def sale_of(upstream: Upstream, processed: Any) -> Any:
-    entry = upstream.world.rendered(processed)
-    if entry.sale is not None:
-        return entry.sale
-    (row,) = upstream.rows()
-    return upstream.world.database.run_txn("sale", get_sale, row.sale_id)
-
-
-def test_settled_vend(upstream: Upstream) -> None:
-    service = upstream.service()
-    before = upstream.world.balance()
-    processed = upstream.vend(service, "up-ok")
-    entry = upstream.world.rendered(processed)
-    assert entry.kind == "vend"
+def test_settled_vend(loop: UpstreamLoop) -> None:
+    service = loop.service()
+    before = loop.world.balance()
+    processed = loop.vend(service, "up-ok")
+    entry = loop.world.rendered(processed)
+    assert entry.kind == "vend", entry.result
     result = entry.result
-    assert result.token.token == TOKEN and result.utility_receipt_no == "UP000001"
+    outcome = simulator_for(METER).enter(result.token.token)
+    assert outcome.accepted, outcome.message
+    assert outcome.credited == int(result.token.units * 10)
     assert result.credit + result.credit_tax == Money.parse("100.00", "ZAR")
-    assert entry.sale.state == "completed" and entry.sale.external_ref == "UP000001"
-    assert upstream.world.balance() == before - Money.parse("98.00", "ZAR")
-    assert [row.state for row in upstream.rows()] == ["settled"]
-    replay = upstream.vend(service, "up-ok")
+    assert result.utility_receipt_no and entry.sale.external_ref == result.utility_receipt_no
+    assert entry.sale.state == "completed"
+    assert loop.world.balance() == before - COST_100
+    assert [row.state for row in loop.rows()] == ["settled"]
+    assert loop.utility_sales() == ["completed"]
+    replay = loop.vend(service, "up-ok")
     assert replay.replayed and replay.response == processed.response
-    assert len(upstream.fake.vends) == 1
+    assert loop.utility_sales() == ["completed"]
 
 
-def test_refused_vend_is_refunded(upstream: Upstream) -> None:
-    upstream.fake.script = Script(mode="fault", fault_class="UnknownMeterEx")
-    before = upstream.world.balance()
-    processed = upstream.vend(upstream.service(), "up-refused")
-    entry = upstream.world.rendered(processed)
+def test_utility_business_fault_is_passed_on_and_refunded(loop: UpstreamLoop) -> None:
+    # The meter is blocked at the utility only: it answers BlockedMeterEx, a definitive no.
+    loop.sim_db.run_txn("block", set_blocked, METER, True, actor="utility", now=NOW)
+    before = loop.world.balance()
+    entry = loop.world.rendered(loop.vend(loop.service(), "up-blocked"))
     assert entry.kind == "failure" and isinstance(entry.result, UpstreamFault)
-    assert entry.result.fault_class == "UnknownMeterEx"
-    assert sale_of(upstream, processed).state == "failed"
-    assert upstream.world.balance() == before
-    assert [row.state for row in upstream.rows()] == ["failed"]
+    assert entry.result.fault_class == "BlockedMeterEx"
+    assert loop.world.balance() == before
+    assert [row.state for row in loop.rows()] == ["failed"]
+    assert loop.utility_sales() == []
 
 
-def test_slow_utility_past_the_timeout_is_recovered_with_an_advice(upstream: Upstream) -> None:
-    upstream.fake.script = Script(answer_delay=TIMEOUT * 3)
-    service = upstream.service()
-    blockingCallFromThread(upstream.reactor, service.start, upstream.world.renderer)
-    try:
-        before = upstream.world.balance()
-        started = time.monotonic()
-        processed = upstream.vend(service, "up-slow")
-        assert time.monotonic() - started > TIMEOUT
-    finally:
-        blockingCallFromThread(upstream.reactor, service.stop)
-    entry = upstream.world.rendered(processed)
-    assert entry.kind == "vend" and entry.result.token.token == TOKEN
-    assert upstream.fake.advices >= 1 and len(upstream.fake.vends) == 1
-    assert upstream.world.balance() == before - Money.parse("98.00", "ZAR")
-    assert [row.state for row in upstream.rows()] == ["settled"]
+def test_injected_fault_is_refunded(loop: UpstreamLoop) -> None:
+    loop.utility.settings.fault_meters = {METER}
+    before = loop.world.balance()
+    entry = loop.world.rendered(loop.vend(loop.service(), "up-fault"))
+    assert entry.kind == "failure" and isinstance(entry.result, UpstreamFault)
+    assert entry.result.fault_class == "SystemEx"
+    assert loop.world.balance() == before
+    assert loop.utility_sales() == []
 
 
-def test_utility_down_refunds_at_once(upstream: Upstream) -> None:
-    before = upstream.world.balance()
-    service = upstream.service(url="http://127.0.0.1:1/xmlvend")
-    processed = upstream.vend(service, "up-down")
-    entry = upstream.world.rendered(processed)
+def test_slow_utility_past_the_timeout_is_recovered_with_an_advice(loop: UpstreamLoop) -> None:
+    # The utility vends at once but answers 3 timeouts late; our call times out, and the
+    # last-response advice (answered in time once the utility is fast again) settles it.
+    loop.utility.settings.latency = TIMEOUT * 3
+    service = loop.service()
+    before = loop.world.balance()
+    started = loop.now()
+    done = loop.start_vend(service, "up-slow")
+    answered: list[object] = []
+    done.addBoth(lambda outcome: answered.append(outcome) or outcome)
+    loop.advance(TIMEOUT * 1.5)
+    assert answered == []
+    assert loop.utility_sales() == ["completed"]
+    assert [row.state for row in loop.rows()] == ["pending"]
+    loop.utility.settings.latency = 0.0
+    entry = loop.world.rendered(loop.run(done))
+    assert loop.now() - started > TIMEOUT
+    assert entry.kind == "vend", entry.result
+    assert simulator_for(METER).enter(entry.result.token.token).accepted
+    assert loop.world.balance() == before - COST_100
+    assert [row.state for row in loop.rows()] == ["settled"]
+    assert loop.utility_sales() == ["completed"]
+
+
+def test_utility_down_refunds_at_once(loop: UpstreamLoop) -> None:
+    loop.utility.set_outage("refuse")
+    before = loop.world.balance()
+    started = loop.now()
+    entry = loop.world.rendered(loop.vend(loop.service(), "up-down"))
+    assert loop.now() == started  # refused connections are answered at once
     assert entry.kind == "failure" and isinstance(entry.result, UpstreamUnavailable)
-    assert upstream.world.balance() == before
-    assert [row.state for row in upstream.rows()] == ["failed"]
+    assert loop.world.balance() == before
+    assert [row.state for row in loop.rows()] == ["failed"]
+    assert loop.utility_sales() == []
 
 
-def test_unknown_outcome_then_no_such_vend_is_refunded(upstream: Upstream) -> None:
-    # 503 to the vend (it may or may not have been processed), then the utility says it
-    # has no such transaction: definitive, refund.
-    upstream.fake.script = Script(mode="down503", advice_mode="lastresponse_ex")
-    service = upstream.service()
-    blockingCallFromThread(upstream.reactor, service.start, upstream.world.renderer)
-    try:
-        before = upstream.world.balance()
-        processed = upstream.vend(service, "up-503")
-    finally:
-        blockingCallFromThread(upstream.reactor, service.stop)
-    assert upstream.world.rendered(processed).kind == "failure"
-    assert upstream.world.balance() == before
-    assert upstream.fake.vends == []
+def test_outage_then_no_such_vend_is_refunded(loop: UpstreamLoop) -> None:
+    # HTTP 503 without processing: the outcome is unknown until the utility is back and
+    # says it has no such vend (LastResponseEx): definitive, refund.
+    loop.utility.set_outage("503", TIMEOUT * 3)
+    before = loop.world.balance()
+    started = loop.now()
+    entry = loop.world.rendered(loop.vend(loop.service(), "up-503"))
+    assert loop.now() - started >= TIMEOUT * 3
+    assert entry.kind == "failure"
+    assert loop.world.balance() == before
+    assert [row.state for row in loop.rows()] == ["failed"]
+    assert loop.utility_sales() == []
 
 
-def test_undeliverable_answer_is_refunded_and_reversed(upstream: Upstream) -> None:
-    upstream.fake.script = Script(mode="notoken")
-    service = upstream.service()
-    before = upstream.world.balance()
-    processed = upstream.vend(service, "up-notoken")
-    assert upstream.world.rendered(processed).kind == "failure"
-    assert upstream.world.balance() == before
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and upstream.rows()[0].reversal != "reversed":
-        time.sleep(0.05)
-    (row,) = upstream.rows()
-    assert row.reversal == "reversed"
-    assert upstream.fake.reversals == [(row.upstream_date_time, row.upstream_unique_number)]
+def test_undeliverable_answer_is_refunded_and_its_reversal_sent(loop: UpstreamLoop) -> None:
+    # The utility vends but its answer carries no usable token: we refund our vendor and
+    # ask the utility to reverse its sale. Electricity is not reversible at this utility
+    # (the demo product's policy is "none"): the refusal is left for a person to reconcile.
+    loop.mangler.on = True
+    before = loop.world.balance()
+    entry = loop.world.rendered(loop.vend(loop.service(), "up-notoken"))
+    assert entry.kind == "failure"
+    assert loop.world.balance() == before
+    assert loop.utility_sales() == ["completed"]
+    loop.advance(5)
+    (row,) = loop.rows()
+    assert (row.state, row.reversal) == ("failed", "refused")
+    kinds = loop.world.database.run_txn(
+        "notifications",
+        lambda txn: [r.kind for r in txn.execute(select(notifications.c.kind))],
+    )
+    assert kinds == ["upstream.reversal_needed", "upstream.reversal_refused"]
 
 
-def test_pending_vend_is_recovered_after_a_restart(upstream: Upstream) -> None:
-    upstream.fake.script = Script(answer_delay=TIMEOUT * 2, advice_mode="down503")
-    first = upstream.service()
-    backend = first.upstreams["fake"]
-    backend._schedule = lambda *args: None  # this "process" dies before recovering
-    ctx = make_context(upstream.world.cafe, request_id="up-restart")
-    purchase = Purchase(MeterQuery(UPSTREAM_METER), amount=Money.parse("50.00", "ZAR"))
-    # Not waited for: its Deferred would only fire after a recovery this process never does.
-    upstream.reactor.callFromThread(first.credit_vend, ctx, purchase, upstream.world.renderer)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and not (upstream.fake.vends and upstream.rows()):
-        time.sleep(0.05)
-    time.sleep(TIMEOUT * 2.5)  # the vend timed out and its late answer went nowhere
-    (row,) = upstream.rows()
+def test_pending_vend_is_recovered_after_a_restart(loop: UpstreamLoop) -> None:
+    # The first "process" sends the vend and dies before the late answer or any recovery.
+    loop.utility.settings.latency = TIMEOUT * 2
+    first = loop.service(recovery=False)
+    first.upstreams["sim"]._schedule = lambda *args: None  # type: ignore[attr-defined]
+    before = loop.world.balance()
+    loop.start_vend(first, "up-restart", "50.00")  # never fires: nobody recovers it
+    loop.advance(TIMEOUT * 3)
+    (row,) = loop.rows()
     assert row.state == "pending"
+    assert loop.utility_sales() == ["completed"]
 
-    upstream.fake.script = Script()
+    loop.utility.settings.latency = 0.0
     renderer = RecordingRenderer()
-    second = upstream.service()
-    blockingCallFromThread(upstream.reactor, second.start, renderer)
-    try:
-        while time.monotonic() < deadline + 5 and upstream.rows()[0].state == "pending":
-            time.sleep(0.05)
-    finally:
-        blockingCallFromThread(upstream.reactor, second.stop)
-    (row,) = upstream.rows()
+    second = loop.service(recovery=False)
+    second.start(renderer)
+    loop.services.append(second)
+    loop.advance(5)
+    (row,) = loop.rows()
     assert row.state == "settled"
     (entry,) = renderer.rendered
     assert entry.kind == "vend" and entry.request == {"loaded": b"<request id='up-restart'/>"}
-    assert entry.result.token.token == TOKEN
-    assert len(upstream.fake.vends) == 1
-    assert upstream.world.balance(CORNER_CAFE) == upstream.world.balance(CORNER_CAFE)
+    assert simulator_for(METER).enter(entry.result.token.token).accepted
+    assert loop.utility_sales() == ["completed"]
+    # Paid once: R50.00 less 2% commission.
+    assert loop.world.balance() == before - Money.parse("49.00", "ZAR")
 
 
-def test_verify_is_forwarded_to_the_issuing_utility(upstream: Upstream) -> None:
-    service = upstream.service()
-    upstream.vend(service, "up-verify")
-    query = MeterQuery(UPSTREAM_METER)
-    result = blockingCallFromThread(
-        upstream.reactor, service.verify_token, upstream.world.cafe, query, TOKEN
-    )
-    assert upstream.fake.verifies == 1
-    assert result.meter.msno == UPSTREAM_METER and result.meter.sgc == "777777"
-    assert result.token_info.token == TOKEN and result.token_info.tid == 1234567
+def test_verify_is_forwarded_to_the_issuing_utility(loop: UpstreamLoop) -> None:
+    service = loop.service()
+    vend = loop.world.rendered(loop.vend(service, "up-verify")).result
+    token = vend.token.token
+    result = loop.run(service.verify_token(loop.world.cafe, MeterQuery(METER), token))
+    assert result.meter.msno == METER and result.meter.sgc == "123456"
+    assert result.token_info.token == token
     assert (result.token_info.token_class, result.token_info.subclass) == (0, 0)
-    assert result.kind == "sale" and result.units == Decimal("40.2")
-    assert result.credit == Money.parse("86.96", "ZAR")
-    assert result.credit_tax == Money.parse("13.04", "ZAR") and result.tax_rate == Decimal(15)
-    assert result.receipt_no == "UP000001" and result.tariff_name == "Upstream Flat"
+    assert result.kind == "sale" and result.units == vend.token.units
+    assert result.credit == vend.credit and result.credit_tax == vend.credit_tax
+    assert result.tax_rate == Decimal(15)
+    assert result.receipt_no == vend.utility_receipt_no
 
 
-def test_verify_of_a_token_the_utility_did_not_issue_is_its_fault(upstream: Upstream) -> None:
-    service = upstream.service()
+def test_verify_of_a_token_the_utility_did_not_issue_is_its_fault(loop: UpstreamLoop) -> None:
+    service = loop.service()
     with pytest.raises(UpstreamFault) as raised:
-        blockingCallFromThread(
-            upstream.reactor,
-            service.verify_token,
-            upstream.world.cafe,
-            MeterQuery(UPSTREAM_METER),
-            "11112222333344445555",
-        )
+        loop.run(service.verify_token(loop.world.cafe, MeterQuery(METER), "11112222333344445555"))
     assert raised.value.fault_class == "VerifyTokenEx"
 
 
-def test_verify_with_the_utility_down_is_unavailable(upstream: Upstream) -> None:
-    service = upstream.service(url="http://127.0.0.1:1/xmlvend")
+def test_verify_with_the_utility_down_is_unavailable(loop: UpstreamLoop) -> None:
+    loop.utility.set_outage("refuse")
+    service = loop.service()
     with pytest.raises(UpstreamUnavailable):
-        blockingCallFromThread(
-            upstream.reactor,
-            service.verify_token,
-            upstream.world.cafe,
-            MeterQuery(UPSTREAM_METER),
-            TOKEN,
-        )
+        loop.run(service.verify_token(loop.world.cafe, MeterQuery(METER), "1" * 20))

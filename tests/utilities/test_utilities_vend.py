@@ -208,7 +208,10 @@ def test_confirm_meter(world: World) -> None:
 
 @pytest.mark.parametrize("msno", [STA_METER])
 def test_balance_is_per_vendor(world: World, msno: str) -> None:
+    before_cafe = world.balance(CORNER_CAFE)
     before_platform = world.balance("6004708000106")
     world.vend(msno, "10.00", principal=world.platform)
-    assert world.balance(CORNER_CAFE) == world.balance(CORNER_CAFE)
+    # The platform's vend moves only the platform's balance (R10.00 less 2% commission).
+    assert before_cafe == Money.parse("5000.00", "ZAR")
+    assert world.balance(CORNER_CAFE) == before_cafe
     assert world.balance("6004708000106") == before_platform - Money.parse("9.80", "ZAR")

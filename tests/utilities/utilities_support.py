@@ -240,8 +240,8 @@ class World:
 
 
 def build_world(database: Database, keyring: Keyring, **utilities: Any) -> World:
-    database.run_txn("seed_core", seed_core, password_log_n=10)
-    database.run_txn("seed_utilities", seed_utilities, keyring)
+    database.run_txn("seed_core", seed_core, now=NOW, password_log_n=10)
+    database.run_txn("seed_utilities", seed_utilities, keyring, now=NOW)
     config = make_config(**utilities)
     clock = MutableClock()
     reactor = Clock()

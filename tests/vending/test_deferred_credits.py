@@ -8,6 +8,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from fixed_clock import NOW
 from sqlalchemy import select
 from vending_support import (
     SUPPLIER,
@@ -158,6 +159,7 @@ def test_deferred_balances_are_not_reported(pg_database: Database) -> None:
             description="test",
             created_by="test",
             defer=(ids[SUPPLIER],),
+            now=NOW,
         )
         return set(posted.balances), ids[f"vendor:{VENDOR}"]
 
@@ -182,6 +184,7 @@ def test_a_debit_is_never_deferred(pg_database: Database) -> None:
             description="test",
             created_by="test",
             defer=(ids[SUPPLIER],),
+            now=NOW,
         )
         return set(posted.balances)
 

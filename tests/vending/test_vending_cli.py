@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from fixed_clock import NOW
 from sqlalchemy import select
 
 from vending.cli.main import main
@@ -28,6 +29,9 @@ class Evd:
         self.capsys = capsys
         monkeypatch.setenv("EVD_DATABASE_URL", f"sqlite:///{self.db_path}")
         monkeypatch.setenv("EVD__SECURITY__MASTER_KEY_FILE", str(self.key_path))
+        # The demo's GnuPG homes in the test's directory, never the working tree's var/
+        # (keys made there under a moved date broke later runs).
+        monkeypatch.setenv("EVD__VOUCHERS__GNUPG_HOME", str(tmp_path / "gnupg"))
         monkeypatch.setenv("EVD__SECURITY__SCRYPT_LOG_N", "10")
         monkeypatch.setenv("EVD_ACTOR", "tester")
 
@@ -190,7 +194,7 @@ def test_operator_commands(evd: Evd) -> None:
 
     db = evd.database()
     try:
-        authenticator = Authenticator(db, cache_seconds=0)
+        authenticator = Authenticator(db, cache_seconds=0, clock=lambda: NOW)
         assert authenticator.authenticate("V1", "cashier", "first-pw").operator_name == "cashier"
         hashes = db.run_txn(
             "hashes", lambda txn: txn.execute(select(operators.c.password_hash)).scalars().all()
@@ -242,10 +246,12 @@ def test_keys_init_and_rotate(evd: Evd) -> None:
 
     db = evd.database()
     try:
-        keyring = Keyring(master)
+        keyring = Keyring(master, clock=lambda: NOW)
         old_id, old_blob = db.run_txn("enc", lambda txn: keyring.encrypt(txn, b"old", aad=b"a"))
         assert "data key 2 is now active" in evd.ok("keys", "rotate")
-        new_id, _ = db.run_txn("enc", lambda txn: Keyring(master).encrypt(txn, b"new", aad=b"a"))
+        new_id, _ = db.run_txn(
+            "enc", lambda txn: Keyring(master, clock=lambda: NOW).encrypt(txn, b"new", aad=b"a")
+        )
         assert (old_id, new_id) == (1, 2)
 
         new_master = MasterKey.generate()
@@ -258,7 +264,10 @@ def test_keys_init_and_rotate(evd: Evd) -> None:
         )
         assert fingerprints == {new_master.fingerprint}
         plain = db.run_txn(
-            "dec", lambda txn: Keyring(new_master).decrypt(txn, old_id, old_blob, aad=b"a")
+            "dec",
+            lambda txn: Keyring(new_master, clock=lambda: NOW).decrypt(
+                txn, old_id, old_blob, aad=b"a"
+            ),
         )
         assert plain == b"old"
     finally:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from fixed_clock import NOW
 from sqlalchemy import func, select
 from vending_support import (
     VENDOR,
@@ -55,7 +56,9 @@ def test_concurrent_debits_never_overdraw(pg_database: Database) -> None:
         ok = refused = 0
         for _n in range(200):
             try:
-                db.run_txn("debit", adjust_vendor_balance, VENDOR, debit, reason="race", actor="t")
+                db.run_txn(
+                    "debit", adjust_vendor_balance, VENDOR, debit, reason="race", actor="t", now=NOW
+                )
                 ok += 1
             except InsufficientFunds:
                 refused += 1
@@ -113,13 +116,14 @@ def test_same_request_racing_makes_one_sale(database: Database, keyring: Keyring
             request_id="same-request",
             operation="creditVend",
             fingerprint=b"\x07" * 32,
+            now=NOW,
         )
         if isinstance(claimed, StoredResponse):
             return claimed.body, claimed.http_status, True
         assert isinstance(claimed, Claim)
-        result = record_sale(txn, claimed, order_for(txn, "AIR10"), created_by="t")
+        result = record_sale(txn, claimed, order_for(txn, "AIR10"), created_by="t", now=NOW)
         body = b"<receipt no=%d balance=%d/>" % (result.sale.id, result.vendor_balance.amount)
-        store_response(txn, keyring, claimed, body)
+        store_response(txn, keyring, claimed, body, now=NOW)
         return body, 200, False
 
     results = _race(THREADS, lambda _i: db.run_txn("vend", vend))
@@ -146,7 +150,7 @@ def test_first_data_key_races_do_not_fail(pg_database: Database) -> None:
     at once on a fresh database all succeed: none fails on a duplicate data key id."""
     db = pg_database
     key = MasterKey.generate()
-    keyrings = [Keyring(key) for _ in range(THREADS)]
+    keyrings = [Keyring(key, clock=lambda: NOW) for _ in range(THREADS)]
 
     def store(i: int) -> int:
         def work(txn: Txn) -> int:
@@ -158,9 +162,10 @@ def test_first_data_key_races_do_not_fail(pg_database: Database) -> None:
                 request_id=f"r{i}",
                 operation="op",
                 fingerprint=b"\x00" * 32,
+                now=NOW,
             )
             assert isinstance(claimed, Claim)
-            store_response(txn, keyrings[i], claimed, b"body %d" % i)
+            store_response(txn, keyrings[i], claimed, b"body %d" % i, now=NOW)
             return claimed.request_pk
 
         return db.run_txn("store", work)
@@ -177,12 +182,13 @@ def test_first_data_key_races_do_not_fail(pg_database: Database) -> None:
             "replay",
             lambda txn, i=i: claim_request(
                 txn,
-                Keyring(key),
+                Keyring(key, clock=lambda: NOW),
                 channel="xmlvend",
                 client_id="C",
                 request_id=f"r{i}",
                 operation="op",
                 fingerprint=b"\x00" * 32,
+                now=NOW,
             ),
         )
         assert replay == StoredResponse(b"body %d" % i, 200)

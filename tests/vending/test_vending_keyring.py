@@ -7,6 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from fixed_clock import NOW
 from sqlalchemy import select
 
 from vending.config import load_config
@@ -48,7 +49,9 @@ def test_encrypt_decrypt_round_trip(database: Database, keyring: Keyring) -> Non
     assert key_id == 1
     assert b"PIN 1234" not in blob
     assert _decrypt(database, keyring, key_id, blob) == b"PIN 1234"
-    assert _decrypt(database, Keyring(keyring._master), key_id, blob) == b"PIN 1234"
+    assert (
+        _decrypt(database, Keyring(keyring._master, clock=lambda: NOW), key_id, blob) == b"PIN 1234"
+    )
     with pytest.raises(KeyringError, match="failed authentication"):
         _decrypt(database, keyring, key_id, blob, aad=b"row:2")
     tampered = blob[:-1] + bytes([blob[-1] ^ 1])
@@ -62,7 +65,7 @@ def test_encrypt_decrypt_round_trip(database: Database, keyring: Keyring) -> Non
 def test_wrong_master_key_names_both_fingerprints(database: Database, keyring: Keyring) -> None:
     """Another master key cannot use the stored data keys, and says which keys differ."""
     key_id, blob = _encrypt(database, keyring, b"secret")
-    stranger = Keyring(MasterKey.generate())
+    stranger = Keyring(MasterKey.generate(), clock=lambda: NOW)
     with pytest.raises(KeyringError) as excinfo:
         _decrypt(database, stranger, key_id, blob)
     message = str(excinfo.value)
@@ -85,13 +88,13 @@ def test_rolled_back_key_is_not_remembered(database: Database, keyring: Keyring)
     assert _keys(database) == []
     key_id, blob = _encrypt(database, keyring, b"kept")
     assert _keys(database) == [(key_id, keyring.master_fingerprint, False)]
-    assert _decrypt(database, Keyring(keyring._master), key_id, blob) == b"kept"
+    assert _decrypt(database, Keyring(keyring._master, clock=lambda: NOW), key_id, blob) == b"kept"
 
 
 def test_rotate_data_key(database: Database, keyring: Keyring) -> None:
     """After rotation new rows use the new key; old rows still decrypt."""
     old_id, old_blob = _encrypt(database, keyring, b"old row")
-    new_id = database.run_txn("rotate", keyring.rotate_data_key)
+    new_id = database.run_txn("rotate", keyring.rotate_data_key, now=NOW)
     assert new_id == old_id + 1
     key_id, new_blob = _encrypt(database, keyring, b"new row")
     assert key_id == new_id
@@ -100,28 +103,30 @@ def test_rotate_data_key(database: Database, keyring: Keyring) -> None:
     fp = keyring.master_fingerprint
     assert _keys(database) == [(old_id, fp, True), (new_id, fp, False)]
     # A fresh process picks the newest active key too.
-    assert _encrypt(database, Keyring(keyring._master), b"x")[0] == new_id
+    assert _encrypt(database, Keyring(keyring._master, clock=lambda: NOW), b"x")[0] == new_id
 
 
 def test_rewrap_under_a_new_master_key(database: Database, keyring: Keyring) -> None:
     """Re-wrapping moves every data key to the new master; rows decrypt with it, and the
     old master key is refused afterwards."""
     first = _encrypt(database, keyring, b"first")
-    database.run_txn("rotate", keyring.rotate_data_key)
+    database.run_txn("rotate", keyring.rotate_data_key, now=NOW)
     second = _encrypt(database, keyring, b"second")
     new_master = MasterKey.generate()
     assert database.run_txn("rewrap", keyring.rewrap, new_master) == 2
     assert {fp for _id, fp, _retired in _keys(database)} == {new_master.fingerprint}
-    renewed = Keyring(new_master)
+    renewed = Keyring(new_master, clock=lambda: NOW)
     assert _decrypt(database, renewed, *first) == b"first"
     assert _decrypt(database, renewed, *second) == b"second"
     with pytest.raises(KeyringError, match=new_master.fingerprint):
-        _decrypt(database, Keyring(keyring._master), *first)
+        _decrypt(database, Keyring(keyring._master, clock=lambda: NOW), *first)
     # Rotating with the old master would mix masters and strand rows: refused, nothing
     # written.
     before = _keys(database)
     with pytest.raises(KeyringError) as excinfo:
-        database.run_txn("rotate", Keyring(keyring._master).rotate_data_key)
+        database.run_txn(
+            "rotate", Keyring(keyring._master, clock=lambda: NOW).rotate_data_key, now=NOW
+        )
     assert new_master.fingerprint in str(excinfo.value)
     assert keyring.master_fingerprint in str(excinfo.value)
     assert _keys(database) == before

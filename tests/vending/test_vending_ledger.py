@@ -3,7 +3,11 @@ reversals, statements and verification (also through ``evd ledger verify``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec
+
 import pytest
+from fixed_clock import NOW
 from sqlalchemy import insert, select, update
 from vending_support import (
     VENDOR,
@@ -42,7 +46,6 @@ from vending.ledger import (
 from vending.money import Money
 from vending.storage.database import Database, Txn
 from vending.storage.schema import accounts, ledger_entries, transfers
-from vending.storage.types import utcnow
 from vending.vendors import (
     adjust_vendor_balance,
     get_vendor,
@@ -58,14 +61,25 @@ def _ids(db: Database, *codes: str) -> list[int]:
 
 
 def _post(db: Database, legs: list[Leg], kind: str = "adjustment") -> int:
-    return run(db, post_transfer, kind=kind, legs=legs, description="test", created_by="test").id
+    return run(
+        db, post_transfer, kind=kind, legs=legs, description="test", created_by="test", now=NOW
+    ).id
 
 
-def _refused(db: Database, error: type[VendingError], fn: object, *args: object, **kw: object):
+P = ParamSpec("P")
+
+
+def _refused(
+    db: Database,
+    error: type[VendingError],
+    fn: Callable[Concatenate[Txn, P], Any],
+    *args: P.args,
+    **kw: P.kwargs,
+):
     """Run ``fn`` expecting ``error`` and prove that it wrote nothing."""
     before: Snapshot = snapshot(db)
     with pytest.raises(error) as excinfo:
-        db.run_txn("refused", fn, *args, **kw)  # type: ignore[arg-type]
+        db.run_txn("refused", fn, *args, **kw)
     assert snapshot(db) == before
     return excinfo.value
 
@@ -82,6 +96,7 @@ def test_balanced_transfer_moves_money_and_records_entries(world: Database) -> N
         description="cash deposit",
         created_by="test",
         reference="slip-1",
+        now=NOW,
     )
     assert posted.balances == {vendor_id: before_vendor + 1234, bank_id: before_bank - 1234}
     assert posted.balance_of(vendor_id, "ZAR") == Money(before_vendor + 1234, "ZAR")
@@ -151,6 +166,7 @@ def test_bad_transfers_are_refused_and_write_nothing(
                 legs=legs,
                 description="x",
                 created_by="t",
+                now=NOW,
             )
 
 
@@ -169,8 +185,12 @@ def test_deposit_and_withdrawal(world: Database) -> None:
     """adjust_vendor_balance credits/debits the vendor against the bank, with an audit line."""
     start = balance(world, VENDOR_ACCOUNT)
     bank = balance(world, house("bank"))
-    deposit = run(world, adjust_vendor_balance, VENDOR, zar("25.00"), reason="cash", actor="a")
-    withdrawal = run(world, adjust_vendor_balance, VENDOR, zar("-5.50"), reason="refund", actor="a")
+    deposit = run(
+        world, adjust_vendor_balance, VENDOR, zar("25.00"), reason="cash", actor="a", now=NOW
+    )
+    withdrawal = run(
+        world, adjust_vendor_balance, VENDOR, zar("-5.50"), reason="refund", actor="a", now=NOW
+    )
     assert balance(world, VENDOR_ACCOUNT) == start + 2500 - 550
     assert balance(world, house("bank")) == bank - 2500 + 550
     assert transfer_legs(world, deposit.id) == [
@@ -211,7 +231,14 @@ def test_bad_adjustments_write_nothing(world: Database, subtests: pytest.Subtest
     for amount, reason, client_id, error in BAD_ADJUSTMENTS:
         with subtests.test(msg=error.__name__):
             _refused(
-                world, error, adjust_vendor_balance, client_id, amount, reason=reason, actor="a"
+                world,
+                error,
+                adjust_vendor_balance,
+                client_id,
+                amount,
+                reason=reason,
+                actor="a",
+                now=NOW,
             )
 
 
@@ -225,11 +252,19 @@ def test_credit_limit_is_respected_to_the_cent(world: Database) -> None:
         zar("-150.01"),
         reason="x",
         actor="a",
+        now=NOW,
     )
-    run(world, adjust_vendor_balance, VENDOR, zar("-150.00"), reason="x", actor="a")
+    run(world, adjust_vendor_balance, VENDOR, zar("-150.00"), reason="x", actor="a", now=NOW)
     assert balance(world, VENDOR_ACCOUNT) == -5000
     error = _refused(
-        world, InsufficientFunds, adjust_vendor_balance, VENDOR, zar("-0.01"), reason="x", actor="a"
+        world,
+        InsufficientFunds,
+        adjust_vendor_balance,
+        VENDOR,
+        zar("-0.01"),
+        reason="x",
+        actor="a",
+        now=NOW,
     )
     assert "vendor:V1" in str(error)
     assert_ledger_consistent(world)
@@ -237,13 +272,23 @@ def test_credit_limit_is_respected_to_the_cent(world: Database) -> None:
 
 def test_credit_limit_changes(world: Database) -> None:
     """A raised limit allows more; a limit below the current overdraft is refused."""
-    run(world, set_vendor_credit_limit, VENDOR, zar("80"), actor="a")
-    run(world, adjust_vendor_balance, VENDOR, zar("-170.00"), reason="x", actor="a")
+    run(world, set_vendor_credit_limit, VENDOR, zar("80"), actor="a", now=NOW)
+    run(world, adjust_vendor_balance, VENDOR, zar("-170.00"), reason="x", actor="a", now=NOW)
     assert balance(world, VENDOR_ACCOUNT) == -7000
-    _refused(world, InvalidRequest, set_vendor_credit_limit, VENDOR, zar("69.99"), actor="a")
-    _refused(world, InvalidRequest, set_vendor_credit_limit, VENDOR, zar("-1"), actor="a")
-    _refused(world, InvalidRequest, set_vendor_credit_limit, VENDOR, Money(9000, "USD"), actor="a")
-    vendor = run(world, set_vendor_credit_limit, VENDOR, zar("70"), actor="a")
+    _refused(
+        world, InvalidRequest, set_vendor_credit_limit, VENDOR, zar("69.99"), actor="a", now=NOW
+    )
+    _refused(world, InvalidRequest, set_vendor_credit_limit, VENDOR, zar("-1"), actor="a", now=NOW)
+    _refused(
+        world,
+        InvalidRequest,
+        set_vendor_credit_limit,
+        VENDOR,
+        Money(9000, "USD"),
+        actor="a",
+        now=NOW,
+    )
+    vendor = run(world, set_vendor_credit_limit, VENDOR, zar("70"), actor="a", now=NOW)
     assert vendor.credit_limit == zar("70")
     assert vendor.available == zar("0")
 
@@ -256,15 +301,22 @@ def test_accounts_without_limit_may_go_negative(world: Database) -> None:
 
 def test_blocked_account_refuses_debits_but_accepts_credits(world: Database) -> None:
     """A blocked vendor can be paid in (and refunded) but not debited."""
-    run(world, set_vendor_blocked, VENDOR, True, actor="a", reason="fraud check")
+    run(world, set_vendor_blocked, VENDOR, True, actor="a", reason="fraud check", now=NOW)
     error = _refused(
-        world, AccountBlocked, adjust_vendor_balance, VENDOR, zar("-1.00"), reason="x", actor="a"
+        world,
+        AccountBlocked,
+        adjust_vendor_balance,
+        VENDOR,
+        zar("-1.00"),
+        reason="x",
+        actor="a",
+        now=NOW,
     )
     assert "vendor:V1" in str(error)
-    run(world, adjust_vendor_balance, VENDOR, zar("1.00"), reason="x", actor="a")
+    run(world, adjust_vendor_balance, VENDOR, zar("1.00"), reason="x", actor="a", now=NOW)
     assert balance(world, VENDOR_ACCOUNT) == 10100
-    run(world, set_vendor_blocked, VENDOR, False, actor="a")
-    run(world, adjust_vendor_balance, VENDOR, zar("-1.00"), reason="x", actor="a")
+    run(world, set_vendor_blocked, VENDOR, False, actor="a", now=NOW)
+    run(world, adjust_vendor_balance, VENDOR, zar("-1.00"), reason="x", actor="a", now=NOW)
     assert balance(world, VENDOR_ACCOUNT) == 10000
 
 
@@ -280,6 +332,7 @@ def test_blocking_a_plain_account(world: Database) -> None:
         legs=[Leg(vendor_id, zar("1"), "x"), Leg(bank_id, zar("-1"), "x")],
         description="x",
         created_by="t",
+        now=NOW,
     )
     with pytest.raises(UnknownAccount):
         run(world, set_blocked, 987654, True)
@@ -288,7 +341,9 @@ def test_blocking_a_plain_account(world: Database) -> None:
 def test_wrong_currency_leg_is_refused(world: Database) -> None:
     """A USD leg on a ZAR account is a CurrencyMismatch, credit or debit."""
     vendor_id, bank_id = _ids(world, VENDOR_ACCOUNT, house("bank"))
-    usd = run(world, create_account, code="usd:1", kind="house", name="USD", currency="USD").id
+    usd = run(
+        world, create_account, code="usd:1", kind="house", name="USD", currency="USD", now=NOW
+    ).id
     for legs in (
         [Leg(vendor_id, Money(100, "USD"), "x"), Leg(usd, Money(-100, "USD"), "x")],
         [Leg(usd, Money(100, "USD"), "x"), Leg(bank_id, Money(-100, "USD"), "x")],
@@ -301,6 +356,7 @@ def test_wrong_currency_leg_is_refused(world: Database) -> None:
             legs=legs,
             description="x",
             created_by="t",
+            now=NOW,
         )
 
 
@@ -317,6 +373,7 @@ def test_unknown_account_is_refused(world: Database) -> None:
             legs=legs,
             description="x",
             created_by="t",
+            now=NOW,
         )
     with pytest.raises(UnknownAccount):
         run(world, get_account, "vendor:NOBODY")
@@ -339,6 +396,7 @@ def test_legs_cancelling_out_on_one_account_are_still_checked(world: Database) -
             legs=legs,
             description="x",
             created_by="t",
+            now=NOW,
         )
     posted = run(
         world,
@@ -347,6 +405,7 @@ def test_legs_cancelling_out_on_one_account_are_still_checked(world: Database) -
         legs=[Leg(vendor_id, zar("5"), "a"), Leg(vendor_id, zar("-5"), "b")],
         description="contra",
         created_by="t",
+        now=NOW,
     )
     assert posted.balances == {vendor_id: 10000}
     assert [amount for _c, amount, _r in transfer_legs(world, posted.id)] == [500, -500]
@@ -355,9 +414,17 @@ def test_legs_cancelling_out_on_one_account_are_still_checked(world: Database) -
 
 def test_reverse_transfer_posts_the_exact_opposite_once(world: Database) -> None:
     """A reversal mirrors every leg and points at the original; a second one is refused."""
-    deposit = run(world, adjust_vendor_balance, VENDOR, zar("40.00"), reason="x", actor="a")
+    deposit = run(
+        world, adjust_vendor_balance, VENDOR, zar("40.00"), reason="x", actor="a", now=NOW
+    )
     reversal = run(
-        world, reverse_transfer, deposit.id, kind="reversal", description="oops", created_by="a"
+        world,
+        reverse_transfer,
+        deposit.id,
+        kind="reversal",
+        description="oops",
+        created_by="a",
+        now=NOW,
     )
     original = transfer_legs(world, deposit.id)
     assert transfer_legs(world, reversal.id) == [(c, -a, r) for c, a, r in original]
@@ -370,7 +437,7 @@ def test_reverse_transfer_posts_the_exact_opposite_once(world: Database) -> None
     assert reverses == deposit.id
     assert balance(world, VENDOR_ACCOUNT) == 10000
     # Reversing again would also overdraw the vendor: the refusal must still say why.
-    run(world, adjust_vendor_balance, VENDOR, zar("-150.00"), reason="x", actor="a")
+    run(world, adjust_vendor_balance, VENDOR, zar("-150.00"), reason="x", actor="a", now=NOW)
     _refused(
         world,
         ReversalRefused,
@@ -379,10 +446,11 @@ def test_reverse_transfer_posts_the_exact_opposite_once(world: Database) -> None
         kind="reversal",
         description="again",
         created_by="a",
+        now=NOW,
     )
     _refused(
         world, VendingError, reverse_transfer, 999_999, kind="reversal", description="x",
-        created_by="a",
+        created_by="a", now=NOW,
     )  # fmt: skip
     assert_ledger_consistent(world)
 
@@ -404,7 +472,15 @@ def test_journal_rows_are_immutable(world: Database) -> None:
 def test_statement_newest_first_with_running_balance(world: Database) -> None:
     """Statement lines come newest first; balance_after is the balance after each line."""
     for amount in ("5.00", "-2.25", "7.10"):
-        run(world, adjust_vendor_balance, VENDOR, zar(amount), reason=f"move {amount}", actor="a")
+        run(
+            world,
+            adjust_vendor_balance,
+            VENDOR,
+            zar(amount),
+            reason=f"move {amount}",
+            actor="a",
+            now=NOW,
+        )
     (vendor_id,) = _ids(world, VENDOR_ACCOUNT)
     lines = run(world, statement, vendor_id, 3)
     assert [line.amount.amount for line in lines] == [710, -225, 500]
@@ -450,7 +526,7 @@ def test_verify_ledger_finds_unbalanced_and_foreign_currency_entries(world: Data
     def forge(txn: Txn) -> int:
         transfer_id = txn.execute(
             insert(transfers)
-            .values(kind="adjustment", description="forged", created_by="x", created_at=utcnow())
+            .values(kind="adjustment", description="forged", created_by="x", created_at=NOW)
             .returning(transfers.c.id)
         ).scalar_one()
         txn.execute(

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixed_clock import NOW
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, text
@@ -88,7 +89,7 @@ def _expect(ok: bool, fn: Any, *args: Any, refusals: tuple[type[Exception], ...]
 
 
 def run_program(db: Database, program: list[tuple[Any, ...]]) -> None:
-    keyring = Keyring(MasterKey.generate())
+    keyring = Keyring(MasterKey.generate(), clock=lambda: NOW)
     model = Model()
     money_refusals = (InsufficientFunds, AccountBlocked)
     for step, (op, *args) in enumerate(program):
@@ -98,7 +99,7 @@ def run_program(db: Database, program: list[tuple[Any, ...]]) -> None:
             posted = _expect(
                 op == "deposit" or model.can_debit(client, amount),
                 run, db, adjust_vendor_balance, client, Money(signed, "ZAR"),
-                reason=op, actor="prop", refusals=money_refusals,
+                reason=op, actor="prop", now=NOW, refusals=money_refusals,
             )  # fmt: skip
             if posted is not None:
                 model.balance[client] += signed
@@ -137,18 +138,18 @@ def run_program(db: Database, program: list[tuple[Any, ...]]) -> None:
             record = model.sales[sale_id]
             state, client, cost, policy = record
             if op == "settle":
-                if _expect(state == "pending", run, db, settle_sale, sale_id,
+                if _expect(state == "pending", run, db, settle_sale, sale_id, now=NOW,
                            refusals=(InvalidState,)):  # fmt: skip
                     record[0] = "completed"
             elif op == "fail":
-                if _expect(state == "pending", run, db, fail_sale, sale_id, reason="x",
+                if _expect(state == "pending", run, db, fail_sale, sale_id, reason="x", now=NOW,
                            refusals=(InvalidState,)):  # fmt: skip
                     record[0] = "failed"
                     model.balance[client] += cost
             else:
                 allowed = state == "reversed" or (state == "completed" and policy != "none")
                 if _expect(allowed, run, db, reverse_sale, sale_id, reason="x",
-                           created_by="prop", refusals=(ReversalRefused,)):  # fmt: skip
+                           created_by="prop", now=NOW, refusals=(ReversalRefused,)):  # fmt: skip
                     if state != "reversed":
                         model.balance[client] += cost
                     record[0] = "reversed"
@@ -157,19 +158,19 @@ def run_program(db: Database, program: list[tuple[Any, ...]]) -> None:
             transfer_id, client, signed, reversed_ = record
             ok = not reversed_ and (signed < 0 or model.can_debit(client, signed))
             if _expect(ok, run, db, reverse_transfer, transfer_id, kind="reversal",
-                       description="prop", created_by="prop",
+                       description="prop", created_by="prop", now=NOW,
                        refusals=(*money_refusals, ReversalRefused)):  # fmt: skip
                 model.balance[client] -= signed
                 record[3] = True
         elif op == "limit":
             client, limit = args
             if _expect(model.balance[client] >= -limit, run, db, set_vendor_credit_limit,
-                       client, Money(limit, "ZAR"), actor="prop",
+                       client, Money(limit, "ZAR"), actor="prop", now=NOW,
                        refusals=(InvalidRequest,)):  # fmt: skip
                 model.limit[client] = limit
         elif op == "block":
             client, blocked = args
-            run(db, set_vendor_blocked, client, blocked, actor="prop")
+            run(db, set_vendor_blocked, client, blocked, actor="prop", now=NOW)
             model.blocked[client] = blocked
 
     for client in VENDORS:

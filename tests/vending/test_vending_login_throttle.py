@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from fixed_clock import NOW
 from sqlalchemy import select
 from vending_support import VENDOR, run
 
@@ -55,9 +56,13 @@ class FakeClock:
 
 
 def _setup(txn: Txn) -> None:
-    create_vendor(txn, client_id=VENDOR, name="Cafe", currency="ZAR", address="1 Road")
+    create_vendor(txn, client_id=VENDOR, name="Cafe", currency="ZAR", address="1 Road", now=NOW)
     create_operator(
-        txn, name="op1", password_hash=hash_password(PASSWORD, log_n=10), vendor_client_id=VENDOR
+        txn,
+        name="op1",
+        password_hash=hash_password(PASSWORD, log_n=10),
+        vendor_client_id=VENDOR,
+        now=NOW,
     )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixed_clock import NOW
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from vending_support import SUPPLIER, UTILITY, VENDOR, run, snapshot, zar
@@ -105,14 +106,14 @@ def test_price_sale_refuses_bad_amounts(
 
 def test_inactive_products_are_not_sold(world: Database) -> None:
     """A disabled product is refused as UnknownProduct until enabled again."""
-    run(world, set_active, "AIR10", False, actor="t")
+    run(world, set_active, "AIR10", False, actor="t", now=NOW)
     with pytest.raises(UnknownProduct, match="not on sale"):
         price_sale(_product(world, "AIR10"))
     assert [p.code for p in run(world, list_products, active_only=True)] == ["ELEC", "BILL"]
-    run(world, set_active, "AIR10", True, actor="t")
+    run(world, set_active, "AIR10", True, actor="t", now=NOW)
     assert price_sale(_product(world, "AIR10")).price == zar("10.00")
     with pytest.raises(UnknownProduct):
-        run(world, set_active, "NOPE", True, actor="t")
+        run(world, set_active, "NOPE", True, actor="t", now=NOW)
     with pytest.raises(UnknownProduct):
         run(world, get_product, "NOPE")
 
@@ -124,6 +125,7 @@ _BASE: dict[str, Any] = {
     "currency": "ZAR",
     "supplier_account_code": SUPPLIER,
     "face_value": Money(500, "ZAR"),
+    "now": NOW,
 }
 
 
@@ -160,7 +162,15 @@ BAD_DEFINITIONS: list[tuple[dict[str, Any], type[VendingError]]] = [
 
 def test_create_product_refuses_bad_definitions(world: Database, subtests: pytest.Subtests) -> None:
     """Each bad product definition is refused with a domain error and writes nothing."""
-    run(world, create_account, code="supplier:USD", kind="supplier", name="u", currency="USD")
+    run(
+        world,
+        create_account,
+        code="supplier:USD",
+        kind="supplier",
+        name="u",
+        currency="USD",
+        now=NOW,
+    )
     before = snapshot(world)
     for changes, error in BAD_DEFINITIONS:
         with subtests.test(msg=str(changes)):
@@ -201,6 +211,64 @@ def test_cost_price_product(world: Database) -> None:
     assert pricing.margin == Money(10, "ZAR")
 
 
+@pytest.mark.parametrize(
+    ("face", "cost", "commission", "discount"),
+    [
+        # R10.00 bought for R9.47: exactly 5.30% (530 bp), 4% passed on.
+        (1000, 947, 400, 530),
+        # R3.00 bought for R2.99: 0.333...% rounds up to 34 bp; 34 bp of R3.00 is R0.0102,
+        # paid as R0.01: the whole margin, still allowed.
+        (300, 299, 34, 34),
+        # R1.00 bought for R1.00: no discount, so no commission either.
+        (100, 100, 0, 0),
+    ],
+)
+def test_cost_price_implies_its_discount(
+    world: Database, face: int, cost: int, commission: int, discount: int
+) -> None:
+    """An exact cost price stands for the discount (face - cost) / face, in basis points
+    rounded up; the commission may use all of it."""
+    product = run(
+        world,
+        create_product,
+        **{
+            **_BASE,
+            "face_value": Money(face, "ZAR"),
+            "cost_price": Money(cost, "ZAR"),
+            "merchant_commission_bp": commission,
+        },
+    )
+    assert product.supplier_discount_bp == discount
+    assert price_sale(product).supplier_share == Money(cost, "ZAR")
+
+
+@pytest.mark.parametrize(
+    ("face", "cost", "commission"),
+    [
+        (1000, 947, 531),  # 5.31% > the 5.30% the cost price leaves
+        (300, 299, 35),  # 35 bp > the 34 bp R0.01 on R3.00 stands for
+        (1000, 990, 101),  # a 1% margin (100 bp): 101 bp is 10.1 c, paid as 10 c, yet above it
+        (100, 100, 1),  # nothing left to pass on
+    ],
+)
+def test_cost_price_refuses_a_commission_above_its_margin(
+    world: Database, face: int, cost: int, commission: int
+) -> None:
+    before = snapshot(world)
+    with pytest.raises(InvalidRequest):
+        run(
+            world,
+            create_product,
+            **{
+                **_BASE,
+                "face_value": Money(face, "ZAR"),
+                "cost_price": Money(cost, "ZAR"),
+                "merchant_commission_bp": commission,
+            },
+        )
+    assert snapshot(world) == before
+
+
 def test_vendor_commission_override(world: Database) -> None:
     """A vendor's own commission replaces the product default, within the discount."""
     vendor = run(world, get_vendor, VENDOR)
@@ -235,8 +303,16 @@ def scratch_db(sqlite_template: Path) -> Iterator[Database]:
         shutil.copyfile(sqlite_template, path)
         db = Database(f"sqlite:///{path}", pool_size=1)
         try:
-            run(db, create_account, code=UTILITY, kind="utility", name="u", currency="UGX")
-            run(db, create_account, code=SUPPLIER, kind="supplier", name="s", currency="ZAR")
+            run(db, create_account, code=UTILITY, kind="utility", name="u", currency="UGX", now=NOW)
+            run(
+                db,
+                create_account,
+                code=SUPPLIER,
+                kind="supplier",
+                name="s",
+                currency="ZAR",
+                now=NOW,
+            )
             yield db
         finally:
             db.close()
@@ -297,6 +373,7 @@ def test_margin_is_never_negative(
                 merchant_commission_bp=commission,
                 fee=Money(fee, currency),
                 cost_price=None if cost is None else Money(cost, currency),
+                now=NOW,
                 **definition,
             )
         except InvalidRequest:
@@ -304,10 +381,9 @@ def test_margin_is_never_negative(
             if cost is None:
                 assert commission > discount
             else:
-                face = Money(price, currency)
-                assert face.percent_bp(commission) > face - Money(cost, currency) or (
-                    commission > product_discount(price, cost)
-                )
+                # A cost price leaves price - cost to share: no commission is always fine
+                # (the exact boundary has worked examples in test_cost_price_implies_...).
+                assert commission > 0
             raise _Rollback from None
         bp = commission
         if override is not None:
@@ -330,12 +406,7 @@ def test_margin_is_never_negative(
         scratch_db.run_txn("attempt", attempt)
 
 
-def product_discount(price: int, cost: int) -> int:
-    """The discount, in basis points rounded up, that an exact cost price stands for."""
-    return -(-(price - cost) * 10_000 // price)
-
-
 def _vendor_id(txn: Txn) -> int:
     from vending.vendors import create_vendor
 
-    return create_vendor(txn, client_id="PV", name="p", currency="ZAR").id
+    return create_vendor(txn, client_id="PV", name="p", currency="ZAR", now=NOW).id

@@ -3,7 +3,10 @@ encrypted at rest and bound to their row."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
+from fixed_clock import NOW
 from sqlalchemy import select, update
 from vending_support import VENDOR, claim, order_for, run, snapshot
 
@@ -22,7 +25,6 @@ from vending.sales import record_sale, sale_for_request
 from vending.services.idempotency import run_once
 from vending.storage.database import Database, Txn
 from vending.storage.schema import requests
-from vending.storage.types import utcnow
 
 FINGERPRINT = bytes(range(32))
 BODY = b"<creditVendResp>token 1234 5678 9012 3456 7890</creditVendResp>"
@@ -35,6 +37,7 @@ def _claim(txn: Txn, keyring: Keyring, request_id: str = "r1", **kw: object):  #
         "request_id": request_id,
         "operation": "creditVend",
         "fingerprint": FINGERPRINT,
+        "now": NOW,
     }
     args.update(kw)
     return claim_request(txn, keyring, **args)  # type: ignore[arg-type]
@@ -44,7 +47,7 @@ def _complete(db: Database, keyring: Keyring, request_id: str, body: bytes, stat
     def work(txn: Txn) -> Claim:
         claimed = _claim(txn, keyring, request_id)
         assert isinstance(claimed, Claim)
-        store_response(txn, keyring, claimed, body, http_status=status)
+        store_response(txn, keyring, claimed, body, http_status=status, now=NOW)
         return claimed
 
     return db.run_txn("complete", work)
@@ -69,7 +72,7 @@ def test_replay_returns_identical_bytes_and_status(database: Database, keyring: 
 def test_replay_through_a_new_keyring_instance(database: Database, keyring: Keyring) -> None:
     """Another process (new Keyring, same master key, cold caches) replays the same bytes."""
     _complete(database, keyring, "r1", BODY)
-    other = Keyring(keyring._master)
+    other = Keyring(keyring._master, clock=lambda: NOW)
     assert run(database, _claim, other, "r1") == StoredResponse(BODY, 200)
 
 
@@ -123,9 +126,9 @@ def test_sale_and_response_commit_together(world: Database, keyring: Keyring) ->
 
     def vend(txn: Txn) -> bytes:
         claimed = claim(txn, keyring, "r1", fingerprint=FINGERPRINT)
-        result = record_sale(txn, claimed, order_for(txn, "AIR10"), created_by="t")
+        result = record_sale(txn, claimed, order_for(txn, "AIR10"), created_by="t", now=NOW)
         body = b"receipt %d" % result.sale.id
-        store_response(txn, keyring, claimed, body)
+        store_response(txn, keyring, claimed, body, now=NOW)
         return body
 
     body = world.run_txn("vend", vend)
@@ -134,11 +137,11 @@ def test_sale_and_response_commit_together(world: Database, keyring: Keyring) ->
     assert run(world, _claim, keyring, "r1") == StoredResponse(body, 200)
 
 
-def process_once(txn: Txn, keyring: Keyring, key: RequestKey, work):  # type: ignore[no-untyped-def]
+def process_once(txn: Txn, keyring: Keyring, key: RequestKey, work, *, now: datetime):  # type: ignore[no-untyped-def]
     """The one idempotency path (vending.services.idempotency.run_once) for a system
-    request (no principal to re-check)."""
+    request (no principal to re-check), stamped at the caller's ``now``."""
     return run_once(
-        txn, keyring, key, None, lambda _txn, claimed: work(claimed), lambda r: r, now=utcnow()
+        txn, keyring, key, None, lambda _txn, claimed: work(claimed), lambda r: r, now=now
     )
 
 
@@ -152,8 +155,8 @@ def test_process_once(world: Database, keyring: Keyring) -> None:
         calls.append(claimed.request_pk)
         return StoredResponse(b"done", 201)
 
-    first = run(world, process_once, keyring, key, work)
-    second = run(world, process_once, keyring, key, work)
+    first = run(world, process_once, keyring, key, work, now=NOW)
+    second = run(world, process_once, keyring, key, work, now=NOW)
     assert first == Processed(StoredResponse(b"done", 201), replayed=False)
     assert second == Processed(StoredResponse(b"done", 201), replayed=True)
     assert len(calls) == 1
@@ -164,7 +167,7 @@ def test_process_once(world: Database, keyring: Keyring) -> None:
     before = snapshot(world)
     other = RequestKey("xmlvend", VENDOR, "p2", "creditVend", FINGERPRINT)
     with pytest.raises(InvalidRequest):
-        run(world, process_once, keyring, other, broken)
+        run(world, process_once, keyring, other, broken, now=NOW)
     assert snapshot(world) == before
 
 
@@ -230,7 +233,7 @@ def test_binding_is_unambiguous_for_ids_containing_separators(
     def complete(txn: Txn) -> None:
         claimed = _claim(txn, keyring, "C", client_id="A:B")
         assert isinstance(claimed, Claim)
-        store_response(txn, keyring, claimed, BODY)
+        store_response(txn, keyring, claimed, BODY, now=NOW)
         _claim(txn, keyring, "B:C", client_id="A")
 
     database.run_txn("setup", complete)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from fixed_clock import NOW
 from sqlalchemy import select
 from vending_support import (
     SUPPLIER,
@@ -132,7 +133,7 @@ def test_refused_sales_write_nothing(
     """A blocked vendor or a bad amount is refused with nothing written."""
     amount = zar("1.00") if setup == "out_of_range" else zar("10.00")
     if setup == "block":
-        run(world, set_vendor_blocked, VENDOR, True, actor="t")
+        run(world, set_vendor_blocked, VENDOR, True, actor="t", now=NOW)
     before = snapshot(world)
     with pytest.raises(error):
         run(world, sell, keyring, "ELEC", amount, request_id="r1")
@@ -157,7 +158,7 @@ def test_hold_then_settle(world: Database, keyring: Keyring) -> None:
     assert held.vendor_balance == zar("-2.00")
     assert [s.id for s in run(world, pending_sales)] == [sale.id]
 
-    settled = run(world, settle_sale, sale.id, external_ref="UP-1", details={"units": "5"})
+    settled = run(world, settle_sale, sale.id, external_ref="UP-1", details={"units": "5"}, now=NOW)
     assert settled.state == "completed"
     assert settled.external_ref == "UP-1"
     assert settled.details == {"units": "5"}
@@ -180,7 +181,7 @@ def test_hold_then_fail_refunds_exactly(world: Database, keyring: Keyring) -> No
     """pending → failed: the hold is reversed, the vendor has every cent back."""
     start = _balances(world)
     sale = run(world, sell, keyring, "ELEC", zar("120.00"), request_id="r1", hold=True).sale
-    failed = run(world, fail_sale, sale.id, reason="upstream timeout")
+    failed = run(world, fail_sale, sale.id, reason="upstream timeout", now=NOW)
     assert failed.state == "failed"
     assert failed.failure_reason == "upstream timeout"
     assert failed.reversal_transfer_id is not None
@@ -214,14 +215,14 @@ def test_transitions_from_wrong_states_are_refused(
             hold = state != "completed"
             sale = run(world, sell, keyring, "AIR10", request_id=f"r{n}", hold=hold).sale
             if state == "failed":
-                run(world, fail_sale, sale.id, reason="x")
+                run(world, fail_sale, sale.id, reason="x", now=NOW)
             elif state == "settled":
-                run(world, settle_sale, sale.id)
+                run(world, settle_sale, sale.id, now=NOW)
             before = snapshot(world)
             fn = {
-                "settle": lambda txn, s=sale: settle_sale(txn, s.id),
-                "fail": lambda txn, s=sale: fail_sale(txn, s.id, reason="again"),
-                "confirm": lambda txn, s=sale: confirm_sale(txn, s.id),
+                "settle": lambda txn, s=sale: settle_sale(txn, s.id, now=NOW),
+                "fail": lambda txn, s=sale: fail_sale(txn, s.id, reason="again", now=NOW),
+                "confirm": lambda txn, s=sale: confirm_sale(txn, s.id, now=NOW),
             }[action]
             with pytest.raises(InvalidState, match=sale.receipt_no):
                 world.run_txn("transition", fn)
@@ -232,10 +233,10 @@ def test_unknown_sale(world: Database) -> None:
     """Every sale operation names an unknown sale as UnknownSale."""
     for fn in (
         lambda txn: get_sale(txn, 4242),
-        lambda txn: settle_sale(txn, 4242),
-        lambda txn: fail_sale(txn, 4242, reason="x"),
-        lambda txn: reverse_sale(txn, 4242, reason="x", created_by="t"),
-        lambda txn: confirm_sale(txn, 4242),
+        lambda txn: settle_sale(txn, 4242, now=NOW),
+        lambda txn: fail_sale(txn, 4242, reason="x", now=NOW),
+        lambda txn: reverse_sale(txn, 4242, reason="x", created_by="t", now=NOW),
+        lambda txn: confirm_sale(txn, 4242, now=NOW),
     ):
         with pytest.raises(UnknownSale):
             world.run_txn("unknown", fn)
@@ -245,14 +246,14 @@ def test_reverse_refundable_sale_is_idempotent(world: Database, keyring: Keyring
     """A 'refund' sale reverses completely; a second reversal changes nothing."""
     start = _balances(world)
     sale = run(world, sell, keyring, "AIR10", request_id="r1").sale
-    reversed_ = run(world, reverse_sale, sale.id, reason="customer", created_by="t")
+    reversed_ = run(world, reverse_sale, sale.id, reason="customer", created_by="t", now=NOW)
     assert reversed_.state == "reversed"
     assert reversed_.reversed_at is not None
     reversal = _transfer(world, reversed_.reversal_transfer_id)
     assert (reversal.kind, reversal.reverses_id) == ("reversal", sale.transfer_id)
     assert _balances(world) == start
     before = snapshot(world)
-    again = run(world, reverse_sale, sale.id, reason="again", created_by="t")
+    again = run(world, reverse_sale, sale.id, reason="again", created_by="t", now=NOW)
     assert again == reversed_
     assert snapshot(world) == before
     assert_ledger_consistent(world)
@@ -262,8 +263,8 @@ def test_reverse_settled_sale_undoes_hold_and_settlement(world: Database, keyrin
     """Reversing a sale that went through suspense reverses both of its transfers."""
     start = _balances(world)
     sale = run(world, sell, keyring, "AIR10", request_id="r1", hold=True).sale
-    run(world, settle_sale, sale.id)
-    reversed_ = run(world, reverse_sale, sale.id, reason="x", created_by="t")
+    run(world, settle_sale, sale.id, now=NOW)
+    reversed_ = run(world, reverse_sale, sale.id, reason="x", created_by="t", now=NOW)
     assert reversed_.state == "reversed"
     assert _balances(world) == start
     assert_ledger_consistent(world)
@@ -272,15 +273,17 @@ def test_reverse_settled_sale_undoes_hold_and_settlement(world: Database, keyrin
 def test_reverse_refund_unconfirmed(world: Database, keyring: Keyring) -> None:
     """'refund_unconfirmed' sales reverse until confirmed, never after."""
     first = run(world, sell, keyring, "BILL", zar("50.00"), request_id="r1").sale
-    assert run(world, reverse_sale, first.id, reason="x", created_by="t").state == "reversed"
+    assert (
+        run(world, reverse_sale, first.id, reason="x", created_by="t", now=NOW).state == "reversed"
+    )
 
     second = run(world, sell, keyring, "BILL", zar("50.00"), request_id="r2").sale
-    confirmed = run(world, confirm_sale, second.id)
+    confirmed = run(world, confirm_sale, second.id, now=NOW)
     assert confirmed.confirmed_at is not None
-    assert run(world, confirm_sale, second.id).confirmed_at == confirmed.confirmed_at
+    assert run(world, confirm_sale, second.id, now=NOW).confirmed_at == confirmed.confirmed_at
     before = snapshot(world)
     with pytest.raises(ReversalRefused, match="confirmed"):
-        run(world, reverse_sale, second.id, reason="x", created_by="t")
+        run(world, reverse_sale, second.id, reason="x", created_by="t", now=NOW)
     assert snapshot(world) == before
 
 
@@ -292,10 +295,10 @@ def test_reversal_refused(world: Database, keyring: Keyring, state: str) -> None
     else:
         sale = run(world, sell, keyring, "AIR10", request_id="r1", hold=True).sale
         if state == "failed":
-            run(world, fail_sale, sale.id, reason="x")
+            run(world, fail_sale, sale.id, reason="x", now=NOW)
     before = snapshot(world)
     with pytest.raises(ReversalRefused):
-        run(world, reverse_sale, sale.id, reason="x", created_by="t")
+        run(world, reverse_sale, sale.id, reason="x", created_by="t", now=NOW)
     assert snapshot(world) == before
 
 
@@ -338,8 +341,8 @@ def test_one_sale_per_request(world: Database, keyring: Keyring) -> None:
     def twice(txn: Txn) -> None:
         claimed = claim(txn, keyring, "r1")
         order = order_for(txn, "AIR10")
-        record_sale(txn, claimed, order, created_by="t")
-        hold_sale(txn, claimed, order, created_by="t")
+        record_sale(txn, claimed, order, created_by="t", now=NOW)
+        hold_sale(txn, claimed, order, created_by="t", now=NOW)
 
     before = snapshot(world)
     with pytest.raises(Exception, match=r"(?i)unique|duplicate"):

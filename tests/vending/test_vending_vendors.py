@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 import pytest
+from fixed_clock import NOW
 from vending_support import VENDOR, run, snapshot, zar
 
 from vending import audit, outbox
@@ -42,7 +43,8 @@ HASH = hash_password("password1", log_n=10)
 def test_create_vendor_opens_its_account(world: Database) -> None:
     """A vendor gets a 'vendor:<client id>' account in its currency with its credit limit."""
     vendor = run(world, create_vendor, client_id="6004708000090", name="Shop", currency="ZAR",
-                 credit_limit=zar("25"), address="Main Rd", require_auth=False)  # fmt: skip
+                 credit_limit=zar("25"), address="Main Rd", require_auth=False,
+                 now=NOW)  # fmt: skip
     assert (vendor.client_id, vendor.name, vendor.address, vendor.currency) == (
         "6004708000090",
         "Shop",
@@ -83,7 +85,7 @@ def test_create_vendor_refusals_write_nothing(world: Database, subtests: pytest.
                 run(
                     world,
                     create_vendor,
-                    **{"client_id": "NEW", "name": "New", "currency": "ZAR", **kwargs},
+                    **{"client_id": "NEW", "name": "New", "currency": "ZAR", "now": NOW, **kwargs},
                 )
             assert snapshot(world) == before
 
@@ -100,12 +102,12 @@ def test_accounts(world: Database) -> None:
     ):
         with pytest.raises(error):
             run(world, create_account, **{"code": "new", "kind": "supplier", "name": "n",
-                                          "currency": "ZAR", **kwargs})  # fmt: skip
+                                          "currency": "ZAR", "now": NOW, **kwargs})  # fmt: skip
     assert snapshot(world) == before
-    zar_ids = run(world, ensure_house_accounts, "ZAR")
-    assert run(world, ensure_house_accounts, "ZAR") == zar_ids
+    zar_ids = run(world, ensure_house_accounts, "ZAR", now=NOW)
+    assert run(world, ensure_house_accounts, "ZAR", now=NOW) == zar_ids
     assert snapshot(world) == before
-    usd_ids = run(world, ensure_house_accounts, "USD")
+    usd_ids = run(world, ensure_house_accounts, "USD", now=NOW)
     assert set(usd_ids) == {"bank", "revenue", "fees", "suspense", "tax"}
     assert not set(usd_ids.values()) & set(zar_ids.values())
 
@@ -116,9 +118,11 @@ def test_unknown_vendor_everywhere(world: Database) -> None:
     for fn in (
         lambda txn: get_vendor(txn, "NOBODY"),
         lambda txn: get_vendor_by_id(txn, 9999),
-        lambda txn: set_vendor_blocked(txn, "NOBODY", True, actor="t"),
-        lambda txn: set_vendor_credit_limit(txn, "NOBODY", zar("1"), actor="t"),
-        lambda txn: create_operator(txn, name="op", password_hash=HASH, vendor_client_id="NOBODY"),
+        lambda txn: set_vendor_blocked(txn, "NOBODY", True, actor="t", now=NOW),
+        lambda txn: set_vendor_credit_limit(txn, "NOBODY", zar("1"), actor="t", now=NOW),
+        lambda txn: create_operator(
+            txn, name="op", password_hash=HASH, vendor_client_id="NOBODY", now=NOW
+        ),
         lambda txn: set_vendor_commission(txn, 9999, air.id, 100),
     ):
         before = snapshot(world)
@@ -130,10 +134,12 @@ def test_unknown_vendor_everywhere(world: Database) -> None:
 def test_operators(world: Database) -> None:
     """Vendor operators are unique per vendor, staff names unique among staff; password
     changes and blocks bump the credential version."""
-    run(world, create_vendor, client_id="V2", name="Two", currency="ZAR")
-    op = run(world, create_operator, name="cashier", password_hash=HASH, vendor_client_id=VENDOR)
-    run(world, create_operator, name="cashier", password_hash=HASH, vendor_client_id="V2")
-    staff = run(world, create_operator, name="cashier", password_hash=HASH, role="admin")
+    run(world, create_vendor, client_id="V2", name="Two", currency="ZAR", now=NOW)
+    op = run(
+        world, create_operator, name="cashier", password_hash=HASH, vendor_client_id=VENDOR, now=NOW
+    )
+    run(world, create_operator, name="cashier", password_hash=HASH, vendor_client_id="V2", now=NOW)
+    staff = run(world, create_operator, name="cashier", password_hash=HASH, role="admin", now=NOW)
     assert (op.role, op.credential_version, op.blocked) == ("operator", 1, False)
     assert staff.vendor_id is None
     assert staff.role == "admin"
@@ -146,10 +152,10 @@ def test_operators(world: Database) -> None:
     ):
         before = snapshot(world)
         with pytest.raises(InvalidRequest):
-            run(world, create_operator, password_hash=HASH, **kwargs)
+            run(world, create_operator, password_hash=HASH, now=NOW, **kwargs)
         assert snapshot(world) == before
-    run(world, set_operator_password, op.id, HASH, actor="t")
-    run(world, set_operator_blocked, op.id, True, actor="t")
+    run(world, set_operator_password, op.id, HASH, actor="t", now=NOW)
+    run(world, set_operator_blocked, op.id, True, actor="t", now=NOW)
     changed = run(world, get_operator, "cashier", VENDOR)
     assert (changed.credential_version, changed.blocked) == (3, True)
     assert run(world, get_operator, "cashier").id == staff.id
@@ -159,13 +165,13 @@ def test_operators(world: Database) -> None:
         run(world, get_operator, "ghost", VENDOR)
     for fn in (set_operator_password, set_operator_blocked):
         with pytest.raises(UnknownOperator):
-            run(world, fn, 9999, HASH if fn is set_operator_password else True, actor="t")
+            run(world, fn, 9999, HASH if fn is set_operator_password else True, actor="t", now=NOW)
 
 
 def test_audit_trail(world: Database) -> None:
     """Changes are audited in their own transaction, newest first, with the actor."""
-    run(world, set_vendor_blocked, VENDOR, True, actor="alice", reason="audit")
-    run(world, set_vendor_credit_limit, VENDOR, zar("10"), actor="bob")
+    run(world, set_vendor_blocked, VENDOR, True, actor="alice", reason="audit", now=NOW)
+    run(world, set_vendor_credit_limit, VENDOR, zar("10"), actor="bob", now=NOW)
     entries = run(world, audit.recent, 2)
     assert [(e["actor"], e["action"], e["subject"]) for e in entries] == [
         ("bob", "vendor.credit_limit", VENDOR),
@@ -180,7 +186,7 @@ def test_outbox(database: Database, caplog: pytest.LogCaptureFixture) -> None:
     after it commits; delivered ones leave the pending list."""
 
     def notify_and_fail(txn: Txn) -> None:
-        outbox.notify(txn, kind="low_stock", subject="AIR10", payload={"left": 3})
+        outbox.notify(txn, kind="low_stock", subject="AIR10", payload={"left": 3}, now=NOW)
         raise InvalidRequest("rolled back")
 
     with caplog.at_level(logging.WARNING, logger="evd.notifications"):
@@ -188,8 +194,10 @@ def test_outbox(database: Database, caplog: pytest.LogCaptureFixture) -> None:
             database.run_txn("fail", notify_and_fail)
         assert run(database, outbox.pending) == []
         assert caplog.records == []
-        run(database, outbox.notify, kind="low_stock", subject="AIR10", payload={"left": 3})
-        run(database, outbox.notify, kind="vend_done", subject="S1", payload={})
+        run(
+            database, outbox.notify, kind="low_stock", subject="AIR10", payload={"left": 3}, now=NOW
+        )
+        run(database, outbox.notify, kind="vend_done", subject="S1", payload={}, now=NOW)
         assert "low_stock" in caplog.text
     pending = run(database, outbox.pending)
     assert [(n.kind, n.subject, n.payload) for n in pending] == [
@@ -197,5 +205,5 @@ def test_outbox(database: Database, caplog: pytest.LogCaptureFixture) -> None:
         ("vend_done", "S1", {}),
     ]
     assert pending[0].delivered_at is None
-    run(database, outbox.mark_delivered, pending[0].id)
+    run(database, outbox.mark_delivered, pending[0].id, now=NOW)
     assert [n.id for n in run(database, outbox.pending)] == [pending[1].id]

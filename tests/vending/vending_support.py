@@ -4,9 +4,11 @@ products, sale helpers, and snapshots to prove that a refused operation wrote no
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from fixed_clock import NOW
 from sqlalchemy import func, select
 
 from vending.accounts import create_account, ensure_house_accounts
@@ -36,12 +38,15 @@ SUPPLIER = "supplier:S1"
 UTILITY = "utility:U1"
 VENDOR = "V1"
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
 
 def zar(text: str) -> Money:
     return Money.parse(text, ZAR)
 
 
-def run(db: Database, fn: Any, *args: Any, **kwargs: Any) -> Any:
+def run(db: Database, fn: Callable[Concatenate[Txn, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run ``fn`` as a transaction function named after it."""
     return db.run_txn(getattr(fn, "__name__", "test"), fn, *args, **kwargs)
 
@@ -52,9 +57,11 @@ def run(db: Database, fn: Any, *args: Any, **kwargs: Any) -> Any:
 def build_world(txn: Txn) -> None:
     """House accounts, a supplier and a utility, three products and vendor V1 holding
     R100.00 with a R50.00 credit limit."""
-    ensure_house_accounts(txn, ZAR)
-    create_account(txn, code=SUPPLIER, kind="supplier", name="Airtime supplier", currency=ZAR)
-    create_account(txn, code=UTILITY, kind="utility", name="City power", currency=ZAR)
+    ensure_house_accounts(txn, ZAR, now=NOW)
+    create_account(
+        txn, code=SUPPLIER, kind="supplier", name="Airtime supplier", currency=ZAR, now=NOW
+    )
+    create_account(txn, code=UTILITY, kind="utility", name="City power", currency=ZAR, now=NOW)
     # A voucher: fixed R10.00, 6% from the supplier, 4% to the merchant, refundable.
     create_product(
         txn,
@@ -67,6 +74,7 @@ def build_world(txn: Txn) -> None:
         supplier_discount_bp=600,
         merchant_commission_bp=400,
         reversal_policy="refund",
+        now=NOW,
     )
     # Electricity: open amount, never reversible once delivered.
     create_product(
@@ -81,6 +89,7 @@ def build_world(txn: Txn) -> None:
         supplier_discount_bp=300,
         merchant_commission_bp=200,
         reversal_policy="none",
+        now=NOW,
     )
     # A bill payment with a R2.50 fee, reversible until confirmed.
     create_product(
@@ -96,19 +105,29 @@ def build_world(txn: Txn) -> None:
         merchant_commission_bp=50,
         fee=zar("2.50"),
         reversal_policy="refund_unconfirmed",
+        now=NOW,
     )
-    create_vendor(txn, client_id=VENDOR, name="Corner Cafe", currency=ZAR, credit_limit=zar("50"))
-    adjust_vendor_balance(txn, VENDOR, zar("100.00"), reason="opening deposit", actor="test")
+    create_vendor(
+        txn, client_id=VENDOR, name="Corner Cafe", currency=ZAR, credit_limit=zar("50"), now=NOW
+    )
+    adjust_vendor_balance(
+        txn, VENDOR, zar("100.00"), reason="opening deposit", actor="test", now=NOW
+    )
 
 
 def add_vendor(
     txn: Txn, client_id: str, *, deposit: str = "0", limit: str = "0", **kwargs: Any
 ) -> None:
     create_vendor(
-        txn, client_id=client_id, name=f"Vendor {client_id}", currency=ZAR, credit_limit=zar(limit)
+        txn,
+        client_id=client_id,
+        name=f"Vendor {client_id}",
+        currency=ZAR,
+        credit_limit=zar(limit),
+        now=NOW,
     )
     if Money.parse(deposit, ZAR).amount:
-        adjust_vendor_balance(txn, client_id, zar(deposit), reason="deposit", actor="test")
+        adjust_vendor_balance(txn, client_id, zar(deposit), reason="deposit", actor="test", now=NOW)
 
 
 # --- sales ------------------------------------------------------------------------------------
@@ -131,6 +150,7 @@ def claim(
         request_id=request_id,
         operation=operation,
         fingerprint=fingerprint,
+        now=NOW,
     )
     assert isinstance(claimed, Claim), claimed
     return claimed
@@ -175,7 +195,7 @@ def sell(
     """Claim a request and record (or hold) one sale for it."""
     claimed = claim(txn, keyring, request_id, client_id=client_id)
     order = order_for(txn, product_code, amount, client_id=client_id, target=target)
-    return (hold_sale if hold else record_sale)(txn, claimed, order, created_by="test")
+    return (hold_sale if hold else record_sale)(txn, claimed, order, created_by="test", now=NOW)
 
 
 # --- inspection -------------------------------------------------------------------------------

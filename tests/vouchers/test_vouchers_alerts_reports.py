@@ -3,18 +3,16 @@ and the per-batch reconciliation's arithmetic."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
+from fixed_clock import NOW, TODAY
 from sqlalchemy import select
 from voucher_support import SUPPLIER, THRESHOLD, StockWorld, zar
 
 from vending.storage.schema import notifications
 from vending.vouchers import alerts, reports
 from vending.vouchers.quarantine import quarantine_vouchers
-
-NOW = datetime.now(UTC)
-TODAY = NOW.date()
 
 
 def _notifications(world: StockWorld, kind: str) -> list[dict]:  # type: ignore[type-arg]
@@ -55,7 +53,7 @@ def test_low_stock_is_raised_once_per_crossing(
 
 def test_threshold_change_applies_at_once(world: StockWorld) -> None:
     world.import_rows(world.rows(10, "AIR-30"))
-    world.db.run_txn("threshold", alerts.set_threshold, "AIR-30", 10, actor="test")
+    world.db.run_txn("threshold", alerts.set_threshold, "AIR-30", 10, actor="test", now=NOW)
     assert _notifications(world, alerts.LOW_STOCK)[-1]["product"] == "AIR-30"
 
 
@@ -65,7 +63,7 @@ def test_expiring_batches_alert_once(world: StockWorld) -> None:
     soon = world.db.run_txn("expiring", alerts.expiring_batches, days=30, today=TODAY)
     assert [(b.product_code, b.count) for b in soon] == [("AIR-10", 2)]
     for _ in range(2):
-        world.db.run_txn("alerts", alerts.raise_expiring_alerts, days=30, today=TODAY)
+        world.db.run_txn("alerts", alerts.raise_expiring_alerts, days=30, today=TODAY, now=NOW)
     assert [n["product"] for n in _notifications(world, alerts.EXPIRING_SOON)] == ["AIR-10"]
 
 
@@ -84,6 +82,7 @@ def test_levels_and_batch_reconciliation_add_up(world: StockWorld) -> None:
         serials=[air10[9].serial_number],
         reason="reported stolen",
         actor="test",
+        now=NOW,
     )
     later = TODAY + timedelta(days=20)  # the AIR-30 batch has expired by then
     lines = world.db.run_txn("report", reports.batch_reconciliation, today=later)
@@ -125,6 +124,7 @@ def test_quarantining_a_batch_withdraws_its_available_vouchers(world: StockWorld
         batch_no=rows[0].batch_number,
         reason="supplier recalled the batch",
         actor="test",
+        now=NOW,
     )
     assert count == 2  # one of its three was sold already
     assert [world.sell().voucher.serial_no for _ in range(3)] == [

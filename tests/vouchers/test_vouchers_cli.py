@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fixed_clock import NOW, TODAY
 from sqlalchemy import func, select
 from voucher_support import GpgKeys
 
@@ -65,7 +66,7 @@ def cli(capsys: pytest.CaptureFixture[str], secrets_sentinel: object) -> Cli:
 def _sell_one(tmp_path: Path, product: str) -> int:
     """A sale through the selling API on the CLI's database; its sale id."""
     db = Database(os.environ["EVD_DATABASE_URL"])
-    keyring = Keyring(MasterKey.from_base64(os.environ["EVD_MASTER_KEY"]))
+    keyring = Keyring(MasterKey.from_base64(os.environ["EVD_MASTER_KEY"]), clock=lambda: NOW)
     try:
         from vending.requests import claim_request
 
@@ -79,6 +80,7 @@ def _sell_one(tmp_path: Path, product: str) -> int:
                 request_id="r1",
                 operation="voucherVend",
                 fingerprint=b"\x00" * 32,
+                now=NOW,
             )
             return sell_voucher(
                 txn,
@@ -91,6 +93,7 @@ def _sell_one(tmp_path: Path, product: str) -> int:
                 terminal_id="T1",
                 operator_id=None,
                 created_by="test",
+                now=NOW,
             ).sale.id
 
         return db.run_txn("sell", sell)
@@ -174,7 +177,7 @@ def test_a_bad_file_prints_its_bad_lines_and_imports_nothing(
         "voucher-product", "add", "AIR-5", "--supplier", "ACME", "--network", "Acme",
         "--face-value", "5.00", "--cost-price", "4.70",
     )  # fmt: skip
-    rows = list(gen_stock.generate_rows([gen_stock.ProductSpec("AIR-5", "5.00")], 4))
+    rows = list(gen_stock.generate_rows([gen_stock.ProductSpec("AIR-5", "5.00")], 4, today=TODAY))
     cli.sentinel.register(*(row.pin for row in rows))  # type: ignore[attr-defined]
     text = gen_stock.render_csv(rows).decode().replace(rows[2].expiry_date, "2001-01-01")
     path = tmp / "bad.gpg"
@@ -214,7 +217,7 @@ def test_demo_imports_signed_stock_once(env: Path, cli: Cli) -> None:
 
 def test_generated_rows_are_realistic_and_unique() -> None:
     specs = [gen_stock.ProductSpec("A", "10.00", 16), gen_stock.ProductSpec("B", "1GB", 12)]
-    rows = list(gen_stock.generate_rows(specs, 25, batch_size=10, seed=1))
+    rows = list(gen_stock.generate_rows(specs, 25, batch_size=10, seed=1, today=TODAY))
     assert [row.product_code for row in rows].count("A") == 13
     assert len({row.pin for row in rows}) == 25 and len({row.serial_number for row in rows}) == 25
     assert {len(row.pin) for row in rows if row.product_code == "B"} == {12}

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fixed_clock import NOW
 from sqlalchemy import select
 from voucher_support import SUPPLIER, StockWorld, bad_signature_message
 
@@ -110,6 +111,7 @@ def test_unsigned_files_pass_only_when_the_supplier_does_not_require_signatures(
         key=keys.supplier_key(),
         require_signature=False,
         actor="test",
+        now=NOW,
     )
     summary = world.import_file(
         _write(tmp_path, keys.encrypt(render_csv(world.rows(5)), sign=None))

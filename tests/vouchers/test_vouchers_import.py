@@ -7,6 +7,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from fixed_clock import NOW
 from sqlalchemy import select
 from voucher_support import SUPPLIER, StockWorld, zar
 
@@ -123,7 +124,7 @@ def test_rotating_the_data_key_keeps_old_pins_readable(world: StockWorld) -> Non
     old_rows = world.rows(2)
     world.import_rows(old_rows)
     old_key = {row.pin_key_id for row in _pin_rows(world)}
-    new_key = world.db.run_txn("rotate", world.keyring.rotate_data_key)
+    new_key = world.db.run_txn("rotate", world.keyring.rotate_data_key, now=NOW)
     new_rows = world.rows(2)
     world.import_rows(new_rows)
     stored = _pin_rows(world)
@@ -144,7 +145,7 @@ def test_a_new_master_key_rewraps_the_pin_hash_key_too(world: StockWorld) -> Non
     world.import_rows(rows)
     new_master = MasterKey.generate()
     world.db.run_txn("rewrap", world.keyring.rewrap, new_master)
-    rewrapped = Keyring(new_master)
+    rewrapped = Keyring(new_master, clock=lambda: NOW)
     stored = _pin_rows(world)
     assert [_reveal(world, rewrapped, row) for row in stored] == [row.pin for row in rows]
     assert world.db.run_txn(
@@ -152,7 +153,9 @@ def test_a_new_master_key_rewraps_the_pin_hash_key_too(world: StockWorld) -> Non
     ) == bytes(stored[0].pin_hash)
     # The old master key no longer unwraps anything.
     with pytest.raises(KeyringError):
-        world.db.run_txn("hash", lambda txn: pin_hasher(txn, Keyring(MasterKey.generate())))
+        world.db.run_txn(
+            "hash", lambda txn: pin_hasher(txn, Keyring(MasterKey.generate(), clock=lambda: NOW))
+        )
 
 
 def test_an_import_conflicting_with_stock_names_lines_and_keeps_the_transaction(
@@ -172,7 +175,7 @@ def test_an_import_conflicting_with_stock_names_lines_and_keeps_the_transaction(
 def test_disabled_products_are_refused(world: StockWorld) -> None:
     from vending.products import set_active
 
-    world.db.run_txn("disable", set_active, "AIR-30", False, actor="test")
+    world.db.run_txn("disable", set_active, "AIR-30", False, actor="test", now=NOW)
     with pytest.raises(Exception, match="AIR-30 is disabled"):
         world.import_rows(world.rows(2, "AIR-30"))
 

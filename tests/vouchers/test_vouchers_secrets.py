@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixed_clock import NOW
 from sqlalchemy import MetaData, select
 from voucher_support import SUPPLIER, StockWorld
 
@@ -53,8 +54,10 @@ def _exercise(world: StockWorld, tmp_path: Path) -> list[str]:
     with pytest.raises(StockFileRejected):
         world.import_rows(text)
     sales = [world.sell(code) for code in ("AIR-10", "DATA-1GB", "AIR-10")]
-    world.db.run_txn("reprint", reprint_voucher, world.keyring, sales[1].sale.id)
-    world.db.run_txn("quote", lambda txn: quote_voucher(txn, product_code="AIR-10", amount=None))
+    world.db.run_txn("reprint", reprint_voucher, world.keyring, sales[1].sale.id, now=NOW)
+    world.db.run_txn(
+        "quote", lambda txn: quote_voucher(txn, product_code="AIR-10", amount=None, now=NOW)
+    )
     world.reverse(sales[0].sale.id)
     with pytest.raises(VoucherStateError):  # a reversed sale's PIN never returns to stock
         world.db.run_txn(
@@ -64,6 +67,7 @@ def _exercise(world: StockWorld, tmp_path: Path) -> list[str]:
             serials=[sales[0].voucher.serial_no],
             reason="reviewed",
             actor="test",
+            now=NOW,
         )
     return [row.pin for row in rows + refused]
 

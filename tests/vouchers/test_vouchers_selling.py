@@ -3,9 +3,10 @@ money; reversal quarantines the PIN until released; reprints; the ledger stays c
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
+from fixed_clock import NOW, TODAY
 from sqlalchemy import select
 from voucher_support import SUPPLIER, StockWorld, zar
 
@@ -16,8 +17,6 @@ from vending.vouchers.errors import VoucherStateError
 from vending.vouchers.quarantine import release_vouchers
 from vending.vouchers.selling import quote_voucher, reprint_voucher
 from vending.vouchers.tables import vouchers
-
-TODAY = datetime.now(UTC).date()
 
 
 def test_a_sale_delivers_one_pin_and_moves_the_money(world: StockWorld) -> None:
@@ -63,7 +62,7 @@ def test_earliest_expiry_first_and_expired_never_sold(world: StockWorld) -> None
     world.import_rows(soon)
     world.import_rows(("\n".join(never_text) + "\n").encode())
     # Sold 20 days from now: the 10-day voucher has expired and must not be sold.
-    later = datetime.now(UTC) + timedelta(days=20)
+    later = NOW + timedelta(days=20)
     assert world.sell(now=later).voucher.serial_no == late[0].serial_number
     assert world.sell(now=later).voucher.serial_no == never[0].serial_number  # no expiry: last
     with pytest.raises(OutOfStock):
@@ -94,7 +93,7 @@ def test_quote_moves_nothing_and_reports_stock(world: StockWorld) -> None:
     world.import_rows(world.rows(1, "AIR-30"))
 
     def quote(txn, code):  # type: ignore[no-untyped-def]
-        return quote_voucher(txn, product_code=code, amount=None)
+        return quote_voucher(txn, product_code=code, amount=None, now=NOW)
 
     product, pricing, in_stock = world.db.run_txn("quote", quote, "AIR-30")
     assert product.code == "AIR-30" and in_stock
@@ -118,7 +117,7 @@ def test_reversal_quarantines_the_pin_for_good(world: StockWorld) -> None:
     with pytest.raises(OutOfStock):  # never resold automatically
         world.sell()
     with pytest.raises(VoucherStateError):  # no reprint of a reversed sale's PIN
-        world.db.run_txn("reprint", reprint_voucher, world.keyring, sold.sale.id)
+        world.db.run_txn("reprint", reprint_voucher, world.keyring, sold.sale.id, now=NOW)
     with pytest.raises(VoucherStateError, match="buyer may still hold the PIN"):
         _release(world, rows[0].serial_number)
     assert world.count(vouchers, vouchers.c.state == "quarantined") == 1
@@ -139,6 +138,7 @@ def _release(world: StockWorld, serial: str) -> int:
         serials=[serial],
         reason="checked with the customer: PIN unused",
         actor="test",
+        now=NOW,
     )
 
 
@@ -146,7 +146,7 @@ def test_reprint_returns_the_same_voucher_and_is_audited(world: StockWorld) -> N
     world.import_rows(world.rows(2))
     sold = world.sell()
     again = world.db.run_txn(
-        "reprint", reprint_voucher, world.keyring, sold.sale.id, actor="staff:alice"
+        "reprint", reprint_voucher, world.keyring, sold.sale.id, actor="staff:alice", now=NOW
     )
     assert again == sold.voucher
     actions = world.db.run_txn(

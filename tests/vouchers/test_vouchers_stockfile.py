@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from fixed_clock import NOW
 from voucher_support import ZAR, StockWorld, zar
 
 from tools.gen_stock import HEADER, render_csv
@@ -74,7 +75,9 @@ def _drop_field(_world: StockWorld, lines: list[str]) -> None:
 
 def _other_suppliers_product(world: StockWorld, lines: list[str]) -> None:
     def setup(txn):  # type: ignore[no-untyped-def]
-        create_account(txn, code="supplier:OTHER", kind="supplier", name="Other", currency=ZAR)
+        create_account(
+            txn, code="supplier:OTHER", kind="supplier", name="Other", currency=ZAR, now=NOW
+        )
         create_product(
             txn,
             code="OTHER-5",
@@ -84,6 +87,7 @@ def _other_suppliers_product(world: StockWorld, lines: list[str]) -> None:
             supplier_account_code="supplier:OTHER",
             face_value=zar("5.00"),
             cost_price=zar("4.50"),
+            now=NOW,
         )
 
     world.db.run_txn("other_product", setup)

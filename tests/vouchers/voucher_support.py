@@ -11,6 +11,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from fixed_clock import NOW, TODAY
 from sqlalchemy import func, select
 
 from tools.gen_stock import ProductSpec, StockRow, generate_rows, render_csv
@@ -89,7 +90,7 @@ def make_gpg_keys(base: Path) -> GpgKeys:
 
 
 def build_stock_world(txn: Txn, key: SupplierKey | None) -> None:
-    ensure_house_accounts(txn, ZAR)
+    ensure_house_accounts(txn, ZAR, now=NOW)
     add_supplier(
         txn,
         code=SUPPLIER,
@@ -99,6 +100,7 @@ def build_stock_world(txn: Txn, key: SupplierKey | None) -> None:
         key=key,
         require_signature=key is not None,
         actor="test",
+        now=NOW,
     )
     for code, face, cost, network in (
         ("AIR-10", "10.00", "9.40", "Acme Mobile"),
@@ -119,9 +121,12 @@ def build_stock_world(txn: Txn, key: SupplierKey | None) -> None:
             category="data" if code.startswith("DATA") else "airtime",
             pin_length=spec.pin_length,
             actor="test",
+            now=NOW,
         )
-    create_vendor(txn, client_id=VENDOR, name="Corner Cafe", currency=ZAR, credit_limit=zar("0"))
-    adjust_vendor_balance(txn, VENDOR, zar("100000.00"), reason="deposit", actor="test")
+    create_vendor(
+        txn, client_id=VENDOR, name="Corner Cafe", currency=ZAR, credit_limit=zar("0"), now=NOW
+    )
+    adjust_vendor_balance(txn, VENDOR, zar("100000.00"), reason="deposit", actor="test", now=NOW)
 
 
 @dataclass
@@ -141,7 +146,12 @@ class StockWorld:
         specs = [PRODUCTS[code] for code in (products or ("AIR-10",))]
         made = list(
             generate_rows(
-                specs, count, serial_start=next(self._serials), expiry=expiry, batch_size=batch_size
+                specs,
+                count,
+                serial_start=next(self._serials),
+                expiry=expiry,
+                batch_size=batch_size,
+                today=TODAY,
             )
         )
         self.sentinel.register(*(row.pin for row in made))
@@ -157,6 +167,7 @@ class StockWorld:
             self.keyring,
             self.keys.operator if self.keys else None,
             low_stock_threshold=THRESHOLD,
+            clock=lambda: NOW,
         )
 
     def import_rows(self, content: bytes | list[StockRow], **kwargs: Any) -> ImportSummary:
@@ -176,12 +187,13 @@ class StockWorld:
             request_id=request_id or uuid.uuid4().hex,
             operation="voucherVend",
             fingerprint=b"\x02" * 32,
+            now=NOW,
         )
         assert isinstance(claimed, Claim)
         return claimed
 
     def sell_txn(
-        self, txn: Txn, product: str, *, amount: Money | None = None, now: datetime | None = None
+        self, txn: Txn, product: str, *, amount: Money | None = None, now: datetime = NOW
     ) -> VoucherSale:
         vendor = get_vendor(txn, VENDOR)
         return sell_voucher(
@@ -203,7 +215,12 @@ class StockWorld:
 
     def reverse(self, sale_id: int, reason: str = "customer complaint") -> Any:
         return self.db.run_txn(
-            "reverse_voucher_sale", reverse_voucher_sale, sale_id, reason=reason, created_by="test"
+            "reverse_voucher_sale",
+            reverse_voucher_sale,
+            sale_id,
+            reason=reason,
+            created_by="test",
+            now=NOW,
         )
 
     # --- inspection ---------------------------------------------------------------------------

@@ -23,11 +23,12 @@ from array import array
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from tools.conformance import builders
 from tools.conformance.profile import Credentials
+from vending.clock import system_clock
 from xmlvend.codec import render_request
 from xmlvend.codec.types_base import BaseReq, MsgID
 
@@ -152,7 +153,7 @@ class MsgIds:
     steps one second (the key is clientID + dateTime + uniqueNumber)."""
 
     def __init__(self, start: datetime | None = None) -> None:
-        self._base = (start or datetime.now(UTC)).replace(microsecond=0)
+        self._base = (start or system_clock()).replace(microsecond=0)
         self._count = 0
         self._stamp = b""
         self._stamp_of = -1

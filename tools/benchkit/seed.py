@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -22,6 +23,7 @@ from tools.gen_stock import ProductSpec, generate_rows, render_csv
 from utilities.demo import SGC_STA, seed_utilities
 from utilities.registry import MeterSpec, add_meter
 from utilities.sts.pan import luhn_check_digit
+from vending.clock import system_clock
 from vending.demo import seed_core
 from vending.keyring import Keyring, MasterKey
 from vending.money import Money
@@ -84,7 +86,9 @@ def bench_database(server_url: str, prefix: str = "evd_bench") -> Iterator[tuple
         admin.dispose()
 
 
-def _seed_load(txn: Txn, vendors: list[Credentials], meters: list[str], password_hash: str) -> None:
+def _seed_load(
+    txn: Txn, vendors: list[Credentials], meters: list[str], password_hash: str, *, now: datetime
+) -> None:
     for index, vendor in enumerate(vendors):
         create_vendor(
             txn,
@@ -93,14 +97,18 @@ def _seed_load(txn: Txn, vendors: list[Credentials], meters: list[str], password
             currency="ZAR",
             credit_limit=Money.zero("ZAR"),
             actor="bench",
+            now=now,
         )
-        adjust_vendor_balance(txn, vendor.client_id, FLOAT, reason="bench float", actor="bench")
+        adjust_vendor_balance(
+            txn, vendor.client_id, FLOAT, reason="bench float", actor="bench", now=now
+        )
         create_operator(
             txn,
             name=vendor.op_name or "",
             password_hash=password_hash,
             vendor_client_id=vendor.client_id,
             actor="bench",
+            now=now,
         )
     for msno in meters:
         add_meter(
@@ -115,10 +123,11 @@ def _seed_load(txn: Txn, vendors: list[Credentials], meters: list[str], password
                 account_no=f"B{msno}",
             ),
             actor="bench",
+            now=now,
         )
 
 
-def _bench_supplier(txn: Txn) -> None:
+def _bench_supplier(txn: Txn, *, now: datetime) -> None:
     add_supplier(
         txn,
         code="BENCH",
@@ -128,6 +137,7 @@ def _bench_supplier(txn: Txn) -> None:
         key=None,
         require_signature=False,
         actor="bench",
+        now=now,
     )
 
 
@@ -141,12 +151,13 @@ def seed(
 ) -> BenchDatabase:
     """Migrate and seed ``url`` (see the module docstring)."""
     master = MasterKey.generate()
-    keyring = Keyring(master)
+    now = system_clock()
+    keyring = Keyring(master, clock=system_clock)
     database = Database(url, pool_size=2)
     try:
         migrate.upgrade(database.engine)
-        database.run_txn("bench_core", seed_core, password_log_n=scrypt_log_n)
-        database.run_txn("bench_utilities", seed_utilities, keyring)
+        database.run_txn("bench_core", seed_core, now=now, password_log_n=scrypt_log_n)
+        database.run_txn("bench_utilities", seed_utilities, keyring, now=now)
         people = bench_vendors(vendors)
         numbers = bench_meters(meters)
         database.run_txn(
@@ -155,15 +166,19 @@ def seed(
             people,
             numbers,
             hash_password(BENCH_PASSWORD, log_n=scrypt_log_n),
+            now=now,
         )
         if vouchers:
-            database.run_txn("bench_supplier", _bench_supplier)
+            database.run_txn("bench_supplier", _bench_supplier, now=now)
             rows = generate_rows(
-                [ProductSpec(VOUCHER_PRODUCT, "10.00", 16)], vouchers, batch_size=50_000
+                [ProductSpec(VOUCHER_PRODUCT, "10.00", 16)],
+                vouchers,
+                today=now.date(),
+                batch_size=50_000,
             )
             plaintext = render_csv(rows)
             digest = hashlib.sha256(plaintext).hexdigest()
-            StockImporter(database, keyring).import_upload(
+            StockImporter(database, keyring, clock=system_clock).import_upload(
                 StockUpload("BENCH", "bench-stock.csv", digest, plaintext), actor="bench"
             )
         with database.engine.connect() as conn:

@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import NoReturn, TypeVar
 
 from lxml import etree
 
 from tools.conformance.reply import Reply, tokens_in
+from vending.clock import system_clock
 from xmlvend.codec.canonical import canonical_element
 from xmlvend.codec.faults import FAULT_CLASSES
 from xmlvend.codec.namespaces import BASE, EXT
@@ -198,7 +199,7 @@ def check_resp_date_time(
 ) -> None:
     """Parseable, and within ``window`` of our clock."""
     moment = parse_xs_datetime(text)
-    now = now or datetime.now(UTC)
+    now = now or system_clock()
     check(
         abs(moment - now) <= window,
         f"respDateTime {text} is {abs(moment - now)} away from now ({now:%Y-%m-%dT%H:%M:%SZ})",

@@ -14,7 +14,7 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 from tools.conformance.catalogue import Case
@@ -23,6 +23,7 @@ from tools.conformance.profile import Profile
 from tools.conformance.session import LogEntry, MsgIdSource, Session, Skip
 from tools.conformance.transport import HttpClient
 from tools.conformance.wsdl import WsdlInfo, fetch_wsdl
+from vending.clock import system_clock
 
 Status = Literal["PASS", "FAIL", "SKIP"]
 
@@ -81,7 +82,7 @@ def run(
     http = HttpClient(profile.url, profile.timeout, profile.tls)
     msg_ids = msg_ids or MsgIdSource()
     started = time.monotonic()
-    result = RunResult(profile.url, datetime.now(UTC), fetch_wsdl(http, profile.timeout))
+    result = RunResult(profile.url, system_clock(), fetch_wsdl(http, profile.timeout))
     for case in cases:
         session = Session(profile, http, msg_ids, result.wsdl, budget=case.budget)
         outcome = run_case(case, session)

@@ -9,7 +9,6 @@ import random
 import re
 import time
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 
 from tools.conformance.builders import request_header
 from tools.conformance.checks import CheckFailed, check_envelope, fail
@@ -17,6 +16,7 @@ from tools.conformance.profile import Credentials, Profile
 from tools.conformance.reply import Reply, UnreadableReply, read_reply
 from tools.conformance.transport import HttpClient, HttpResult, TransportError
 from tools.conformance.wsdl import WsdlInfo
+from vending.clock import system_clock
 from xmlvend.codec import render_request
 from xmlvend.codec.types_base import (
     BaseReq,
@@ -44,9 +44,7 @@ class MsgIdSource:
     def next(self) -> MsgID:
         number = self._next
         self._next = self._next % 999_999 + 1
-        return MsgID(
-            date_time=datetime.now(UTC).strftime("%Y%m%d%H%M%S"), unique_number=str(number)
-        )
+        return MsgID(date_time=system_clock().strftime("%Y%m%d%H%M%S"), unique_number=str(number))
 
 
 @dataclass

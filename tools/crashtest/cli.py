@@ -47,6 +47,7 @@ from sqlalchemy import create_engine
 from tools.benchkit.seed import DEFAULT_URL, bench_database
 from tools.crashtest import checks, load
 from tools.crashtest.processes import Server, Simulator, evd, free_port, write_config
+from vending.clock import system_clock
 
 CREDIT = "1000000.00"  # each demo vendor's top-up: no campaign spends it
 STOCK_SUPPLIER = "CRASH"
@@ -131,17 +132,22 @@ def _stock(url: str, config: Path, env: dict[str, str], count: int) -> None:
             key=None,
             require_signature=False,
             actor="crashtest",
+            now=system_clock(),
         )
         evd(config, env, "voucher-product", "add", VOUCHER_PRODUCT, "--supplier",
             STOCK_SUPPLIER, "--network", "CrashMobile", "--face-value", "10.00",
             "--cost-price", "9.40", "--pin-length", "16")  # fmt: skip
-        rows = generate_rows([ProductSpec(VOUCHER_PRODUCT, "10.00", 16)], count)
+        rows = generate_rows(
+            [ProductSpec(VOUCHER_PRODUCT, "10.00", 16)], count, today=system_clock().date()
+        )
         plaintext = render_csv(rows)
         upload = StockUpload(
             STOCK_SUPPLIER, "crashtest.csv", hashlib.sha256(plaintext).hexdigest(), plaintext
         )
-        keyring = Keyring(MasterKey.from_base64(env["EVD_MASTER_KEY"]))
-        StockImporter(database, keyring).import_upload(upload, actor="crashtest")
+        keyring = Keyring(MasterKey.from_base64(env["EVD_MASTER_KEY"]), clock=system_clock)
+        StockImporter(database, keyring, clock=system_clock).import_upload(
+            upload, actor="crashtest"
+        )
     finally:
         database.close()
 
@@ -194,7 +200,7 @@ async def campaign(run: Run) -> None:
     assert server is not None
     rng = random.Random(args.seed)
     mix = load.Mix(slow=0.05 if args.slow_meter else 0.0)
-    factory = load.RequestFactory(random.Random(args.seed + 1), mix)
+    factory = load.RequestFactory(random.Random(args.seed + 1), mix, system_clock())
     # Kill moments in the server's *uptime* (restarts take seconds on a busy machine: on the
     # wall clock, dense kills would all land just after a restart, with no load between).
     kill_at = sorted(rng.uniform(1.0, max(args.seconds - 1.0, 1.5)) for _ in range(args.kills))

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from tools.conformance import builders
@@ -51,10 +51,10 @@ class RequestFactory:
     """Unique request keys: one dateTime for the run, uniqueNumber counting up (then the
     next second)."""
 
-    def __init__(self, rng: random.Random, mix: Mix, start: datetime | None = None) -> None:
+    def __init__(self, rng: random.Random, mix: Mix, start: datetime) -> None:
         self._rng = rng
         self._mix = mix
-        self._start = (start or datetime.now(UTC)).replace(microsecond=0)
+        self._start = start.replace(microsecond=0)
         self._count = 0
 
     def _msg_id(self) -> MsgID:

@@ -185,8 +185,9 @@ class ServerTarget:
         path = Path(self.directory.name) / "fuzz.db"
         self.database = Database(f"sqlite:///{path}", pool_size=2)
         migrate.upgrade(self.database.engine)
-        self.keyring = Keyring(MasterKey.generate())
-        self._seed()
+        self.clock = FuzzClock()
+        self.keyring = Keyring(MasterKey.generate(), clock=self.clock)
+        self._seed(self.clock())
         # The demo configuration: the demo meters' test behaviours (slow, upstream failure)
         # are on, so their paths are fuzzed too.
         self.config = Config(
@@ -195,7 +196,6 @@ class ServerTarget:
             utilities=UtilitiesConfig(test_behaviours=True),
         )
         self.reactor = Clock()
-        self.clock = FuzzClock()
         runner = ImmediateDatabase(self.database)
         service: Any = UtilityServiceImpl(
             runner,
@@ -225,7 +225,6 @@ class ServerTarget:
             reactor=self.reactor,
             app=app,
             call_blocking=call_now,
-            clock=self.clock,
             access_log=AccessLog(quiet),
             parse=parse_now,
         )
@@ -238,10 +237,14 @@ class ServerTarget:
         self._evd_level = evd_logger.level
         evd_logger.setLevel(logging.ERROR)
 
-    def _seed(self) -> None:
+    def _seed(self, now: datetime) -> None:
+        """The demo world, stamped at the fuzz clock's start."""
+
         def float_up(txn: Txn) -> None:
             for client_id in ("6004708000090", "6004708000106"):
-                adjust_vendor_balance(txn, client_id, FUZZ_FLOAT, reason="fuzz", actor="fuzz")
+                adjust_vendor_balance(
+                    txn, client_id, FUZZ_FLOAT, reason="fuzz", actor="fuzz", now=now
+                )
             add_supplier(
                 txn,
                 code="FUZZ",
@@ -251,20 +254,25 @@ class ServerTarget:
                 key=None,
                 require_signature=False,
                 actor="fuzz",
+                now=now,
             )
 
-        self.database.run_txn("fuzz_core", seed_core, password_log_n=10)
-        self.database.run_txn("fuzz_utilities", seed_utilities, self.keyring)
+        self.database.run_txn("fuzz_core", seed_core, now=now, password_log_n=10)
+        self.database.run_txn("fuzz_utilities", seed_utilities, self.keyring, now=now)
         self.database.run_txn("fuzz_float", float_up)
         if self.vouchers:
-            rows = generate_rows([ProductSpec(VOUCHER_PRODUCT, "10.00", 16)], self.vouchers)
+            rows = generate_rows(
+                [ProductSpec(VOUCHER_PRODUCT, "10.00", 16)], self.vouchers, today=now.date()
+            )
             import hashlib
 
             plaintext = render_csv(rows)
             upload = StockUpload(
                 "FUZZ", "fuzz.csv", hashlib.sha256(plaintext).hexdigest(), plaintext
             )
-            StockImporter(self.database, self.keyring).import_upload(upload, actor="fuzz")
+            StockImporter(self.database, self.keyring, clock=self.clock).import_upload(
+                upload, actor="fuzz"
+            )
 
     def close(self) -> None:
         logging.getLogger().removeHandler(self.errors)

@@ -108,7 +108,7 @@ class AccountPayments(EmbeddedBase):
             order = ctx.sale_order(product, pricing, meter.msno, payment=payment.kind)
             sold = record_sale(txn, claim, order, created_by=_created_by(principal), now=now)
             if payment.kind == "debt":
-                reduce_debt(txn, meter, amount.amount)
+                reduce_debt(txn, meter, amount.amount, now=now)
             else:
                 record_on_meter(txn, meter.id, service_charge_month=month)
             result = PaymentResult(

@@ -132,6 +132,7 @@ class EmbeddedBase:
         *,
         key: KeyData | None = None,
         tariff: TariffTerms | None = None,
+        # None: a read that reports no time-dependent facts (days since purchase, FBE due).
         now: datetime | None = None,
         product: Product | None = None,
     ) -> MeterInfo:
@@ -227,7 +228,7 @@ class EmbeddedBase:
         self._engine.apply_key_change(txn, meter, old, new)
         for token in tokens:
             self._engine.record(txn, meter, token, "key_change", now, request_pk=request_pk)
-        auditing.record_key_change(txn, meter.msno, old, new)
+        auditing.record_key_change(txn, meter.msno, old, new, now=now)
         return _key_change_result(tokens, old, new)
 
     @staticmethod

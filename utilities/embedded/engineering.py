@@ -96,7 +96,7 @@ class Engineering(EmbeddedBase):
                 txn, meter, sts, "engineering", now, request_pk=claim.request_pk,
                 details={"kind": kind},
             )  # fmt: skip
-            auditing.record_engineering(txn, ctx, meter.msno, kind, value)
+            auditing.record_engineering(txn, ctx, meter.msno, kind, value, now=now)
             token = EngineeringToken(
                 kind=kind,
                 tokens=(sts.digits,),

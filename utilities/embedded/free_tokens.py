@@ -73,7 +73,9 @@ class FreeTokens(EmbeddedBase):
             if kind == "fbe":
                 month = self.month_of(now)
                 record_on_meter(txn, vendable.meter.id, fbe_month=month)
-            auditing.record_free_token(txn, ctx, vendable.meter.msno, kind, units, audit_details)
+            auditing.record_free_token(
+                txn, ctx, vendable.meter.msno, kind, units, audit_details, now=now
+            )
             token = _credit_token(kind, sts.digits, sts.units or 0)
             currency = ctx.principal.currency if tariff is None else tariff.currency
             zero = Money.zero(currency)

@@ -268,7 +268,7 @@ class Vending(EmbeddedBase):
         if fbe_issued:
             values["fbe_month"] = month
         record_on_meter(txn, meter.id, **values)
-        reduce_debt(txn, meter, breakdown.debt_recovered)
+        reduce_debt(txn, meter, breakdown.debt_recovered, now=now)
         if breakdown.debt_recovered:
             return None
         return replace(meter, **{**values, "last_purchase_at": now.astimezone(UTC)})

@@ -95,7 +95,6 @@ def _fault_show(context: Context, args: argparse.Namespace) -> int:
 
 def _fault_close(context: Context, args: argparse.Namespace) -> int:
     from utilities.faults.reports import close_fault_report
-    from vending.storage.types import utcnow
 
     record = context.run(
         "fault_close",
@@ -103,7 +102,7 @@ def _fault_close(context: Context, args: argparse.Namespace) -> int:
         args.ref,
         resolution=args.resolution,
         actor=actor(),
-        now=utcnow(),
+        now=context.now(),
     )
     print(f"fault report {record.ref_no} closed")
     return 0

@@ -66,6 +66,7 @@ def _key_create(context: Context, args: argparse.Namespace) -> int:
         operator_name=args.operator,
         label=args.label,
         actor=actor(),
+        now=context.now(),
     )
     print(f"API key {record.id} for {record.vendor_client_id}/{record.operator_name} created.")
     print("It is shown only now; store it safely (only its hash is kept):")
@@ -93,7 +94,9 @@ def _key_list(context: Context, args: argparse.Namespace) -> int:
 
 
 def _key_revoke(context: Context, args: argparse.Namespace) -> int:
-    key = context.run("cli_api_key_revoke", api_keys.revoke_api_key, args.key_id, actor=actor())
+    key = context.run(
+        "cli_api_key_revoke", api_keys.revoke_api_key, args.key_id, actor=actor(), now=context.now()
+    )
     print(f"API key {key.id} ({key.display}) revoked")
     return 0
 
@@ -132,6 +135,7 @@ def _consumer_register(context: Context, args: argparse.Namespace) -> int:
         pin_hash=pin_hash,
         kyc_level=args.kyc,
         actor=actor(),
+        now=context.now(),
     )
     print(f"consumer {consumer.msisdn} registered (KYC level {consumer.kyc_level})")
     return 0
@@ -163,6 +167,7 @@ def _consumer_set(context: Context, args: argparse.Namespace) -> int:
         actor=actor(),
         kyc_level=args.kyc,
         status=args.status,
+        now=context.now(),
     )
     print(f"consumer {consumer.msisdn}: KYC level {consumer.kyc_level}, {consumer.status}")
     return 0
@@ -181,6 +186,7 @@ def _consumer_credit(context: Context, args: argparse.Namespace) -> int:
         amount=amount,
         reason=args.reason,
         actor=actor(),
+        now=context.now(),
     )
     print(f"wallet of {consumer.msisdn}: {consumer.balance.format()} {amount.currency}")
     return 0

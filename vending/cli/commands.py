@@ -87,7 +87,9 @@ def _demo(context: Context, args: argparse.Namespace) -> int:
         path = config.path(config.security.master_key_file)
         write_master_key_file(path)
         print(f"created a demo master key in {path} (keep it out of version control)")
-    created = context.run("demo_seed_core", seed_core, password_log_n=config.security.scrypt_log_n)
+    created = context.run(
+        "demo_seed_core", seed_core, now=context.now(), password_log_n=config.security.scrypt_log_n
+    )
     for entry_point in sorted(entry_points(group="evd.demo"), key=lambda e: e.name):
         created += entry_point.load()(context)
     if created:
@@ -268,6 +270,7 @@ def _vendor_add(context: Context, args: argparse.Namespace) -> int:
         credit_limit=_parse_money(args.credit_limit, args.currency),
         require_auth=args.require_auth,
         actor=actor(),
+        now=context.now(),
     )
     print(f"vendor {vendor.client_id} created with sales account vendor:{vendor.client_id}")
     return 0
@@ -292,6 +295,7 @@ def _vendor_adjust(context: Context, args: argparse.Namespace) -> int:
         reason=args.reason,
         actor=actor(),
         reference=args.reference,
+        now=context.now(),
     )
     vendor = context.run("vendor_get", vendors.get_vendor, args.client_id)
     print(f"vendor {vendor.client_id}: balance {vendor.balance}, available {vendor.available}")
@@ -306,6 +310,7 @@ def _vendor_batches(context: Context, args: argparse.Namespace) -> int:
         vendor_id=vendor.id,
         terminal_id=args.terminal,
         limit=args.limit,
+        now=context.now(),
     )
     rows = [
         {
@@ -338,6 +343,7 @@ def _vendor_block(context: Context, args: argparse.Namespace) -> int:
         args.blocked,
         actor=actor(),
         reason=args.reason,
+        now=context.now(),
     )
     print(f"vendor {vendor.client_id} {'blocked' if vendor.blocked else 'unblocked'}")
     return 0
@@ -352,6 +358,7 @@ def _vendor_privileges(context: Context, args: argparse.Namespace) -> int:
         vendors.set_vendor_privileges,
         args.client_id,
         actor=actor(),
+        now=context.now(),
         **change,
     )
     held = ", ".join(sorted(vendor.privileges)) or "none"
@@ -367,6 +374,7 @@ def _vendor_limit(context: Context, args: argparse.Namespace) -> int:
         args.client_id,
         _parse_money(args.amount, vendor.currency),
         actor=actor(),
+        now=context.now(),
     )
     print(f"vendor {vendor.client_id}: credit limit {vendor.credit_limit}")
     return 0
@@ -420,6 +428,7 @@ def _operator_add(context: Context, args: argparse.Namespace) -> int:
         vendor_client_id=args.vendor,
         role="admin" if args.admin else "operator",
         actor=actor(),
+        now=context.now(),
     )
     print(f"operator {operator.name} created ({operator.role})")
     return 0
@@ -451,6 +460,7 @@ def _operator_passwd(context: Context, args: argparse.Namespace) -> int:
         operator.id,
         _hash(context, args),
         actor=actor(),
+        now=context.now(),
     )
     print(f"password of operator {operator.name} changed")
     return 0
@@ -464,6 +474,7 @@ def _operator_block(context: Context, args: argparse.Namespace) -> int:
         operator.id,
         args.blocked,
         actor=actor(),
+        now=context.now(),
     )
     print(f"operator {operator.name} {'blocked' if args.blocked else 'unblocked'}")
     return 0
@@ -563,13 +574,21 @@ def _product_add(context: Context, args: argparse.Namespace) -> int:
         reversal_policy=args.reversal_policy,
         attributes=attributes,
         actor=actor(),
+        now=context.now(),
     )
     print(f"product {product.code} created")
     return 0
 
 
 def _product_active(context: Context, args: argparse.Namespace) -> int:
-    context.run("product_active", products.set_active, args.code, args.active, actor=actor())
+    context.run(
+        "product_active",
+        products.set_active,
+        args.code,
+        args.active,
+        actor=actor(),
+        now=context.now(),
+    )
     print(f"product {args.code} {'enabled' if args.active else 'disabled'}")
     return 0
 
@@ -582,6 +601,7 @@ def _supplier_account(context: Context, args: argparse.Namespace) -> int:
         kind=args.kind,
         name=args.name,
         currency=args.currency,
+        now=context.now(),
     )
     print(f"{account.kind} account {account.code} created")
     return 0
@@ -636,7 +656,7 @@ def _keys_rotate(context: Context, args: argparse.Namespace) -> int:
                 "configure the new master key before the next start"
             )
         else:
-            key_id = context.run("keys_rotate", keyring.rotate_data_key)
+            key_id = context.run("keys_rotate", keyring.rotate_data_key, now=context.now())
             print(f"data key {key_id} is now active for new rows")
     except KeyringError as exc:
         raise CommandError(str(exc)) from exc

@@ -1,17 +1,23 @@
-"""Shared state of one ``evd`` invocation: the configuration and, lazily, the database and
-the keyring; :meth:`Context.run` runs a transaction with domain errors turned into clean
-command errors."""
+"""Shared state of one ``evd`` invocation: the configuration, the clock (the only place a
+command gets the time from) and, lazily, the database and the keyring; :meth:`Context.run`
+runs a transaction with domain errors turned into clean command errors."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
+from vending.clock import Clock, system_clock
 from vending.config import Config, load_config
 
 if TYPE_CHECKING:
     from vending.keyring import Keyring
-    from vending.storage.database import Database
+    from vending.storage.database import Database, Txn
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class CommandError(Exception):
@@ -23,10 +29,21 @@ class CommandError(Exception):
 
 
 class Context:
-    def __init__(self, config_path: str | None = None, config: Config | None = None) -> None:
+    def __init__(
+        self,
+        config_path: str | None = None,
+        config: Config | None = None,
+        *,
+        clock: Clock = system_clock,
+    ) -> None:
         self._config_path = config_path
         self._config = config
         self._database: Database | None = None
+        self.clock = clock
+
+    def now(self) -> datetime:
+        """The command's time, for everything it stamps."""
+        return self.clock()
 
     @cached_property
     def config(self) -> Config:
@@ -46,11 +63,13 @@ class Context:
         from vending.keyring import Keyring, KeyringError, load_master_key
 
         try:
-            return Keyring(load_master_key(self.config))
+            return Keyring(load_master_key(self.config), clock=self.clock)
         except KeyringError as exc:
             raise CommandError(str(exc)) from exc
 
-    def run(self, desc: str, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+    def run(
+        self, desc: str, fn: Callable[Concatenate[Txn, P], T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> T:
         """Run a transaction function; domain and key errors end the command cleanly."""
         from vending.errors import VendingError
         from vending.keyring import KeyringError

@@ -242,7 +242,7 @@ class AepsService:
         sponsor bank's settlement account, plus the withdrawal's commission from revenue."""
         assert record.amount is not None
         currency = record.amount.currency
-        house = ensure_house_accounts(txn, currency)
+        house = ensure_house_accounts(txn, currency, now=now)
         settlement = txn.execute(
             select(accounts.c.id).where(accounts.c.code == SETTLEMENT)
         ).scalar_one()

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from vending import api_keys, consumers
 from vending.auth import Principal
+from vending.clock import Clock
 from vending.errors import InvalidRequest
 from vending.storage.database import Txn
 
@@ -29,9 +30,6 @@ class Runner(Protocol):
     """Runs a named transaction function off the calling thread; awaitable result."""
 
     def run(self, desc: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any: ...
-
-
-Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True)
@@ -59,8 +57,8 @@ def _key_caller(txn: Txn, key: str) -> Caller:
     return Caller(found.principal, found.principal.client_id, api_key_id=found.api_key_id)
 
 
-def consumer_principal(txn: Txn, consumer: consumers.Consumer) -> Principal:
-    wallet = consumers.wallet_vendor(txn, consumer.balance.currency)
+def consumer_principal(txn: Txn, consumer: consumers.Consumer, *, now: datetime) -> Principal:
+    wallet = consumers.wallet_vendor(txn, consumer.balance.currency, now=now)
     return Principal(
         vendor_id=wallet.id,
         client_id=consumer.scope,
@@ -77,7 +75,7 @@ def consumer_principal(txn: Txn, consumer: consumers.Consumer) -> Principal:
 def _session_caller(txn: Txn, token: str, now: datetime) -> Caller:
     consumer = consumers.consumer_for_session(txn, token, now)
     return Caller(
-        consumer_principal(txn, consumer),
+        consumer_principal(txn, consumer, now=now),
         consumer.scope,
         consumer_id=consumer.id,
         msisdn=consumer.msisdn,

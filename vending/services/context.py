@@ -14,11 +14,10 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from vending.auth import Principal
+from vending.clock import Clock
 from vending.products import Pricing, Product
 from vending.requests import RequestKey
 from vending.sales import SaleOrder
-
-Clock = Callable[[], datetime]
 
 
 class TxnRunner(Protocol):
@@ -74,3 +73,6 @@ class RequestContext:
 def created_by(principal: Principal) -> str:
     """The actor recorded for a principal's changes (audit, reversals)."""
     return f"vendor:{principal.client_id}:{principal.operator_name or '-'}"
+
+
+__all__ = ["Clock", "RequestContext", "TxnRunner", "created_by"]

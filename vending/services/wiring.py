@@ -9,15 +9,18 @@ imports no adapter and no Twisted:
 
 * ``runner``: the transaction runner (``xmlvend.transport.asyncdb.AsyncDatabase`` on the
   reactor, ``ImmediateDatabase`` in tests) -- or ``runner_factory(database)``;
-* ``reactor``: the clock the utility side times retries and the demo slow meter with
+* ``clock``: the one wall clock (:data:`vending.clock.Clock`) every stamp comes from
+  (:func:`vending.clock.system_clock` in ``evd serve``, a fixed one in tests);
+* ``reactor``: the timer the utility side times retries and the demo slow meter with
   (``twisted.internet.task.Clock`` in tests), opaque here;
 * ``upstream_factory``: builds the outbound client to a utility's own server for a route
   (the XMLVend client adapter, ``xmlvend.upstream``), when routes are configured.
 
 Usage (``evd serve``)::
 
-    app = build_application(config, reactor=reactor, runner_factory=lambda db:
-                            AsyncDatabase(reactor, db), upstream_factory=...)
+    app = build_application(config, reactor=reactor, clock=system_clock,
+                            runner_factory=lambda db: AsyncDatabase(reactor, db),
+                            upstream_factory=...)
     server = build_server(config, reactor=reactor, app=app)   # the XMLVend adapter
 """
 
@@ -26,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from utilities.interface import UtilityService
@@ -57,10 +60,6 @@ from vending.storage.database import Database
 # A periodic timer: every(seconds, fn) runs the coroutine function fn now and then every
 # ``seconds``, and returns a function that stops it.
 Every = Callable[[float, Callable[[], Awaitable[Any]]], Callable[[], None]]
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -148,14 +147,13 @@ def build_services(
     runner: TxnRunner,
     keyring: Keyring,
     utility: UtilityService,
-    clock: Clock | None = None,
+    clock: Clock,
     renderers: Renderers | None = None,
     fulfilment_factory: Callable[[Renderers], Any] | None = None,
 ) -> Services:
-    """The services over an already built runner, keyring and utility side.
-    ``fulfilment_factory(renderers)`` builds the provider fulfilment
+    """The services over an already built runner, keyring and utility side, all stamping
+    with ``clock``. ``fulfilment_factory(renderers)`` builds the provider fulfilment
     (:class:`catalogue.fulfilment.Fulfilment`, its clients wired by the composer)."""
-    clock = clock or _utc_now
     renderers = renderers or Renderers()
     fulfilment = fulfilment_factory(renderers) if fulfilment_factory is not None else None
     policy = ReversalPolicy(window=timedelta(seconds=config.sales.reversal_window_seconds))
@@ -248,27 +246,28 @@ def build_application(
     config: Config,
     *,
     reactor: Any,
+    clock: Clock,
     runner: TxnRunner | None = None,
     runner_factory: Callable[[Database], TxnRunner] | None = None,
     database: Database | None = None,
     keyring: Keyring | None = None,
     utility: UtilityService | None = None,
     upstream_factory: Callable[..., Any] | None = None,
-    clock: Clock | None = None,
     authenticator: Authenticator | None = None,
     fulfilment_factory: Callable[..., Any] | None = None,
 ) -> Application:
     """Build the database (unless given), keyring, utility side and services from
-    ``config`` (see the module docstring for what the composer passes in)."""
+    ``config`` (see the module docstring for what the composer passes in). ``clock`` is
+    the one clock everything built here stamps with (``evd serve``: the system clock; tests:
+    their own); nothing below reads the time itself."""
     from utilities.service import build_utility_service
 
-    clock = clock or _utc_now
     if database is None:
         database = Database.from_config(config)
     if keyring is None:
         from vending.keyring import load_master_key
 
-        keyring = Keyring(load_master_key(config))
+        keyring = Keyring(load_master_key(config), clock=clock)
     if runner is None:
         if runner_factory is None:
             raise ValueError("build_application needs a runner or a runner_factory")

@@ -22,7 +22,6 @@ from vending.errors import InvalidRequest
 from vending.products import get_product
 from vending.storage.database import Txn
 from vending.storage.schema import products
-from vending.storage.types import utcnow
 from vending.vouchers.tables import stock_thresholds, voucher_batches, vouchers
 
 log = logging.getLogger(__name__)
@@ -70,7 +69,9 @@ def ensure_threshold(txn: Txn, product_id: int, threshold: int) -> None:
     )
 
 
-def set_threshold(txn: Txn, product_code: str, threshold: int, *, actor: str) -> None:
+def set_threshold(
+    txn: Txn, product_code: str, threshold: int, *, actor: str, now: datetime
+) -> None:
     if threshold < 0:
         raise InvalidRequest("the low-stock threshold cannot be negative")
     product = get_product(txn, product_code)
@@ -88,16 +89,16 @@ def set_threshold(txn: Txn, product_code: str, threshold: int, *, actor: str) ->
         action="stock.threshold",
         subject=product_code,
         details={"low_stock_threshold": threshold},
+        now=now,
     )
-    refresh_low_stock(txn, product.id)
+    refresh_low_stock(txn, product.id, now=now)
 
 
 def refresh_low_stock(
-    txn: Txn, product_id: int, *, today: date | None = None, now: datetime | None = None
+    txn: Txn, product_id: int, *, today: date | None = None, now: datetime
 ) -> bool:
     """Raise the low-stock alert of a product that crossed its threshold, or re-arm it
     once stock is back above; True when an alert was raised."""
-    now = now or utcnow()
     today = today or now.date()
     row = txn.execute(_THRESHOLD, {"p_product": product_id}).first()
     if row is None:
@@ -190,10 +191,9 @@ def expiring_batches(txn: Txn, *, days: int, today: date) -> list[ExpiringBatch]
 
 
 def raise_expiring_alerts(
-    txn: Txn, *, days: int, today: date | None = None, now: datetime | None = None
+    txn: Txn, *, days: int, today: date | None = None, now: datetime
 ) -> list[ExpiringBatch]:
     """Notify once per batch that has sellable vouchers expiring within ``days``."""
-    now = now or utcnow()
     today = today or now.date()
     raised = []
     for batch in expiring_batches(txn, days=days, today=today):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,6 @@ from vending.cli.groups import Subparsers, actor, command_group, print_rows
 from vending.errors import VendingError
 from vending.money import Money
 from vending.storage.database import Txn
-from vending.storage.types import utcnow
 from vending.vouchers import alerts, quarantine, reports, suppliers
 from vending.vouchers.errors import StockFileRejected
 from vending.vouchers.gpg import StockGpg
@@ -62,10 +60,6 @@ def _read_key(context: Context, path: str) -> suppliers.SupplierKey:
     except VendingError as exc:
         raise CommandError(exc.message) from exc
     return suppliers.SupplierKey(key.fingerprint, armored)
-
-
-def _today() -> date:
-    return utcnow().date()
 
 
 # --- evd supplier ------------------------------------------------------------------------------
@@ -115,6 +109,7 @@ def _supplier_add(context: Context, args: argparse.Namespace) -> int:
         key=key,
         require_signature=require,
         actor=actor(),
+        now=context.now(),
     )
     signature = "signatures required" if supplier.require_signature else "signatures optional"
     print(
@@ -153,6 +148,7 @@ def _supplier_key(context: Context, args: argparse.Namespace) -> int:
         key=key,
         require_signature=require,
         actor=actor(),
+        now=context.now(),
     )
     print(f"supplier {supplier.code}: key {supplier.pgp_fingerprint or 'none'}")
     return 0
@@ -208,6 +204,7 @@ def _voucher_product_add(context: Context, args: argparse.Namespace) -> int:
         pin_length=args.pin_length,
         instructions=args.instructions,
         actor=actor(),
+        now=context.now(),
     )
     print(f"voucher product {product.code} created ({product.name}, {product.face_value})")
     return 0
@@ -328,6 +325,7 @@ def _stock_import(context: Context, args: argparse.Namespace) -> int:
                 context.database,
                 keyring,
                 gpg,
+                clock=context.clock,
                 low_stock_threshold=context.config.vouchers.low_stock_threshold,
             )
             summary = importer.import_file(
@@ -353,7 +351,9 @@ def _stock_import(context: Context, args: argparse.Namespace) -> int:
 
 def _stock_levels(context: Context, args: argparse.Namespace) -> int:
     days = context.config.vouchers.expiring_days if args.days is None else args.days
-    levels = context.run("stock_levels", reports.stock_levels, today=_today(), expiring_days=days)
+    levels = context.run(
+        "stock_levels", reports.stock_levels, today=context.now().date(), expiring_days=days
+    )
     print_rows(
         [
             {
@@ -378,8 +378,12 @@ def _stock_levels(context: Context, args: argparse.Namespace) -> int:
 def _stock_expiring(context: Context, args: argparse.Namespace) -> int:
     days = context.config.vouchers.expiring_days if args.days is None else args.days
     if args.notify:
-        context.run("stock_expiring_alerts", alerts.raise_expiring_alerts, days=days)
-    batches = context.run("stock_expiring", alerts.expiring_batches, days=days, today=_today())
+        context.run(
+            "stock_expiring_alerts", alerts.raise_expiring_alerts, days=days, now=context.now()
+        )
+    batches = context.run(
+        "stock_expiring", alerts.expiring_batches, days=days, today=context.now().date()
+    )
     print_rows(
         [
             {
@@ -400,7 +404,7 @@ def _stock_report(context: Context, args: argparse.Namespace) -> int:
     lines = context.run(
         "stock_report",
         reports.batch_reconciliation,
-        today=_today(),
+        today=context.now().date(),
         supplier_code=args.supplier,
     )
     rows = [
@@ -448,6 +452,7 @@ def _stock_release(context: Context, args: argparse.Namespace) -> int:
         serials=args.serials,
         reason=args.reason,
         actor=actor(),
+        now=context.now(),
     )
     print(f"{count} voucher(s) returned to stock")
     return 0
@@ -462,22 +467,31 @@ def _stock_quarantine(context: Context, args: argparse.Namespace) -> int:
         batch_no=args.batch,
         reason=args.reason,
         actor=actor(),
+        now=context.now(),
     )
     print(f"{count} voucher(s) quarantined")
     return 0
 
 
 def _stock_threshold(context: Context, args: argparse.Namespace) -> int:
-    context.run("stock_threshold", alerts.set_threshold, args.product, args.count, actor=actor())
+    context.run(
+        "stock_threshold",
+        alerts.set_threshold,
+        args.product,
+        args.count,
+        actor=actor(),
+        now=context.now(),
+    )
     print(f"{args.product}: low-stock alert at {args.count} vouchers or fewer")
     return 0
 
 
 def _stock_reprint(context: Context, args: argparse.Namespace) -> int:
     keyring = context.keyring
+    now = context.now()
 
     def reprint(txn: Txn) -> Any:
-        return reprint_voucher(txn, keyring, args.sale_id, actor=actor())
+        return reprint_voucher(txn, keyring, args.sale_id, actor=actor(), now=now)
 
     voucher = context.run("voucher_reprint", reprint)
     expiry = voucher.expiry.isoformat() if voucher.expiry else "none"

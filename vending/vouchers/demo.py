@@ -84,6 +84,7 @@ def _seed(context: Context, operator_gpg: StockGpg, supplier_gpg: StockGpg) -> l
             key=SupplierKey(supplier_fpr, supplier_gpg.export_public_key(supplier_fpr)),
             require_signature=True,
             actor="demo",
+            now=context.now(),
         )
         created.append(f"voucher supplier {SUPPLIER_CODE} (signed stock files required)")
     if database.run_txn("demo_has_stock", _has_stock, supplier.id):
@@ -93,7 +94,11 @@ def _seed(context: Context, operator_gpg: StockGpg, supplier_gpg: StockGpg) -> l
     serial = 7_700_100_000_000_001
     for code, denomination, digits, count in DEMO_STOCK:
         spec = ProductSpec(code, denomination, digits)
-        rows += list(generate_rows([spec], count, serial_start=serial, batch_size=50))
+        rows += list(
+            generate_rows(
+                [spec], count, today=context.now().date(), serial_start=serial, batch_size=50
+            )
+        )
         serial += 1_000_000
     supplier_gpg.import_public_key(operator_gpg.export_public_key(operator_fpr))
     message = supplier_gpg.encrypt(
@@ -103,8 +108,9 @@ def _seed(context: Context, operator_gpg: StockGpg, supplier_gpg: StockGpg) -> l
     stock_file.write_bytes(message)
     importer = StockImporter(
         database,
-        Keyring(load_master_key(config)),
+        Keyring(load_master_key(config), clock=context.clock),
         operator_gpg,
+        clock=context.clock,
         low_stock_threshold=config.vouchers.low_stock_threshold,
     )
     summary = importer.import_file(stock_file, supplier_code=SUPPLIER_CODE, actor="demo")

@@ -9,7 +9,7 @@ import random
 import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from vending.vouchers.gpg import StockGpg
@@ -53,12 +53,14 @@ def generate_rows(
     products: Sequence[ProductSpec],
     rows: int,
     *,
+    today: date,
     serial_start: int = 7_700_000_000_000_001,
     batch_size: int = 5000,
     expiry: date | None = None,
     seed: int | None = None,
 ) -> Iterator[StockRow]:
-    """``rows`` vouchers split evenly over ``products`` in consecutive batches.
+    """``rows`` vouchers split evenly over ``products`` in consecutive batches, made on
+    ``today`` (the batch numbers; the first batch expires a year later unless ``expiry``).
 
     With ``seed`` the file is reproducible (tests); without, PINs come from the OS's
     random source like real ones.
@@ -66,8 +68,8 @@ def generate_rows(
     if not products:
         raise ValueError("give at least one product")
     rng: random.Random = random.Random(seed) if seed is not None else secrets.SystemRandom()
-    first_expiry = expiry or (datetime.now(UTC).date() + timedelta(days=365))
-    stamp = datetime.now(UTC).strftime("%Y%m%d")
+    first_expiry = expiry or (today + timedelta(days=365))
+    stamp = today.strftime("%Y%m%d")
     seen: set[str] = set()
     per_product = [rows // len(products) + (i < rows % len(products)) for i in range(len(products))]
     serial = serial_start

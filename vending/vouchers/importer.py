@@ -26,11 +26,11 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from vending import audit
+from vending.clock import Clock
 from vending.keyring import Keyring
 from vending.money import Money
 from vending.storage.database import Database, Txn
 from vending.storage.schema import products
-from vending.storage.types import utcnow
 from vending.vouchers import alerts
 from vending.vouchers.errors import AlreadyImported, StockFileRejected
 from vending.vouchers.gpg import SignatureRefused, StockFileUnreadable, StockGpg, check_signature
@@ -127,11 +127,13 @@ class StockImporter:
         keyring: Keyring,
         gpg: StockGpg | None = None,
         *,
+        clock: Clock,
         low_stock_threshold: int = 50,
     ) -> None:
         self.database = database
         self.keyring = keyring
         self.gpg = gpg
+        self.clock = clock
         self.low_stock_threshold = low_stock_threshold
 
     def import_file(
@@ -162,7 +164,7 @@ class StockImporter:
                 required=supplier.require_signature,
             )
         except (StockFileUnreadable, SignatureRefused, AlreadyImported) as exc:
-            self._audit_refusal(supplier_code, path.name, file_sha256, exc, actor)
+            self._audit_refusal(supplier_code, path.name, file_sha256, exc, actor, now=self.clock())
             raise
         upload = StockUpload(supplier_code, path.name, file_sha256, decrypted.plaintext, signer)
         return self.import_upload(upload, actor=actor, progress=progress, today=today)
@@ -187,23 +189,41 @@ class StockImporter:
                     low_stock_threshold=self.low_stock_threshold,
                     progress=progress,
                     today=today,
+                    now=self.clock(),
                 )
         except (StockFileRejected, AlreadyImported) as exc:
             self._audit_refusal(
-                upload.supplier_code, upload.file_name, upload.file_sha256, exc, actor
+                upload.supplier_code,
+                upload.file_name,
+                upload.file_sha256,
+                exc,
+                actor,
+                now=self.clock(),
             )
             raise
         except IntegrityError as exc:
             # The same file imported by someone else at this very moment.
             error = AlreadyImported(f"{upload.file_name} was imported concurrently")
             self._audit_refusal(
-                upload.supplier_code, upload.file_name, upload.file_sha256, error, actor
+                upload.supplier_code,
+                upload.file_name,
+                upload.file_sha256,
+                error,
+                actor,
+                now=self.clock(),
             )
             raise error from exc
         return summary
 
     def _audit_refusal(
-        self, supplier_code: str, file_name: str, file_sha256: str, exc: Exception, actor: str
+        self,
+        supplier_code: str,
+        file_name: str,
+        file_sha256: str,
+        exc: Exception,
+        actor: str,
+        *,
+        now: datetime,
     ) -> None:
         problems = getattr(exc, "problems", ())
         details = {
@@ -222,6 +242,7 @@ class StockImporter:
                 action="stock.import_refused",
                 subject=f"supplier:{supplier_code}",
                 details=details,
+                now=now,
             ),
         )
         log.warning("stock file %s of %s refused: %s", file_name, supplier_code, exc)
@@ -483,13 +504,12 @@ def import_stock(
     low_stock_threshold: int = 50,
     progress: Progress | None = None,
     today: date | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> ImportSummary:
     """The import transaction: every row of ``upload`` becomes a voucher, or none does.
 
     Raises StockFileRejected naming every bad line, or AlreadyImported.
     """
-    now = now or utcnow()
     today = today or now.date()
     supplier = get_supplier(txn, upload.supplier_code)
     _refuse_imported(txn, file_sha256=upload.file_sha256, content_sha256=upload.content_sha256)

@@ -3,6 +3,8 @@ is a voucher supplier's, with the attributes a PIN slip and the stock-file check
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from vending.errors import CurrencyMismatch, InvalidRequest
 from vending.money import Money
 from vending.products import Product, create_product
@@ -30,6 +32,7 @@ def create_voucher_product(
     pin_length: int | None = None,
     instructions: str | None = None,
     actor: str,
+    now: datetime,
 ) -> Product:
     """A voucher product sold at ``face_value``, bought from the supplier at ``cost_price``;
     the merchant's discount is ``merchant_commission_bp`` of the face value."""
@@ -64,6 +67,7 @@ def create_voucher_product(
         reversal_policy="refund",
         attributes=attributes,
         actor=actor,
+        now=now,
     )
     alerts.ensure_threshold(txn, product.id, low_stock_threshold)
     return product

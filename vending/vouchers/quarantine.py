@@ -14,7 +14,6 @@ from sqlalchemy import and_, or_, select, update
 from vending import audit
 from vending.errors import InvalidRequest
 from vending.storage.database import Txn
-from vending.storage.types import utcnow
 from vending.vouchers import alerts
 from vending.vouchers.errors import UnknownVoucher, VoucherStateError
 from vending.vouchers.suppliers import get_supplier
@@ -44,10 +43,9 @@ def release_vouchers(
     serials: list[str],
     reason: str,
     actor: str,
-    now: datetime | None = None,
+    now: datetime,
 ) -> int:
     """Return quarantined vouchers to stock (all of them or none); how many."""
-    now = now or utcnow()
     if not serials:
         raise InvalidRequest("name at least one serial number")
     if not reason.strip():
@@ -99,10 +97,9 @@ def quarantine_vouchers(
     actor: str,
     serials: list[str] | None = None,
     batch_no: str | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> int:
     """Withdraw available vouchers, by serial number or a whole batch; how many."""
-    now = now or utcnow()
     if bool(serials) == (batch_no is not None):
         raise InvalidRequest("name serial numbers or a batch, not both")
     if not reason.strip():

@@ -23,7 +23,6 @@ from vending.products import Pricing, Product, get_product, price_sale, vendor_c
 from vending.requests import Claim
 from vending.sales import Sale, SaleOrder, count_reprint, get_sale, record_sale, reverse_sale
 from vending.storage.database import Txn
-from vending.storage.types import utcnow
 from vending.vouchers import alerts
 from vending.vouchers.errors import UnknownVoucher, VoucherStateError
 from vending.vouchers.pins import reveal_pin
@@ -149,14 +148,14 @@ def quote_voucher(
     product_code: str,
     amount: Money | None,
     vendor_id: int | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> tuple[Product, Pricing, bool]:
     """Price a voucher sale and say whether one is in stock (trial vends): nothing is
     reserved and no money moves. With ``vendor_id`` the vendor's own commission applies."""
     product = _voucher_product(txn, product_code)
     commission = None if vendor_id is None else vendor_commission_bp(txn, vendor_id, product)
     pricing = price_sale(product, amount, commission_bp=commission)
-    return product, pricing, _in_stock(txn, product.id, (now or utcnow()).date())
+    return product, pricing, _in_stock(txn, product.id, (now).date())
 
 
 def sell_voucher(
@@ -171,7 +170,7 @@ def sell_voucher(
     terminal_id: str,
     operator_id: int | None,
     created_by: str,
-    now: datetime | None = None,
+    now: datetime,
 ) -> VoucherSale:
     """Sell one PIN of ``product_code`` to the vendor, in the caller's transaction.
 
@@ -179,7 +178,6 @@ def sell_voucher(
     ledger's InsufficientFunds; any of them rolls the caller's transaction back unless
     caught before further writes.
     """
-    now = now or utcnow()
     today = now.date()
     product = _voucher_product(txn, product_code)
     pricing = price_sale(
@@ -222,14 +220,13 @@ def sell_voucher(
 
 
 def reverse_voucher_sale(
-    txn: Txn, sale_id: int, *, reason: str, created_by: str, now: datetime | None = None
+    txn: Txn, sale_id: int, *, reason: str, created_by: str, now: datetime
 ) -> Sale:
     """Reverse a voucher sale (refunding the vendor) and quarantine its PIN: the buyer may
     have seen it, so it is only sold again after review (``evd stock release``).
 
     Idempotent: reversing a reversed sale returns it unchanged.
     """
-    now = now or utcnow()
     sale = get_sale(txn, sale_id)
     if sale.state == "reversed":
         return sale
@@ -263,7 +260,7 @@ def reverse_voucher_sale(
 
 
 def reprint_voucher(
-    txn: Txn, keyring: Keyring, sale_id: int, *, actor: str = "system"
+    txn: Txn, keyring: Keyring, sale_id: int, *, actor: str = "system", now: datetime
 ) -> IssuedVoucher:
     """The voucher of a completed sale again, PIN included (audited). Showing the PIN again
     is a delivery: the sale can no longer be reversed (``sales.reprint_count``)."""
@@ -283,5 +280,6 @@ def reprint_voucher(
         action="voucher.reprint",
         subject=f"voucher:{row.id}",
         details={"serial_no": row.serial_no, "sale": sale_id},
+        now=now,
     )
     return issued

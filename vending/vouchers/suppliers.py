@@ -13,7 +13,6 @@ from vending.accounts import create_account
 from vending.errors import CurrencyMismatch, InvalidRequest
 from vending.storage.database import Txn
 from vending.storage.schema import accounts
-from vending.storage.types import utcnow
 from vending.vouchers.errors import UnknownSupplier
 from vending.vouchers.tables import suppliers
 
@@ -81,10 +80,9 @@ def add_supplier(
     key: SupplierKey | None,
     require_signature: bool,
     actor: str,
-    now: datetime | None = None,
+    now: datetime,
 ) -> Supplier:
     """Register a supplier; opens its settlement account (kind supplier) when missing."""
-    now = now or utcnow()
     if SUPPLIER_CODE_PATTERN.fullmatch(code) is None:
         raise InvalidRequest(f"supplier code {code!r}: 1-32 letters, digits, '_', '.' or '-'")
     if not name.strip() or len(name) > 80:
@@ -138,7 +136,13 @@ def add_supplier(
 
 
 def set_supplier_key(
-    txn: Txn, code: str, *, key: SupplierKey | None, require_signature: bool, actor: str
+    txn: Txn,
+    code: str,
+    *,
+    key: SupplierKey | None,
+    require_signature: bool,
+    actor: str,
+    now: datetime,
 ) -> Supplier:
     """Replace the supplier's signing key (the supplier rotated it) and signature policy."""
     supplier = get_supplier(txn, code)
@@ -162,6 +166,7 @@ def set_supplier_key(
             "fingerprint": key.fingerprint if key else None,
             "require_signature": require_signature,
         },
+        now=now,
     )
     return get_supplier(txn, code)
 

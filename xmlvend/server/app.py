@@ -13,10 +13,12 @@ services are wired there, not here)::
     ...
     yield server.stop()                    # drain in-flight requests, stop recovery
 
-Everything time-related is injected: ``reactor`` (deadlines, timeouts), ``clock``
-(respDateTime); ``call_blocking`` defaults to the database's thread pool (password hashing
-has its own, ``call_hashing``) and may be replaced by a synchronous one in tests
-(:func:`xmlvend.server.auth.call_now`).
+Everything time-related is injected: ``reactor`` (deadlines, timeouts) and
+the application's one clock (``app.services.clock``, from ``build_application(clock=...)``:
+everything the server stamps, respDateTime, sales, ledger, audit; ``evd serve`` passes
+:func:`vending.clock.system_clock`, tests their own); ``call_blocking`` defaults to the
+database's thread pool (password hashing has its own, ``call_hashing``) and may be replaced by
+a synchronous one in tests (:func:`xmlvend.server.auth.call_now`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from twisted.internet.defer import Deferred, ensureDeferred
@@ -55,12 +56,6 @@ from xmlvend.server.renderer import XMLVendRenderer
 from xmlvend.server.resource import HealthProblem, XMLVendResource
 
 log = logging.getLogger("evd.xmlvend")
-
-Clock = Callable[[], datetime]
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -144,7 +139,6 @@ def build_server(
     app: Application,
     call_blocking: BlockingCaller | None = None,
     call_hashing: BlockingCaller | None = None,
-    clock: Clock | None = None,
     denied_operations: Callable[[str], Collection[str]] | None = None,
     access_log: AccessLog | None = None,
     metrics: Metrics | None = None,
@@ -161,7 +155,8 @@ def build_server(
     exposure found at start, vending.exposure). ``call_hashing`` runs password checks
     (default: a pool of ``security.hash_threads`` threads; ``call_blocking`` when given).
     """
-    clock = clock or _utc_now
+    # The one clock the application was wired with: nothing here reads the time itself.
+    clock = app.services.clock
     database = app.database
     injected_caller = call_blocking is not None
     call_blocking = call_blocking or ThreadCaller(reactor, database.executor)

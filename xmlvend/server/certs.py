@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from vending.clock import system_clock
 from xmlvend.server.tls import SUBJECT_FIELDS
 
 # Password of the PKCS#12 client bundles (Java and .NET clients import those).
@@ -60,7 +61,7 @@ def _key() -> rsa.RSAPrivateKey:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    return system_clock()
 
 
 def _builder(

@@ -116,11 +116,11 @@ class XMLVendRenderer:
         *,
         server_id: str,
         currencies: Currencies,
-        clock: Clock | None = None,
+        clock: Clock,
     ) -> None:
         self.server_id = server_device(server_id)
         self.currencies = currencies
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._clock = clock
 
     # --- headers ---------------------------------------------------------------------------
 

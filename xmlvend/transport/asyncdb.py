@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorFromThreads
 
 if TYPE_CHECKING:  # only its run_txn/submit are used: the adapter imports no storage
-    from vending.storage.database import Database
+    from vending.storage.database import Database, Txn
+
+P = ParamSpec("P")
 
 
 class AsyncDatabase:
@@ -21,7 +23,14 @@ class AsyncDatabase:
         self._reactor = reactor
         self.database = database
 
-    def run(self, desc: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Deferred:
+    def run(
+        self,
+        desc: str,
+        fn: Callable[Concatenate[Txn, P], Any],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> Deferred:
         deferred: Deferred = Deferred()
         future = self.database.submit(desc, fn, *args, **kwargs)
 
@@ -43,7 +52,14 @@ class ImmediateDatabase:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    def run(self, desc: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Deferred:
+    def run(
+        self,
+        desc: str,
+        fn: Callable[Concatenate[Txn, P], Any],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> Deferred:
         from twisted.internet.defer import fail, succeed
 
         try:

@@ -35,13 +35,14 @@ import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from twisted.internet.defer import Deferred, fail
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
+from twisted.web.iweb import IAgentEndpointFactory
 
 from utilities.errors import (
     OperationNotSupported,
@@ -57,6 +58,7 @@ from utilities.interface import (
 )
 from utilities.routed_sales import Held, RoutedSaleStore, UpstreamId
 from vending.auth import Principal
+from vending.clock import Clock
 from vending.config import Config, ConfigError, UpstreamRoute
 from vending.keyring import Keyring
 from vending.requests import Processed
@@ -77,10 +79,6 @@ class _InFlight:
     renderer: ResponseRenderer | None = None
     purchase: Purchase | None = None
     waiters: list[Deferred] = field(default_factory=list)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _upstream_id(moment: datetime, request_pk: int) -> UpstreamId:
@@ -109,7 +107,7 @@ class UpstreamBackend:
         poll_seconds: float = 2.0,
         max_delay_seconds: float = 60.0,
         give_up_seconds: float = 86400.0,
-        clock: Any = utcnow,
+        clock: Clock,
     ) -> None:
         self.route = route
         self.name = route.route_name
@@ -147,8 +145,11 @@ class UpstreamBackend:
         keyring: Keyring,
         reactor: IReactorTime,
         *,
-        clock: Any = utcnow,
+        clock: Clock,
+        endpoint_factory: IAgentEndpointFactory | None = None,
     ) -> UpstreamBackend:
+        """The backend of ``route``; ``endpoint_factory`` (tests: an in-memory network to
+        the simulator) replaces TCP/TLS to the route's URL."""
         if route.timeout_seconds >= config.server.deadline_seconds:
             raise ConfigError(
                 f"utilities.routes[{route.route_name}].timeout_seconds must be below "
@@ -167,6 +168,7 @@ class UpstreamBackend:
             timeout=route.timeout_seconds,
             gzip_request=route.gzip_request,
             tls=tls,
+            endpoint_factory=endpoint_factory,
         )
         utilities = config.utilities
         return cls(

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fixed_clock import MutableClock
 from server_support import World, build_world
 
 from vending.keyring import Keyring
@@ -15,10 +16,12 @@ from vending.storage.database import Database
 
 
 @pytest.fixture
-def world(database: Database, keyring: Keyring, secrets_sentinel: object) -> World:
+def world(
+    database: Database, keyring: Keyring, secrets_sentinel: object, clock: MutableClock
+) -> World:
     """Demo vendors, operators, products, test meters and a few voucher PINs; the server
-    built on a fake reactor and clock with synchronous database calls."""
-    return build_world(database, keyring, secrets_sentinel)
+    built on a fake reactor and the test's clock with synchronous database calls."""
+    return build_world(database, keyring, secrets_sentinel, clock=clock)
 
 
 @pytest.fixture

@@ -11,10 +11,11 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from fixed_clock import NOW, MutableClock
 from lxml import etree
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
@@ -65,14 +66,15 @@ FAILING_METER = "04100000100"
 RESTRICTED_METER = "04100000118"
 
 VOUCHER_PRODUCT = "AIR-DEMO-10"
-# A fixed moment in the STS 2014 TID era.
-NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+# The world's demo data, stock and credit are stamped an hour before: a test's first
+# moment comes strictly after everything the set-up wrote.
+SEEDED_AT = NOW - timedelta(hours=1)
 
 
 # --- the world -----------------------------------------------------------------------------------
 
 
-def seed_vouchers(txn: Txn) -> None:
+def seed_vouchers(txn: Txn, *, now: datetime) -> None:
     add_supplier(
         txn,
         code="DEMO",
@@ -82,6 +84,7 @@ def seed_vouchers(txn: Txn) -> None:
         key=None,
         require_signature=False,
         actor="test",
+        now=now,
     )
 
 
@@ -93,14 +96,19 @@ def import_vouchers(
     denomination = {"AIR-DEMO-10": "10.00", "AIR-DEMO-30": "30.00"}.get(product, "1GB")
     serial = 7_700_000_000_000_000 + uuid.uuid4().int % 10**12 * 1000
     rows = list(
-        generate_rows([ProductSpec(product, denomination, length)], count, serial_start=serial)
+        generate_rows(
+            [ProductSpec(product, denomination, length)],
+            count,
+            today=SEEDED_AT.date(),
+            serial_start=serial,
+        )
     )
     pins = [row.pin for row in rows]
     sentinel.register(*pins)
     upload = StockUpload("DEMO", f"{uuid.uuid4().hex}.csv", uuid.uuid4().hex * 2, render_csv(rows))
-    StockImporter(database, keyring, None, low_stock_threshold=1).import_upload(
-        upload, actor="test"
-    )
+    StockImporter(
+        database, keyring, None, clock=lambda: SEEDED_AT, low_stock_threshold=1
+    ).import_upload(upload, actor="test")
     return pins
 
 
@@ -123,17 +131,6 @@ class ThreadedClock(Clock):
         while not until():
             fn, args = self._from_threads.get(timeout=timeout)
             fn(*args)
-
-
-@dataclass
-class MutableClock:
-    now: datetime = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 def make_config(**server: Any) -> Config:
@@ -221,16 +218,18 @@ def build_world(
     service: Any = None,
     seed: bool = True,
     parse_pool: bool = False,
+    clock: MutableClock | None = None,
     **build: Any,
 ) -> World:
     """The demo world and its server; ``seed=False``: a fresh server on an already seeded
     database (a restart). Request bodies are parsed synchronously (``parse_now``) unless
     ``parse_pool``: then the server's real parse pool (threads) is used and the reactor is a
-    :class:`ThreadedClock` whose thread calls the test runs."""
+    :class:`ThreadedClock` whose thread calls the test runs. ``clock``: the one clock the
+    application stamps with (default: a fresh one at ``NOW``)."""
     if seed:
-        database.run_txn("seed_core", seed_core, password_log_n=10)
-        database.run_txn("seed_utilities", seed_utilities, keyring)
-        database.run_txn("seed_vouchers", seed_vouchers)
+        database.run_txn("seed_core", seed_core, now=SEEDED_AT, password_log_n=10)
+        database.run_txn("seed_utilities", seed_utilities, keyring, now=SEEDED_AT)
+        database.run_txn("seed_vouchers", seed_vouchers, now=SEEDED_AT)
     pins = (
         import_vouchers(database, keyring, VOUCHER_PRODUCT, vouchers, sentinel) if vouchers else []
     )
@@ -238,7 +237,7 @@ def build_world(
     reactor = ThreadedClock() if parse_pool else Clock()
     if not parse_pool:
         build.setdefault("parse", parse_now)
-    clock = MutableClock()
+    clock = clock or MutableClock()
     runner = ImmediateDatabase(database)
     if service is None:
         service = UtilityServiceImpl(
@@ -265,7 +264,6 @@ def build_world(
         reactor=reactor,
         app=app,
         call_blocking=build.pop("call_blocking", call_now),
-        clock=clock,
         **build,
     )
     server.start()

@@ -8,6 +8,7 @@ import dataclasses
 from typing import Any
 
 import pytest
+from fixed_clock import NOW
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
@@ -27,9 +28,13 @@ PASSWORD = "s3cret-pw"
 
 
 def _setup(txn: Txn) -> None:
-    create_vendor(txn, client_id=CLIENT, name="Cafe", currency="ZAR")
+    create_vendor(txn, client_id=CLIENT, name="Cafe", currency="ZAR", now=NOW)
     create_operator(
-        txn, name="op1", password_hash=hash_password(PASSWORD, log_n=10), vendor_client_id=CLIENT
+        txn,
+        name="op1",
+        password_hash=hash_password(PASSWORD, log_n=10),
+        vendor_client_id=CLIENT,
+        now=NOW,
     )
 
 
@@ -68,7 +73,7 @@ def _result(d: Deferred) -> Any:
 @pytest.fixture
 def gate(database: Database) -> tuple[Gatekeeper, CountingCaller, Authenticator]:
     database.run_txn("setup", _setup)
-    authenticator = Authenticator(database, cache_seconds=60)
+    authenticator = Authenticator(database, cache_seconds=60, clock=lambda: NOW)
     # ``calls`` below counts password checks: they run on the hashing caller.
     hashing = CountingCaller()
     return Gatekeeper(authenticator, CountingCaller(), call_hashing=hashing), hashing, authenticator
@@ -81,7 +86,9 @@ def test_passwords_are_hashed_on_their_own_pool_never_the_database_one(
     (before the fix one blocking call on the database pool did both)."""
     database.run_txn("setup", _setup)
     db, hashing = CountingCaller(), CountingCaller()
-    gatekeeper = Gatekeeper(Authenticator(database, cache_seconds=0), db, call_hashing=hashing)
+    gatekeeper = Gatekeeper(
+        Authenticator(database, cache_seconds=0, clock=lambda: NOW), db, call_hashing=hashing
+    )
     assert not isinstance(_result(gatekeeper.authenticate(_header(PASSWORD))), Failure)
     wrong = _result(gatekeeper.authenticate(_header("wrong-password"), "10.1.2.3"))
     assert wrong.check(AuthenticationFailed)
@@ -100,7 +107,9 @@ def test_a_full_hashing_queue_refuses_at_once(database: Database) -> None:
         return d
 
     bounded = BoundedCaller(never, 2)
-    gatekeeper = Gatekeeper(Authenticator(database), call_now, call_hashing=bounded)
+    gatekeeper = Gatekeeper(
+        Authenticator(database, clock=lambda: NOW), call_now, call_hashing=bounded
+    )
     answered: list[Any] = []
     gatekeeper.authenticate(_header("wrong-1")).addBoth(answered.append)
     gatekeeper.authenticate(_header("wrong-2")).addBoth(answered.append)
@@ -148,6 +157,6 @@ def test_a_password_change_is_never_answered_from_the_cache(
 
 def test_cached_expires(database: Database) -> None:
     database.run_txn("setup", _setup)
-    authenticator = Authenticator(database, cache_seconds=0)
+    authenticator = Authenticator(database, cache_seconds=0, clock=lambda: NOW)
     authenticator.authenticate(CLIENT, "op1", PASSWORD)
     assert authenticator.cached(CLIENT, "op1", PASSWORD) is None

@@ -18,6 +18,7 @@ from server_support import (
     CAFE_OPERATOR,
     MISTY_METER,
     NORMAL_METER,
+    NOW,
     HTTPResponse,
     check_response,
     credit_vend,
@@ -56,8 +57,10 @@ def post(url: str, body: bytes) -> HTTPResponse:
 
 def test_sixteen_clients_one_vendor_two_workers(pg_database: Database, tmp_path: Path) -> None:
     master = MasterKey.generate()
-    pg_database.run_txn("seed_core", seed_core, password_log_n=10)
-    pg_database.run_txn("seed_utilities", seed_utilities, Keyring(master))
+    pg_database.run_txn("seed_core", seed_core, now=NOW, password_log_n=10)
+    pg_database.run_txn(
+        "seed_utilities", seed_utilities, Keyring(master, clock=lambda: NOW), now=NOW
+    )
     before = pg_database.run_txn("vendor", get_vendor, CAFE).balance
     config = write_config(tmp_path, database_url=pg_database.url)
     server = ServerProcess.start(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from fixed_clock import NOW
 from server_support import NORMAL_METER, World, credit_vend, voucher_vend
 from sqlalchemy import insert, select, update
 
@@ -167,7 +168,7 @@ def test_the_campaign_requests_have_unique_keys_as_the_server_keys_them() -> Non
     from tools.crashtest.load import Mix, RequestFactory
     from xmlvend.codec import parse_request
 
-    factory = RequestFactory(random.Random(5), Mix(slow=0.1))
+    factory = RequestFactory(random.Random(5), Mix(slow=0.1), NOW)
     made = [factory.next() for _ in range(300)]
     assert len({record.key for record in made}) == 300
     assert {record.kind for record in made} == {"electricity", "voucher", "upstream", "slow"}

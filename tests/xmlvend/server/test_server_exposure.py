@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fixed_clock import NOW
 from server_support import World, build_world
 
 from vending.cli.context import CommandError, Context
@@ -53,7 +54,7 @@ def demo_context(tmp_path: Path) -> Iterator[Context]:
     )
     context = Context(config=config)
     migrate.upgrade(context.database.engine)
-    context.database.run_txn("seed", seed_core, password_log_n=10)
+    context.database.run_txn("seed", seed_core, password_log_n=10, now=NOW)
     try:
         yield context
     finally:
@@ -88,11 +89,15 @@ def _change_demo_passwords(txn: Txn) -> None:
         ("6004708000113", "lowcred"),
     ):
         operator = get_operator(txn, name, client_id)
-        set_operator_password(txn, operator.id, hash_password("n3w-secret", log_n=10), actor="t")
+        set_operator_password(
+            txn, operator.id, hash_password("n3w-secret", log_n=10), actor="t", now=NOW
+        )
 
 
 def _open_vendor(txn: Txn) -> None:
-    create_vendor(txn, client_id="OPEN-KIOSK", name="Kiosk", currency="ZAR", require_auth=False)
+    create_vendor(
+        txn, client_id="OPEN-KIOSK", name="Kiosk", currency="ZAR", require_auth=False, now=NOW
+    )
 
 
 def test_what_counts_as_exposed(demo_context: Context) -> None:

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from fixed_clock import NOW
 from server_support import (
     BAD_CHECK_DIGIT_METER,
     BLOCKED_METER,
@@ -149,7 +150,7 @@ def test_every_table_entry(cls: type[BaseException]) -> None:
         upstream = cls is utility_errors.UpstreamFault
         assert fault.desc == ("meter 123 is blocked at the utility" if upstream else str(error))
     # Rendered: schema-valid with the request's header, xsi:type the fault class.
-    renderer = XMLVendRenderer(server_id="6004708000007", currencies=None)  # type: ignore[arg-type]
+    renderer = XMLVendRenderer(server_id="6004708000007", currencies=None, clock=lambda: NOW)  # type: ignore[arg-type]
     request = r.VendorStatementReq(
         header=b.RequestHeader(
             client_id=b.EANDeviceID(ean=CAFE),
@@ -289,7 +290,7 @@ def test_unknown_client_id(world: World) -> None:
 
 
 def test_blocked_client_id(world: World) -> None:
-    world.database.run_txn("block", set_vendor_blocked, CAFE, True, actor="test")
+    world.database.run_txn("block", set_vendor_blocked, CAFE, True, actor="test", now=NOW)
     assert_fault(world, credit_vend(world.header(), NORMAL_METER), "ClientIDAuthorisationEx")
 
 
@@ -307,7 +308,7 @@ def test_wrong_password_and_missing_credentials(world: World) -> None:
 def test_blocked_operator(world: World) -> None:
     def block(txn: Any) -> None:
         operator = get_operator(txn, "cashier1", CAFE)
-        set_operator_blocked(txn, operator.id, True, actor="test")
+        set_operator_blocked(txn, operator.id, True, actor="test", now=NOW)
 
     world.call(confirm_meter(world.header(), NORMAL_METER))  # cached as valid first
     world.database.run_txn("block", block)

@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from fixed_clock import NOW
 from server_support import (
     CAFE,
     DEBT_METER,
@@ -428,7 +429,7 @@ def test_a_misty1_key_change_carries_four_tokens(world: World) -> None:
         "second_misty1_key",
         lambda txn: import_vending_key(
             txn, world.keyring, sgc="123457", krn=2, key=bytes(range(20)), dkga=4,
-            base_date=2014, ea=11,
+            base_date=2014, ea=11, now=NOW,
         ),
     )  # fmt: skip
     request = m.EngKCTReq(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from fixed_clock import NOW
 from server_support import (
     CAFE,
     NORMAL_METER,
@@ -27,7 +28,12 @@ KIOSK_OPERATOR = ("lowcred", "lowcred1")
 
 def _grant(world: World, client_id: str, **change: set[str]) -> None:
     world.database.run_txn(
-        "test_privileges", set_vendor_privileges, client_id, actor="test", **change
+        "test_privileges",
+        set_vendor_privileges,
+        client_id,
+        actor="test",
+        now=world.clock(),
+        **change,
     )
 
 
@@ -120,6 +126,6 @@ def test_a_vendor_blocked_after_caching_gets_no_answer_to_a_read_only_request(
     """Blocking takes effect on the very next request, read-only ones included, although the
     vendor's verified credentials are still cached."""
     assert world.call(confirm_customer(world.header(), NORMAL_METER)).status == 200
-    world.database.run_txn("block", set_vendor_blocked, CAFE, True, actor="test")
+    world.database.run_txn("block", set_vendor_blocked, CAFE, True, actor="test", now=NOW)
     response = world.call(confirm_customer(world.header(), NORMAL_METER))
     assert response.fault_class() == "ClientIDAuthorisationEx"

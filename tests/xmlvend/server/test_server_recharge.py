@@ -53,13 +53,16 @@ class Provider:
 def shop(world: World) -> tuple[World, Provider]:
     def seed(txn: Txn) -> None:
         seed_catalogue(txn, now=world.clock())
-        create_vendor(txn, client_id=SHOP, name="Sharma Mobile", currency="INR")
-        adjust_vendor_balance(txn, SHOP, Money(1_000_000, "INR"), reason="float", actor="t")
+        create_vendor(txn, client_id=SHOP, name="Sharma Mobile", currency="INR", now=world.clock())
+        adjust_vendor_balance(
+            txn, SHOP, Money(1_000_000, "INR"), reason="float", actor="t", now=world.clock()
+        )
         create_operator(
             txn,
             name=OPERATOR[0],
             password_hash=hash_password(OPERATOR[1], log_n=10),
             vendor_client_id=SHOP,
+            now=world.clock(),
         )
         add_provider(
             txn,
@@ -70,7 +73,14 @@ def shop(world: World) -> tuple[World, Provider]:
             actor="t",
             now=world.clock(),
         )
-        map_product(txn, product_code="RCH-AIRTEL", provider="alpha", provider_code="AT", actor="t")
+        map_product(
+            txn,
+            product_code="RCH-AIRTEL",
+            provider="alpha",
+            provider_code="AT",
+            actor="t",
+            now=world.clock(),
+        )
 
     world.database.run_txn("seed_recharge", seed)
     provider = Provider()

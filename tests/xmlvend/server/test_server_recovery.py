@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from fixed_clock import MutableClock
 from server_support import (
     FAILING_METER,
     NORMAL_METER,
@@ -151,10 +152,11 @@ def test_demo_behaviours_are_off_by_default() -> None:
 
 def test_the_production_service_has_no_demo_wrapper(database: Database, keyring: Any) -> None:
     runner = ImmediateDatabase(database)
-    plain = build_utility_service(Config(), runner, keyring, reactor=None)
+    plain = build_utility_service(Config(), runner, keyring, reactor=None, clock=MutableClock())
     assert isinstance(plain, UtilityServiceImpl)
     demo = Config(utilities=UtilitiesConfig(test_behaviours=True))
-    assert isinstance(build_utility_service(demo, runner, keyring, reactor=None), DemoBehaviours)
+    built = build_utility_service(demo, runner, keyring, reactor=None, clock=MutableClock())
+    assert isinstance(built, DemoBehaviours)
 
 
 def test_without_the_demo_configuration_demo_meters_vend_like_any_other(

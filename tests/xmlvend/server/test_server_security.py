@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 import pytest
+from fixed_clock import NOW
 from server_support import (
     CAFE,
     CAFE_OPERATOR,
@@ -48,7 +49,9 @@ def test_a_password_change_takes_effect_on_the_next_request(world: World) -> Non
 
     def change(txn: Any) -> None:
         operator = get_operator(txn, CAFE_OPERATOR[0], CAFE)
-        set_operator_password(txn, operator.id, hash_password("newpass99", log_n=10), actor="t")
+        set_operator_password(
+            txn, operator.id, hash_password("newpass99", log_n=10), actor="t", now=NOW
+        )
 
     world.database.run_txn("passwd", change)
     old = world.call(credit_vend(world.header(), NORMAL_METER, "10.00"))
