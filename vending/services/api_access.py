@@ -71,6 +71,7 @@ def consumer_principal(txn: Txn, consumer: consumers.Consumer) -> Principal:
         operator_id=None,
         operator_name=None,
         privileges=wallet.privileges,
+        consumer_id=consumer.id,
     )
 
 

@@ -172,6 +172,7 @@ def sell_voucher(
     operator_id: int | None,
     created_by: str,
     now: datetime | None = None,
+    paying_consumer_id: int | None = None,
 ) -> VoucherSale:
     """Sell one PIN of ``product_code`` to the vendor, in the caller's transaction.
 
@@ -201,6 +202,7 @@ def sell_voucher(
             target=product.code,
             terminal_id=terminal_id,
             operator_id=operator_id,
+            paying_consumer_id=paying_consumer_id,
             details={
                 "voucher_id": row.id,
                 "supplier": supplier_code,
