@@ -176,9 +176,11 @@ def sell_voucher(
 ) -> VoucherSale:
     """Sell one PIN of ``product_code`` to the vendor, in the caller's transaction.
 
-    Raises OutOfStock (nothing written), the pricing errors of ``price_sale`` and the
-    ledger's InsufficientFunds; any of them rolls the caller's transaction back unless
-    caught before further writes.
+    ``paying_consumer_id``: the consumer whose wallet pays (its daily spend limit is
+    checked at the debit, ``vending.sales``). Raises OutOfStock (nothing written), the
+    pricing errors of ``price_sale``, WalletLimitExceeded and the ledger's
+    InsufficientFunds; any of them rolls the caller's transaction back unless caught before
+    further writes.
     """
     now = now or utcnow()
     today = now.date()
