@@ -338,8 +338,6 @@ class JsonApi:
         request_key = self._request_key(caller, key, "sale", incoming, body)
         call = JsonCall(incoming.method, incoming.path, body)
         ctx = self._context(caller, request_key, call)
-        if caller.is_consumer:
-            await self._s.wallets.check_spend(caller, amount)
         work = self._sell(ctx, given, amount)
         return await self._race(caller, key, request_key, work)
 

@@ -68,6 +68,9 @@ class Principal:
     credential_version: int = 0
     # What the vendor may do beyond selling (vending.vendors.PRIVILEGES).
     privileges: frozenset[str] = frozenset()
+    # A consumer paying from its wallet (``account_id``): every sale checks the wallet's
+    # daily spend limit at its debit, in the sale's transaction (vending.sales).
+    consumer_id: int | None = None
 
 
 @dataclass(frozen=True)

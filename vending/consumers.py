@@ -3,8 +3,8 @@
 A consumer registers by mobile number (MSISDN, E.164 digits) with a name, a KYC level and a
 status, and holds one wallet: a ledger account of kind ``consumer`` with a zero floor. The
 KYC level bounds the wallet (:data:`KYC_LIMITS`): its highest balance (checked on every
-top-up) and what it may spend per UTC day (checked, in the sale's own transaction, before
-the wallet is debited).
+top-up) and what it may spend per UTC day (:func:`check_spend`: checked at every sale's
+debit of the wallet, in the sale's own transaction, under the wallet's row lock).
 
 Money comes in by a merchant cash-in (the merchant's float pays the consumer's wallet and
 earns :data:`CASH_IN_COMMISSION_BP` from the operator's revenue, one balanced transfer) or
@@ -413,11 +413,21 @@ def spent_today(txn: Txn, account_id: int, now: datetime) -> int:
 
 
 def check_spend(txn: Txn, consumer_id: int, amount: Money, now: datetime) -> Consumer:
-    """Inside the sale's transaction: the consumer is active and ``amount`` fits the
-    day's spend limit of its KYC level (the wallet's zero floor is the ledger's to hold)."""
+    """Inside the sale's transaction, before the wallet is debited: the consumer is active
+    and ``amount`` fits the spend limit of its KYC level for the UTC day of ``now`` (the
+    wallet's zero floor is the ledger's to hold).
+
+    The wallet's account row is locked first (``SELECT ... FOR UPDATE`` on PostgreSQL;
+    SQLite's ``BEGIN IMMEDIATE`` serialises every writer already) and stays locked to the
+    commit, so the day's spend summed here includes every other sale of the wallet that
+    committed before, and none can commit in between: racing sales cannot together pass
+    the limit."""
     consumer = get_consumer_by_id(txn, consumer_id)
     if consumer.status != "active":
         raise ConsumerBlocked(f"consumer {consumer.msisdn} is {consumer.status}")
+    txn.execute(
+        select(accounts.c.id).where(accounts.c.id == consumer.account_id).with_for_update()
+    ).one()
     _, daily = limits_of(consumer.kyc_level, consumer.balance.currency)
     if spent_today(txn, consumer.account_id, now) + amount.amount > daily.amount:
         raise WalletLimitExceeded(

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Row, bindparam, insert, select, update
 
+from vending import consumers
 from vending.accounts import ensure_house_accounts, house_account_code
 from vending.errors import InvalidState, ReversalRefused, UnknownSale
 from vending.ledger import Leg, post_transfer, reverse_transfer
@@ -44,6 +45,9 @@ class SaleOrder:
     terminal_id: str
     operator_id: int | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    # The consumer whose wallet (``vendor_account_id``) pays: its daily spend limit is
+    # checked at the debit (:func:`_check_wallet_spend`). None: a vendor's own account.
+    paying_consumer_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,16 @@ def _sale_legs(order: SaleOrder, house: dict[str, int], source: int) -> list[Leg
     ]
 
 
+def _check_wallet_spend(txn: Txn, order: SaleOrder, now: datetime) -> None:
+    """A consumer's wallet pays: before it is debited, lock it and check that the sale fits
+    the day's spend limit of the consumer's KYC level (and that the consumer is active).
+    The wallet's row lock, held to the commit, serialises the consumer's sales, so two of
+    them racing cannot together pass the limit; a refusal rolls the whole sale back."""
+    if order.paying_consumer_id is None:
+        return
+    consumers.check_spend(txn, order.paying_consumer_id, order.pricing.vendor_cost, now)
+
+
 _INSERT_SALE = insert(sales).returning(sales.c.id)
 
 
@@ -224,6 +238,7 @@ def record_sale(
     txn: Txn, claim: Claim, order: SaleOrder, *, created_by: str, now: datetime
 ) -> SaleResult:
     """A sale delivered in this same transaction: one ``sale`` transfer, state completed."""
+    _check_wallet_spend(txn, order, now)
     currency = order.pricing.price.currency
     house = _house_ids(txn, currency, "revenue", "fees", now=now)
     posted = post_transfer(
@@ -249,6 +264,7 @@ def hold_sale(
     txn: Txn, claim: Claim, order: SaleOrder, *, created_by: str, now: datetime
 ) -> SaleResult:
     """A sale waiting on an upstream: the vendor's money moves to suspense, state pending."""
+    _check_wallet_spend(txn, order, now)
     pricing = order.pricing
     currency = pricing.price.currency
     suspense = _house_ids(txn, currency, "suspense", now=now)["suspense"]

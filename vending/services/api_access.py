@@ -5,8 +5,9 @@ app) turn a credential into a :class:`Caller`.
 A verified credential is remembered in memory for ``cache_seconds`` under its SHA-256, so a
 busy key costs no database round trip per request (the answer comes on the calling thread);
 changes re-check the principal inside their own transaction (``vending.auth.revalidate``,
-the key's revocation, the consumer's status and limits), so a revoked key or a blocked
-vendor, operator or consumer is refused on the very next change.
+the key's revocation; for a consumer's sale, its status and daily spend limit at the
+wallet's debit, ``vending.sales``), so a revoked key or a blocked vendor, operator or
+consumer is refused on the very next change.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ class Caller:
 
     ``principal`` is what the sale services take: for a key, its vendor and operator; for
     a consumer, the wallet channel's vendor with the consumer's wallet as the paying
-    account. ``scope`` is the client id its request keys live under.
+    account and the consumer's id (``Principal.consumer_id``: its sales check the daily
+    spend limit at the debit). ``scope`` is the client id its request keys live under.
     """
 
     principal: Principal
@@ -69,6 +71,7 @@ def consumer_principal(txn: Txn, consumer: consumers.Consumer, *, now: datetime)
         operator_id=None,
         operator_name=None,
         privileges=wallet.privileges,
+        consumer_id=consumer.id,
     )
 
 

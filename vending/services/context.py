@@ -66,6 +66,7 @@ class RequestContext:
             target=target,
             terminal_id=self.terminal_id,
             operator_id=self.principal.operator_id,
+            paying_consumer_id=self.principal.consumer_id,
             details={**self.details, **details},
         )
 

@@ -85,6 +85,7 @@ class VoucherSales:
                 operator_id=principal.operator_id,
                 created_by=created_by(principal),
                 now=now,
+                paying_consumer_id=principal.consumer_id,
             )
 
         return idempotency.run_once(

@@ -64,22 +64,6 @@ class Wallets:
             raise consumers.UnknownConsumer(f"no consumer with mobile number {msisdn}")
         return await self._runner.run("api_consumer", consumers.get_consumer, msisdn)
 
-    async def check_spend(self, caller: Caller, amount: Money) -> None:
-        """Before a consumer's purchase: the consumer is active and the amount fits the
-        day's spend limit of its KYC level. (Checked in its own transaction: two purchases
-        of one consumer racing each other may together pass the daily limit by one sale;
-        the wallet's zero floor, kept by the ledger in the sale's transaction, always
-        holds.)"""
-        if caller.consumer_id is None:
-            return
-        await self._runner.run(
-            "api_consumer_check_spend",
-            consumers.check_spend,
-            caller.consumer_id,
-            amount,
-            self._clock(),
-        )
-
     async def cash_in(
         self,
         caller: Caller,

@@ -171,12 +171,15 @@ def sell_voucher(
     operator_id: int | None,
     created_by: str,
     now: datetime,
+    paying_consumer_id: int | None = None,
 ) -> VoucherSale:
     """Sell one PIN of ``product_code`` to the vendor, in the caller's transaction.
 
-    Raises OutOfStock (nothing written), the pricing errors of ``price_sale`` and the
-    ledger's InsufficientFunds; any of them rolls the caller's transaction back unless
-    caught before further writes.
+    ``paying_consumer_id``: the consumer whose wallet pays (its daily spend limit is
+    checked at the debit, ``vending.sales``). Raises OutOfStock (nothing written), the
+    pricing errors of ``price_sale``, WalletLimitExceeded and the ledger's
+    InsufficientFunds; any of them rolls the caller's transaction back unless caught before
+    further writes.
     """
     today = now.date()
     product = _voucher_product(txn, product_code)
@@ -199,6 +202,7 @@ def sell_voucher(
             target=product.code,
             terminal_id=terminal_id,
             operator_id=operator_id,
+            paying_consumer_id=paying_consumer_id,
             details={
                 "voucher_id": row.id,
                 "supplier": supplier_code,
