@@ -12,6 +12,7 @@ certificates whose subject carries the clientID, for mutual TLS.
 from __future__ import annotations
 
 import argparse
+import inspect
 import dataclasses
 import logging
 import os
@@ -270,7 +271,12 @@ def _web_banner(url: str, config: Config) -> list[str]:
     base = url.rsplit("/xmlvend", 1)[0]
     lines: list[str] = []
     for adapter in web_adapters():
-        lines += adapter.banner_lines(base, _curl_options(config))
+        banner_lines = adapter.banner_lines
+        # Adapters that switch on or off by config say which in the banner.
+        if "config" in inspect.signature(banner_lines).parameters:
+            lines += banner_lines(base, _curl_options(config), config=config)
+        else:
+            lines += banner_lines(base, _curl_options(config))
     return lines
 
 
