@@ -65,7 +65,7 @@ def normalize_phone(text: str, country_code: str) -> str:
 
 
 def parse(text: str, *, country_code: str = "27") -> Command:
-    words = [w for w in re.split(r"[\s,;]+", text.strip().upper()) if w]
+    words = [w for w in re.split(r"[\s;]+", text.strip().upper()) if w]
     if not words:
         raise CommandError("empty message")
     if words[0] in KEYWORDS["help"] and len(words) == 1:

@@ -49,7 +49,9 @@ class _GatewayResource(Resource):
     def _finish(self, request: Any, status: int, body: str) -> None:
         if request.finished or getattr(request, "_disconnected", False):
             return
-        request.write(_plain(request, status, body))
+        data = _plain(request, status, body)
+        request.setHeader(b"content-length", b"%d" % len(data))
+        request.write(data)
         request.finish()
 
 

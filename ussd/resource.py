@@ -37,7 +37,9 @@ class UssdResource(Resource):
         request.setResponseCode(status)
         request.setHeader(b"content-type", b"text/plain; charset=utf-8")
         request.setHeader(b"cache-control", b"no-store")
-        request.write(body.encode("utf-8"))
+        data = body.encode("utf-8")
+        request.setHeader(b"content-length", b"%d" % len(data))
+        request.write(data)
         request.finish()
 
     def render_POST(self, request: Any) -> Any:
