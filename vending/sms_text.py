@@ -3,10 +3,10 @@
 A message whose every character is in the GSM-7 default alphabet (the extension table's
 characters ``^{}\\[~]|€`` count two septets each) is sent as GSM-7: 160 septets in one SMS;
 anything else goes as UCS-2: 70 UTF-16 code units (``ñ`` and a capital ``Ç`` are GSM;
-``ç`` and any emoji are not). A longer text is split into parts of at most 153 septets / 67 code units (what
-a concatenated part leaves after its header), at spaces when possible, never inside an
-extension pair or a surrogate pair. Pure: used by the core (recipient MTs) and the SMS
-adapter (replies) alike.
+``ç`` and any emoji are not). A longer text is split into parts of at most 153 septets /
+67 code units (what a concatenated part leaves after its header), at spaces when possible,
+never inside an extension pair or a surrogate pair. Pure: used by the core (recipient MTs)
+and the SMS adapter (replies) alike.
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ certificates whose subject carries the clientID, for mutual TLS.
 from __future__ import annotations
 
 import argparse
-import inspect
 import dataclasses
+import inspect
 import logging
 import os
 import sys
