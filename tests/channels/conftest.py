@@ -19,3 +19,89 @@ from vending.storage.database import Database
 @pytest.fixture
 def world(database: Database, keyring: Keyring, secrets_sentinel: object) -> ChannelWorld:
     return build_channel_world(database, keyring, secrets_sentinel)
+
+
+# --- a real Kannel (bearerbox + smsbox + fakesmsc) and `evd serve`, one per session --------
+
+import os  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import sys as _sys  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+LIVE_MERCHANT = "27820000001"
+LIVE_PIN = "4321"
+
+
+def require_binaries(what: str, reason: str | None) -> None:
+    """Skip outside CI when a real part is missing; under CI=true that is a failure."""
+    if reason is None:
+        return
+    if IN_CI:
+        pytest.fail(f"CI=true requires {what}: {reason}", pytrace=False)
+    pytest.skip(f"{reason} (mandatory with CI=true)")
+
+
+@dataclass
+class LiveSms:
+    kannel: object
+    server: object
+    config: Path
+    base_url: str
+
+    def evd(self, *args: str, stdin: str | None = None) -> str:
+        done = subprocess.run(
+            [_sys.executable, "-m", "vending.cli.main", "--config", str(self.config), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=self.config.parent.parent,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+
+@pytest.fixture(scope="session")
+def live_sms(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSms]:
+    from live_support import ServerProcess
+
+    from tools.kannel import LocalKannel, find_binaries, free_port
+
+    found = find_binaries()
+    require_binaries("Kannel", found if isinstance(found, str) else None)
+    if shutil.which("bearerbox") is None and not os.path.exists("/usr/sbin/bearerbox"):
+        require_binaries("Kannel", "bearerbox missing")
+    project = tmp_path_factory.mktemp("sms-live")
+    port = free_port()
+    kannel = LocalKannel(project / "kannel", mo_url=f"http://127.0.0.1:{port}/sms/mo")
+    (project / "conf").mkdir()
+    config = project / "conf" / "evd.toml"
+    config.write_text(
+        '[database]\nurl = "sqlite:///var/evd.db"\n\n'
+        f'[server]\nhost = "127.0.0.1"\nport = {port}\n\n'
+        "[security]\nscrypt_log_n = 10\n\n"
+        f'[sms]\nenabled = true\nsendsms_url = "{kannel.sendsms_url}"\n'
+        f'username = "{kannel.username}"\npassword = "{kannel.password}"\n'
+        "poll_seconds = 0.2\n"
+    )
+    live = LiveSms(kannel, None, config, f"http://127.0.0.1:{port}")
+    live.evd("db", "upgrade")
+    live.evd("demo")
+    live.evd(
+        "sms", "register", LIVE_MERCHANT, "--vendor", "6004708000090", "--operator",
+        "cashier1", "--pin-stdin", stdin=LIVE_PIN + "\n",
+    )  # fmt: skip
+    kannel.start()
+    try:
+        live.server = ServerProcess.start(config)
+        try:
+            yield live
+        finally:
+            live.server.stop()  # type: ignore[attr-defined]
+    finally:
+        kannel.stop()
