@@ -36,6 +36,6 @@ def test_an_mo_comes_back_as_an_mt_with_the_pin(live_sms: LiveSms) -> None:
 
 def test_a_refusal_comes_back_too(live_sms: LiveSms) -> None:
     mts = live_sms.kannel.exchange(  # type: ignore[attr-defined]
-        "27829999999", f"{LIVE_PIN} BAL", until=lambda found: bool(found), timeout=30
+        "27829999999", f"{LIVE_PIN} BAL", until=bool, timeout=30
     )
     assert mts and "not registered" in mts[0].text
