@@ -33,7 +33,7 @@ from vending.money import Money
 from vending.requests import RequestKey
 from vending.services.context import Clock, RequestContext, TxnRunner
 from vending.services.electricity_sales import ElectricitySaleRequest
-from vending.services.voucher_sales import VoucherSaleRequest
+from vending.services.voucher_sales import VoucherQuoteRequest, VoucherSaleRequest
 
 log = logging.getLogger("evd.cards")
 
@@ -144,6 +144,10 @@ class CardCheckout:
         )
         if stored is not None:
             return stored, True
+        principal = await self._runner.run(
+            "card_principal", card_payments.principal_for_operator, self._vendor, self._operator
+        )
+        await self._check_price(principal, request)
         fingerprint = hashlib.sha256(
             "\0".join(
                 [request.product_code, request.target, str(request.amount), request.phone or ""]
@@ -184,9 +188,6 @@ class CardCheckout:
                 "card_declined", card_payments.declined, payment.id, answer.response_code, now=now
             )
             return await self._finish(payment, "declined", answer.response_code, "declined")
-        principal = await self._runner.run(
-            "card_principal", card_payments.principal_for_operator, self._vendor, self._operator
-        )
         funded = await self._runner.run(
             "card_fund",
             card_payments.approve_and_fund,
@@ -246,6 +247,17 @@ class CardCheckout:
             now=self._clock(),
         )
         return body, False
+
+    async def _check_price(self, principal: Any, request: CheckoutRequest) -> None:
+        """A fixed-price voucher is charged its price, nothing else."""
+        if request.product_code == self._services.settings.electricity_product:
+            return
+        quote = await self._services.vouchers.quote(
+            VoucherQuoteRequest(principal, request.product_code, None)
+        )
+        price = quote.pricing.price
+        if price != request.amount:
+            raise card_payments.CardDataInvalid(f"{request.product_code} costs {price}")
 
     async def _sell(self, principal: Any, request: CheckoutRequest, fingerprint: bytes) -> Any:
         services = self._services
