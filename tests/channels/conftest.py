@@ -105,3 +105,96 @@ def live_sms(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSms]:
             live.server.stop()  # type: ignore[attr-defined]
     finally:
         kannel.stop()
+
+
+# --- the acquirer-host simulator as its own process, and `evd serve` with cards on ---------
+
+
+@dataclass
+class LiveCards:
+    server: object
+    switch: subprocess.Popen[str]
+    settlement: Path
+    config: Path
+    base_url: str
+
+    def checkout(self, reference: str, amount: str, target: str = "04100000019") -> tuple:
+        import json
+        import urllib.error
+        import urllib.request
+
+        body = json.dumps(
+            {
+                "reference": reference,
+                "product": "ELEC-DEMO",
+                "target": target,
+                "amount": amount,
+                "card": {"number": "4111111111111111", "expiry": "2912", "cvv": "123"},
+            }
+        ).encode()
+        request = urllib.request.Request(
+            f"{self.base_url}/checkout",
+            data=body,
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return answer.status, json.loads(answer.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+
+def start_switch(port: int, *args: str) -> subprocess.Popen[str]:
+    import time
+
+    process = subprocess.Popen(
+        [_sys.executable, "-m", "vending.cli.main", "simulate-switch", "--port", str(port), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if "listening" in line:
+            return process
+        if process.poll() is not None:
+            break
+    process.kill()
+    raise AssertionError("the switch simulator did not start")
+
+
+@pytest.fixture(scope="session")
+def live_cards(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCards]:
+    from live_support import ServerProcess
+
+    from tools.kannel import free_port
+
+    project = tmp_path_factory.mktemp("cards-live")
+    switch_port, port = free_port(), free_port()
+    settlement = project / "settlement.csv"
+    switch = start_switch(switch_port, "--late-seconds", "2", "--settlement-file", str(settlement))
+    (project / "conf").mkdir()
+    config = project / "conf" / "evd.toml"
+    config.write_text(
+        '[database]\nurl = "sqlite:///var/evd.db"\n\n'
+        f'[server]\nhost = "127.0.0.1"\nport = {port}\n\n'
+        "[security]\nscrypt_log_n = 10\n\n"
+        f"[cards]\nenabled = true\nswitch_port = {switch_port}\n"
+        "response_timeout_seconds = 1.0\nreversal_retry_seconds = 0.5\necho_seconds = 5.0\n"
+    )
+    live = LiveCards(None, switch, settlement, config, f"http://127.0.0.1:{port}")
+    helper = LiveSms(None, None, config, "")
+    helper.evd("db", "upgrade")
+    helper.evd("demo")
+    try:
+        live.server = ServerProcess.start(config)
+        try:
+            yield live
+        finally:
+            live.server.stop()  # type: ignore[attr-defined]
+    finally:
+        switch.terminate()
+        switch.wait(timeout=10)

@@ -177,9 +177,7 @@ def test_bad_cards_are_refused_before_anything_is_sent(cards: CardWorld) -> None
 
 
 def test_airtime_by_card_sends_the_pin_to_the_phone(cards: CardWorld) -> None:
-    status, doc = cards.pay(
-        "order-9", product="AIR-DEMO-10", target="27831234567", amount="10.00"
-    )
+    status, doc = cards.pay("order-9", product="AIR-DEMO-10", target="27831234567", amount="10.00")
     assert status == 201 and len(doc["sale"]["pin"]) == 16
     cards.world.deliver()
     (text,) = cards.world.gateway.texts_to("27831234567")
