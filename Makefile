@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= conf/evd.toml
+# `make run` is the demo: the defaults plus the demo meters' behaviours (conf/demo.toml).
+RUN_CONFIG ?= conf/demo.toml
 
 .PHONY: run test lint format venv sysdeps db demo bench clean
 
@@ -48,13 +50,14 @@ demo: db
 	$(BIN)/evd --config $(CONFIG) demo
 
 run: sysdeps $(STAMP)
-	$(BIN)/evd --config $(CONFIG) db upgrade
-	$(BIN)/evd --config $(CONFIG) demo
-	$(BIN)/evd --config $(CONFIG) serve
+	$(BIN)/evd --config $(RUN_CONFIG) db upgrade
+	$(BIN)/evd --config $(RUN_CONFIG) demo
+	$(BIN)/evd --config $(RUN_CONFIG) serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff format .
@@ -62,6 +65,7 @@ format: $(STAMP)
 
 test: sysdeps $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)

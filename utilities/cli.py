@@ -3,7 +3,6 @@
 * ``evd meter add|import|list|show|block|unblock|debt|restrict-sgc``
 * ``evd keys import|list|current`` (vending keys per SGC/KRN, encrypted at rest)
 * ``evd tariff add|list|assign``
-* ``evd simulate-utility --port P [--latency S] [--fault-rate R] [--outage]``
 * ``evd fault list|show|close`` (customers' fault reports: :mod:`utilities.faults.cli`)
 
 Key material is never taken from the command line (other users can read the process list):
@@ -28,7 +27,6 @@ def register(subparsers: Subparsers) -> None:
     _register_meter(subparsers)
     _register_keys(subparsers)
     _register_tariff(subparsers)
-    _register_simulator(subparsers)
     faults_cli.register(subparsers)
 
 
@@ -404,55 +402,4 @@ def _tariff_assign(context: Context, args: argparse.Namespace) -> int:
 
     meter = context.run("tariff_assign", assign_tariff, args.msno, args.code, actor=actor())
     print(f"meter {meter.msno}: tariff {meter.tariff_code}")
-    return 0
-
-
-# --- simulate-utility -------------------------------------------------------------------------
-
-
-def _register_simulator(subparsers: Subparsers) -> None:
-    parser = subparsers.add_parser(
-        "simulate-utility",
-        help="run a simulated utility XMLVend server on the embedded backend",
-        description="A standalone XMLVend utility server (our server on the embedded STS "
-        "engine, this configuration's database) with injectable latency, faults and "
-        "outages; change them at run time with POST /_simulator?latency=...&outage=...",
-    )
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds answers are late")
-    parser.add_argument("--jitter", type=float, default=0.0, help="extra random latency, s")
-    parser.add_argument("--fault-rate", type=float, default=0.0, help="share answered SystemEx")
-    parser.add_argument("--fault-meter", action="append", default=[], help="always fault")
-    parser.add_argument("--outage", action="store_true", help="start in a 503 outage")
-    parser.set_defaults(handler=_simulate_utility)
-
-
-def _simulate_utility(context: Context, args: argparse.Namespace) -> int:
-    from twisted.internet import reactor
-
-    from utilities.simulator import SimulatorServer, SimulatorSettings, build_simulated_utility
-
-    settings = SimulatorSettings(
-        latency=args.latency,
-        jitter=args.jitter,
-        fault_rate=args.fault_rate,
-        fault_meters=set(args.fault_meter),
-        outage="503" if args.outage else None,
-    )
-    try:
-        resource, server = build_simulated_utility(
-            context.config, reactor, context.database, context.keyring, settings
-        )
-    except ImportError as exc:
-        raise CommandError(f"the XMLVend server is not available: {exc}") from exc
-    listener = SimulatorServer(reactor, resource, args.port, args.host)
-    listener.open()
-    server.start()
-    print(
-        f"simulated utility on http://{args.host}:{listener.port}/xmlvend "
-        f"(control: POST /_simulator); latency {settings.latency} s, fault rate "
-        f"{settings.fault_rate}, outage {settings.outage or 'off'}"
-    )
-    reactor.run()  # type: ignore[attr-defined]
     return 0

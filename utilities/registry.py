@@ -24,7 +24,14 @@ from utilities.errors import (
 )
 from utilities.keys import check_sgc, get_key_info
 from utilities.sts import meter_number_is_valid
-from utilities.tables import TEST_BEHAVIOURS, meter_debts, meters, sgc_vendors, tariffs
+from utilities.tables import (
+    TEST_BEHAVIOURS,
+    issued_tokens,
+    meter_debts,
+    meters,
+    sgc_vendors,
+    tariffs,
+)
 from utilities.tariffs import get_tariff
 from vending import audit
 from vending.errors import InvalidRequest
@@ -466,3 +473,23 @@ def check_vendor_may_sell(txn: Txn, vendor_id: int, sgc: str) -> None:
     allowed = {row.vendor_id for row in txn.execute(_SGC_VENDORS, {"p_sgc": sgc})}
     if allowed and vendor_id not in allowed:
         raise SGCNotAuthorised(f"this vendor may not sell for supply group {sgc}")
+
+
+# --- what sales record on the meter (the embedded backend) ---------------------------------------
+
+_RECORD_ON_METER = update(meters).where(meters.c.id == bindparam("p_id"))
+
+
+def record_on_meter(txn: Txn, meter_id: int, **values: object) -> None:
+    """Update a meter's purchase bookkeeping (month-to-date units, last purchase, the month
+    its FBE or service charge was issued)."""
+    txn.execute(_RECORD_ON_METER, {"p_id": meter_id, **values})
+
+
+def issued_token(txn: Txn, meter_id: int, digest: bytes) -> Row | None:
+    """The latest token issued to a meter with this hash (verifyReq), or None."""
+    return txn.execute(
+        select(issued_tokens)
+        .where(issued_tokens.c.meter_id == meter_id, issued_tokens.c.token_hash == digest)
+        .order_by(issued_tokens.c.id.desc())
+    ).first()

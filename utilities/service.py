@@ -37,18 +37,17 @@ last-response advice.
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.interfaces import IReactorTime
-from twisted.internet.task import deferLater
-from twisted.python.failure import Failure
 
-from utilities.embedded import EmbeddedBackend, EmbeddedSettings, SlowMeter
+from utilities.embedded import EmbeddedBackend, EmbeddedSettings
 from utilities.errors import UnknownMeter
 from utilities.interface import (
     AccountPayment,
@@ -100,6 +99,17 @@ class Routing:
         return self.route_for(sgc, meter is not None)
 
 
+def _deferred(method: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Deferred]:
+    """An ``async def`` method offered as a Deferred-returning one: the request path is
+    written in one style (async/await); Twisted callers still get a Deferred."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Deferred:
+        return ensureDeferred(method(*args, **kwargs))
+
+    return wrapper
+
+
 class UtilityServiceImpl:
     """The utility side behind one interface (see the module docstring)."""
 
@@ -124,156 +134,115 @@ class UtilityServiceImpl:
 
     # --- routing ----------------------------------------------------------------------------
 
-    def _route(self, query: MeterQuery) -> Deferred:
+    async def _upstream_for(self, query: MeterQuery) -> Any | None:
+        """The upstream backend serving ``query``'s meter, or None (our embedded engine)."""
         if not self._routing.routes:
-            return succeed(None)
-        return self._runner.run("utility_route", self._routing.lookup, query)
+            return None
+        route = await self._runner.run("utility_route", self._routing.lookup, query)
+        return None if route is None else self.upstreams[route.route_name]
 
-    def _dispatch(
-        self,
-        query: MeterQuery,
-        embedded: Callable[[], Deferred],
-        upstream: Callable[[Any], Deferred],
-    ) -> Deferred:
-        d = self._route(query)
-
-        def go(route: UpstreamRoute | None) -> Deferred:
-            if route is None:
-                return embedded()
-            return upstream(self.upstreams[route.route_name])
-
-        d.addCallback(go)
-        return d
-
-    def _run(self, desc: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Deferred:
-        return self._runner.run(desc, fn, *args, now=self._clock(), **kwargs)
+    async def _run(self, desc: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await self._runner.run(desc, fn, *args, now=self._clock(), **kwargs)
 
     # --- read-only --------------------------------------------------------------------------
 
-    def confirm_meter(self, meter: MeterQuery) -> Deferred:
+    @_deferred
+    async def confirm_meter(self, meter: MeterQuery) -> Any:
         """-> MeterInfo (a blocked meter comes back with can_vend false)."""
-        return self._dispatch(
-            meter,
-            lambda: self._run("utility_confirm_meter", self.embedded.confirm_meter, meter),
-            lambda upstream: upstream.confirm_meter(meter),
-        )
+        upstream = await self._upstream_for(meter)
+        if upstream is not None:
+            return await upstream.confirm_meter(meter)
+        return await self._run("utility_confirm_meter", self.embedded.confirm_meter, meter)
 
-    def trial_vend(self, principal: Principal, purchase: Purchase) -> Deferred:
+    @_deferred
+    async def trial_vend(self, principal: Principal, purchase: Purchase) -> Any:
         """-> CreditVendResult with all-zero tokens; nothing stored, no money moves."""
-        return self._dispatch(
-            purchase.meter,
-            lambda: self._run("utility_trial_vend", self.embedded.trial_vend, principal, purchase),
-            lambda upstream: upstream.trial_vend(principal, purchase),
-        )
+        upstream = await self._upstream_for(purchase.meter)
+        if upstream is not None:
+            return await upstream.trial_vend(principal, purchase)
+        return await self._run("utility_trial_vend", self.embedded.trial_vend, principal, purchase)
 
-    def verify_token(self, principal: Principal, meter: MeterQuery, token: str) -> Deferred:
+    @_deferred
+    async def verify_token(self, principal: Principal, meter: MeterQuery, token: str) -> Any:
         """-> VerifyResult for a token we issued to ``meter``."""
-        return self._dispatch(
-            meter,
-            lambda: self._runner.run(
-                "utility_verify_token", self.embedded.verify_token, principal, meter, token
-            ),
-            lambda upstream: upstream.verify_token(meter, token),
+        upstream = await self._upstream_for(meter)
+        if upstream is not None:
+            return await upstream.verify_token(meter, token)
+        return await self._runner.run(
+            "utility_verify_token", self.embedded.verify_token, principal, meter, token
         )
 
-    def non_meter_specific_engineering(
+    @_deferred
+    async def non_meter_specific_engineering(
         self, principal: Principal, kind: str, at: str = "07", tt: str = "02"
-    ) -> Deferred:
+    ) -> Any:
         """-> EngineeringToken with one class 1 test/display token (no state, no meter)."""
-        try:
-            return succeed(self.embedded.non_meter_specific_engineering(kind, at, tt))
-        except Exception:
-            from twisted.internet.defer import fail
-
-            return fail()
+        return self.embedded.non_meter_specific_engineering(kind, at, tt)
 
     # --- state-changing ---------------------------------------------------------------------
 
-    def credit_vend(
+    @_deferred
+    async def credit_vend(
         self, ctx: RequestContext, purchase: Purchase, renderer: ResponseRenderer
-    ) -> Deferred:
+    ) -> Processed:
         """-> Processed: the stored creditVend response (fresh or replayed)."""
-        return self._dispatch(
-            purchase.meter,
-            lambda: self._embedded_credit_vend(ctx, purchase, renderer),
-            lambda upstream: upstream.credit_vend(ctx, purchase, renderer),
+        upstream = await self._upstream_for(purchase.meter)
+        if upstream is not None:
+            return await upstream.credit_vend(ctx, purchase, renderer)
+        return await self._run(
+            "utility_credit_vend", self.embedded.credit_vend, ctx, purchase, renderer
         )
 
-    def _embedded_credit_vend(
-        self, ctx: RequestContext, purchase: Purchase, renderer: ResponseRenderer
-    ) -> Deferred:
-        d = self._run("utility_credit_vend", self.embedded.credit_vend, ctx, purchase, renderer)
-
-        def slow(failure: Failure) -> Any:
-            failure.trap(SlowMeter)
-            return self._slow_credit_vend(ctx, purchase, renderer, failure.value.seconds)
-
-        d.addErrback(slow)
-        return d
-
-    def _slow_credit_vend(
-        self,
-        ctx: RequestContext,
-        purchase: Purchase,
-        renderer: ResponseRenderer,
-        seconds: float,
-    ) -> Deferred:
-        """A demo "slow" meter: claim the request now (so a last-response advice sees it in
-        progress), vend after ``seconds``, and store either the vend or its failure."""
-        d = self._runner.run("utility_claim", _claim, self._keyring, ctx)
-
-        def later(claimed: Claim | StoredResponse) -> Any:
-            if isinstance(claimed, StoredResponse):
-                return Processed(claimed, replayed=True)
-            wait = deferLater(self._reactor, seconds, lambda: None)  # type: ignore[arg-type]
-            wait.addCallback(lambda _: self._complete_claimed(ctx, purchase, renderer, claimed))
-            return wait
-
-        d.addCallback(later)
-        return d
-
-    def _complete_claimed(
+    @_deferred
+    async def complete_claimed(
         self, ctx: RequestContext, purchase: Purchase, renderer: ResponseRenderer, claim: Claim
-    ) -> Deferred:
-        d = self._run(
-            "utility_credit_vend_claimed",
-            self.embedded.credit_vend_claimed,
-            ctx,
-            purchase,
-            renderer,
-            claim,
-        )
-
-        def failed(failure: Failure) -> Deferred:
-            log.info("delayed vend %s failed: %s", ctx.key.request_id, failure.value)
-            return self._runner.run(
+    ) -> Processed:
+        """The embedded vend of a request claimed earlier (two-phase: the demo slow meter):
+        vend and store the answer, or store the failure's answer: either way it is final."""
+        try:
+            return await self._run(
+                "utility_credit_vend_claimed",
+                self.embedded.credit_vend_claimed,
+                ctx,
+                purchase,
+                renderer,
+                claim,
+            )
+        except Exception as error:
+            log.info("delayed vend %s failed: %s", ctx.key.request_id, error)
+            return await self._runner.run(
                 "utility_store_failure",
                 store_failure,
                 self._keyring,
                 claim,
-                renderer.failure(ctx.request, failure.value),
+                renderer.failure(ctx.request, error),
+                self._clock(),
             )
 
-        d.addErrback(failed)
-        return d
-
-    def fbe(self, ctx: RequestContext, meter: MeterQuery, renderer: ResponseRenderer) -> Deferred:
-        """-> Processed (fbeResp): this month's free basic electricity token."""
-        return self._embedded_only(meter, "utility_fbe", self.embedded.fbe, ctx, meter, renderer)
-
-    def free_issue(
+    @_deferred
+    async def fbe(
         self, ctx: RequestContext, meter: MeterQuery, renderer: ResponseRenderer
-    ) -> Deferred:
+    ) -> Processed:
+        """-> Processed (fbeResp): this month's free basic electricity token."""
+        return await self._embedded_only(
+            meter, "utility_fbe", self.embedded.fbe, ctx, meter, renderer
+        )
+
+    @_deferred
+    async def free_issue(
+        self, ctx: RequestContext, meter: MeterQuery, renderer: ResponseRenderer
+    ) -> Processed:
         """-> Processed (freeIssueResp): ``utilities.free_issue_units`` free units."""
-        return self._embedded_only(
+        return await self._embedded_only(
             meter, "utility_free_issue", self.embedded.free_issue, ctx, meter, renderer
         )
 
-    def meter_credit_transfer(
+    @_deferred
+    async def meter_credit_transfer(
         self, ctx: RequestContext, transfer: CreditTransfer, renderer: ResponseRenderer
-    ) -> Deferred:
+    ) -> Processed:
         """-> Processed (meterCreditTransferResp): the old meter's units on the new one."""
-        return self._embedded_only(
+        return await self._embedded_only(
             transfer.meter,
             "utility_meter_credit_transfer",
             self.embedded.meter_credit_transfer,
@@ -282,19 +251,21 @@ class UtilityServiceImpl:
             renderer,
         )
 
-    def update_meter_key(
+    @_deferred
+    async def update_meter_key(
         self, ctx: RequestContext, meter: MeterQuery, renderer: ResponseRenderer
-    ) -> Deferred:
+    ) -> Processed:
         """-> Processed (updateMeterKeyResp): key change from the given to the server's."""
-        return self._embedded_only(
+        return await self._embedded_only(
             meter, "utility_update_meter_key", self.embedded.update_meter_key, ctx, meter, renderer
         )
 
-    def meter_specific_engineering(
+    @_deferred
+    async def meter_specific_engineering(
         self, ctx: RequestContext, request: EngineeringRequest, renderer: ResponseRenderer
-    ) -> Deferred:
+    ) -> Processed:
         """-> Processed (meterSpecificEngResp of the request's kind)."""
-        return self._embedded_only(
+        return await self._embedded_only(
             request.meter,
             "utility_meter_engineering",
             self.embedded.meter_specific_engineering,
@@ -303,11 +274,12 @@ class UtilityServiceImpl:
             renderer,
         )
 
-    def pay_account(
+    @_deferred
+    async def pay_account(
         self, ctx: RequestContext, payment: AccountPayment, renderer: ResponseRenderer
-    ) -> Deferred:
+    ) -> Processed:
         """-> Processed (payAccResp): debt or service charge paid by the vendor."""
-        return self._embedded_only(
+        return await self._embedded_only(
             payment.meter,
             "utility_pay_account",
             self.embedded.pay_account,
@@ -316,15 +288,13 @@ class UtilityServiceImpl:
             renderer,
         )
 
-    def _embedded_only(
+    async def _embedded_only(
         self, query: MeterQuery, desc: str, fn: Callable[..., Any], *args: Any
-    ) -> Deferred:
-        operation = desc.removeprefix("utility_")
-        return self._dispatch(
-            query,
-            lambda: self._run(desc, fn, *args),
-            lambda upstream: upstream.unsupported(operation),
-        )
+    ) -> Any:
+        upstream = await self._upstream_for(query)
+        if upstream is not None:
+            return await upstream.unsupported(desc.removeprefix("utility_"))
+        return await self._run(desc, fn, *args)
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -342,13 +312,19 @@ class UtilityServiceImpl:
 # --- transaction functions shared by the slow and upstream paths --------------------------------
 
 
-def _claim(txn: Txn, keyring: Keyring, ctx: RequestContext) -> Claim | StoredResponse:
-    return idempotency.claim(txn, keyring, ctx.key, ctx.principal, now=utcnow())
+def claim_keeping_body(txn: Txn, keyring: Keyring, ctx: RequestContext) -> Claim | StoredResponse:
+    """Phase one of a two-phase request: claim and re-check now, keeping the request's body
+    for recovery; :meth:`UtilityServiceImpl.complete_claimed` answers it."""
+    return idempotency.claim(
+        txn, keyring, ctx.key, ctx.principal, now=ctx.received_at, keep_body=ctx.request_body
+    )
 
 
-def store_failure(txn: Txn, keyring: Keyring, claim: Claim, response: StoredResponse) -> Processed:
+def store_failure(
+    txn: Txn, keyring: Keyring, claim: Claim, response: StoredResponse, now: datetime
+) -> Processed:
     """Store a failure response for a claimed request (unless one is stored already)."""
-    return idempotency.complete(txn, keyring, claim, response, now=utcnow())
+    return idempotency.complete(txn, keyring, claim, response, now=now)
 
 
 # --- construction ------------------------------------------------------------------------------
@@ -368,9 +344,6 @@ def embedded_settings(config: Config) -> EmbeddedSettings:
         default_credit_units=utilities.default_credit_units,
         manufacturer_code=utilities.manufacturer_code,
         product_code=utilities.product_code,
-        test_behaviours=utilities.test_behaviours,
-        # Past the server's deadline, so that the delayed path shows.
-        slow_meter_seconds=server.deadline_seconds + 2.0,
     )
 
 
@@ -396,7 +369,7 @@ def build_utility_service(
             upstreams[route.route_name] = upstream_factory(
                 route, config, runner, keyring, reactor, clock=clock
             )
-    return UtilityServiceImpl(
+    service = UtilityServiceImpl(
         runner,
         keyring,
         embedded,
@@ -405,6 +378,11 @@ def build_utility_service(
         upstreams=upstreams,
         clock=clock,
     )
+    if not config.utilities.test_behaviours:
+        return service
+    from utilities.demo_behaviours import DemoBehaviours
+
+    return DemoBehaviours.from_config(config, service, runner, keyring, reactor)
 
 
 __all__ = ["Routing", "UnknownMeter", "UtilityServiceImpl", "build_utility_service"]

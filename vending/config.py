@@ -229,8 +229,9 @@ class UtilitiesConfig:
     manufacturer_code: str = "00"
     # Electricity product sold for meters (price range, commission, utility account).
     product_code: str = "ELEC-DEMO"
-    # Honour the demo/simulator test behaviours of meters (slow, upstream failure).
-    test_behaviours: bool = True
+    # Honour the demo/simulator test behaviours of meters (slow, upstream failure): only in
+    # the demo configuration (conf/demo.toml, used by `make run`); never in production.
+    test_behaviours: bool = False
     # Upstream recovery: how often pending vends are looked at, the longest pause between
     # last-response advices, and when to give up (refund, reversal advice to the utility).
     recovery_poll_seconds: float = 2.0
@@ -297,12 +298,28 @@ class SalesConfig:
     # made. PIN vouchers also only while unconfirmed and never reprinted; electricity keeps
     # the standard's rule (a completed sale) within the same window (vending.services).
     reversal_window_seconds: float = 300.0
+    # A request still unanswered this long after it arrived, that no backend owns (an
+    # upstream vend), was abandoned by a stopped process: recovery answers it for good.
+    # Must exceed the deadline plus the demo slow meter's delay.
+    abandoned_after_seconds: float = 60.0
+    # How often recovery looks for abandoned requests (and once at start).
+    recovery_sweep_seconds: float = 10.0
 
     def validate(self, key: str) -> None:
         _check(
             0 <= self.reversal_window_seconds <= 7 * 86400,
             f"{key}.reversal_window_seconds",
             "must be 0..604800 seconds",
+        )
+        _check(
+            20 <= self.abandoned_after_seconds <= 86400,
+            f"{key}.abandoned_after_seconds",
+            "must be 20..86400 seconds",
+        )
+        _check(
+            0 < self.recovery_sweep_seconds <= 3600,
+            f"{key}.recovery_sweep_seconds",
+            "must be above 0 and at most 3600 seconds",
         )
 
 

@@ -15,14 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import Row, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from vending.errors import IdempotencyConflict, RequestInProgress
 from vending.keyring import Keyring
 from vending.storage.database import Txn
-from vending.storage.schema import requests
+from vending.storage.schema import requests, sales
 from vending.storage.types import utcnow
 
 
@@ -72,6 +72,11 @@ _CLAIM_SQLITE = (
     .returning(requests.c.id)
 )
 _STORE = update(requests).where(requests.c.id == bindparam("p_request_pk"))
+_FORGET_BODY = (
+    update(requests)
+    .where(requests.c.id == bindparam("p_request_pk"))
+    .values(pending_key_id=None, pending_body=None)
+)
 _BY_KEY = select(requests).where(
     requests.c.client_id == bindparam("p_client_id"),
     requests.c.request_id == bindparam("p_request_id"),
@@ -127,8 +132,10 @@ def store_response(
     *,
     http_status: int = 200,
     now: datetime | None = None,
+    pending: bool = False,
 ) -> None:
-    """Store the response to ``claim`` (encrypted), in the caller's transaction."""
+    """Store the response to ``claim`` (encrypted), in the caller's transaction;
+    ``pending``: the request kept its body while pending (dropped now)."""
     key_id, blob = keyring.encrypt(txn, body, aad=_aad(claim.client_id, claim.request_id))
     txn.execute(
         _STORE,
@@ -141,6 +148,76 @@ def store_response(
             "completed_at": now or utcnow(),
         },
     )
+    if pending:
+        txn.execute(_FORGET_BODY, {"p_request_pk": claim.request_pk})
+
+
+def _body_aad(request_pk: int) -> bytes:
+    return b"evd-pending-request:%d" % request_pk
+
+
+def keep_pending_body(txn: Txn, keyring: Keyring, claim: Claim, body: bytes) -> None:
+    """Keep a claimed request's credential-free body (encrypted) until it is answered, so a
+    restart can still render its answer (two-phase requests only)."""
+    key_id, blob = keyring.encrypt(txn, body, aad=_body_aad(claim.request_pk))
+    txn.execute(
+        update(requests)
+        .where(requests.c.id == claim.request_pk)
+        .values(pending_key_id=key_id, pending_body=blob)
+    )
+
+
+@dataclass(frozen=True)
+class PendingRequest:
+    """A request claimed but never answered."""
+
+    claim: Claim
+    channel: str
+    operation: str
+    received_at: datetime
+    # The credential-free request when it was kept, else None.
+    body: bytes | None
+
+
+def abandoned_requests(
+    txn: Txn, keyring: Keyring, *, received_before: datetime, limit: int = 100
+) -> list[PendingRequest]:
+    """Requests still pending that arrived before ``received_before`` and made no sale (a
+    pending sale belongs to its backend's own recovery: upstream vends)."""
+    rows = txn.execute(
+        select(requests)
+        .where(
+            requests.c.state == "pending",
+            requests.c.received_at < received_before,
+            ~select(sales.c.id).where(sales.c.request_pk == requests.c.id).exists(),
+        )
+        .order_by(requests.c.id)
+        .limit(limit)
+    ).all()
+    found = []
+    for row in rows:
+        body = None
+        if row.pending_body is not None:
+            body = keyring.decrypt(txn, row.pending_key_id, row.pending_body, aad=_body_aad(row.id))
+        found.append(
+            PendingRequest(
+                Claim(row.id, row.client_id, row.request_id),
+                row.channel,
+                row.operation,
+                row.received_at,
+                body,
+            )
+        )
+    return found
+
+
+def forget_claim(txn: Txn, claim: Claim) -> bool:
+    """Drop a pending claim that made no change (nothing to answer it with): the request
+    counts as never processed, so a retry is processed afresh. True if dropped."""
+    result = txn.execute(
+        delete(requests).where(requests.c.id == claim.request_pk, requests.c.state == "pending")
+    )
+    return result.rowcount == 1
 
 
 def replace_response(

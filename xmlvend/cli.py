@@ -69,7 +69,7 @@ def register(subparsers: Subparsers) -> None:
 
 def _serve(context: Context, args: argparse.Namespace) -> int:
     from vending.keyring import Keyring, KeyringError, load_master_key
-    from vending.storage import migrate
+    from vending.services.wiring import SchemaOutOfDate, check_schema
 
     config = _with_overrides(context.config, args)
     server = config.server
@@ -78,14 +78,11 @@ def _serve(context: Context, args: argparse.Namespace) -> int:
         raise CommandError("--workers above 1 needs PostgreSQL: SQLite supports one server process")
     database = context.database
     try:
-        revision = migrate.current_revision(database.engine)
+        check_schema(database)
+    except SchemaOutOfDate as exc:
+        raise CommandError(str(exc)) from exc
     except Exception as exc:
         raise CommandError(f"cannot reach the database: {exc.__class__.__name__}: {exc}") from exc
-    if revision != migrate.head_revision():
-        raise CommandError(
-            f"the database is not migrated (schema {revision or 'empty'}, needs "
-            f"{migrate.head_revision()}); run `evd db upgrade` first"
-        )
     try:
         keyring = Keyring(load_master_key(config))
     except KeyringError as exc:
@@ -178,13 +175,13 @@ def _run(
 ) -> int:
     from twisted.internet import reactor
 
-    from utilities.upstream import UpstreamBackend
     from vending.services.wiring import build_application
     from xmlvend.server.app import build_server
     from xmlvend.server.banner import banner
     from xmlvend.server.listen import listen
     from xmlvend.server.mounts import mount, web_adapters
     from xmlvend.transport.asyncdb import AsyncDatabase
+    from xmlvend.upstream import upstream_backend
 
     app = build_application(
         config,
@@ -192,7 +189,7 @@ def _run(
         runner_factory=lambda database: AsyncDatabase(reactor, database),
         database=context.database,
         keyring=keyring,
-        upstream_factory=UpstreamBackend.from_config,
+        upstream_factory=upstream_backend,
     )
     database = app.database
     server = build_server(config, reactor=reactor, app=app)

@@ -1,6 +1,6 @@
 """A Twisted XMLVend client: POST one SOAP request, get the codec's parsed answer.
 
-Used by the upstream utility backend (``utilities.upstream``), the conformance kit and
+Used by the upstream utility backend (``xmlvend.upstream``), the conformance kit and
 ``evd client``. Never blocks the reactor; every call has an overall deadline.
 
 * ``POST`` with ``Content-Type: text/xml; charset=utf-8`` and an empty ``SOAPAction``

@@ -58,7 +58,7 @@ def test_late_answer_is_reversed(live_cards: LiveCards) -> None:
 
 
 def test_duplicate_answer_sells_once(live_cards: LiveCards) -> None:
-    status, doc = live_cards.checkout("live-6", "20.93")
+    status, _ = live_cards.checkout("live-6", "20.93")
     assert status == 201 and _state(live_cards, "live-6") == "sold"
 
 

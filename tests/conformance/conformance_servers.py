@@ -50,6 +50,8 @@ def demo_environment(directory: Path, **settings: str) -> dict[str, str]:
         EVD__SERVER__DEADLINE_SECONDS="2",
         EVD__VOUCHERS__GNUPG_HOME=str(directory / "gnupg"),
         EVD__LOGGING__LEVEL="WARNING",
+        # The demo configuration (conf/demo.toml): the demo meters' behaviours are on.
+        EVD__UTILITIES__TEST_BEHAVIOURS="true",
         PYTHONUNBUFFERED="1",
     )
     env.update(settings)

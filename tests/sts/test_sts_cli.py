@@ -1,4 +1,4 @@
-"""``evd sts check-vectors`` (utilities.sts.cli / utilities.sts.vectors)."""
+"""``evd sts check-vectors`` (utilities.sts_cli / utilities.sts.vectors)."""
 
 from __future__ import annotations
 

@@ -20,12 +20,11 @@ from twisted.python.failure import Failure
 from utilities_support import World, build_world, make_context
 from utility_meters import simulator_for
 
+from tools.simulator import SimulatorServer, SimulatorSettings, build_simulated_utility
 from utilities.demo import seed_utilities
 from utilities.errors import UpstreamFault, UpstreamUnavailable
 from utilities.interface import MeterQuery, Purchase
 from utilities.service import Routing, UtilityServiceImpl
-from utilities.simulator import SimulatorServer, SimulatorSettings, build_simulated_utility
-from utilities.upstream import UpstreamBackend
 from vending.config import Config, ServerConfig, UpstreamRoute, UtilitiesConfig
 from vending.demo import seed_core
 from vending.keyring import Keyring, MasterKey
@@ -33,6 +32,7 @@ from vending.money import Money
 from vending.storage.database import Database, Txn
 from vending.storage.schema import sales
 from xmlvend.transport.asyncdb import ImmediateDatabase
+from xmlvend.upstream.backend import UpstreamBackend
 
 TIMEOUT = 0.5
 

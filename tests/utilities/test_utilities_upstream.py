@@ -21,13 +21,13 @@ from utilities.errors import UpstreamFault, UpstreamUnavailable
 from utilities.interface import MeterQuery, Purchase
 from utilities.service import Routing, UtilityServiceImpl
 from utilities.tables import upstream_vends
-from utilities.upstream import UpstreamBackend
 from vending.config import Config, ServerConfig, UpstreamRoute, UtilitiesConfig
 from vending.keyring import Keyring
 from vending.money import Money
 from vending.sales import get_sale
 from vending.storage.database import Database, Txn
 from xmlvend.transport.asyncdb import ImmediateDatabase
+from xmlvend.upstream.backend import UpstreamBackend
 
 UPSTREAM_METER = "47500150231"  # not in our registry: served by the "*" route
 TIMEOUT = 0.4

@@ -16,6 +16,7 @@ from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 
 from utilities.demo import seed_utilities
+from utilities.demo_behaviours import DemoBehaviours
 from utilities.embedded import EmbeddedBackend
 from utilities.interface import (
     CreditVendResult,
@@ -187,6 +188,9 @@ def make_context(
 
 
 def make_config(**utilities: Any) -> Config:
+    """The test world is the demo configuration: the demo meters' test behaviours are on
+    (utilities.demo_behaviours), unless a test says otherwise."""
+    utilities.setdefault("test_behaviours", True)
     return Config(
         server=ServerConfig(deadline_seconds=2.0),
         utilities=UtilitiesConfig(**utilities),
@@ -242,14 +246,17 @@ def build_world(database: Database, keyring: Keyring, **utilities: Any) -> World
     clock = MutableClock()
     reactor = Clock()
     embedded = EmbeddedBackend(keyring, embedded_settings(config))
-    service = UtilityServiceImpl(
-        ImmediateDatabase(database),
+    runner = ImmediateDatabase(database)
+    service: Any = UtilityServiceImpl(
+        runner,
         keyring,
         embedded,
         reactor=reactor,
         routing=Routing(config.utilities.routes, config.utilities.default_backend),
         clock=clock,
     )
+    if config.utilities.test_behaviours:
+        service = DemoBehaviours.from_config(config, service, runner, keyring, reactor)
     return World(
         database=database,
         keyring=keyring,

@@ -40,6 +40,7 @@ from vending.requests import (
     claim_request,
     find_request,
     find_request_by_pk,
+    keep_pending_body,
     replace_response,
     store_response,
 )
@@ -49,10 +50,17 @@ Changed = TypeVar("Changed")
 
 
 def claim(
-    txn: Txn, keyring: Keyring, key: RequestKey, principal: Principal | None, *, now: datetime
+    txn: Txn,
+    keyring: Keyring,
+    key: RequestKey,
+    principal: Principal | None,
+    *,
+    now: datetime,
+    keep_body: bytes | None = None,
 ) -> Claim | StoredResponse:
     """Claim ``key`` and re-check ``principal`` (when given), or return the stored answer of
-    an identical earlier request."""
+    an identical earlier request. ``keep_body``: the credential-free request, kept
+    (encrypted) until :func:`complete` so that recovery after a restart can answer it."""
     claimed = claim_request(
         txn,
         keyring,
@@ -63,8 +71,11 @@ def claim(
         fingerprint=key.fingerprint,
         now=now,
     )
-    if isinstance(claimed, Claim) and principal is not None:
-        revalidate(txn, principal)
+    if isinstance(claimed, Claim):
+        if principal is not None:
+            revalidate(txn, principal)
+        if keep_body is not None:
+            keep_pending_body(txn, keyring, claimed, keep_body)
     return claimed
 
 
@@ -115,7 +126,15 @@ def complete(
     )
     if existing is not None and existing.response is not None:
         return Processed(existing.response, replayed=True)
-    store_response(txn, keyring, claimed, response.body, http_status=response.http_status, now=now)
+    store_response(
+        txn,
+        keyring,
+        claimed,
+        response.body,
+        http_status=response.http_status,
+        now=now,
+        pending=True,
+    )
     return Processed(response, replayed=False)
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from vending import sms_outbox
 from vending.auth import Principal, revalidate
+from vending.errors import OutOfStock
 from vending.keyring import Keyring
 from vending.money import Money
 from vending.products import Pricing, Product
@@ -119,8 +120,12 @@ class VoucherSales:
         )
 
     async def quote(self, request: VoucherQuoteRequest) -> VoucherQuote:
-        """A trial: price and stock; nothing reserved, no money moves."""
-        return await self._runner.run("quote_voucher", self._quote, request, self._clock())
+        """A trial: the price, nothing reserved, no money moves. Raises OutOfStock when no
+        PIN of the product could be sold now (as the sale would)."""
+        quote = await self._runner.run("quote_voucher", self._quote, request, self._clock())
+        if not quote.in_stock:
+            raise OutOfStock(f"{request.product_code} is out of stock")
+        return quote
 
     @staticmethod
     def _quote(txn: Txn, request: VoucherQuoteRequest, now: datetime) -> VoucherQuote:

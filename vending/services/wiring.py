@@ -24,7 +24,7 @@ Usage (``evd serve``)::
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,12 +41,17 @@ from vending.services.context import Clock, TxnRunner
 from vending.services.electricity_sales import ElectricitySales, RecipientTokens
 from vending.services.fault_reports import FaultReports
 from vending.services.meters import MeterOperations
+from vending.services.recovery import Recovery
 from vending.services.rendering import ChannelRenderer, Renderers
 from vending.services.reprints import Reprints
 from vending.services.reversal_policy import ReversalPolicy
 from vending.services.statements import Statements
 from vending.services.voucher_sales import VoucherSales
 from vending.storage.database import Database
+
+# A periodic timer: every(seconds, fn) runs the coroutine function fn now and then every
+# ``seconds``, and returns a function that stops it.
+Every = Callable[[float, Callable[[], Awaitable[Any]]], Callable[[], None]]
 
 
 def _utc_now() -> datetime:
@@ -81,7 +86,11 @@ class Services:
     utility: UtilityService
     runner: TxnRunner
     clock: Clock
+    recovery: Recovery
     settings: ServiceSettings = field(default_factory=ServiceSettings)
+    # How often recovery sweeps for abandoned requests (config sales.recovery_sweep_seconds).
+    recovery_sweep_seconds: float = 10.0
+    _stop_sweeps: Callable[[], None] | None = field(default=None, repr=False)
 
     def with_utility(self, utility: UtilityService) -> Services:
         """The same services over another utility side (tests wrap the real one)."""
@@ -97,18 +106,25 @@ class Services:
         """A channel's renderer, for work that finishes without its request at hand."""
         self.renderers.register(channel, renderer)
 
-    def start(self) -> None:
-        """Background work: recovery of pending requests of earlier runs (every backend),
-        upstream retry loops. Call once the channels registered their renderers; with
-        several worker processes, in one of them only."""
+    def start(self, every: Every | None = None) -> None:
+        """Background work: recovery of requests earlier runs left pending (every backend:
+        the upstream loops for held sales, :attr:`recovery` for the rest), once now and
+        then periodically through ``every(seconds, fn)`` (the composer's timer: a Twisted
+        LoopingCall; it returns a function that stops it). Call once the channels
+        registered their renderers; with several worker processes, in one of them only."""
         start = getattr(self.utility, "start", None)
         if start is not None:
             start(self.renderers.as_dict())
+        if every is not None:
+            self._stop_sweeps = every(self.recovery_sweep_seconds, self.recovery.sweep)
 
     def stop(self) -> None:
         stop = getattr(self.utility, "stop", None)
         if stop is not None:
             stop()
+        if self._stop_sweeps is not None:
+            self._stop_sweeps()
+            self._stop_sweeps = None
 
 
 def build_services(
@@ -142,6 +158,14 @@ def build_services(
         utility=utility,
         runner=runner,
         clock=clock,
+        recovery=Recovery(
+            runner,
+            keyring,
+            clock,
+            renderers,
+            grace=timedelta(seconds=config.sales.abandoned_after_seconds),
+        ),
+        recovery_sweep_seconds=config.sales.recovery_sweep_seconds,
         settings=ServiceSettings(
             electricity_product=config.utilities.product_code,
             reprint_count=config.server.reprint_count,
@@ -175,6 +199,21 @@ class Application:
 
 class SchemaOutOfDate(Exception):
     """The database is not migrated to the code's head revision."""
+
+
+def check_schema(database: Database) -> str:
+    """Blocking: the database's revision when it is migrated to the code's head; raises
+    SchemaOutOfDate (with what to do) otherwise, and whatever reaching it raises."""
+    from vending.storage import migrate
+
+    head = migrate.head_revision()
+    revision = migrate.current_revision(database.engine)
+    if revision != head:
+        raise SchemaOutOfDate(
+            f"the database is not migrated (schema {revision or 'empty'}, needs {head}); "
+            "run `evd db upgrade` first"
+        )
+    return revision
 
 
 def build_application(
@@ -227,4 +266,5 @@ __all__ = [
     "Services",
     "build_application",
     "build_services",
+    "check_schema",
 ]

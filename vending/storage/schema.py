@@ -245,6 +245,11 @@ requests = Table(
     Column("response", LargeBinary, nullable=True),
     Column("received_at", UTCDateTime, nullable=False),
     Column("completed_at", UTCDateTime, nullable=True),
+    # A request answered in two phases (claimed now, answered later: a demo slow vend)
+    # keeps its credential-free body, encrypted, so that after a restart its answer can
+    # still be rendered (vending.services.recovery); cleared once answered.
+    Column("pending_key_id", Integer, nullable=True),
+    Column("pending_body", LargeBinary, nullable=True),
     CheckConstraint("state IN ('pending', 'completed')", name="state"),
     UniqueConstraint("client_id", "request_id"),
 )

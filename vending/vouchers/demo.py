@@ -57,8 +57,8 @@ def seed(context: Context) -> list[str]:
 
 
 def _seed(context: Context, operator_gpg: StockGpg, supplier_gpg: StockGpg) -> list[str]:
-    # tools.gen_stock is the stock-file generator the tests and benchmark use too.
-    from tools.gen_stock import ProductSpec, generate_rows, render_csv
+    # The stock-file generator the tests and benchmark use too (tools.gen_stock).
+    from vending.vouchers.demo_stock import ProductSpec, generate_rows, render_csv
 
     config = context.config
     database = context.database

@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.interfaces import IReactorTime
+from twisted.internet.task import LoopingCall
 
 from vending.auth import Authenticator
 from vending.config import Config
@@ -79,7 +80,21 @@ class XMLVendServer:
         warm_up()
         self.services.register_renderer(CHANNEL, self.renderer)
         if recovery:
-            self.services.start()
+            self.services.start(every=self._every)
+
+    def _every(self, seconds: float, work: Callable[[], Any]) -> Callable[[], None]:
+        """The services' periodic timer, on our reactor (a LoopingCall, now and then every
+        ``seconds``); a failed run is logged and the next one still happens."""
+
+        def run() -> Deferred:
+            d = ensureDeferred(work())
+            d.addErrback(lambda failure: log.error("background work failed: %s", failure.value))
+            return d
+
+        loop = LoopingCall(run)
+        loop.clock = self.reactor
+        loop.start(seconds, now=True)
+        return lambda: loop.running and loop.stop()
 
     def stop(self, grace_seconds: float | None = None) -> Deferred:
         """Stop background work; fires when in-flight requests have ended, or after

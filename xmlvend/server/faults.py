@@ -34,6 +34,7 @@ from utilities import errors as utility_errors
 from vending import batches
 from vending import errors as core
 from vending.auth import CredentialsChanged
+from vending.services.recovery import Abandoned
 from xmlvend.codec import FAULT_CLASSES, CodecError
 from xmlvend.server import errors as server
 
@@ -102,6 +103,7 @@ FAULT_TABLE: Final[dict[type[BaseException], FaultSpec]] = {
     batches.NoBatchTotals: FaultSpec("CheckBatchTotalEx"),
     batches.UnknownBatch: FaultSpec("ReprintEndBatchEx"),
     server.DeadlinePassed: _SYSTEM,
+    Abandoned: _SYSTEM,  # interrupted by a restart, answered for good by recovery
     # --- money and products ---------------------------------------------------------------
     core.InsufficientFunds: FaultSpec("VendorCreditEx"),
     core.OutOfStock: _RULE,

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorFromThreads
 
-from vending.storage.database import Database
+if TYPE_CHECKING:  # only its run_txn/submit are used: the adapter imports no storage
+    from vending.storage.database import Database
 
 
 class AsyncDatabase:

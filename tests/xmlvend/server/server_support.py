@@ -19,9 +19,10 @@ from twisted.internet.task import Clock
 
 from tools.gen_stock import ProductSpec, generate_rows, render_csv
 from utilities.demo import seed_utilities
+from utilities.demo_behaviours import DemoBehaviours
 from utilities.embedded import EmbeddedBackend
 from utilities.service import Routing, UtilityServiceImpl, embedded_settings
-from vending.config import Config, SecurityConfig, ServerConfig
+from vending.config import Config, SecurityConfig, ServerConfig, UtilitiesConfig
 from vending.demo import seed_core
 from vending.keyring import Keyring
 from vending.money import Money
@@ -112,8 +113,14 @@ class MutableClock:
 
 
 def make_config(**server: Any) -> Config:
+    """The test world is the demo configuration: the demo meters' test behaviours are on
+    (utilities.demo_behaviours)."""
     settings = {"deadline_seconds": 8.0, **server}
-    return Config(server=ServerConfig(**settings), security=SecurityConfig(scrypt_log_n=10))
+    return Config(
+        server=ServerConfig(**settings),
+        security=SecurityConfig(scrypt_log_n=10),
+        utilities=UtilitiesConfig(test_behaviours=True),
+    )
 
 
 @dataclass
@@ -188,11 +195,15 @@ def build_world(
     vouchers: int = 6,
     config: Config | None = None,
     service: Any = None,
+    seed: bool = True,
     **build: Any,
 ) -> World:
-    database.run_txn("seed_core", seed_core, password_log_n=10)
-    database.run_txn("seed_utilities", seed_utilities, keyring)
-    database.run_txn("seed_vouchers", seed_vouchers)
+    """The demo world and its server; ``seed=False``: a fresh server on an already seeded
+    database (a restart)."""
+    if seed:
+        database.run_txn("seed_core", seed_core, password_log_n=10)
+        database.run_txn("seed_utilities", seed_utilities, keyring)
+        database.run_txn("seed_vouchers", seed_vouchers)
     pins = (
         import_vouchers(database, keyring, VOUCHER_PRODUCT, vouchers, sentinel) if vouchers else []
     )
@@ -209,6 +220,8 @@ def build_world(
             routing=Routing(),
             clock=clock,
         )
+        if config.utilities.test_behaviours:
+            service = DemoBehaviours.from_config(config, service, runner, keyring, reactor)
     app = build_application(
         config,
         reactor=reactor,

@@ -23,8 +23,6 @@ from twisted.internet.defer import Deferred, fail
 
 from utilities.errors import UpstreamUnavailable
 from utilities.service import Routing, UtilityServiceImpl
-from utilities.upstream import UpstreamBackend
-from utilities.upstream_messages import MoneyReader
 from vending.config import UpstreamRoute, UtilitiesConfig
 from vending.money import Money
 from xmlvend.client import XMLVendConnectError, XMLVendTimeout
@@ -32,6 +30,8 @@ from xmlvend.codec import SoapFault, parse_response, render_request
 from xmlvend.codec import types_base as b
 from xmlvend.codec import types_revenue as r
 from xmlvend.transport.asyncdb import ImmediateDatabase
+from xmlvend.upstream.backend import UpstreamBackend
+from xmlvend.upstream.messages import MoneyReader
 
 DEADLINE = 8.0
 

@@ -38,6 +38,7 @@ from vending import batches
 from vending import errors as core
 from vending.auth import CredentialsChanged
 from vending.config import UtilitiesConfig
+from vending.services.recovery import Abandoned
 from vending.storage.schema import requests, sales
 from vending.vendors import get_operator, set_operator_blocked, set_vendor_blocked
 from xmlvend.codec import (
@@ -83,6 +84,7 @@ EXPECTED: dict[type[BaseException], str] = {
     batches.NoBatchTotals: "CheckBatchTotalEx",
     batches.UnknownBatch: "ReprintEndBatchEx",
     server.DeadlinePassed: "SystemEx",
+    Abandoned: "SystemEx",
     core.InsufficientFunds: "VendorCreditEx",
     core.OutOfStock: "BusinessRuleEx",
     core.AmountOutOfRange: "BusinessRuleEx",

@@ -15,7 +15,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from utilities.interface import MeterQuery, Purchase
-from vending.errors import InvalidRequest, OutOfStock
+from vending.errors import InvalidRequest
 from vending.money import Money
 from vending.services.electricity_sales import ElectricityQuoteRequest, ElectricitySaleRequest
 from vending.services.voucher_sales import VoucherQuoteRequest, VoucherSaleRequest
@@ -142,8 +142,6 @@ async def _quote_voucher(
 ) -> Reply:
     amount = _voucher_amount(request, services.currencies)
     quote = await services.app.vouchers.quote(VoucherQuoteRequest(call.who, product_code, amount))
-    if not quote.in_stock:
-        raise OutOfStock(f"{product_code} is out of stock")
     product = quote.product
     pin_length = int(product.attributes.get("pin_length") or 16)
     network = str(product.attributes.get("network") or "") or None

@@ -1,4 +1,6 @@
-"""The upstream backend: a utility's own XMLVend server vends, we are its client.
+"""The upstream backend: a utility's own XMLVend server vends, we are its client (the
+XMLVend adapter implementing the utility side's backend interface, injected at wiring by
+the process composer; its storage is :mod:`utilities.routed_sales`).
 
 A credit vend is two transactions around one XMLVend call, so that no vend is ever lost::
 
@@ -33,58 +35,38 @@ import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
 from twisted.internet.defer import Deferred, fail
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
-from utilities import upstream_messages as messages
 from utilities.errors import (
-    InsufficientMeterData,
     OperationNotSupported,
     UpstreamFault,
     UpstreamUnavailable,
 )
 from utilities.interface import (
-    CreditVendResult,
     MeterQuery,
     Purchase,
     RequestContext,
     ResponseRenderer,
     TxnRunner,
 )
-from utilities.registry import check_meter_number
-from utilities.tables import upstream_vends
-from vending import outbox
+from utilities.routed_sales import Held, RoutedSaleStore, UpstreamId
 from vending.auth import Principal
 from vending.config import Config, ConfigError, UpstreamRoute
 from vending.keyring import Keyring
-from vending.money import Money
-from vending.products import get_product, price_sale, vendor_commission_bp
-from vending.requests import Claim, Processed, StoredResponse, find_request
-from vending.sales import fail_sale, get_sale, hold_sale, settle_sale
-from vending.services import idempotency
-from vending.storage.database import Txn
-from vending.storage.schema import requests
-from vending.storage.types import utcnow
-from vending.vendors import available_credit
+from vending.requests import Processed
 from xmlvend.client import ClientTLS, XMLVendClient, XMLVendClientError
 from xmlvend.codec import types_base as b
 from xmlvend.codec import types_revenue as r
 from xmlvend.codec.faults import SoapFault
+from xmlvend.upstream import messages
 
-log = logging.getLogger("evd.utilities.upstream")
-
-
-@dataclass(frozen=True)
-class _Held:
-    row_id: int
-    claim: Claim
-    msg_id: b.MsgID
+log = logging.getLogger("evd.utilities.upstream")  # the name operators grep for
 
 
 @dataclass
@@ -97,8 +79,18 @@ class _InFlight:
     waiters: list[Deferred] = field(default_factory=list)
 
 
-def _aad(request_pk: int) -> bytes:
-    return f"evd-upstream-request:{request_pk}".encode()
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _upstream_id(moment: datetime, request_pk: int) -> UpstreamId:
+    """Our msgID at the utility for the request ``request_pk`` claimed at ``moment``."""
+    message_id = messages.msg_id(moment, request_pk)
+    return message_id.date_time, message_id.unique_number
+
+
+def _msg_id(upstream_id: UpstreamId) -> b.MsgID:
+    return b.MsgID(date_time=upstream_id[0], unique_number=upstream_id[1])
 
 
 class UpstreamBackend:
@@ -136,6 +128,15 @@ class UpstreamBackend:
         self._busy: set[int] = set()
         self._renderers: Mapping[str, ResponseRenderer] | ResponseRenderer | None = None
         self._loop: LoopingCall | None = None
+        self.store = RoutedSaleStore(
+            keyring,
+            self.name,
+            product_code=product_code,
+            clock=clock,
+            max_delay_seconds=max_delay_seconds,
+            # The first last-response advice: once the vend's own call has timed out.
+            first_advice_delay=timedelta(seconds=route.timeout_seconds + 1.0),
+        )
 
     @classmethod
     def from_config(
@@ -256,9 +257,9 @@ class UpstreamBackend:
     ) -> Deferred:
         """-> Processed once the vend is definitive (see the module docstring)."""
         now = self._clock()
-        d = self._runner.run("upstream_hold", self._hold, ctx, purchase, now)
+        d = self._runner.run("upstream_hold", self.store.hold, ctx, purchase, now, _upstream_id)
 
-        def held(outcome: Processed | _Held) -> Any:
+        def held(outcome: Processed | Held) -> Any:
             if isinstance(outcome, Processed):
                 return outcome
             state = self._inflight.setdefault(outcome.row_id, _InFlight())
@@ -271,52 +272,8 @@ class UpstreamBackend:
         d.addCallback(held)
         return d
 
-    def _hold(
-        self, txn: Txn, ctx: RequestContext, purchase: Purchase, now: datetime
-    ) -> Processed | _Held:
-        # The one idempotency path, in two phases: claim and re-check now, store when final.
-        claimed = idempotency.claim(txn, self._keyring, ctx.key, ctx.principal, now=now)
-        if isinstance(claimed, StoredResponse):
-            return Processed(claimed, replayed=True)
-        principal = ctx.principal
-        msno = check_meter_number(purchase.meter.msno)
-        if purchase.amount is None:
-            raise InsufficientMeterData("vends through a utility's server are by amount")
-        product = get_product(txn, purchase.product_code or self._product_code)
-        pricing = price_sale(
-            product,
-            purchase.amount,
-            commission_bp=vendor_commission_bp(txn, principal.vendor_id, product),
-        )
-        order = ctx.sale_order(product, pricing, msno, route=self.name)
-        held = hold_sale(txn, claimed, order, created_by=f"vendor:{principal.client_id}", now=now)
-        message_id = messages.msg_id(now, claimed.request_pk)
-        data_key, blob = self._keyring.encrypt(txn, ctx.request_body, aad=_aad(claimed.request_pk))
-        row_id = txn.execute(
-            insert(upstream_vends)
-            .values(
-                request_pk=claimed.request_pk,
-                sale_id=held.sale.id,
-                route=self.name,
-                msno=msno,
-                upstream_date_time=message_id.date_time,
-                upstream_unique_number=message_id.unique_number,
-                data_key_id=data_key,
-                request_body=blob,
-                state="pending",
-                attempts=0,
-                next_attempt_at=now + self._first_advice_delay(),
-                created_at=now,
-            )
-            .returning(upstream_vends.c.id)
-        ).scalar_one()
-        return _Held(row_id, claimed, message_id)
-
-    def _first_advice_delay(self) -> timedelta:
-        return timedelta(seconds=self.route.timeout_seconds + 1.0)
-
-    def _send_vend(self, held: _Held, purchase: Purchase) -> None:
-        request = messages.credit_vend_request(self.route, held.msg_id, purchase)
+    def _send_vend(self, held: Held, purchase: Purchase) -> None:
+        request = messages.credit_vend_request(self.route, _msg_id(held.upstream_id), purchase)
         self._busy.add(held.row_id)
         d = self._client.call(request)
 
@@ -360,7 +317,7 @@ class UpstreamBackend:
         state = self._inflight.get(row_id)
         purchase = state.purchase if state else None
         d = (
-            self._runner.run("upstream_purchase", self._purchase_of, row_id)
+            self._runner.run("upstream_purchase", self.store.purchase_of, row_id)
             if purchase is None
             else None
         )
@@ -375,10 +332,10 @@ class UpstreamBackend:
         except messages.UnusableResponse as exc:
             error = UpstreamFault("SystemEx", f"utility answer unusable: {exc}")
             return self._finish_failed(row_id, error, reversal=True)
-        return self._finish(row_id, "upstream_settle", self._settle, result)
+        return self._finish(row_id, "upstream_settle", self.store.settle, result)
 
     def _finish_failed(self, row_id: int, error: Exception, *, reversal: bool) -> Deferred:
-        return self._finish(row_id, "upstream_fail", self._fail, error, reversal)
+        return self._finish(row_id, "upstream_fail", self.store.fail, error, reversal)
 
     def _finish(self, row_id: int, desc: str, fn: Any, *args: Any) -> Deferred:
         d = self._request_and_renderer(row_id)
@@ -407,7 +364,7 @@ class UpstreamBackend:
             from twisted.internet.defer import succeed
 
             return succeed((state.request, state.renderer))
-        d = self._runner.run("upstream_load_request", self._load_request, row_id)
+        d = self._runner.run("upstream_load_request", self.store.load_request, row_id)
 
         def loaded(found: tuple[str, bytes]) -> tuple[Any, ResponseRenderer]:
             channel, body = found
@@ -424,110 +381,6 @@ class UpstreamBackend:
         if isinstance(renderers, Mapping):
             return renderers[channel]
         return renderers
-
-    def _load_request(self, txn: Txn, row_id: int) -> tuple[str, bytes]:
-        row = txn.execute(
-            select(
-                upstream_vends.c.request_pk,
-                upstream_vends.c.data_key_id,
-                upstream_vends.c.request_body,
-                requests.c.channel,
-            )
-            .join(requests, requests.c.id == upstream_vends.c.request_pk)
-            .where(upstream_vends.c.id == row_id)
-        ).one()
-        body = self._keyring.decrypt(
-            txn, row.data_key_id, bytes(row.request_body), aad=_aad(row.request_pk)
-        )
-        return row.channel, body
-
-    def _purchase_of(self, txn: Txn, row_id: int) -> Purchase:
-        row = txn.execute(
-            select(upstream_vends.c.msno, upstream_vends.c.sale_id).where(
-                upstream_vends.c.id == row_id
-            )
-        ).one()
-        sale = get_sale(txn, row.sale_id)
-        return Purchase(MeterQuery(row.msno), amount=sale.amount)
-
-    # --- the two closing transactions -------------------------------------------------------
-
-    def _row_and_claim(self, txn: Txn, row_id: int) -> tuple[Any, Claim]:
-        row = txn.execute(
-            select(upstream_vends, requests.c.client_id, requests.c.request_id)
-            .join(requests, requests.c.id == upstream_vends.c.request_pk)
-            .where(upstream_vends.c.id == row_id)
-        ).one()
-        return row, Claim(row.request_pk, row.client_id, row.request_id)
-
-    def _stored(self, txn: Txn, claim: Claim) -> Processed:
-        found = find_request(
-            txn, self._keyring, client_id=claim.client_id, request_id=claim.request_id
-        )
-        assert found is not None and found.response is not None
-        return Processed(found.response, replayed=True)
-
-    def _vendor_available(self, txn: Txn, vendor_id: int) -> Money:
-        """The vendor's available credit (balance + credit limit) for availCredit."""
-        return available_credit(txn, vendor_id)
-
-    def _close(self, txn: Txn, row_id: int, state: str, **values: Any) -> bool:
-        now = self._clock()
-        result = txn.execute(
-            update(upstream_vends)
-            .where(upstream_vends.c.id == row_id, upstream_vends.c.state == "pending")
-            .values(state=state, completed_at=now, **values)
-        )
-        return result.rowcount == 1
-
-    def _settle(
-        self,
-        txn: Txn,
-        row_id: int,
-        request: Any,
-        renderer: ResponseRenderer,
-        result: CreditVendResult,
-    ) -> Processed:
-        row, claim = self._row_and_claim(txn, row_id)
-        if not self._close(txn, row_id, "settled"):
-            return self._stored(txn, claim)
-        sale = settle_sale(
-            txn,
-            row.sale_id,
-            external_ref=result.utility_receipt_no,
-            details={
-                "units": str(result.token.units),
-                "utility_receipt_no": result.utility_receipt_no,
-            },
-            now=self._clock(),
-        )
-        available = self._vendor_available(txn, sale.vendor_id)
-        response = renderer.vend(request, result, sale, available)
-        return idempotency.complete(txn, self._keyring, claim, response, now=self._clock())
-
-    def _fail(
-        self,
-        txn: Txn,
-        row_id: int,
-        request: Any,
-        renderer: ResponseRenderer,
-        error: Exception,
-        reversal: bool,
-    ) -> Processed:
-        row, claim = self._row_and_claim(txn, row_id)
-        if not self._close(txn, row_id, "failed", reversal="needed" if reversal else None):
-            return self._stored(txn, claim)
-        fail_sale(txn, row.sale_id, reason=str(error)[:200], now=self._clock())
-        response = renderer.failure(request, error)
-        processed = idempotency.complete(txn, self._keyring, claim, response, now=self._clock())
-        if reversal:
-            outbox.notify(
-                txn,
-                kind="upstream.reversal_needed",
-                subject=f"{self.name}: vend {row.upstream_date_time}/{row.upstream_unique_number}",
-                payload={"msno": row.msno, "sale_id": row.sale_id, "reason": str(error)[:200]},
-            )
-        return processed
 
     # --- recovery ---------------------------------------------------------------------------
 
@@ -547,7 +400,7 @@ class UpstreamBackend:
 
     def poll(self) -> Deferred:
         """Look at every due row of this route once (also what a restart resumes)."""
-        d = self._runner.run("upstream_due", self._due, self._clock())
+        d = self._runner.run("upstream_due", self.store.due, self._clock())
 
         def each(rows: list[tuple[int, str, str | None]]) -> None:
             for row_id, state, reversal in rows:
@@ -562,59 +415,27 @@ class UpstreamBackend:
         d.addErrback(lambda f: log.error("upstream poll: %s", f.getTraceback()))
         return d
 
-    def _due(self, txn: Txn, now: datetime) -> list[tuple[int, str, str | None]]:
-        rows = txn.execute(
-            select(upstream_vends.c.id, upstream_vends.c.state, upstream_vends.c.reversal)
-            .where(
-                upstream_vends.c.route == self.name,
-                upstream_vends.c.next_attempt_at <= now,
-                (upstream_vends.c.state == "pending") | (upstream_vends.c.reversal == "needed"),
-            )
-            .order_by(upstream_vends.c.next_attempt_at)
-            .limit(100)
-        )
-        return [(row.id, row.state, row.reversal) for row in rows]
-
     def _schedule(self, row_id: int, seconds: float) -> None:
         self._reactor.callLater(seconds, self._attempt, row_id)  # type: ignore[attr-defined]
-
-    def _lease(self, txn: Txn, row_id: int, now: datetime) -> dict[str, Any] | None:
-        """Take the next attempt at a pending row (one process at a time), or None."""
-        row = txn.execute(select(upstream_vends).where(upstream_vends.c.id == row_id)).first()
-        if row is None or row.state != "pending":
-            return None
-        delay = min(self._max_delay, 2.0 ** min(row.attempts, 16))
-        result = txn.execute(
-            update(upstream_vends)
-            .where(upstream_vends.c.id == row_id, upstream_vends.c.attempts == row.attempts)
-            .values(attempts=row.attempts + 1, next_attempt_at=now + timedelta(seconds=delay))
-        )
-        if result.rowcount != 1:
-            return None
-        return {
-            "msg_id": b.MsgID(
-                date_time=row.upstream_date_time, unique_number=row.upstream_unique_number
-            ),
-            "age": (now - row.created_at).total_seconds(),
-        }
 
     def _attempt(self, row_id: int) -> None:
         if row_id in self._busy:
             return
         self._busy.add(row_id)
-        d = self._runner.run("upstream_lease", self._lease, row_id, self._clock())
+        d = self._runner.run("upstream_lease", self.store.lease, row_id, self._clock())
 
         def leased(lease: dict[str, Any] | None) -> Any:
             if lease is None:
                 self._busy.discard(row_id)
                 return self._resolve_elsewhere(row_id)
-            if lease["age"] > self._give_up:
+            if lease.age > self._give_up:
                 self._busy.discard(row_id)
                 error = UpstreamUnavailable(f"utility {self.name}: no answer, recovery gave up")
                 return self._finish_failed(row_id, error, reversal=True)
-            advice = messages.last_response_advice(self.route, self._next_msg_id(), lease["msg_id"])
+            original = _msg_id(lease.upstream_id)
+            advice = messages.last_response_advice(self.route, self._next_msg_id(), original)
             call = self._client.call(advice)
-            call.addBoth(self._advice_answered, row_id, lease["age"])
+            call.addBoth(self._advice_answered, row_id, lease.age)
             return call
 
         d.addCallback(leased)
@@ -645,13 +466,7 @@ class UpstreamBackend:
         if state is None or not state.waiters:
             return None
 
-        def stored(txn: Txn) -> Processed | None:
-            row, claim = self._row_and_claim(txn, row_id)
-            if row.state == "pending":
-                return None
-            return self._stored(txn, claim)
-
-        d = self._runner.run("upstream_stored", stored)
+        d = self._runner.run("upstream_stored", self.store.stored_if_closed, row_id)
 
         def deliver(processed: Processed | None) -> None:
             if processed is None:
@@ -670,27 +485,10 @@ class UpstreamBackend:
             return
         self._busy.add(row_id)
 
-        def lease(txn: Txn) -> b.MsgID | None:
-            row = txn.execute(select(upstream_vends).where(upstream_vends.c.id == row_id)).one()
-            if row.reversal != "needed":
-                return None
-            delay = min(self._max_delay, 2.0 ** min(row.attempts, 16))
-            txn.execute(
-                update(upstream_vends)
-                .where(upstream_vends.c.id == row_id)
-                .values(
-                    attempts=row.attempts + 1,
-                    next_attempt_at=self._clock() + timedelta(seconds=delay),
-                )
-            )
-            return b.MsgID(
-                date_time=row.upstream_date_time, unique_number=row.upstream_unique_number
-            )
-
-        def send(original: b.MsgID | None) -> Any:
+        def send(original: UpstreamId | None) -> Any:
             if original is None:
                 return None
-            advice = messages.reversal_advice(self.route, self._next_msg_id(), original)
+            advice = messages.reversal_advice(self.route, self._next_msg_id(), _msg_id(original))
             return self._client.call(advice).addBoth(record)
 
         def record(response: Any) -> Any:
@@ -702,23 +500,11 @@ class UpstreamBackend:
                 outcome = "refused"
             else:
                 return None
-            return self._runner.run("upstream_reversal", self._record_reversal, row_id, outcome)
+            return self._runner.run(
+                "upstream_reversal", self.store.record_reversal, row_id, outcome
+            )
 
-        d = self._runner.run("upstream_reversal_lease", lease)
+        d = self._runner.run("upstream_reversal_lease", self.store.reversal_lease, row_id)
         d.addCallback(send)
         d.addBoth(lambda result: self._busy.discard(row_id) or result)
         d.addErrback(lambda f: log.error("reversal %s: %s", row_id, f.getTraceback()))
-
-    def _record_reversal(self, txn: Txn, row_id: int, outcome: str) -> None:
-        txn.execute(
-            update(upstream_vends)
-            .where(upstream_vends.c.id == row_id, upstream_vends.c.reversal == "needed")
-            .values(reversal=outcome)
-        )
-        if outcome == "refused":
-            outbox.notify(
-                txn,
-                kind="upstream.reversal_refused",
-                subject=f"{self.name}: upstream vend {row_id}",
-                payload={"row": row_id, "action": "reconcile with the utility by hand"},
-            )

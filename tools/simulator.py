@@ -16,6 +16,7 @@ changes them (a refused port comes back after ``outage_seconds`` when given).
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 import re
@@ -212,3 +213,60 @@ def build_simulated_utility(
     server = build_server(own, reactor=reactor, app=app)
     resource = SimulatedUtility(server.resource, reactor, settings, server_id=own.server.server_id)
     return resource, server
+
+
+# --- ``evd simulate-utility`` ---------------------------------------------------------------------
+
+
+def register(subparsers: Any) -> None:
+    """The ``evd simulate-utility`` command (entry point ``evd.commands``: simulator)."""
+    _register_simulator(subparsers)
+
+
+def _register_simulator(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "simulate-utility",
+        help="run a simulated utility XMLVend server on the embedded backend",
+        description="A standalone XMLVend utility server (our server on the embedded STS "
+        "engine, this configuration's database) with injectable latency, faults and "
+        "outages; change them at run time with POST /_simulator?latency=...&outage=...",
+    )
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds answers are late")
+    parser.add_argument("--jitter", type=float, default=0.0, help="extra random latency, s")
+    parser.add_argument("--fault-rate", type=float, default=0.0, help="share answered SystemEx")
+    parser.add_argument("--fault-meter", action="append", default=[], help="always fault")
+    parser.add_argument("--outage", action="store_true", help="start in a 503 outage")
+    parser.set_defaults(handler=_simulate_utility)
+
+
+def _simulate_utility(context: Any, args: argparse.Namespace) -> int:
+    from twisted.internet import reactor
+
+    from tools.simulator import SimulatorServer, SimulatorSettings, build_simulated_utility
+    from vending.cli.context import CommandError
+
+    settings = SimulatorSettings(
+        latency=args.latency,
+        jitter=args.jitter,
+        fault_rate=args.fault_rate,
+        fault_meters=set(args.fault_meter),
+        outage="503" if args.outage else None,
+    )
+    try:
+        resource, server = build_simulated_utility(
+            context.config, reactor, context.database, context.keyring, settings
+        )
+    except ImportError as exc:
+        raise CommandError(f"the XMLVend server is not available: {exc}") from exc
+    listener = SimulatorServer(reactor, resource, args.port, args.host)
+    listener.open()
+    server.start()
+    print(
+        f"simulated utility on http://{args.host}:{listener.port}/xmlvend "
+        f"(control: POST /_simulator); latency {settings.latency} s, fault rate "
+        f"{settings.fault_rate}, outage {settings.outage or 'off'}"
+    )
+    reactor.run()  # type: ignore[attr-defined]
+    return 0
