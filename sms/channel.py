@@ -110,13 +110,11 @@ class SmsChannel:
             return f"{exc}. {HELP_TEXT}"[:300], None, None
         if command.kind == "help":
             return HELP_TEXT, None, None
-        known = await self._merchants.principal(mo.sender)
-        if known is not None:
-            stored = await self._merchants.stored_answer(
-                known, self._key(known, mo, command).request_id
-            )
-            if stored is not None:
-                return stored.body.decode("utf-8"), known, None
+        known, stored = await self._merchants.known_and_answered(
+            mo.sender, f"{self._channel}:{mo.message_id}"
+        )
+        if stored is not None:
+            return stored.body.decode("utf-8"), known, None
         assert command.pin is not None
         checked = await self._merchants.check_pin(mo.sender, command.pin)
         if checked.outcome == "unknown":

@@ -169,20 +169,24 @@ class MtDeliverer:
             due = await self._outbox.claim_due(self._batch)
             if not due:
                 return handed
-            results = await DeferredList(
-                [ensureDeferred(self._deliver(message)) for message in due], consumeErrors=True
+            sent = await DeferredList(
+                [ensureDeferred(self._send(message)) for message in due], consumeErrors=True
             )
-            handed += sum(1 for ok, _ in results if ok)
+            outcomes: list[tuple[int, str, str | None]] = []
+            for message, (ok, result) in zip(due, sent, strict=True):
+                outcome, error = result if ok else ("lost", "sender failed")
+                outcomes.append((message.id, outcome, error))
+            states = await self._outbox.record_attempts(outcomes)
+            for message, (_, outcome, error), state in zip(due, outcomes, states, strict=True):
+                if outcome == "accepted":
+                    self.sent += 1
+                    handed += 1
+                else:
+                    log.warning(
+                        "MT %d attempt %d: %s -> %s", message.id, message.attempts, error, state
+                    )
             if len(due) < self._batch:
                 return handed
-
-    async def _deliver(self, message: OutgoingSms) -> None:
-        outcome, error = await self._send(message)
-        state = await self._outbox.record_attempt(message.id, outcome, error)
-        if outcome == "accepted":
-            self.sent += 1
-        else:
-            log.warning("MT %d attempt %d: %s -> %s", message.id, message.attempts, error, state)
 
     async def release_stale(self, now: Any) -> int:
         """At start: messages an earlier process left ``sending`` become ``unknown``."""

@@ -97,6 +97,22 @@ class SmsMerchants:
         """The registered number's principal, without a PIN (replay lookups only)."""
         return await self._runner.run("sms_merchant", sms_merchants.merchant_principal, msisdn)
 
+    async def known_and_answered(
+        self, msisdn: str, request_id: str
+    ) -> tuple[Principal | None, StoredResponse | None]:
+        """One round trip: the number's principal (no PIN check) and the answer already
+        stored under (its client id, ``request_id``) -- a gateway retry."""
+        return await self._runner.run("sms_replay", self._known_and_answered, msisdn, request_id)
+
+    def _known_and_answered(
+        self, txn: Txn, msisdn: str, request_id: str
+    ) -> tuple[Principal | None, StoredResponse | None]:
+        principal = sms_merchants.merchant_principal(txn, msisdn)
+        if principal is None:
+            return None, None
+        record = idempotency.lookup(txn, self._keyring, principal.client_id, request_id)
+        return principal, None if record is None else record.response
+
     async def stored_answer(self, principal: Principal, request_id: str) -> StoredResponse | None:
         """The answer stored under (the merchant's client id, ``request_id``), if any: a
         gateway retry of a message already answered."""
@@ -243,6 +259,17 @@ class SmsOutbox:
             error=error,
             now=self._clock(),
         )
+
+    async def record_attempts(self, outcomes: list[tuple[int, str, str | None]]) -> list[str]:
+        """Several sends' outcomes ((message id, outcome, error) each) in one transaction."""
+        return await self._runner.run("sms_record_attempts", self._record_all, outcomes)
+
+    def _record_all(self, txn: Txn, outcomes: list[tuple[int, str, str | None]]) -> list[str]:
+        now = self._clock()
+        return [
+            sms_outbox.record_attempt(txn, message_id, outcome=outcome, error=error, now=now)
+            for message_id, outcome, error in outcomes
+        ]
 
     async def record_dlr(self, message_id: int, token: str, status: int) -> bool:
         return await self._runner.run(
