@@ -257,6 +257,11 @@ def _kannel(context: Any, args: argparse.Namespace) -> int:
         flush=True,
     )
     fakesmsc = kannel.binaries["fakesmsc"]
+
+    def stop_on_term(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop_on_term)
     phone = subprocess.Popen(
         [fakesmsc, "-H", "127.0.0.1", "-r", str(kannel.smsc_port), "-m", "0", "0 0 text x"],
         stdout=subprocess.PIPE,
