@@ -16,6 +16,7 @@ from typing import Any
 from twisted.internet.defer import Deferred, ensureDeferred, succeed
 from twisted.web.resource import Resource
 
+from sms.batching import BatchingRunner
 from sms.channel import SmsChannel
 from sms.kannel import KannelSendsms, MtDeliverer, Sender
 from sms.resource import DlrResource, MoResource, SmsRoot
@@ -49,7 +50,7 @@ def callback_base_url(config: Any) -> str:
     return f"{scheme}://{host}:{config.server.port}"
 
 
-def shared_merchants(app: Any, clock: Any = None) -> SmsMerchants:
+def shared_merchants(app: Any, clock: Any = None, batch_runner: Any = None) -> SmsMerchants:
     """One :class:`SmsMerchants` per application, shared by the SMS and USSD channels (a
     PIN changed on one is forgotten by the other's cache at once)."""
     merchants = getattr(app, "_evd_sms_merchants", None)
@@ -62,6 +63,7 @@ def shared_merchants(app: Any, clock: Any = None) -> SmsMerchants:
             lock_seconds=config.sms.pin_lock_seconds,
             pin_log_n=config.security.scrypt_log_n,
             cache_seconds=config.security.auth_cache_seconds,
+            batch_runner=batch_runner,
         )
         app._evd_sms_merchants = merchants
     return merchants
@@ -79,8 +81,13 @@ def build_sms(
     config = app.config
     services = app.services
     clock = clock or services.clock
-    merchants = merchants or shared_merchants(app, clock)
-    outbox = SmsOutbox(app.runner, app.keyring, clock, config.sms.short_code)
+    batch = (
+        BatchingRunner(app.runner, reactor, delay=config.sms.batch_seconds)
+        if config.sms.batch_seconds > 0
+        else None
+    )
+    merchants = merchants or shared_merchants(app, clock, batch)
+    outbox = SmsOutbox(app.runner, app.keyring, clock, config.sms.short_code, batch_runner=batch)
     if send is None:
         send = KannelSendsms(
             reactor,

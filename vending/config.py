@@ -360,6 +360,9 @@ class SmsConfig:
     # The MT deliverer's poll interval and the gateway's answer timeout.
     poll_seconds: float = 1.0
     timeout_seconds: float = 10.0
+    # Group commit: small bookkeeping transactions (replay lookups, queuing replies,
+    # delivery reports) arriving within this many seconds share one commit (0: off).
+    batch_seconds: float = 0.005
     # USSD: the service code dialled, and how long a session may stay idle.
     ussd_service_code: str = "*120*55#"
     ussd_session_seconds: float = 180.0
@@ -368,6 +371,7 @@ class SmsConfig:
         _check(self.pin_lock_seconds >= 0, f"{key}.pin_lock_seconds", "must be >= 0")
         _check(self.poll_seconds > 0, f"{key}.poll_seconds", "must be > 0")
         _check(self.timeout_seconds > 0, f"{key}.timeout_seconds", "must be > 0")
+        _check(0 <= self.batch_seconds <= 1, f"{key}.batch_seconds", "must be 0..1")
         _check(self.ussd_session_seconds > 0, f"{key}.ussd_session_seconds", "must be > 0")
 
 

@@ -121,7 +121,10 @@ class ChannelWorld:
 
 def build_channel_world(database: Any, keyring: Any, sentinel: Any, **kwargs: Any) -> ChannelWorld:
     xml = build_world(database, keyring, sentinel, **kwargs)
-    config = dataclasses.replace(xml.config, sms=SmsConfig(enabled=True, pin_lock_seconds=600))
+    # Group commit off: every step answers at once on the in-memory runner.
+    config = dataclasses.replace(
+        xml.config, sms=SmsConfig(enabled=True, pin_lock_seconds=600, batch_seconds=0)
+    )
     app = SimpleNamespace(
         config=config,
         runner=xml.server.services.runner,

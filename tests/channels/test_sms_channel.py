@@ -174,3 +174,34 @@ def test_sms_sales_are_balanced_ledger_transfers(world: ChannelWorld) -> None:
     # R10 face value less the vendor's commission (4 %): R9.60 leaves the vendor.
     assert before - world.balance(CAFE) == Money.parse("9.60", "ZAR")
     assert world.database.run_txn("t_verify", verify_ledger).ok
+
+
+def test_bookkeeping_is_group_committed_on_the_reactor(world: ChannelWorld) -> None:
+    """Queuing replies shares one transaction per batch; each caller gets its own result."""
+    from sms.batching import BatchingRunner
+    from vending.services.sms import SmsOutbox
+
+    batch = BatchingRunner(world.xml.server.services.runner, world.xml.reactor, delay=0.005)
+    outbox = SmsOutbox(
+        world.xml.server.services.runner,
+        world.xml.keyring,
+        world.xml.clock,
+        "12345",
+        batch_runner=batch,
+    )
+    from twisted.internet.defer import ensureDeferred
+
+    results: list = []
+    for n in range(3):
+        queued = outbox.queue(source=f"t:{n}", purpose="reply", msisdn=CONSUMER, text=f"hi {n}")
+        ensureDeferred(queued).addCallback(results.append)
+    again: list = []
+    ensureDeferred(
+        outbox.queue(source="t:0", purpose="reply", msisdn=CONSUMER, text="hi 0")
+    ).addCallback(again.append)
+    assert results == [] and batch.batches == 0  # nothing before the batch's moment
+    world.xml.reactor.advance(0.005)
+    assert batch.batches == 1 and [len(r) for r in results] == [1, 1, 1]
+    assert again == [[]]  # the same source in the same batch: queued once
+    world.deliver()
+    assert sorted(world.gateway.texts_to(CONSUMER)) == ["hi 0", "hi 1", "hi 2"]

@@ -52,8 +52,11 @@ class SmsMerchants:
         lock_seconds: float,
         pin_log_n: int = 14,
         cache_seconds: float = 300.0,
+        batch_runner: TxnRunner | None = None,
     ) -> None:
         self._runner = runner
+        # Small read-only lookups may share a transaction with others (group commit).
+        self._batch = batch_runner or runner
         self._keyring = keyring
         self._clock = clock
         self._lock_seconds = lock_seconds
@@ -102,7 +105,7 @@ class SmsMerchants:
     ) -> tuple[Principal | None, StoredResponse | None]:
         """One round trip: the number's principal (no PIN check) and the answer already
         stored under (its client id, ``request_id``) -- a gateway retry."""
-        return await self._runner.run("sms_replay", self._known_and_answered, msisdn, request_id)
+        return await self._batch.run("sms_replay", self._known_and_answered, msisdn, request_id)
 
     def _known_and_answered(
         self, txn: Txn, msisdn: str, request_id: str
@@ -214,8 +217,19 @@ class SmsMerchants:
 class SmsOutbox:
     """Queue MTs and follow their delivery (the SMS adapter's deliverer drives it)."""
 
-    def __init__(self, runner: TxnRunner, keyring: Keyring, clock: Clock, sender: str) -> None:
+    def __init__(
+        self,
+        runner: TxnRunner,
+        keyring: Keyring,
+        clock: Clock,
+        sender: str,
+        *,
+        batch_runner: TxnRunner | None = None,
+    ) -> None:
         self._runner = runner
+        # Queuing and delivery reports are tiny, independent and retry-safe: they may share
+        # a transaction with others (group commit, the SMS adapter's BatchingRunner).
+        self._batch = batch_runner or runner
         self._keyring = keyring
         self._clock = clock
         self.sender = sender
@@ -231,7 +245,7 @@ class SmsOutbox:
         request_pk: int | None = None,
     ) -> list[int]:
         """Queue ``text`` (split to fit) unless ``source`` was queued before."""
-        return await self._runner.run(
+        return await self._batch.run(
             "sms_queue",
             sms_outbox.enqueue,
             self._keyring,
@@ -272,7 +286,7 @@ class SmsOutbox:
         ]
 
     async def record_dlr(self, message_id: int, token: str, status: int) -> bool:
-        return await self._runner.run(
+        return await self._batch.run(
             "sms_record_dlr", sms_outbox.record_dlr, message_id, token, status, now=self._clock()
         )
 
