@@ -115,6 +115,37 @@ def round_trips(
     return time.monotonic() - started, sum(results)
 
 
+def direct_mos(port: int, merchants: list[str], meters: list[str], count: int) -> float:
+    """Diagnostic: MOs posted straight to /sms/mo (no Kannel on the way in) by 16 threads;
+    the MO handling rate of the server alone (the replies still go out through Kannel)."""
+    import threading
+    import urllib.request
+    from urllib.parse import urlencode
+
+    counter = iter(range(count))
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while True:
+            with lock:
+                n = next(counter, None)
+            if n is None:
+                return
+            query = urlencode({"from": merchants[n % len(merchants)], "to": "12345",
+                               "text": f"{PIN} ELEC {meters[n % len(meters)]} 20",
+                               "id": f"direct-{n}"})  # fmt: skip
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/sms/mo?{query}") as answer:
+                answer.read()
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=worker) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return count / (time.monotonic() - started)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=8.0)
@@ -122,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vendors", type=int, default=8)
     parser.add_argument("--sms", type=int, default=400, help="MOs of the timed SMS phase")
     parser.add_argument("--burst", type=int, default=10000, help="MOs of the burst (0: skip)")
+    parser.add_argument("--direct", type=int, default=0, help="diagnostic: MOs straight to us")
     parser.add_argument("--url", default=os.environ.get("EVD_BENCH_POSTGRES_URL", DEFAULT_URL))
     args = parser.parse_args(argv)
     found = find_binaries()
@@ -166,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"SMS round trips/s            {sms_rate:8.1f}  ({replies}/{args.sms} in "
                   f"{seconds:.1f} s)")  # fmt: skip
             print(f"ratio SMS / XMLVend          {sms_rate / xml.rate:8.2f}  (target >= 0.5)")
+            if args.direct:
+                rate = direct_mos(server.port, merchants, list(bench.meters), args.direct)
+                print(f"diagnostic: MOs straight to /sms/mo, handled/s {rate:8.1f}")
             if args.burst:
                 before, _ = sms_counts(url)
                 seconds, replies = round_trips(
