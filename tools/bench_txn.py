@@ -62,6 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from vending.storage.database import Database
     from xmlvend.server.app import build_server
     from xmlvend.server.auth import call_now
+    from xmlvend.server.parsing import parse_now
     from xmlvend.transport.asyncdb import ImmediateDatabase
 
     command = "python -m tools.bench_txn " + shlex.join(sys.argv[1:] if argv is None else argv)
@@ -79,7 +80,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             database=database,
             keyring=keyring,
         )
-        server = build_server(config, reactor=reactor, app=app, call_blocking=call_now)
+        server = build_server(
+            config,
+            reactor=reactor,
+            app=app,
+            call_blocking=call_now,
+            parse=parse_now,  # the reactor never runs here: parse on this thread
+        )
         server.start(recovery=False)
         statements = [0]
 

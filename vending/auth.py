@@ -5,6 +5,12 @@ verification is remembered in memory for ``security.auth_cache_seconds`` under a
 of the password (the password itself is never kept). A cached principal is re-checked inside
 each operation's own transaction with :func:`revalidate` (one indexed read): a blocked vendor
 or operator, or a changed password, takes effect on the very next request.
+
+Failed logins are throttled per operator and per client address
+(:mod:`vending.login_throttle`): a locked key is refused before its password is checked,
+cached or not (else a lockout would turn into a free, fast guessing oracle). An unknown
+operator costs a check against a dummy hash at the configured cost, so names cannot be
+told from wrong passwords by timing.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ import hmac
 import secrets
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from sqlalchemy import and_, select
 
@@ -24,6 +32,19 @@ from vending.errors import (
     OperatorBlocked,
     UnknownVendor,
     VendorBlocked,
+)
+from vending.login_throttle import (
+    Lock,
+    LockoutFront,
+    LoginThrottled,
+    ThrottleKey,
+    ThrottleSettings,
+    active_lock,
+    clear_failures,
+    has_failures,
+    keys_for,
+    prune,
+    record_failure,
 )
 from vending.passwords import PasswordPolicyError, hash_password, verify_password
 from vending.storage.database import Database, Txn
@@ -106,8 +127,53 @@ def _load_identity(txn: Txn, client_id: str, operator_name: str | None) -> _Iden
     )
 
 
+@dataclass(frozen=True)
+class LoginAttempt:
+    """A login whose password is still to be checked (see :meth:`Authenticator.begin`)."""
+
+    client_id: str
+    operator_name: str | None
+    # Never in a repr: an attempt must not carry a password into a log or a traceback.
+    password: str = field(repr=False)
+    new_password: str | None = field(repr=False)
+    keys: tuple[ThrottleKey, ...]
+    identity: _Identity = field(repr=False)
+    # The stored hash, or the dummy one at the configured cost for an unknown operator.
+    check_hash: str = field(repr=False)
+    # The operator has failures counted: a success clears them.
+    had_failures: bool
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of the password check (CPU only: scrypt, no database)."""
+
+    ok: bool
+    # With a new password: it is already the operator's (a retry of a done change).
+    already_changed: bool = False
+    new_hash: str | None = field(default=None, repr=False)
+    refused_new_password: str | None = None
+    # Locked while the attempt waited for the hashing pool: not checked, not counted.
+    locked: Lock | None = None
+
+
+def dummy_hash(log_n: int) -> str:
+    """A well-formed hash no password matches, at the configured cost: checking against it
+    takes as long as checking a real operator's password."""
+    zeros = "A" * 43 + "="
+    return f"scrypt${log_n}$8$1$AAAAAAAAAAAAAAAAAAAAAA==${zeros}"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class Authenticator:
-    """Thread-safe; call :meth:`authenticate` from a worker thread (it may run scrypt)."""
+    """Thread-safe. :meth:`authenticate` does everything on the calling thread; a server
+    splits it so that scrypt never occupies a database thread: :meth:`locked` and
+    :meth:`cached` (never block), :meth:`begin` and :meth:`finish` (database),
+    :meth:`verify` (scrypt only). Failed logins are throttled per operator and per client
+    address (:mod:`vending.login_throttle`); ``clock`` decides when locks expire."""
 
     def __init__(
         self,
@@ -116,14 +182,21 @@ class Authenticator:
         require_auth: bool = True,
         cache_seconds: float = 30.0,
         password_log_n: int = 14,
+        throttle: ThrottleSettings | None = None,
+        clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self._database = database
         self._require_auth = require_auth
         self._password_log_n = password_log_n
+        self._dummy_hash = dummy_hash(password_log_n)
         self._cache_seconds = cache_seconds
         self._cache_key = secrets.token_bytes(32)
         self._cache: dict[tuple[str, str, bytes], tuple[float, Principal]] = {}
         self._lock = threading.Lock()
+        self._throttle = throttle or ThrottleSettings()
+        self._clock = clock
+        self.front = LockoutFront()
+        self._failures_since_prune = 0
 
     def authenticate(
         self,
@@ -131,38 +204,36 @@ class Authenticator:
         operator_name: str | None,
         password: str | None,
         new_password: str | None = None,
+        address: str | None = None,
     ) -> Principal:
-        """Raise UnknownVendor, VendorBlocked, AuthenticationFailed or OperatorBlocked.
+        """Raise UnknownVendor, VendorBlocked, AuthenticationFailed (LoginThrottled) or
+        OperatorBlocked.
 
         With ``new_password`` (XMLVend authCred/newPassword: "will replace the one specified
         in the password field") the operator's password is changed once ``password`` is
         verified; a retry of the same request, which now carries the old password, is
-        recognised by its new password.
+        recognised by its new password. ``address``: the client's network address, from
+        the transport (never from the request).
         """
-        if new_password:
-            return self._change_password(client_id, operator_name, password, new_password)
-        found = self.cached(client_id, operator_name, password)
-        if found is not None:
-            return found
-        cache_key = self._key(client_id, operator_name, password)
-        now = time.monotonic()
+        self.locked(client_id, operator_name, address)
+        if not new_password:
+            found = self.cached(client_id, operator_name, password)
+            if found is not None:
+                return found
+        attempt = self.begin(client_id, operator_name, password, new_password, address)
+        if isinstance(attempt, Principal):
+            return attempt
+        return self.finish(attempt, self.verify(attempt))
 
-        identity = self._database.run_txn("load_identity", _load_identity, client_id, operator_name)
-        if identity is None:
-            raise UnknownVendor(f"client id {client_id!r} is not registered")
-        if identity.vendor_blocked:
-            raise VendorBlocked(f"client id {client_id} has been blocked")
-        required = self._require_auth if identity.require_auth is None else identity.require_auth
-        if operator_name is None and password is None and not required:
-            principal = dataclasses.replace(identity.principal, operator_id=None)
-        else:
-            principal = self._check_operator(identity, operator_name, password)
-        if self._cache_seconds > 0:
-            with self._lock:
-                if len(self._cache) > 100_000:  # bound memory under credential stuffing
-                    self._cache.clear()
-                self._cache[cache_key] = (now + self._cache_seconds, principal)
-        return principal
+    def locked(self, client_id: str, operator_name: str | None, address: str | None) -> None:
+        """Raise LoginThrottled when this process knows a lock on the attempt's keys. Never
+        blocks (no database, no scrypt)."""
+        keys = keys_for(client_id, operator_name, address)
+        if keys:
+            now = self._clock()
+            lock = self.front.locked(keys, now)
+            if lock is not None:
+                raise LoginThrottled(lock.key, lock.until, now)
 
     def cached(
         self, client_id: str, operator_name: str | None, password: str | None
@@ -176,42 +247,122 @@ class Authenticator:
             return cached[1]
         return None
 
-    def _change_password(
-        self, client_id: str, operator_name: str | None, password: str | None, new_password: str
-    ) -> Principal:
-        identity = self._database.run_txn("load_identity", _load_identity, client_id, operator_name)
+    def begin(
+        self,
+        client_id: str,
+        operator_name: str | None,
+        password: str | None,
+        new_password: str | None = None,
+        address: str | None = None,
+    ) -> LoginAttempt | Principal:
+        """Database step: the vendor, the operator and the locks on the attempt's keys. A
+        Principal when no password is needed; else the attempt to :meth:`verify`."""
+        keys = keys_for(client_id, operator_name, address)
+        now = self._clock()
+        lock, identity, had_failures = self._database.run_txn(
+            "load_identity", _load_attempt, client_id, operator_name, keys, now
+        )
+        if lock is not None:
+            self.front.remember(lock)
+            raise LoginThrottled(lock.key, lock.until, now)
         if identity is None:
+            # Guessing client ids counts against the address.
+            self._failed(tuple(k for k in keys if k.kind == "address"))
             raise UnknownVendor(f"client id {client_id!r} is not registered")
         if identity.vendor_blocked:
             raise VendorBlocked(f"client id {client_id} has been blocked")
-        if identity.password_hash and verify_password(new_password, identity.password_hash):
-            return self._check_operator(identity, operator_name, new_password)  # done already
-        principal = self._check_operator(identity, operator_name, password)
-        try:
-            new_hash = hash_password(new_password, log_n=self._password_log_n)
-        except PasswordPolicyError as exc:
-            raise AuthenticationFailed(f"the new password is refused: {exc}") from exc
-        assert principal.operator_id is not None
-        changed = self._database.run_txn(
-            "change_password", _store_new_password, principal, operator_name, new_hash
-        )
-        self.forget(client_id)
-        return changed
-
-    def _check_operator(
-        self, identity: _Identity, operator_name: str | None, password: str | None
-    ) -> Principal:
+        required = self._require_auth if identity.require_auth is None else identity.require_auth
+        if operator_name is None and password is None and not required and not new_password:
+            return dataclasses.replace(identity.principal, operator_id=None)
         if not operator_name or password is None:
             raise AuthenticationFailed("operator name and password are required")
-        if identity.password_hash is None:
-            # Burn comparable time so unknown names cannot be told from wrong passwords.
-            verify_password(password, _DUMMY_HASH)
-            raise AuthenticationFailed("unknown operator or wrong password")
-        if not verify_password(password, identity.password_hash):
+        return LoginAttempt(
+            client_id=client_id,
+            operator_name=operator_name,
+            password=password,
+            new_password=new_password or None,
+            keys=keys,
+            identity=identity,
+            check_hash=identity.password_hash or self._dummy_hash,
+            had_failures=had_failures,
+        )
+
+    def verify(self, attempt: LoginAttempt) -> Verdict:
+        """CPU step (scrypt; no database): check the password, hash a new one. An attempt
+        whose key was locked while it waited (by the attempts ahead of it) is not checked."""
+        lock = self.front.locked(attempt.keys, self._clock())
+        if lock is not None:
+            return Verdict(ok=False, locked=lock)
+        if attempt.new_password:
+            if attempt.identity.password_hash and verify_password(
+                attempt.new_password, attempt.check_hash
+            ):
+                return Verdict(ok=True, already_changed=True)
+            if not verify_password(attempt.password, attempt.check_hash):
+                return Verdict(ok=False)
+            if attempt.identity.password_hash is None:
+                return Verdict(ok=False)
+            try:
+                new_hash = hash_password(attempt.new_password, log_n=self._password_log_n)
+            except PasswordPolicyError as exc:
+                return Verdict(ok=True, refused_new_password=str(exc))
+            return Verdict(ok=True, new_hash=new_hash)
+        ok = verify_password(attempt.password, attempt.check_hash)
+        return Verdict(ok=ok and attempt.identity.password_hash is not None)
+
+    def finish(self, attempt: LoginAttempt, verdict: Verdict) -> Principal:
+        """Database step: count a failure (maybe locking the key), or clear the operator's
+        failures and store a new password; the principal."""
+        identity = attempt.identity
+        if verdict.locked is not None:
+            raise LoginThrottled(verdict.locked.key, verdict.locked.until, self._clock())
+        if not verdict.ok:
+            self._failed(attempt.keys)
             raise AuthenticationFailed("unknown operator or wrong password")
         if identity.operator_blocked:
-            raise OperatorBlocked(f"operator {operator_name} is blocked")
-        return identity.principal
+            raise OperatorBlocked(f"operator {attempt.operator_name} is blocked")
+        operator_key = tuple(k for k in attempt.keys if k.kind == "operator")
+        if attempt.had_failures and operator_key:
+            self._database.run_txn("login_succeeded", clear_failures, operator_key[0])
+        if verdict.refused_new_password is not None:
+            reason = verdict.refused_new_password
+            raise AuthenticationFailed(f"the new password is refused: {reason}")
+        if verdict.already_changed:
+            return identity.principal
+        if verdict.new_hash is not None:
+            changed = self._database.run_txn(
+                "change_password",
+                _store_new_password,
+                identity.principal,
+                attempt.operator_name,
+                verdict.new_hash,
+            )
+            self.forget(attempt.client_id)
+            return changed
+        principal = identity.principal
+        if self._cache_seconds > 0:
+            cache_key = self._key(attempt.client_id, attempt.operator_name, attempt.password)
+            with self._lock:
+                if len(self._cache) > 100_000:  # bound memory under credential stuffing
+                    self._cache.clear()
+                self._cache[cache_key] = (time.monotonic() + self._cache_seconds, principal)
+        return principal
+
+    def _failed(self, keys: tuple[ThrottleKey, ...]) -> Lock | None:
+        if not keys:
+            return None
+        now = self._clock()
+        lock = self._database.run_txn("login_failed", record_failure, keys, now, self._throttle)
+        if lock is not None:
+            self.front.remember(lock)
+        with self._lock:
+            self._failures_since_prune += 1
+            due = self._failures_since_prune >= PRUNE_EVERY
+            if due:
+                self._failures_since_prune = 0
+        if due:
+            self._database.run_txn("login_failures_prune", prune, now, self._throttle)
+        return lock
 
     def _key(
         self, client_id: str, operator_name: str | None, password: str | None
@@ -228,6 +379,26 @@ class Authenticator:
             else:
                 for key in [k for k in self._cache if k[0] == client_id]:
                     del self._cache[key]
+
+
+# Expired throttle rows are deleted after this many failures (in this process).
+PRUNE_EVERY = 200
+
+
+def _load_attempt(
+    txn: Txn,
+    client_id: str,
+    operator_name: str | None,
+    keys: tuple[ThrottleKey, ...],
+    now: datetime,
+) -> tuple[Lock | None, _Identity | None, bool]:
+    lock = active_lock(txn, keys, now)
+    if lock is not None:
+        return lock, None, False
+    identity = _load_identity(txn, client_id, operator_name)
+    operator_key = [k for k in keys if k.kind == "operator"]
+    had_failures = bool(operator_key) and has_failures(txn, operator_key[0])
+    return None, identity, had_failures
 
 
 def _store_new_password(
@@ -283,6 +454,3 @@ def revalidate(txn: Txn, principal: Principal) -> None:
             raise OperatorBlocked(f"operator {principal.operator_name} is blocked")
         if row.credential_version != principal.credential_version:
             raise CredentialsChanged("the operator's credentials changed; verify again")
-
-
-_DUMMY_HASH = "scrypt$14$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="

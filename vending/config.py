@@ -77,6 +77,11 @@ class ServerConfig:
     max_body_bytes: int = 256 * 1024
     # Idle connections and slow request bodies are cut after this many seconds.
     read_timeout_seconds: float = 30.0
+    # Threads that parse and validate request bodies, off the reactor thread.
+    parse_threads: int = 2
+    # A request waits at most this long for a free parse thread, else SystemEx "busy"
+    # (unread, nothing changed). Counts against deadline_seconds.
+    parse_wait_seconds: float = 1.0
     # Our serverID in every response: an EAN-13 (EANDeviceID) or a generic id.
     server_id: str = "6004708000007"
     # Endpoint address advertised in the served WSDL; empty = derived from the request.
@@ -111,6 +116,12 @@ class ServerConfig:
             "must be 1 KiB..64 MiB",
         )
         _check(self.read_timeout_seconds > 0, f"{key}.read_timeout_seconds", "must be > 0")
+        _check(1 <= self.parse_threads <= 32, f"{key}.parse_threads", "must be 1..32")
+        _check(
+            0 < self.parse_wait_seconds < self.deadline_seconds,
+            f"{key}.parse_wait_seconds",
+            "must be above 0 and below deadline_seconds",
+        )
         _check(bool(self.server_id.strip()), f"{key}.server_id", "must not be empty")
         _check(1 <= self.reprint_count <= 100, f"{key}.reprint_count", "must be 1..100")
         _check(1 <= self.statement_lines <= 500, f"{key}.statement_lines", "must be 1..500")
@@ -170,10 +181,39 @@ class SecurityConfig:
     scrypt_log_n: int = 14
     # Seconds a verified (operator, password) pair stays cached in memory.
     auth_cache_seconds: float = 300.0
+    # Failed-login throttling (shared by all workers through the database): this many
+    # failures of one operator, or from one client address, within the window lock that
+    # operator or address for login_lockout_seconds.
+    login_max_failures_per_operator: int = 10
+    login_max_failures_per_address: int = 20
+    login_failure_window_seconds: float = 900.0
+    login_lockout_seconds: float = 300.0
+    # A locked login is answered after this many seconds (a timer, no thread): a client
+    # hammering a lock waits instead of getting refusals as fast as it can send.
+    login_throttled_delay_seconds: float = 1.0
+    # Threads that hash passwords (never the database pool), and how many password checks
+    # may wait for them before further logins are refused at once.
+    hash_threads: int = 2
+    hash_queue: int = 32
 
     def validate(self, key: str) -> None:
         _check(10 <= self.scrypt_log_n <= 20, f"{key}.scrypt_log_n", "must be 10..20")
         _check(self.auth_cache_seconds >= 0, f"{key}.auth_cache_seconds", "must be >= 0")
+        for name in ("login_max_failures_per_operator", "login_max_failures_per_address"):
+            _check(getattr(self, name) >= 1, f"{key}.{name}", "must be >= 1")
+        _check(
+            self.login_failure_window_seconds > 0,
+            f"{key}.login_failure_window_seconds",
+            "must be > 0",
+        )
+        _check(self.login_lockout_seconds > 0, f"{key}.login_lockout_seconds", "must be > 0")
+        _check(
+            0 <= self.login_throttled_delay_seconds <= 5,
+            f"{key}.login_throttled_delay_seconds",
+            "must be 0..5 seconds (below the request deadline)",
+        )
+        _check(1 <= self.hash_threads <= 64, f"{key}.hash_threads", "must be 1..64")
+        _check(1 <= self.hash_queue <= 10_000, f"{key}.hash_queue", "must be 1..10000")
 
 
 @dataclass(frozen=True)

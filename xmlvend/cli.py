@@ -1,7 +1,9 @@
 """``evd serve`` and ``evd certs dev`` (entry point ``evd.commands: xmlvend``).
 
 ``evd serve [--workers N] [--host H] [--port P]`` runs the XMLVend server: it refuses an
-unmigrated database, starts the utility service's recovery of pending sales, prints the URL
+unmigrated database, and a non-loopback address while demo credentials work or vendors sell
+without authentication and client certificates (``--allow-insecure`` overrides; see
+:mod:`vending.exposure`), starts the utility service's recovery of pending sales, prints the URL
 and a first vend to paste, and stops cleanly on SIGTERM/SIGINT (in-flight requests are
 finished first). With ``--workers N`` (PostgreSQL only) N processes share the port.
 
@@ -39,6 +41,13 @@ def register(subparsers: Subparsers) -> None:
         "--workers",
         type=int,
         help="processes sharing the port with SO_REUSEPORT, PostgreSQL only (server.workers)",
+    )
+    serve.add_argument(
+        "--allow-insecure",
+        action="store_true",
+        help="listen on a non-loopback address even while demo operators keep their "
+        "published passwords or vendors sell without authentication and client certificates "
+        "(tests only)",
     )
     serve.add_argument("--worker-index", type=int, help=argparse.SUPPRESS)
     serve.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
@@ -87,6 +96,16 @@ def _serve(context: Context, args: argparse.Namespace) -> int:
         keyring = Keyring(load_master_key(config))
     except KeyringError as exc:
         raise CommandError(str(exc)) from exc
+    exposure = _exposure(config, database, bool(getattr(args, "allow_insecure", False)))
+    if exposure.refused and args.worker_index is None:
+        raise CommandError(
+            f"refusing to listen on {config.server.host or 'all addresses'}, which is not "
+            "loopback: "
+            + "; ".join(exposure.reasons)
+            + ". Fix that, listen on 127.0.0.1, or start with --allow-insecure (tests only)."
+        )
+    if exposure.public and exposure.reasons:
+        log.warning("listening on a public address insecurely: %s", "; ".join(exposure.reasons))
     tls_options = _tls_options(config)
     _configure_logging(config)
 
@@ -100,6 +119,20 @@ def _serve(context: Context, args: argparse.Namespace) -> int:
         args.worker_index,
         args.ready_fd,
         args.metrics_dir if args.worker_index is not None else None,
+        exposure.health(),
+    )
+
+
+def _exposure(config: Config, database: Any, forced: bool) -> Any:
+    """Demo credentials and vendors selling without authentication (vending.exposure)."""
+    from vending.exposure import assess_exposure
+
+    return assess_exposure(
+        database,
+        host=config.server.host,
+        require_auth_default=config.server.require_operator_auth,
+        client_certificates=config.tls.enabled and bool(config.tls.client_ca),
+        forced=forced,
     )
 
 
@@ -172,6 +205,7 @@ def _run(
     worker_index: int | None,
     ready_fd: int | None = None,
     metrics_dir: str | None = None,
+    exposure: dict[str, Any] | None = None,
 ) -> int:
     from twisted.internet import reactor
 
@@ -192,8 +226,14 @@ def _run(
         upstream_factory=upstream_backend,
     )
     database = app.database
-    server = build_server(config, reactor=reactor, app=app)
-    # Other adapters (the JSON API at /api) in the same Site, found by entry point.
+    server = build_server(
+        config,
+        reactor=reactor,
+        app=app,
+        health_details={"exposure": exposure} if exposure is not None else None,
+    )
+    # Other adapters (the JSON API at /api, SMS, USSD, card checkout) in the same Site,
+    # found by entry point.
     mounted = [
         adapter.build_for_serve(app, reactor=reactor, background=worker_index in (None, 0))
         for adapter in web_adapters()
@@ -220,6 +260,7 @@ def _run(
             config.server.port,
             tls_options=tls_options,
             reuse_port=worker_index is not None,
+            on_tls_failure=server.tls_handshake_failed,
         )
     except OSError as exc:
         server.stop(0)
@@ -312,6 +353,7 @@ def _supervise(context: Context, args: argparse.Namespace, config: Config) -> in
                 supervisor.ready_fd,
                 supervisor.metrics_dir,
             )
+            + (["--allow-insecure"] if args.allow_insecure else [])
             for index in range(server.workers)
         ]
     )

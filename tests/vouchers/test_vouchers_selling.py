@@ -10,6 +10,7 @@ from sqlalchemy import select
 from voucher_support import SUPPLIER, StockWorld, zar
 
 from vending.errors import AmountOutOfRange, OutOfStock, UnknownProduct
+from vending.sales import get_sale
 from vending.storage.schema import audit_log
 from vending.vouchers.errors import VoucherStateError
 from vending.vouchers.quarantine import release_vouchers
@@ -155,6 +156,8 @@ def test_reprint_returns_the_same_voucher_and_is_audited(world: StockWorld) -> N
         ).all(),
     )
     assert [row.actor for row in actions] == ["staff:alice"]
+    # Showing the PIN again is a delivery (issue 10 §3): the reversal policy sees it.
+    assert world.db.run_txn("sale", get_sale, sold.sale.id).reprint_count == 1
 
 
 def test_many_sales_and_reversals_keep_the_ledger_clean(world: StockWorld) -> None:

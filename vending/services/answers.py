@@ -5,6 +5,8 @@ delayed. Both go through :mod:`vending.services.idempotency`."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from vending.auth import Principal
 from vending.keyring import Keyring
 from vending.requests import Processed, RequestKey, StoredResponse
@@ -20,7 +22,11 @@ class Answers:
         self._clock = clock
 
     async def keep(
-        self, key: RequestKey, principal: Principal, response: StoredResponse, received_at=None
+        self,
+        key: RequestKey,
+        principal: Principal,
+        response: StoredResponse,
+        received_at: datetime | None = None,
     ) -> Processed:
         """Keep a read-only answer (the first wins; the principal is re-checked)."""
         now = received_at or self._clock()
@@ -32,10 +38,17 @@ class Answers:
             "store_late_failure", self._late, key, response, self._clock()
         )
 
-    def _keep(self, txn: Txn, key, principal, response, now) -> Processed:  # type: ignore[no-untyped-def]
+    def _keep(
+        self,
+        txn: Txn,
+        key: RequestKey,
+        principal: Principal,
+        response: StoredResponse,
+        now: datetime,
+    ) -> Processed:
         return idempotency.keep_answer(txn, self._keyring, key, principal, response, now=now)
 
-    def _late(self, txn: Txn, key, response, now) -> bool:  # type: ignore[no-untyped-def]
+    def _late(self, txn: Txn, key: RequestKey, response: StoredResponse, now: datetime) -> bool:
         return idempotency.store_if_unanswered(txn, self._keyring, key, response, now=now)
 
 

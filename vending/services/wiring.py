@@ -33,6 +33,7 @@ from utilities.interface import UtilityService
 from vending.auth import Authenticator
 from vending.config import Config
 from vending.keyring import Keyring
+from vending.login_throttle import ThrottleSettings
 from vending.services.accounts import Accounts
 from vending.services.advices import Advices
 from vending.services.answers import Answers
@@ -255,6 +256,8 @@ def build_application(
             require_auth=config.server.require_operator_auth,
             cache_seconds=config.security.auth_cache_seconds,
             password_log_n=config.security.scrypt_log_n,
+            throttle=ThrottleSettings.from_config(config.security),
+            clock=clock,
         )
     return Application(config, database, keyring, runner, services, authenticator)
 

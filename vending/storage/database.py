@@ -18,6 +18,7 @@ PostgreSQL: READ COMMITTED plus conditional updates; SQLSTATE 40001/40P01 are re
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 import time
@@ -288,6 +289,33 @@ def _create_engine(
     raise ValueError(f"unsupported database URL {url!r}")
 
 
+SQLITE_FILE_MODE = 0o600
+
+
+def _owner_only(path: Path) -> None:
+    """Create the SQLite database file readable and writable by its owner only (it holds
+    password hashes, encrypted PINs, the ledger), whatever the umask; tighten an existing
+    one and its -wal/-shm. SQLite creates -wal and -shm with the database file's mode."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, SQLITE_FILE_MODE)
+    except OSError:
+        return  # SQLite itself will report what is wrong with the path
+    try:
+        if os.fstat(fd).st_mode & 0o777 != SQLITE_FILE_MODE:
+            os.fchmod(fd, SQLITE_FILE_MODE)
+    except OSError as exc:  # not our file: leave it, but say so
+        log.warning("cannot make %s private (mode 0600): %s", path, exc)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm"):
+        companion = Path(f"{path}{suffix}")
+        try:
+            if companion.stat().st_mode & 0o777 != SQLITE_FILE_MODE:
+                os.chmod(companion, SQLITE_FILE_MODE)
+        except OSError:
+            pass
+
+
 def _create_sqlite_engine(
     url: str, *, pool_size: int, synchronous: str, busy_timeout: float, echo: bool
 ) -> Engine:
@@ -295,6 +323,7 @@ def _create_sqlite_engine(
     in_memory = not database or database == ":memory:"
     if not in_memory:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+        _owner_only(Path(database))
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": busy_timeout},

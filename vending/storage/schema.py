@@ -147,6 +147,24 @@ operators = Table(
     ),
 )
 
+# Failed logins per operator and per client address (vending.login_throttle), shared by
+# every worker process: after too many failures in a window the key is locked for a while.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("kind", String(8), nullable=False),
+    # "<clientID> <opName>" for an operator (whether or not it exists), the address else.
+    Column("subject", String(200), nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("window_started_at", UTCDateTime, nullable=False),
+    Column("locked_until", UTCDateTime, nullable=True),
+    CheckConstraint("kind IN ('operator', 'address')", name="kind"),
+    CheckConstraint("failures >= 0", name="failures"),
+    UniqueConstraint("kind", "subject"),
+    Index("ix_login_failures_window_started_at", "window_started_at"),
+)
+
 PRODUCT_KINDS = (
     "electricity",  # STS token from a utility backend
     "voucher",  # denominated PIN from stock

@@ -21,7 +21,7 @@ from vending.keyring import Keyring
 from vending.money import Money
 from vending.products import Pricing, Product, get_product, price_sale, vendor_commission_bp
 from vending.requests import Claim
-from vending.sales import Sale, SaleOrder, get_sale, record_sale, reverse_sale
+from vending.sales import Sale, SaleOrder, count_reprint, get_sale, record_sale, reverse_sale
 from vending.storage.database import Txn
 from vending.storage.types import utcnow
 from vending.vouchers import alerts
@@ -265,7 +265,8 @@ def reverse_voucher_sale(
 def reprint_voucher(
     txn: Txn, keyring: Keyring, sale_id: int, *, actor: str = "system"
 ) -> IssuedVoucher:
-    """The voucher of a completed sale again, PIN included (audited)."""
+    """The voucher of a completed sale again, PIN included (audited). Showing the PIN again
+    is a delivery: the sale can no longer be reversed (``sales.reprint_count``)."""
     sale = get_sale(txn, sale_id)
     if sale.state != "completed":
         raise VoucherStateError(f"sale {sale.receipt_no} is {sale.state}; its PIN is withheld")
@@ -275,6 +276,7 @@ def reprint_voucher(
     if row is None:
         raise UnknownVoucher(f"sale {sale.receipt_no} has no voucher from stock")
     issued = _issued(txn, keyring, row, get_product(txn, sale.product_id))
+    count_reprint(txn, [sale_id])
     audit.record(
         txn,
         actor=actor,

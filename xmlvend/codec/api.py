@@ -8,6 +8,7 @@ Client side: :func:`render_request`, :func:`parse_response`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from copy import deepcopy
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from xmlvend.codec.binding import (
     XSI_TYPE,
     BindingError,
     from_xml,
+    local_name,
     lookup_type,
     qname_text,
     render_fields,
@@ -61,6 +63,7 @@ from xmlvend.codec.messages import (
 )
 from xmlvend.codec.namespaces import BASE, REVENUE
 from xmlvend.codec.parser import (
+    MAX_ELEMENTS,
     MAX_REQUEST_BYTES,
     MAX_RESPONSE_BYTES,
     XmlRejected,
@@ -87,6 +90,8 @@ Response = BaseResp
 _B = f"{{{BASE}}}"
 _MSG_MAX = 160  # b:Msg maxLength
 
+log = logging.getLogger("evd.xmlvend.codec")
+
 # Schema-valid stand-ins for header fields we could not read from the request.
 PLACEHOLDER_DEVICE_ID = GenericDeviceID(id="UNKNOWN")
 PLACEHOLDER_MSG_ID = MsgID(date_time="00000000000000", unique_number="1")
@@ -110,7 +115,7 @@ def parse_request(body: bytes) -> Request:
     each carrying the request header when one could be salvaged.
     """
     try:
-        root = parse_document(body, max_bytes=MAX_REQUEST_BYTES)
+        root = parse_document(body, max_bytes=MAX_REQUEST_BYTES, max_elements=MAX_ELEMENTS)
     except XmlRejected as exc:
         header = _salvage_broken(body) if exc.salvageable else None
         raise MalformedRequest(str(exc), header=header) from None
@@ -127,7 +132,9 @@ def parse_request(body: bytes) -> Request:
     if entry is None:
         return _unsupported_or_unknown(payload, version)
     declared = entry[0]
-    normalise(payload, declared, vend_request=issubclass(declared, BaseVendReq))
+    dropped = normalise(
+        payload, declared, vend_request=issubclass(declared, BaseVendReq), request=True
+    )
     error = validation_error(payload)
     if error is not None:
         raise SchemaViolation(error, header=_header_of(payload), soap_version=version)
@@ -137,7 +144,27 @@ def parse_request(body: bytes) -> Request:
         raise SchemaViolation(str(exc), header=_header_of(payload), soap_version=version) from None
     if version != SOAP_1_1:
         object.__setattr__(request, "soap_version", version)
+    if dropped:
+        _log_dropped(request, dropped)
     return request
+
+
+def _log_dropped(request: BaseReq, dropped: list[str]) -> None:
+    """Deployed clients add vendor elements; ignored, but worth knowing who sends what.
+    Element names only: their content may carry anything."""
+    if not log.isEnabledFor(logging.DEBUG):
+        return
+    client = request.header.client_id
+    client_id = getattr(client, "ean", None) or getattr(client, "id", None)
+    names = ", ".join(short_name(tag) for tag in dropped[:10])
+    more = f" and {len(dropped) - 10} more" if len(dropped) > 10 else ""
+    log.debug(
+        "ignored unknown elements in %s from client %s: %s%s",
+        request.operation,
+        client_id,
+        names,
+        more,
+    )
 
 
 def _unsupported_or_unknown(payload: etree._Element, version: SoapVersion) -> Request:
@@ -167,7 +194,7 @@ def salvage_header(body: bytes) -> RequestHeader | None:
     Refused documents (DTDs, entities, processing instructions, oversize) yield None.
     """
     try:
-        root = parse_document(body, max_bytes=MAX_REQUEST_BYTES)
+        root = parse_document(body, max_bytes=MAX_REQUEST_BYTES, max_elements=MAX_ELEMENTS)
     except XmlRejected as exc:
         return _salvage_broken(body) if exc.salvageable else None
     except TypeError:
@@ -177,7 +204,9 @@ def salvage_header(body: bytes) -> RequestHeader | None:
 
 def _salvage_broken(body: bytes) -> RequestHeader | None:
     try:
-        root = parse_document(body, max_bytes=MAX_REQUEST_BYTES, recover=True)
+        root = parse_document(
+            body, max_bytes=MAX_REQUEST_BYTES, max_elements=MAX_ELEMENTS, recover=True
+        )
     except XmlRejected:
         return None
     return _header_anywhere(root)
@@ -271,7 +300,8 @@ def response_header(
     request header is unknown: :data:`PLACEHOLDER_DEVICE_ID` (GenericDeviceID "UNKNOWN") for
     clientID/terminalID and :data:`PLACEHOLDER_MSG_ID` (``00000000000000``/``1``) for reqMsgID.
     An ``EANDeviceID`` whose ``ean`` is not 13 digits (accepted leniently on input) is echoed
-    as ``GenericDeviceID`` with the same value, so the answer stays schema-valid.
+    as ``GenericDeviceID`` with the same value, so the answer stays schema-valid; a device ID
+    longer than ``b:Msg`` allows (salvaged from a refused request) gets the placeholder.
     ``resp_date_time`` defaults to now (UTC).
     """
     if resp_date_time is None:
@@ -302,7 +332,10 @@ def _echo_device(device: DeviceID) -> DeviceID:
     if isinstance(device, EANDeviceID):
         ean = device.ean
         if not (len(ean) == 13 and ean.isascii() and ean.isdigit()):
-            return GenericDeviceID(id=ean)
+            device = GenericDeviceID(id=ean)
+    if isinstance(device, GenericDeviceID) and len(device.id) > _MSG_MAX:
+        # Salvaged from a refused request: an id b:Msg cannot carry is not echoed.
+        return PLACEHOLDER_DEVICE_ID
     return device
 
 
@@ -552,9 +585,9 @@ def parse_response(body: bytes) -> Response | SoapFault:
 
 
 def _response_by_local_name(tag: str) -> type | None:
-    local = etree.QName(tag).localname.lower()
+    local = local_name(tag).lower()
     for clark, cls in RESPONSE_ELEMENTS.items():
-        if etree.QName(clark).localname.lower() == local:
+        if local_name(clark).lower() == local:
             return cls
     return None
 
@@ -565,9 +598,7 @@ def _read_soap_fault(payload: etree._Element, version: SoapVersion) -> SoapFault
     vendor_code = None
     if detail is not None:
         for child in detail:
-            if isinstance(child.tag, str) and etree.QName(child).localname.lower() == (
-                "xmlvendfaultresp"
-            ):
+            if isinstance(child.tag, str) and local_name(child.tag).lower() == "xmlvendfaultresp":
                 normalise(child, XMLVendFaultResp, vend_request=False)
                 try:
                     bound = from_xml(XMLVendFaultResp, child, lenient=True)
@@ -575,7 +606,7 @@ def _read_soap_fault(payload: etree._Element, version: SoapVersion) -> SoapFault
                     bound = None
                 fault_resp = bound if isinstance(bound, XMLVendFaultResp) else None
                 for el in child.iter():
-                    if isinstance(el.tag, str) and etree.QName(el).localname == "faultCode":
+                    if isinstance(el.tag, str) and local_name(el.tag) == "faultCode":
                         vendor_code = (el.text or "").strip() or None
                         break
                 break

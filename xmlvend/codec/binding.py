@@ -62,6 +62,12 @@ def _short_path(path: tuple[str, ...]) -> str:
     return "/".join(short_name(tag) for tag in path)
 
 
+def local_name(tag: str) -> str:
+    """The local part of a Clark name. Unlike ``etree.QName`` it never raises: a recovering
+    parse of a broken document can leave tags such as ``b:passw:rd`` (unbound prefix)."""
+    return tag.rpartition("}")[2]
+
+
 def short_name(clark: str) -> str:
     """``{ns}local`` -> ``prefix:local`` with the codec prefixes (for human messages)."""
     if clark.startswith("{"):
@@ -540,7 +546,7 @@ def _bind_lenient(spec: ClassSpec, el: etree._Element) -> Any:
             continue
         pair = spec.by_tag.get(tag)
         if pair is None:
-            pair = spec.by_local.get(etree.QName(tag).localname)
+            pair = spec.by_local.get(local_name(tag))
             if pair is None or not _foreign_or_unqualified(tag):
                 continue  # a vendor addition we do not understand
         gfs, fs = pair

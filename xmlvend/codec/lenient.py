@@ -26,9 +26,19 @@ Repaired by the normalisation pass before validation (:func:`normalise`):
    ``custIdentifier`` -> CustIDMethod; ``token`` with ``stsCipher`` -> STS1Token. A
    ``resource`` without a type is Electricity. Ambiguous cases (a card payType, an
    adviceReq) stay unresolved and are rejected.
-6. Unknown trailing vendor elements (elements in a namespace that is not one of the
-   XMLVend / extension namespaces, after the last XMLVend child of their parent) are
-   dropped and never reach the typed object (Conlog/Eskom extensions, §2.9).
+6. Unknown trailing elements are dropped and never reach the typed object (issue 10 §6):
+
+   a. after the standard content of the request element itself, every element the
+      request's type does not define, in any namespace -- a vendor namespace, no namespace,
+      or an XMLVend namespace (``b:serverID`` after a payAccReq's ``r:payAccount``, an
+      undefined ``b:vendingServerID``). Only the run of such elements at the very end goes:
+      an unknown element followed by a standard one is *inside* the standard content and
+      stays refused, and so does a standard element repeated at the end;
+   b. below the request element, elements in a namespace that is not one of the XMLVend /
+      extension namespaces, after the last XMLVend child of their parent (Conlog/Eskom
+      extensions, §2.9).
+
+   :func:`normalise` returns the Clark names of what it dropped, for the debug log.
 7. An empty ``b:newPassword`` is dropped (§9.3).
 
 Already accepted by the strict schema, so nothing to relax (kept raw for the server):
@@ -147,12 +157,20 @@ _B = f"{{{BASE}}}"
 _PREFERRED: dict[type, type] = {b.Resource: b.Electricity, b.Fault: b.SystemEx}
 
 
-def normalise(payload: etree._Element, declared: type | None, *, vend_request: bool) -> None:
-    """Apply the repairs 4-7 in place (5-7 also suit answers of foreign servers).
+def normalise(
+    payload: etree._Element,
+    declared: type | None,
+    *,
+    vend_request: bool,
+    request: bool = False,
+) -> list[str]:
+    """Apply the repairs 4-7 in place (5-7 also suit answers of foreign servers); return the
+    Clark names of the elements dropped (6), in document order.
 
     ``declared``: the declared type of ``payload`` (None if unknown: then no xsi:type is
     inferred). ``vend_request``: the request type derives from b:BaseVendReq, so it must
-    carry a ``b:resource``.
+    carry a ``b:resource``. ``request``: ``payload`` is a request element, whose unknown
+    trailing elements of any namespace are dropped (6a).
     """
     abstract_tags, known_tags = _tag_sets()
     untyped = payload.get(XSI_TYPE) is None and declared is not None and is_abstract(declared)
@@ -168,11 +186,16 @@ def normalise(payload: etree._Element, declared: type | None, *, vend_request: b
                 password = el
         elif isinstance(tag, str) and _is_vendor_element(tag):
             vendor.append(el)
-    for el in vendor:  # 6.
-        if _only_vendor_after(el):
+    dropped: list[str] = []
+    if request and declared is not None:
+        dropped.extend(_drop_unknown_tail(payload, declared))  # 6a.
+    for el in vendor:  # 6b.
+        # Not inside something dropped already (6a, or a vendor element above it).
+        if _only_vendor_after(el) and any(a is payload for a in el.iterancestors()):
             parent = el.getparent()
             if parent is not None:
                 parent.remove(el)
+                dropped.append(el.tag)
     if password is not None and not (password.text or "").strip() and not len(password):
         parent = password.getparent()
         if parent is not None:
@@ -181,6 +204,53 @@ def normalise(payload: etree._Element, declared: type | None, *, vend_request: b
         _walk(payload, declared)  # 5.
     if vend_request:
         _insert_default_resource(payload)  # 4.
+    return dropped
+
+
+def _drop_unknown_tail(payload: etree._Element, declared: type) -> list[str]:
+    """Remove the elements at the end of ``payload`` that its type does not define (6a)."""
+    if not len(payload):
+        return []
+    known = _child_tags(payload, declared)
+    if payload[-1].tag in known:
+        return []  # the usual request: nothing after the standard content
+    tail = []
+    for child in reversed(payload):
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue
+        if tag in known:
+            break
+        tail.append(child)
+    for child in tail:
+        payload.remove(child)
+    return [child.tag for child in reversed(tail)]
+
+
+def _child_tags(el: etree._Element, declared: type) -> frozenset[str]:
+    """The child elements the type of ``el`` defines: that of its xsi:type when it names a
+    subtype of ``declared``, else of ``declared`` -- for an abstract one, of any of its
+    concrete subtypes (an adviceReq without xsi:type)."""
+    xsi_type = el.get(XSI_TYPE)
+    if xsi_type is None:
+        return _defined_children(declared)
+    try:
+        uri, local = resolve_qname(el, xsi_type)
+    except BindingError:
+        uri, local = None, ""
+    cls = spec_of(declared).subtypes.get((uri, local)) if uri is not None else None
+    return _defined_children(declared if cls is None else cls)
+
+
+@functools.cache
+def _defined_children(cls: type) -> frozenset[str]:
+    spec = spec_of(cls)
+    if not spec.abstract:
+        return frozenset(spec.by_tag)
+    tags: set[str] = set()
+    for sub in spec.subtypes.values():
+        tags.update(spec_of(sub).by_tag)
+    return frozenset(tags)
 
 
 _NEW_PASSWORD = f"{_B}newPassword"

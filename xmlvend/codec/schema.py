@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
+import threading
 from collections.abc import Collection, Mapping
 from typing import Final
 
@@ -138,11 +139,26 @@ def compile_schema(files: Mapping[str, bytes]) -> etree.XMLSchema:
     missing = [name for name in SCHEMA_FILES if name not in files]
     if missing:
         raise KeyError(f"schema set lacks {', '.join(missing)}")
-    parser = _secure_parser(_InMemoryResolver(files))
-    driver = etree.fromstring(
-        _driver_document(SCHEMA_FILES), parser, base_url=_PACKAGE_URL + "driver.xsd"
-    )
-    return etree.XMLSchema(driver)
+    # lxml swaps libxml2's process-wide external entity loader around every parse and
+    # compilation and restores what it found; a parse or compilation ending in another
+    # thread can therefore restore libxml2's own loader in the middle of ours, and the
+    # remaining imports fail with only a warning: a validator without whole namespaces
+    # ("No matching global declaration" for m:updateMeterKeyReq). Compilations take turns,
+    # and one that logged anything (a clean one logs nothing) is done again.
+    with _COMPILING:
+        for _ in range(_ATTEMPTS):
+            parser = _secure_parser(_InMemoryResolver(files))
+            driver = etree.fromstring(
+                _driver_document(SCHEMA_FILES), parser, base_url=_PACKAGE_URL + "driver.xsd"
+            )
+            schema = etree.XMLSchema(driver)
+            if not len(schema.error_log):
+                return schema
+    raise RuntimeError(f"the XMLVend schema set did not compile cleanly: {schema.error_log}")
+
+
+_COMPILING = threading.Lock()
+_ATTEMPTS = 3
 
 
 @functools.cache

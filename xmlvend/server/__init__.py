@@ -10,10 +10,12 @@ Modules, outside in:
 * ``listen``, ``workers`` -- sockets (``SO_REUSEPORT`` for ``--workers N``), the supervisor;
 * ``http`` -- Site/channel/request: body size limit (413 while reading), read and idle
   timeouts, no form parsing; ``encoding`` -- gzip both ways, decompression capped;
-  ``tls`` -- server TLS and the client certificate's clientID; ``certs`` -- dev certificates;
+  ``tls`` -- server TLS, the client certificate's clientID, failed handshakes;
+  ``certs`` -- dev certificates;
 * ``resource`` -- the one ``isLeaf`` resource: SOAP, WSDL/XSD, /healthz, /metrics;
 * ``endpoint`` -- one request: parse, authenticate, dispatch, answer; ``deadline`` -- the
-  race against ``server.deadline_seconds``; ``auth`` -- the Authenticator on a worker thread;
+  race against ``server.deadline_seconds``; ``auth`` -- the Authenticator's steps on the
+  database pool and on a password-hashing pool of their own, failed-login throttling;
 * ``handlers/`` -- one module per group of operations, calling the utility service, the
   voucher stock and the core; ``txns`` -- our own transaction functions;
 * ``renderer`` -- the ResponseRenderer (domain results -> exact bytes); ``convert`` --

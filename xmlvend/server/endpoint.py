@@ -1,8 +1,9 @@
 """One XMLVend request, from body bytes to response bytes, HTTP aside.
 
-parse (codec, on the reactor thread) -> TLS clientID check -> authenticate (worker thread,
-cached) -> authorise -> the operation's handler -> response bytes, raced against the
-deadline (:mod:`xmlvend.server.deadline`). Every failure becomes a SOAP Fault through
+parse (codec, on the parse pool of :mod:`xmlvend.server.parsing`, never on the reactor
+thread) -> TLS clientID check -> authenticate (worker thread, cached) -> authorise -> the
+operation's handler -> response bytes, raced against the deadline
+(:mod:`xmlvend.server.deadline`). Every failure becomes a SOAP Fault through
 :mod:`xmlvend.server.faults`; unexpected exceptions are logged with an incident number and
 answered with a generic ``SystemEx`` -- never a traceback, never an empty answer.
 """
@@ -16,22 +17,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from twisted.internet.defer import Deferred, DeferredList, ensureDeferred, succeed
+from twisted.internet.defer import Deferred, DeferredList, ensureDeferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 
 from vending.auth import CredentialsChanged
 from vending.requests import StoredResponse
 from vending.services.results import Outcome as ServiceOutcome
-from xmlvend.codec import CodecError, UnsupportedRequest, parse_request
+from xmlvend.codec import CodecError, Request, UnsupportedRequest
 from xmlvend.codec.types_base import BaseReq
 from xmlvend.server.auth import Gatekeeper
 from xmlvend.server.convert import device_value, msg_id_text
 from xmlvend.server.deadline import InFlight, answer_by
-from xmlvend.server.errors import DeadlinePassed, TransactionDelayed
+from xmlvend.server.errors import DeadlinePassed, ParserBusy, TransactionDelayed
 from xmlvend.server.faults import spec_for
 from xmlvend.server.handlers import Call, Operation, Reply, Services, operations
 from xmlvend.server.metrics import Metrics
+from xmlvend.server.parsing import RequestParser
 
 log = logging.getLogger("evd.xmlvend")
 
@@ -60,7 +62,8 @@ class Outcome:
 
 
 class Endpoint:
-    """See the module docstring. ``clock`` gives the received-at time of requests."""
+    """See the module docstring. ``clock`` gives the received-at time of requests;
+    ``parse`` reads request bodies (:class:`~xmlvend.server.parsing.ParsePool`)."""
 
     def __init__(
         self,
@@ -71,8 +74,10 @@ class Endpoint:
         deadline_seconds: float,
         metrics: Metrics,
         clock: Callable[[], datetime],
+        parse: RequestParser,
     ) -> None:
         self.services = services
+        self._parse = parse
         self._gate = gatekeeper
         self._reactor = reactor
         self._deadline = deadline_seconds
@@ -84,36 +89,58 @@ class Endpoint:
 
     # --- one request -----------------------------------------------------------------------
 
-    def handle(self, body: bytes, identities: frozenset[str] | None = None) -> Deferred:
+    def handle(
+        self, body: bytes, identities: frozenset[str] | None = None, peer: str | None = None
+    ) -> Deferred:
         """-> :class:`Outcome`, within the deadline. ``identities``: the values of the
-        client certificate's clientID field, None without a client certificate."""
-        try:
-            request = parse_request(body)
-        except CodecError as error:
+        client certificate's clientID field, None without a client certificate; ``peer``:
+        the client's address from the transport (failed logins are throttled by it).
+
+        The body is parsed on the parse pool (:mod:`xmlvend.server.parsing`), never on the
+        reactor thread; the time it took counts against the deadline."""
+        started = self._reactor.seconds()
+        parsed = self._parse(body)
+        parsed.addCallbacks(
+            self._dispatch, self._not_parsed, callbackArgs=(identities, started, peer)
+        )
+        return parsed
+
+    def _not_parsed(self, failure: Failure) -> Outcome:
+        error = failure.value
+        if isinstance(error, CodecError):
             header = error.header
-            return succeed(
-                self.fault_outcome(
-                    None,
-                    error,
-                    operation="unknown",
-                    client_id=None if header is None else device_value(header.client_id),
-                    msg_id=None if header is None else msg_id_text(header.msg_id),
-                )
+            return self.fault_outcome(
+                None,
+                error,
+                operation="unknown",
+                client_id=None if header is None else device_value(header.client_id),
+                msg_id=None if header is None else msg_id_text(header.msg_id),
             )
-        except Exception as error:  # a bug in parsing: answered, logged with an incident
-            return succeed(self.fault_outcome(None, error, operation="unknown"))
+        if isinstance(error, ParserBusy):
+            log.warning("request refused unread: no parser thread free in time")
+        # ParserBusy is a SystemEx; anything else is a bug in parsing: answered, and logged
+        # with an incident number.
+        return self.fault_outcome(None, error, failure=failure, operation="unknown")
+
+    def _dispatch(
+        self,
+        request: Request,
+        identities: frozenset[str] | None,
+        started: float,
+        peer: str | None = None,
+    ) -> Outcome | Deferred:
         if isinstance(request, UnsupportedRequest):
-            return succeed(self._unsupported(request))
+            return self._unsupported(request)
         operation = self.operations[request.operation]
         call = Call(request, received_at=self._clock())
         key = (call.client_id, call.request_id)
         if operation.state_changing:
             self.in_flight.add(key)
-        work = ensureDeferred(self._process(call, operation, identities))
+        work = ensureDeferred(self._process(call, operation, identities, peer))
         self._background.add(work)
         answer = answer_by(
             self._reactor,
-            self._deadline,
+            max(self._deadline - (self._reactor.seconds() - started), 0.0),
             work,
             on_time=lambda result: self._outcome(call, result),
             at_deadline=lambda: self._at_deadline(call, operation),
@@ -127,11 +154,15 @@ class Endpoint:
         return answer
 
     async def _process(
-        self, call: Call, operation: Operation, identities: frozenset[str] | None
+        self,
+        call: Call,
+        operation: Operation,
+        identities: frozenset[str] | None,
+        peer: str | None = None,
     ) -> Reply:
         header = call.request.header
         self._gate.check_certificate(header, identities)
-        call.principal = await self._gate.authenticate(header)
+        call.principal = await self._gate.authenticate(header, peer)
         self._gate.authorise(call.principal, call.request.operation)
         try:
             reply = await operation.handle(self.services, call)
@@ -139,7 +170,7 @@ class Endpoint:
             # The password, a status or a privilege changed since it was cached: verify
             # once more, and check the permission again.
             self._gate.forget(call.client_id)
-            call.principal = await self._gate.authenticate(header)
+            call.principal = await self._gate.authenticate(header, peer)
             self._gate.authorise(call.principal, call.request.operation)
             reply = await operation.handle(self.services, call)
         if operation.state_changing:

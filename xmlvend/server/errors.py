@@ -62,3 +62,10 @@ class DeadlinePassed(ServerError):
     """A read-only request could not be answered within the server's deadline."""
 
     code = "deadline_passed"
+
+
+class ParserBusy(ServerError):
+    """No parser thread was free to read the request within ``server.parse_wait_seconds``;
+    the request was not read, nothing changed."""
+
+    code = "parser_busy"

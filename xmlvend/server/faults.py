@@ -104,6 +104,7 @@ FAULT_TABLE: Final[dict[type[BaseException], FaultSpec]] = {
     batches.UnknownBatch: FaultSpec("ReprintEndBatchEx"),
     server.DeadlinePassed: _SYSTEM,
     Abandoned: _SYSTEM,  # interrupted by a restart, answered for good by recovery
+    server.ParserBusy: _SYSTEM,  # the request was not read: the client may send it again
     # --- money and products ---------------------------------------------------------------
     core.InsufficientFunds: FaultSpec("VendorCreditEx"),
     core.OutOfStock: _RULE,

@@ -3,7 +3,7 @@
 The socket is made here (not by ``listenTCP``) so that every worker process can set
 ``SO_REUSEPORT`` before binding, and the kernel spreads new connections over the workers
 (stack.md §1.4); the reactor adopts it. TLS wraps the site's factory in Twisted's memory-BIO
-TLS, exactly what ``listenSSL`` does.
+TLS, exactly what ``listenSSL`` does (plus a report of failed handshakes).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import Any
 
 from twisted.internet.interfaces import IListeningPort
 from twisted.internet.protocol import Factory
-from twisted.protocols.tls import TLSMemoryBIOFactory
+
+from xmlvend.server.tls import HandshakeFailed, ObservedTLSFactory
 
 BACKLOG = 1024
 
@@ -42,10 +43,12 @@ def listen(
     *,
     tls_options: Any = None,
     reuse_port: bool = False,
+    on_tls_failure: HandshakeFailed | None = None,
 ) -> IListeningPort:
-    """Listen on (host, port) with ``factory`` (wrapped in TLS when ``tls_options``)."""
+    """Listen on (host, port) with ``factory`` (wrapped in TLS when ``tls_options``;
+    failed handshakes are reported to ``on_tls_failure(peer, reason, detail)``)."""
     if tls_options is not None:
-        factory = TLSMemoryBIOFactory(tls_options, False, factory)
+        factory = ObservedTLSFactory(tls_options, factory, on_tls_failure)
     sock = bound_socket(host, port, reuse_port=reuse_port)
     try:
         sock.listen(BACKLOG)

@@ -70,8 +70,15 @@ COUNTERS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
         "Requests answered as delayed that finished in the background.",
         ("outcome",),
     ),
+    (
+        "tls",
+        "evd_tls_handshake_failures_total",
+        "TLS handshakes that failed (no client certificate, unknown CA, old protocol).",
+        ("reason",),
+    ),
 )
 _ARITY = {key: len(labels) for key, _name, _help, labels in COUNTERS}
+_TLS_REASONS = frozenset({"no_certificate", "unknown_ca", "protocol_version", "other"})
 
 # A snapshot: the JSON-able state of one process's metrics (see Metrics.snapshot).
 Snapshot = dict[str, Any]
@@ -163,6 +170,11 @@ class Metrics:
         """A delayed request finished in the background (``ok`` or ``failed``)."""
         with self._lock:
             self._counters["late"][(outcome,)] += 1
+
+    def tls_handshake_failed(self, reason: str) -> None:
+        """A TLS handshake failed; ``reason`` is one of tls.HANDSHAKE_FAILURE_REASONS."""
+        with self._lock:
+            self._counters["tls"][(reason if reason in _TLS_REASONS else "other",)] += 1
 
     def started(self) -> None:
         with self._lock:

@@ -13,6 +13,11 @@ the next whichever worker answers: the worker answering a later scrape finds eve
 least as new as the one answering an earlier scrape did. A file that is unreadable or not a
 complete snapshot is skipped (the last good one read from it is used instead). The
 supervisor removes the directory when the workers have stopped.
+
+A supervisor killed outright (kill -9) cannot remove it, so each supervisor writes its pid
+into the directory (``supervisor.pid``) and, starting, removes the ``evd-metrics-*``
+directories of the same user whose supervisor and workers are all gone
+(:func:`clean_stale_metrics_dirs`).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,9 +40,76 @@ log = logging.getLogger("evd.xmlvend")
 _SNAPSHOT_FILE = re.compile(r"^([0-9]+)\.json$")
 
 
-def make_metrics_dir(parent: str | None = None) -> str:
-    """A new private directory for the workers' snapshots (see the module docstring)."""
-    return tempfile.mkdtemp(prefix="evd-metrics-", dir=parent)
+PREFIX = "evd-metrics-"
+OWNER_FILE = "supervisor.pid"
+# A directory naming no process at all is left alone this long (it may be one that another
+# supervisor is making this very moment).
+ANONYMOUS_GRACE_SECONDS = 3600.0
+
+
+def make_metrics_dir(parent: str | None = None, owner: int | None = None) -> str:
+    """A new private directory for the workers' snapshots (see the module docstring),
+    naming its ``owner`` (default: this process)."""
+    path = tempfile.mkdtemp(prefix=PREFIX, dir=parent)
+    owner_pid = os.getpid() if owner is None else owner
+    (Path(path) / OWNER_FILE).write_text(f"{owner_pid}\n", encoding="ascii")
+    return path
+
+
+def _pids_of(directory: Path) -> list[int]:
+    """The supervisor's and the workers' pids a metrics directory names."""
+    pids = []
+    try:
+        owner = (directory / OWNER_FILE).read_text(encoding="ascii").strip()
+        if owner.isdigit():
+            pids.append(int(owner))
+    except OSError:
+        pass
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        names = []
+    for name in names:
+        match = _SNAPSHOT_FILE.match(name)
+        if match is not None:
+            pids.append(int(match.group(1)))
+    return pids
+
+
+def clean_stale_metrics_dirs(
+    parent: str | None = None,
+    *,
+    alive: Callable[[int], bool] | None = None,
+    now: Callable[[], float] = time.time,
+) -> list[str]:
+    """Remove the ``evd-metrics-*`` directories in ``parent`` (default: the temporary
+    directory) that belong to this user and whose supervisor and workers have all exited
+    (a directory naming no process: once it is older than an hour). The removed paths."""
+    alive = alive or pid_alive
+    root = Path(parent or tempfile.gettempdir())
+    removed = []
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith(PREFIX) or not entry.is_dir(follow_symlinks=False):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if info.st_uid != os.getuid():
+            continue  # another user's server: not ours to judge
+        pids = _pids_of(Path(entry.path))
+        if pids:
+            stale = not any(alive(pid) for pid in pids)
+        else:
+            stale = now() - info.st_mtime > ANONYMOUS_GRACE_SECONDS
+        if stale:
+            remove_metrics_dir(entry.path)
+            removed.append(entry.path)
+    return removed
 
 
 def remove_metrics_dir(path: str) -> None:

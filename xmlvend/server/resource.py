@@ -133,7 +133,7 @@ class XMLVendResource(Resource):
             d.callback(outcome)
         else:
             try:
-                d = self._endpoint.handle(body, self._identities(request))
+                d = self._endpoint.handle(body, self._identities(request), _peer(request))
             except Exception as exc:  # never expected: the endpoint answers every failure
                 d = Deferred()
                 d.errback(exc)

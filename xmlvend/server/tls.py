@@ -5,18 +5,24 @@ With ``tls.client_ca`` set, a client must present a certificate issued by that C
 handshake fails otherwise), and the certificate's subject field ``tls.client_id_field``
 (CN by default; serialNumber, OU, O, UID, emailAddress, or SAN for any DNS/URI/e-mail
 alternative name) must carry the request's clientID, else ``ClientIDSSLEx``.
+
+A handshake that fails (no client certificate, an unknown CA, an old protocol) is reported
+with the client's address and a reason from a closed set (:class:`ObservedTLSFactory`):
+the server logs it and counts it in ``evd_tls_handshake_failures_total``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
+from OpenSSL.SSL import Error as OpenSSLError
 from twisted.internet import ssl
+from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
 
 from vending.config import Config
 
@@ -110,3 +116,80 @@ def peer_identities(transport: Any, field: str) -> frozenset[str] | None:
         return None
     certificate = peer.to_cryptography() if hasattr(peer, "to_cryptography") else peer
     return certificate_identities(certificate, field)
+
+
+# --- failed handshakes ---------------------------------------------------------------------------
+
+# Why a handshake failed, as a closed set (a metric label): OpenSSL's reason texts mapped.
+HANDSHAKE_FAILURE_REASONS = ("no_certificate", "unknown_ca", "protocol_version", "other")
+
+_REASON_PATTERNS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("no_certificate", ("peer did not return a certificate", "certificate required")),
+    (
+        "unknown_ca",
+        ("certificate verify failed", "unknown ca", "bad certificate", "unsupported certificate"),
+    ),
+    (
+        "protocol_version",
+        (
+            "unsupported protocol",
+            "wrong version number",
+            "version too low",
+            "no protocols available",
+            "protocol version",
+            "http request",
+        ),
+    ),
+)
+
+
+def handshake_failure_reason(error: BaseException) -> str:
+    """One of :data:`HANDSHAKE_FAILURE_REASONS` for an OpenSSL handshake error."""
+    text = str(error).lower()
+    for reason, patterns in _REASON_PATTERNS:
+        if any(pattern in text for pattern in patterns):
+            return reason
+    return "other"
+
+
+HandshakeFailed = Callable[[str, str, str], None]  # (peer host, reason, OpenSSL's text)
+
+
+class ObservedTLSProtocol(TLSMemoryBIOProtocol):
+    """Twisted's memory-BIO TLS, telling its factory about handshakes that failed (a
+    client without a certificate, with one of an unknown CA, or speaking an old protocol):
+    Twisted would drop those connections silently."""
+
+    factory: ObservedTLSFactory
+
+    def connectionLost(self, reason: Any) -> None:
+        failed = None if self._handshakeDone else self._reason
+        transport = self.transport
+        super().connectionLost(reason)
+        if failed is not None and isinstance(failed.value, OpenSSLError):
+            peer = getattr(transport.getPeer(), "host", "") if transport is not None else ""
+            self.factory.handshake_failed(str(peer), failed.value)
+
+
+class ObservedTLSFactory(TLSMemoryBIOFactory):
+    """``TLSMemoryBIOFactory`` (server side) reporting failed handshakes to ``on_failure``."""
+
+    protocol = ObservedTLSProtocol
+
+    def __init__(self, options: Any, wrapped: Any, on_failure: HandshakeFailed | None) -> None:
+        super().__init__(options, False, wrapped)
+        self._on_failure = on_failure
+
+    def handshake_failed(self, peer: str, error: BaseException) -> None:
+        if self._on_failure is not None:
+            self._on_failure(peer, handshake_failure_reason(error), _openssl_text(error))
+
+
+def _openssl_text(error: BaseException) -> str:
+    """OpenSSL's reason strings of ``error`` (no certificate content, no secrets)."""
+    details = error.args[0] if error.args else None
+    if isinstance(details, list):
+        parts = [str(item[-1]) for item in details if isinstance(item, tuple) and item]
+        if parts:
+            return "; ".join(parts)[:200]
+    return str(error)[:200]

@@ -9,7 +9,8 @@ recovery of pending sales, so pending upstream vends are not recovered twice.
 
 The supervisor also makes a private directory through which the workers share their metrics
 (``--metrics-dir``, see :mod:`xmlvend.server.metricsdir`), so that ``GET /metrics`` reports
-the whole server whichever worker answers; it removes it once the workers have stopped.
+the whole server whichever worker answers; it removes it once the workers have stopped,
+and at start the directories of supervisors that were killed outright.
 """
 
 from __future__ import annotations
@@ -25,7 +26,11 @@ from collections.abc import Sequence
 from types import FrameType
 
 from xmlvend.server.listen import bound_socket
-from xmlvend.server.metricsdir import make_metrics_dir, remove_metrics_dir
+from xmlvend.server.metricsdir import (
+    clean_stale_metrics_dirs,
+    make_metrics_dir,
+    remove_metrics_dir,
+)
 
 POLL_SECONDS = 0.2
 
@@ -90,7 +95,10 @@ class Supervisor:
         self._stopping = False
         # Each worker writes one byte here once it listens (see wait_ready).
         self._ready_read, self.ready_fd = os.pipe()
-        # The workers' metrics snapshots (in $TMPDIR unless ``metrics_parent`` is given).
+        # The workers' metrics snapshots (in $TMPDIR unless ``metrics_parent`` is given);
+        # first the directories that servers killed outright left behind.
+        for stale in clean_stale_metrics_dirs(metrics_parent):
+            log.info("removed %s: its server is gone", stale)
         self.metrics_dir: str | None = make_metrics_dir(metrics_parent)
 
     def start(self, commands: Sequence[list[str]]) -> None:

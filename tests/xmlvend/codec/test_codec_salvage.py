@@ -129,3 +129,24 @@ def test_render_codec_error(document: bytes, fault_class: str, code: str) -> Non
     assert (fault.fault_class, fault.code) == (fault_class, code)
     assert fault.detail is not None and fault.detail.header is not None
     assert fault.detail.header.req_msg_id == EXPECTED.msg_id
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        VALID.replace(b"<b:opName>", b"<b:>", 1),
+        VALID.replace(b"<b:password>", b"<b:passw:rd>", 1).replace(
+            b"</b:password>", b"</b:passw:rd>", 1
+        ),
+    ],
+    ids=["empty-local-name", "two-colons"],
+)
+def test_tags_a_recovering_parse_leaves_unqualified_are_a_malformed_request(
+    broken: bytes,
+) -> None:
+    """Found by fuzzing the encodings of issue 10 §2: the salvage parse kept tags such as
+    ``b:passw:rd`` that lxml's QName refuses, and parse_request raised ValueError."""
+    with pytest.raises(MalformedRequest) as info:
+        parse_request(broken)
+    assert info.value.header is not None
+    assert info.value.header.msg_id == EXPECTED.msg_id

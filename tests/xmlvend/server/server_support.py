@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import queue
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -41,6 +43,7 @@ from xmlvend.codec.namespaces import BASE
 from xmlvend.codec.schema import strict_schema
 from xmlvend.server.app import XMLVendServer, build_server
 from xmlvend.server.auth import call_now
+from xmlvend.server.parsing import parse_now
 from xmlvend.transport.asyncdb import ImmediateDatabase
 
 CAFE = "6004708000090"
@@ -99,6 +102,27 @@ def import_vouchers(
         upload, actor="test"
     )
     return pins
+
+
+class ThreadedClock(Clock):
+    """``task.Clock`` that also takes ``callFromThread``: calls made on other threads (the
+    parse pool's results) wait in a queue until the test runs them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._from_threads: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...]]] = (
+            queue.SimpleQueue()
+        )
+
+    def callFromThread(self, fn: Callable[..., Any], *args: Any) -> None:
+        self._from_threads.put((fn, args))
+
+    def run_thread_calls(self, until: Callable[[], object], timeout: float = 30.0) -> None:
+        """Run the calls other threads make, in order, until ``until()`` is true. Waiting
+        for the next call is bounded by ``timeout`` (a safety net: raises queue.Empty)."""
+        while not until():
+            fn, args = self._from_threads.get(timeout=timeout)
+            fn(*args)
 
 
 @dataclass
@@ -196,10 +220,13 @@ def build_world(
     config: Config | None = None,
     service: Any = None,
     seed: bool = True,
+    parse_pool: bool = False,
     **build: Any,
 ) -> World:
     """The demo world and its server; ``seed=False``: a fresh server on an already seeded
-    database (a restart)."""
+    database (a restart). Request bodies are parsed synchronously (``parse_now``) unless
+    ``parse_pool``: then the server's real parse pool (threads) is used and the reactor is a
+    :class:`ThreadedClock` whose thread calls the test runs."""
     if seed:
         database.run_txn("seed_core", seed_core, password_log_n=10)
         database.run_txn("seed_utilities", seed_utilities, keyring)
@@ -208,7 +235,9 @@ def build_world(
         import_vouchers(database, keyring, VOUCHER_PRODUCT, vouchers, sentinel) if vouchers else []
     )
     config = config or make_config()
-    reactor = Clock()
+    reactor = ThreadedClock() if parse_pool else Clock()
+    if not parse_pool:
+        build.setdefault("parse", parse_now)
     clock = MutableClock()
     runner = ImmediateDatabase(database)
     if service is None:

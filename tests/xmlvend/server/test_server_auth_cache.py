@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 
 from tools.conformance import builders
 from tools.conformance.profile import Credentials
@@ -18,7 +19,8 @@ from vending.passwords import hash_password
 from vending.storage.database import Database, Txn
 from vending.vendors import create_operator, create_vendor
 from xmlvend.codec.types_base import MsgID, RequestHeader
-from xmlvend.server.auth import Gatekeeper, call_now
+from xmlvend.server.auth import BoundedCaller, Gatekeeper, LoginBusy, call_now
+from xmlvend.server.faults import fault_for
 
 CLIENT = "6004708000090"
 PASSWORD = "s3cret-pw"
@@ -45,13 +47,15 @@ def _header(password: str, new_password: str | None = None) -> RequestHeader:
 
 
 class CountingCaller:
-    """A synchronous call_blocking that counts the calls it gets."""
+    """A synchronous call_blocking that counts the calls it gets (and what it ran)."""
 
     def __init__(self) -> None:
         self.calls = 0
+        self.ran: list[str] = []
 
     def __call__(self, fn: Any, /, *args: Any) -> Deferred:
         self.calls += 1
+        self.ran.append(fn.__name__)
         return call_now(fn, *args)
 
 
@@ -65,8 +69,48 @@ def _result(d: Deferred) -> Any:
 def gate(database: Database) -> tuple[Gatekeeper, CountingCaller, Authenticator]:
     database.run_txn("setup", _setup)
     authenticator = Authenticator(database, cache_seconds=60)
-    caller = CountingCaller()
-    return Gatekeeper(authenticator, caller), caller, authenticator
+    # ``calls`` below counts password checks: they run on the hashing caller.
+    hashing = CountingCaller()
+    return Gatekeeper(authenticator, CountingCaller(), call_hashing=hashing), hashing, authenticator
+
+
+def test_passwords_are_hashed_on_their_own_pool_never_the_database_one(
+    database: Database,
+) -> None:
+    """The database caller gets the reads and writes; scrypt runs on the hashing caller
+    (before the fix one blocking call on the database pool did both)."""
+    database.run_txn("setup", _setup)
+    db, hashing = CountingCaller(), CountingCaller()
+    gatekeeper = Gatekeeper(Authenticator(database, cache_seconds=0), db, call_hashing=hashing)
+    assert not isinstance(_result(gatekeeper.authenticate(_header(PASSWORD))), Failure)
+    wrong = _result(gatekeeper.authenticate(_header("wrong-password"), "10.1.2.3"))
+    assert wrong.check(AuthenticationFailed)
+    assert hashing.ran == ["verify", "verify"]
+    assert db.ran == ["begin", "finish", "begin", "finish"]
+
+
+def test_a_full_hashing_queue_refuses_at_once(database: Database) -> None:
+    """Beyond its bound, a login is refused without waiting (RequestAuthorisationEx)."""
+    database.run_txn("setup", _setup)
+    waiting: list[Deferred] = []
+
+    def never(fn: Any, /, *args: Any) -> Deferred:
+        d: Deferred = Deferred()
+        waiting.append(d)
+        return d
+
+    bounded = BoundedCaller(never, 2)
+    gatekeeper = Gatekeeper(Authenticator(database), call_now, call_hashing=bounded)
+    answered: list[Any] = []
+    gatekeeper.authenticate(_header("wrong-1")).addBoth(answered.append)
+    gatekeeper.authenticate(_header("wrong-2")).addBoth(answered.append)
+    third = _result(gatekeeper.authenticate(_header("wrong-3")))
+    assert answered == []  # the first two still wait for the hashing pool
+    assert third.check(LoginBusy)
+    assert fault_for(third.value).fault_class == "RequestAuthorisationEx"
+    waiting[0].errback(AuthenticationFailed("wrong"))  # one finishes: room again
+    assert bounded.pending == 1
+    assert len(answered) == 1
 
 
 def test_a_cache_hit_needs_no_thread_hop(

@@ -85,6 +85,7 @@ EXPECTED: dict[type[BaseException], str] = {
     batches.UnknownBatch: "ReprintEndBatchEx",
     server.DeadlinePassed: "SystemEx",
     Abandoned: "SystemEx",
+    server.ParserBusy: "SystemEx",
     core.InsufficientFunds: "VendorCreditEx",
     core.OutOfStock: "BusinessRuleEx",
     core.AmountOutOfRange: "BusinessRuleEx",
@@ -510,12 +511,12 @@ def test_an_unexpected_error_is_a_generic_system_fault(
 
 
 def test_a_bug_anywhere_is_still_a_soap_fault(lite_world: World, monkeypatch: Any) -> None:
-    import xmlvend.server.endpoint as endpoint_module
+    import xmlvend.server.parsing as parsing_module
 
     def broken_parser(body: bytes) -> Any:
         raise KeyError("parser bug")
 
-    monkeypatch.setattr(endpoint_module, "parse_request", broken_parser)
+    monkeypatch.setattr(parsing_module, "parse_request", broken_parser)
     response = lite_world.post(b"<anything/>")
     assert response.status == 500
     fault = response.parsed()

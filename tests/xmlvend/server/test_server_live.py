@@ -10,6 +10,8 @@ import re
 import shutil
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,11 @@ from typing import Any
 import pytest
 from live_support import EVD, ServerProcess, evd, write_config
 from lxml import etree
-from server_support import CAFE, CAFE_OPERATOR, NORMAL_METER, assert_strictly_valid
+from server_support import CAFE, CAFE_OPERATOR, NORMAL_METER, assert_strictly_valid, credit_vend
+
+from tests.xmlvend.codec.fifo_watch import FifoWatch
+from xmlvend.codec import render_request
+from xmlvend.codec import types_base as b
 
 zeep = pytest.importorskip("zeep")
 
@@ -156,6 +162,38 @@ def test_the_printed_first_vend_works_as_pasted(live_server: ServerProcess) -> N
     done = subprocess.run(["bash", "-c", script], check=False, capture_output=True, timeout=30)
     assert b"<r:creditVendResp>" in done.stdout, done.stdout + done.stderr
     assert_strictly_valid(done.stdout)
+
+
+def test_a_doctype_naming_a_fifo_does_not_freeze_the_server(
+    live_server: ServerProcess, tmp_path: Path
+) -> None:
+    """Issue 10 §2 on the real reactor: a UTF-16 body whose DOCTYPE names a FIFO used to
+    block the reactor thread in libxml2's open() until the FIFO was written."""
+    header = b.RequestHeader(
+        client_id=b.EANDeviceID(ean=CAFE),
+        terminal_id=b.GenericDeviceID(id="1"),
+        msg_id=b.MsgID(date_time="20260101120000", unique_number=str(random.randrange(10**6))),
+        auth_cred=b.AuthCred(op_name=CAFE_OPERATOR[0], password=CAFE_OPERATOR[1]),
+    )
+    envelope = render_request(credit_vend(header, NORMAL_METER, "20.00")).decode()
+    with FifoWatch(tmp_path / "pipe") as fifo:
+        text = (
+            f'<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE x SYSTEM "{fifo.path.as_uri()}">'
+            + envelope.partition("?>")[2]
+        )
+        post = urllib.request.Request(
+            live_server.url,
+            data=text.encode("utf-16"),
+            headers={"Content-Type": "text/xml; charset=utf-16"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(post, timeout=20)
+        body = info.value.read()
+        health = urllib.request.urlopen(live_server.url.replace("/xmlvend", "/healthz"), timeout=20)
+        assert not fifo.opened, "the server opened the FIFO"
+    assert info.value.code == 500 and b"XMLVendSchemaEx" in body
+    assert b"pipe" not in body
+    assert health.status == 200
 
 
 def test_sigterm_stops_the_server_cleanly(live_server: ServerProcess) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import ssl
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,28 @@ def test_no_client_certificate_is_refused(tls_server: Any) -> None:
     server, certs = tls_server
     with pytest.raises((ssl.SSLError, ConnectionError, http.client.RemoteDisconnected)):
         post(server, certs, None, request_as(CAFE))
+    # ... and the refusal is logged with the client's address and counted.
+    metrics = get(server, certs, CAFE, "/metrics").body.decode()
+    assert 'evd_tls_handshake_failures_total{reason="no_certificate"}' in metrics
+    deadline = time.monotonic() + 10
+    while "TLS handshake failed" not in server.output() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "TLS handshake failed: peer 127.0.0.1, reason no_certificate" in server.output()
+
+
+def get(server: ServerProcess, certs: Path, client: str, path: str) -> HTTPResponse:
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(certs / "ca.pem"))
+    context.load_cert_chain(certs / f"client-{client}.pem", certs / f"client-{client}.key")
+    url = urlsplit(server.url)
+    connection = http.client.HTTPSConnection(url.hostname, url.port, context=context, timeout=10)
+    try:
+        connection.request("GET", path)
+        answer = connection.getresponse()
+        return HTTPResponse(
+            answer.status, {k.lower(): v for k, v in answer.getheaders()}, answer.read()
+        )
+    finally:
+        connection.close()
 
 
 def test_dev_certificates_carry_the_client_id(tls_server: Any) -> None:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_sale_reprints"
-down_revision = "0006_vendor_batches"
+down_revision = "0007_auth_throttle"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,170 @@
+"""Issue 10 §2 at the server: no request body can block the reactor.
+
+Bodies are parsed on the server's parse pool (real threads): a DOCTYPE naming a FIFO or a
+loopback URL, in UTF-16/32, is refused without opening anything while /healthz keeps
+answering, and a request that waits too long for a parse thread is answered "busy" without
+being read."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from server_support import (
+    CAFE,
+    DEBT_METER,
+    NORMAL_METER,
+    World,
+    build_world,
+    credit_vend,
+    make_config,
+    vend_id,
+    zar,
+)
+
+from tests.xmlvend.codec.fifo_watch import FifoWatch
+from vending.keyring import Keyring
+from vending.storage.database import Database
+from xmlvend.codec import render_request
+from xmlvend.codec import types_revenue as r
+
+
+@pytest.fixture
+def pooled(database: Database, keyring: Keyring, secrets_sentinel: object) -> Iterator[World]:
+    world = build_world(
+        database,
+        keyring,
+        secrets_sentinel,
+        vouchers=0,
+        config=make_config(parse_threads=1, parse_wait_seconds=1.0),
+        parse_pool=True,
+    )
+    try:
+        yield world
+    finally:
+        if world.server.parse_pool is not None:
+            world.server.parse_pool.stop()
+
+
+def _vend_text(world: World) -> str:
+    body = render_request(credit_vend(world.header(), NORMAL_METER, "20.00")).decode()
+    return body.partition("?>")[2].lstrip()
+
+
+ENCODINGS = {
+    "utf-16le-bom": ("UTF-16", "utf-16-le", b"\xff\xfe"),
+    "utf-16be": ("UTF-16", "utf-16-be", b""),
+    "utf-32": ("UTF-32", "utf-32-le", b"\xff\xfe\x00\x00"),
+}
+
+
+@pytest.mark.parametrize("encoding", list(ENCODINGS))
+@pytest.mark.parametrize("target", ["fifo", "http"])
+def test_a_doctype_never_blocks_the_server(
+    pooled: World, tmp_path: Path, encoding: str, target: str
+) -> None:
+    world = pooled
+    label, codec, bom = ENCODINGS[encoding]
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.setblocking(False)
+    before = world.balance(CAFE)
+    with FifoWatch(tmp_path / "pipe") as fifo, listener:
+        url = (
+            fifo.path.as_uri()
+            if target == "fifo"
+            else f"http://127.0.0.1:{listener.getsockname()[1]}/x.dtd"
+        )
+        text = f'<?xml version="1.0" encoding="{label}"?><!DOCTYPE x SYSTEM "{url}">' + _vend_text(
+            world
+        )
+        connection = world.connect()
+        connection.post(bom + text.encode(codec), wait=False)
+        # The reactor thread is free: the body is on the parse pool, nothing answered yet...
+        assert connection.transport.value() == b"", "the body was parsed on the reactor thread"
+        # ...and the server keeps answering while that request is in flight.
+        health = world.get("/healthz")
+        assert health.status == 200
+        world.reactor.run_thread_calls(until=connection.responses)
+        response = connection.last()
+        assert not fifo.opened, "the parser opened the FIFO"
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # no connection was made
+    assert response.status == 500
+    assert response.fault_class() == "XMLVendSchemaEx"
+    desc = response.parsed().desc
+    assert "DTD" in desc
+    assert "pipe" not in desc and "127.0.0.1" not in desc and str(tmp_path) not in desc
+    assert world.balance(CAFE) == before
+
+
+def test_a_request_waiting_too_long_for_a_parser_is_answered_busy_unread(pooled: World) -> None:
+    world = pooled
+    pool = world.server.parse_pool
+    assert pool is not None
+    before = world.balance(CAFE)
+    gate = threading.Event()
+    held = pool.run(gate.wait, 60)  # the only parse thread is busy until the gate opens
+    request = credit_vend(world.header(), NORMAL_METER, "20.00")
+    connection = world.connect()
+    connection.post(render_request(request), wait=False)
+    assert connection.transport.value() == b""
+    assert world.get("/healthz").status == 200  # the reactor is free meanwhile
+    world.reactor.advance(1.0)  # server.parse_wait_seconds
+    response = connection.last()
+    assert response.status == 500
+    assert response.fault_class() == "SystemEx"
+    assert "busy" in response.parsed().desc
+    gate.set()
+    world.reactor.run_thread_calls(until=lambda: held.called)
+    assert world.balance(CAFE) == before  # never read, nothing sold
+    # The same request sent again is read and sold.
+    again = world.connect()
+    again.post(render_request(request), wait=False)
+    world.reactor.run_thread_calls(until=again.responses)
+    assert again.last().status == 200
+    assert world.balance(CAFE) != before
+
+
+def test_requests_are_served_through_the_pool(pooled: World) -> None:
+    world = pooled
+    before = world.balance(CAFE)
+    connection = world.connect()
+    connection.post(render_request(credit_vend(world.header(), NORMAL_METER, "20.00")), wait=False)
+    assert connection.transport.value() == b""  # parsed on a pool thread, not this one
+    world.reactor.run_thread_calls(until=connection.responses)
+    assert connection.last().status == 200
+    assert world.balance(CAFE) != before
+
+
+# --- issue 10 §6: lenient in -----------------------------------------------------------------
+
+
+def test_an_account_payment_with_a_trailing_server_id_is_served(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The deployed client of the report: a server-id element after the standard content of
+    an account payment. Ignored (debug log with the client id), the payment is made."""
+    before = world.balance()
+    request = r.PayAccReq(
+        header=world.header(),
+        req_amt=zar("100.00"),
+        pay_account=r.DebtRecovery(id_method=vend_id(DEBT_METER)),
+    )
+    body = render_request(request).replace(
+        b"</r:payAccReq>",
+        b'<b:serverID xsi:type="b:EANDeviceID" ean="6004708000007"/>'
+        b"<vendingServerID>7</vendingServerID></r:payAccReq>",
+    )
+    with caplog.at_level(logging.DEBUG, logger="evd.xmlvend.codec"):
+        response = world.post(body)
+    assert response.status == 200, response.body
+    assert world.balance() < before
+    logged = [rec.getMessage() for rec in caplog.records if rec.name == "evd.xmlvend.codec"]
+    assert len(logged) == 1
+    assert CAFE in logged[0] and "b:serverID" in logged[0] and "vendingServerID" in logged[0]

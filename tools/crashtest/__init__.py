@@ -1,0 +1,1 @@
+"""The crash campaign (``python -m tools.crashtest``): see :mod:`tools.crashtest.cli`."""

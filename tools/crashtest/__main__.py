@@ -1,0 +1,5 @@
+import sys
+
+from tools.crashtest.cli import main
+
+sys.exit(main())
