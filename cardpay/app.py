@@ -78,6 +78,9 @@ def build_cards(
         client.on_unmatched = lambda doc: run_in_background(
             checkout.late_answer(doc.get("11", ""), doc.get("7", ""), doc.get("39", ""))
         )
+    # The JSON API's POST /api/v1/checkout finds it here (the adapters never import each
+    # other; the Application is what both are given).
+    app._evd_card_checkout = checkout
     resource = CheckoutResource(checkout, config.currency.default)
     return CardMount(checkout, client, resource, background)
 

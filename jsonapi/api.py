@@ -12,6 +12,7 @@ failed with, stored here -- is queued for the key's callback URL (``jsonapi.webh
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import uuid
@@ -29,6 +30,7 @@ from jsonapi.problems import (
     ALL_TYPES,
     METHOD_NOT_ALLOWED,
     NOT_FOUND,
+    NOT_SUPPORTED,
     PROBLEM_CONTENT_TYPE,
     UNAUTHENTICATED,
     ApiProblem,
@@ -122,6 +124,7 @@ ROUTES = _routes(
     ("POST", "/consumers", "register_consumer"),
     ("GET", r"/consumers/(?P<msisdn>\+?[0-9]{8,15})", "get_consumer"),
     ("POST", r"/consumers/(?P<msisdn>\+?[0-9]{8,15})/topups", "top_up"),
+    ("POST", "/checkout", "card_checkout"),
     ("PUT", "/webhook", "set_webhook"),
     ("GET", "/webhook/deliveries", "webhook_deliveries"),
 )
@@ -161,6 +164,9 @@ class ApiServices:
     # Finishing the idempotency path of a request that failed after its 202.
     store_if_unanswered: Callable[[RequestKey, StoredResponse], Awaitable[bool]]
     on_webhook_queued: Callable[[], None] = field(default=lambda: None)
+    # The card checkout service (vending.services.card_checkout), when the card channel is
+    # on: built by the card adapter (it owns the switch client), looked up when needed.
+    card_checkout: Callable[[], Any] = field(default=lambda: None)
 
 
 class JsonApi:
@@ -587,6 +593,40 @@ class JsonApi:
         return Answer.stored(processed.response)
 
     # --- webhooks ---------------------------------------------------------------------------
+
+    # --- card checkout (public) ---------------------------------------------------------------
+
+    async def card_checkout(self, incoming: Incoming) -> Answer:
+        from vending.services.card_checkout import CheckoutRequest
+
+        checkout = self._s.card_checkout()
+        if checkout is None:
+            raise ApiProblem(NOT_SUPPORTED, "card payments are off ([cards] enabled = false)")
+        document = self._body(incoming)
+        card = document.pop("card", None)
+        if not isinstance(card, dict):
+            raise invalid("card must be an object with number, expiry and cvv")
+        given = wire.fields(
+            document,
+            required=("reference", "product", "target", "amount"),
+            optional=("currency", "phone"),
+        )
+        details = wire.fields(card, required=("number", "expiry", "cvv"))
+        currency = given.get("currency", self._s.currency)
+        body, _replayed = await checkout.checkout(
+            CheckoutRequest(
+                reference=given["reference"][:64],
+                product_code=given["product"],
+                target=given["target"],
+                amount=wire.money(given["amount"], currency),
+                pan=details["number"].replace(" ", ""),
+                expiry=details["expiry"],
+                cvv=details["cvv"],
+                phone=given.get("phone"),
+            )
+        )
+        answer = json.loads(body)
+        return Answer.json(answer["http_status"], answer)
 
     async def set_webhook(self, incoming: Incoming) -> Answer:
         caller = await self._caller(incoming)

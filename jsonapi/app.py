@@ -97,6 +97,8 @@ def build_json_api(
             clock=clock,
             store_if_unanswered=store_if_unanswered,
             on_webhook_queued=deliverer.kick,
+            # Built by the card adapter when [cards] is on (it owns the switch client).
+            card_checkout=lambda: getattr(app, "_evd_card_checkout", None),
         ),
         reactor=reactor,
         deadline_seconds=config.server.deadline_seconds,
