@@ -344,21 +344,19 @@ class JsonApi:
 
         product = given["product"]
         sales = self._s.sales
+        # A recipient also gets the PIN or token by SMS (the services queue it).
+        recipient = consumers.normalize_msisdn(given["recipient"]) if "recipient" in given else None
         if "meter" in given or product == self._s.electricity_product:
             if "meter" not in given:
                 raise invalid(f"{product} is sold for a meter: give meter")
-            if "recipient" in given:
-                raise invalid("recipient is for vouchers")
             purchase = Purchase(
                 meter=MeterQuery(msno=given["meter"]), amount=amount, product_code=product
             )
-            coroutine = sales.electricity.sell(ElectricitySaleRequest(ctx, purchase), self.renderer)
-        else:
-            if "recipient" in given:
-                consumers.normalize_msisdn(given["recipient"])
-            request = VoucherSaleRequest(
-                ctx, product, amount=amount, recipient=given.get("recipient")
+            coroutine = sales.electricity.sell(
+                ElectricitySaleRequest(ctx, purchase, recipient=recipient), self.renderer
             )
+        else:
+            request = VoucherSaleRequest(ctx, product, amount=amount, recipient=recipient)
             coroutine = sales.vouchers.sell(request, self.renderer)
         return ensureDeferred(coroutine)
 

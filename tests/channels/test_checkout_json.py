@@ -80,3 +80,23 @@ def test_declines_and_bad_cards_are_answered_as_documented(api) -> None:  # type
     bad = world.client.post("/checkout", {**_body("json-3"), "card": {**CARD, "cvv": "1"}})
     assert bad.status == 422 and bad.problem_type is not None
     assert world.sale_count() == 0
+
+
+def test_a_json_sale_with_a_recipient_queues_the_pin_by_sms(api) -> None:  # type: ignore[no-untyped-def]
+    from vending.channel_tables import sms_messages
+
+    world, _ = api
+    world.key = world.new_key()
+    sold = world.sell(
+        {"product": "AIR-DEMO-10", "amount": "10.00", "recipient": "+27831234567"}, idem="r-1"
+    )
+    assert sold.status == 201
+    token = world.sell(
+        {"product": "ELEC-DEMO", "amount": "20.00", "meter": NORMAL_METER,
+         "recipient": "27831234567"}, idem="r-2",
+    )  # fmt: skip
+    assert token.status == 201
+    rows = world.database.run_txn("t", lambda txn: txn.execute(sms_messages.select()).all())
+    assert [(row.msisdn, row.purpose) for row in rows] == [("27831234567", "recipient")] * 2
+    # The text is encrypted at rest: the PIN is not in the table.
+    world.sentinel.assert_absent(b"".join(bytes(row.body) for row in rows), "sms_messages")
