@@ -119,6 +119,7 @@ ROUTES = _routes(
     ("GET", r"/sales/by-key/(?P<key>[^/]+)", "sale_by_key"),
     ("GET", r"/sales/(?P<sale_id>[0-9]{1,18})", "get_sale"),
     ("POST", r"/sales/(?P<sale_id>[0-9]{1,18})/reversal", "reverse_sale"),
+    ("GET", r"/sales/(?P<sale_id>[0-9]{1,18})/messages", "sale_messages"),
     ("GET", "/account", "account"),
     ("GET", "/account/statement", "statement"),
     ("POST", "/consumers", "register_consumer"),
@@ -167,6 +168,8 @@ class ApiServices:
     # The card checkout service (vending.services.card_checkout), when the card channel is
     # on: built by the card adapter (it owns the switch client), looked up when needed.
     card_checkout: Callable[[], Any] = field(default=lambda: None)
+    # The SMS outbox (vending.services.sms.SmsOutbox): what was sent to a sale's recipient.
+    sms_outbox: Any = None
 
 
 class JsonApi:
@@ -452,6 +455,35 @@ class JsonApi:
         ):
             return Answer(200, record.response.body)
         return Answer.json(200, sale_summary(view.sale))
+
+    async def sale_messages(self, incoming: Incoming, sale_id: str) -> Answer:
+        """The SMS sent for a sale (a recipient's PIN or token) and their delivery states;
+        never their text."""
+        caller = await self._caller(incoming)
+        view = await self._s.sale_queries.sale(caller, int(sale_id))
+        states = []
+        if self._s.sms_outbox is not None:
+            states = await self._s.sms_outbox.request_states(view.sale.request_pk)
+        return Answer.json(
+            200,
+            {
+                "sale_id": view.sale.id,
+                "messages": [
+                    {
+                        "to": state.msisdn,
+                        "purpose": state.purpose,
+                        "state": state.state,
+                        "attempts": state.attempts,
+                        "delivery_report": state.dlr_status,
+                        "queued_at": wire.timestamp(state.created_at),
+                        "reported_at": None
+                        if state.dlr_at is None
+                        else wire.timestamp(state.dlr_at),
+                    }
+                    for state in states
+                ],
+            },
+        )
 
     async def list_sales(self, incoming: Incoming) -> Answer:
         caller = await self._caller(incoming)

@@ -215,6 +215,34 @@ SCHEMAS: dict[str, Any] = {
         },
         ["reference", "product", "target", "amount", "card"],
     ),
+    "SaleMessages": _obj(
+        {
+            "sale_id": {"type": "integer"},
+            "messages": {
+                "type": "array",
+                "items": _obj(
+                    {
+                        "to": {"type": "string"},
+                        "purpose": {"enum": ["recipient", "reply"]},
+                        "state": {
+                            "enum": [
+                                "pending",
+                                "sending",
+                                "submitted",
+                                "delivered",
+                                "failed",
+                                "unknown",
+                            ]
+                        },
+                        "attempts": {"type": "integer"},
+                        "delivery_report": _nullable({"type": "integer"}),
+                        "queued_at": INSTANT,
+                        "reported_at": _nullable(INSTANT),
+                    }
+                ),
+            },
+        }
+    ),
     "Checkout": _obj(
         {
             "reference": {"type": "string"},
@@ -439,6 +467,14 @@ PATHS: dict[str, Any] = {
             {"201": _json("TopUp", "Credited")},
             body="TopUpCreate",
             parameters=[MSISDN_PARAM, IDEMPOTENCY],
+        )
+    },
+    "/sales/{sale_id}/messages": {
+        "get": _op(
+            "The SMS sent for a sale (its recipient's PIN or token) and their delivery "
+            "states (Kannel's reports); never their text",
+            {"200": _json("SaleMessages", "Oldest first")},
+            parameters=[SALE_ID],
         )
     },
     "/checkout": {

@@ -100,3 +100,10 @@ def test_a_json_sale_with_a_recipient_queues_the_pin_by_sms(api) -> None:  # typ
     assert [(row.msisdn, row.purpose) for row in rows] == [("27831234567", "recipient")] * 2
     # The text is encrypted at rest: the PIN is not in the table.
     world.sentinel.assert_absent(b"".join(bytes(row.body) for row in rows), "sms_messages")
+
+    # The vendor sees what was sent for each sale and its delivery state (never the text).
+    sale_id = sold.json()["id"]
+    messages = world.client.get(f"/sales/{sale_id}/messages", key=world.key)
+    assert messages.status == 200
+    (message,) = messages.json()["messages"]
+    assert (message["to"], message["state"]) == ("27831234567", "pending")

@@ -300,6 +300,12 @@ class SmsOutbox:
             "sms_states", sms_outbox.states_for_vendor, principal.vendor_id, limit
         )
 
+    async def request_states(self, request_pk: int) -> list[SmsState]:
+        """The messages queued for one request (a sale's recipient), oldest first."""
+        return await self._runner.run(
+            "sms_request_states", sms_outbox.states_for_request, request_pk
+        )
+
     async def counts(self) -> dict[str, int]:
         return await self._runner.run("sms_counts", sms_outbox.count_by_state)
 
