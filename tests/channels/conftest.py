@@ -183,7 +183,7 @@ def live_cards(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCards]:
         f'[server]\nhost = "127.0.0.1"\nport = {port}\n\n'
         "[security]\nscrypt_log_n = 10\n\n"
         f"[cards]\nenabled = true\nswitch_port = {switch_port}\n"
-        "response_timeout_seconds = 1.0\nreversal_retry_seconds = 0.5\necho_seconds = 5.0\n"
+        "response_timeout_seconds = 3.0\nreversal_retry_seconds = 0.5\necho_seconds = 5.0\n"
     )
     live = LiveCards(None, switch, settlement, config, f"http://127.0.0.1:{port}")
     helper = LiveSms(None, None, config, "")

@@ -24,7 +24,7 @@ def _state(live: LiveCards, reference: str) -> str:
     return row[0] if row else ""
 
 
-def _wait_state(live: LiveCards, reference: str, state: str, timeout: float = 15) -> str:
+def _wait_state(live: LiveCards, reference: str, state: str, timeout: float = 30) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = _state(live, reference)
