@@ -175,7 +175,7 @@ def live_cards(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCards]:
     project = tmp_path_factory.mktemp("cards-live")
     switch_port, port = free_port(), free_port()
     settlement = project / "settlement.csv"
-    switch = start_switch(switch_port, "--late-seconds", "2", "--settlement-file", str(settlement))
+    switch = start_switch(switch_port, "--late-seconds", "6", "--settlement-file", str(settlement))
     (project / "conf").mkdir()
     config = project / "conf" / "evd.toml"
     config.write_text(
