@@ -40,6 +40,7 @@ from jsonapi.problems import (
 from jsonapi.renderer import JsonCall, JsonRenderer, pending_document, sale_summary
 from utilities.interface import MeterQuery, Purchase
 from vending import consumers
+from vending.auth import CredentialsChanged
 from vending.errors import RequestInProgress
 from vending.requests import RequestKey, RequestRecord, StoredResponse
 from vending.services.account_views import AccountViews
@@ -229,12 +230,19 @@ class JsonApi:
                 allowed.append(route.method)
                 continue
             handler: Handler = getattr(self, route.handler)
-            return await handler(incoming, **found.groupdict())
+            try:
+                return await handler(incoming, **found.groupdict())
+            except CredentialsChanged:
+                # A cached verification went stale (password, block or key revocation
+                # since): the change rolled back whole; verify afresh and try once more.
+                self._s.access.forget(self._credential(incoming))
+                return await handler(incoming, **found.groupdict())
         if allowed:
             raise ApiProblem(METHOD_NOT_ALLOWED, f"use {', '.join(sorted(set(allowed)))}")
         raise ApiProblem(NOT_FOUND, f"no resource at {incoming.path}")
 
-    async def _caller(self, incoming: Incoming) -> Caller:
+    @staticmethod
+    def _credential(incoming: Incoming) -> str:
         header = incoming.header("authorization")
         if header is None:
             raise ApiProblem(UNAUTHENTICATED, "send Authorization: Bearer <API key or session>")
@@ -242,7 +250,10 @@ class JsonApi:
         credential = credential.strip()
         if scheme.lower() != "bearer" or not credential or len(credential) > 200:
             raise ApiProblem(UNAUTHENTICATED, "send Authorization: Bearer <API key or session>")
-        return await self._s.access.authenticate(credential)
+        return credential
+
+    async def _caller(self, incoming: Incoming) -> Caller:
+        return await self._s.access.authenticate(self._credential(incoming))
 
     def _body(self, incoming: Incoming) -> dict[str, Any]:
         content_type = (incoming.header("content-type") or b"application/json").lower()

@@ -35,10 +35,6 @@ class JsonCall:
         return wire.canonical({"method": self.method, "path": self.path, "body": self.body})
 
 
-def _money(value: Money | None) -> str | None:
-    return None if value is None else value.format()
-
-
 def _account(available: Money | None) -> dict[str, str] | None:
     if available is None:
         return None

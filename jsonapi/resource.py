@@ -4,6 +4,8 @@ timeout) are XMLVend's Site's, which this resource is mounted in."""
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -12,6 +14,9 @@ from twisted.web import server
 from twisted.web.resource import Resource
 
 from jsonapi.api import Answer, Incoming, JsonApi
+
+# One line per request (method, path, status, latency); never a header, body or query.
+access_log = logging.getLogger("evd.jsonapi.access")
 
 
 class JsonApiResource(Resource):
@@ -22,6 +27,7 @@ class JsonApiResource(Resource):
         self._api = api
 
     def render(self, request: server.Request) -> Any:
+        started = time.perf_counter()
         uri = request.uri.decode("latin-1")
         raw_path, _, raw_query = uri.partition("?")
         try:
@@ -50,6 +56,13 @@ class JsonApiResource(Resource):
                 request.setHeader(b"Content-Length", str(len(answer.body)).encode())
                 request.write(answer.body)
             request.finish()
+            access_log.info(
+                "%s %s %d %.1f ms",
+                incoming.method,
+                raw_path,
+                answer.status,
+                (time.perf_counter() - started) * 1000,
+            )
 
         def crashed(failure: Any) -> None:
             write(self._api.problem_answer(failure.value, incoming))

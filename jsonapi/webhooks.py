@@ -15,6 +15,7 @@ import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from twisted.internet.defer import Deferred, ensureDeferred, succeed
 from twisted.web.http_headers import Headers
@@ -180,7 +181,7 @@ class WebhookDeliverer:
         log.info(
             "webhook %s to %s: %s (attempt %d, %s)",
             delivery.id,
-            delivery.url,
+            urlsplit(delivery.url).hostname,  # never the path or query: they may carry tokens
             status if status is not None else error,
             after.attempts,
             after.state,

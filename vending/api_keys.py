@@ -166,6 +166,17 @@ def revoke_api_key(txn: Txn, key_id: int, *, actor: str, now: datetime | None = 
             .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
             .values(revoked_at=now)
         )
+        # Servers may hold the key's verification in memory: bumping its operator's
+        # credential version makes the next change anywhere fail its in-transaction
+        # re-check (vending.auth.revalidate), and the server then verifies the key afresh.
+        txn.execute(
+            update(operators)
+            .where(
+                operators.c.id
+                == select(api_keys.c.operator_id).where(api_keys.c.id == key_id).scalar_subquery()
+            )
+            .values(credential_version=operators.c.credential_version + 1)
+        )
         audit.record(
             txn,
             actor=actor,

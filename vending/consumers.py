@@ -44,7 +44,14 @@ from vending.money import Money
 from vending.passwords import hash_password, verify_password
 from vending.products import set_vendor_commission
 from vending.storage.database import Txn
-from vending.storage.schema import accounts, ledger_entries, products, transfers, vendors
+from vending.storage.schema import (
+    accounts,
+    ledger_entries,
+    products,
+    transfers,
+    vendor_commissions,
+    vendors,
+)
 from vending.storage.types import utcnow
 from vending.vendors import Vendor, create_vendor, get_vendor
 
@@ -294,9 +301,16 @@ def wallet_vendor(txn: Txn, currency: str) -> Vendor:
             actor="system",
         )
     )
-    for product_id in txn.execute(
-        select(products.c.id).where(products.c.currency == currency)
-    ).scalars():
+    # Products added since the last call get their zero override (one read when none did).
+    missing = select(products.c.id).where(
+        products.c.currency == currency,
+        products.c.id.not_in(
+            select(vendor_commissions.c.product_id).where(
+                vendor_commissions.c.vendor_id == vendor.id
+            )
+        ),
+    )
+    for product_id in txn.execute(missing).scalars().all():
         set_vendor_commission(txn, vendor.id, product_id, 0)
     return vendor
 

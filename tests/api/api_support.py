@@ -239,15 +239,22 @@ class ApiWorld:
         return self.client.post("/sales", body, key=key or self.key, idempotency_key=idem)
 
 
-def build_api_world(database: Any, keyring: Any, sentinel: Any, **kwargs: Any) -> ApiWorld:
+def build_api_world(
+    database: Any, keyring: Any, sentinel: Any, *, wrap_utility: Any = None, **kwargs: Any
+) -> ApiWorld:
+    """``wrap_utility(service)``: a test utility side around the real one, for the JSON
+    API's services (XMLVend keeps the real one)."""
     xml = build_world(database, keyring, sentinel, **kwargs)
+    services = xml.server.services
+    if wrap_utility is not None:
+        services = services.with_utility(wrap_utility(services.utility))
     receiver = Receiver(xml.reactor)
     # What build_json_api reads of the Application the XMLVend world was built around.
     app = SimpleNamespace(
         config=xml.config,
-        runner=xml.server.services.runner,
+        runner=services.runner,
         keyring=keyring,
-        services=xml.server.services,
+        services=services,
     )
     built = build_json_api(
         app, reactor=xml.reactor, clock=xml.clock, post=receiver.post, poll_seconds=5.0

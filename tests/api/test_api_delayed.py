@@ -4,9 +4,13 @@ with backoff until acknowledged -- all on the fake reactor, no sleeps."""
 
 from __future__ import annotations
 
-from api_support import ApiWorld, by_key_path, idem
-from server_support import SLOW_METER
+from typing import Any
 
+from api_support import ApiWorld, build_api_world, by_key_path, idem
+from server_support import NORMAL_METER, SLOW_METER
+from twisted.internet.defer import Deferred
+
+from utilities.errors import UpstreamUnavailable
 from vending import webhooks
 
 DEADLINE = 8.0
@@ -97,3 +101,55 @@ def test_without_a_callback_the_result_is_only_pulled(api: ApiWorld) -> None:
     assert api.client.get(by_key_path(key), key=api.key).status == 200
     assert api.receiver.received == []
     assert api.client.get("/webhook/deliveries", key=api.key).json()["items"] == []
+
+
+class HeldUtility:
+    """The real utility side, except that the first ``credit_vend`` answers only when the
+    test says (an upstream as slow as it likes); later calls go straight through."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.held: list[Deferred] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def credit_vend(self, ctx: Any, purchase: Any, renderer: Any) -> Any:
+        if self.held:
+            return self.inner.credit_vend(ctx, purchase, renderer)
+        d: Deferred = Deferred()
+        self.held.append(d)
+        return d
+
+
+def test_a_sale_failing_after_its_202_stores_and_pushes_the_problem(
+    database: Any, keyring: Any, secrets_sentinel: Any
+) -> None:
+    held: list[HeldUtility] = []
+
+    def wrap(inner: Any) -> HeldUtility:
+        held.append(HeldUtility(inner))
+        return held[0]
+
+    api = build_api_world(database, keyring, secrets_sentinel, wrap_utility=wrap)
+    _register_callback(api)
+    balance, sales = api.balance(), api.sale_count()
+    key = idem("fails-late")
+    body = {"product": "ELEC-DEMO", "meter": NORMAL_METER, "amount": "50.00"}
+    transport, _ = api.client.open(
+        "POST", "/api/v1/sales", body=body, key=api.key, idempotency_key=key
+    )
+    api.advance(DEADLINE)
+    assert api.client.answer("POST", "/api/v1/sales", transport).status == 202
+    assert api.client.get(by_key_path(key), key=api.key).status == 202
+    held[0].held[0].errback(UpstreamUnavailable("the utility's vending server is unavailable"))
+    api.advance(0)
+    final = api.client.get(by_key_path(key), key=api.key)
+    assert final.status == 503 and final.problem_type == "system"
+    pushed = api.receiver.verified()
+    assert pushed["event"] == "sale.failed" and pushed["status"] == 503
+    assert pushed["result"] == final.json()
+    retry = api.sell(body, idem=key)  # the stored problem, not a second attempt
+    assert (retry.status, retry.body) == (final.status, final.body)
+    assert len(held[0].held) == 1
+    assert api.balance() == balance and api.sale_count() == sales

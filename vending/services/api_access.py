@@ -132,9 +132,13 @@ class ApiAccess:
                 self._cache[digest] = (time.monotonic() + self._cache_seconds, caller)
         return caller
 
-    def forget(self) -> None:
+    def forget(self, credential: str | None = None) -> None:
+        """Drop one credential's cached verification (None: all)."""
         with self._lock:
-            self._cache.clear()
+            if credential is None:
+                self._cache.clear()
+            else:
+                self._cache.pop(hashlib.sha256(credential.encode()).digest(), None)
 
     async def authenticate(self, credential: str) -> Caller:
         """A bearer credential: an API key (``evd_live_...``) or a consumer session token
