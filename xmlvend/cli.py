@@ -179,6 +179,15 @@ def _configure_logging(config: Config) -> None:
     logging.getLogger("evd").setLevel(config.logging.level)
 
 
+def _fulfilment_factory(reactor: Any, database: Any) -> Any:
+    """Sales through providers (the catalogue), found by entry point so that xmlvend never
+    imports it: ``evd.fulfilment`` names a ``factory(reactor, database)``."""
+    from importlib.metadata import entry_points
+
+    found = sorted(entry_points(group="evd.fulfilment"), key=lambda e: e.name)
+    return found[0].load()(reactor, database) if found else None
+
+
 def _url(config: Config, host: str, port: int) -> str:
     scheme = "https" if config.tls.enabled else "http"
     shown = "127.0.0.1" if host in ("", "0.0.0.0") else "[::1]" if host == "::" else host
@@ -224,6 +233,7 @@ def _run(
         database=context.database,
         keyring=keyring,
         upstream_factory=upstream_backend,
+        fulfilment_factory=_fulfilment_factory(reactor, context.database),
     )
     database = app.database
     server = build_server(

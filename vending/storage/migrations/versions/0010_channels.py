@@ -3,7 +3,7 @@ outbox with delivery states, card payments through the acquirer's switch
 (``vending.channel_tables``; keep the two in step).
 
 Revision ID: 0010_channels
-Revises: 0009_api_consumers
+Revises: 0011_catalogue (chained after main's 0011 at merge; the lead may renumber)
 Create Date: 2026-12-06
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from vending.storage.types import Id, UTCDateTime
 
 revision = "0010_channels"
-down_revision = "0009_api_consumers"
+down_revision = "0011_catalogue"
 branch_labels = None
 depends_on = None
 
