@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from conftest import LiveCards
+from live_channels import LiveCards
 
 pytestmark = [pytest.mark.switch, pytest.mark.slow]
 

@@ -8,7 +8,7 @@ import re
 import time
 
 import pytest
-from conftest import LIVE_MERCHANT, LIVE_PIN, LiveSms
+from live_channels import LIVE_MERCHANT, LIVE_PIN, LiveSms
 
 pytestmark = [pytest.mark.kannel, pytest.mark.slow]
 

@@ -20,7 +20,6 @@ from vending.money import Money
 from vending.services.electricity_sales import ElectricityQuoteRequest, ElectricitySaleRequest
 from vending.services.recharge_sales import RechargeRequest
 from vending.services.voucher_sales import VoucherQuoteRequest, VoucherSaleRequest
-from vending.sms_merchants import normalize_msisdn
 from xmlvend.codec import types_base as b
 from xmlvend.codec import types_ext as ext
 from xmlvend.codec import types_revenue as r
@@ -133,6 +132,10 @@ def voucher_product_code(request: r.AbstractCreditVendReq) -> str | None:
     resource = request.resource
     codes: set[str] = set()
     if isinstance(identifier, ext.ProductIdentifier):
+        if identifier.recipient:
+            raise UseCaseNotSupported(
+                "PIN-less top-ups (recipient) are not offered; omit recipient to buy a PIN"
+            )
         codes.add(identifier.product_code.strip())
     if isinstance(resource, ext.Voucher) and resource.product_code:
         codes.add(resource.product_code.strip())
@@ -143,20 +146,6 @@ def voucher_product_code(request: r.AbstractCreditVendReq) -> str | None:
     if len(codes) > 1:
         raise InvalidRequest("the productCode of resource and meterIdentifier differ")
     return codes.pop()
-
-
-def voucher_recipient(request: r.AbstractCreditVendReq) -> str | None:
-    """``ext:ProductIdentifier/@recipient``: a phone number that also gets the PIN by SMS
-    (queued in the sale's transaction; docs/EXTENSION-NAMESPACE.md)."""
-    identifier = request.id_method.meter_identifier
-    if not isinstance(identifier, ext.ProductIdentifier) or not identifier.recipient:
-        return None
-    try:
-        return normalize_msisdn(identifier.recipient)
-    except InvalidRequest:
-        raise InvalidRequest(
-            "recipient must be a phone number in E.164 digits (27821234567)"
-        ) from None
 
 
 def _voucher_amount(request: r.AbstractCreditVendReq, currencies: Currencies) -> Money | None:
@@ -171,8 +160,7 @@ async def _sell_voucher(
 ) -> Reply:
     amount = _voucher_amount(request, services.currencies)
     outcome = await services.app.vouchers.sell(
-        VoucherSaleRequest(call.context(), product_code, amount, voucher_recipient(request)),
-        services.renderer,
+        VoucherSaleRequest(call.context(), product_code, amount), services.renderer
     )
     return Reply.of(outcome)
 
