@@ -24,15 +24,24 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 venv: $(STAMP)
 
-# System packages the project needs at run time: GnuPG for supplier stock files.
+# System packages the project needs at run time: GnuPG for supplier stock files; Kannel (the
+# SMS gateway), kannel-extras (its fake SMSC, for tests and `evd kannel`) and libpcre3
+# (fakesmsc needs it at run time).
+SYSDEPS := gnupg kannel kannel-extras libpcre3
 sysdeps:
-	@command -v gpg >/dev/null 2>&1 || { \
+	@missing=""; \
+	command -v gpg >/dev/null 2>&1 || missing="$$missing gnupg"; \
+	{ command -v bearerbox >/dev/null 2>&1 || [ -x /usr/sbin/bearerbox ]; } || missing="$$missing kannel"; \
+	[ -x /usr/lib/kannel/test/fakesmsc ] || missing="$$missing kannel-extras"; \
+	/sbin/ldconfig -p 2>/dev/null | grep -q 'libpcre\.so\.3' || missing="$$missing libpcre3"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "make: installing gnupg (needed to decrypt supplier stock files)"; \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q gnupg >/dev/null || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q gnupg >/dev/null; }; \
+	    echo "make: installing$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SYSDEPS) >/dev/null || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SYSDEPS) >/dev/null; }; \
 	  else \
-	    echo "make: GnuPG is missing. Install it with:  sudo apt-get install -y gnupg"; exit 1; \
-	  fi; }
+	    echo "make: missing$$missing. Install with:  sudo apt-get install -y $(SYSDEPS)"; exit 1; \
+	  fi; \
+	fi
 
 db: $(STAMP)
 	$(BIN)/evd --config $(CONFIG) db upgrade

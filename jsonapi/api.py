@@ -12,6 +12,7 @@ failed with, stored here -- is queued for the key's callback URL (``jsonapi.webh
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import uuid
@@ -29,6 +30,7 @@ from jsonapi.problems import (
     ALL_TYPES,
     METHOD_NOT_ALLOWED,
     NOT_FOUND,
+    NOT_SUPPORTED,
     PROBLEM_CONTENT_TYPE,
     UNAUTHENTICATED,
     ApiProblem,
@@ -118,11 +120,13 @@ ROUTES = _routes(
     ("GET", r"/sales/by-key/(?P<key>[^/]+)", "sale_by_key"),
     ("GET", r"/sales/(?P<sale_id>[0-9]{1,18})", "get_sale"),
     ("POST", r"/sales/(?P<sale_id>[0-9]{1,18})/reversal", "reverse_sale"),
+    ("GET", r"/sales/(?P<sale_id>[0-9]{1,18})/messages", "sale_messages"),
     ("GET", "/account", "account"),
     ("GET", "/account/statement", "statement"),
     ("POST", "/consumers", "register_consumer"),
     ("GET", r"/consumers/(?P<msisdn>\+?[0-9]{8,15})", "get_consumer"),
     ("POST", r"/consumers/(?P<msisdn>\+?[0-9]{8,15})/topups", "top_up"),
+    ("POST", "/checkout", "card_checkout"),
     ("PUT", "/webhook", "set_webhook"),
     ("GET", "/webhook/deliveries", "webhook_deliveries"),
 )
@@ -162,6 +166,11 @@ class ApiServices:
     # Finishing the idempotency path of a request that failed after its 202.
     store_if_unanswered: Callable[[RequestKey, StoredResponse], Awaitable[bool]]
     on_webhook_queued: Callable[[], None] = field(default=lambda: None)
+    # The card checkout service (vending.services.card_checkout), when the card channel is
+    # on: built by the card adapter (it owns the switch client), looked up when needed.
+    card_checkout: Callable[[], Any] = field(default=lambda: None)
+    # The SMS outbox (vending.services.sms.SmsOutbox): what was sent to a sale's recipient.
+    sms_outbox: Any = None
 
 
 class JsonApi:
@@ -347,21 +356,19 @@ class JsonApi:
 
         product = given["product"]
         sales = self._s.sales
+        # A recipient also gets the PIN or token by SMS (the services queue it).
+        recipient = consumers.normalize_msisdn(given["recipient"]) if "recipient" in given else None
         if "meter" in given or product == self._s.electricity_product:
             if "meter" not in given:
                 raise invalid(f"{product} is sold for a meter: give meter")
-            if "recipient" in given:
-                raise invalid("recipient is for vouchers")
             purchase = Purchase(
                 meter=MeterQuery(msno=given["meter"]), amount=amount, product_code=product
             )
-            coroutine = sales.electricity.sell(ElectricitySaleRequest(ctx, purchase), self.renderer)
-        else:
-            if "recipient" in given:
-                consumers.normalize_msisdn(given["recipient"])
-            request = VoucherSaleRequest(
-                ctx, product, amount=amount, recipient=given.get("recipient")
+            coroutine = sales.electricity.sell(
+                ElectricitySaleRequest(ctx, purchase, recipient=recipient), self.renderer
             )
+        else:
+            request = VoucherSaleRequest(ctx, product, amount=amount, recipient=recipient)
             coroutine = sales.vouchers.sell(request, self.renderer)
         return ensureDeferred(coroutine)
 
@@ -457,6 +464,35 @@ class JsonApi:
         ):
             return Answer(200, record.response.body)
         return Answer.json(200, sale_summary(view.sale))
+
+    async def sale_messages(self, incoming: Incoming, sale_id: str) -> Answer:
+        """The SMS sent for a sale (a recipient's PIN or token) and their delivery states;
+        never their text."""
+        caller = await self._caller(incoming)
+        view = await self._s.sale_queries.sale(caller, int(sale_id))
+        states = []
+        if self._s.sms_outbox is not None:
+            states = await self._s.sms_outbox.request_states(view.sale.request_pk)
+        return Answer.json(
+            200,
+            {
+                "sale_id": view.sale.id,
+                "messages": [
+                    {
+                        "to": state.msisdn,
+                        "purpose": state.purpose,
+                        "state": state.state,
+                        "attempts": state.attempts,
+                        "delivery_report": state.dlr_status,
+                        "queued_at": wire.timestamp(state.created_at),
+                        "reported_at": None
+                        if state.dlr_at is None
+                        else wire.timestamp(state.dlr_at),
+                    }
+                    for state in states
+                ],
+            },
+        )
 
     async def list_sales(self, incoming: Incoming) -> Answer:
         caller = await self._caller(incoming)
@@ -596,6 +632,40 @@ class JsonApi:
         return Answer.stored(processed.response)
 
     # --- webhooks ---------------------------------------------------------------------------
+
+    # --- card checkout (public) ---------------------------------------------------------------
+
+    async def card_checkout(self, incoming: Incoming) -> Answer:
+        from vending.services.card_checkout import CheckoutRequest
+
+        checkout = self._s.card_checkout()
+        if checkout is None:
+            raise ApiProblem(NOT_SUPPORTED, "card payments are off ([cards] enabled = false)")
+        document = self._body(incoming)
+        card = document.pop("card", None)
+        if not isinstance(card, dict):
+            raise invalid("card must be an object with number, expiry and cvv")
+        given = wire.fields(
+            document,
+            required=("reference", "product", "target", "amount"),
+            optional=("currency", "phone"),
+        )
+        details = wire.fields(card, required=("number", "expiry", "cvv"))
+        currency = given.get("currency", self._s.currency)
+        body, _replayed = await checkout.checkout(
+            CheckoutRequest(
+                reference=given["reference"][:64],
+                product_code=given["product"],
+                target=given["target"],
+                amount=wire.money(given["amount"], currency),
+                pan=details["number"].replace(" ", ""),
+                expiry=details["expiry"],
+                cvv=details["cvv"],
+                phone=given.get("phone"),
+            )
+        )
+        answer = json.loads(body)
+        return Answer.json(answer["http_status"], answer)
 
     async def set_webhook(self, incoming: Incoming) -> Answer:
         caller = await self._caller(incoming)

@@ -25,6 +25,7 @@ from vending.services import idempotency
 from vending.services.account_views import AccountViews
 from vending.services.api_access import ApiAccess
 from vending.services.sale_queries import SaleQueries
+from vending.services.sms import SmsOutbox
 from vending.services.wallets import Wallets
 from vending.services.webhooks import Webhooks
 
@@ -96,6 +97,9 @@ def build_json_api(
             clock=clock,
             store_if_unanswered=store_if_unanswered,
             on_webhook_queued=deliverer.kick,
+            # Built by the card adapter when [cards] is on (it owns the switch client).
+            card_checkout=lambda: getattr(app, "_evd_card_checkout", None),
+            sms_outbox=SmsOutbox(runner, keyring, clock, config.sms.short_code),
         ),
         reactor=reactor,
         deadline_seconds=config.server.deadline_seconds,

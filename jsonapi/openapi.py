@@ -197,6 +197,64 @@ SCHEMAS: dict[str, Any] = {
         },
         ["msisdn", "name", "kyc_level", "status"],
     ),
+    "CheckoutCreate": _obj(
+        {
+            "reference": {"type": "string", "maxLength": 64},
+            "product": {"type": "string"},
+            "target": {"type": "string"},
+            "amount": AMOUNT,
+            "currency": CURRENCY,
+            "card": _obj(
+                {
+                    "number": {"type": "string", "pattern": "^[0-9 ]{13,23}$"},
+                    "expiry": {"type": "string", "pattern": "^[0-9]{4}$"},
+                    "cvv": {"type": "string", "pattern": "^[0-9]{3,4}$"},
+                }
+            ),
+            "phone": MSISDN,
+        },
+        ["reference", "product", "target", "amount", "card"],
+    ),
+    "SaleMessages": _obj(
+        {
+            "sale_id": {"type": "integer"},
+            "messages": {
+                "type": "array",
+                "items": _obj(
+                    {
+                        "to": {"type": "string"},
+                        "purpose": {"enum": ["recipient", "reply"]},
+                        "state": {
+                            "enum": [
+                                "pending",
+                                "sending",
+                                "submitted",
+                                "delivered",
+                                "failed",
+                                "unknown",
+                            ]
+                        },
+                        "attempts": {"type": "integer"},
+                        "delivery_report": _nullable({"type": "integer"}),
+                        "queued_at": INSTANT,
+                        "reported_at": _nullable(INSTANT),
+                    }
+                ),
+            },
+        }
+    ),
+    "Checkout": _obj(
+        {
+            "reference": {"type": "string"},
+            "status": {"enum": ["sold", "declined", "not_completed", "in_progress"]},
+            "http_status": {"type": "integer"},
+            "rrn": _nullable({"type": "string"}),
+            "auth_code": _nullable({"type": "string"}),
+            "response_code": _nullable({"type": "string"}),
+            "message": _nullable({"type": "string"}),
+            "sale": _nullable({"type": "object"}),
+        }
+    ),
     "TopUpCreate": _obj({"amount": AMOUNT}),
     "TopUp": _obj(
         {
@@ -409,6 +467,32 @@ PATHS: dict[str, Any] = {
             {"201": _json("TopUp", "Credited")},
             body="TopUpCreate",
             parameters=[MSISDN_PARAM, IDEMPOTENCY],
+        )
+    },
+    "/sales/{sale_id}/messages": {
+        "get": _op(
+            "The SMS sent for a sale (its recipient's PIN or token) and their delivery "
+            "states (Kannel's reports); never their text",
+            {"200": _json("SaleMessages", "Oldest first")},
+            parameters=[SALE_ID],
+        )
+    },
+    "/checkout": {
+        "post": _op(
+            "Card checkout for a consumer without an account (public; docs/CARDS.md): pay "
+            "by card through the acquirer's switch, get the PIN or token. The same "
+            "reference later gets the same answer.",
+            {
+                "201": _json("Checkout", "Paid and sold"),
+                "402": _json("Checkout", "Declined by the card issuer; nothing sold"),
+                "409": _json("Checkout", "This reference is being paid right now"),
+                "502": _json(
+                    "Checkout",
+                    "Not completed (no answer, or the sale failed): the payment is reversed",
+                ),
+            },
+            body="CheckoutCreate",
+            public=True,
         )
     },
     "/webhook": {

@@ -378,6 +378,70 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True)
+class SmsConfig:
+    """The SMS and USSD channels (Kannel as the SMS gateway; see docs/SMS.md)."""
+
+    # Off: ``evd serve`` mounts no /sms and sends nothing (the banner says how to turn it on).
+    enabled: bool = False
+    # Kannel smsbox's sendsms interface and its sendsms-user.
+    sendsms_url: str = "http://127.0.0.1:13013/cgi-bin/sendsms"
+    username: str = "evd"
+    password: str = ""
+    # Our short code: the sender of every MT.
+    short_code: str = "12345"
+    # Local numbers (0821234567) are read as this country's (27821234567).
+    country_code: str = "27"
+    # Where Kannel reaches us (delivery reports); empty: http://<server.host>:<server.port>.
+    callback_base_url: str = ""
+    # A shared token Kannel puts in the MO/DLR URLs (empty: not checked; set it in production).
+    gateway_token: str = ""
+    # Wrong SMS PINs in a row lock the number for this long.
+    pin_lock_seconds: float = 1800.0
+    # The MT deliverer's poll interval and the gateway's answer timeout.
+    poll_seconds: float = 1.0
+    timeout_seconds: float = 10.0
+    # Group commit: small bookkeeping transactions (replay lookups, queuing replies,
+    # delivery reports) arriving within this many seconds share one commit (0: off).
+    batch_seconds: float = 0.005
+    # USSD: the service code dialled, and how long a session may stay idle.
+    ussd_service_code: str = "*120*55#"
+    ussd_session_seconds: float = 180.0
+
+    def validate(self, key: str) -> None:
+        _check(self.pin_lock_seconds >= 0, f"{key}.pin_lock_seconds", "must be >= 0")
+        _check(self.poll_seconds > 0, f"{key}.poll_seconds", "must be > 0")
+        _check(self.timeout_seconds > 0, f"{key}.timeout_seconds", "must be > 0")
+        _check(0 <= self.batch_seconds <= 1, f"{key}.batch_seconds", "must be 0..1")
+        _check(self.ussd_session_seconds > 0, f"{key}.ussd_session_seconds", "must be > 0")
+
+
+@dataclass(frozen=True)
+class CardsConfig:
+    """Card payments through the acquirer's ISO 8583 switch (see docs/CARDS.md)."""
+
+    enabled: bool = False
+    switch_host: str = "127.0.0.1"
+    switch_port: int = 8583
+    # DE 41 (8) and DE 42 (15) the acquirer gave us; DE 32 acquiring institution id.
+    terminal_id: str = "EVD00001"
+    merchant_id: str = "EVD000000000001"
+    acquirer_id: str = "000001"
+    # The vendor whose account card checkouts sell through (funded per approved payment).
+    checkout_vendor: str = "6004708000106"
+    checkout_operator: str = "platform"
+    # No 0210 within this many seconds: reverse (0420, then 0421 until a 0430).
+    response_timeout_seconds: float = 30.0
+    reversal_retry_seconds: float = 10.0
+    echo_seconds: float = 60.0
+
+    def validate(self, key: str) -> None:
+        _check(len(self.terminal_id) == 8, f"{key}.terminal_id", "must be 8 characters")
+        _check(len(self.merchant_id) == 15, f"{key}.merchant_id", "must be 15 characters")
+        _check(self.response_timeout_seconds > 0, f"{key}.response_timeout_seconds", "> 0")
+        _check(self.reversal_retry_seconds > 0, f"{key}.reversal_retry_seconds", "> 0")
+
+
+@dataclass(frozen=True)
 class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
@@ -388,6 +452,8 @@ class Config:
     vouchers: VouchersConfig = field(default_factory=VouchersConfig)
     sales: SalesConfig = field(default_factory=SalesConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    sms: SmsConfig = field(default_factory=SmsConfig)
+    cards: CardsConfig = field(default_factory=CardsConfig)
     # Directory that relative paths in this config are resolved against.
     base_dir: str = "."
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import logging
 import os
 import sys
@@ -242,7 +243,8 @@ def _run(
         app=app,
         health_details={"exposure": exposure} if exposure is not None else None,
     )
-    # Other adapters (the JSON API at /api) in the same Site, found by entry point.
+    # Other adapters (the JSON API at /api, SMS, USSD, card checkout) in the same Site,
+    # found by entry point.
     mounted = [
         adapter.build_for_serve(app, reactor=reactor, background=worker_index in (None, 0))
         for adapter in web_adapters()
@@ -318,7 +320,12 @@ def _web_banner(url: str, config: Config) -> list[str]:
     base = url.rsplit("/xmlvend", 1)[0]
     lines: list[str] = []
     for adapter in web_adapters():
-        lines += adapter.banner_lines(base, _curl_options(config))
+        banner_lines = adapter.banner_lines
+        # Adapters that switch on or off by config say which in the banner.
+        if "config" in inspect.signature(banner_lines).parameters:
+            lines += banner_lines(base, _curl_options(config), config=config)
+        else:
+            lines += banner_lines(base, _curl_options(config))
     return lines
 
 

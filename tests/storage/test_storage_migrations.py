@@ -23,6 +23,7 @@ TABLE_MODULES = (
     "utilities.tables",
     "vending.api_tables",
     "vending.batches",
+    "vending.channel_tables",
     "vending.keyring",
     "vending.vouchers",
     "vending.vouchers.tables",

@@ -23,7 +23,8 @@ def test_0003_downgrades_and_upgrades(database: Database) -> None:
     assert before >= VOUCHER_TABLES
     migrate.downgrade(engine, "0002_utilities")
     # The later migrations' tables go with them (0005 fault reports, 0006 vendor batches,
-    # 0007 login throttle, 0009 API keys, consumers and webhooks).
+    # 0007 login throttle, 0009 API keys, consumers and webhooks, 0010 SMS merchants, the MT
+    # outbox and card payments).
     later = {
         "fault_reports",
         "vendor_batches",
@@ -33,6 +34,9 @@ def test_0003_downgrades_and_upgrades(database: Database) -> None:
         "consumer_sessions",
         "webhook_deliveries",
         "webhook_attempts",
+        "sms_merchants",
+        "sms_messages",
+        "card_payments",
     }
     # 0011 the catalogue's (issue 14).
     from catalogue.tables import ALL_TABLES

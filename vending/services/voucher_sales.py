@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from vending import sms_outbox
 from vending.auth import Principal, revalidate
 from vending.errors import OutOfStock
 from vending.keyring import Keyring
@@ -21,6 +22,8 @@ from vending.services import idempotency
 from vending.services.context import Clock, RequestContext, TxnRunner, created_by
 from vending.services.rendering import ChannelRenderer
 from vending.services.results import Outcome
+from vending.sms_text import split
+from vending.sms_texts import voucher_pin_text
 from vending.storage.database import Txn
 from vending.vendors import get_vendor_by_id
 from vending.vouchers.selling import VoucherSale, quote_voucher, sell_voucher
@@ -29,7 +32,8 @@ from vending.vouchers.selling import VoucherSale, quote_voucher, sell_voucher
 @dataclass(frozen=True)
 class VoucherSaleRequest:
     """Buy one PIN of ``product_code`` (``amount`` for open-value products, else None).
-    ``recipient`` (an MSISDN) is for PIN-less top-ups through the SMS channel later."""
+    ``recipient`` (an MSISDN): the PIN is also sent to that number by SMS, queued in the
+    sale's own transaction (:mod:`vending.sms_outbox`)."""
 
     ctx: RequestContext
     product_code: str
@@ -54,10 +58,13 @@ class VoucherQuote:
 
 
 class VoucherSales:
-    def __init__(self, runner: TxnRunner, keyring: Keyring, clock: Clock) -> None:
+    def __init__(
+        self, runner: TxnRunner, keyring: Keyring, clock: Clock, sms_sender: str = "12345"
+    ) -> None:
         self._runner = runner
         self._keyring = keyring
         self._clock = clock
+        self._sms_sender = sms_sender
 
     async def sell(self, request: VoucherSaleRequest, renderer: ChannelRenderer) -> Outcome:
         """Sell one PIN and answer with ``renderer.voucher_sale`` (stored for replay)."""
@@ -73,7 +80,7 @@ class VoucherSales:
         principal = ctx.principal
 
         def change(txn: Txn, claim: Claim) -> VoucherSale:
-            return sell_voucher(
+            sold = sell_voucher(
                 txn,
                 self._keyring,
                 claim,
@@ -87,6 +94,21 @@ class VoucherSales:
                 now=now,
                 paying_consumer_id=principal.consumer_id,
             )
+            if request.recipient:
+                # The PIN to the consumer's phone: in this transaction, encrypted, unlogged.
+                sms_outbox.enqueue(
+                    txn,
+                    self._keyring,
+                    source=f"sale:{claim.request_pk}",
+                    purpose="recipient",
+                    msisdn=request.recipient,
+                    sender=self._sms_sender,
+                    parts=split(voucher_pin_text(sold, principal.vendor_name)),
+                    now=now,
+                    vendor_id=principal.vendor_id,
+                    request_pk=claim.request_pk,
+                )
+            return sold
 
         return idempotency.run_once(
             txn,

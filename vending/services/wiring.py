@@ -44,7 +44,7 @@ from vending.services.answers import Answers
 from vending.services.batches import Batches
 from vending.services.bill_payments import BillPayments
 from vending.services.context import Clock, TxnRunner
-from vending.services.electricity_sales import ElectricitySales
+from vending.services.electricity_sales import ElectricitySales, RecipientTokens
 from vending.services.fault_reports import FaultReports
 from vending.services.meters import MeterOperations
 from vending.services.money_transfers import MoneyTransfers
@@ -106,7 +106,7 @@ class Services:
         """The same services over another utility side (tests wrap the real one)."""
         return dataclasses.replace(
             self,
-            electricity=ElectricitySales(utility),
+            electricity=ElectricitySales(utility, recipients=self.electricity._recipients),
             meters=MeterOperations(utility),
             accounts=Accounts(self.runner, utility),
             utility=utility,
@@ -157,9 +157,12 @@ def build_services(
     renderers = renderers or Renderers()
     fulfilment = fulfilment_factory(renderers) if fulfilment_factory is not None else None
     policy = ReversalPolicy(window=timedelta(seconds=config.sales.reversal_window_seconds))
+    sender = config.sms.short_code
     return Services(
-        electricity=ElectricitySales(utility),
-        vouchers=VoucherSales(runner, keyring, clock),
+        electricity=ElectricitySales(
+            utility, recipients=RecipientTokens(runner, keyring, clock, sender)
+        ),
+        vouchers=VoucherSales(runner, keyring, clock, sms_sender=sender),
         meters=MeterOperations(utility),
         advices=Advices(runner, keyring, clock, renderers, policy),
         reprints=Reprints(runner, keyring),
