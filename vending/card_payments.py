@@ -216,13 +216,18 @@ def declined(txn: Txn, payment_id: int, response_code: str, *, now: datetime) ->
     _set(txn, payment_id, now, state="declined", response_code=response_code)
 
 
-def _clearing_account(txn: Txn, currency: str) -> int:
+def _clearing_account(txn: Txn, currency: str, now: datetime) -> int:
     code = f"clearing:CARD:{currency}"
     found = txn.execute(select(accounts.c.id).where(accounts.c.code == code)).scalar()
     if found is not None:
         return int(found)
     return create_account(
-        txn, code=code, kind="house", name=f"Card acquirer clearing ({currency})", currency=currency
+        txn,
+        code=code,
+        kind="house",
+        name=f"Card acquirer clearing ({currency})",
+        currency=currency,
+        now=now,
     ).id
 
 
@@ -246,7 +251,11 @@ def approve_and_fund(
         txn,
         kind="card_payment",
         legs=[
-            Leg(_clearing_account(txn, payment.amount.currency), -payment.amount, "card_clearing"),
+            Leg(
+                _clearing_account(txn, payment.amount.currency, now),
+                -payment.amount,
+                "card_clearing",
+            ),
             Leg(vendor_account_id, payment.amount, "checkout_vendor"),
         ],
         description=f"card payment {payment.rrn} ({payment.pan_masked})",
