@@ -79,9 +79,9 @@ class SwitchClient:
         echo_seconds: float = 60.0,
         reconnect_seconds: float = 1.0,
         on_unmatched: Callable[[dict[str, str]], Any] | None = None,
-        clock: Callable[[], datetime] | None = None,
+        clock: Callable[[], datetime],
     ) -> None:
-        self._clock = clock or _now
+        self._clock = clock
         self._reactor = reactor
         self._host = host
         self._port = port
@@ -234,12 +234,6 @@ class SwitchClient:
         )
         answer = await self._exchange(doc)
         return answer.get("t") == "0430"
-
-
-def _now() -> datetime:
-    from datetime import UTC
-
-    return datetime.now(UTC)
 
 
 __all__ = ["SwitchClient"]

@@ -7,7 +7,6 @@ import argparse
 import getpass
 import sys
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -59,7 +58,7 @@ def _register(context: Any, args: argparse.Namespace) -> int:
         vendor_client_id=args.vendor,
         operator_name=args.operator,
         pin_hash=pin_hash,
-        now=datetime.now(UTC),
+        now=context.clock(),
     )
     print(f"{msisdn} sells by SMS/USSD as {args.operator} of {args.vendor}.")
     return 0
