@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from catalogue_support import answer, context, inr, principal, vendor_balance
+from catalogue_support import NOW, answer, context, inr, principal, vendor_balance
 from test_catalogue_fulfilment import START, run
 
 from catalogue import bbps, recharge
@@ -126,7 +126,7 @@ def test_biller_ids_are_14_characters(shop) -> None:
             amount_rule="ANY",
             params=[bbps.CustomerParam("K No", r"\d{8}")],
             actor="test",
-            now=START,
+            now=NOW,
         )
 
     with pytest.raises(InvalidRequest):

@@ -98,12 +98,18 @@ def test_pending_transfer_held_until_final_then_refunded(shop) -> None:
 
 
 def test_limits(shop) -> None:
-    from catalogue_support import VENDOR
+    from catalogue_support import NOW, VENDOR
 
     from vending.vendors import adjust_vendor_balance
 
     shop.db.run_txn(
-        "topup", adjust_vendor_balance, VENDOR, inr(5_000_000), reason="float", actor="t"
+        "topup",
+        adjust_vendor_balance,
+        VENDOR,
+        inr(5_000_000),
+        reason="float",
+        actor="t",
+        now=NOW,
     )
     beneficiary = _setup(shop)
     with pytest.raises(LimitExceeded, match="Rs 5,000"):

@@ -47,7 +47,7 @@ def api(database, keyring, secrets_sentinel) -> tuple[ApiWorld, MemorySwitch]:  
         operator_name="platform",
     )
     receiver = Receiver(xml.reactor)
-    built = build_json_api(app, reactor=xml.reactor, clock=xml.clock, post=receiver.post)
+    built = build_json_api(app, reactor=xml.reactor, post=receiver.post)
     mount(xml.server.site, built.segment, built.resource)
     secrets_sentinel.register("4111111111111111")
     return ApiWorld(xml, built, receiver, secrets_sentinel), switch
