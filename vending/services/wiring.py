@@ -39,6 +39,7 @@ from vending.services.advices import Advices
 from vending.services.answers import Answers
 from vending.services.batches import Batches
 from vending.services.context import Clock, TxnRunner
+from vending.services.deposits import Deposits
 from vending.services.electricity_sales import ElectricitySales
 from vending.services.fault_reports import FaultReports
 from vending.services.meters import MeterOperations
@@ -89,6 +90,8 @@ class Services:
     clock: Clock
     recovery: Recovery
     settings: ServiceSettings = field(default_factory=ServiceSettings)
+    # Deposits from bank alerts (None when config deposits.settings_file is empty).
+    deposits: Deposits | None = None
     # How often recovery sweeps for abandoned requests (config sales.recovery_sweep_seconds).
     recovery_sweep_seconds: float = 10.0
     _stop_sweeps: Callable[[], None] | None = field(default=None, repr=False)
@@ -140,6 +143,12 @@ def build_services(
     """The services over an already built runner, keyring and utility side."""
     clock = clock or _utc_now
     renderers = renderers or Renderers()
+    deposits = None
+    if config.deposits.settings_file:
+        from deposits.settings import DepositSettings
+
+        deposit_settings = DepositSettings.load(config.path(config.deposits.settings_file))
+        deposits = Deposits(runner, deposit_settings, clock)
     policy = ReversalPolicy(window=timedelta(seconds=config.sales.reversal_window_seconds))
     return Services(
         electricity=ElectricitySales(utility),
@@ -169,6 +178,7 @@ def build_services(
             reprint_count=config.server.reprint_count,
             statement_lines=config.server.statement_lines,
         ),
+        deposits=deposits,
     )
 
 
