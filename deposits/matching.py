@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from itertools import pairwise
 
-from sqlalchemy import select
+from sqlalchemy import literal, select, union_all
 
 from deposits.tables import deposit_merchants, deposit_payers
 from deposits.templates import ParsedAlert
@@ -49,22 +49,22 @@ def normalise_account(text: str) -> str:
 def find_merchant(txn: Txn, alert: ParsedAlert, received: date, window_days: int) -> Match | None:
     tokens = reference_tokens(alert.reference)
     if tokens:
-        by_id = {
-            int(r.id)
-            for r in txn.execute(select(vendors.c.id).where(vendors.c.client_id.in_(tokens)))
-        }
-        by_va = {
-            int(r.vendor_id)
-            for r in txn.execute(
-                select(deposit_merchants.c.vendor_id).where(
-                    deposit_merchants.c.virtual_account.in_(tokens)
-                )
+        # One round trip for both: merchants named by account number or virtual account.
+        found: dict[int, str] = {}
+        for row in txn.execute(
+            union_all(
+                select(vendors.c.id.label("vendor_id"), literal("reference").label("how")).where(
+                    vendors.c.client_id.in_(tokens)
+                ),
+                select(
+                    deposit_merchants.c.vendor_id, literal("virtual_account").label("how")
+                ).where(deposit_merchants.c.virtual_account.in_(tokens)),
             )
-        }
-        found = by_id | by_va
+        ):
+            found.setdefault(int(row.vendor_id), row.how)
         if len(found) == 1:
-            (vendor_id,) = found
-            return Match(vendor_id, "reference" if vendor_id in by_id else "virtual_account")
+            ((vendor_id, how),) = found.items()
+            return Match(vendor_id, how)
         if len(found) > 1:
             return None  # the narration names two merchants: staff decide
     payer = normalise_account(alert.payer)
