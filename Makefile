@@ -24,7 +24,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 venv: $(STAMP)
 
-# System packages the project needs at run time: GnuPG for supplier stock files.
+# System packages the project needs: GnuPG for supplier stock files; Dovecot (IMAP) for the
+# bank e-mail tests (marker mail, mandatory under CI=true).
 sysdeps:
 	@command -v gpg >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -32,6 +33,13 @@ sysdeps:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q gnupg >/dev/null || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q gnupg >/dev/null; }; \
 	  else \
 	    echo "make: GnuPG is missing. Install it with:  sudo apt-get install -y gnupg"; exit 1; \
+	  fi; }
+	@{ command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ]; } || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make: installing dovecot-imapd (the IMAP peer of the bank e-mail tests)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q dovecot-imapd >/dev/null || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q dovecot-imapd >/dev/null; }; \
+	  else \
+	    echo "make: Dovecot is missing. Install it with:  sudo apt-get install -y dovecot-imapd"; exit 1; \
 	  fi; }
 
 db: $(STAMP)

@@ -6,8 +6,8 @@ Seeds its own database (a fresh SQLite file by default) with merchants, virtual 
 payer accounts, then runs in one process, side by side:
 
 1. parse: the bank template reads the alert (no database);
-2. parse + match (the parse time above plus the match): read, then find the merchant (reference, virtual account, payer) in a
-   read-only transaction per alert;
+2. parse + match (the parse time above plus the match): find the merchant (reference,
+   virtual account, payer) in a read-only transaction per alert, or in reads of 100;
 3. full intake: ``deposits.recording.record_alert``, one transaction per alert -- dedupe,
    match, the balanced transfer with the fee leg, the outbox confirmation.
 
