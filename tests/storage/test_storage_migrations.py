@@ -17,6 +17,7 @@ from vending.storage.schema import metadata
 # Every package that adds tables to the shared metadata; missing ones are not written yet.
 TABLE_MODULES = (
     "deposits.tables",
+    "distribution.tables",
     "utilities.faults.tables",
     "utilities.storage",
     "utilities.tables",

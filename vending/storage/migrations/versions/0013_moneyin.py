@@ -1,7 +1,8 @@
-"""Deposits recognised from bank alerts (issue 13 §1): deposit_alerts, deposits,
-deposit_merchants, deposit_payers. Keep in step with deposits.tables.
+"""Money in and the channel network (issue 13): deposits recognised from bank alerts
+(deposit_alerts, deposits, deposit_merchants, deposit_payers; keep in step with
+deposits.tables) and the distribution network (distribution_nodes; distribution.tables).
 
-Revision ID: 0013_deposits
+Revision ID: 0013_moneyin
 Revises: 0008_sale_reprints
 Create Date: 2026-12-06
 """
@@ -13,7 +14,7 @@ from alembic import op
 
 from vending.storage.types import Id, UTCDateTime
 
-revision = "0013_deposits"
+revision = "0013_moneyin"
 down_revision = "0008_sale_reprints"
 branch_labels = None
 depends_on = None
@@ -85,8 +86,45 @@ def upgrade() -> None:
         sa.UniqueConstraint("payer_account", name="uq_deposit_payers_payer_account"),
     )
 
+    op.create_table(
+        "distribution_nodes",
+        sa.Column("id", Id, primary_key=True),
+        sa.Column("code", sa.String(32), nullable=False),
+        sa.Column("name", sa.String(80), nullable=False),
+        sa.Column(
+            "parent_id",
+            Id,
+            _fk("distribution_nodes", "parent_id", "distribution_nodes"),
+            nullable=True,
+        ),
+        sa.Column("level", sa.SmallInteger, nullable=False),
+        sa.Column(
+            "account_id", Id, _fk("distribution_nodes", "account_id", "accounts"), nullable=False
+        ),
+        sa.Column(
+            "vendor_id", Id, _fk("distribution_nodes", "vendor_id", "vendors"), nullable=True
+        ),
+        sa.Column("status", sa.String(12), nullable=False),
+        sa.Column("territory", sa.String(80), nullable=False, server_default=""),
+        sa.Column("kyc_ref", sa.String(64), nullable=False, server_default=""),
+        sa.Column("daily_sale_limit", sa.BigInteger, nullable=True),
+        sa.Column("allowed_products", sa.String(400), nullable=False, server_default=""),
+        sa.Column("allowed_channels", sa.String(120), nullable=False, server_default=""),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.UniqueConstraint("code", name="uq_distribution_nodes_code"),
+        sa.UniqueConstraint("account_id", name="uq_distribution_nodes_account_id"),
+        sa.UniqueConstraint("vendor_id", name="uq_distribution_nodes_vendor_id"),
+        sa.CheckConstraint(
+            "status IN ('active', 'suspended')", name="ck_distribution_nodes_status"
+        ),
+        sa.CheckConstraint("(parent_id IS NULL) = (level = 0)", name="ck_distribution_nodes_root"),
+    )
+    op.create_index("ix_distribution_nodes_parent_id", "distribution_nodes", ["parent_id"])
+
 
 def downgrade() -> None:
+    op.drop_index("ix_distribution_nodes_parent_id", "distribution_nodes")
+    op.drop_table("distribution_nodes")
     op.drop_table("deposit_payers")
     op.drop_table("deposit_merchants")
     op.drop_index("ix_deposit_alerts_outcome_id", "deposit_alerts")
