@@ -3,7 +3,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, SmallInteger, String, Table
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    SmallInteger,
+    String,
+    Table,
+    UniqueConstraint,
+)
 
 from vending.storage.schema import metadata
 from vending.storage.types import Id, UTCDateTime
@@ -35,4 +44,30 @@ distribution_nodes = Table(
         "status IN (" + ", ".join(f"'{s}'" for s in NODE_STATUSES) + ")", name="status"
     ),
     CheckConstraint("(parent_id IS NULL) = (level = 0)", name="root"),
+)
+
+FUND_REQUEST_STATES = ("pending", "approved", "rejected", "expired")
+
+# A node asks its parent (or any ancestor: staff act as the operator) for credit; approval
+# is the transfer. (requester, reference) is unique: the same request twice is refused.
+fund_requests = Table(
+    "fund_requests",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("requester_id", Id, ForeignKey("distribution_nodes.id"), nullable=False),
+    Column("reference", String(32), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("reason", String(200), nullable=False, server_default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("decided_by", String(64), nullable=True),
+    Column("decided_at", UTCDateTime, nullable=True),
+    Column("transfer_id", Id, ForeignKey("transfers.id"), nullable=True),
+    UniqueConstraint("requester_id", "reference"),
+    CheckConstraint("amount > 0", name="amount"),
+    CheckConstraint(
+        "state IN (" + ", ".join(f"'{s}'" for s in FUND_REQUEST_STATES) + ")", name="state"
+    ),
 )

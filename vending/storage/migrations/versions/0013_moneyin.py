@@ -120,9 +120,40 @@ def upgrade() -> None:
         sa.CheckConstraint("(parent_id IS NULL) = (level = 0)", name="ck_distribution_nodes_root"),
     )
     op.create_index("ix_distribution_nodes_parent_id", "distribution_nodes", ["parent_id"])
+    op.create_table(
+        "fund_requests",
+        sa.Column("id", Id, primary_key=True),
+        sa.Column(
+            "requester_id",
+            Id,
+            _fk("fund_requests", "requester_id", "distribution_nodes"),
+            nullable=False,
+        ),
+        sa.Column("reference", sa.String(32), nullable=False),
+        sa.Column("amount", sa.BigInteger, nullable=False),
+        sa.Column("currency", sa.String(3), nullable=False),
+        sa.Column("state", sa.String(10), nullable=False),
+        sa.Column("reason", sa.String(200), nullable=False, server_default=""),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("expires_at", UTCDateTime, nullable=False),
+        sa.Column("decided_by", sa.String(64), nullable=True),
+        sa.Column("decided_at", UTCDateTime, nullable=True),
+        sa.Column(
+            "transfer_id", Id, _fk("fund_requests", "transfer_id", "transfers"), nullable=True
+        ),
+        sa.UniqueConstraint(
+            "requester_id", "reference", name="uq_fund_requests_requester_id_reference"
+        ),
+        sa.CheckConstraint("amount > 0", name="ck_fund_requests_amount"),
+        sa.CheckConstraint(
+            "state IN ('pending', 'approved', 'rejected', 'expired')",
+            name="ck_fund_requests_state",
+        ),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("fund_requests")
     op.drop_index("ix_distribution_nodes_parent_id", "distribution_nodes")
     op.drop_table("distribution_nodes")
     op.drop_table("deposit_payers")
