@@ -23,8 +23,15 @@ def test_0003_downgrades_and_upgrades(database: Database) -> None:
     assert before >= VOUCHER_TABLES
     migrate.downgrade(engine, "0002_utilities")
     # The later migrations' tables go with them (0005 fault reports, 0006 vendor batches,
-    # 0007 login throttle).
-    later = {"fault_reports", "vendor_batches", "login_failures"}
+    # 0007 login throttle, 0013 deposits and the distribution network).
+    later = {"fault_reports", "vendor_batches", "login_failures"} | {
+        "deposits",
+        "deposit_alerts",
+        "deposit_merchants",
+        "deposit_payers",
+        "distribution_nodes",
+        "fund_requests",
+    }
     assert set(inspect(engine).get_table_names()) == before - VOUCHER_TABLES - later
     migrate.upgrade(engine)
     assert set(inspect(engine).get_table_names()) == before
