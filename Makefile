@@ -24,16 +24,17 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 venv: $(STAMP)
 
-# System packages the project needs at run time: GnuPG for supplier stock files; Kannel (the
-# SMS gateway), kannel-extras (its fake SMSC, for tests and `evd kannel`) and libpcre3
-# (fakesmsc needs it at run time).
-SYSDEPS := gnupg kannel kannel-extras libpcre3
+# System packages the project needs: GnuPG for supplier stock files; Kannel (the SMS
+# gateway), kannel-extras (its fake SMSC, for tests and `evd kannel`) and libpcre3 (fakesmsc
+# needs it at run time); Dovecot (IMAP) for the bank e-mail tests (marker mail).
+SYSDEPS := gnupg kannel kannel-extras libpcre3 dovecot-imapd
 sysdeps:
 	@missing=""; \
 	command -v gpg >/dev/null 2>&1 || missing="$$missing gnupg"; \
 	{ command -v bearerbox >/dev/null 2>&1 || [ -x /usr/sbin/bearerbox ]; } || missing="$$missing kannel"; \
 	[ -x /usr/lib/kannel/test/fakesmsc ] || missing="$$missing kannel-extras"; \
 	/sbin/ldconfig -p 2>/dev/null | grep -q 'libpcre\.so\.3' || missing="$$missing libpcre3"; \
+	{ command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ]; } || missing="$$missing dovecot-imapd"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "make: installing$$missing"; \

@@ -364,6 +364,16 @@ class SalesConfig:
 
 
 @dataclass(frozen=True)
+class DepositsConfig:
+    # Bank alert templates, SMS forwarders, matching window and fee tiers (TOML; see
+    # conf/deposits.toml and docs/DEPOSITS.md). Empty: deposits from bank alerts are off.
+    settings_file: str = ""
+
+    def validate(self, key: str) -> None:
+        pass
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "INFO"
     # One structured (JSON) line per request.
@@ -451,6 +461,7 @@ class Config:
     utilities: UtilitiesConfig = field(default_factory=UtilitiesConfig)
     vouchers: VouchersConfig = field(default_factory=VouchersConfig)
     sales: SalesConfig = field(default_factory=SalesConfig)
+    deposits: DepositsConfig = field(default_factory=DepositsConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     sms: SmsConfig = field(default_factory=SmsConfig)
     cards: CardsConfig = field(default_factory=CardsConfig)

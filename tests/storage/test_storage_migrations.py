@@ -18,6 +18,8 @@ from vending.storage.schema import metadata
 # Every package that adds tables to the shared metadata; missing ones are not written yet.
 TABLE_MODULES = (
     "catalogue.tables",
+    "deposits.tables",
+    "distribution.tables",
     "utilities.faults.tables",
     "utilities.storage",
     "utilities.tables",

@@ -44,6 +44,7 @@ from vending.services.answers import Answers
 from vending.services.batches import Batches
 from vending.services.bill_payments import BillPayments
 from vending.services.context import Clock, TxnRunner
+from vending.services.deposits import Deposits
 from vending.services.electricity_sales import ElectricitySales, RecipientTokens
 from vending.services.fault_reports import FaultReports
 from vending.services.meters import MeterOperations
@@ -92,6 +93,8 @@ class Services:
     clock: Clock
     recovery: Recovery
     settings: ServiceSettings = field(default_factory=ServiceSettings)
+    # Deposits from bank alerts (None when config deposits.settings_file is empty).
+    deposits: Deposits | None = None
     # How often recovery sweeps for abandoned requests (config sales.recovery_sweep_seconds).
     recovery_sweep_seconds: float = 10.0
     _stop_sweeps: Callable[[], None] | None = field(default=None, repr=False)
@@ -156,6 +159,12 @@ def build_services(
     (:class:`catalogue.fulfilment.Fulfilment`, its clients wired by the composer)."""
     renderers = renderers or Renderers()
     fulfilment = fulfilment_factory(renderers) if fulfilment_factory is not None else None
+    deposits = None
+    if config.deposits.settings_file:
+        from deposits.settings import DepositSettings
+
+        deposit_settings = DepositSettings.load(config.path(config.deposits.settings_file))
+        deposits = Deposits(runner, deposit_settings, clock)
     policy = ReversalPolicy(window=timedelta(seconds=config.sales.reversal_window_seconds))
     sender = config.sms.short_code
     return Services(
@@ -193,6 +202,7 @@ def build_services(
         bills=None if fulfilment is None else BillPayments(runner, fulfilment, clock),
         transfers=None if fulfilment is None else MoneyTransfers(runner, fulfilment, clock),
         aeps=_aeps_service(runner, keyring, clock, fulfilment),
+        deposits=deposits,
     )
 
 

@@ -1,0 +1,183 @@
+"""Fund requests: a node asks its parent (or any ancestor; staff act as the operator node)
+for credit. The approver approves -- the approval *is* the transfer, in the same
+transaction -- or rejects with a reason. Requests expire; the same (requester, reference)
+twice is refused; the requester and the parent are told through the outbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Row, insert, select, update
+
+from distribution import nodes
+from distribution.tables import fund_requests
+from vending import audit, outbox
+from vending.errors import InvalidAmount, InvalidRequest
+from vending.money import Money
+from vending.storage.database import Txn
+
+DEFAULT_TTL = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class FundRequest:
+    id: int
+    requester: str
+    reference: str
+    amount: Money
+    state: str
+    reason: str
+    expires_at: datetime
+    transfer_id: int | None
+
+
+def _query():  # type: ignore[no-untyped-def]
+    return select(fund_requests, nodes.distribution_nodes.c.code).join(
+        nodes.distribution_nodes,
+        nodes.distribution_nodes.c.id == fund_requests.c.requester_id,
+    )
+
+
+def _request(row: Row) -> FundRequest:
+    return FundRequest(
+        id=int(row.id),
+        requester=row.code,
+        reference=row.reference,
+        amount=Money(int(row.amount), row.currency),
+        state=row.state,
+        reason=row.reason,
+        expires_at=row.expires_at,
+        transfer_id=row.transfer_id,
+    )
+
+
+def get_request(txn: Txn, request_id: int) -> FundRequest:
+    row = txn.execute(_query().where(fund_requests.c.id == request_id)).first()
+    if row is None:
+        raise InvalidRequest(f"no fund request {request_id}")
+    return _request(row)
+
+
+def ask(
+    txn: Txn,
+    *,
+    requester: str,
+    amount: Money,
+    reference: str,
+    now: datetime,
+    ttl: timedelta = DEFAULT_TTL,
+) -> FundRequest:
+    node = nodes.get_node(txn, requester)
+    if node.parent_id is None:
+        raise InvalidRequest("the operator has nobody to ask")
+    if node.status != "active":
+        raise InvalidRequest(f"node {requester} is {node.status}")
+    if amount.amount <= 0 or amount.currency != node.currency:
+        raise InvalidAmount(f"the amount must be positive and in {node.currency}")
+    reference = reference.strip()
+    if not 1 <= len(reference) <= 32:
+        raise InvalidRequest("a reference of 1-32 characters is required")
+    if txn.execute(
+        select(fund_requests.c.id).where(
+            fund_requests.c.requester_id == node.id, fund_requests.c.reference == reference
+        )
+    ).first():
+        raise InvalidRequest(f"a fund request {reference} of {requester} exists already")
+    request_id = txn.execute(
+        insert(fund_requests)
+        .values(
+            requester_id=node.id,
+            reference=reference,
+            amount=amount.amount,
+            currency=amount.currency,
+            state="pending",
+            created_at=now,
+            expires_at=now + ttl,
+        )
+        .returning(fund_requests.c.id)
+    ).scalar_one()
+    parent = nodes.ancestors(txn, node)[0]
+    outbox.notify(
+        txn,
+        kind="fund_request.new",
+        subject=parent.code,
+        payload={"id": request_id, "from": requester, "amount": amount.format(), "ref": reference},
+        now=now,
+    )
+    return get_request(txn, request_id)
+
+
+def pending_for(txn: Txn, actor_node: str, now: datetime) -> list[FundRequest]:
+    """Unexpired pending requests from the acting node's subtree."""
+    below = {n.id for n in nodes.subtree(txn, actor_node)[1:]}
+    rows = txn.execute(
+        _query()
+        .where(fund_requests.c.state == "pending", fund_requests.c.expires_at > now)
+        .order_by(fund_requests.c.id)
+    )
+    return [_request(row) for row in rows if row.requester_id in below]
+
+
+def decide(
+    txn: Txn,
+    *,
+    actor_node: str,
+    request_id: int,
+    approve: bool,
+    reason: str,
+    actor: str,
+    now: datetime,
+) -> FundRequest:
+    request = get_request(txn, request_id)
+    nodes.node_in_subtree(txn, actor_node, request.requester)
+    if request.state != "pending":
+        raise InvalidRequest(f"fund request {request_id} is {request.state}")
+    if now >= request.expires_at:
+        # Too late: recorded as expired (and answered so), nothing moves -- a transfer
+        # after the deadline would surprise the requester.
+        txn.execute(
+            update(fund_requests).where(fund_requests.c.id == request_id).values(state="expired")
+        )
+        return get_request(txn, request_id)
+    if not approve and not reason.strip():
+        raise InvalidRequest("a rejection needs a reason")
+    transfer_id = None
+    if approve:
+        transfer_id = nodes.transfer_down(
+            txn,
+            actor_node=actor_node,
+            to=request.requester,
+            amount=request.amount,
+            reason=f"fund request {request.reference}" + (f": {reason}" if reason else ""),
+            actor=actor,
+            now=now,
+        ).id
+    state = "approved" if approve else "rejected"
+    txn.execute(
+        update(fund_requests)
+        .where(fund_requests.c.id == request_id, fund_requests.c.state == "pending")
+        .values(
+            state=state,
+            reason=reason[:200],
+            decided_by=actor[:64],
+            decided_at=now,
+            transfer_id=transfer_id,
+        )
+    )
+    audit.record(
+        txn,
+        actor=actor,
+        action=f"fund_request.{state}",
+        subject=f"fund_request:{request_id}",
+        details={"node": actor_node, "reason": reason},
+        now=now,
+    )
+    outbox.notify(
+        txn,
+        kind=f"fund_request.{state}",
+        subject=request.requester,
+        payload={"id": request_id, "amount": request.amount.format(), "reason": reason},
+        now=now,
+    )
+    return get_request(txn, request_id)
