@@ -10,11 +10,11 @@ the next batch as soon as the previous one committed) is checked with ``task.Clo
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import uuid
 from typing import Any
 
-import pytest
 from server_support import (
     MISTY_METER,
     NORMAL_METER,
@@ -36,6 +36,7 @@ from tools.gen_stock import ProductSpec, generate_rows, render_csv
 from utilities.embedded import EmbeddedBackend
 from utilities.service import Routing, UtilityServiceImpl, embedded_settings
 from utilities.tables import issued_tokens as tokens
+from vending.config import SalesConfig
 from vending.keyring import Keyring
 from vending.ledger import verify_ledger
 from vending.sale_batch import BatchedSale, run_sale_batch
@@ -44,9 +45,7 @@ from vending.storage.database import Database, Txn
 from vending.storage.schema import accounts, ledger_entries, sales, transfers
 from vending.vouchers.importer import StockImporter, StockUpload
 from xmlvend.codec import render_request
-from xmlvend.transport.batching import BatchingRunner
-
-pytestmark = pytest.mark.postgres
+from xmlvend.transport.batching import BatchingRunner, worker_runner
 
 
 class ManualRunner:
@@ -323,3 +322,11 @@ def test_a_failing_batch_runs_its_sales_one_by_one(
     manual.pump()
     assert all(c.last().status == 200 for c in connections)
     assert runner.stats.fallbacks == 1
+
+
+def test_sqlite_keeps_the_simple_path(database: Database) -> None:
+    """``[sales] batching`` batches on PostgreSQL only; off, or on SQLite, sales run alone."""
+    on = dataclasses.replace(make_config(), sales=SalesConfig(batching=True))
+    runner = worker_runner(on, Clock(), database)
+    assert isinstance(runner, BatchingRunner) == database.is_postgres
+    assert not isinstance(worker_runner(make_config(), Clock(), database), BatchingRunner)
