@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, fail
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 from vending.sale_batch import BatchedSale, SaleDone, SaleLocks, run_sale_batch
@@ -109,16 +109,24 @@ class BatchingRunner:
         self._in_flight = True
         self.stats.batches += 1
         self.stats.sales += len(batch)
-        sent = self._inner.run("sale_batch", run_sale_batch, [w.sale for w in batch])
+        try:
+            sent = self._inner.run("sale_batch", run_sale_batch, [w.sale for w in batch])
+        except Exception:
+            sent = fail()
         sent.addCallbacks(self._answer, self._one_by_one, (batch,), None, (batch,), None)
 
     def _answer(self, outcomes: list[SaleDone], batch: list[_Waiting]) -> None:
-        for waiting, outcome in zip(batch, outcomes, strict=True):
-            if outcome.error is not None:
-                waiting.deferred.errback(outcome.error)
-            else:
-                waiting.deferred.callback(outcome.result)
-        self._done()
+        try:
+            for waiting, outcome in zip(batch, outcomes, strict=True):
+                try:
+                    if outcome.error is not None:
+                        waiting.deferred.errback(outcome.error)
+                    else:
+                        waiting.deferred.callback(outcome.result)
+                except Exception:  # e.g. already cancelled: never stall the batcher
+                    log.exception("answering a batched sale failed")
+        finally:
+            self._done()
 
     def _one_by_one(self, failure: Any, batch: list[_Waiting]) -> None:
         log.warning("sale batch of %d failed (%s): each sale runs alone", len(batch), failure.value)

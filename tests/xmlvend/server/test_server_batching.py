@@ -39,7 +39,7 @@ from utilities.tables import issued_tokens as tokens
 from vending.config import SalesConfig
 from vending.keyring import Keyring
 from vending.ledger import verify_ledger
-from vending.sale_batch import BatchedSale, run_sale_batch
+from vending.sale_batch import BatchedSale, SaleLocks, run_sale_batch
 from vending.services.sale_batching import sale_locks
 from vending.storage.database import Database, Txn
 from vending.storage.schema import accounts, ledger_entries, sales, transfers
@@ -330,3 +330,27 @@ def test_sqlite_keeps_the_simple_path(database: Database) -> None:
     runner = worker_runner(on, Clock(), database)
     assert isinstance(runner, BatchingRunner) == database.is_postgres
     assert not isinstance(worker_runner(make_config(), Clock(), database), BatchingRunner)
+
+
+def test_a_cancelled_sale_does_not_stall_the_batcher(pg_database: Database) -> None:
+    """A sale whose caller gave up (its Deferred cancelled) is still committed with its
+    batch; the batcher goes on to the next batch."""
+    manual, timer = ManualRunner(pg_database), Clock()
+    runner = BatchingRunner(manual, timer, lambda desc, _a, _k: SaleLocks(), max_wait=0.001)
+
+    def one(txn: Txn) -> int:
+        return int(txn.conn.exec_driver_sql("SELECT 1").scalar_one())
+
+    gave_up = runner.run("sale", one)
+    gave_up.addErrback(lambda _failure: None)
+    kept = runner.run("sale", one)
+    gave_up.cancel()
+    timer.advance(0.001)
+    manual.pump()
+    results: list[int] = []
+    kept.addCallback(results.append)
+    later = runner.run("sale", one)
+    later.addCallback(results.append)
+    timer.advance(0.001)
+    manual.pump()
+    assert results == [1, 1] and runner.stats.batches == 2
