@@ -3,6 +3,7 @@ against pgbench's TPC-B-like script on the same server.
 
     .venv/bin/python -m tools.bench [--seconds 20] [--connections 32] [--workers 2]
                                     [--products electricity,voucher] [--url postgresql://...]
+                                    [--channel json]
 
 (``make bench BENCH_ARGS="..."`` runs the same.) It creates its own database on the server
 at ``--url`` (default ``$EVD_BENCH_POSTGRES_URL`` or the local trust-auth server), seeds it
@@ -35,16 +36,26 @@ from dataclasses import dataclass
 
 from tools.benchkit import pgbench
 from tools.benchkit.cpu import CpuMeter, postgres_pids
-from tools.benchkit.loadgen import MsgIds, Result, Template, closed_loop, open_loop, vend_templates
+from tools.benchkit.loadgen import (
+    JsonTemplate,
+    MsgIds,
+    Result,
+    Template,
+    closed_loop,
+    json_templates,
+    open_loop,
+    vend_templates,
+)
 from tools.benchkit.seed import DEFAULT_URL, VOUCHER_PRODUCT, bench_database, seed
 from tools.benchkit.server import ServerProcess
+from tools.conformance.profile import Credentials
 
 PRODUCTS = ("electricity", "voucher")
 
 
 @dataclass
 class Phase:
-    product: str
+    product: str  # the label: the product, with " json" for the JSON API
     peak: Result
     steady: Result | None
     peak_cpu: dict[str, float]
@@ -101,6 +112,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--pgbench-seconds", type=int, default=0, help="default: --seconds")
     parser.add_argument("--no-pgbench", action="store_true", help="skip pgbench")
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="with --channel json: XMLVend and JSON peaks alternate this many times per "
+        "product (closed loop only), so drifting load on the machine hits both alike",
+    )
+    parser.add_argument(
+        "--channel",
+        choices=("xmlvend", "json"),
+        default="xmlvend",
+        help="json: each product sold over XMLVend and over the JSON API (/api/v1/sales, one "
+        "API key per bench vendor) in the same run, and the ratio JSON / XMLVend vends/s",
+    )
+    parser.add_argument(
         "--server-code",
         metavar="DIR",
         help="run the server from another checkout (e.g. `git archive HEAD` unpacked in DIR) "
@@ -152,10 +177,12 @@ async def _phase(
     url: str,
     server: ServerProcess,
     product: str,
-    templates: list[Template],
+    templates: list[Template] | list[JsonTemplate],
     msg_ids: MsgIds,
     args: argparse.Namespace,
     meter: CpuMeter,
+    *,
+    steady_too: bool = True,
 ) -> Phase:
     _vacuum(url)
     peak = await closed_loop(
@@ -173,7 +200,7 @@ async def _phase(
     print(f"{'':<22} {_cpu_text(meter, peak)}", flush=True)
     steady = None
     steady_cpu: dict[str, float] = {}
-    if peak.rate > 0:
+    if peak.rate > 0 and steady_too:
         _vacuum(url)
         steady = await open_loop(
             server.host,
@@ -246,6 +273,47 @@ def _mean_batch(url: str, counts: dict[str, int]) -> str:
     )
 
 
+def _rates(phases: list[Phase]) -> dict[str, float]:
+    """Peak vends/s per label over all its rounds (vends summed over seconds summed)."""
+    vends: dict[str, int] = {}
+    seconds: dict[str, float] = {}
+    for phase in phases:
+        vends[phase.product] = vends.get(phase.product, 0) + phase.peak.ok
+        seconds[phase.product] = seconds.get(phase.product, 0.0) + phase.peak.seconds
+    return {label: vends[label] / seconds[label] for label in vends if seconds[label]}
+
+
+def _server_cpu(phases: list[Phase]) -> dict[str, float]:
+    """The server processes' CPU milliseconds per vend, per label over all its rounds."""
+    spent: dict[str, float] = {}
+    vends: dict[str, int] = {}
+    for phase in phases:
+        spent[phase.product] = spent.get(phase.product, 0.0) + phase.peak_cpu.get("server", 0.0)
+        vends[phase.product] = vends.get(phase.product, 0) + phase.peak.ok
+    return {label: spent[label] / vends[label] * 1000 for label in spent if vends[label]}
+
+
+def _api_keys(url: str, vendors: Sequence[Credentials]) -> list[str]:
+    """One JSON API key per bench vendor, for its bench operator."""
+    from vending.api_keys import create_api_key
+    from vending.storage.database import Database
+
+    database = Database(url, pool_size=1)
+    try:
+        return [
+            database.run_txn(
+                "bench_api_key",
+                create_api_key,
+                vendor_client_id=vendor.client_id,
+                operator_name=vendor.op_name or "",
+                actor="bench",
+            )[1]
+            for vendor in vendors
+        ]
+    finally:
+        database.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     command = "python -m tools.bench " + shlex.join(sys.argv[1:] if argv is None else argv)
@@ -287,13 +355,44 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             host = f"{server.host}:{server.port}"
             templates = vend_templates(seeded.vendors, seeded.meters, VOUCHER_PRODUCT, host=host)
+            json_mix = None
+            if args.channel == "json":
+                keys = _api_keys(url, seeded.vendors)
+                json_mix = json_templates(keys, seeded.meters, VOUCHER_PRODUCT, host=host)
             msg_ids = MsgIds()
             for product in args.products:
-                phases.append(
-                    asyncio.run(
-                        _phase(url, server, product, templates[product], msg_ids, args, meter)
+                if json_mix is None:
+                    phases.append(
+                        asyncio.run(
+                            _phase(url, server, product, templates[product], msg_ids, args, meter)
+                        )
                     )
-                )
+                    continue
+                # Unmeasured: both channels' caches (operator scrypt, API keys) warm first.
+                for mix in (templates[product], json_mix[product]):
+                    asyncio.run(
+                        closed_loop(
+                            server.host,
+                            server.port,
+                            mix,
+                            msg_ids,
+                            connections=args.connections,
+                            seconds=args.warmup,
+                            warmup=0.0,
+                        )
+                    )
+                for _ in range(args.rounds):
+                    for label, mix in (
+                        (product, templates[product]),
+                        (f"{product} json", json_mix[product]),
+                    ):
+                        phases.append(
+                            asyncio.run(
+                                _phase(
+                                    url, server, label, mix, msg_ids, args, meter, steady_too=False
+                                )
+                            )
+                        )
             counts = _batch_counts(host)
         finally:
             server.cleanup()
@@ -316,7 +415,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("  " + _line(f"{phase.product} peak", phase.peak))
         if phase.steady is not None:
             print("  " + _line(f"{phase.product} @{args.fraction:.0%} of peak", phase.steady))
-    by_product = {phase.product: phase.peak.rate for phase in phases}
+    by_product = _rates(phases)
+    for product in args.products:
+        xml, json_rate = by_product.get(product), by_product.get(f"{product} json")
+        if xml and json_rate is not None:
+            print(
+                f"  {product}: JSON API / XMLVend peak vends/s: {json_rate / xml:.2f} "
+                f"({json_rate:.1f} / {xml:.1f} over {args.rounds} alternating rounds; "
+                "target >= 1.0)"
+            )
+            cpu = _server_cpu(phases)
+            if cpu.get(product) and cpu.get(f"{product} json"):
+                print(
+                    f"  {product}: server CPU ms/vend XMLVend {cpu[product]:.2f}, JSON API "
+                    f"{cpu[f'{product} json']:.2f}: CPU ratio XMLVend / JSON "
+                    f"{cpu[product] / cpu[f'{product} json']:.2f}"
+                )
     if "electricity" in by_product and "voucher" in by_product and by_product["electricity"]:
         print(
             f"  voucher / electricity peak throughput: "

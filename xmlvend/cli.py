@@ -178,6 +178,15 @@ def _configure_logging(config: Config) -> None:
     logging.getLogger("evd").setLevel(config.logging.level)
 
 
+def _fulfilment_factory(reactor: Any, database: Any) -> Any:
+    """Sales through providers (the catalogue), found by entry point so that xmlvend never
+    imports it: ``evd.fulfilment`` names a ``factory(reactor, database)``."""
+    from importlib.metadata import entry_points
+
+    found = sorted(entry_points(group="evd.fulfilment"), key=lambda e: e.name)
+    return found[0].load()(reactor, database) if found else None
+
+
 def _url(config: Config, host: str, port: int) -> str:
     scheme = "https" if config.tls.enabled else "http"
     shown = "127.0.0.1" if host in ("", "0.0.0.0") else "[::1]" if host == "::" else host
@@ -212,6 +221,7 @@ def _run(
     from xmlvend.server.app import build_server
     from xmlvend.server.banner import banner
     from xmlvend.server.listen import listen
+    from xmlvend.server.mounts import mount, web_adapters
     from xmlvend.transport.batching import worker_runner
     from xmlvend.upstream import upstream_backend
 
@@ -222,6 +232,7 @@ def _run(
         database=context.database,
         keyring=keyring,
         upstream_factory=upstream_backend,
+        fulfilment_factory=_fulfilment_factory(reactor, context.database),
     )
     database = app.database
     server = build_server(
@@ -230,6 +241,13 @@ def _run(
         app=app,
         health_details={"exposure": exposure} if exposure is not None else None,
     )
+    # Other adapters (the JSON API at /api) in the same Site, found by entry point.
+    mounted = [
+        adapter.build_for_serve(app, reactor=reactor, background=worker_index in (None, 0))
+        for adapter in web_adapters()
+    ]
+    for built in mounted:
+        mount(server.site, built.segment, built.resource)
     publisher = None
     if metrics_dir is not None:  # a worker of evd serve --workers N: /metrics sums them all
         from xmlvend.server.metricsdir import SnapshotDirectory, SnapshotPublisher
@@ -263,7 +281,13 @@ def _run(
     database_url = database.engine.url.render_as_string(hide_password=True)
     if worker_index is None:
         print(
-            banner(url, workers=1, database=database_url, curl_options=_curl_options(config)),
+            banner(
+                url,
+                workers=1,
+                database=database_url,
+                curl_options=_curl_options(config),
+                extra=_web_banner(url, config),
+            ),
             flush=True,
         )
     else:
@@ -275,6 +299,8 @@ def _run(
     def shutdown() -> Any:
         log.info("stopping: no new connections, finishing in-flight requests")
         port.stopListening()
+        for adapter in mounted:
+            adapter.stop()
         stopped = server.stop()
         if publisher is not None:  # after the drain: the last counts, nothing in flight
             stopped.addBoth(_then(publisher.stop))
@@ -283,6 +309,16 @@ def _run(
     reactor.addSystemEventTrigger("before", "shutdown", shutdown)
     reactor.run()
     return 0
+
+
+def _web_banner(url: str, config: Config) -> list[str]:
+    from xmlvend.server.mounts import web_adapters
+
+    base = url.rsplit("/xmlvend", 1)[0]
+    lines: list[str] = []
+    for adapter in web_adapters():
+        lines += adapter.banner_lines(base, _curl_options(config))
+    return lines
 
 
 def _then(action: Any) -> Any:
@@ -335,6 +371,7 @@ def _supervise(context: Context, args: argparse.Namespace, config: Config) -> in
             workers=server.workers,
             database=f"...@{database_url}",
             curl_options=_curl_options(config),
+            extra=_web_banner(url, config),
         ),
         flush=True,
     )

@@ -16,9 +16,11 @@ from vending.storage.schema import metadata
 
 # Every package that adds tables to the shared metadata; missing ones are not written yet.
 TABLE_MODULES = (
+    "catalogue.tables",
     "utilities.faults.tables",
     "utilities.storage",
     "utilities.tables",
+    "vending.api_tables",
     "vending.batches",
     "vending.keyring",
     "vending.vouchers",

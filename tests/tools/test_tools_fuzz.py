@@ -56,3 +56,11 @@ def test_an_error_the_server_logs_counts_as_unhandled() -> None:
         assert details == "boom"
     finally:
         target.close()
+
+
+def test_the_target_gives_the_log_level_back() -> None:
+    # The suite's later tests read the server's INFO lines (access log): a fuzz target run
+    # inside it must not leave the "evd" loggers silenced.
+    before = logging.getLogger("evd").level
+    ServerTarget(vouchers=0).close()
+    assert logging.getLogger("evd").level == before

@@ -30,7 +30,7 @@ def running_reactor() -> Iterator[Any]:
     """The global reactor, running in a daemon thread; use ``blockingCallFromThread``."""
     from twisted.internet import reactor
 
-    if not _reactor_threads:
+    if not _reactor_threads and not reactor.running:
         thread = threading.Thread(
             target=reactor.run, kwargs={"installSignalHandlers": False}, daemon=True
         )

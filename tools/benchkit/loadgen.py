@@ -1,5 +1,6 @@
-"""A cheap XMLVend load generator: asyncio protocols on keep-alive HTTP/1.1 connections,
-requests pre-rendered once per (vendor, target) with only the msgID substituted.
+"""A cheap XMLVend (and JSON API) load generator: asyncio protocols on keep-alive HTTP/1.1
+connections, requests pre-rendered once per (vendor, target) with only the msgID (or the
+Idempotency-Key) substituted.
 
 It shares the machine's two cores with the server and PostgreSQL, so it does as little as
 it can per request: one ``bytes.join``, one ``write``, a header scan of the answer, one
@@ -89,6 +90,60 @@ def vend_templates(
         for header in headers:
             request = builders.voucher_vend(header, voucher_product, Decimal(voucher_amount), "ZAR")
             out["voucher"].append(Template.of(request, "voucher", host))
+    return out
+
+
+@dataclass(frozen=True)
+class JsonTemplate:
+    """One JSON API sale (``POST /api/v1/sales``): the same body for every request of a
+    (vendor, target) pair, the msgID of the run turned into its Idempotency-Key."""
+
+    head: bytes  # request line and headers up to "Idempotency-Key: "
+    tail: bytes  # the rest of the headers and the body
+    kind: str
+
+    @classmethod
+    def of(cls, api_key: str, document: dict[str, str], kind: str, host: str) -> JsonTemplate:
+        import json
+
+        body = json.dumps(document, separators=(",", ":")).encode()
+        head = (
+            b"POST /api/v1/sales HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer %s\r\nIdempotency-Key: " % (host.encode(), api_key.encode())
+        )
+        tail = b"\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        return cls(head, tail, kind)
+
+    def render(self, msg_id: bytes) -> bytes:
+        return b"".join((self.head, msg_id.translate(None, b'" ='), self.tail))
+
+
+def json_templates(
+    api_keys: Sequence[str],
+    meters: Sequence[str],
+    voucher_product: str | None,
+    *,
+    host: str,
+    electricity_product: str = "ELEC-DEMO",
+    electricity_amount: str = "20.00",
+    voucher_amount: str = "10.00",
+) -> dict[str, list[JsonTemplate]]:
+    """The JSON API's sales in the same rotation as :func:`vend_templates` (one API key
+    per bench vendor)."""
+    out: dict[str, list[JsonTemplate]] = {"electricity": [], "voucher": []}
+    for k in range(max(len(api_keys), len(meters))):
+        document = {
+            "product": electricity_product,
+            "meter": meters[k % len(meters)],
+            "amount": electricity_amount,
+        }
+        out["electricity"].append(
+            JsonTemplate.of(api_keys[k % len(api_keys)], document, "electricity", host)
+        )
+    if voucher_product:
+        for key in api_keys:
+            document = {"product": voucher_product, "amount": voucher_amount}
+            out["voucher"].append(JsonTemplate.of(key, document, "voucher", host))
     return out
 
 
@@ -205,7 +260,9 @@ class _Client(asyncio.Protocol):
 class _Driver:
     """Connections, request sources and bookkeeping shared by both loop shapes."""
 
-    def __init__(self, host: str, port: int, mix: Sequence[Template], msg_ids: MsgIds) -> None:
+    def __init__(
+        self, host: str, port: int, mix: Sequence[Template | JsonTemplate], msg_ids: MsgIds
+    ) -> None:
         self.host = host
         self.port = port
         self._mix = itertools.cycle(mix)
@@ -238,7 +295,7 @@ class _Driver:
         self.in_flight -= 1
         if self.counting:
             result = self.result
-            if status == 200:
+            if status in (200, 201):  # XMLVend answers 200, a JSON API sale 201
                 result.latencies.append(self.clock() - client.started)
                 result.by_kind[client.kind] = result.by_kind.get(client.kind, 0) + 1
             else:
@@ -250,7 +307,7 @@ class _Driver:
 async def closed_loop(
     host: str,
     port: int,
-    mix: Sequence[Template],
+    mix: Sequence[Template | JsonTemplate],
     msg_ids: MsgIds,
     *,
     connections: int,
@@ -285,7 +342,7 @@ async def closed_loop(
 async def open_loop(
     host: str,
     port: int,
-    mix: Sequence[Template],
+    mix: Sequence[Template | JsonTemplate],
     msg_ids: MsgIds,
     *,
     rate: float,

@@ -232,8 +232,11 @@ class ServerTarget:
         self.server.start()
         self.errors = _ErrorLog()
         logging.getLogger().addHandler(self.errors)
-        # The server's own INFO lines (delayed vends ...) are noise at 100 000 cases.
-        logging.getLogger("evd").setLevel(logging.ERROR)
+        # The server's own INFO lines (delayed vends ...) are noise at 100 000 cases; the
+        # level is given back at close (the target also runs inside the test suite).
+        evd_logger = logging.getLogger("evd")
+        self._evd_level = evd_logger.level
+        evd_logger.setLevel(logging.ERROR)
 
     def _seed(self) -> None:
         def float_up(txn: Txn) -> None:
@@ -265,6 +268,7 @@ class ServerTarget:
 
     def close(self) -> None:
         logging.getLogger().removeHandler(self.errors)
+        logging.getLogger("evd").setLevel(self._evd_level)
         self.server.stop()
         self.database.close()
         self.directory.cleanup()

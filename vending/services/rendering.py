@@ -22,6 +22,7 @@ from vending.requests import StoredResponse
 from vending.sales import Sale
 
 if TYPE_CHECKING:
+    from catalogue.orders import ProviderSale
     from vending.batches import BatchReport, VendorBatch
     from vending.vouchers.selling import VoucherSale
 
@@ -71,6 +72,12 @@ class ChannelRenderer(Protocol):
     def batches_ended(self, request: Any, closed: Sequence[BatchReport]) -> StoredResponse: ...
 
     def fault_logged(self, request: Any, ref_no: str) -> StoredResponse: ...
+
+    def provider_sale(self, request: Any, sold: ProviderSale) -> StoredResponse:
+        """A recharge or bill payment through a provider (issue 14): final (``success`` with
+        the operator's reference, or ``failed`` and refunded; stored) or ``pending`` with
+        our order id (not stored: the final answer replaces it)."""
+        ...
 
 
 class Renderers:

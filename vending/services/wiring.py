@@ -36,12 +36,16 @@ from vending.keyring import Keyring
 from vending.login_throttle import ThrottleSettings
 from vending.services.accounts import Accounts
 from vending.services.advices import Advices
+from vending.services.aeps import AepsService
 from vending.services.answers import Answers
 from vending.services.batches import Batches
+from vending.services.bill_payments import BillPayments
 from vending.services.context import Clock, TxnRunner
 from vending.services.electricity_sales import ElectricitySales
 from vending.services.fault_reports import FaultReports
 from vending.services.meters import MeterOperations
+from vending.services.money_transfers import MoneyTransfers
+from vending.services.recharge_sales import RechargeSales
 from vending.services.recovery import Recovery
 from vending.services.rendering import ChannelRenderer, Renderers
 from vending.services.reprints import Reprints
@@ -92,6 +96,12 @@ class Services:
     # How often recovery sweeps for abandoned requests (config sales.recovery_sweep_seconds).
     recovery_sweep_seconds: float = 10.0
     _stop_sweeps: Callable[[], None] | None = field(default=None, repr=False)
+    # Sales through providers (issue 14): present when a fulfilment was wired.
+    fulfilment: Any = None
+    recharge: RechargeSales | None = None
+    bills: BillPayments | None = None
+    transfers: MoneyTransfers | None = None
+    aeps: AepsService | None = None
 
     def with_utility(self, utility: UtilityService) -> Services:
         """The same services over another utility side (tests wrap the real one)."""
@@ -118,6 +128,8 @@ class Services:
             start(self.renderers.as_dict())
         if every is not None:
             self._stop_sweeps = every(self.recovery_sweep_seconds, self.recovery.sweep)
+        if self.fulfilment is not None:
+            self.fulfilment.start()
 
     def stop(self) -> None:
         stop = getattr(self.utility, "stop", None)
@@ -126,6 +138,8 @@ class Services:
         if self._stop_sweeps is not None:
             self._stop_sweeps()
             self._stop_sweeps = None
+        if self.fulfilment is not None:
+            self.fulfilment.stop()
 
 
 def build_services(
@@ -136,10 +150,14 @@ def build_services(
     utility: UtilityService,
     clock: Clock | None = None,
     renderers: Renderers | None = None,
+    fulfilment_factory: Callable[[Renderers], Any] | None = None,
 ) -> Services:
-    """The services over an already built runner, keyring and utility side."""
+    """The services over an already built runner, keyring and utility side.
+    ``fulfilment_factory(renderers)`` builds the provider fulfilment
+    (:class:`catalogue.fulfilment.Fulfilment`, its clients wired by the composer)."""
     clock = clock or _utc_now
     renderers = renderers or Renderers()
+    fulfilment = fulfilment_factory(renderers) if fulfilment_factory is not None else None
     policy = ReversalPolicy(window=timedelta(seconds=config.sales.reversal_window_seconds))
     return Services(
         electricity=ElectricitySales(utility),
@@ -169,7 +187,19 @@ def build_services(
             reprint_count=config.server.reprint_count,
             statement_lines=config.server.statement_lines,
         ),
+        fulfilment=fulfilment,
+        recharge=None if fulfilment is None else RechargeSales(runner, fulfilment, clock),
+        bills=None if fulfilment is None else BillPayments(runner, fulfilment, clock),
+        transfers=None if fulfilment is None else MoneyTransfers(runner, fulfilment, clock),
+        aeps=_aeps_service(runner, keyring, clock, fulfilment),
     )
+
+
+def _aeps_service(runner: TxnRunner, keyring: Keyring, clock: Clock, fulfilment: Any) -> Any:
+    """AEPS through the first wired sponsor bank client (one with ``transact``), if any."""
+    clients = getattr(fulfilment, "clients", {}) if fulfilment is not None else {}
+    bank = next((c for c in clients.values() if hasattr(c, "transact")), None)
+    return None if bank is None else AepsService(runner, keyring, clock, bank)
 
 
 @dataclass
@@ -226,6 +256,7 @@ def build_application(
     upstream_factory: Callable[..., Any] | None = None,
     clock: Clock | None = None,
     authenticator: Authenticator | None = None,
+    fulfilment_factory: Callable[..., Any] | None = None,
 ) -> Application:
     """Build the database (unless given), keyring, utility side and services from
     ``config`` (see the module docstring for what the composer passes in)."""
@@ -246,7 +277,20 @@ def build_application(
         utility = build_utility_service(
             config, runner, keyring, reactor, clock=clock, upstream_factory=upstream_factory
         )
-    services = build_services(config, runner=runner, keyring=keyring, utility=utility, clock=clock)
+    services = build_services(
+        config,
+        runner=runner,
+        keyring=keyring,
+        utility=utility,
+        clock=clock,
+        fulfilment_factory=(
+            None
+            if fulfilment_factory is None
+            else lambda renderers: fulfilment_factory(
+                runner=runner, keyring=keyring, clock=clock, renderers=renderers
+            )
+        ),
+    )
     if authenticator is None:
         authenticator = Authenticator(
             database,

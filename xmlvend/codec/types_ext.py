@@ -58,6 +58,25 @@ class VoucherVendTx(Tx):
     voucher: VoucherDetail = element(EXT, "voucher", VoucherDetail)
 
 
+@xml_type(EXT, "RechargeDetail")
+class RechargeDetail:
+    desc: str = element(EXT, "desc")
+    product_code: str = attribute("productCode")
+    recipient: str = attribute("recipient")
+    order_id: str = attribute("orderId")
+    operator_ref: str | None = attribute("operatorRef", optional=True)
+    provider_ref: str | None = attribute("providerRef", optional=True)
+    circle: str | None = attribute("circle", optional=True)
+
+
+@xml_type(EXT, "RechargeTx")
+class RechargeTx(Tx):
+    """``r:tx xsi:type="ext:RechargeTx"``: r:amt, r:tax* (inherited), then ext:recharge (a
+    PIN-less recharge delivered through a provider)."""
+
+    recharge: RechargeDetail = element(EXT, "recharge", RechargeDetail)
+
+
 @xml_type(EXT, "MISTY1KCToken")
 class MISTY1KCToken(KCToken):
     """``b:token xsi:type="ext:MISTY1KCToken"``: a 4-token key change (128-bit MISTY1 keys);

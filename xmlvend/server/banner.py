@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from vending.demo import DEMO_VENDORS
 
 CURL_TEMPLATE = """\
@@ -52,7 +54,15 @@ def first_vend_example(url: str, curl_options: str = "") -> str:
     )
 
 
-def banner(url: str, *, workers: int, database: str, curl_options: str = "") -> str:
+def banner(
+    url: str,
+    *,
+    workers: int,
+    database: str,
+    curl_options: str = "",
+    extra: Sequence[str] = (),
+) -> str:
+    """``extra``: lines of other adapters mounted in the same Site (xmlvend.server.mounts)."""
     base = url.rsplit("/xmlvend", 1)[0]
     vendor = DEMO_VENDORS[0]
     lines = [
@@ -68,6 +78,7 @@ def banner(url: str, *, workers: int, database: str, curl_options: str = "") -> 
         "",
         first_vend_example(url, curl_options),
         "",
+        *extra,
         "Stop with Ctrl-C (in-flight requests are finished first).",
     ]
     return "\n".join(lines)

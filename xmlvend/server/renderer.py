@@ -314,6 +314,54 @@ class XMLVendRenderer:
         )
         return self._done(self.voucher_vend(request, receipt, sold.vendor_available, trial=False))
 
+    def provider_sale(self, request: Rendering, sold: Any) -> StoredResponse:
+        """A PIN-less recharge through a provider (docs/EXTENSION-NAMESPACE.md): success ->
+        creditVendResp with one ``ext:RechargeTx`` (our order id, the operator's reference);
+        failed (refunded) -> BusinessRuleEx; pending -> ext:TransactionDelayedEx naming the
+        order (not stored: a last-response advice later gets the final answer)."""
+        from catalogue.errors import CatalogueError
+        from vending.services.errors import TransactionDelayed
+
+        req = request.request
+        if sold.state == "pending":
+            error: Exception = TransactionDelayed(
+                req.header.msg_id.date_time + "/" + req.header.msg_id.unique_number,
+                f"Recharge {sold.order_id} is pending with the operator: fetch the result "
+                "with a LastRespAdviceReq quoting this msgID",
+            )
+            return self.failure(request, error)
+        if sold.state != "success":
+            message = f"Recharge {sold.order_id} failed ({sold.message}); the amount was refunded"
+            return self.failure(request, CatalogueError(message[:200]))
+        product_code = sold.sale.product_code
+        utility = b.UtilityDetail(name=product_code, address="", tax_ref="0000000000")
+        parts = self._vend_parts(request, None, sold.available, utility=utility)
+        tx = ext.RechargeTx(
+            amt=currency(sold.amount),
+            tax=(),
+            receipt_no=sold.receipt_no,
+            recharge=ext.RechargeDetail(
+                desc=fit(f"Recharge of {sold.target}") or product_code,
+                product_code=product_code,
+                recipient=sold.target,
+                order_id=sold.order_id,
+                operator_ref=sold.operator_ref or None,
+                provider_ref=sold.provider_ref or None,
+                circle=sold.params.get("circle") or None,
+            ),
+        )
+        receipt = r.CreditVendReceipt(
+            transactions=r.Transactions(
+                tx=(tx,),
+                tender_amt=currency(sold.amount),
+                change=currency(Money.zero(sold.amount.currency)),
+            ),
+            receipt_no=sold.receipt_no,
+        )
+        header = self.header(req, disp_header="Recharge - Tax Invoice")
+        response = r.CreditVendResp(header=header, **parts, credit_vend_receipt=receipt)
+        return self._done(self._render(response, req))
+
     def advice(self, request: Rendering, done: bool, message: str) -> StoredResponse:
         """reversalAdviceResp (txReversed) or confirmationAdviceResp (txConfirmed)."""
         req = request.request

@@ -168,3 +168,13 @@ def test_an_account_payment_with_a_trailing_server_id_is_served(
     logged = [rec.getMessage() for rec in caplog.records if rec.name == "evd.xmlvend.codec"]
     assert len(logged) == 1
     assert CAFE in logged[0] and "b:serverID" in logged[0] and "vendingServerID" in logged[0]
+
+
+def test_a_failure_on_a_parse_thread_reaches_the_reactor(pooled: World) -> None:
+    pool = pooled.server.parse_pool
+    assert pool is not None
+    failed = pool.run(int, "not a number")
+    pooled.reactor.run_thread_calls(until=lambda: failed.called)
+    errors: list[BaseException] = []
+    failed.addErrback(lambda failure: errors.append(failure.value))
+    assert len(errors) == 1 and isinstance(errors[0], ValueError)

@@ -18,6 +18,7 @@ from utilities.interface import MeterQuery, Purchase
 from vending.errors import InvalidRequest
 from vending.money import Money
 from vending.services.electricity_sales import ElectricityQuoteRequest, ElectricitySaleRequest
+from vending.services.recharge_sales import RechargeRequest
 from vending.services.voucher_sales import VoucherQuoteRequest, VoucherSaleRequest
 from xmlvend.codec import types_base as b
 from xmlvend.codec import types_ext as ext
@@ -33,6 +34,9 @@ _KWH = ("kwh",)
 async def credit_vend(services: Services, call: Call) -> Reply:
     request = call.request
     assert isinstance(request, r.CreditVendReq)
+    recharge = recharge_of(request)
+    if recharge is not None:
+        return await _sell_recharge(services, call, request, *recharge)
     product_code = voucher_product_code(request)
     if product_code is not None:
         return await _sell_voucher(services, call, request, product_code)
@@ -96,6 +100,30 @@ def cash_tender(pay_type: b.PayType | None, currencies: Currencies) -> Money | N
 
 
 # --- vouchers ------------------------------------------------------------------------------------
+
+
+def recharge_of(request: r.AbstractCreditVendReq) -> tuple[str, str] | None:
+    """(product code, recipient) of a PIN-less recharge (an ext:ProductIdentifier with a
+    recipient), else None."""
+    identifier = request.id_method.meter_identifier
+    if isinstance(identifier, ext.ProductIdentifier) and identifier.recipient:
+        return identifier.product_code.strip(), identifier.recipient.strip()
+    return None
+
+
+async def _sell_recharge(
+    services: Services, call: Call, request: r.CreditVendReq, product_code: str, recipient: str
+) -> Reply:
+    recharge = services.app.recharge
+    if recharge is None:
+        raise UseCaseNotSupported("PIN-less recharges are not offered here (no provider wired)")
+    amount = _voucher_amount(request, services.currencies)
+    assert amount is not None
+    outcome = await recharge.sell(
+        RechargeRequest(call.context(), recipient, amount, product_code=product_code),
+        services.renderer,
+    )
+    return Reply.of(outcome)
 
 
 def voucher_product_code(request: r.AbstractCreditVendReq) -> str | None:

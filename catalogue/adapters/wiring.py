@@ -1,0 +1,63 @@
+"""Builds the catalogue's real parts from the provider registry: one client per active
+provider (by its protocol), the reactor scheduler and the :class:`Fulfilment`. The process
+composer (``evd serve``) passes :func:`fulfilment_factory` to ``build_application``;
+providers added later are picked up at the next start."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from catalogue.adapters.aeps_client import AepsJsonClient
+from catalogue.adapters.bbps_client import BbpsXmlClient
+from catalogue.adapters.dmt_client import DmtJsonClient
+from catalogue.adapters.http import HttpChannel
+from catalogue.adapters.recharge_client import RechargeJsonClient
+from catalogue.adapters.recharge_json import parse_callback
+from catalogue.adapters.tasks import ReactorScheduler
+from catalogue.fulfilment import Fulfilment, FulfilmentPolicy
+from catalogue.providers import list_providers, provider_secret
+from vending.keyring import Keyring
+from vending.storage.database import Database, Txn
+
+CALLBACK_PARSERS = {"recharge-json": parse_callback}
+
+
+def build_clients(
+    reactor: Any, database: Database, keyring: Keyring, clock: Callable[[], Any]
+) -> dict[str, Any]:
+    def load(txn: Txn) -> list[tuple[Any, bytes | None]]:
+        return [(p, provider_secret(txn, keyring, p.name)) for p in list_providers(txn) if p.active]
+
+    clients: dict[str, Any] = {}
+    for provider, secret in database.run_txn("catalogue_providers", load):
+        channel = HttpChannel(reactor, provider.url, provider.timeout_seconds)
+        if provider.protocol == "recharge-json":
+            clients[provider.name] = RechargeJsonClient(provider.name, channel, secret)
+        elif provider.protocol == "bbps-xml":
+            clients[provider.name] = BbpsXmlClient(provider.name, channel, clock)
+        elif provider.protocol == "aeps-json":
+            clients[provider.name] = AepsJsonClient(provider.name, channel)
+        elif provider.protocol == "dmt-json":
+            clients[provider.name] = DmtJsonClient(provider.name, channel)
+    return clients
+
+
+def fulfilment_factory(
+    reactor: Any, database: Database, *, policy: FulfilmentPolicy | None = None
+) -> Callable[..., Fulfilment]:
+    """``build_application(..., fulfilment_factory=fulfilment_factory(reactor, db))``."""
+
+    def build(*, runner: Any, keyring: Keyring, clock: Any, renderers: Any) -> Fulfilment:
+        return Fulfilment(
+            runner,
+            keyring,
+            clock,
+            ReactorScheduler(reactor),
+            build_clients(reactor, database, keyring, clock),
+            renderers,
+            callback_parsers=CALLBACK_PARSERS,
+            policy=policy,
+        )
+
+    return build

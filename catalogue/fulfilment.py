@@ -1,0 +1,569 @@
+"""Fulfilment of sales through providers: hold -> execute -> (poll | callback) -> settle or
+refund, with failover and every attempt recorded.
+
+One sale::
+
+    txn 1  claim the request key, re-check the principal, validate and price (the service's
+           ``prepare``), rank the providers, hold the money (vendor -> suspense), write the
+           order                                                              -> commit
+    call   execute on the best provider; DOWN (it certainly did not take it) -> the next
+    txn 2  SUCCESS: settle, render, store the answer under the request key
+           FAILED:  refund (the hold reversed), render, store
+           PENDING / UNKNOWN (timeout): the provider holds it; the channel is answered
+           "pending" with our order id; status polls follow with exponential backoff
+
+A callback or a status poll that says SUCCESS or FAILED closes the order the same way (one
+conditional transition: the second of two racing results changes nothing). Nothing but a
+final FAILED refunds; a provider that never answers leaves the money in suspense for people
+(an ``outbox`` notice after ``give_up_polls``). All providers DOWN: the order was taken by
+none, so it fails and refunds at once.
+
+No Twisted here: the provider clients, the transaction runner and the scheduler are
+injected (Deferreds are awaited).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from catalogue import callbacks as auth
+from catalogue.errors import UnknownProvider
+from catalogue.interface import (
+    CallbackNotice,
+    Outcome,
+    ProviderClient,
+    ProviderOrder,
+    ProviderResult,
+    ProviderUnavailable,
+    Scheduler,
+)
+from catalogue.orders import (
+    Order,
+    ProviderSale,
+    close_order,
+    due_orders,
+    find_order,
+    lease_poll,
+    mark_waiting,
+    open_order,
+    order_by_pk,
+    order_for_request,
+    record_attempt,
+    request_of,
+    sale_view,
+)
+from catalogue.providers import get_provider, provider_secret
+from catalogue.routing import Candidate, RoutingPolicy, route
+from catalogue.tables import provider_callbacks
+from vending import outbox
+from vending.errors import RequestInProgress
+from vending.keyring import Keyring
+from vending.money import Money
+from vending.products import Pricing, Product, price_sale, vendor_commission_bp
+from vending.requests import Processed, StoredResponse
+from vending.services import idempotency
+from vending.services.context import Clock, RequestContext, TxnRunner, created_by
+from vending.services.results import Outcome as ServiceOutcome
+from vending.storage.database import Txn
+
+log = logging.getLogger("evd.catalogue.fulfilment")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A validated sale, ready to hold: what the service's ``prepare`` returns."""
+
+    product: Product
+    service: str
+    target: str
+    amount: Money
+    params: dict[str, Any] = field(default_factory=dict)
+    # Called in the hold transaction with the new order (e.g. link a bill fetch to it).
+    on_hold: Callable[[Txn, Order], None] | None = None
+    # A pricing of the service's own (money transfer: amount + fee, commission from the
+    # fee) instead of the product's; then ``amount`` is what the provider is asked to send.
+    pricing: Pricing | None = None
+
+
+Prepare = Callable[[Txn, datetime], Prepared]
+
+
+@dataclass(frozen=True)
+class FulfilmentPolicy:
+    first_poll_seconds: float = 2.0
+    max_poll_seconds: float = 60.0
+    # Polls after which a still-unknown order is reported to people (it stays held).
+    give_up_polls: int = 30
+    sweep_seconds: float = 30.0
+    routing: RoutingPolicy = field(default_factory=RoutingPolicy)
+
+    def poll_delay(self, polls: int) -> float:
+        return min(self.max_poll_seconds, self.first_poll_seconds * 2.0 ** min(polls, 16))
+
+
+@dataclass(frozen=True)
+class _Held:
+    order: Order
+    candidates: list[Candidate]
+    product_code: str
+    amount: Money
+
+
+class Fulfilment:
+    def __init__(
+        self,
+        runner: TxnRunner,
+        keyring: Keyring,
+        clock: Clock,
+        scheduler: Scheduler,
+        clients: Mapping[str, ProviderClient],
+        renderers: Any,
+        *,
+        callback_parsers: Mapping[str, Callable[[bytes], CallbackNotice]] | None = None,
+        policy: FulfilmentPolicy | None = None,
+    ) -> None:
+        self._runner = runner
+        self._keyring = keyring
+        self._clock = clock
+        self._scheduler = scheduler
+        self.clients = dict(clients)
+        # The channels' renderers by channel name (vending.services.rendering.Renderers).
+        self._renderers = renderers
+        self._parsers = dict(callback_parsers or {})
+        self.policy = policy or FulfilmentPolicy()
+        self._sweeping = False
+
+    # --- a sale ---------------------------------------------------------------------------
+
+    async def sell(self, ctx: RequestContext, prepare: Prepare, renderer: Any) -> ServiceOutcome:
+        """The channel's answer: final (stored under the request key) or pending."""
+        now = self._clock()
+        try:
+            held = await self._runner.run("provider_hold", self._hold, ctx, prepare, now)
+        except RequestInProgress:
+            # A retry while the provider works: the same pending answer, with our reference.
+            view = await self._runner.run("provider_pending", self._pending_view, ctx)
+            if view is None:
+                raise
+            return ServiceOutcome(renderer.provider_sale(ctx.request, view), replayed=True)
+        if isinstance(held, Processed):
+            return ServiceOutcome.of(held)
+        return await self._dispatch(held, ctx.request, renderer)
+
+    def _hold(
+        self, txn: Txn, ctx: RequestContext, prepare: Prepare, now: datetime
+    ) -> Processed | _Held:
+        claimed = idempotency.claim(txn, self._keyring, ctx.key, ctx.principal, now=now)
+        if isinstance(claimed, StoredResponse):
+            return Processed(claimed, replayed=True)
+        prepared = prepare(txn, now)
+        principal = ctx.principal
+        product = prepared.product
+        pricing = prepared.pricing or price_sale(
+            product,
+            prepared.amount,
+            commission_bp=vendor_commission_bp(txn, principal.vendor_id, product),
+        )
+        candidates = route(txn, product.id, product.code, self.policy.routing, now)
+        order, _sale = open_order(
+            txn,
+            self._keyring,
+            claimed,
+            ctx.sale_order(product, pricing, prepared.target, service=prepared.service),
+            service=prepared.service,
+            params=prepared.params,
+            request_body=ctx.request_body,
+            created_by=created_by(principal),
+            now=now,
+        )
+        if prepared.on_hold is not None:
+            prepared.on_hold(txn, order)
+        return _Held(order, candidates, product.code, prepared.amount)
+
+    def _pending_view(self, txn: Txn, ctx: RequestContext) -> ProviderSale | None:
+        order = order_for_request(txn, ctx.key.client_id, ctx.key.request_id)
+        return None if order is None else sale_view(txn, order)
+
+    async def _dispatch(self, held: _Held, request: Any, renderer: Any) -> ServiceOutcome:
+        order = held.order
+        for candidate in held.candidates:
+            client = self.clients.get(candidate.provider)
+            if client is None:
+                log.warning("order %s: no client wired for %s", order.order_id, candidate.provider)
+                continue
+            asked = ProviderOrder(
+                order_id=order.order_id,
+                provider_code=(
+                    order.params.get("biller_id", "")
+                    if candidate.provider_code == "*"
+                    else candidate.provider_code
+                ),
+                target=order.target,
+                amount=held.amount,
+                params=order.params,
+            )
+            started = self._clock()
+            try:
+                result = await client.execute(asked)
+            except ProviderUnavailable as exc:
+                log.warning("order %s: %s down (%s)", order.order_id, candidate.provider, exc)
+                await self._runner.run(
+                    "provider_down",
+                    self._record_down,
+                    order.pk,
+                    candidate.provider_id,
+                    str(exc),
+                    self._elapsed_ms(started),
+                    self._clock(),
+                )
+                continue
+            except Exception as exc:  # an answer we cannot read: the outcome is unknown
+                log.error("order %s: %s: %r", order.order_id, candidate.provider, exc)
+                result = ProviderResult(Outcome.UNKNOWN, message="unreadable provider answer")
+            outcome = await self._runner.run(
+                "provider_result",
+                self._apply,
+                order.pk,
+                candidate.provider_id,
+                "execute",
+                result,
+                self._elapsed_ms(started),
+                request,
+                renderer,
+                self._clock(),
+            )
+            return self._answer(outcome, order, request, renderer)
+        # Every provider refused the connection: none took the order, so it fails now.
+        failed = ProviderResult(Outcome.FAILED, code="DOWN", message="no provider available")
+        outcome = await self._runner.run(
+            "provider_result",
+            self._apply,
+            order.pk,
+            None,
+            "execute",
+            failed,
+            0,
+            request,
+            renderer,
+            self._clock(),
+        )
+        return self._answer(outcome, order, request, renderer)
+
+    def _answer(
+        self, outcome: Processed | ProviderSale, order: Order, request: Any, renderer: Any
+    ) -> ServiceOutcome:
+        if isinstance(outcome, Processed):
+            return ServiceOutcome.of(outcome, product=order.service)
+        self._schedule_poll(order.pk, self.policy.poll_delay(0))
+        return ServiceOutcome(renderer.provider_sale(request, outcome), replayed=False)
+
+    def _elapsed_ms(self, started: datetime) -> int:
+        return int((self._clock() - started).total_seconds() * 1000)
+
+    def _record_down(
+        self, txn: Txn, order_pk: int, provider_id: int, message: str, ms: int, now: datetime
+    ) -> None:
+        record_attempt(
+            txn, order_pk, provider_id, "execute", "DOWN", message=message, latency_ms=ms, now=now
+        )
+
+    # --- applying a provider's answer (execute, status, callback) ---------------------------
+
+    def _apply(
+        self,
+        txn: Txn,
+        order_pk: int,
+        provider_id: int | None,
+        action: str,
+        result: ProviderResult,
+        latency_ms: int,
+        request: Any,
+        renderer: Any,
+        now: datetime,
+    ) -> Processed | ProviderSale | None:
+        """Record the attempt; close the order on a final outcome (its answer stored), else
+        keep it waiting. None: the order was final already (nothing changed)."""
+        order = order_by_pk(txn, order_pk)
+        if provider_id is not None:
+            record_attempt(
+                txn,
+                order_pk,
+                provider_id,
+                action,
+                result.outcome.value,
+                code=result.code,
+                message=result.message,
+                latency_ms=latency_ms,
+                now=now,
+            )
+        if order.state != "pending":
+            # Closed meanwhile (a callback overtook the answer): the stored answer stands.
+            return self._stored(txn, order) if renderer is not None else None
+        if not result.outcome.is_final:
+            if provider_id is not None:
+                delay = timedelta(seconds=self.policy.poll_delay(order.polls))
+                mark_waiting(txn, order, provider_id, result, now + delay)
+            return sale_view(txn, order_by_pk(txn, order_pk))
+        sold = close_order(txn, order, provider_id, result, now=now)
+        if sold is None:
+            return self._stored(txn, order) if renderer is not None else None
+        channel, body, claim = request_of(txn, self._keyring, order)
+        if renderer is None:
+            renderer = self._renderers.get(channel)
+            if renderer is None:
+                raise RuntimeError(f"no renderer registered for channel {channel!r}")
+            request = renderer.load(body)
+        response = renderer.provider_sale(request, sold)
+        processed = idempotency.complete(txn, self._keyring, claim, response, now=now)
+        log.info("order %s %s via %s (%s)", order.order_id, sold.state, action, result.code or "-")
+        return processed
+
+    def _stored(self, txn: Txn, order: Order) -> Processed:
+        _channel, _body, claim = request_of(txn, self._keyring, order)
+        record = idempotency.lookup(txn, self._keyring, claim.client_id, claim.request_id)
+        assert record is not None and record.response is not None
+        return Processed(record.response, replayed=False)
+
+    # --- status polling ---------------------------------------------------------------------
+
+    def _schedule_poll(self, order_pk: int, seconds: float) -> None:
+        self._scheduler.call_later(seconds, lambda: self.poll(order_pk))
+
+    async def poll(self, order_pk: int) -> None:
+        """Ask the holding provider for the order's status once (backing off after)."""
+        now = self._clock()
+        try:
+            order = await self._runner.run("provider_poll_order", order_by_pk, order_pk)
+            delay = self.policy.poll_delay(order.polls + 1)
+            leased = await self._runner.run(
+                "provider_poll_lease", lease_poll, order_pk, timedelta(seconds=delay), now
+            )
+            if leased is None:
+                return
+            if leased.provider is None:
+                await self._find_orphan(leased, delay)
+                return
+            client = self.clients.get(leased.provider)
+            if client is None:
+                return
+            started = self._clock()
+            try:
+                result = await client.status(leased.order_id)
+            except ProviderUnavailable as exc:
+                result = ProviderResult(Outcome.UNKNOWN, code="DOWN", message=str(exc))
+            except Exception as exc:
+                log.info("status of %s: %r", leased.order_id, exc)
+                result = ProviderResult(Outcome.UNKNOWN, message="no status answer")
+            outcome = await self._runner.run(
+                "provider_result",
+                self._apply_status,
+                order_pk,
+                leased.provider_id,
+                result,
+                self._elapsed_ms(started),
+                self._clock(),
+            )
+            if isinstance(outcome, ProviderSale):  # still pending
+                if leased.polls + 1 >= self.policy.give_up_polls:
+                    await self._runner.run("provider_stuck", self._report_stuck, order_pk)
+                    return
+                self._schedule_poll(order_pk, delay)
+        except Exception:
+            log.exception("status poll of order %s", order_pk)
+
+    async def _find_orphan(self, order: Order, delay: float) -> None:
+        """An order no provider answer was applied to (the process stopped during the call):
+        ask each candidate provider; the first that knows it holds it from now on."""
+        candidates = await self._runner.run("provider_orphan_route", self._route_of, order.pk)
+        for candidate in candidates:
+            client = self.clients.get(candidate.provider)
+            if client is None:
+                continue
+            try:
+                result = await client.status(order.order_id)
+            except Exception:
+                continue
+            if result.outcome is Outcome.UNKNOWN:
+                continue
+            outcome = await self._runner.run(
+                "provider_result",
+                self._apply_status,
+                order.pk,
+                candidate.provider_id,
+                result,
+                0,
+                self._clock(),
+            )
+            if isinstance(outcome, ProviderSale):
+                self._schedule_poll(order.pk, delay)
+            return
+        log.warning("order %s: no provider knows it yet", order.order_id)
+        self._schedule_poll(order.pk, delay)
+
+    def _route_of(self, txn: Txn, order_pk: int) -> list[Candidate]:
+        from vending.sales import get_sale
+
+        order = order_by_pk(txn, order_pk)
+        sale = get_sale(txn, order.sale_id)
+        return route(txn, sale.product_id, sale.product_code, self.policy.routing, self._clock())
+
+    def _apply_status(
+        self,
+        txn: Txn,
+        order_pk: int,
+        provider_id: int,
+        result: ProviderResult,
+        latency_ms: int,
+        now: datetime,
+    ) -> Processed | ProviderSale | None:
+        order = order_by_pk(txn, order_pk)
+        if not result.outcome.is_final and order.state == "pending":
+            record_attempt(
+                txn,
+                order_pk,
+                provider_id,
+                "status",
+                result.outcome.value,
+                code=result.code,
+                message=result.message,
+                latency_ms=latency_ms,
+                now=now,
+            )
+            return sale_view(txn, order)
+        return self._apply(
+            txn, order_pk, provider_id, "status", result, latency_ms, None, None, now
+        )
+
+    def _report_stuck(self, txn: Txn, order_pk: int) -> None:
+        order = order_by_pk(txn, order_pk)
+        outbox.notify(
+            txn,
+            kind="catalogue.order_unresolved",
+            subject=f"order {order.order_id} with {order.provider}",
+            payload={"order_id": order.order_id, "action": "reconcile with the provider"},
+        )
+
+    def start(self) -> None:
+        """Resume polling pending orders (after a restart, or when a poll was lost)."""
+        if not self._sweeping:
+            self._sweeping = True
+            self._scheduler.call_later(0, self.sweep)
+
+    def stop(self) -> None:
+        self._sweeping = False
+
+    async def sweep(self) -> None:
+        try:
+            due = await self._runner.run("provider_due", due_orders, self._clock())
+            for order_pk in due:
+                await self.poll(order_pk)
+        except Exception:
+            log.exception("provider order sweep")
+        if self._sweeping:
+            self._scheduler.call_later(self.policy.sweep_seconds, self.sweep)
+
+    # --- callbacks ------------------------------------------------------------------------
+
+    async def callback(
+        self, provider: str, peer: str, body: bytes, signature: str | None
+    ) -> tuple[int, str]:
+        """A provider's push: (HTTP status, result). Authenticated by the provider's IP
+        allow-list and HMAC; applied once; unknown or already final orders change nothing
+        (logged)."""
+        try:
+            found, secret = await self._runner.run(
+                "provider_callback_auth", self._callback_auth, provider
+            )
+        except UnknownProvider:
+            log.warning("callback for unknown provider %r from %s", provider, peer)
+            return 404, "unknown_provider"
+        if not auth.address_allowed(peer, found.callback_ips):
+            log.warning("callback from %s refused: %s is not on its allow-list", provider, peer)
+            return 403, "forbidden_address"
+        if secret is None or not auth.signature_valid(secret, body, signature):
+            log.warning("callback from %s (%s) refused: bad signature", provider, peer)
+            return 401, "bad_signature"
+        parse = self._parsers.get(found.protocol)
+        if parse is None:
+            return 404, "no_callbacks"
+        try:
+            notice = parse(body)
+        except Exception as exc:
+            log.warning("callback from %s unreadable: %s", provider, exc)
+            return 400, "unreadable"
+        result = await self._runner.run(
+            "provider_callback",
+            self._apply_callback,
+            found.id,
+            notice,
+            auth.body_digest(body),
+            self._clock(),
+        )
+        log.info("callback from %s for %s: %s", provider, notice.order_id, result)
+        return 200, result
+
+    def _callback_auth(self, txn: Txn, provider: str) -> tuple[Any, bytes | None]:
+        return get_provider(txn, provider), provider_secret(txn, self._keyring, provider)
+
+    def _apply_callback(
+        self, txn: Txn, provider_id: int, notice: CallbackNotice, digest: str, now: datetime
+    ) -> str:
+        from sqlalchemy import insert, select
+
+        seen = txn.execute(
+            select(provider_callbacks.c.id).where(
+                provider_callbacks.c.provider_id == provider_id,
+                provider_callbacks.c.digest == digest,
+            )
+        ).first()
+        if seen is not None:
+            return "duplicate"
+        order = find_order(txn, notice.order_id)
+        if order is None:
+            result = "unknown_order"
+        elif order.provider_id not in (None, provider_id):
+            result = "wrong_provider"
+        elif order.state != "pending":
+            result = "already_final"
+        elif not notice.result.outcome.is_final:
+            record_attempt(
+                txn,
+                order.pk,
+                provider_id,
+                "callback",
+                notice.result.outcome.value,
+                code=notice.result.code,
+                message=notice.result.message,
+                now=now,
+            )
+            result = "not_final"
+        else:
+            applied = self._apply(
+                txn, order.pk, provider_id, "callback", notice.result, 0, None, None, now
+            )
+            result = "applied" if applied is not None else "already_final"
+        txn.execute(
+            insert(provider_callbacks).values(
+                provider_id=provider_id,
+                digest=digest,
+                order_id=notice.order_id[:20],
+                status=notice.result.outcome.value,
+                result=result,
+                received_at=now,
+            )
+        )
+        return result
+
+    # --- status by reference --------------------------------------------------------------
+
+    async def status(self, order_id: str) -> ProviderSale:
+        def view(txn: Txn) -> ProviderSale:
+            from catalogue.orders import get_order
+
+            return sale_view(txn, get_order(txn, order_id))
+
+        return await self._runner.run("provider_order_status", view)

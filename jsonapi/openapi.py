@@ -1,0 +1,457 @@
+"""The OpenAPI 3.1 document of ``/api/v1`` (served at ``/api/v1/openapi.json``). The test
+suite validates it and validates every answer the tests receive against it, so this is the
+contract, not a description written after the fact."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jsonapi import wire
+
+AMOUNT = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "examples": ["100.00"]}
+CURRENCY = {"type": "string", "pattern": "^[A-Z]{3}$", "examples": ["ZAR"]}
+INSTANT = {"type": "string", "format": "date-time"}
+MSISDN = {"type": "string", "pattern": r"^\+?[1-9][0-9]{7,14}$", "examples": ["27821234567"]}
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _obj(
+    properties: dict[str, Any], required: list[str] | None = None, *, closed: bool = True
+) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    schema["required"] = list(properties) if required is None else required
+    if closed:
+        schema["additionalProperties"] = False
+    return schema
+
+
+SALE_SUMMARY = {
+    "id": {"type": "integer"},
+    "status": {"enum": ["pending", "completed", "failed", "reversed"]},
+    "product": {"type": "string"},
+    "kind": {"type": "string"},
+    "amount": AMOUNT,
+    "currency": CURRENCY,
+    "target": {"type": "string"},
+    "receipt_number": {"type": "string"},
+    "created_at": INSTANT,
+    "completed_at": _nullable(INSTANT),
+    "reversed_at": _nullable(INSTANT),
+}
+
+TOKEN = _obj(
+    {
+        "token": {"type": "string", "pattern": "^[0-9]{20}$"},
+        "units": _nullable({"type": "string"}),
+        "unit": _nullable({"type": "string"}),
+        "kind": {"enum": ["credit", "fbe", "free", "mct", "key_change", "power_limit"]},
+    }
+)
+
+SCHEMAS: dict[str, Any] = {
+    "Problem": _obj(
+        {
+            "type": {"type": "string", "format": "uri-reference"},
+            "title": {"type": "string"},
+            "status": {"type": "integer", "minimum": 400, "maximum": 599},
+            "detail": {"type": "string"},
+            "fault_class": {"type": "string"},
+            "instance": {"type": "string"},
+        },
+        ["type", "title", "status", "detail"],
+    ),
+    "ProblemType": _obj(
+        {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "fault_class": _nullable({"type": "string"}),
+        }
+    ),
+    "SaleCreate": _obj(
+        {
+            "product": {"type": "string", "examples": ["ELEC-DEMO", "AIR-DEMO-10"]},
+            "amount": AMOUNT,
+            "meter": {"type": "string", "examples": ["04100000019"]},
+            "recipient": MSISDN,
+        },
+        ["product", "amount"],
+    ),
+    "Token": TOKEN,
+    "ElectricityReceipt": _obj(
+        {
+            "number": _nullable({"type": "string"}),
+            "date": _nullable(INSTANT),
+            "meter": {"type": "string"},
+            "utility": {"type": "string"},
+            "tariff": _nullable({"type": "string"}),
+            "credit": AMOUNT,
+            "tax": AMOUNT,
+            "tax_rate": {"type": "string"},
+            "charges": {
+                "type": "array",
+                "items": _obj(
+                    {
+                        "kind": {"type": "string"},
+                        "description": {"type": "string"},
+                        "amount": AMOUNT,
+                        "tax": AMOUNT,
+                    }
+                ),
+            },
+            "utility_receipt_number": _nullable({"type": "string"}),
+        }
+    ),
+    "VoucherReceipt": _obj(
+        {
+            "number": {"type": "string"},
+            "date": INSTANT,
+            "network": _nullable({"type": "string"}),
+            "batch": _nullable({"type": "string"}),
+            "instructions": _nullable({"type": "string"}),
+        }
+    ),
+    "AccountAfter": _nullable(_obj({"available": AMOUNT, "currency": CURRENCY})),
+    "Sale": {
+        "description": "A sale. The answer to POST /sales (and GET of a JSON sale) adds the "
+        "receipt and tokens (electricity) or pin/serial/expiry (voucher); a reversed sale "
+        "keeps its receipt but not its token or PIN.",
+        **_obj(
+            {
+                **SALE_SUMMARY,
+                "receipt": {
+                    "anyOf": [_ref("ElectricityReceipt"), _ref("VoucherReceipt")],
+                },
+                "tokens": {"type": "array", "items": _ref("Token")},
+                "pin": {"type": "string"},
+                "serial": {"type": "string"},
+                "expiry": _nullable({"type": "string", "format": "date"}),
+                "account": _ref("AccountAfter"),
+                "message": {"type": "string"},
+            },
+            list(SALE_SUMMARY),
+        ),
+    },
+    "Pending": _obj(
+        {
+            "status": {"const": "pending"},
+            "idempotency_key": {"type": "string"},
+            "location": {"type": "string"},
+            "checked_at": INSTANT,
+        }
+    ),
+    "SalePage": _obj(
+        {
+            "items": {"type": "array", "items": _ref("Sale")},
+            "next_cursor": _nullable({"type": "string"}),
+        }
+    ),
+    "Reversal": _obj(
+        {
+            "sale_id": _nullable({"type": "integer"}),
+            "status": {"const": "reversed"},
+            "message": {"type": "string"},
+        }
+    ),
+    "ReversalCreate": _obj({"reason": {"type": "string"}}, []),
+    "Account": _obj({"balance": AMOUNT, "available": AMOUNT, "currency": CURRENCY}),
+    "Statement": _obj(
+        {
+            "currency": CURRENCY,
+            "items": {
+                "type": "array",
+                "items": _obj(
+                    {
+                        "id": {"type": "integer"},
+                        "at": INSTANT,
+                        "kind": {"type": "string"},
+                        "description": {"type": "string"},
+                        "role": {"type": "string"},
+                        "amount": AMOUNT,
+                        "balance_after": AMOUNT,
+                    }
+                ),
+            },
+            "next_cursor": _nullable({"type": "string"}),
+        }
+    ),
+    "ConsumerCreate": _obj(
+        {"msisdn": MSISDN, "name": {"type": "string"}, "pin": {"type": "string"}}
+    ),
+    "Consumer": _obj(
+        {
+            "msisdn": {"type": "string"},
+            "name": {"type": "string"},
+            "kyc_level": {"type": "integer"},
+            "status": {"enum": ["active", "blocked", "closed"]},
+            "balance": AMOUNT,
+            "currency": CURRENCY,
+            "limits": _obj({"max_balance": AMOUNT, "daily_spend": AMOUNT}),
+        },
+        ["msisdn", "name", "kyc_level", "status"],
+    ),
+    "TopUpCreate": _obj({"amount": AMOUNT}),
+    "TopUp": _obj(
+        {
+            "msisdn": {"type": "string"},
+            "amount": AMOUNT,
+            "commission": AMOUNT,
+            "currency": CURRENCY,
+            "transfer_id": {"type": "integer"},
+            "wallet_balance": AMOUNT,
+            "account": _ref("AccountAfter"),
+        }
+    ),
+    "SignIn": _obj({"msisdn": MSISDN, "pin": {"type": "string"}}),
+    "Session": _obj(
+        {"token": {"type": "string"}, "token_type": {"const": "Bearer"}, "expires_at": INSTANT}
+    ),
+    "WebhookSet": _obj({"callback_url": _nullable({"type": "string", "format": "uri"})}),
+    "Webhook": _obj(
+        {
+            "callback_url": _nullable({"type": "string"}),
+            "secret": _nullable({"type": "string"}),
+        }
+    ),
+    "Deliveries": _obj(
+        {
+            "items": {
+                "type": "array",
+                "items": _obj(
+                    {
+                        "id": {"type": "integer"},
+                        "event": {"type": "string"},
+                        "url": {"type": "string"},
+                        "state": {"enum": ["pending", "delivered", "failed"]},
+                        "attempts": {
+                            "type": "array",
+                            "items": _obj(
+                                {
+                                    "at": INSTANT,
+                                    "status": _nullable({"type": "integer"}),
+                                    "error": _nullable({"type": "string"}),
+                                }
+                            ),
+                        },
+                        "created_at": INSTANT,
+                        "next_attempt_at": _nullable(INSTANT),
+                        "delivered_at": _nullable(INSTANT),
+                    }
+                ),
+            }
+        }
+    ),
+}
+
+
+def _json(schema: str, description: str, headers: dict[str, Any] | None = None) -> dict:
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": _ref(schema)}},
+    }
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+PROBLEM_RESPONSE = {
+    "description": "An RFC 9457 problem",
+    "content": {"application/problem+json": {"schema": _ref("Problem")}},
+}
+LOCATION = {"Location": {"schema": {"type": "string"}, "description": "where to poll"}}
+IDEMPOTENCY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,59}$"},
+    "description": "The same key and body give the same answer and make no second "
+    "change; the same key with another body is refused (422).",
+}
+OPTIONAL_IDEMPOTENCY = {**IDEMPOTENCY, "required": False}
+RANGE = [
+    {"name": "from", "in": "query", "schema": {"type": "string"}, "description": "RFC 3339"},
+    {"name": "to", "in": "query", "schema": {"type": "string"}, "description": "exclusive"},
+    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+]
+
+
+def _op(
+    summary: str,
+    responses: dict[str, Any],
+    *,
+    body: str | None = None,
+    parameters: list[dict[str, Any]] | None = None,
+    public: bool = False,
+) -> dict[str, Any]:
+    operation: dict[str, Any] = {"summary": summary, "responses": {**responses}}
+    operation["responses"]["default"] = PROBLEM_RESPONSE
+    if body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(body)}},
+        }
+    if parameters:
+        operation["parameters"] = parameters
+    if public:
+        operation["security"] = []
+    return operation
+
+
+def _path_param(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+SALE_ID = _path_param("sale_id", {"type": "integer"})
+MSISDN_PARAM = _path_param("msisdn", MSISDN)
+
+PATHS: dict[str, Any] = {
+    "/openapi.json": {
+        "get": _op(
+            "This document",
+            {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}},
+            public=True,
+        )
+    },
+    "/problems/{slug}": {
+        "get": _op(
+            "What a problem type means",
+            {"200": _json("ProblemType", "The problem type")},
+            parameters=[_path_param("slug", {"type": "string"})],
+            public=True,
+        )
+    },
+    "/sessions": {
+        "post": _op(
+            "Consumer sign-in: mobile number and PIN give a session token",
+            {"201": _json("Session", "Signed in")},
+            body="SignIn",
+            public=True,
+        )
+    },
+    "/sessions/current": {
+        "delete": _op("Consumer sign-out", {"204": {"description": "Signed out"}})
+    },
+    "/sales": {
+        "post": _op(
+            "Sell electricity (meter) or a voucher (PIN), from the vendor's float or the "
+            "consumer's wallet",
+            {
+                "201": _json("Sale", "Sold (a retry with the same key gets the same answer)"),
+                "202": _json("Pending", "Not final within the deadline: poll Location", LOCATION),
+            },
+            body="SaleCreate",
+            parameters=[IDEMPOTENCY],
+        ),
+        "get": _op(
+            "The caller's sales, newest first, paged",
+            {"200": _json("SalePage", "A page of sales")},
+            parameters=RANGE,
+        ),
+    },
+    "/sales/by-key/{key}": {
+        "get": _op(
+            "A sale by the Idempotency-Key it was requested with (the 202's Location)",
+            {
+                "200": _json("Sale", "Final"),
+                "202": _json("Pending", "Still being processed", LOCATION),
+            },
+            parameters=[_path_param("key", {"type": "string"})],
+        )
+    },
+    "/sales/{sale_id}": {
+        "get": _op("One sale", {"200": _json("Sale", "The sale")}, parameters=[SALE_ID])
+    },
+    "/sales/{sale_id}/reversal": {
+        "post": _op(
+            "Reverse a sale (the product's reversal policy, as on XMLVend)",
+            {"200": _json("Reversal", "Reversed; the buyer's account was refunded")},
+            parameters=[SALE_ID, OPTIONAL_IDEMPOTENCY],
+        )
+    },
+    "/account": {
+        "get": _op(
+            "The caller's balance (vendor float or consumer wallet)",
+            {"200": _json("Account", "The account")},
+        )
+    },
+    "/account/statement": {
+        "get": _op(
+            "The caller's ledger entries, newest first, paged",
+            {"200": _json("Statement", "A page of entries")},
+            parameters=RANGE,
+        )
+    },
+    "/consumers": {
+        "post": _op(
+            "Register a consumer (vendor keys; KYC level 0)",
+            {"201": _json("Consumer", "Registered", LOCATION)},
+            body="ConsumerCreate",
+        )
+    },
+    "/consumers/{msisdn}": {
+        "get": _op(
+            "A consumer (a vendor sees the profile; the consumer also its wallet)",
+            {"200": _json("Consumer", "The consumer")},
+            parameters=[MSISDN_PARAM],
+        )
+    },
+    "/consumers/{msisdn}/topups": {
+        "post": _op(
+            "Merchant cash-in to a consumer's wallet (vendor keys)",
+            {"201": _json("TopUp", "Credited")},
+            body="TopUpCreate",
+            parameters=[MSISDN_PARAM, IDEMPOTENCY],
+        )
+    },
+    "/webhook": {
+        "put": _op(
+            "Register (or with null remove) the API key's callback URL; the signing secret "
+            "is shown once",
+            {"200": _json("Webhook", "Registered")},
+            body="WebhookSet",
+        )
+    },
+    "/webhook/deliveries": {
+        "get": _op(
+            "The API key's webhook delivery log",
+            {"200": _json("Deliveries", "Newest first")},
+            parameters=[RANGE[3]],
+        )
+    },
+}
+
+DOCUMENT: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "EVD vending JSON API",
+        "version": "1.0.0",
+        "description": "Sales of electricity tokens and vouchers, accounts, consumer wallets "
+        "and pushed results. Errors are RFC 9457 problems (application/problem+json). "
+        "Amounts are decimal strings in the account's currency.",
+    },
+    "servers": [{"url": "/api/v1"}],
+    "security": [{"bearer": []}],
+    "components": {
+        "securitySchemes": {
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An API key (evd api-key create) or a consumer session token",
+            }
+        },
+        "schemas": SCHEMAS,
+    },
+    "paths": PATHS,
+}
+
+
+def document_bytes() -> bytes:
+    return wire.dumps(DOCUMENT)

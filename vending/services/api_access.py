@@ -1,0 +1,177 @@
+"""Who calls the API channels: API keys (a vendor's operator) and consumers signed in with
+their mobile number and PIN. The one place the JSON adapter (and later SMS/USSD and the
+app) turn a credential into a :class:`Caller`.
+
+A verified credential is remembered in memory for ``cache_seconds`` under its SHA-256, so a
+busy key costs no database round trip per request (the answer comes on the calling thread);
+changes re-check the principal inside their own transaction (``vending.auth.revalidate``,
+the key's revocation, the consumer's status and limits), so a revoked key or a blocked
+vendor, operator or consumer is refused on the very next change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from vending import api_keys, consumers
+from vending.auth import Principal
+from vending.errors import InvalidRequest
+from vending.storage.database import Txn
+
+
+class Runner(Protocol):
+    """Runs a named transaction function off the calling thread; awaitable result."""
+
+    def run(self, desc: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any: ...
+
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated API caller.
+
+    ``principal`` is what the sale services take: for a key, its vendor and operator; for
+    a consumer, the wallet channel's vendor with the consumer's wallet as the paying
+    account. ``scope`` is the client id its request keys live under.
+    """
+
+    principal: Principal
+    scope: str
+    api_key_id: int | None = None
+    consumer_id: int | None = None
+    msisdn: str | None = None
+
+    @property
+    def is_consumer(self) -> bool:
+        return self.consumer_id is not None
+
+
+def _key_caller(txn: Txn, key: str) -> Caller:
+    found = api_keys.principal_for_key(txn, key)
+    return Caller(found.principal, found.principal.client_id, api_key_id=found.api_key_id)
+
+
+def consumer_principal(txn: Txn, consumer: consumers.Consumer) -> Principal:
+    wallet = consumers.wallet_vendor(txn, consumer.balance.currency)
+    return Principal(
+        vendor_id=wallet.id,
+        client_id=consumer.scope,
+        vendor_name=consumer.name,
+        vendor_address="",
+        account_id=consumer.account_id,
+        currency=consumer.balance.currency,
+        operator_id=None,
+        operator_name=None,
+        privileges=wallet.privileges,
+    )
+
+
+def _session_caller(txn: Txn, token: str, now: datetime) -> Caller:
+    consumer = consumers.consumer_for_session(txn, token, now)
+    return Caller(
+        consumer_principal(txn, consumer),
+        consumer.scope,
+        consumer_id=consumer.id,
+        msisdn=consumer.msisdn,
+    )
+
+
+def recheck_caller(txn: Txn, caller: Caller) -> None:
+    """Inside a change's transaction: the key is still live, the consumer still active.
+    (The vendor and operator are ``vending.auth.revalidate``'s.)"""
+    if caller.api_key_id is not None:
+        api_keys.check_key_live(txn, caller.api_key_id)
+    if caller.consumer_id is not None:
+        consumer = consumers.get_consumer_by_id(txn, caller.consumer_id)
+        if consumer.status != "active":
+            raise consumers.ConsumerBlocked(f"consumer {consumer.msisdn} is {consumer.status}")
+
+
+@dataclass(frozen=True)
+class Session:
+    token: str
+    expires_at: datetime
+
+
+class ApiAccess:
+    """Authentication of API callers (thread-safe cache)."""
+
+    def __init__(
+        self, runner: Runner, clock: Clock, *, cache_seconds: float = 30.0, pin_log_n: int = 14
+    ) -> None:
+        self._runner = runner
+        self._clock = clock
+        self._cache_seconds = cache_seconds
+        self.pin_log_n = pin_log_n
+        self._cache: dict[bytes, tuple[float, Caller]] = {}
+        self._lock = threading.Lock()
+
+    def cached(self, credential: str) -> Caller | None:
+        """The caller of a credential verified within ``cache_seconds``; never blocks."""
+        digest = hashlib.sha256(credential.encode()).digest()
+        with self._lock:
+            found = self._cache.get(digest)
+        if found is not None and found[0] > time.monotonic():
+            return found[1]
+        return None
+
+    def _remember(self, credential: str, caller: Caller) -> Caller:
+        if self._cache_seconds > 0:
+            digest = hashlib.sha256(credential.encode()).digest()
+            with self._lock:
+                if len(self._cache) > 100_000:  # bound memory under credential stuffing
+                    self._cache.clear()
+                self._cache[digest] = (time.monotonic() + self._cache_seconds, caller)
+        return caller
+
+    def forget(self, credential: str | None = None) -> None:
+        """Drop one credential's cached verification (None: all)."""
+        with self._lock:
+            if credential is None:
+                self._cache.clear()
+            else:
+                self._cache.pop(hashlib.sha256(credential.encode()).digest(), None)
+
+    async def authenticate(self, credential: str) -> Caller:
+        """A bearer credential: an API key (``evd_live_...``) or a consumer session token
+        (``evd_sess_...``). Raises InvalidApiKey / InvalidSession / ConsumerBlocked."""
+        found = self.cached(credential)
+        if found is not None:
+            return found
+        if credential.startswith(consumers.SESSION_PREFIX):
+            caller = await self._runner.run(
+                "api_session_caller", _session_caller, credential, self._clock()
+            )
+        else:
+            caller = await self._runner.run("api_key_caller", _key_caller, credential)
+        return self._remember(credential, caller)
+
+    async def sign_in(self, msisdn: str, pin: str) -> Session:
+        """Mobile number + PIN → a session token. Wrong PINs count towards a lock."""
+        if not isinstance(pin, str) or not pin:
+            raise InvalidRequest("pin is required")
+        outcome = await self._runner.run(
+            "api_consumer_sign_in", consumers.log_in, msisdn, pin, now=self._clock()
+        )
+        if outcome.locked_until is not None and outcome.token is None:
+            raise consumers.ConsumerLocked(
+                "too many wrong PINs: try again after "
+                f"{outcome.locked_until.isoformat(timespec='seconds')}"
+            )
+        if outcome.token is None:
+            raise consumers.InvalidSession("unknown mobile number or wrong PIN")
+        return Session(outcome.token, outcome.expires_at)
+
+    async def sign_out(self, token: str) -> None:
+        await self._runner.run("api_consumer_sign_out", consumers.end_session, token, self._clock())
+        digest = hashlib.sha256(token.encode()).digest()
+        with self._lock:
+            self._cache.pop(digest, None)

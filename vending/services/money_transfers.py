@@ -1,0 +1,160 @@
+"""Domestic money transfer for every channel (issue 14 §4): senders with KYC-lite monthly
+limits, beneficiaries validated by a penny drop, IMPS-like transfers returning a UTR
+(:class:`catalogue.fulfilment.Fulfilment`: the customer's amount + fee held in suspense;
+refunded automatically on a final failure, never on a timeout; never sent twice), status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from catalogue import transfers
+from catalogue.errors import ProviderError, UnknownOrder
+from catalogue.fulfilment import Fulfilment, Prepared
+from catalogue.interface import ProviderUnavailable
+from catalogue.orders import ProviderSale
+from catalogue.routing import route
+from vending.auth import Principal, revalidate
+from vending.money import Money
+from vending.products import get_product
+from vending.services.context import Clock, RequestContext, TxnRunner
+from vending.services.rendering import ChannelRenderer
+from vending.services.results import Outcome
+from vending.storage.database import Txn
+
+PRODUCT = "DMT-IMPS"
+
+
+@dataclass(frozen=True)
+class TransferRequest:
+    ctx: RequestContext
+    sender_mobile: str
+    beneficiary_id: int
+    amount: Money
+
+
+@dataclass(frozen=True)
+class SenderView:
+    sender: transfers.Sender
+    used: Money
+    remaining: Money
+
+
+class MoneyTransfers:
+    def __init__(
+        self, runner: TxnRunner, fulfilment: Fulfilment, clock: Clock, product: str = PRODUCT
+    ) -> None:
+        self._runner = runner
+        self._fulfilment = fulfilment
+        self._clock = clock
+        self._product = product
+
+    async def register_sender(
+        self, principal: Principal, mobile: str, name: str, kyc: str = "minimum"
+    ) -> transfers.Sender:
+        now = self._clock()
+
+        def register(txn: Txn) -> transfers.Sender:
+            revalidate(txn, principal)
+            return transfers.register_sender(
+                txn, mobile=mobile, name=name, kyc=kyc, vendor_id=principal.vendor_id, now=now
+            )
+
+        return await self._runner.run("dmt_register_sender", register)
+
+    async def sender(self, principal: Principal, mobile: str) -> SenderView:
+        now = self._clock()
+
+        def view(txn: Txn) -> SenderView:
+            sender = transfers.get_sender(txn, mobile)
+            used = transfers.used_this_month(txn, mobile, now)
+            currency = get_product(txn, self._product).currency
+            return SenderView(
+                sender, Money(used, currency), Money(max(0, sender.monthly_limit - used), currency)
+            )
+
+        return await self._runner.run("dmt_sender", view)
+
+    async def add_beneficiary(
+        self, principal: Principal, sender_mobile: str, name: str, account_no: str, ifsc: str
+    ) -> transfers.Beneficiary:
+        """Validate the account with a penny drop, then register it (with the bank's name)."""
+        now = self._clock()
+
+        def check(txn: Txn) -> list[str]:
+            revalidate(txn, principal)
+            transfers.get_sender(txn, sender_mobile)
+            transfers.check_account(account_no, ifsc)
+            product = get_product(txn, self._product)
+            policy = self._fulfilment.policy.routing
+            return [c.provider for c in route(txn, product.id, product.code, policy, now)]
+
+        providers = await self._runner.run("dmt_beneficiary_check", check)
+        verified: str | None = None
+        for provider in providers:
+            client = self._fulfilment.clients.get(provider)
+            if client is None or not hasattr(client, "verify_account"):
+                continue
+            try:
+                verified = await client.verify_account(account_no, ifsc.upper())  # type: ignore[attr-defined]
+            except ProviderUnavailable:
+                continue
+            break
+        else:
+            raise ProviderError("no bank answered the account validation")
+        if verified is None:
+            raise ProviderError("the bank has no such account")
+
+        def add(txn: Txn) -> transfers.Beneficiary:
+            sender = transfers.get_sender(txn, sender_mobile)
+            return transfers.add_beneficiary(
+                txn,
+                sender=sender,
+                name=name,
+                account_no=account_no,
+                ifsc=ifsc,
+                verified_name=verified,
+                now=now,
+            )
+
+        return await self._runner.run("dmt_beneficiary_add", add)
+
+    async def transfer(self, request: TransferRequest, renderer: ChannelRenderer) -> Outcome:
+        def prepare(txn: Txn, now: datetime) -> Prepared:
+            sender = transfers.get_sender(txn, request.sender_mobile)
+            beneficiary = transfers.get_beneficiary(
+                txn, request.sender_mobile, request.beneficiary_id
+            )
+            product = get_product(txn, self._product)
+            if request.amount.currency != product.currency or request.amount.amount <= 0:
+                raise transfers.LimitExceeded(f"transfers are positive {product.currency}")
+            transfers.check_limits(txn, sender, request.amount, now)
+            pricing = transfers.pricing_for(request.amount)
+            return Prepared(
+                product=product,
+                service="dmt",
+                target=transfers.transfer_target(beneficiary),
+                amount=request.amount,
+                params={
+                    "sender": sender.mobile,
+                    "beneficiary_id": beneficiary.id,
+                    "account": beneficiary.account_no,
+                    "ifsc": beneficiary.ifsc,
+                    "name": beneficiary.verified_name or beneficiary.name,
+                    "amount": request.amount.amount,
+                    "fee": pricing.price.amount - request.amount.amount,
+                    "mode": "IMPS",
+                },
+                pricing=pricing,
+            )
+
+        return await self._fulfilment.sell(request.ctx, prepare, renderer)
+
+    async def status(self, principal: Principal, order_id: str) -> ProviderSale:
+        sold = await self._fulfilment.status(order_id)
+        if sold.sale.vendor_id != principal.vendor_id or sold.service != "dmt":
+            raise UnknownOrder(f"no transfer {order_id!r}")
+        return sold
+
+
+__all__ = ["MoneyTransfers", "SenderView", "TransferRequest"]
