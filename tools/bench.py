@@ -86,6 +86,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="evd serve --workers")
     parser.add_argument("--pool-size", type=int, default=8, help="database.pool_size per worker")
     parser.add_argument(
+        "--batching", action="store_true", help="[sales] batching = true (issue 16)"
+    )
+    parser.add_argument("--batch-max-sales", type=int, default=64)
+    parser.add_argument("--batch-max-wait-ms", type=float, default=1.0)
+    parser.add_argument(
         "--products",
         type=_products,
         default=PRODUCTS,
@@ -229,6 +234,45 @@ def _verify_ledger(url: str) -> str:
     return "FAILED: " + "; ".join(report.problems()[:5])
 
 
+def _batch_counts(host: str) -> dict[str, int]:
+    """Transactions run by name, summed over the workers (GET /metrics)."""
+    import re
+    import urllib.request
+
+    time.sleep(1.5)  # the workers' metrics snapshots are at most a second old
+    try:
+        with urllib.request.urlopen(f"http://{host}/metrics", timeout=10) as answer:
+            text = answer.read().decode()
+    except OSError as exc:
+        print(f"/metrics unavailable: {exc}", flush=True)
+        return {}
+    found = re.findall(r'^evd_db_transactions_total\{name="([^"]+)"\} (\d+)', text, re.M)
+    return {name: int(count) for name, count in found}
+
+
+def _mean_batch(url: str, counts: dict[str, int]) -> str:
+    """Sales per batch transaction: the sales made in batches (all sales less those run
+    alone) over the batches (1.0 and no batches without ``--batching``)."""
+    from vending.storage.database import Database
+
+    database = Database(url, pool_size=1)
+    try:
+        total = database.run_txn(
+            "bench_sales",
+            lambda txn: txn.conn.exec_driver_sql("SELECT count(*) FROM sales").scalar_one(),
+        )
+    finally:
+        database.close()
+    batches = counts.get("sale_batch", 0)
+    alone = counts.get("sell_voucher", 0) + counts.get("utility_credit_vend", 0)
+    if not batches:
+        return f"no batches ({total} sales, one transaction each)"
+    return (
+        f"{(total - alone) / batches:.2f} sales per batch ({batches} batches, "
+        f"{total} sales, {alone} run alone)"
+    )
+
+
 def _rates(phases: list[Phase]) -> dict[str, float]:
     """Peak vends/s per label over all its rounds (vends summed over seconds summed)."""
     vends: dict[str, int] = {}
@@ -294,6 +338,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             workers=args.workers,
             pool_size=args.pool_size,
             code_dir=args.server_code,
+            extra_config=(
+                "[sales]\nbatching = true\n"
+                f"batch_max_sales = {args.batch_max_sales}\n"
+                f"batch_max_wait_ms = {args.batch_max_wait_ms}\n"
+                if args.batching
+                else ""
+            ),
         )
         try:
             server.start()
@@ -344,10 +395,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 )
                             )
                         )
+            counts = _batch_counts(host)
         finally:
             server.cleanup()
         ledger = _verify_ledger(url)
         print(f"ledger verify: {ledger}", flush=True)
+        per_txn = _mean_batch(url, counts)
+        print(f"mean batch: {per_txn}", flush=True)
         bench = None
         if not args.no_pgbench:
             clients = args.pgbench_clients or args.connections
@@ -406,6 +460,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"transaction {bench.cpu_ms_per_txn:.2f} ms: CPU-bound ratio "
                     f"{bench.cpu_ms_per_txn / per_vend:.2f}"
                 )
+    print(f"  mean batch: {per_txn}")
     print(f"  ledger verify: {ledger}")
     return 0 if ledger.startswith("ok") else 1
 

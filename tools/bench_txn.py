@@ -47,12 +47,43 @@ def _bodies(seeded, kind: str, count: int, first: int) -> list[bytes]:  # type: 
     return bodies
 
 
+class _Queued:
+    """A runner whose transactions run when pumped (the batcher's inner runner here)."""
+
+    def __init__(self, database: Any) -> None:
+        self.database = database
+        self.queue: list[Any] = []
+
+    def run(self, desc: str, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        from twisted.internet.defer import Deferred
+
+        deferred: Deferred = Deferred()
+        self.queue.append((deferred, desc, fn, args, kwargs))
+        return deferred
+
+    def pump(self) -> None:
+        while self.queue:
+            deferred, desc, fn, args, kwargs = self.queue.pop(0)
+            try:
+                result = self.database.run_txn(desc, fn, *args, **kwargs)
+            except Exception:
+                deferred.errback()
+            else:
+                deferred.callback(result)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.bench_txn", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--vends", type=int, default=1000, help="per product")
     parser.add_argument("--url", default=os.environ.get("EVD_BENCH_POSTGRES_URL", DEFAULT_URL))
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=0,
+        help="sales per batch through the sales batcher (issue 16); 0: one transaction each",
+    )
     args = parser.parse_args(argv)
     from twisted.internet import reactor
 
@@ -74,11 +105,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         database = Database(url, pool_size=1)
         keyring = Keyring(seeded.master_key, clock=system_clock)
         config = Config()
+        runner: Any = ImmediateDatabase(database)
+        queued = timer = None
+        if args.batch:
+            from twisted.internet.task import Clock
+
+            from vending.services.sale_batching import sale_locks
+            from xmlvend.transport.batching import BatchingRunner
+
+            queued, timer = _Queued(database), Clock()
+            runner = BatchingRunner(queued, timer, sale_locks, max_sales=args.batch, max_wait=1)
         app = build_application(
             config,
             reactor=reactor,
             clock=system_clock,
-            runner=ImmediateDatabase(database),
+            runner=runner,
             database=database,
             keyring=keyring,
         )
@@ -105,12 +146,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 def answered(outcome: Any, answers: list[int] = answers) -> None:
                     answers.append(outcome.status)
 
-                for body in bodies[:WARMUP]:
-                    server.endpoint.handle(body).addCallback(answered)
+                def send(some: list[bytes]) -> None:
+                    step = args.batch or 1
+                    for start in range(0, len(some), step):
+                        for body in some[start : start + step]:
+                            server.endpoint.handle(body).addCallback(answered)
+                        if queued is not None and timer is not None:
+                            timer.advance(1)  # the batch goes
+                            queued.pump()
+
+                send(bodies[:WARMUP])
                 statements[0] = 0
                 wall, cpu = time.perf_counter(), time.process_time()
-                for body in bodies[WARMUP:]:
-                    server.endpoint.handle(body).addCallback(answered)
+                send(bodies[WARMUP:])
                 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
                 if any(status != 200 for status in answers):
                     raise SystemExit(f"{kind}: a vend failed (HTTP {set(answers)})")

@@ -344,6 +344,13 @@ class SalesConfig:
     abandoned_after_seconds: float = 60.0
     # How often recovery looks for abandoned requests (and once at start).
     recovery_sweep_seconds: float = 10.0
+    # PostgreSQL only: each worker batches concurrent voucher and embedded electricity
+    # sales into one transaction (issue 16; xmlvend.transport.batching). A batch goes as
+    # soon as the previous one committed, or after batch_max_wait_ms when idle, with at
+    # most batch_max_sales sales. Off by default until the set-based form is complete.
+    batching: bool = False
+    batch_max_sales: int = 64
+    batch_max_wait_ms: float = 1.0
 
     def validate(self, key: str) -> None:
         _check(
@@ -361,6 +368,8 @@ class SalesConfig:
             f"{key}.recovery_sweep_seconds",
             "must be above 0 and at most 3600 seconds",
         )
+        _check(1 <= self.batch_max_sales <= 1000, f"{key}.batch_max_sales", "must be 1..1000")
+        _check(0 <= self.batch_max_wait_ms <= 100, f"{key}.batch_max_wait_ms", "must be 0..100 ms")
 
 
 @dataclass(frozen=True)

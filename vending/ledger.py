@@ -28,8 +28,9 @@ against limits), so deferring it changes no outcome; the transfer stays one bala
 entries written in the same transaction, and each entry's ``balance_after`` is the running
 balance in entry order as before. (A savepoint rolled back after a deferral would leave the
 credit queued for a transfer that no longer exists: the flush then fails on the entries'
-foreign key and the whole transaction rolls back -- never a silent imbalance. Nothing posts
-sales inside savepoints today.)
+foreign key and the whole transaction rolls back -- never a silent imbalance. The sale
+batch, which runs each sale in a savepoint, restores them with
+:func:`restore_deferred_credits`.)
 """
 
 from __future__ import annotations
@@ -242,6 +243,29 @@ class _DeferredCredits:
                 delta, currency = self.deltas[account_id]
                 _apply_delta(txn, account_id, delta, currency)
             raise AssertionError("deferred credits could not be applied")  # pragma: no cover
+
+
+DeferredState = tuple[dict[int, tuple[int, str]], list[tuple[int, Leg]]] | None
+
+
+def snapshot_deferred_credits(txn: Txn) -> DeferredState:
+    """The transaction's deferred credits so far (None: none yet), to restore after a
+    savepoint rollback (vending.sale_batch): a rolled-back sale's credits must not stay
+    queued."""
+    found = txn.local.get(_DeferredCredits._KEY)
+    if found is None:
+        return None
+    return dict(found.deltas), list(found.legs)
+
+
+def restore_deferred_credits(txn: Txn, state: DeferredState) -> None:
+    """Put the deferred credits back as :func:`snapshot_deferred_credits` saw them. The
+    caller restores ``txn.local`` and the before-commit hooks alongside."""
+    found = txn.local.get(_DeferredCredits._KEY)
+    if found is None or state is None:
+        return
+    found.deltas = dict(state[0])
+    found.legs = list(state[1])
 
 
 # The rows are locked in id order (FOR UPDATE under ORDER BY) so that two transactions

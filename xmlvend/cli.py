@@ -223,13 +223,13 @@ def _run(
     from xmlvend.server.banner import banner
     from xmlvend.server.listen import listen
     from xmlvend.server.mounts import mount, web_adapters
-    from xmlvend.transport.asyncdb import AsyncDatabase
+    from xmlvend.transport.batching import worker_runner
     from xmlvend.upstream import upstream_backend
 
     app = build_application(
         config,
         reactor=reactor,
-        runner_factory=lambda database: AsyncDatabase(reactor, database),
+        runner_factory=lambda database: worker_runner(config, reactor, database),
         database=context.database,
         keyring=keyring,
         upstream_factory=upstream_backend,

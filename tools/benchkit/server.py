@@ -38,6 +38,7 @@ class ServerProcess:
         port: int | None = None,
         extra_env: dict[str, str] | None = None,
         code_dir: str | None = None,
+        extra_config: str = "",
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
@@ -54,7 +55,7 @@ class ServerProcess:
             f"port = {self.port}\n"
             f"workers = {workers}\n"
             "[vouchers]\n"
-            f'gnupg_home = "{self._scratch.name}/gnupg"\n',
+            f'gnupg_home = "{self._scratch.name}/gnupg"\n' + extra_config,
             encoding="utf-8",
         )
         self.config = config

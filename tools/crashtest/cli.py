@@ -87,6 +87,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--settle-seconds", type=float, default=90.0, help="longest wait for delayed sales"
     )
     parser.add_argument("--keep", action="store_true", help="keep the database and scratch")
+    parser.add_argument(
+        "--batching", action="store_true", help="[sales] batching = true (issue 16)"
+    )
     return parser.parse_args(argv)
 
 
@@ -178,6 +181,7 @@ def set_up(run: Run) -> None:
         scratch=run.scratch,
         upstream_url=run.simulator.url,
         test_behaviours=args.slow_meter,
+        batching=args.batching,
     )
     for command in (("db", "upgrade"), ("demo",)):
         evd(config, run.env, *command)

@@ -1,0 +1,166 @@
+"""The per-worker sales batcher (issue 16): concurrent sales share one transaction.
+
+A :class:`BatchingRunner` is the worker's transaction runner. Sales (the transaction
+functions :func:`vending.services.sale_batching.sale_locks` recognises) join the open
+batch; everything else runs as before through the inner runner. A batch goes
+
+* as soon as the previous batch has committed (at most one batch in flight per worker:
+  two would only serialise on the same vendor rows), or
+* when idle, after at most ``max_wait`` seconds (a lone sale waits that long for company),
+  or at once when ``max_sales`` are waiting.
+
+The batch runs as one transaction (:func:`vending.sale_batch.run_sale_batch`, retried as a
+whole on deadlocks and lost connections); each sale's Deferred fires only after the COMMIT,
+with its own result or its own error. Should the batch as a whole fail otherwise, each of
+its sales is run again on its own: one bad sale never fails the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from twisted.internet.defer import Deferred, fail
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+
+from vending.sale_batch import BatchedSale, SaleDone, SaleLocks, run_sale_batch
+
+log = logging.getLogger("evd.batching")
+
+LocksOf = Callable[[str, tuple[Any, ...], dict[str, Any]], SaleLocks | None]
+
+
+@dataclass
+class BatchStats:
+    batches: int = 0
+    sales: int = 0
+    fallbacks: int = 0
+
+    @property
+    def mean_batch(self) -> float:
+        return self.sales / self.batches if self.batches else 0.0
+
+
+@dataclass
+class _Waiting:
+    desc: str
+    sale: BatchedSale
+    deferred: Deferred = field(default_factory=Deferred)
+
+
+class BatchingRunner:
+    """A TxnRunner over ``inner`` that batches sales (see the module docstring)."""
+
+    def __init__(
+        self,
+        inner: Any,
+        reactor: IReactorTime,
+        locks_of: LocksOf,
+        *,
+        max_sales: int = 64,
+        max_wait: float = 0.001,
+    ) -> None:
+        self._inner = inner
+        self._reactor = reactor
+        self._locks_of = locks_of
+        self._max_sales = max(1, max_sales)
+        self._max_wait = max(0.0, max_wait)
+        self._waiting: list[_Waiting] = []
+        self._in_flight = False
+        self._timer: IDelayedCall | None = None
+        self.stats = BatchStats()
+
+    @property
+    def database(self) -> Any:
+        return getattr(self._inner, "database", None)
+
+    def run(self, desc: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        locks = self._locks_of(desc, args, kwargs)
+        if locks is None:
+            return self._inner.run(desc, fn, *args, **kwargs)
+        waiting = _Waiting(desc, BatchedSale(fn, args, kwargs, locks))
+        self._waiting.append(waiting)
+        self._schedule()
+        return waiting.deferred
+
+    def _schedule(self) -> None:
+        if self._in_flight or not self._waiting:
+            return
+        if len(self._waiting) >= self._max_sales or self._max_wait == 0:
+            self._send()
+        elif self._timer is None:
+            self._timer = self._reactor.callLater(self._max_wait, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if not self._in_flight:
+            self._send()
+
+    def _send(self) -> None:
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        batch = self._waiting[: self._max_sales]
+        del self._waiting[: self._max_sales]
+        if not batch:
+            return
+        self._in_flight = True
+        self.stats.batches += 1
+        self.stats.sales += len(batch)
+        try:
+            sent = self._inner.run("sale_batch", run_sale_batch, [w.sale for w in batch])
+        except Exception:
+            sent = fail()
+        sent.addCallbacks(self._answer, self._one_by_one, (batch,), None, (batch,), None)
+
+    def _answer(self, outcomes: list[SaleDone], batch: list[_Waiting]) -> None:
+        try:
+            for waiting, outcome in zip(batch, outcomes, strict=True):
+                try:
+                    if outcome.error is not None:
+                        waiting.deferred.errback(outcome.error)
+                    else:
+                        waiting.deferred.callback(outcome.result)
+                except Exception:  # e.g. already cancelled: never stall the batcher
+                    log.exception("answering a batched sale failed")
+        finally:
+            self._done()
+
+    def _one_by_one(self, failure: Any, batch: list[_Waiting]) -> None:
+        log.warning("sale batch of %d failed (%s): each sale runs alone", len(batch), failure.value)
+        self.stats.fallbacks += 1
+        self._done()
+        for waiting in batch:
+            sale = waiting.sale
+            alone = self._inner.run(waiting.desc, sale.fn, *sale.args, **sale.kwargs)
+            alone.chainDeferred(waiting.deferred)
+
+    def _done(self) -> None:
+        self._in_flight = False
+        # The previous batch committed: the next one goes now, without waiting.
+        if self._waiting:
+            self._send()
+
+
+def worker_runner(config: Any, reactor: Any, database: Any) -> Any:
+    """The transaction runner of one ``evd serve`` worker: sales batched when ``[sales]
+    batching`` is on and the database is PostgreSQL (SQLite keeps the simple path)."""
+    from vending.services.sale_batching import sale_locks
+    from xmlvend.transport.asyncdb import AsyncDatabase
+
+    runner = AsyncDatabase(reactor, database)
+    sales = config.sales
+    if not (sales.batching and database.is_postgres):
+        return runner
+    return BatchingRunner(
+        runner,
+        reactor,
+        sale_locks,
+        max_sales=sales.batch_max_sales,
+        max_wait=sales.batch_max_wait_ms / 1000.0,
+    )
+
+
+__all__ = ["BatchStats", "BatchingRunner", "worker_runner"]
