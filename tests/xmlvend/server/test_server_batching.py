@@ -20,6 +20,7 @@ from server_support import (
     NORMAL_METER,
     PLATFORM,
     PLATFORM_OPERATOR,
+    SEEDED_AT,
     UNKNOWN_METER,
     VOUCHER_PRODUCT,
     World,
@@ -76,16 +77,21 @@ class ManualRunner:
 def stock_rows(count: int) -> list[Any]:
     serial = 7_700_000_000_000_000 + uuid.uuid4().int % 10**12 * 1000
     return list(
-        generate_rows([ProductSpec(VOUCHER_PRODUCT, "10.00", 16)], count, serial_start=serial)
+        generate_rows(
+            [ProductSpec(VOUCHER_PRODUCT, "10.00", 16)],
+            count,
+            today=SEEDED_AT.date(),
+            serial_start=serial,
+        )
     )
 
 
 def import_rows(database: Database, keyring: Keyring, rows: list[Any], sentinel: Any) -> None:
     sentinel.register(*(row.pin for row in rows))
     upload = StockUpload("DEMO", "stock.csv", "ab" * 32, render_csv(rows))
-    StockImporter(database, keyring, None, low_stock_threshold=1).import_upload(
-        upload, actor="test"
-    )
+    StockImporter(
+        database, keyring, None, clock=lambda: SEEDED_AT, low_stock_threshold=1
+    ).import_upload(upload, actor="test")
 
 
 def plain_world(database: Database, keyring: Keyring, rows: list[Any], sentinel: Any) -> World:

@@ -35,6 +35,7 @@ from sqlalchemy import func, select
 
 from utilities.demo import seed_utilities
 from utilities.tables import issued_tokens
+from vending.clock import system_clock
 from vending.demo import seed_core
 from vending.keyring import Keyring, MasterKey
 from vending.ledger import verify_ledger
@@ -67,10 +68,12 @@ def test_batched_sales_two_workers(
     pg_database: Database, tmp_path: Path, secrets_sentinel: Any
 ) -> None:
     master = MasterKey.generate()
-    keyring = Keyring(master)
-    pg_database.run_txn("seed_core", seed_core, password_log_n=10)
-    pg_database.run_txn("seed_utilities", seed_utilities, keyring)
-    pg_database.run_txn("seed_vouchers", seed_vouchers)
+    # A real evd serve stamps with the system clock: the seed uses the same one.
+    keyring = Keyring(master, clock=system_clock)
+    now = system_clock()
+    pg_database.run_txn("seed_core", seed_core, now=now, password_log_n=10)
+    pg_database.run_txn("seed_utilities", seed_utilities, keyring, now=now)
+    pg_database.run_txn("seed_vouchers", seed_vouchers, now=now)
     import_vouchers(pg_database, keyring, "AIR-DEMO-10", CLIENTS * SALES_EACH, secrets_sentinel)
     config = write_config(tmp_path, BATCHING, database_url=pg_database.url)
     server = ServerProcess.start(
