@@ -176,6 +176,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 # Loggers recorded at DEBUG; others at their own levels (SQLAlchemy would log every query).
 SENTINEL_LOGGERS = ("vending", "evd", "xmlvend", "utilities", "tools", "gnupg")
 _DIGIT_RUN = re.compile(r"\d{4,}")
+# Digit secrets shorter than this match whole digit runs only (see SecretsSentinel.find).
+_SHORT_SECRET_DIGITS = 8
 
 
 class SecretsSentinel:
@@ -205,6 +207,12 @@ class SecretsSentinel:
         found = {secret for secret in self._others if secret in text}
         for run in _DIGIT_RUN.findall(text):
             for length, known in self._digits.items():
+                if length < _SHORT_SECRET_DIGITS:
+                    # A 4-6 digit secret (an SMS PIN) inside a longer digit run is chance
+                    # (a uuid in a file name, an amount): only the whole run counts.
+                    if run in known:
+                        found.add(run)
+                    continue
                 for start in range(len(run) - length + 1):
                     if run[start : start + length] in known:
                         found.add(run[start : start + length])
