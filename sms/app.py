@@ -146,7 +146,7 @@ def build_for_serve(app: Any, *, reactor: Any, background: bool = True) -> Any:
 def banner_lines(base_url: str, curl_options: str = "", config: Any = None) -> list[str]:
     if config is None or not config.sms.enabled:
         return [
-            "SMS/USSD  off. To try them: `evd sms gateway` starts a local Kannel with a fake",
+            "SMS/USSD  off. To try them: `evd kannel` starts a local Kannel with a fake",
             "          SMSC, then set EVD__SMS__ENABLED=true and `evd sms send` (docs/SMS.md).",
             "",
         ]
