@@ -27,7 +27,7 @@ venv: $(STAMP)
 # System packages the project needs: GnuPG for supplier stock files; Kannel (the SMS
 # gateway), kannel-extras (its fake SMSC, for tests and `evd kannel`) and libpcre3 (fakesmsc
 # needs it at run time); Dovecot (IMAP) for the bank e-mail tests (marker mail).
-SYSDEPS := gnupg kannel kannel-extras libpcre3 dovecot-imapd
+SYSDEPS := gnupg kannel kannel-extras libpcre3 dovecot-imapd chromium chromium-driver
 sysdeps:
 	@missing=""; \
 	command -v gpg >/dev/null 2>&1 || missing="$$missing gnupg"; \
@@ -35,6 +35,8 @@ sysdeps:
 	[ -x /usr/lib/kannel/test/fakesmsc ] || missing="$$missing kannel-extras"; \
 	/sbin/ldconfig -p 2>/dev/null | grep -q 'libpcre\.so\.3' || missing="$$missing libpcre3"; \
 	{ command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ]; } || missing="$$missing dovecot-imapd"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	[ -x /usr/bin/chromedriver ] || missing="$$missing chromium-driver"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "make: installing$$missing"; \
