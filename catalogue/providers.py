@@ -21,7 +21,7 @@ from vending import audit
 from vending.errors import InvalidRequest
 from vending.keyring import Keyring
 from vending.products import get_product
-from vending.storage.database import Txn
+from vending.storage.database import Database, Txn
 
 PROVIDER_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
@@ -234,3 +234,15 @@ def list_mappings(txn: Txn, product_code: str | None = None) -> list[Mapping]:
     if product_code is not None:
         query = query.where(products.c.code == product_code)
     return [Mapping(*row) for row in txn.execute(query)]
+
+
+def load_active_providers(
+    database: Database, keyring: Keyring
+) -> list[tuple[Provider, bytes | None]]:
+    """Every active provider with its decrypted callback secret, read in one transaction: what
+    the process composer needs to build one client per provider at start-up."""
+
+    def load(txn: Txn) -> list[tuple[Provider, bytes | None]]:
+        return [(p, provider_secret(txn, keyring, p.name)) for p in list_providers(txn) if p.active]
+
+    return database.run_txn("catalogue_active_providers", load)

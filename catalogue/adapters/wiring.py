@@ -16,21 +16,17 @@ from catalogue.adapters.recharge_client import RechargeJsonClient
 from catalogue.adapters.recharge_json import parse_callback
 from catalogue.adapters.tasks import ReactorScheduler
 from catalogue.fulfilment import Fulfilment, FulfilmentPolicy
-from catalogue.providers import list_providers, provider_secret
+from catalogue.providers import load_active_providers
 from vending.keyring import Keyring
-from vending.storage.database import Database, Txn
 
 CALLBACK_PARSERS = {"recharge-json": parse_callback}
 
 
 def build_clients(
-    reactor: Any, database: Database, keyring: Keyring, clock: Callable[[], Any]
+    reactor: Any, database: Any, keyring: Keyring, clock: Callable[[], Any]
 ) -> dict[str, Any]:
-    def load(txn: Txn) -> list[tuple[Any, bytes | None]]:
-        return [(p, provider_secret(txn, keyring, p.name)) for p in list_providers(txn) if p.active]
-
     clients: dict[str, Any] = {}
-    for provider, secret in database.run_txn("catalogue_providers", load):
+    for provider, secret in load_active_providers(database, keyring):
         channel = HttpChannel(reactor, provider.url, provider.timeout_seconds)
         if provider.protocol == "recharge-json":
             clients[provider.name] = RechargeJsonClient(provider.name, channel, secret)
@@ -44,7 +40,7 @@ def build_clients(
 
 
 def fulfilment_factory(
-    reactor: Any, database: Database, *, policy: FulfilmentPolicy | None = None
+    reactor: Any, database: Any, *, policy: FulfilmentPolicy | None = None
 ) -> Callable[..., Fulfilment]:
     """``build_application(..., fulfilment_factory=fulfilment_factory(reactor, db))``."""
 
