@@ -23,3 +23,7 @@ def adm(
     database: Database, keyring: Keyring, secrets_sentinel: object, clock: MutableClock
 ) -> AdminWorld:
     return build_admin_world(database, keyring, secrets_sentinel, clock)
+
+
+# The real browser (marker browser): Debian's Chromium through Playwright.
+from browser_support import browser, desktop_page  # noqa: E402, F401
