@@ -16,6 +16,7 @@ SCREENS: list[str] = [
     "admin.screens.users",
     "admin.screens.audit",
     "admin.screens.hierarchy",
+    "admin.screens.catalogue",
 ]
 
 
