@@ -221,3 +221,34 @@ def test_a_read_only_auditor_reads_but_changes_nothing(adm: AdminWorld, role: st
     forbidden = adm.audit("forbidden")[0]
     assert forbidden["actor"] == "staff:audrey"
     assert forbidden["details"]["attempted"] == "hierarchy.credit"
+
+
+def test_old_sessions_are_pruned_on_the_reactor_timer(adm: AdminWorld) -> None:
+    from twisted.internet.task import Clock
+
+    from staff.tables import staff_sessions
+
+    browser = adm.as_admin()
+    browser.open("/admin/")
+    browser.post("/admin/logout", {})
+
+    def count(txn: object) -> int:
+        return len(txn.execute(staff_sessions.select()).all())  # type: ignore[attr-defined]
+
+    assert adm.database.run_txn("t", count) == 1
+    reactor = Clock()
+    adm.admin.start(reactor, every_seconds=3600)
+    assert adm.database.run_txn("t", count) == 1  # ended just now: kept a day
+    adm.xml.clock.advance(86_401)
+    reactor.advance(3600)
+    assert adm.database.run_txn("t", count) == 0
+    adm.admin.stop()
+
+
+def test_the_banner_shows_demo_logins_on_loopback_only() -> None:
+    from admin.app import banner_lines
+
+    assert any("demo-admin-2026" in line for line in banner_lines("http://127.0.0.1:8080"))
+    remote = banner_lines("https://vend.example.com:8443")
+    assert remote[0] == "Admin     https://vend.example.com:8443/admin/"
+    assert not any("demo" in line for line in remote)

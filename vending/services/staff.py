@@ -508,6 +508,12 @@ class StaffAccess:
     def _hash_password(self, password: str) -> str:
         return hash_password(password, log_n=self.settings.password_log_n)
 
+    async def prune_sessions(self) -> int:
+        """Delete sessions that ended or expired more than a day ago; how many."""
+        return await self._runner.run(
+            "admin_sessions_prune", sessions.prune, keep=timedelta(days=1), now=self._clock()
+        )
+
     # --- users (staff with users.*) ---
 
     async def users(self, actor: StaffUser) -> list[StaffUser]:
