@@ -200,3 +200,16 @@ def test_what_users_type_comes_back_escaped(adm: AdminWorld) -> None:
     bad = admin.post("/admin/users", {"username": "ok-name", "display_name": "N",
                                        "role": "dealer", "node": payload})  # fmt: skip
     assert bad.status == 400 and "<script>alert" not in bad.text
+
+
+def test_a_dealer_creates_below_itself_but_links_no_vendor(adm: AdminWorld) -> None:
+    dealer = adm.as_dealer()
+    dealer.open("/admin/network/DEALER-A")
+    made = dealer.post("/admin/network/DEALER-A/children", {"code": "SHOP-NEW", "name": "New shop"})
+    assert made.status == 200 and _node(adm, "SHOP-NEW").parent_id == _node(adm, "DEALER-A").id
+    claim = dealer.post(
+        "/admin/network/DEALER-A/children",
+        {"code": "SHOP-STEAL", "name": "Mine", "vendor": "6004708000106"},
+    )
+    assert claim.status == 403
+    assert _forbidden(adm, "staff:dealer.a")[0]["details"]["reason"].startswith("only staff")

@@ -204,6 +204,12 @@ class NetworkAdmin:
         vendor_client_id: str = "",
     ) -> Node:
         code, name = code.strip(), name.strip()
+        if actor.is_partner and vendor_client_id.strip():
+            # Which vendor a merchant node sells as is the operator's decision: a partner
+            # could otherwise claim a vendor that is not (yet) in anyone's network.
+            await self._access.deny(
+                actor, "hierarchy.manage", f"node:{parent}", "only staff link a merchant's vendor"
+            )
         if not code or len(code) > 32 or not name or len(name) > 80:
             raise InvalidRequest("a node has a code (1-32 characters) and a name (1-80)")
 
