@@ -87,6 +87,8 @@ def test_a_form_without_its_csrf_token_is_refused(adm: AdminWorld) -> None:
     for token in (None, "forged-token-forged-token-forged-token"):
         assert browser.post("/admin/users", form, csrf=token).status == 403
     assert adm.database.run_txn("t", users.find_user, "mallory") is None
+    refusals = [r for r in adm.audit("forbidden") if r["details"]["attempted"] == "form"]
+    assert len(refusals) == 2 and refusals[0]["subject"] == "/admin/users"
     browser.open("/admin/users")
     assert browser.post("/admin/users", form).status == 200
     assert adm.database.run_txn("t", users.find_user, "mallory") is not None

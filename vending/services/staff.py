@@ -335,6 +335,20 @@ class StaffAccess:
         )
         raise Forbidden(f"you may not {action.replace('.', ' ')} {subject}".strip())
 
+    async def record_refusal(
+        self, actor: StaffUser, action: str, subject: str, reason: str
+    ) -> None:
+        """Audit a refusal the adapter decided (a form without its CSRF token)."""
+        await self._runner.run(
+            "admin_forbidden",
+            _deny,
+            actor=actor,
+            action=action,
+            subject=subject,
+            reason=reason,
+            now=self._clock(),
+        )
+
     async def require(self, actor: StaffUser, permission: str, subject: str = "") -> None:
         if not actor.can(permission):
             await self.deny(actor, permission, subject or permission, "missing permission")
