@@ -141,6 +141,7 @@ def test_a_new_user_enrols_totp_and_must_change_the_password(adm: AdminWorld) ->
     enrol = sam.open("/admin/login/enrol")
     secret = enrol.text.split('id="totp-secret">')[1].split("<")[0].replace(" ", "")
     assert "otpauth://totp/" in enrol.text
+    assert 'id="totp-qr"' in enrol.text and 'src="data:image/svg+xml;base64,' in enrol.text
     # Encrypted at rest: the secret is nowhere in the row.
     row = adm.database.run_txn(
         "t",
