@@ -10,6 +10,7 @@ from distribution import nodes
 from staff import users
 from staff.approvals import listing as approvals_listing
 from staff.demo import DEMO_DEALER
+from vending import vendors
 from vending.ledger import verify_ledger
 from vending.money import Money
 
@@ -171,6 +172,9 @@ def test_limits_status_operators_and_keys(adm: AdminWorld) -> None:
     admin.open("/admin/network/SHOP-CAFE")
     admin.post("/admin/network/SHOP-CAFE/status", {"status": "suspended"})
     assert _node(adm, "SHOP-CAFE").status == "suspended"
+    # A merchant's block stops its sales: the vendor is blocked with it.
+    assert adm.database.run_txn("t", vendors.get_vendor, "6004708000090").blocked
+    assert "sales blocked" in admin.get("/admin/network/SHOP-CAFE").text
     admin.open("/admin/network/SHOP-CAFE")
     created = admin.post(
         "/admin/network/SHOP-CAFE/operators", {"name": "till9", "password": "till9pass"}
