@@ -255,3 +255,28 @@ def test_the_banner_shows_demo_logins_on_loopback_only() -> None:
     remote = banner_lines("https://vend.example.com:8443")
     assert remote[0] == "Admin     https://vend.example.com:8443/admin/"
     assert not any("demo" in line for line in remote)
+
+
+def test_nobody_grants_a_permission_they_do_not_hold(adm: AdminWorld) -> None:
+    from admin_support import signed_in_user
+
+    from staff.roles import ROLES
+
+    uma = signed_in_user(
+        adm, "uma", "support", permissions=ROLES["support"].permissions | {"users.manage"}
+    )
+    uma.open("/admin/users")
+    finance = {"username": "fin2", "display_name": "F", "role": "finance", "node": ""}
+    assert uma.post("/admin/users", finance).status == 403
+    assert adm.database.run_txn("t", users.find_user, "fin2") is None
+    support = {"username": "sup2", "display_name": "S", "role": "support", "node": ""}
+    assert uma.post("/admin/users", support).status == 200
+    created = adm.database.run_txn("t", users.find_user, "sup2")
+    uma.open(f"/admin/users/{created.id}")
+    grab = uma.post(
+        f"/admin/users/{created.id}/access",
+        {"role": "support", "status": "active", "perm:hierarchy.credit": "on"},
+    )
+    assert grab.status == 403
+    assert "hierarchy.credit" not in adm.database.run_txn("t", users.find_user, "sup2").permissions
+    assert adm.audit("forbidden")[0]["details"]["reason"] == "cannot grant hierarchy.credit"

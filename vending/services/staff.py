@@ -556,6 +556,7 @@ class StaffAccess:
         await self.require(actor, "users.manage", f"user:{username}")
         if actor.is_partner:
             await self.deny(actor, "users.manage", f"user:{username}", "staff only")
+        await self._no_escalation(actor, roles.role(role).permissions, f"user:{username}")
         temporary = one_time_password()
         hashed = await self._hash(self._hash_password, temporary)
         user = await self._runner.run(
@@ -580,6 +581,7 @@ class StaffAccess:
             await self.deny(actor, "users.manage", f"user:{user_id}", "staff only")
         if user_id == actor.id and ("users.manage" not in permissions or status != "active"):
             raise InvalidRequest("you cannot take your own user management away")
+        await self._no_escalation(actor, frozenset(permissions), f"user:{user_id}")
         return await self._runner.run(
             "admin_user_access",
             users.update_access,
@@ -590,6 +592,14 @@ class StaffAccess:
             actor=actor.actor,
             now=self._clock(),
         )
+
+    async def _no_escalation(
+        self, actor: StaffUser, permissions: frozenset[str], subject: str
+    ) -> None:
+        """Nobody hands out a permission they do not hold themselves."""
+        beyond = sorted(permissions - actor.permissions)
+        if beyond:
+            await self.deny(actor, "users.manage", subject, f"cannot grant {', '.join(beyond)}")
 
     async def reset_password(self, actor: StaffUser, user_id: int) -> str:
         """A new one-time password (shown once to the administrator); the user's sessions
