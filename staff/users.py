@@ -42,9 +42,15 @@ class StaffUser:
     totp_enabled: bool
     created_at: datetime
     last_login_at: datetime | None = None
+    # A partner whose node is suspended cannot sign in (nor keep a session).
+    node_active: bool = True
 
     def can(self, permission: str) -> bool:
         return permission in self.permissions
+
+    @property
+    def may_sign_in(self) -> bool:
+        return self.status == "active" and self.node_active
 
     @property
     def is_partner(self) -> bool:
@@ -57,9 +63,11 @@ class StaffUser:
 
 
 def _query():  # type: ignore[no-untyped-def]
-    return select(staff_users, distribution_nodes.c.code.label("node_code")).outerjoin(
-        distribution_nodes, distribution_nodes.c.id == staff_users.c.node_id
-    )
+    return select(
+        staff_users,
+        distribution_nodes.c.code.label("node_code"),
+        distribution_nodes.c.status.label("node_status"),
+    ).outerjoin(distribution_nodes, distribution_nodes.c.id == staff_users.c.node_id)
 
 
 def _user(row: Row) -> StaffUser:
@@ -76,6 +84,7 @@ def _user(row: Row) -> StaffUser:
         totp_enabled=bool(row.totp_enabled),
         created_at=row.created_at,
         last_login_at=row.last_login_at,
+        node_active=row.node_status in (None, "active"),
     )
 
 

@@ -280,3 +280,16 @@ def test_nobody_grants_a_permission_they_do_not_hold(adm: AdminWorld) -> None:
     assert grab.status == 403
     assert "hierarchy.credit" not in adm.database.run_txn("t", users.find_user, "sup2").permissions
     assert adm.audit("forbidden")[0]["details"]["reason"] == "cannot grant hierarchy.credit"
+
+
+def test_a_suspended_nodes_users_are_signed_out(adm: AdminWorld) -> None:
+    dealer = adm.as_dealer()
+    admin = adm.as_admin()
+    admin.open("/admin/network/DEALER-A")
+    admin.post("/admin/network/DEALER-A/status", {"status": "suspended"})
+    assert dealer.get("/admin/").location == "/admin/login"
+    again = adm.browser()
+    again.open("/admin/login")
+    refused = again.post("/admin/login", {"username": DEMO_DEALER[0], "password": DEMO_DEALER[1]})
+    assert refused.status == 401
+    assert _history(adm, DEMO_DEALER[0])[0] == "blocked"

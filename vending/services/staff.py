@@ -144,7 +144,7 @@ def _finish_login(
             now=now,
         )
         return "bad_password", None, lock
-    if user.status != "active":
+    if not user.may_sign_in:
         users.record_login(
             txn,
             username=username,
@@ -185,7 +185,7 @@ def _load_session(txn: Txn, session_id: str, idle: timedelta, now: datetime) -> 
     if found is None:
         return None
     user = users.get_user(txn, found.user_id)
-    if user.status != "active":
+    if not user.may_sign_in:
         sessions.end(txn, session_id, now)
         return None
     return SessionView(user, found.stage, found.csrf_token, found.expires_at)
