@@ -7,6 +7,7 @@ from admin.web import AdminUI, Ctx, NavItem, Page
 from utilities.tariffs import rate_to_text
 from vending.errors import InvalidRequest
 from vending.money import Money
+from vending.services.catalogue_admin import TariffForm
 
 
 def _rate(rate: int, currency: str) -> str:
@@ -50,9 +51,10 @@ def register(ui: AdminUI) -> None:
         except InvalidRequest as exc:
             return await products_page(ctx, 400, error=exc.message)
         return await products_page(
-            ctx, done=f"Commission of {client} on {code}: {before} → "
-            f"{ctx.field('basis_points')} basis points."
-        )  # fmt: skip
+            ctx,
+            done=f"Commission of {client} on {code}: {before} → "
+            f"{ctx.field('basis_points')} basis points.",
+        )
 
     @ui.page(
         "/tariffs",
@@ -60,15 +62,40 @@ def register(ui: AdminUI) -> None:
         nav=NavItem("Tariffs", "/tariffs", "catalogue.view", "Catalogue", 20),
     )
     async def tariffs(ctx: Ctx) -> Page:
-        return Page("tariffs.html", {"rows": await catalogue.tariffs(ctx.user)})
+        return await tariffs_page(ctx)
+
+    async def tariffs_page(ctx: Ctx, status: int = 200, **extra: object) -> Page:
+        rows = await catalogue.tariffs(ctx.user)
+        context = {"rows": rows, "done": "", "error": "", "form": {}, **extra}
+        return Page("tariffs.html", context, status)
+
+    @ui.page("/tariffs", methods=("POST",), permission="catalogue.manage")
+    async def add_tariff(ctx: Ctx) -> Page:
+        fields = (
+            "code",
+            "name",
+            "blocks",
+            "vat_percent",
+            "service_charge",
+            "debt_recovery_percent",
+            "fbe_kwh",
+        )
+        form = {name: ctx.field(name) for name in fields}
+        currency = ui.services.app.config.currency.default
+        try:
+            added = await catalogue.add_tariff(ctx.user, TariffForm(currency=currency, **form))
+        except InvalidRequest as exc:
+            return await tariffs_page(ctx, 400, error=exc.message, form=form)
+        return await tariffs_page(ctx, done=f"Tariff {added.code} added.")
 
     async def meters_page(ctx: Ctx, **extra: str) -> Page:
         offset = ctx.arg("offset")
         sgc = ctx.arg("sgc")[:6]
         start = int(offset) if offset.isdigit() else 0
         rows = await catalogue.meters(ctx.user, sgc=sgc, offset=start)
-        return Page("meters.html", {"rows": rows, "sgc": sgc, "offset": start, "done": "",
-                                    **extra})  # fmt: skip
+        codes = [t.code for t in await catalogue.tariffs(ctx.user)]
+        context = {"rows": rows, "sgc": sgc, "offset": start, "done": "", "tariffs": codes}
+        return Page("meters.html", {**context, **extra})
 
     @ui.page(
         "/meters",
@@ -77,6 +104,12 @@ def register(ui: AdminUI) -> None:
     )
     async def meters(ctx: Ctx) -> Page:
         return await meters_page(ctx)
+
+    @ui.page("/meters/<msno>/tariff", methods=("POST",), permission="meters.manage")
+    async def meter_tariff(ctx: Ctx, msno: str) -> Page:
+        code = ctx.field("tariff")
+        await catalogue.assign_tariff(ctx.user, msno, code)
+        return await meters_page(ctx, done=f"Meter {msno} is on tariff {code} now.")
 
     @ui.page("/meters/<msno>/block", methods=("POST",), permission="meters.manage")
     async def block_meter(ctx: Ctx, msno: str) -> Page:

@@ -36,6 +36,22 @@ def test_catalogue_screens_show_and_change_through_the_services(adm: AdminWorld)
     admin.open("/admin/meters")
     admin.post("/admin/meters/04100000019/block", {"blocked": "yes"})
     assert adm.database.run_txn("t", registry.get_meter, "04100000019").blocked
+    # A new block tariff, then a meter moved onto it (audited with before and after).
+    admin.open("/admin/tariffs")
+    form = {"code": "WEB-BLOCK", "name": "Web <b>block</b>", "blocks": "50:1.80 350:2.60 :3.20",
+            "vat_percent": "15", "service_charge": "12.50", "debt_recovery_percent": "0",
+            "fbe_kwh": "0"}  # fmt: skip
+    added = admin.post("/admin/tariffs", form)
+    assert added.status == 200 and "Tariff WEB-BLOCK added." in added.text
+    assert "Web &lt;b&gt;block&lt;/b&gt;" in added.text and "1.8 ZAR/kWh" in added.text
+    bad = admin.post("/admin/tariffs", {**form, "code": "WEB-BAD", "blocks": "50:1.80 :x"})
+    assert bad.status == 400 and 'value="WEB-BAD"' in bad.text
+    admin.open("/admin/meters")
+    moved = admin.post("/admin/meters/04100000019/tariff", {"tariff": "WEB-BLOCK"})
+    assert moved.status == 200
+    assert adm.database.run_txn("t", registry.get_meter, "04100000019").tariff_code == "WEB-BLOCK"
+    change = adm.audit("meter.tariff_change")[0]
+    assert change["details"]["after"] == {"tariff": "WEB-BLOCK"}
 
 
 def test_partners_do_not_see_the_catalogue(adm: AdminWorld) -> None:
