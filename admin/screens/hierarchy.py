@@ -140,6 +140,25 @@ def register(ui: AdminUI) -> None:
             "Operator blocked." if blocked else "Operator unblocked.",
         )
 
+    @ui.page(
+        "/network/<code>/operators/<operator_id>/password",
+        methods=("POST",),
+        permission="operators.manage",
+    )
+    async def operator_password(ctx: Ctx, code: str, operator_id: str) -> Page:
+        def said(password: object) -> dict[str, str]:
+            return {
+                "done": "New one-time password of the operator; it is shown this once:",
+                "secret": str(password),
+            }
+
+        return await acting(
+            ctx,
+            code,
+            network.reset_operator_password(ctx.user, code, _int(operator_id, "operator")),
+            said,
+        )  # type: ignore[arg-type]
+
     @ui.page("/network/<code>/api-keys", methods=("POST",), permission="operators.manage")
     async def create_key(ctx: Ctx, code: str) -> Page:
         def said(result: object) -> dict[str, str]:

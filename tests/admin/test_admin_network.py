@@ -187,6 +187,23 @@ def test_limits_status_operators_and_keys(adm: AdminWorld) -> None:
     key = key_page.text.split('id="shown-once">')[1].split("<")[0]
     assert key.startswith("evd_live_")
     assert key not in admin.get("/admin/network/SHOP-CAFE").text  # shown once only
+    till9 = adm.database.run_txn("t", vendors.get_operator, "till9", "6004708000090")
+    admin.open("/admin/network/SHOP-CAFE")
+    reset = admin.post(f"/admin/network/SHOP-CAFE/operators/{till9.id}/password", {})
+    one_time = reset.text.split('id="shown-once">')[1].split("<")[0]
+    from vending.auth import Authenticator
+
+    admin.open("/admin/network/SHOP-CAFE")
+    admin.post("/admin/network/SHOP-CAFE/status", {"status": "active"})  # sales open again
+    assert not adm.database.run_txn("t", vendors.get_vendor, "6004708000090").blocked
+
+    authenticator = Authenticator(adm.database, clock=adm.xml.clock, password_log_n=10)
+    principal = authenticator.authenticate("6004708000090", "till9", one_time)
+    assert principal.operator_name == "till9"
+    # Another merchant's operator through this merchant's page: 403.
+    cashier = adm.database.run_txn("t", vendors.get_operator, "lowcred", "6004708000113")
+    admin.open("/admin/network/SHOP-CAFE")
+    assert admin.post(f"/admin/network/SHOP-CAFE/operators/{cashier.id}/password", {}).status == 403
 
 
 def test_what_users_type_comes_back_escaped(adm: AdminWorld) -> None:

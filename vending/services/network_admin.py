@@ -27,7 +27,7 @@ from vending.money import Money
 from vending.passwords import PasswordPolicyError, check_policy, hash_password
 from vending.services.approvals import Approval, ApprovalKind, FourEyes, Outcome
 from vending.services.context import Clock, TxnRunner
-from vending.services.staff import StaffAccess
+from vending.services.staff import StaffAccess, one_time_password
 from vending.storage.database import Txn
 
 CREDIT_KIND = "network.credit"
@@ -394,6 +394,31 @@ class NetworkAdmin:
         await self._access.guarded(
             actor, "operators.manage", f"operator:{operator_id}", "admin_operator_block", change
         )
+
+    async def reset_operator_password(self, actor: StaffUser, code: str, operator_id: int) -> str:
+        """A new one-time password for a merchant's operator (shown once); its terminals
+        must sign in with it (XMLVend can change it with newPassword)."""
+
+        def check(txn: Txn) -> None:
+            _operator_in(txn, _merchant(txn, actor, code), operator_id)
+
+        subject = f"operator:{operator_id}"
+        await self._access.guarded(
+            actor, "operators.manage", subject, "admin_operator_scope", check
+        )
+        temporary = one_time_password()
+        hashed = await self._access.hash_call(partial(hash_password, log_n=self._log_n), temporary)
+
+        def change(txn: Txn) -> None:
+            _operator_in(txn, _merchant(txn, actor, code), operator_id)
+            vendors.set_operator_password(
+                txn, operator_id, hashed, actor=actor.actor, now=self._clock()
+            )
+
+        await self._access.guarded(
+            actor, "operators.manage", subject, "admin_operator_password", change
+        )
+        return temporary
 
     async def create_api_key(
         self, actor: StaffUser, code: str, *, operator_name: str, label: str
