@@ -102,18 +102,18 @@ def build_admin(
     return AdminMount(ui, services, ui.resource())
 
 
-def _pool_hashing(reactor: Any, threads: int) -> CallHashing:
-    """Password hashes on threads of their own at a lower priority (the XMLVend server's
-    kind of pool), never the reactor or the database threads."""
-    from twisted.internet.threads import deferToThreadPool
-    from twisted.python.threadpool import ThreadPool
+def _pool_hashing(reactor: Any, security: Any) -> CallHashing:
+    """Password hashes on the XMLVend server's kind of hashing pool (its own threads at a
+    lower CPU priority, bounded: beyond ``security.hash_queue`` a login is refused at once),
+    never the reactor or the database threads."""
+    from xmlvend.server.auth import BoundedCaller, ThreadCaller, hashing_executor
 
-    pool = ThreadPool(minthreads=0, maxthreads=max(1, threads), name="evd-admin-hash")
-    pool.start()
-    reactor.addSystemEventTrigger("during", "shutdown", pool.stop)
+    caller = BoundedCaller(
+        ThreadCaller(reactor, hashing_executor(security.hash_threads)), security.hash_queue
+    )
 
     async def call(fn: Callable[..., Any], *args: Any) -> Any:
-        return await deferToThreadPool(reactor, pool, fn, *args)
+        return await caller(fn, *args)
 
     return call
 
@@ -121,7 +121,7 @@ def _pool_hashing(reactor: Any, threads: int) -> CallHashing:
 def build_for_serve(app: Any, *, reactor: Any, background: bool = True) -> AdminMount:
     """The ``evd.web`` entry point: the admin suite at ``/admin`` (with ``background``, this
     worker also prunes old sessions)."""
-    built = build_admin(app, call_hashing=_pool_hashing(reactor, app.config.security.hash_threads))
+    built = build_admin(app, call_hashing=_pool_hashing(reactor, app.config.security))
     if background:
         built.start(reactor)
     return built
