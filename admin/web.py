@@ -252,7 +252,8 @@ class AdminUI:
         except NotFound as exc:
             return self._error(ctx, 404, exc.message)
         except (InvalidRequest, VendingError) as exc:
-            return self._error(ctx, 400, exc.message)
+            # The hashing pool's queue is full (xmlvend's LoginBusy): busy, not bad input.
+            return self._error(ctx, 503 if exc.code == "login_busy" else 400, exc.message)
         except Exception:
             # Logged with its traceback; the browser learns nothing of the internals.
             log.exception("admin page %s failed", request.path.decode("utf-8", "replace"))
@@ -300,6 +301,7 @@ class AdminUI:
             403: "Forbidden",
             404: "Not found",
             429: "Too many attempts",
+            503: "Busy",
         }
         return self.render(
             ctx, "error.html", status=status, title=titles.get(status, "Error"), message=message
