@@ -114,8 +114,12 @@ def _project(directory: Path) -> Path:
         '[security]\nscrypt_log_n = 12\n\n[vouchers]\ngnupg_home = "var/gnupg"\n'
     )
     for command in (["db", "upgrade"], ["demo"]):
-        subprocess.run([*EVD, "--config", str(config), *command], check=True, cwd=directory,
-                       capture_output=True)  # fmt: skip
+        subprocess.run(
+            [*EVD, "--config", str(config), *command],
+            check=True,
+            cwd=directory,
+            capture_output=True,
+        )
     return config
 
 
@@ -162,8 +166,11 @@ def sign_in(page: Any, base: str, user: str) -> None:
 
 
 def chromium() -> str:
-    for candidate in (os.environ.get("CHROMIUM", ""), "/usr/bin/chromium",
-                      "/usr/bin/chromium-browser"):  # fmt: skip
+    for candidate in (
+        os.environ.get("CHROMIUM", ""),
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+    ):
         if candidate and Path(candidate).exists():
             return candidate
     found = shutil.which("chromium")

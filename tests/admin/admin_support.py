@@ -91,8 +91,11 @@ class Browser:
         protocol = site.buildProtocol(IPv4Address("TCP", self.address, 50000))
         protocol.makeConnection(transport)
         body = urlencode(form or {}).encode() if form is not None else b""
-        headers = {"Host": "127.0.0.1:8080", "User-Agent": self.user_agent,
-                   "Content-Length": str(len(body))}  # fmt: skip
+        headers = {
+            "Host": "127.0.0.1:8080",
+            "User-Agent": self.user_agent,
+            "Content-Length": str(len(body)),
+        }
         if form is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         if self.cookies:
@@ -200,9 +203,13 @@ def _application(xml: World) -> Any:
 
 
 def signed_in_user(
-    adm: AdminWorld, username: str, role: str, *, permissions: frozenset[str] | None = None,
+    adm: AdminWorld,
+    username: str,
+    role: str,
+    *,
+    permissions: frozenset[str] | None = None,
     node: str | None = None,
-) -> Browser:  # fmt: skip
+) -> Browser:
     """A user made directly in the database (enrolled, no forced change), signed in."""
     from staff import users
     from vending.passwords import hash_password
@@ -211,11 +218,17 @@ def signed_in_user(
 
     def make(txn: Any) -> None:
         user = users.create_user(
-            txn, username=username, display_name=username.title(), role=role,
-            password_hash=hash_password(password, log_n=10), node_code=node,
-            must_change_password=False, permissions=permissions, actor="test",
+            txn,
+            username=username,
+            display_name=username.title(),
+            role=role,
+            password_hash=hash_password(password, log_n=10),
+            node_code=node,
+            must_change_password=False,
+            permissions=permissions,
+            actor="test",
             now=adm.xml.clock.now,
-        )  # fmt: skip
+        )
         users.store_totp_secret(txn, adm.xml.keyring, user_id=user.id, secret=secret, enabled=True)
 
     adm.database.run_txn("test_make_user", make)

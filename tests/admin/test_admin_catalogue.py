@@ -11,9 +11,13 @@ from vending import products
 
 def test_catalogue_screens_show_and_change_through_the_services(adm: AdminWorld) -> None:
     admin = adm.as_admin()
-    for path, expected in (("/admin/products", "ELEC-DEMO"), ("/admin/tariffs", "Blocks"),
-                           ("/admin/meters", "04100000019"), ("/admin/stock", "Stock files"),
-                           ("/admin/suppliers", "Suppliers")):  # fmt: skip
+    for path, expected in (
+        ("/admin/products", "ELEC-DEMO"),
+        ("/admin/tariffs", "Blocks"),
+        ("/admin/meters", "04100000019"),
+        ("/admin/stock", "Stock files"),
+        ("/admin/suppliers", "Suppliers"),
+    ):
         page = admin.get(path)
         assert page.status == 200 and expected in page.text, path
     admin.open("/admin/products")
@@ -38,9 +42,15 @@ def test_catalogue_screens_show_and_change_through_the_services(adm: AdminWorld)
     assert adm.database.run_txn("t", registry.get_meter, "04100000019").blocked
     # A new block tariff, then a meter moved onto it (audited with before and after).
     admin.open("/admin/tariffs")
-    form = {"code": "WEB-BLOCK", "name": "Web <b>block</b>", "blocks": "50:1.80 350:2.60 :3.20",
-            "vat_percent": "15", "service_charge": "12.50", "debt_recovery_percent": "0",
-            "fbe_kwh": "0"}  # fmt: skip
+    form = {
+        "code": "WEB-BLOCK",
+        "name": "Web <b>block</b>",
+        "blocks": "50:1.80 350:2.60 :3.20",
+        "vat_percent": "15",
+        "service_charge": "12.50",
+        "debt_recovery_percent": "0",
+        "fbe_kwh": "0",
+    }
     added = admin.post("/admin/tariffs", form)
     assert added.status == 200 and "Tariff WEB-BLOCK added." in added.text
     assert "Web &lt;b&gt;block&lt;/b&gt;" in added.text and "1.8 ZAR/kWh" in added.text

@@ -50,8 +50,10 @@ def _hash(url: str, username: str) -> tuple[str, bool]:
 
 
 def test_create_reset_and_list(url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["admin", "create-user", "Alice", "--name", "Alice Admin",
-                 "--role", "super_admin"]) == 0  # fmt: skip
+    assert (
+        main(["admin", "create-user", "Alice", "--name", "Alice Admin", "--role", "super_admin"])
+        == 0
+    )
     out = capsys.readouterr().out
     one_time = out.split("one-time password: ")[1].split()[0]
     stored, must_change = _hash(url, "alice")

@@ -37,10 +37,17 @@ def _user(adm: AdminWorld, name: str, role: str, node: str | None = None) -> Sta
     if found is not None:
         return found
     return adm.database.run_txn(
-        "t", users.create_user, username=name, display_name=name, role=role,
-        password_hash="scrypt$10$8$1$AA==$AA==", node_code=node, must_change_password=False,
-        actor="test", now=adm.xml.clock.now,
-    )  # fmt: skip
+        "t",
+        users.create_user,
+        username=name,
+        display_name=name,
+        role=role,
+        password_hash="scrypt$10$8$1$AA==$AA==",
+        node_code=node,
+        must_change_password=False,
+        actor="test",
+        now=adm.xml.clock.now,
+    )
 
 
 @pytest.fixture
@@ -62,8 +69,16 @@ def kind(adm: AdminWorld) -> list[tuple[dict[str, Any], str, Approval | None]]:
 def test_below_the_threshold_it_runs_at_once(adm: AdminWorld, kind: list) -> None:
     four_eyes = adm.admin.services.four_eyes
     fiona = _user(adm, "fiona", "finance")
-    outcome = run(four_eyes.submit(fiona, "test.refund", subject="sale:1", summary="refund 1",
-                                   payload={"n": 1}, amount=Money(100_000, "ZAR")))  # fmt: skip
+    outcome = run(
+        four_eyes.submit(
+            fiona,
+            "test.refund",
+            subject="sale:1",
+            summary="refund 1",
+            payload={"n": 1},
+            amount=Money(100_000, "ZAR"),
+        )
+    )
     assert not outcome.pending and outcome.result == {"done": 1}
     assert kind == [({"n": 1}, "fiona", None)]
 
@@ -72,8 +87,16 @@ def test_above_it_a_second_user_approves_once(adm: AdminWorld, kind: list) -> No
     four_eyes = adm.admin.services.four_eyes
     fiona, frank = _user(adm, "fiona", "finance"), _user(adm, "frank", "finance")
     sam = _user(adm, "sam", "support")
-    outcome = run(four_eyes.submit(fiona, "test.refund", subject="sale:2", summary="refund 2",
-                                   payload={"n": 2}, amount=Money(100_001, "ZAR")))  # fmt: skip
+    outcome = run(
+        four_eyes.submit(
+            fiona,
+            "test.refund",
+            subject="sale:2",
+            summary="refund 2",
+            payload={"n": 2},
+            amount=Money(100_001, "ZAR"),
+        )
+    )
     assert outcome.pending and kind == []
     approval = outcome.approval
     with pytest.raises(Forbidden):  # the requester
@@ -95,14 +118,24 @@ def test_configured_kinds_always_wait_and_failures_are_kept(adm: AdminWorld, kin
     four_eyes = adm.admin.services.four_eyes
     four_eyes.settings = dataclasses.replace(FourEyesSettings(), always=frozenset({"test.refund"}))
     fiona, frank = _user(adm, "fiona", "finance"), _user(adm, "frank", "finance")
-    small = run(four_eyes.submit(fiona, "test.refund", subject="sale:3", summary="refund 3",
-                                 payload={"n": 3, "fail": True}))  # fmt: skip
+    small = run(
+        four_eyes.submit(
+            fiona,
+            "test.refund",
+            subject="sale:3",
+            summary="refund 3",
+            payload={"n": 3, "fail": True},
+        )
+    )
     assert small.pending
     failed = run(four_eyes.approve(frank, small.approval.id))
     assert failed.state == "failed" and failed.result["error"] == "the world changed"
     assert adm.audit("approval.failed")[0]["subject"] == f"approval:{small.approval.id}"
-    rejected = run(four_eyes.submit(fiona, "test.refund", subject="sale:4", summary="refund 4",
-                                    payload={"n": 4}))  # fmt: skip
+    rejected = run(
+        four_eyes.submit(
+            fiona, "test.refund", subject="sale:4", summary="refund 4", payload={"n": 4}
+        )
+    )
     assert run(four_eyes.reject(frank, rejected.approval.id, "no")).state == "rejected"
     assert kind == []
 
@@ -116,8 +149,9 @@ def test_a_partner_sees_only_its_subtrees_approvals(adm: AdminWorld, kind: list)
     with pytest.raises(Forbidden):
         run(four_eyes.submit(other, "test.refund", subject="x", summary="x", payload={"n": 5}))
     fiona = _user(adm, "fiona", "finance")
-    staff_one = run(four_eyes.submit(fiona, "test.refund", subject="s", summary="s",
-                                     payload={"n": 6}))  # fmt: skip
+    staff_one = run(
+        four_eyes.submit(fiona, "test.refund", subject="s", summary="s", payload={"n": 6})
+    )
     assert [a.id for a in run(four_eyes.pending(fiona))] == [staff_one.approval.id]
     assert run(four_eyes.pending(dealer_a)) == []
     with pytest.raises(Forbidden):

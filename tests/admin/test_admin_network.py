@@ -45,14 +45,16 @@ def test_a_dealer_cannot_reach_another_dealers_merchant(adm: AdminWorld) -> None
     before = _node(adm, "SHOP-KIOSK")
     dealer.open("/admin/network/SHOP-CAFE")
     for path, form in (
-        ("/admin/network/SHOP-KIOSK/credit",
-         {"direction": "debit", "amount": "5.00", "reason": "mine now"}),
+        (
+            "/admin/network/SHOP-KIOSK/credit",
+            {"direction": "debit", "amount": "5.00", "reason": "mine now"},
+        ),
         ("/admin/network/SHOP-KIOSK/status", {"status": "suspended"}),
         ("/admin/network/SHOP-KIOSK/limits", {"credit_limit": "99999.00", "daily_sale_limit": ""}),
         ("/admin/network/SHOP-KIOSK/operators", {"name": "evil", "password": "evil123"}),
         ("/admin/network/SHOP-KIOSK/api-keys", {"operator": "lowcred", "label": "x"}),
         ("/admin/network/DEALER-B/children", {"code": "X1", "name": "X"}),
-    ):  # fmt: skip
+    ):
         assert dealer.post(path, form).status == 403, path
     assert _node(adm, "SHOP-KIOSK") == before
     assert len(_forbidden(adm, actor)) >= len(records) + 6
@@ -81,9 +83,11 @@ def test_staff_credit_and_debit_are_balanced_transfers(adm: AdminWorld) -> None:
     record = adm.audit("node.credit_transfer")[0]
     assert record["actor"] == "staff:admin" and record["details"]["reason"] == "float top-up"
     # No reason, no amount, a bad amount: refused, nothing moved.
-    for form in ({"direction": "credit", "amount": "10.00", "reason": " "},
-                 {"direction": "credit", "amount": "-5", "reason": "x"},
-                 {"direction": "credit", "amount": "1.005", "reason": "x"}):  # fmt: skip
+    for form in (
+        {"direction": "credit", "amount": "10.00", "reason": " "},
+        {"direction": "credit", "amount": "-5", "reason": "x"},
+        {"direction": "credit", "amount": "1.005", "reason": "x"},
+    ):
         admin.open("/admin/network/DEALER-A")
         assert admin.post("/admin/network/DEALER-A/credit", form).status == 400
     assert _node(adm, "DEALER-A").balance == before + Money.parse("200.00", "ZAR")
@@ -218,8 +222,10 @@ def test_what_users_type_comes_back_escaped(adm: AdminWorld) -> None:
     assert "&lt;script&gt;alert(" in admin.get("/admin/network/XSS-1").text
     # Bad input echoed in an error message is escaped too.
     admin.open("/admin/users")
-    bad = admin.post("/admin/users", {"username": "ok-name", "display_name": "N",
-                                       "role": "dealer", "node": payload})  # fmt: skip
+    bad = admin.post(
+        "/admin/users",
+        {"username": "ok-name", "display_name": "N", "role": "dealer", "node": payload},
+    )
     assert bad.status == 400 and "<script>alert" not in bad.text
 
 
