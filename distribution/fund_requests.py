@@ -13,11 +13,17 @@ from sqlalchemy import Row, insert, select, update
 from distribution import nodes
 from distribution.tables import fund_requests
 from vending import audit, outbox
-from vending.errors import InvalidAmount, InvalidRequest
+from vending.errors import InvalidAmount, InvalidRequest, NotFound
 from vending.money import Money
 from vending.storage.database import Txn
 
 DEFAULT_TTL = timedelta(hours=24)
+
+
+class UnknownFundRequest(NotFound):
+    """No such fund request."""
+
+    code = "unknown_fund_request"
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,8 @@ class FundRequest:
     reason: str
     expires_at: datetime
     transfer_id: int | None
+    created_at: datetime | None = None
+    decided_at: datetime | None = None
 
 
 def _query():  # type: ignore[no-untyped-def]
@@ -49,13 +57,15 @@ def _request(row: Row) -> FundRequest:
         reason=row.reason,
         expires_at=row.expires_at,
         transfer_id=row.transfer_id,
+        created_at=row.created_at,
+        decided_at=row.decided_at,
     )
 
 
 def get_request(txn: Txn, request_id: int) -> FundRequest:
     row = txn.execute(_query().where(fund_requests.c.id == request_id)).first()
     if row is None:
-        raise InvalidRequest(f"no fund request {request_id}")
+        raise UnknownFundRequest(f"no fund request {request_id}")
     return _request(row)
 
 
@@ -142,7 +152,17 @@ def decide(
         return get_request(txn, request_id)
     if not approve and not reason.strip():
         raise InvalidRequest("a rejection needs a reason")
-    transfer_id = None
+    state = "approved" if approve else "rejected"
+    # Decide first, conditionally: of two decisions racing, the second waits on this row
+    # and then finds it decided (no second transfer); the transfer follows in the same
+    # transaction, so a refused transfer (beyond the approver's limit) undoes the decision.
+    decided = txn.execute(
+        update(fund_requests)
+        .where(fund_requests.c.id == request_id, fund_requests.c.state == "pending")
+        .values(state=state, reason=reason[:200], decided_by=actor[:64], decided_at=now)
+    ).rowcount
+    if decided != 1:
+        raise InvalidRequest(f"fund request {request_id} was decided meanwhile")
     if approve:
         transfer_id = nodes.transfer_down(
             txn,
@@ -153,18 +173,11 @@ def decide(
             actor=actor,
             now=now,
         ).id
-    state = "approved" if approve else "rejected"
-    txn.execute(
-        update(fund_requests)
-        .where(fund_requests.c.id == request_id, fund_requests.c.state == "pending")
-        .values(
-            state=state,
-            reason=reason[:200],
-            decided_by=actor[:64],
-            decided_at=now,
-            transfer_id=transfer_id,
+        txn.execute(
+            update(fund_requests)
+            .where(fund_requests.c.id == request_id)
+            .values(transfer_id=transfer_id)
         )
-    )
     audit.record(
         txn,
         actor=actor,
@@ -181,3 +194,50 @@ def decide(
         now=now,
     )
     return get_request(txn, request_id)
+
+
+def mine(txn: Txn, requester: str, *, limit: int = 50) -> list[FundRequest]:
+    """The requester's own requests, newest first."""
+    node = nodes.get_node(txn, requester)
+    rows = txn.execute(
+        _query()
+        .where(fund_requests.c.requester_id == node.id)
+        .order_by(fund_requests.c.id.desc())
+        .limit(max(1, min(limit, 200)))
+    )
+    return [_request(row) for row in rows]
+
+
+def expire_due(txn: Txn, *, now: datetime, limit: int = 500) -> list[FundRequest]:
+    """Pending requests past their time become ``expired`` (conditionally: a decision
+    racing the sweep wins or loses whole); each requester is told. Returns them."""
+    rows = txn.execute(
+        _query()
+        .where(fund_requests.c.state == "pending", fund_requests.c.expires_at <= now)
+        .order_by(fund_requests.c.id)
+        .limit(limit)
+    ).all()
+    expired = []
+    for row in rows:
+        done = txn.execute(
+            update(fund_requests)
+            .where(fund_requests.c.id == row.id, fund_requests.c.state == "pending")
+            .values(state="expired", decided_by="system", decided_at=now)
+        ).rowcount
+        if done != 1:  # pragma: no cover - decided meanwhile
+            continue
+        request = get_request(txn, int(row.id))
+        outbox.notify(
+            txn,
+            kind="fund_request.expired",
+            subject=request.requester,
+            payload={"id": request.id, "amount": request.amount.format(), "ref": request.reference},
+            now=now,
+        )
+        expired.append(request)
+    return expired
+
+
+def requester_vendor(txn: Txn, request: FundRequest) -> int | None:
+    """The merchant (vendor id) behind the requesting node, if it is one (to text it)."""
+    return nodes.get_node(txn, request.requester).vendor_id

@@ -45,6 +45,7 @@ from vending.services.batches import Batches
 from vending.services.bill_payments import BillPayments
 from vending.services.context import Clock, TxnRunner
 from vending.services.deposits import Deposits
+from vending.services.distribution import Distribution
 from vending.services.electricity_sales import ElectricitySales, RecipientTokens
 from vending.services.fault_reports import FaultReports
 from vending.services.meters import MeterOperations
@@ -54,6 +55,7 @@ from vending.services.recovery import Recovery
 from vending.services.rendering import ChannelRenderer, Renderers
 from vending.services.reprints import Reprints
 from vending.services.reversal_policy import ReversalPolicy
+from vending.services.rewards import Rewards
 from vending.services.statements import Statements
 from vending.services.voucher_sales import VoucherSales
 from vending.storage.database import Database
@@ -104,6 +106,11 @@ class Services:
     bills: BillPayments | None = None
     transfers: MoneyTransfers | None = None
     aeps: AepsService | None = None
+    # The distribution network (issue 13 §2, §3) and reward points (§4).
+    distribution: Distribution | None = None
+    rewards: Rewards | None = None
+    # How often reward points and fund requests past their time are expired.
+    network_sweep_seconds: float = 300.0
 
     def with_utility(self, utility: UtilityService) -> Services:
         """The same services over another utility side (tests wrap the real one)."""
@@ -129,9 +136,24 @@ class Services:
         if start is not None:
             start(self.renderers.as_dict())
         if every is not None:
-            self._stop_sweeps = every(self.recovery_sweep_seconds, self.recovery.sweep)
+            stops = [every(self.recovery_sweep_seconds, self.recovery.sweep)]
+            if self.distribution is not None or self.rewards is not None:
+                stops.append(every(self.network_sweep_seconds, self.network_sweep))
+            self._stop_sweeps = _stop_all(stops)
         if self.fulfilment is not None:
             self.fulfilment.start()
+
+    async def network_sweep(self) -> tuple[int, int]:
+        """Expire what is past its time by the services' clock: reward points (their value
+        back to revenue) and undecided fund requests (their requesters told). Returns
+        (points expired, requests expired)."""
+        points = await self.rewards.expire() if self.rewards is not None else 0
+        requests = (
+            len(await self.distribution.expire_fund_requests())
+            if self.distribution is not None
+            else 0
+        )
+        return points, requests
 
     def stop(self) -> None:
         stop = getattr(self.utility, "stop", None)
@@ -142,6 +164,14 @@ class Services:
             self._stop_sweeps = None
         if self.fulfilment is not None:
             self.fulfilment.stop()
+
+
+def _stop_all(stops: list[Callable[[], None]]) -> Callable[[], None]:
+    def stop() -> None:
+        for one in stops:
+            one()
+
+    return stop
 
 
 def build_services(
@@ -203,6 +233,8 @@ def build_services(
         transfers=None if fulfilment is None else MoneyTransfers(runner, fulfilment, clock),
         aeps=_aeps_service(runner, keyring, clock, fulfilment),
         deposits=deposits,
+        distribution=Distribution(runner, clock, keyring, sms_sender=sender),
+        rewards=Rewards(runner, clock),
     )
 
 
