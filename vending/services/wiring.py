@@ -54,9 +54,15 @@ from vending.services.recovery import Recovery
 from vending.services.rendering import ChannelRenderer, Renderers
 from vending.services.reprints import Reprints
 from vending.services.reversal_policy import ReversalPolicy
+from vending.services.staff_monitoring import StaffMonitoring
+from vending.services.staff_queues import StaffQueues
+from vending.services.staff_transactions import StaffTransactions
 from vending.services.statements import Statements
 from vending.services.voucher_sales import VoucherSales
 from vending.storage.database import Database
+
+# How long after a sale staff may still reverse it (the product's and the PIN rules hold too).
+STAFF_REVERSAL_WINDOW = timedelta(days=30)
 
 # A periodic timer: every(seconds, fn) runs the coroutine function fn now and then every
 # ``seconds``, and returns a function that stops it.
@@ -104,6 +110,10 @@ class Services:
     bills: BillPayments | None = None
     transfers: MoneyTransfers | None = None
     aeps: AepsService | None = None
+    # The admin suite's oversight (issue 15): transactions, dashboard and activity, queues.
+    staff_transactions: StaffTransactions | None = None
+    staff_monitoring: StaffMonitoring | None = None
+    staff_queues: StaffQueues | None = None
 
     def with_utility(self, utility: UtilityService) -> Services:
         """The same services over another utility side (tests wrap the real one)."""
@@ -166,6 +176,8 @@ def build_services(
         deposit_settings = DepositSettings.load(config.path(config.deposits.settings_file))
         deposits = Deposits(runner, deposit_settings, clock)
     policy = ReversalPolicy(window=timedelta(seconds=config.sales.reversal_window_seconds))
+    # Staff reverse on a customer's complaint, later than a terminal's advice may.
+    staff_policy = ReversalPolicy(window=STAFF_REVERSAL_WINDOW)
     sender = config.sms.short_code
     return Services(
         electricity=ElectricitySales(
@@ -203,6 +215,9 @@ def build_services(
         transfers=None if fulfilment is None else MoneyTransfers(runner, fulfilment, clock),
         aeps=_aeps_service(runner, keyring, clock, fulfilment),
         deposits=deposits,
+        staff_transactions=StaffTransactions(runner, keyring, clock, renderers, staff_policy),
+        staff_monitoring=StaffMonitoring(runner, clock),
+        staff_queues=StaffQueues(runner, clock, None if deposits is None else deposits.settings),
     )
 
 
