@@ -23,10 +23,9 @@ from vending_support import (
 
 from distribution import nodes
 from vending.keyring import Keyring
-from vending.oversight.scope import Scope
 from vending.requests import Claim, claim_request, store_response
 from vending.sales import SaleResult, hold_sale, record_sale
-from vending.services.staff import ALL_PERMISSIONS, Staff
+from vending.services.oversight_access import ALL_PERMISSIONS, Staff
 from vending.storage.database import Database, Txn
 
 V1 = "V1"
@@ -41,14 +40,12 @@ DEALER = Staff(
         {
             "transactions.view",
             "dashboard.view",
-            "activity.view",
+            "monitoring.view",
             "reports.view",
-            "fund_requests.view",
-            "fund_requests.decide",
-            "transactions.export",
+            "fundrequests.decide",
         }
     ),
-    Scope("DL1"),
+    "DL1",
 )
 READ_ONLY = Staff("aud", frozenset({"transactions.view", "dashboard.view"}))
 

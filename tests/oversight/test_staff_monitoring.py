@@ -11,7 +11,7 @@ from oversight_support import ADMIN, DEALER, V1, V2, run, sell
 
 from vending.login_throttle import ThrottleSettings, keys_for, record_failure
 from vending.oversight.monitoring import Thresholds
-from vending.services.staff import Forbidden, Staff
+from vending.services.oversight_access import Forbidden, Staff
 from vending.services.staff_monitoring import StaffMonitoring
 
 

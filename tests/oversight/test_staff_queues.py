@@ -19,7 +19,7 @@ from vending import audit
 from vending.errors import InvalidRequest
 from vending.ledger import verify_ledger
 from vending.money import Money
-from vending.services.staff import Forbidden, Staff
+from vending.services.oversight_access import Forbidden, Staff
 from vending.services.staff_queues import StaffQueues
 from vending.vendors import get_vendor
 
@@ -59,7 +59,7 @@ def test_assign_a_queued_deposit(queues, database) -> None:
     done = run(queues.assign_deposit(ADMIN, deposit_id, V1, reason="payer called"))
     assert (done.state, done.vendor, done.matched_by) == ("credited", V1, "staff")
     assert database.run_txn("v", get_vendor, V1).balance == before + done.amount - done.fee
-    assert database.run_txn("a", audit.recent)[0]["actor"] == "admin:ann"
+    assert database.run_txn("a", audit.recent)[0]["actor"] == "staff:ann"
     assert run(queues.deposits(ADMIN)) == []
     assert database.run_txn("l", verify_ledger).ok
 
@@ -73,7 +73,7 @@ def test_reject_a_queued_deposit_needs_a_reason(queues, database) -> None:
 
 def test_partners_never_see_the_deposit_queue(queues, database) -> None:
     deposit_id = _queued_deposit(database)
-    partner = Staff("dl", frozenset({"deposits.view", "deposits.manage"}), DEALER.scope)
+    partner = Staff("dl", frozenset({"deposits.view", "deposits.manage"}), DEALER.node_code)
     with pytest.raises(Forbidden):
         run(queues.deposits(partner))
     with pytest.raises(Forbidden):

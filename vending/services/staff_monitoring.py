@@ -8,7 +8,15 @@ from datetime import date, datetime, timedelta
 from vending.oversight import monitoring, reports
 from vending.oversight.scope import Scope, resolve
 from vending.services.context import Clock, TxnRunner
-from vending.services.staff import ACTIVITY_VIEW, DASHBOARD_VIEW, REPORTS_VIEW, Guard, Staff
+from vending.services.oversight_access import (
+    DASHBOARD_VIEW,
+    MONITORING_VIEW,
+    REPORTS_VIEW,
+    AccessGuard,
+    Actor,
+    Guard,
+    scope_of,
+)
 from vending.storage.database import Txn
 
 # The longest time range an activity query may cover (keeps one query bounded).
@@ -54,17 +62,18 @@ class StaffMonitoring:
         runner: TxnRunner,
         clock: Clock,
         thresholds: monitoring.Thresholds | None = None,
+        guard: AccessGuard | None = None,
     ) -> None:
         self._runner = runner
         self._clock = clock
         self.thresholds = thresholds or monitoring.Thresholds()
-        self.guard = Guard(runner, clock)
+        self.guard: AccessGuard = guard or Guard(runner, clock)
 
-    async def dashboard(self, staff: Staff, *, window_seconds: int = 60) -> monitoring.Dashboard:
+    async def dashboard(self, staff: Actor, *, window_seconds: int = 60) -> monitoring.Dashboard:
         await self.guard.require(staff, DASHBOARD_VIEW, "dashboard")
         window = max(10, min(window_seconds, 600))
         board: monitoring.Dashboard = await self._runner.run(
-            "admin_dashboard", _dashboard, staff.scope, self._clock(), window
+            "admin_dashboard", _dashboard, scope_of(staff), self._clock(), window
         )
         return board
 
@@ -79,7 +88,7 @@ class StaffMonitoring:
 
     async def activity(
         self,
-        staff: Staff,
+        staff: Actor,
         *,
         group_by: str = "merchant",
         start: datetime | None = None,
@@ -89,12 +98,12 @@ class StaffMonitoring:
     ) -> list[monitoring.ActivityRow]:
         """Sales and failures per merchant, channel, operator or product in [start, end)
         (default: the last day)."""
-        await self.guard.require(staff, ACTIVITY_VIEW, "activity")
+        await self.guard.require(staff, MONITORING_VIEW, "activity")
         start, end = self._range(start, end)
         return await self._runner.run(
             "admin_activity",
             _activity,
-            staff.scope,
+            scope_of(staff),
             group_by=group_by,
             start=start,
             end=end,
@@ -103,35 +112,35 @@ class StaffMonitoring:
         )
 
     async def failed_logins(
-        self, staff: Staff, *, start: datetime | None = None, end: datetime | None = None
+        self, staff: Actor, *, start: datetime | None = None, end: datetime | None = None
     ) -> list[monitoring.LoginActivity]:
-        await self.guard.require(staff, ACTIVITY_VIEW, "activity")
+        await self.guard.require(staff, MONITORING_VIEW, "activity")
         start, end = self._range(start, end)
-        return await self._runner.run("admin_failed_logins", _logins, staff.scope, start, end)
+        return await self._runner.run("admin_failed_logins", _logins, scope_of(staff), start, end)
 
     async def flags(
-        self, staff: Staff, *, extra_failed_logins: dict[str, int] | None = None
+        self, staff: Actor, *, extra_failed_logins: dict[str, int] | None = None
     ) -> list[monitoring.Flag]:
         """Unusual activity now (the one clock): many failed logins, merchants selling far
         above their usual rate. ``extra_failed_logins``: the admin suite's own login
         failures per user in the recent window."""
-        await self.guard.require(staff, ACTIVITY_VIEW, "activity")
+        await self.guard.require(staff, MONITORING_VIEW, "activity")
         return await self._runner.run(
             "admin_flags",
             _flags,
-            staff.scope,
+            scope_of(staff),
             self._clock(),
             self.thresholds,
             extra_failed_logins,
         )
 
-    async def report(self, staff: Staff, which: str, first: date, last: date) -> list[object]:
+    async def report(self, staff: Actor, which: str, first: date, last: date) -> list[object]:
         """``which``: sales (by day, product, channel), deposits (by day and state) or
         commissions (by merchant)."""
         await self.guard.require(staff, REPORTS_VIEW, f"report:{which}")
         if which not in ("sales", "deposits", "commissions"):
             raise ValueError(f"no report {which!r}")
-        return await self._runner.run("admin_report", _report, which, staff.scope, first, last)
+        return await self._runner.run("admin_report", _report, which, scope_of(staff), first, last)
 
 
 __all__ = ["StaffMonitoring"]

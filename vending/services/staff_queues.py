@@ -17,14 +17,15 @@ from utilities.faults.reports import FaultRecord, close_fault_report, list_fault
 from vending.errors import InvalidRequest
 from vending.oversight.scope import Scope, resolve
 from vending.services.context import Clock, TxnRunner
-from vending.services.staff import (
+from vending.services.oversight_access import (
     DEPOSITS_MANAGE,
     DEPOSITS_VIEW,
     FAULTS_VIEW,
     FUND_REQUESTS_DECIDE,
-    FUND_REQUESTS_VIEW,
+    AccessGuard,
+    Actor,
     Guard,
-    Staff,
+    scope_of,
 )
 from vending.storage.database import Txn
 
@@ -71,27 +72,31 @@ def _faults(txn: Txn, scope: Scope, open_only: bool, limit: int) -> list[FaultRe
 
 class StaffQueues:
     def __init__(
-        self, runner: TxnRunner, clock: Clock, deposit_settings: DepositSettings | None
+        self,
+        runner: TxnRunner,
+        clock: Clock,
+        deposit_settings: DepositSettings | None,
+        guard: AccessGuard | None = None,
     ) -> None:
         self._runner = runner
         self._clock = clock
         self._deposit_settings = deposit_settings
-        self.guard = Guard(runner, clock)
+        self.guard: AccessGuard = guard or Guard(runner, clock)
 
     # --- deposits ---------------------------------------------------------------------------
 
-    async def _platform_only(self, staff: Staff, action: str, subject: str) -> None:
+    async def _platform_only(self, staff: Actor, action: str, subject: str) -> None:
         # Queued deposits belong to no merchant yet: only platform staff may see them.
-        if staff.scope.node is not None:
-            await self.guard.refuse(staff, action, subject, "platform staff only")
+        if scope_of(staff).node is not None:
+            await self.guard.deny(staff, action, subject, "platform staff only")
 
-    async def deposits(self, staff: Staff, limit: int = 100) -> list[queue.Deposit]:
+    async def deposits(self, staff: Actor, limit: int = 100) -> list[queue.Deposit]:
         await self.guard.require(staff, DEPOSITS_VIEW, "deposits")
         await self._platform_only(staff, DEPOSITS_VIEW, "deposits")
         return await self._runner.run("admin_deposit_queue", queue.list_deposits, limit=limit)
 
     async def assign_deposit(
-        self, staff: Staff, deposit_id: int, client_id: str, *, reason: str
+        self, staff: Actor, deposit_id: int, client_id: str, *, reason: str
     ) -> queue.Deposit:
         subject = f"deposit:{deposit_id}"
         await self.guard.require(staff, DEPOSITS_MANAGE, subject)
@@ -107,7 +112,7 @@ class StaffQueues:
             now=self._clock(),
         )
 
-    async def reject_deposit(self, staff: Staff, deposit_id: int, *, reason: str) -> queue.Deposit:
+    async def reject_deposit(self, staff: Actor, deposit_id: int, *, reason: str) -> queue.Deposit:
         subject = f"deposit:{deposit_id}"
         await self.guard.require(staff, DEPOSITS_MANAGE, subject)
         await self._platform_only(staff, DEPOSITS_MANAGE, subject)
@@ -127,13 +132,15 @@ class StaffQueues:
 
     # --- fund requests ----------------------------------------------------------------------
 
-    async def fund_requests(self, staff: Staff) -> list[fund_requests.FundRequest]:
+    async def fund_requests(self, staff: Actor) -> list[fund_requests.FundRequest]:
         """Unexpired pending requests from below the user's node (staff: the whole network)."""
-        await self.guard.require(staff, FUND_REQUESTS_VIEW, "fund_requests")
-        return await self._runner.run("admin_fund_requests", _pending, staff.scope, self._clock())
+        await self.guard.require(staff, FUND_REQUESTS_DECIDE, "fund_requests")
+        return await self._runner.run(
+            "admin_fund_requests", _pending, scope_of(staff), self._clock()
+        )
 
     async def decide_fund_request(
-        self, staff: Staff, request_id: int, *, approve: bool, reason: str
+        self, staff: Actor, request_id: int, *, approve: bool, reason: str
     ) -> fund_requests.FundRequest:
         """Approve (the transfer down) or reject with a reason; a request from outside the
         user's subtree is refused (403, audited) as :class:`nodes.OutsideSubtree`."""
@@ -143,7 +150,7 @@ class StaffQueues:
             return await self._runner.run(
                 "admin_fund_request_decide",
                 _decide,
-                staff.scope,
+                scope_of(staff),
                 request_id,
                 approve,
                 reason,
@@ -151,19 +158,21 @@ class StaffQueues:
                 self._clock(),
             )
         except nodes.OutsideSubtree:
-            await self.guard.refuse(staff, FUND_REQUESTS_DECIDE, subject, "outside the subtree")
+            await self.guard.deny(staff, FUND_REQUESTS_DECIDE, subject, "outside the subtree")
             raise  # unreachable: refuse raises
 
     # --- fault reports ----------------------------------------------------------------------
 
     async def fault_reports(
-        self, staff: Staff, *, open_only: bool = True, limit: int = 100
+        self, staff: Actor, *, open_only: bool = True, limit: int = 100
     ) -> list[FaultRecord]:
         await self.guard.require(staff, FAULTS_VIEW, "fault_reports")
-        return await self._runner.run("admin_fault_reports", _faults, staff.scope, open_only, limit)
+        return await self._runner.run(
+            "admin_fault_reports", _faults, scope_of(staff), open_only, limit
+        )
 
     async def close_fault_report(
-        self, staff: Staff, ref_no: str, *, resolution: str
+        self, staff: Actor, ref_no: str, *, resolution: str
     ) -> FaultRecord:
         await self.guard.require(staff, FAULTS_VIEW, f"fault_report:{ref_no}")
         await self._platform_only(staff, FAULTS_VIEW, f"fault_report:{ref_no}")

@@ -24,16 +24,17 @@ from vending.oversight.transactions import (
 )
 from vending.sales import Sale
 from vending.services.context import Clock, TxnRunner
-from vending.services.rendering import Renderers
-from vending.services.reversal_policy import ReversalPolicy
-from vending.services.staff import (
-    TRANSACTIONS_EXPORT,
+from vending.services.oversight_access import (
     TRANSACTIONS_REPRINT,
     TRANSACTIONS_REVERSE,
     TRANSACTIONS_VIEW,
+    AccessGuard,
+    Actor,
     Guard,
-    Staff,
+    scope_of,
 )
+from vending.services.rendering import Renderers
+from vending.services.reversal_policy import ReversalPolicy
 from vending.storage.database import Txn
 
 EXPORT_PAGE = 500
@@ -46,9 +47,9 @@ def _search(
 
 
 def _detail(
-    txn: Txn, keyring: Keyring, staff: Staff, sale_id: int, clear: bool, now: datetime
+    txn: Txn, keyring: Keyring, staff: Actor, sale_id: int, clear: bool, now: datetime
 ) -> TransactionDetail | None:
-    found = transactions.detail(txn, keyring, resolve(txn, staff.scope), sale_id, clear=clear)
+    found = transactions.detail(txn, keyring, resolve(txn, scope_of(staff)), sale_id, clear=clear)
     if found is not None and clear and found.response is not None:
         # Seeing a PIN or token in clear is a delivery: it is recorded like a reprint.
         audit.record(
@@ -62,12 +63,12 @@ def _detail(
     return found
 
 
-def _export_started(txn: Txn, staff: Staff, f: TransactionFilter, now: datetime) -> None:
+def _export_started(txn: Txn, staff: Actor, f: TransactionFilter, now: datetime) -> None:
     audit.record(
         txn,
         actor=staff.actor,
         action="transactions.export",
-        subject=staff.scope.describe(),
+        subject=scope_of(staff).describe(),
         details={"filter": f.describe()},
         now=now,
     )
@@ -99,17 +100,18 @@ class StaffTransactions:
         clock: Clock,
         renderers: Renderers,
         policy: ReversalPolicy | None = None,
+        guard: AccessGuard | None = None,
     ) -> None:
         self._runner = runner
         self._keyring = keyring
         self._clock = clock
         self._renderers = renderers
         self.policy = policy or ReversalPolicy()
-        self.guard = Guard(runner, clock)
+        self.guard: AccessGuard = guard or Guard(runner, clock)
 
     async def search(
         self,
-        staff: Staff,
+        staff: Actor,
         f: TransactionFilter,
         *,
         before: int | None = None,
@@ -117,10 +119,10 @@ class StaffTransactions:
     ) -> TransactionPage:
         await self.guard.require(staff, TRANSACTIONS_VIEW, "transactions")
         return await self._runner.run(
-            "admin_transaction_search", _search, staff.scope, f, before, limit
+            "admin_transaction_search", _search, scope_of(staff), f, before, limit
         )
 
-    async def detail(self, staff: Staff, sale_id: int) -> TransactionDetail:
+    async def detail(self, staff: Actor, sale_id: int) -> TransactionDetail:
         """The sale with every ledger leg and its answer (masked unless the user may
         reprint); UnknownSale when it is not in the user's scope."""
         await self.guard.require(staff, TRANSACTIONS_VIEW, f"sale:{sale_id}")
@@ -130,20 +132,20 @@ class StaffTransactions:
             self._keyring,
             staff,
             sale_id,
-            staff.may(TRANSACTIONS_REPRINT),
+            staff.can(TRANSACTIONS_REPRINT),
             self._clock(),
         )
         if found is None:
             raise UnknownSale(f"no sale {sale_id}")
         return found
 
-    async def export_csv(self, staff: Staff, f: TransactionFilter) -> AsyncIterator[bytes]:
+    async def export_csv(self, staff: Actor, f: TransactionFilter) -> AsyncIterator[bytes]:
         """The CSV of every transaction matching ``f`` (in scope), newest first, as chunks:
         the header, then one chunk per page read, so a large export never sits in memory.
         The permission is checked and the export audited before the first chunk."""
-        await self.guard.require(staff, TRANSACTIONS_EXPORT, "transactions")
+        await self.guard.require(staff, TRANSACTIONS_VIEW, "transactions")
         await self._runner.run("admin_transaction_export", _export_started, staff, f, self._clock())
-        return self._csv_chunks(staff.scope, f)
+        return self._csv_chunks(scope_of(staff), f)
 
     async def _csv_chunks(self, scope: Scope, f: TransactionFilter) -> AsyncIterator[bytes]:
         yield _csv_line([CSV_HEADER])
@@ -158,23 +160,23 @@ class StaffTransactions:
                 return
             before = page.next_before
 
-    async def reversal_refusal(self, staff: Staff, sale_id: int) -> str:
+    async def reversal_refusal(self, staff: Actor, sale_id: int) -> str:
         """Why the sale cannot be reversed now ("" when it can): asked before a reversal
         is proposed for approval, so nobody approves what the rules refuse."""
         await self.guard.require(staff, TRANSACTIONS_REVERSE, f"sale:{sale_id}")
         return await self._runner.run(
-            "admin_reversal_check", _refusal, staff.scope, sale_id, self.policy, self._clock()
+            "admin_reversal_check", _refusal, scope_of(staff), sale_id, self.policy, self._clock()
         )
 
     async def reverse(
-        self, approver: Staff, sale_id: int, *, reason: str, requested_by: str
+        self, approver: Actor, sale_id: int, *, reason: str, requested_by: str
     ) -> Sale:
         """Reverse the sale on the approval of a second user (four-eyes): ``approver`` may
         reverse and see the sale, and is not the user who asked (``requested_by``)."""
         subject = f"sale:{sale_id}"
         await self.guard.require(approver, TRANSACTIONS_REVERSE, subject)
-        if approver.name == requested_by:
-            await self.guard.refuse(
+        if approver.username == requested_by:
+            await self.guard.deny(
                 approver, TRANSACTIONS_REVERSE, subject, "four-eyes: a second user must approve"
             )
         if not reason.strip():
@@ -185,11 +187,11 @@ class StaffTransactions:
             self._keyring,
             self._renderers,
             self.policy,
-            approver.scope,
+            scope_of(approver),
             sale_id,
             reason=reason,
             requested_by=requested_by,
-            approved_by=approver.name,
+            approved_by=approver.username,
             now=self._clock(),
         )
 
