@@ -132,6 +132,8 @@ def _searches(rows: int) -> dict[str, Any]:
 
     # A day three days back (or, with few rows, the middle of the span they cover).
     day = END - min(timedelta(days=3), timedelta(seconds=rows * SPACING_SECONDS / 2))
+    # A day near the start of the data (the longest walk back from the newest sale).
+    old = END - timedelta(seconds=rows * SPACING_SECONDS * 0.9)
     # Rows of each kind of target (see _bulk): g % 3 == 1 a meter, else a mobile number.
     middle = rows // 2
     mobile_g = middle - middle % 3  # g % 3 == 0
@@ -144,6 +146,8 @@ def _searches(rows: int) -> dict[str, Any]:
         "mobile number": (F(target=f"08{mobile_g % 9000000:08d}"), None),
         "meter": (F(target=f"{meter_g % 100000:011d}"), None),
         "day + channel": (F(start=day, end=day + timedelta(days=1), channel="ussd"), None),
+        "old day": (F(start=old, end=old + timedelta(days=1)), None),
+        "old day + channel": (F(start=old, end=old + timedelta(days=1), channel="sms"), None),
         "state failed": (F(state="failed"), None),
         "state pending": (F(state="pending"), None),
         "merchant": (F(merchant="M00417"), None),

@@ -15,6 +15,7 @@ from distribution import fund_requests, nodes
 from distribution.tables import distribution_nodes
 from utilities.faults.reports import FaultRecord, close_fault_report, list_fault_reports
 from vending.errors import InvalidRequest
+from vending.money import Money
 from vending.oversight.scope import Scope, resolve
 from vending.services.context import Clock, TxnRunner
 from vending.services.oversight_access import (
@@ -96,8 +97,16 @@ class StaffQueues:
         return await self._runner.run("admin_deposit_queue", queue.list_deposits, limit=limit)
 
     async def assign_deposit(
-        self, staff: Actor, deposit_id: int, client_id: str, *, reason: str
+        self,
+        staff: Actor,
+        deposit_id: int,
+        client_id: str,
+        *,
+        reason: str,
+        amount: Money | None = None,
     ) -> queue.Deposit:
+        """Credit a queued deposit to ``client_id`` (``amount``: corrected by staff when two
+        reports disagreed)."""
         subject = f"deposit:{deposit_id}"
         await self.guard.require(staff, DEPOSITS_MANAGE, subject)
         await self._platform_only(staff, DEPOSITS_MANAGE, subject)
@@ -110,6 +119,7 @@ class StaffQueues:
             actor=staff.actor,
             reason=reason,
             now=self._clock(),
+            amount=amount,
         )
 
     async def reject_deposit(self, staff: Actor, deposit_id: int, *, reason: str) -> queue.Deposit:

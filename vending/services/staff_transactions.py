@@ -175,7 +175,7 @@ class StaffTransactions:
         reverse and see the sale, and is not the user who asked (``requested_by``)."""
         subject = f"sale:{sale_id}"
         await self.guard.require(approver, TRANSACTIONS_REVERSE, subject)
-        if approver.username == requested_by:
+        if requested_by in (approver.username, approver.actor):
             await self.guard.deny(
                 approver, TRANSACTIONS_REVERSE, subject, "four-eyes: a second user must approve"
             )
