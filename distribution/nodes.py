@@ -99,6 +99,14 @@ def _get_by_id(txn: Txn, node_id: int) -> Node:
     return _node(row)
 
 
+def root_code(txn: Txn) -> str | None:
+    """The operator node's code (None before the network has one)."""
+    row = txn.execute(
+        select(distribution_nodes.c.code).where(distribution_nodes.c.parent_id.is_(None))
+    ).first()
+    return None if row is None else row.code
+
+
 def ancestors(txn: Txn, node: Node) -> list[Node]:
     """The node's ancestors, nearest first."""
     found: list[Node] = []
@@ -345,3 +353,62 @@ def recall(
         actor=actor,
         now=now,
     )
+
+
+def get_daily_sale_limit(txn: Txn, code: str) -> Money | None:
+    node = get_node(txn, code)
+    value = txn.execute(
+        select(distribution_nodes.c.daily_sale_limit).where(distribution_nodes.c.id == node.id)
+    ).scalar_one()
+    return None if value is None else Money(int(value), node.currency)
+
+
+def set_limits(
+    txn: Txn,
+    *,
+    actor_node: str,
+    code: str,
+    credit_limit: Money | None,
+    daily_sale_limit: Money | None,
+    actor: str,
+    now: datetime,
+) -> Node:
+    """A node's credit limit (how far below zero its account may go) and daily sale limit
+    (None: none), for a node strictly below the acting node; audited with before/after."""
+    from vending.accounts import set_credit_limit
+
+    node = node_in_subtree(txn, actor_node, code)
+    for limit in (credit_limit, daily_sale_limit):
+        if limit is not None and limit.currency != node.currency:
+            raise InvalidRequest(f"the network trades in {node.currency}")
+        if limit is not None and limit.amount < 0:
+            raise InvalidAmount("a limit cannot be negative")
+    before_daily = get_daily_sale_limit(txn, code)
+    set_credit_limit(txn, node.account_id, credit_limit)
+    txn.execute(
+        update(distribution_nodes)
+        .where(distribution_nodes.c.id == node.id)
+        .values(daily_sale_limit=None if daily_sale_limit is None else daily_sale_limit.amount)
+    )
+
+    def text(value: Money | None) -> str | None:
+        return None if value is None else value.format()
+
+    audit.record(
+        txn,
+        actor=actor,
+        action="node.limits",
+        subject=code,
+        details={
+            "before": {
+                "credit_limit": text(node.credit_limit),
+                "daily_sale_limit": text(before_daily),
+            },
+            "after": {
+                "credit_limit": text(credit_limit),
+                "daily_sale_limit": text(daily_sale_limit),
+            },
+        },
+        now=now,
+    )
+    return get_node(txn, code)

@@ -461,6 +461,34 @@ class CardsConfig:
 
 
 @dataclass(frozen=True)
+class AdminConfig:
+    """The admin web suite at /admin (docs/ADMIN.md)."""
+
+    # A session ends after this long without a request, and this long after its login.
+    session_idle_seconds: float = 900.0
+    session_absolute_seconds: float = 28_800.0
+    # Four-eyes: a staff money action above this many minor units waits for a second user's
+    # approval; the kinds in four_eyes_always always do (e.g. "transaction.reverse").
+    four_eyes_threshold: int = 100_000
+    four_eyes_always: tuple[str, ...] = ()
+    # The issuer shown in authenticator apps.
+    totp_issuer: str = "EVD"
+    # The session cookie's Secure flag. Browsers accept a Secure cookie over plain http from
+    # loopback (a secure context), so it stays on in development; off only for a non-loopback
+    # plain-http test rig.
+    secure_cookies: bool = True
+
+    def validate(self, key: str) -> None:
+        _check(self.session_idle_seconds > 0, f"{key}.session_idle_seconds", "must be > 0")
+        _check(
+            self.session_absolute_seconds >= self.session_idle_seconds,
+            f"{key}.session_absolute_seconds",
+            "must be at least session_idle_seconds",
+        )
+        _check(self.four_eyes_threshold >= 0, f"{key}.four_eyes_threshold", "must be >= 0")
+
+
+@dataclass(frozen=True)
 class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
@@ -474,6 +502,7 @@ class Config:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     sms: SmsConfig = field(default_factory=SmsConfig)
     cards: CardsConfig = field(default_factory=CardsConfig)
+    admin: AdminConfig = field(default_factory=AdminConfig)
     # Directory that relative paths in this config are resolved against.
     base_dir: str = "."
 

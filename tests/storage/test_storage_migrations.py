@@ -20,6 +20,7 @@ TABLE_MODULES = (
     "catalogue.tables",
     "deposits.tables",
     "distribution.tables",
+    "staff.tables",
     "utilities.faults.tables",
     "utilities.storage",
     "utilities.tables",

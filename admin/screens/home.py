@@ -1,0 +1,20 @@
+"""The start page: who is signed in, what waits for them (approvals), where to go."""
+
+from __future__ import annotations
+
+from admin.web import AdminUI, Ctx, NavItem, Page, Redirect
+
+
+def register(ui: AdminUI) -> None:
+    services = ui.services
+
+    @ui.page("/", nav=NavItem("Start", "/", section="Overview", order=0))
+    async def home(ctx: Ctx) -> Page:
+        pending = []
+        if ctx.user.can("approvals.decide"):
+            pending = await services.four_eyes.pending(ctx.user, limit=20)
+        return Page("home.html", {"pending": pending})
+
+    @ui.page("/index", stage=None)
+    async def index(ctx: Ctx) -> Redirect:
+        return Redirect("/")
