@@ -16,6 +16,12 @@ SCREENS: list[str] = [
     "admin.screens.users",
     "admin.screens.audit",
     "admin.screens.hierarchy",
+    # The operational screens (admin-ops): dashboard, transactions, queues, activity, reports.
+    "admin.screens.dashboard",
+    "admin.screens.transactions",
+    "admin.screens.queues",
+    "admin.screens.monitoring",
+    "admin.screens.reports",
 ]
 
 

@@ -18,7 +18,7 @@ POLL_SECONDS = 2
 
 
 def _rate(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:.1f} %"
+    return "-" if value is None else f"{value * 100:.1f} %"
 
 
 def as_json(board: Dashboard, flags: list[Any]) -> dict[str, Any]:

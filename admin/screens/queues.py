@@ -43,8 +43,9 @@ def register(ui: AdminUI) -> None:
                 if current is None:
                     raise InvalidRequest(f"deposit {number} is not in the queue")
                 amount = Money.parse(amount_text, current.amount.currency)
-            done = await queues.assign_deposit(ctx.user, number, ctx.field("merchant"),
-                                               reason=ctx.field("reason"), amount=amount)  # fmt: skip
+            done = await queues.assign_deposit(
+                ctx.user, number, ctx.field("merchant"), reason=ctx.field("reason"), amount=amount
+            )
         except (InvalidRequest, ValueError) as exc:
             return await deposits_page(ctx, 400, error=str(getattr(exc, "message", exc)))
         return await deposits_page(

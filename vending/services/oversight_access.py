@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from staff.roles import Forbidden
 from vending import audit
-from vending.errors import VendingError
 from vending.oversight.scope import Scope
 from vending.services.context import Clock, TxnRunner
 from vending.storage.database import Txn
@@ -46,12 +46,6 @@ ALL_PERMISSIONS = frozenset(
         REPORTS_VIEW,
     }
 )
-
-
-class Forbidden(VendingError):
-    """The user may not do this (a permission or the scope says no)."""
-
-    code = "forbidden"
 
 
 class Actor(Protocol):

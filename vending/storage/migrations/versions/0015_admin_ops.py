@@ -5,7 +5,7 @@ sales by upstream reference, provider attempts by time (provider health). Keep i
 vending.storage.schema and catalogue.tables.
 
 Revision ID: 0015_admin_ops
-Revises: 0013_moneyin
+Revises: 0014_admin
 Create Date: 2026-12-06
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0015_admin_ops"
-down_revision = "0013_moneyin"
+down_revision = "0014_admin"
 branch_labels = None
 depends_on = None
 
