@@ -147,6 +147,8 @@ def _searches(rows: int) -> dict[str, Any]:
         "meter": (F(target=f"{meter_g % 100000:011d}"), None),
         "day + channel": (F(start=day, end=day + timedelta(days=1), channel="ussd"), None),
         "old day": (F(start=old, end=old + timedelta(days=1)), None),
+        "last 30 days": (F(start=END - timedelta(days=30)), None),
+        "30 days + channel": (F(start=END - timedelta(days=30), end=END, channel="sms"), None),
         "old day + channel": (F(start=old, end=old + timedelta(days=1), channel="sms"), None),
         "state failed": (F(state="failed"), None),
         "state pending": (F(state="pending"), None),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from admin.screens.ops import oversight
+from admin.screens.ops import minor, oversight
 from admin.web import AdminUI, Ctx, NavItem, Page
 from vending.oversight.monitoring import Dashboard
 from vending.services.staff_monitoring import StaffMonitoring
@@ -33,9 +33,9 @@ def as_json(board: Dashboard, flags: list[Any]) -> dict[str, Any]:
         "success_rate": board.success_rate,
         "success_rate_text": _rate(board.success_rate),
         "sales_last_minute": sum(board.per_second),
-        "revenue_today": {c: f"{v / 100:.2f}" for c, v in board.revenue_today.items()},
-        "revenue_text": ", ".join(f"{v / 100:,.2f} {c}" for c, v in board.revenue_today.items())
-        or "0.00",
+        "revenue_today": {c: minor(v, c) for c, v in board.revenue_today.items()},
+        "revenue_text": ", ".join(f"{minor(v, c)} {c}" for c, v in board.revenue_today.items())
+        or "0",
         "sales_today": board.sales_today,
         "providers": [_health(h) for h in board.providers],
         "utilities": [_health(h) for h in board.utilities],

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from vending.money import Money
 from vending.services.staff_monitoring import StaffMonitoring
 from vending.services.staff_queues import StaffQueues
 from vending.services.staff_transactions import StaffTransactions
@@ -19,8 +20,14 @@ class Oversight:
     queues: StaffQueues
 
 
+def minor(amount: int, currency: str) -> str:
+    """Minor units as the currency writes them (the ``minor`` template filter)."""
+    return Money(int(amount), currency).format()
+
+
 def oversight(ui: Any) -> Oversight:
     """The oversight services of ``ui`` (built on first use, kept in ``services.extra``)."""
+    ui.env.filters.setdefault("minor", minor)
     found = ui.services.extra.get("oversight")
     if found is None:
         app = ui.services.app

@@ -52,9 +52,12 @@ def filter_from(ctx: Ctx) -> TransactionFilter:
     )
 
 
+FILTERS = ("reference", "target", "start", "end", "state", "channel", "kind", "merchant")
+
+
 def _query(ctx: Ctx) -> dict[str, str]:
-    names = ("reference", "target", "start", "end", "state", "channel", "kind", "merchant")
-    return {name: ctx.arg(name) for name in names if ctx.arg(name)}
+    """The filters given (for links: the export, the next page)."""
+    return {name: ctx.arg(name) for name in FILTERS if ctx.arg(name)}
 
 
 def register(ui: AdminUI) -> None:
@@ -86,7 +89,8 @@ def register(ui: AdminUI) -> None:
             ctx.user, filter_from(ctx), before=int(before) if before.isdigit() else None
         )
         return Page("ops_transactions.html", {
-            "page": page, "q": query, "states": STATES, "channels": CHANNELS, "kinds": KINDS,
+            "page": page, "q": {name: ctx.arg(name) for name in FILTERS}, "given": query,
+            "states": STATES, "channels": CHANNELS, "kinds": KINDS,
         })  # fmt: skip
 
     @ui.page("/transactions/export.csv", permission="transactions.view")

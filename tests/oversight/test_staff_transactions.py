@@ -12,7 +12,7 @@ from fixed_clock import NOW
 from oversight_support import ADMIN, DEALER, READ_ONLY, SECOND, V1, V2, collect, run
 
 from vending import audit
-from vending.errors import InvalidRequest, ReversalRefused, UnknownSale
+from vending.errors import InvalidRequest, ReversalRefused
 from vending.ledger import verify_ledger
 from vending.oversight.transactions import TransactionFilter
 from vending.services import staff_transactions
@@ -98,10 +98,14 @@ def test_a_dealer_sees_only_its_subtree(service, sale_ids, database) -> None:
     other = f"{sale_ids['v2']:012d}"
     assert run(service.search(DEALER, TransactionFilter(reference=other))).rows == []
     assert run(service.search(DEALER, TransactionFilter(merchant=V2))).rows == []
-    with pytest.raises(UnknownSale):
+    # Guessing an id outside its subtree, or one that does not exist: 403 alike, audited.
+    with pytest.raises(Forbidden):
         run(service.detail(DEALER, sale_ids["v2"]))
-    with pytest.raises(UnknownSale):
+    with pytest.raises(Forbidden):
         run(service.detail(DEALER, 999_999))
+    refusal = database.run_txn("a", audit.recent)[0]
+    assert (refusal["action"], refusal["subject"]) == ("forbidden", "sale:999999")
+    assert refusal["details"]["node"] == "DL1"
 
 
 def test_detail_shows_every_leg_and_masks_the_answer(service, sale_ids) -> None:
@@ -188,5 +192,7 @@ def test_reversal_follows_the_policy(service, sale_ids, clock) -> None:
 
 def test_a_dealer_cannot_reverse_outside_its_subtree(service, sale_ids) -> None:
     dealer = Staff("dl1-boss", frozenset({"transactions.reverse"}), DEALER.node_code)
-    with pytest.raises(UnknownSale):
+    with pytest.raises(Forbidden):
         run(service.reverse(dealer, sale_ids["v2"], reason="x", requested_by="someone"))
+    with pytest.raises(Forbidden):
+        run(service.reversal_refusal(dealer, sale_ids["v2"]))

@@ -11,10 +11,10 @@ a channel, a product kind and a merchant. Pages run newest first with a keyset c
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select, union_all
+from sqlalchemy import ColumnElement, Select, func, select, union_all
 
 from catalogue.tables import provider_attempts, provider_orders, providers
 from vending.keyring import Keyring
@@ -116,6 +116,27 @@ class TransactionPage:
     next_before: int | None  # pass back as ``before`` for the next (older) page
 
 
+# A time range up to this long is also bounded by ids (see _id_bounds).
+ID_BOUNDED_RANGE = timedelta(days=7)
+
+
+def _id_bounds(start: datetime, end: datetime) -> list[ColumnElement[bool]]:
+    """The range [start, end) as ids too: true of every sale in it, so nothing is lost, and
+    it lets the planner walk the primary key down from the range's newest id to its oldest
+    rather than from the newest sale of all (it cannot know that ids follow time; a day a
+    month back was 0.3-0.9 s on a million rows without it). Each bound aggregates an
+    index-only scan of (created_at, id) over the range: ``id + 0`` keeps PostgreSQL from
+    turning min/max into a walk of the primary key, which is the very walk avoided here. A
+    wider range costs more to bound than a walk saves (recent ranges find rows at once)."""
+    in_range = (sales.c.created_at >= start, sales.c.created_at < end)
+    shifted = (sales.c.id + 0).label("id")
+    ids = select(shifted).where(*in_range).subquery()
+    return [
+        sales.c.id >= select(func.min(ids.c.id)).scalar_subquery(),
+        sales.c.id <= select(func.max(ids.c.id)).scalar_subquery(),
+    ]
+
+
 def _search_query(scope: Resolved, f: TransactionFilter) -> Select[Any]:
     from vending.storage.schema import products
 
@@ -161,6 +182,8 @@ def _search_query(scope: Resolved, f: TransactionFilter) -> Select[Any]:
         query = query.where(sales.c.created_at >= f.start)
     if f.end is not None:
         query = query.where(sales.c.created_at < f.end)
+    if f.start is not None and f.end is not None and f.end - f.start <= ID_BOUNDED_RANGE:
+        query = query.where(*_id_bounds(f.start, f.end))
     if f.state:
         query = query.where(sales.c.state == f.state)
     if f.channel:

@@ -38,6 +38,7 @@ from vending.services.reversal_policy import ReversalPolicy
 from vending.storage.database import Txn
 
 EXPORT_PAGE = 500
+_OUTSIDE = "no such sale in your network"
 
 
 def _search(
@@ -136,7 +137,9 @@ class StaffTransactions:
             self._clock(),
         )
         if found is None:
-            raise UnknownSale(f"no sale {sale_id}")
+            # Outside the scope and not there at all answer alike: 403, audited.
+            await self.guard.deny(staff, TRANSACTIONS_VIEW, f"sale:{sale_id}", _OUTSIDE)
+        assert found is not None
         return found
 
     async def export_csv(self, staff: Actor, f: TransactionFilter) -> AsyncIterator[bytes]:
@@ -163,10 +166,16 @@ class StaffTransactions:
     async def reversal_refusal(self, staff: Actor, sale_id: int) -> str:
         """Why the sale cannot be reversed now ("" when it can): asked before a reversal
         is proposed for approval, so nobody approves what the rules refuse."""
-        await self.guard.require(staff, TRANSACTIONS_REVERSE, f"sale:{sale_id}")
-        return await self._runner.run(
-            "admin_reversal_check", _refusal, scope_of(staff), sale_id, self.policy, self._clock()
-        )
+        subject = f"sale:{sale_id}"
+        await self.guard.require(staff, TRANSACTIONS_REVERSE, subject)
+        try:
+            return await self._runner.run(
+                "admin_reversal_check", _refusal, scope_of(staff), sale_id, self.policy,
+                self._clock(),
+            )  # fmt: skip
+        except UnknownSale:
+            await self.guard.deny(staff, TRANSACTIONS_REVERSE, subject, _OUTSIDE)
+            raise
 
     async def reverse(
         self, approver: Actor, sale_id: int, *, reason: str, requested_by: str
@@ -181,6 +190,15 @@ class StaffTransactions:
             )
         if not reason.strip():
             raise InvalidRequest("a reversal needs a reason")
+        try:
+            return await self._run_reversal(approver, sale_id, reason, requested_by)
+        except UnknownSale:
+            await self.guard.deny(approver, TRANSACTIONS_REVERSE, subject, _OUTSIDE)
+            raise
+
+    async def _run_reversal(
+        self, approver: Actor, sale_id: int, reason: str, requested_by: str
+    ) -> Sale:
         return await self._runner.run(
             "admin_reverse_sale",
             _reverse,

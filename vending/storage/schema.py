@@ -320,7 +320,7 @@ sales = Table(
     Index("ix_sales_target_id", "target", "id"),
     Index("ix_sales_vendor_id_id", "vendor_id", "id"),
     # The admin suite's search, dashboard and reports (migration 0015_admin_ops).
-    Index("ix_sales_created_at", "created_at"),
+    Index("ix_sales_created_at_id", "created_at", "id"),
     Index("ix_sales_state_created_at", "state", "created_at"),
     Index("ix_sales_external_ref", "external_ref"),
 )

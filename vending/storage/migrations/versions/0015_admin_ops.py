@@ -19,7 +19,7 @@ branch_labels = None
 depends_on = None
 
 INDEXES = (
-    ("ix_sales_created_at", "sales", ["created_at"]),
+    ("ix_sales_created_at_id", "sales", ["created_at", "id"]),
     ("ix_sales_state_created_at", "sales", ["state", "created_at"]),
     ("ix_sales_external_ref", "sales", ["external_ref"]),
     ("ix_requests_request_id", "requests", ["request_id"]),
