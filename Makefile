@@ -9,7 +9,7 @@ CONFIG ?= conf/evd.toml
 # `make run` is the demo: the defaults plus the demo meters' behaviours (conf/demo.toml).
 RUN_CONFIG ?= conf/demo.toml
 
-.PHONY: run test lint format venv sysdeps db demo bench clean
+.PHONY: run test lint format venv sysdeps db demo bench clean screenshots
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11+ is required, found " + sys.version' \
@@ -70,6 +70,10 @@ test: sysdeps $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Every main screen of the admin suite as a PNG under docs/screenshots/ (docs/ADMIN.md).
+screenshots: sysdeps $(STAMP)
+	$(BIN)/python -m tools.admin_screenshots
 
 bench: $(STAMP)
 	$(BIN)/python -m tools.bench $(BENCH_ARGS)

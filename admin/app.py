@@ -18,6 +18,7 @@ from admin.screens import register_all
 from admin.services import AdminServices
 from admin.web import AdminUI
 from vending.services.approvals import FourEyes, FourEyesSettings
+from vending.services.catalogue_admin import CatalogueAdmin
 from vending.services.network_admin import NetworkAdmin
 from vending.services.staff import AccessSettings, CallHashing, StaffAccess
 
@@ -48,7 +49,17 @@ def build_services(app: Any, *, call_hashing: CallHashing | None = None) -> Admi
     network = NetworkAdmin(
         app.runner, clock, access, four_eyes, password_log_n=config.security.scrypt_log_n
     )
-    return AdminServices(access=access, four_eyes=four_eyes, network=network, app=app, clock=clock)
+    catalogue = CatalogueAdmin(
+        app.runner, clock, access, expiring_days=config.vouchers.expiring_days
+    )
+    return AdminServices(
+        access=access,
+        four_eyes=four_eyes,
+        network=network,
+        catalogue=catalogue,
+        app=app,
+        clock=clock,
+    )
 
 
 def build_admin(

@@ -66,7 +66,7 @@ def clear_cookie(request: Any, name: bytes, *, secure: bool) -> None:
         secure=secure,
         httpOnly=True,
         sameSite="strict",
-        max_age=0,
+        max_age="0",
         expires="Thu, 01 Jan 1970 00:00:00 GMT",
     )
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vending.services.approvals import FourEyes
+from vending.services.catalogue_admin import CatalogueAdmin
 from vending.services.network_admin import NetworkAdmin
 from vending.services.staff import StaffAccess
 
@@ -20,6 +21,7 @@ class AdminServices:
     access: StaffAccess
     four_eyes: FourEyes
     network: NetworkAdmin
+    catalogue: CatalogueAdmin
     app: Any
     clock: Any
     extra: dict[str, Any] = field(default_factory=dict)

@@ -16,6 +16,7 @@ SCREENS: list[str] = [
     "admin.screens.users",
     "admin.screens.audit",
     "admin.screens.hierarchy",
+    "admin.screens.catalogue",
     # The operational screens (admin-ops): dashboard, transactions, queues, activity, reports.
     "admin.screens.dashboard",
     "admin.screens.transactions",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from distribution import nodes
@@ -334,7 +335,17 @@ class NetworkAdmin:
             check_policy(password)
         except PasswordPolicyError as exc:
             raise InvalidRequest(str(exc)) from None
-        hashed = await self._access.hash_call(hash_password, password, self._log_n)
+        # Scope first: no hashing for a node the actor may not touch.
+        await self._access.guarded(
+            actor,
+            "operators.manage",
+            f"node:{code}",
+            "admin_operator_scope",
+            _merchant,
+            actor,
+            code,
+        )
+        hashed = await self._access.hash_call(partial(hash_password, log_n=self._log_n), password)
 
         def create(txn: Txn) -> vendors.Operator:
             client_id = _merchant(txn, actor, code)

@@ -198,3 +198,40 @@ def batch_reconciliation(
         )
         for row in txn.execute(query)
     ]
+
+
+@dataclass(frozen=True)
+class StockImport:
+    id: int
+    supplier_code: str
+    file_name: str
+    signer_fingerprint: str | None
+    row_count: int
+    face_total: Money
+    cost_total: Money
+    imported_by: str
+    imported_at: datetime
+
+
+def list_imports(txn: Txn, *, limit: int = 100) -> list[StockImport]:
+    """The latest stock files imported, newest first."""
+    rows = txn.execute(
+        select(stock_imports, suppliers.c.code.label("supplier_code"))
+        .join(suppliers, suppliers.c.id == stock_imports.c.supplier_id)
+        .order_by(stock_imports.c.id.desc())
+        .limit(limit)
+    )
+    return [
+        StockImport(
+            id=int(r.id),
+            supplier_code=r.supplier_code,
+            file_name=r.file_name,
+            signer_fingerprint=r.signer_fingerprint,
+            row_count=int(r.row_count),
+            face_total=Money(int(r.face_total), r.currency),
+            cost_total=Money(int(r.cost_total), r.currency),
+            imported_by=r.imported_by,
+            imported_at=r.imported_at,
+        )
+        for r in rows
+    ]
