@@ -15,7 +15,17 @@
     var body = document.getElementById(id);
     if (!body) { return; }
     while (body.firstChild) { body.removeChild(body.firstChild); }
-    if (pairs.length === 0) { pairs = [[empty, ""]]; }
+    if (pairs.length === 0) {
+      var row = document.createElement("tr");
+      var td = document.createElement("td");
+      var head = body.parentNode.querySelectorAll("thead th").length;
+      td.colSpan = Math.max(1, head);
+      td.className = "muted";
+      td.textContent = empty;
+      row.appendChild(td);
+      body.appendChild(row);
+      return;
+    }
     pairs.forEach(function (cells) {
       var row = document.createElement("tr");
       cells.forEach(function (cell, i) {
