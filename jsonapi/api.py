@@ -26,6 +26,7 @@ from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.python.failure import Failure
 
 from jsonapi import wire
+from jsonapi.network import NETWORK_ROUTES, NetworkHandlers
 from jsonapi.problems import (
     ALL_TYPES,
     METHOD_NOT_ALLOWED,
@@ -129,6 +130,7 @@ ROUTES = _routes(
     ("POST", "/checkout", "card_checkout"),
     ("PUT", "/webhook", "set_webhook"),
     ("GET", "/webhook/deliveries", "webhook_deliveries"),
+    *NETWORK_ROUTES,
 )
 
 
@@ -171,9 +173,12 @@ class ApiServices:
     card_checkout: Callable[[], Any] = field(default=lambda: None)
     # The SMS outbox (vending.services.sms.SmsOutbox): what was sent to a sale's recipient.
     sms_outbox: Any = None
+    # The distribution network and reward points (vending.services.distribution, .rewards).
+    distribution: Any = None
+    rewards: Any = None
 
 
-class JsonApi:
+class JsonApi(NetworkHandlers):
     """See the module docstring."""
 
     def __init__(

@@ -100,6 +100,8 @@ def build_json_api(
             # Built by the card adapter when [cards] is on (it owns the switch client).
             card_checkout=lambda: getattr(app, "_evd_card_checkout", None),
             sms_outbox=SmsOutbox(runner, keyring, clock, config.sms.short_code),
+            distribution=services.distribution,
+            rewards=services.rewards,
         ),
         reactor=reactor,
         deadline_seconds=config.server.deadline_seconds,

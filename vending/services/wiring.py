@@ -45,6 +45,7 @@ from vending.services.batches import Batches
 from vending.services.bill_payments import BillPayments
 from vending.services.context import Clock, TxnRunner
 from vending.services.deposits import Deposits
+from vending.services.distribution import Distribution
 from vending.services.electricity_sales import ElectricitySales, RecipientTokens
 from vending.services.fault_reports import FaultReports
 from vending.services.meters import MeterOperations
@@ -54,6 +55,7 @@ from vending.services.recovery import Recovery
 from vending.services.rendering import ChannelRenderer, Renderers
 from vending.services.reprints import Reprints
 from vending.services.reversal_policy import ReversalPolicy
+from vending.services.rewards import Rewards
 from vending.services.staff_monitoring import StaffMonitoring
 from vending.services.staff_queues import StaffQueues
 from vending.services.staff_transactions import StaffTransactions
@@ -114,6 +116,9 @@ class Services:
     staff_transactions: StaffTransactions | None = None
     staff_monitoring: StaffMonitoring | None = None
     staff_queues: StaffQueues | None = None
+    # The distribution network (issue 13 §2, §3) and reward points (§4).
+    distribution: Distribution | None = None
+    rewards: Rewards | None = None
 
     def with_utility(self, utility: UtilityService) -> Services:
         """The same services over another utility side (tests wrap the real one)."""
@@ -218,6 +223,8 @@ def build_services(
         staff_transactions=StaffTransactions(runner, keyring, clock, renderers, staff_policy),
         staff_monitoring=StaffMonitoring(runner, clock),
         staff_queues=StaffQueues(runner, clock, None if deposits is None else deposits.settings),
+        distribution=Distribution(runner, clock, keyring, sms_sender=sender),
+        rewards=Rewards(runner, clock),
     )
 
 
