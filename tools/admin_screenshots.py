@@ -76,6 +76,7 @@ SCREENS: list[Shot] = [
     Shot("faults", "/faults"),
     Shot("activity", "/activity"),
     Shot("reports", "/reports"),
+    Shot("points", "/points"),
     Shot("dealer-transactions", "/transactions", user="dealer"),
     Shot("dealer-network", "/network", user="dealer"),
     Shot("dealer-forbidden", "/network/SHOP-KIOSK", user="dealer", full_page=False),

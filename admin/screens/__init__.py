@@ -23,6 +23,7 @@ SCREENS: list[str] = [
     "admin.screens.queues",
     "admin.screens.monitoring",
     "admin.screens.reports",
+    "admin.screens.points",
 ]
 
 

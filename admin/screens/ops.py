@@ -9,6 +9,7 @@ from typing import Any
 
 from vending.money import Money
 from vending.services.staff_monitoring import StaffMonitoring
+from vending.services.staff_points import StaffPoints
 from vending.services.staff_queues import StaffQueues
 from vending.services.staff_transactions import StaffTransactions
 
@@ -18,6 +19,7 @@ class Oversight:
     transactions: StaffTransactions
     monitoring: StaffMonitoring
     queues: StaffQueues
+    points: StaffPoints
 
 
 def minor(amount: int, currency: str) -> str:
@@ -50,6 +52,7 @@ def oversight(ui: Any) -> Oversight:
                 None if deposits is None else deposits.settings,
                 guard=access,
             ),
+            points=StaffPoints(app.runner, built.clock, guard=access),
         )
         ui.services.extra["oversight"] = found
     return found

@@ -31,6 +31,8 @@ DEPOSITS_MANAGE = "deposits.manage"
 FUND_REQUESTS_DECIDE = "fundrequests.decide"
 FAULTS_VIEW = "faults.view"
 REPORTS_VIEW = "reports.view"
+POINTS_VIEW = "points.view"
+POINTS_ADJUST = "points.adjust"
 
 ALL_PERMISSIONS = frozenset(
     {
@@ -44,6 +46,8 @@ ALL_PERMISSIONS = frozenset(
         FUND_REQUESTS_DECIDE,
         FAULTS_VIEW,
         REPORTS_VIEW,
+        POINTS_VIEW,
+        POINTS_ADJUST,
     }
 )
 
