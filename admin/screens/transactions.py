@@ -77,6 +77,13 @@ def register(ui: AdminUI) -> None:
         four_eyes.register(ApprovalKind(REVERSE_KIND, "transactions.reverse", execute,
                                         "Reverse a transaction"))  # fmt: skip
 
+    async def _waiting(ctx: Ctx, sale_id: int) -> Any:
+        """The pending reversal approval of the sale, if one was filed."""
+        for approval in await four_eyes.pending(ctx.user, limit=500):
+            if approval.kind == REVERSE_KIND and approval.subject == f"sale:{sale_id}":
+                return approval
+        return None
+
     @ui.page(
         "/transactions",
         permission="transactions.view",
@@ -108,10 +115,12 @@ def register(ui: AdminUI) -> None:
         if not sale_id.isdigit():
             raise InvalidRequest("no such transaction")
         found = await ops.transactions.detail(ctx.user, int(sale_id))
-        refusal = None
+        refusal = waiting = None
         if ctx.user.can("transactions.reverse"):
             refusal = await ops.transactions.reversal_refusal(ctx.user, int(sale_id))
-        context = {"t": found, "refusal": refusal, "done": "", "error": "", **extra}
+            waiting = await _waiting(ctx, found.sale.id)
+        context = {"t": found, "refusal": refusal, "waiting": waiting, "done": "", "error": "",
+                   **extra}  # fmt: skip
         return Page("ops_transaction.html", context)
 
     @ui.page("/transactions/<sale_id>", permission="transactions.view")
@@ -130,6 +139,9 @@ def register(ui: AdminUI) -> None:
         refusal = await ops.transactions.reversal_refusal(ctx.user, found.sale.id)
         if refusal:
             return await detail_page(ctx, sale_id, error=refusal)
+        if await _waiting(ctx, found.sale.id) is not None:
+            return await detail_page(ctx, sale_id, error="A reversal of this sale waits for "
+                                     "approval already.")  # fmt: skip
         outcome = await four_eyes.submit(
             ctx.user, REVERSE_KIND, subject=f"sale:{found.sale.id}",
             summary=f"Reverse sale {found.sale.receipt_no} ({found.sale.amount} "
