@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from live_admin import CAFE, KIOSK, SECOND, LiveAdmin, sell_voucher, sign_in, start
+from ops_live import CAFE, KIOSK, SECOND, LiveAdmin, sell_voucher, sign_in, start
 
 from staff.demo import DEMO_ADMIN, DEMO_DEALER
 
