@@ -7,11 +7,12 @@ hash inline); ``evd serve`` hashes on a pool of its own, like the XMLVend logins
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, ensureDeferred, succeed
 from twisted.web.resource import Resource
 
 from admin.screens import register_all
@@ -23,6 +24,10 @@ from vending.services.network_admin import NetworkAdmin
 from vending.services.staff import AccessSettings, CallHashing, StaffAccess
 
 SEGMENT = b"admin"
+# How often ended and expired sessions are deleted.
+PRUNE_SECONDS = 3600.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -31,9 +36,27 @@ class AdminMount:
     services: AdminServices
     resource: Resource
     segment: bytes = SEGMENT
+    _pruning: Any = None
+
+    def start(self, reactor: Any, every_seconds: float = PRUNE_SECONDS) -> None:
+        """Delete ended and expired sessions now and then (one worker does it)."""
+        from twisted.internet.task import LoopingCall
+
+        def prune() -> Deferred:
+            return ensureDeferred(self.services.access.prune_sessions())
+
+        self._pruning = LoopingCall(prune)
+        self._pruning.clock = reactor
+        self._pruning.start(every_seconds, now=True).addErrback(_log_prune_failure)
 
     def stop(self) -> Deferred:
+        if self._pruning is not None and self._pruning.running:
+            self._pruning.stop()
         return succeed(None)
+
+
+def _log_prune_failure(failure: Any) -> None:
+    log.error("admin session pruning stopped: %s", failure.getErrorMessage())
 
 
 def build_services(app: Any, *, call_hashing: CallHashing | None = None) -> AdminServices:
@@ -96,23 +119,35 @@ def _pool_hashing(reactor: Any, threads: int) -> CallHashing:
 
 
 def build_for_serve(app: Any, *, reactor: Any, background: bool = True) -> AdminMount:
-    """The ``evd.web`` entry point: the admin suite at ``/admin``."""
-    return build_admin(app, call_hashing=_pool_hashing(reactor, app.config.security.hash_threads))
+    """The ``evd.web`` entry point: the admin suite at ``/admin`` (with ``background``, this
+    worker also prunes old sessions)."""
+    built = build_admin(app, call_hashing=_pool_hashing(reactor, app.config.security.hash_threads))
+    if background:
+        built.start(reactor)
+    return built
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 
 def banner_lines(base_url: str, curl_options: str = "") -> list[str]:
-    """``evd serve``'s banner: the admin URL, and the demo administrator when ``evd demo``
-    seeded it (demo data only; the server listens on loopback in ``make run``)."""
+    """``evd serve``'s banner: the admin URL and, when the server listens on loopback only
+    (``make run``), the demo users ``evd demo`` seeds (demo data only)."""
+    from urllib.parse import urlsplit
+
     from staff.demo import DEMO_ADMIN, DEMO_DEALER
 
+    lines = [f"Admin     {base_url}/admin/", ""]
+    host = urlsplit(base_url).netloc.rsplit(":", 1)[0]
+    if host not in LOOPBACK_HOSTS:
+        return lines
     username, password, secret = DEMO_ADMIN
     return [
-        f"Admin     {base_url}/admin/",
-        "",
-        "Demo administrator (`evd demo`; demo data only, loopback):",
+        *lines,
+        "Demo administrator (`evd demo`; demo data only, shown on loopback only):",
         f"  user {username}  password {password}  TOTP secret {secret}",
-        "  (add the secret to an authenticator app, or: "
-        f"python -c \"import pyotp; print(pyotp.TOTP('{secret}').now())\")",
+        "  two-factor code: add the secret to an authenticator app, or run",
+        f"  .venv/bin/python -c \"import pyotp; print(pyotp.TOTP('{secret}').now())\"",
         f"Demo dealer user: {DEMO_DEALER[0]} / {DEMO_DEALER[1]} (same TOTP secret)",
         "",
     ]

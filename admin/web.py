@@ -221,6 +221,13 @@ class AdminUI:
                 if ctx.view.stage != stage:
                     return self._redirect(request, STAGE_PAGES.get(ctx.view.stage, "/"))
             if post and not self._csrf_ok(ctx):
+                if ctx.view is not None:  # a signed-in user's browser sent a forged form
+                    await self.services.access.record_refusal(
+                        ctx.view.user,
+                        "form",
+                        request.path.decode("utf-8", "replace")[:120],
+                        "missing or wrong CSRF token",
+                    )
                 return self._error(
                     ctx,
                     403,

@@ -368,7 +368,7 @@ def set_status(
         actor=actor,
         action="node.status",
         subject=code,
-        details={"status": status},
+        details={"status": status, "before": {"status": node.status}, "after": {"status": status}},
         now=now,
     )
     return get_node(txn, code)

@@ -52,6 +52,7 @@ class Shot:
 
 SCREENS: list[Shot] = [
     Shot("login", "/login", user=None),
+    Shot("enrol", "/login/enrol", user="new.user"),
     Shot("start", "/"),
     Shot("approvals", "/approvals"),
     Shot("users", "/users"),
@@ -107,8 +108,22 @@ def _sales(page: Any, base: str) -> None:
     page.wait_for_load_state()
 
 
+# One-time passwords of users made by PREPARE (user name -> password).
+MADE: dict[str, str] = {}
+
+
+def _new_user(page: Any, base: str) -> None:
+    """A new support user, to photograph the first sign-in (two-factor enrolment)."""
+    page.goto(f"{base}/users")
+    page.fill("#f-username", "new.user")
+    page.fill("#f-display_name", "New Support User")
+    page.select_option("#f-role", "support")
+    page.click("form[action$='/users'] button[type=submit]")
+    MADE["new.user"] = page.inner_text("#one-time-password").strip()
+
+
 # Run once, signed in as the demo administrator, before the screenshots.
-PREPARE: list[Callable[[Any, str], None]] = [_pending_credit, _sales]
+PREPARE: list[Callable[[Any, str], None]] = [_pending_credit, _new_user, _sales]
 
 
 def _drain(stream: Any, lines: list[str]) -> None:
@@ -153,6 +168,13 @@ def _serve(config: Path) -> tuple[subprocess.Popen[str], str]:
 
 
 def sign_in(page: Any, base: str, user: str) -> None:
+    if user in MADE:  # a new user: the password step only (then the enrolment page)
+        page.goto(f"{base}/login")
+        page.fill("#f-username", user)
+        page.fill("#f-password", MADE[user])
+        page.click("main button[type=submit]")
+        page.wait_for_url(f"{base}/login/enrol")
+        return
     username, password, secret = USERS[user]
     page.goto(f"{base}/login")
     page.fill("#f-username", username)
@@ -205,6 +227,7 @@ def take(shots: list[Shot], out: Path) -> list[Path]:
                         pages[user] = page
                     return pages[user]
 
+                page_for("admin")  # signs in and prepares the state first
                 for shot in shots:
                     page = page_for(shot.user)
                     page.goto(base + shot.path)

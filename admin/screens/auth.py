@@ -3,9 +3,22 @@ change, the user's own account page, and signing out."""
 
 from __future__ import annotations
 
+import base64
+import io
+
+import segno
+
 from admin.web import AdminUI, Ctx, Page, Redirect
 from vending.errors import InvalidRequest
 from vending.services.staff import LoginRefused, check_staff_password
+
+
+def _qr_data_uri(uri: str) -> str:
+    """The provisioning URI as a QR code: an SVG data URI (the CSP allows ``data:`` images,
+    nothing else inline)."""
+    out = io.BytesIO()
+    segno.make(uri, error="m").save(out, kind="svg", scale=4, border=2, xmldecl=False)
+    return "data:image/svg+xml;base64," + base64.b64encode(out.getvalue()).decode("ascii")
 
 
 def _groups(secret: str) -> str:
@@ -59,7 +72,12 @@ def register(ui: AdminUI) -> None:
         found = await access.enrolment(ctx.session_id())
         return Page(
             "login_enrol.html",
-            {"error": error, "secret_groups": _groups(found.secret), "uri": found.uri},
+            {
+                "error": error,
+                "secret_groups": _groups(found.secret),
+                "uri": found.uri,
+                "qr": _qr_data_uri(found.uri),
+            },
         )
 
     @ui.page("/login/enrol", methods=("POST",), stage="enrol")

@@ -197,3 +197,28 @@ def _application(xml: World) -> Any:
         runner=ImmediateDatabase(xml.database),
         services=xml.server.services,
     )
+
+
+def signed_in_user(
+    adm: AdminWorld, username: str, role: str, *, permissions: frozenset[str] | None = None,
+    node: str | None = None,
+) -> Browser:  # fmt: skip
+    """A user made directly in the database (enrolled, no forced change), signed in."""
+    from staff import users
+    from vending.passwords import hash_password
+
+    password, secret = f"{username}-password-1", "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+
+    def make(txn: Any) -> None:
+        user = users.create_user(
+            txn, username=username, display_name=username.title(), role=role,
+            password_hash=hash_password(password, log_n=10), node_code=node,
+            must_change_password=False, permissions=permissions, actor="test",
+            now=adm.xml.clock.now,
+        )  # fmt: skip
+        users.store_totp_secret(txn, adm.xml.keyring, user_id=user.id, secret=secret, enabled=True)
+
+    adm.database.run_txn("test_make_user", make)
+    browser = adm.browser()
+    browser.login(username, password, secret)
+    return browser

@@ -87,6 +87,8 @@ def test_a_form_without_its_csrf_token_is_refused(adm: AdminWorld) -> None:
     for token in (None, "forged-token-forged-token-forged-token"):
         assert browser.post("/admin/users", form, csrf=token).status == 403
     assert adm.database.run_txn("t", users.find_user, "mallory") is None
+    refusals = [r for r in adm.audit("forbidden") if r["details"]["attempted"] == "form"]
+    assert len(refusals) == 2 and refusals[0]["subject"] == "/admin/users"
     browser.open("/admin/users")
     assert browser.post("/admin/users", form).status == 200
     assert adm.database.run_txn("t", users.find_user, "mallory") is not None
@@ -139,6 +141,7 @@ def test_a_new_user_enrols_totp_and_must_change_the_password(adm: AdminWorld) ->
     enrol = sam.open("/admin/login/enrol")
     secret = enrol.text.split('id="totp-secret">')[1].split("<")[0].replace(" ", "")
     assert "otpauth://totp/" in enrol.text
+    assert 'id="totp-qr"' in enrol.text and 'src="data:image/svg+xml;base64,' in enrol.text
     # Encrypted at rest: the secret is nowhere in the row.
     row = adm.database.run_txn(
         "t",
@@ -221,3 +224,59 @@ def test_a_read_only_auditor_reads_but_changes_nothing(adm: AdminWorld, role: st
     forbidden = adm.audit("forbidden")[0]
     assert forbidden["actor"] == "staff:audrey"
     assert forbidden["details"]["attempted"] == "hierarchy.credit"
+
+
+def test_old_sessions_are_pruned_on_the_reactor_timer(adm: AdminWorld) -> None:
+    from twisted.internet.task import Clock
+
+    from staff.tables import staff_sessions
+
+    browser = adm.as_admin()
+    browser.open("/admin/")
+    browser.post("/admin/logout", {})
+
+    def count(txn: object) -> int:
+        return len(txn.execute(staff_sessions.select()).all())  # type: ignore[attr-defined]
+
+    assert adm.database.run_txn("t", count) == 1
+    reactor = Clock()
+    adm.admin.start(reactor, every_seconds=3600)
+    assert adm.database.run_txn("t", count) == 1  # ended just now: kept a day
+    adm.xml.clock.advance(86_401)
+    reactor.advance(3600)
+    assert adm.database.run_txn("t", count) == 0
+    adm.admin.stop()
+
+
+def test_the_banner_shows_demo_logins_on_loopback_only() -> None:
+    from admin.app import banner_lines
+
+    assert any("demo-admin-2026" in line for line in banner_lines("http://127.0.0.1:8080"))
+    remote = banner_lines("https://vend.example.com:8443")
+    assert remote[0] == "Admin     https://vend.example.com:8443/admin/"
+    assert not any("demo" in line for line in remote)
+
+
+def test_nobody_grants_a_permission_they_do_not_hold(adm: AdminWorld) -> None:
+    from admin_support import signed_in_user
+
+    from staff.roles import ROLES
+
+    uma = signed_in_user(
+        adm, "uma", "support", permissions=ROLES["support"].permissions | {"users.manage"}
+    )
+    uma.open("/admin/users")
+    finance = {"username": "fin2", "display_name": "F", "role": "finance", "node": ""}
+    assert uma.post("/admin/users", finance).status == 403
+    assert adm.database.run_txn("t", users.find_user, "fin2") is None
+    support = {"username": "sup2", "display_name": "S", "role": "support", "node": ""}
+    assert uma.post("/admin/users", support).status == 200
+    created = adm.database.run_txn("t", users.find_user, "sup2")
+    uma.open(f"/admin/users/{created.id}")
+    grab = uma.post(
+        f"/admin/users/{created.id}/access",
+        {"role": "support", "status": "active", "perm:hierarchy.credit": "on"},
+    )
+    assert grab.status == 403
+    assert "hierarchy.credit" not in adm.database.run_txn("t", users.find_user, "sup2").permissions
+    assert adm.audit("forbidden")[0]["details"]["reason"] == "cannot grant hierarchy.credit"

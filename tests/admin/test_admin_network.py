@@ -10,6 +10,7 @@ from distribution import nodes
 from staff import users
 from staff.approvals import listing as approvals_listing
 from staff.demo import DEMO_DEALER
+from vending import vendors
 from vending.ledger import verify_ledger
 from vending.money import Money
 
@@ -171,6 +172,9 @@ def test_limits_status_operators_and_keys(adm: AdminWorld) -> None:
     admin.open("/admin/network/SHOP-CAFE")
     admin.post("/admin/network/SHOP-CAFE/status", {"status": "suspended"})
     assert _node(adm, "SHOP-CAFE").status == "suspended"
+    # A merchant's block stops its sales: the vendor is blocked with it.
+    assert adm.database.run_txn("t", vendors.get_vendor, "6004708000090").blocked
+    assert "sales blocked" in admin.get("/admin/network/SHOP-CAFE").text
     admin.open("/admin/network/SHOP-CAFE")
     created = admin.post(
         "/admin/network/SHOP-CAFE/operators", {"name": "till9", "password": "till9pass"}
@@ -200,3 +204,16 @@ def test_what_users_type_comes_back_escaped(adm: AdminWorld) -> None:
     bad = admin.post("/admin/users", {"username": "ok-name", "display_name": "N",
                                        "role": "dealer", "node": payload})  # fmt: skip
     assert bad.status == 400 and "<script>alert" not in bad.text
+
+
+def test_a_dealer_creates_below_itself_but_links_no_vendor(adm: AdminWorld) -> None:
+    dealer = adm.as_dealer()
+    dealer.open("/admin/network/DEALER-A")
+    made = dealer.post("/admin/network/DEALER-A/children", {"code": "SHOP-NEW", "name": "New shop"})
+    assert made.status == 200 and _node(adm, "SHOP-NEW").parent_id == _node(adm, "DEALER-A").id
+    claim = dealer.post(
+        "/admin/network/DEALER-A/children",
+        {"code": "SHOP-STEAL", "name": "Mine", "vendor": "6004708000106"},
+    )
+    assert claim.status == 403
+    assert _forbidden(adm, "staff:dealer.a")[0]["details"]["reason"].startswith("only staff")

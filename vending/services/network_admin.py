@@ -40,6 +40,7 @@ class NodeDetail:
     children: list[Node]
     daily_sale_limit: Money | None
     vendor_client_id: str | None
+    vendor_blocked: bool
     operators: list[vendors.Operator]
     api_keys: list[api_keys.ApiKey]
     users: list[StaffUser]
@@ -95,6 +96,7 @@ def _detail(txn: Txn, actor: StaffUser, code: str) -> NodeDetail:
         children=children,
         daily_sale_limit=nodes.get_daily_sale_limit(txn, code),
         vendor_client_id=client_id,
+        vendor_blocked=client_id is not None and vendors.get_vendor(txn, client_id).blocked,
         operators=[] if client_id is None else vendors.list_operators(txn, client_id),
         api_keys=[] if client_id is None else api_keys.list_api_keys(txn, client_id),
         users=users.list_users(txn, {node.id}),
@@ -109,7 +111,7 @@ def _create(txn: Txn, actor: StaffUser, now: datetime, **fields: Any) -> Node:
 
 
 def _status(txn: Txn, actor: StaffUser, code: str, status: str, now: datetime) -> Node:
-    return nodes.set_status(
+    node = nodes.set_status(
         txn,
         actor_node=acting_node(txn, actor),
         code=code,
@@ -117,6 +119,18 @@ def _status(txn: Txn, actor: StaffUser, code: str, status: str, now: datetime) -
         actor=actor.actor,
         now=now,
     )
+    client_id = _vendor_client_id(txn, node)
+    if client_id is not None:
+        # A merchant's node shares its vendor's account: blocking it stops its sales too.
+        vendors.set_vendor_blocked(
+            txn,
+            client_id,
+            status != "active",
+            actor=actor.actor,
+            reason=f"network node {code} {status}",
+            now=now,
+        )
+    return node
 
 
 def _limits(txn: Txn, actor: StaffUser, code: str, credit: str, daily: str, now: datetime) -> Node:
@@ -204,6 +218,12 @@ class NetworkAdmin:
         vendor_client_id: str = "",
     ) -> Node:
         code, name = code.strip(), name.strip()
+        if actor.is_partner and vendor_client_id.strip():
+            # Which vendor a merchant node sells as is the operator's decision: a partner
+            # could otherwise claim a vendor that is not (yet) in anyone's network.
+            await self._access.deny(
+                actor, "hierarchy.manage", f"node:{parent}", "only staff link a merchant's vendor"
+            )
         if not code or len(code) > 32 or not name or len(name) > 80:
             raise InvalidRequest("a node has a code (1-32 characters) and a name (1-80)")
 

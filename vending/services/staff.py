@@ -335,6 +335,20 @@ class StaffAccess:
         )
         raise Forbidden(f"you may not {action.replace('.', ' ')} {subject}".strip())
 
+    async def record_refusal(
+        self, actor: StaffUser, action: str, subject: str, reason: str
+    ) -> None:
+        """Audit a refusal the adapter decided (a form without its CSRF token)."""
+        await self._runner.run(
+            "admin_forbidden",
+            _deny,
+            actor=actor,
+            action=action,
+            subject=subject,
+            reason=reason,
+            now=self._clock(),
+        )
+
     async def require(self, actor: StaffUser, permission: str, subject: str = "") -> None:
         if not actor.can(permission):
             await self.deny(actor, permission, subject or permission, "missing permission")
@@ -508,6 +522,12 @@ class StaffAccess:
     def _hash_password(self, password: str) -> str:
         return hash_password(password, log_n=self.settings.password_log_n)
 
+    async def prune_sessions(self) -> int:
+        """Delete sessions that ended or expired more than a day ago; how many."""
+        return await self._runner.run(
+            "admin_sessions_prune", sessions.prune, keep=timedelta(days=1), now=self._clock()
+        )
+
     # --- users (staff with users.*) ---
 
     async def users(self, actor: StaffUser) -> list[StaffUser]:
@@ -536,6 +556,7 @@ class StaffAccess:
         await self.require(actor, "users.manage", f"user:{username}")
         if actor.is_partner:
             await self.deny(actor, "users.manage", f"user:{username}", "staff only")
+        await self._no_escalation(actor, roles.role(role).permissions, f"user:{username}")
         temporary = one_time_password()
         hashed = await self._hash(self._hash_password, temporary)
         user = await self._runner.run(
@@ -560,6 +581,7 @@ class StaffAccess:
             await self.deny(actor, "users.manage", f"user:{user_id}", "staff only")
         if user_id == actor.id and ("users.manage" not in permissions or status != "active"):
             raise InvalidRequest("you cannot take your own user management away")
+        await self._no_escalation(actor, frozenset(permissions), f"user:{user_id}")
         return await self._runner.run(
             "admin_user_access",
             users.update_access,
@@ -570,6 +592,14 @@ class StaffAccess:
             actor=actor.actor,
             now=self._clock(),
         )
+
+    async def _no_escalation(
+        self, actor: StaffUser, permissions: frozenset[str], subject: str
+    ) -> None:
+        """Nobody hands out a permission they do not hold themselves."""
+        beyond = sorted(permissions - actor.permissions)
+        if beyond:
+            await self.deny(actor, "users.manage", subject, f"cannot grant {', '.join(beyond)}")
 
     async def reset_password(self, actor: StaffUser, user_id: int) -> str:
         """A new one-time password (shown once to the administrator); the user's sessions
