@@ -23,13 +23,13 @@ class Oversight:
 
 
 def minor(amount: int, currency: str) -> str:
-    """Minor units as the currency writes them (the ``minor`` template filter)."""
+    """Minor units as the currency writes them (the ``minor_units`` template filter)."""
     return Money(int(amount), currency).format()
 
 
 def oversight(ui: Any) -> Oversight:
     """The oversight services of ``ui`` (built on first use, kept in ``services.extra``)."""
-    ui.env.filters.setdefault("minor", minor)
+    ui.env.filters["minor_units"] = minor
     found = ui.services.extra.get("oversight")
     if found is None:
         app = ui.services.app
