@@ -117,6 +117,8 @@ provider_attempts = Table(
     CheckConstraint("action IN ('execute', 'status', 'callback')", name="action"),
     Index("ix_provider_attempts_provider", "provider_id", "id"),
     Index("ix_provider_attempts_order", "order_pk"),
+    # Provider health on the admin dashboard (migration 0015_admin_ops).
+    Index("ix_provider_attempts_at", "at"),
 )
 
 # Callbacks received (authenticated), once each: a repeat of the same body is a duplicate.

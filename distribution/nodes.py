@@ -137,6 +137,7 @@ def set_limits(
     """Set a subtree node's limits (only what is given changes; an empty list lifts a
     product/channel restriction, ``None`` for a limit lifts it)."""
     node = node_in_subtree(txn, actor_node, code)
+    before = _limits_text(txn, node)
     values: dict[str, Any] = {}
     if daily_sale_limit is not _UNSET:
         if daily_sale_limit is not None and (
@@ -163,10 +164,33 @@ def set_limits(
             update(distribution_nodes).where(distribution_nodes.c.id == node.id).values(**values)
         )
     if credit_limit is not _UNSET:
+        if credit_limit is not None and (
+            credit_limit.currency != node.currency or credit_limit.amount < 0
+        ):
+            raise InvalidAmount(f"the credit limit must be >= 0 {node.currency}")
         set_credit_limit(txn, node.account_id, credit_limit)
         values["credit_limit"] = None if credit_limit is None else credit_limit.amount
-    audit.record(txn, actor=actor, action="node.limits", subject=code, details=values, now=now)
-    return get_node(txn, code)
+    after = get_node(txn, code)
+    audit.record(
+        txn,
+        actor=actor,
+        action="node.limits",
+        subject=code,
+        details={**values, "before": before, "after": _limits_text(txn, after)},
+        now=now,
+    )
+    return after
+
+
+def _limits_text(txn: Txn, node: Node) -> dict[str, str | None]:
+    """A node's credit and daily sale limits as decimal text (audit before/after)."""
+    daily = txn.execute(
+        select(distribution_nodes.c.daily_sale_limit).where(distribution_nodes.c.id == node.id)
+    ).scalar_one()
+    return {
+        "credit_limit": None if node.credit_limit is None else node.credit_limit.format(),
+        "daily_sale_limit": None if daily is None else Money(int(daily), node.currency).format(),
+    }
 
 
 def get_node(txn: Txn, code: str) -> Node:
@@ -445,54 +469,3 @@ def get_daily_sale_limit(txn: Txn, code: str) -> Money | None:
         select(distribution_nodes.c.daily_sale_limit).where(distribution_nodes.c.id == node.id)
     ).scalar_one()
     return None if value is None else Money(int(value), node.currency)
-
-
-def set_limits(
-    txn: Txn,
-    *,
-    actor_node: str,
-    code: str,
-    credit_limit: Money | None,
-    daily_sale_limit: Money | None,
-    actor: str,
-    now: datetime,
-) -> Node:
-    """A node's credit limit (how far below zero its account may go) and daily sale limit
-    (None: none), for a node strictly below the acting node; audited with before/after."""
-    from vending.accounts import set_credit_limit
-
-    node = node_in_subtree(txn, actor_node, code)
-    for limit in (credit_limit, daily_sale_limit):
-        if limit is not None and limit.currency != node.currency:
-            raise InvalidRequest(f"the network trades in {node.currency}")
-        if limit is not None and limit.amount < 0:
-            raise InvalidAmount("a limit cannot be negative")
-    before_daily = get_daily_sale_limit(txn, code)
-    set_credit_limit(txn, node.account_id, credit_limit)
-    txn.execute(
-        update(distribution_nodes)
-        .where(distribution_nodes.c.id == node.id)
-        .values(daily_sale_limit=None if daily_sale_limit is None else daily_sale_limit.amount)
-    )
-
-    def text(value: Money | None) -> str | None:
-        return None if value is None else value.format()
-
-    audit.record(
-        txn,
-        actor=actor,
-        action="node.limits",
-        subject=code,
-        details={
-            "before": {
-                "credit_limit": text(node.credit_limit),
-                "daily_sale_limit": text(before_daily),
-            },
-            "after": {
-                "credit_limit": text(credit_limit),
-                "daily_sale_limit": text(daily_sale_limit),
-            },
-        },
-        now=now,
-    )
-    return get_node(txn, code)

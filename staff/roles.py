@@ -31,6 +31,7 @@ PERMISSIONS: dict[str, str] = {
     "stock.view": "see voucher stock levels and imports",
     "transactions.view": "search transactions",
     "transactions.reverse": "reverse or refund a transaction (four-eyes)",
+    "transactions.reprint": "see a transaction's PIN or token in clear (recorded, like a reprint)",
     "deposits.view": "see deposits and the manual queue",
     "deposits.manage": "assign and reject deposits",
     "fundrequests.decide": "approve or reject fund requests",

@@ -68,6 +68,17 @@ SCREENS: list[Shot] = [
     Shot("stock", "/stock"),
     Shot("suppliers", "/suppliers"),
     Shot("account", "/account"),
+    # The operational screens (admin-ops).
+    Shot("dashboard", "/dashboard"),
+    Shot("transactions", "/transactions"),
+    Shot("transaction", "/transactions/1"),
+    Shot("deposits", "/deposits"),
+    Shot("fund-requests", "/fund-requests"),
+    Shot("faults", "/faults"),
+    Shot("activity", "/activity"),
+    Shot("reports", "/reports"),
+    Shot("points", "/points"),
+    Shot("dealer-transactions", "/transactions", user="dealer"),
     Shot("dealer-network", "/network", user="dealer"),
     Shot("dealer-forbidden", "/network/SHOP-KIOSK", user="dealer", full_page=False),
 ]
@@ -80,6 +91,20 @@ def _pending_credit(page: Any, base: str) -> None:
     page.fill(f"{form} [name=amount]", "5000.00")
     page.fill(f"{form} [name=reason]", "season stock")
     page.click(f"{form} button[type=submit]")
+    page.wait_for_load_state()
+
+
+def _sales(page: Any, base: str) -> None:
+    """A few real sales through XMLVend (``evd client vend``), and a reversal asked for
+    (a four-eyes approval), so the transaction and dashboard screens have something."""
+    xmlvend = base.rsplit("/admin", 1)[0] + "/xmlvend"
+    for product, amount in (("AIR-DEMO-10", "10.00"), ("AIR-DEMO-30", "30.00"),
+                            ("AIR-DEMO-10", "10.00")):  # fmt: skip
+        subprocess.run([*EVD, "client", "vend", "--url", xmlvend, "--product", product,
+                        "--amount", amount], check=True, capture_output=True, cwd=ROOT)  # fmt: skip
+    page.goto(f"{base}/transactions/1")
+    page.fill("#f-reason", "customer says the PIN was never printed")
+    page.click("#reverse")
     page.wait_for_load_state()
 
 
@@ -98,7 +123,7 @@ def _new_user(page: Any, base: str) -> None:
 
 
 # Run once, signed in as the demo administrator, before the screenshots.
-PREPARE: list[Callable[[Any, str], None]] = [_pending_credit, _new_user]
+PREPARE: list[Callable[[Any, str], None]] = [_pending_credit, _new_user, _sales]
 
 
 def _drain(stream: Any, lines: list[str]) -> None:

@@ -470,7 +470,8 @@ class AdminConfig:
     # Four-eyes: a staff money action above this many minor units waits for a second user's
     # approval; the kinds in four_eyes_always always do (e.g. "transaction.reverse").
     four_eyes_threshold: int = 100_000
-    four_eyes_always: tuple[str, ...] = ()
+    # Reversals always do: a refund is never one person's decision.
+    four_eyes_always: tuple[str, ...] = ("transaction.reverse",)
     # The issuer shown in authenticator apps.
     totp_issuer: str = "EVD"
     # The session cookie's Secure flag. Browsers accept a Secure cookie over plain http from

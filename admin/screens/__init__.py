@@ -17,6 +17,13 @@ SCREENS: list[str] = [
     "admin.screens.audit",
     "admin.screens.hierarchy",
     "admin.screens.catalogue",
+    # The operational screens (admin-ops): dashboard, transactions, queues, activity, reports.
+    "admin.screens.dashboard",
+    "admin.screens.transactions",
+    "admin.screens.queues",
+    "admin.screens.monitoring",
+    "admin.screens.reports",
+    "admin.screens.points",
 ]
 
 

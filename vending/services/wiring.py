@@ -56,9 +56,15 @@ from vending.services.rendering import ChannelRenderer, Renderers
 from vending.services.reprints import Reprints
 from vending.services.reversal_policy import ReversalPolicy
 from vending.services.rewards import Rewards
+from vending.services.staff_monitoring import StaffMonitoring
+from vending.services.staff_queues import StaffQueues
+from vending.services.staff_transactions import StaffTransactions
 from vending.services.statements import Statements
 from vending.services.voucher_sales import VoucherSales
 from vending.storage.database import Database
+
+# How long after a sale staff may still reverse it (the product's and the PIN rules hold too).
+STAFF_REVERSAL_WINDOW = timedelta(days=30)
 
 # A periodic timer: every(seconds, fn) runs the coroutine function fn now and then every
 # ``seconds``, and returns a function that stops it.
@@ -106,6 +112,10 @@ class Services:
     bills: BillPayments | None = None
     transfers: MoneyTransfers | None = None
     aeps: AepsService | None = None
+    # The admin suite's oversight (issue 15): transactions, dashboard and activity, queues.
+    staff_transactions: StaffTransactions | None = None
+    staff_monitoring: StaffMonitoring | None = None
+    staff_queues: StaffQueues | None = None
     # The distribution network (issue 13 §2, §3) and reward points (§4).
     distribution: Distribution | None = None
     rewards: Rewards | None = None
@@ -196,6 +206,8 @@ def build_services(
         deposit_settings = DepositSettings.load(config.path(config.deposits.settings_file))
         deposits = Deposits(runner, deposit_settings, clock)
     policy = ReversalPolicy(window=timedelta(seconds=config.sales.reversal_window_seconds))
+    # Staff reverse on a customer's complaint, later than a terminal's advice may.
+    staff_policy = ReversalPolicy(window=STAFF_REVERSAL_WINDOW)
     sender = config.sms.short_code
     return Services(
         electricity=ElectricitySales(
@@ -233,6 +245,9 @@ def build_services(
         transfers=None if fulfilment is None else MoneyTransfers(runner, fulfilment, clock),
         aeps=_aeps_service(runner, keyring, clock, fulfilment),
         deposits=deposits,
+        staff_transactions=StaffTransactions(runner, keyring, clock, renderers, staff_policy),
+        staff_monitoring=StaffMonitoring(runner, clock),
+        staff_queues=StaffQueues(runner, clock, None if deposits is None else deposits.settings),
         distribution=Distribution(runner, clock, keyring, sms_sender=sender),
         rewards=Rewards(runner, clock),
     )

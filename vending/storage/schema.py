@@ -270,6 +270,8 @@ requests = Table(
     Column("pending_body", LargeBinary, nullable=True),
     CheckConstraint("state IN ('pending', 'completed')", name="state"),
     UniqueConstraint("client_id", "request_id"),
+    # The admin suite finds a request by its id alone (migration 0015_admin_ops).
+    Index("ix_requests_request_id", "request_id"),
 )
 
 SALE_STATES = ("pending", "completed", "failed", "reversed")
@@ -317,6 +319,10 @@ sales = Table(
     CheckConstraint("amount > 0", name="amount"),
     Index("ix_sales_target_id", "target", "id"),
     Index("ix_sales_vendor_id_id", "vendor_id", "id"),
+    # The admin suite's search, dashboard and reports (migration 0015_admin_ops).
+    Index("ix_sales_created_at_id", "created_at", "id"),
+    Index("ix_sales_state_created_at", "state", "created_at"),
+    Index("ix_sales_external_ref", "external_ref"),
 )
 
 # Data keys for encryption at rest, each wrapped (AES-GCM) by the master key.

@@ -3,7 +3,7 @@ sale path), commission slabs per product and level, reward rules, lots and the p
 statement. Keep in step with distribution.tables.
 
 Revision ID: 0016_rewards
-Revises: 0013_moneyin
+Revises: 0015_admin_ops
 Create Date: 2026-12-06
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from vending.storage.types import Id, UTCDateTime
 
 revision = "0016_rewards"
-down_revision = "0013_moneyin"
+down_revision = "0015_admin_ops"
 branch_labels = None
 depends_on = None
 
