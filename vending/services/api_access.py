@@ -1,5 +1,7 @@
-"""Who calls the API channels: API keys (a vendor's operator) and consumers signed in with
-their mobile number and PIN. The one place the JSON adapter (and later SMS/USSD and the
+"""Who calls the API channels: API keys (a vendor's operator), consumers signed in with
+their mobile number and PIN, and operators signed in from an app with their client id,
+operator name and password (``vending.app_sessions``: short-lived, for browsers and phones
+that must not hold an API key). The one place the JSON adapter (and later SMS/USSD and the
 app) turn a credential into a :class:`Caller`.
 
 A verified credential is remembered in memory for ``cache_seconds`` under its SHA-256, so a
@@ -20,10 +22,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from vending import api_keys, consumers
+from vending import api_keys, app_sessions, consumers
 from vending.auth import Principal
 from vending.clock import Clock
-from vending.errors import InvalidRequest
+from vending.errors import AuthenticationFailed, InvalidRequest, UnknownVendor
 from vending.storage.database import Txn
 
 
@@ -48,10 +50,18 @@ class Caller:
     api_key_id: int | None = None
     consumer_id: int | None = None
     msisdn: str | None = None
+    # An operator's app session (vending.app_sessions) and when any session ends.
+    app_session_id: int | None = None
+    expires_at: datetime | None = None
 
     @property
     def is_consumer(self) -> bool:
         return self.consumer_id is not None
+
+    @property
+    def is_session(self) -> bool:
+        """Signed in (consumer or app session), as opposed to an API key."""
+        return self.consumer_id is not None or self.app_session_id is not None
 
 
 def _key_caller(txn: Txn, key: str) -> Caller:
@@ -85,11 +95,24 @@ def _session_caller(txn: Txn, token: str, now: datetime) -> Caller:
     )
 
 
+def _app_session_caller(txn: Txn, token: str, now: datetime) -> Caller:
+    found = app_sessions.principal_for_session(txn, token, now)
+    # The operator's request keys live in its vendor's key space, as with its API keys.
+    return Caller(
+        found.principal,
+        found.principal.client_id,
+        app_session_id=found.session_id,
+        expires_at=found.expires_at,
+    )
+
+
 def recheck_caller(txn: Txn, caller: Caller) -> None:
     """Inside a change's transaction: the key is still live, the consumer still active.
     (The vendor and operator are ``vending.auth.revalidate``'s.)"""
     if caller.api_key_id is not None:
         api_keys.check_key_live(txn, caller.api_key_id)
+    if caller.app_session_id is not None:
+        app_sessions.check_session_live(txn, caller.app_session_id)
     if caller.consumer_id is not None:
         consumer = consumers.get_consumer_by_id(txn, caller.consumer_id)
         if consumer.status != "active":
@@ -102,13 +125,26 @@ class Session:
     expires_at: datetime
 
 
+# Verifies an operator's password (vending.auth.Authenticator: throttled per operator and
+# per address) off the calling thread: (client id, operator, password, address) ->
+# awaitable Principal. The adapter that owns the thread pools supplies it.
+OperatorLogin = Callable[[str, str, str, str | None], Any]
+
+
 class ApiAccess:
     """Authentication of API callers (thread-safe cache)."""
 
     def __init__(
-        self, runner: Runner, clock: Clock, *, cache_seconds: float = 30.0, pin_log_n: int = 14
+        self,
+        runner: Runner,
+        clock: Clock,
+        *,
+        cache_seconds: float = 30.0,
+        pin_log_n: int = 14,
+        operator_login: OperatorLogin | None = None,
     ) -> None:
         self._runner = runner
+        self._operator_login = operator_login
         self._clock = clock
         self._cache_seconds = cache_seconds
         self.pin_log_n = pin_log_n
@@ -121,7 +157,10 @@ class ApiAccess:
         with self._lock:
             found = self._cache.get(digest)
         if found is not None and found[0] > time.monotonic():
-            return found[1]
+            caller = found[1]
+            # A session that ended meanwhile is verified afresh (and refused).
+            if caller.expires_at is None or caller.expires_at > self._clock():
+                return caller
         return None
 
     def _remember(self, credential: str, caller: Caller) -> Caller:
@@ -151,6 +190,10 @@ class ApiAccess:
             caller = await self._runner.run(
                 "api_session_caller", _session_caller, credential, self._clock()
             )
+        elif credential.startswith(app_sessions.SESSION_PREFIX):
+            caller = await self._runner.run(
+                "api_app_session_caller", _app_session_caller, credential, self._clock()
+            )
         else:
             caller = await self._runner.run("api_key_caller", _key_caller, credential)
         return self._remember(credential, caller)
@@ -171,8 +214,37 @@ class ApiAccess:
             raise consumers.InvalidSession("unknown mobile number or wrong PIN")
         return Session(outcome.token, outcome.expires_at)
 
+    async def sign_in_operator(
+        self, client_id: str, operator: str, password: str, address: str | None
+    ) -> Session:
+        """An app session for a vendor's operator: its client id, name and password (the
+        XMLVend credentials), verified and throttled by the authenticator."""
+        if self._operator_login is None:
+            raise InvalidRequest("operator sign-in is not available here")
+        for name, value in (("client_id", client_id), ("operator", operator)):
+            if not isinstance(value, str) or not value or len(value) > 64:
+                raise InvalidRequest(f"{name} is required (at most 64 characters)")
+        if not isinstance(password, str) or not password or len(password) > 200:
+            raise InvalidRequest("password is required")
+        try:
+            principal = await self._operator_login(client_id, operator, password, address)
+        except UnknownVendor:
+            # The same answer as a wrong password: sign-in must not tell client ids apart.
+            raise AuthenticationFailed("unknown client id, operator or wrong password") from None
+        opened = await self._runner.run(
+            "api_app_sign_in", app_sessions.open_session, principal, now=self._clock()
+        )
+        return Session(opened.token, opened.expires_at)
+
     async def sign_out(self, token: str) -> None:
-        await self._runner.run("api_consumer_sign_out", consumers.end_session, token, self._clock())
+        if token.startswith(app_sessions.SESSION_PREFIX):
+            await self._runner.run(
+                "api_app_sign_out", app_sessions.end_session, token, self._clock()
+            )
+        else:
+            await self._runner.run(
+                "api_consumer_sign_out", consumers.end_session, token, self._clock()
+            )
         digest = hashlib.sha256(token.encode()).digest()
         with self._lock:
             self._cache.pop(digest, None)
