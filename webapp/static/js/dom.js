@@ -1,6 +1,6 @@
 // Building the page without ever parsing data as HTML: every text goes in as a text node
 // (textContent), attributes through setAttribute with event-handler attributes refused, and
-// events through addEventListener. Nothing in the app uses innerHTML.
+// events through addEventListener. Nothing in the app sets HTML from a string.
 
 export function h(tag, attributes = {}, ...children) {
   const element = document.createElement(tag);
