@@ -133,7 +133,22 @@ def test_a_merchant_buys_electricity_after_confirming_the_meter(
     after = _home(phone_page)
     assert after != before
     assert after == "ZAR " + live.call("GET", "/account")[1]["available"]
+    token = _token(phone_page)
+    phone_page.click("#sign-out")
+    phone_page.wait_for_selector("#sign-in-merchant", state="attached")
+    assert phone_page.evaluate("sessionStorage.getItem('evd.session')") is None
+    assert live.call("GET", "/account", token=token)[0] == 401  # ended on the server
     assert problems == []
+
+
+def test_a_session_ended_elsewhere_returns_to_sign_in(
+    phone_page: Any, live: Live, new_consumer: Any
+) -> None:
+    _consumer_sign_in(phone_page, live, new_consumer())
+    assert live.call("DELETE", "/sessions/current", token=_token(phone_page))[0] == 204
+    phone_page.click("#tile-history")
+    phone_page.wait_for_selector("#sign-in")
+    assert "session ended" in phone_page.text_content("main")
 
 
 def test_a_pending_sale_shows_pending_then_its_token(phone_page: Any, live: Live) -> None:
