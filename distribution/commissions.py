@@ -4,20 +4,26 @@ the selling merchant (issue 13 §4).
 A slab is an amount band ``[min, max)`` of the sale with a flat amount or a percentage,
 and an optional cap. The legs credit each ancestor's account and debit the operator's
 revenue account by the same total, so they join the sale's own balanced transfer; a
-reversal of that transfer (``ledger.reverse_transfer``) mirrors them. NOT YET WIRED into
-``vending.sales.record_sale``: the sale path needs a hook for extra legs (see
-docs/DEPOSITS.md).
+reversal of that transfer (``ledger.reverse_transfer``) mirrors them. The slabs live in
+the ``commission_slabs`` table (``set_slabs``, ``evd network slabs``); the sale path
+(``distribution.selling``) reads a product's slabs and adds these legs to the sale's own
+transfer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import pairwise
 from typing import Any
 
+from sqlalchemy import bindparam, delete, insert, select
+
 from distribution import nodes
+from distribution.tables import commission_slabs, distribution_nodes
+from vending import audit
 from vending.errors import InvalidRequest
 from vending.ledger import Leg
 from vending.money import Money
@@ -98,6 +104,98 @@ def ancestor_commission_legs(
         earned = book.commission(product, ancestor.level, amount)
         if earned.amount:
             legs.append(Leg(ancestor.account_id, earned, "commission"))
+            total += earned.amount
+    if total:
+        legs.append(Leg(revenue_account, Money(-total, amount.currency), "commission"))
+    return legs
+
+
+# --- the slabs in the database ---------------------------------------------------------------
+
+_SLABS_OF = select(commission_slabs).where(commission_slabs.c.product_code == bindparam("p"))
+
+
+def load_book(txn: Txn, product: str) -> SlabBook:
+    """The slabs of one product (an empty book when it pays no commission)."""
+    found: dict[tuple[str, int], list[Slab]] = {}
+    for row in txn.execute(_SLABS_OF, {"p": product}):
+        found.setdefault((product, int(row.level)), []).append(
+            Slab(
+                minimum=int(row.min_amount),
+                maximum=None if row.max_amount is None else int(row.max_amount),
+                kind=row.kind,
+                value=Decimal(row.value),
+                cap=None if row.cap is None else int(row.cap),
+            )
+        )
+    return SlabBook(
+        {key: tuple(sorted(slabs, key=lambda s: s.minimum)) for key, slabs in found.items()}
+    )
+
+
+def set_slabs(txn: Txn, data: Mapping[str, Any], *, actor: str, now: datetime) -> SlabBook:
+    """Replace the slabs of every product named in ``data`` (format of
+    :meth:`SlabBook.from_mapping`; a product mapped to ``{}`` pays nothing any more)."""
+    book = SlabBook.from_mapping(data)
+    for product in data:
+        if not 1 <= len(product) <= 32:
+            raise InvalidRequest(f"bad product code {product!r}")
+        txn.execute(delete(commission_slabs).where(commission_slabs.c.product_code == product))
+    rows = [
+        {
+            "product_code": product,
+            "level": level,
+            "min_amount": slab.minimum,
+            "max_amount": slab.maximum,
+            "kind": slab.kind,
+            "value": str(slab.value),
+            "cap": slab.cap,
+        }
+        for (product, level), slabs in book.slabs.items()
+        for slab in slabs
+    ]
+    if rows:
+        txn.execute(insert(commission_slabs), rows)
+    audit.record(
+        txn,
+        actor=actor,
+        action="network.slabs",
+        subject=",".join(sorted(data))[:120],
+        details={"bands": len(rows)},
+        now=now,
+    )
+    return book
+
+
+_CHAIN_STEP = select(
+    distribution_nodes.c.id,
+    distribution_nodes.c.parent_id,
+    distribution_nodes.c.level,
+    distribution_nodes.c.account_id,
+).where(distribution_nodes.c.id == bindparam("id"))
+
+
+def chain_legs(
+    txn: Txn,
+    book: SlabBook,
+    *,
+    parent_id: int | None,
+    product: str,
+    amount: Money,
+    revenue_account: int,
+) -> list[Leg]:
+    """:func:`ancestor_commission_legs` from the seller's parent id up (the sale path has
+    the seller's row already; each step reads only the columns it needs)."""
+    legs: list[Leg] = []
+    total = 0
+    while parent_id is not None:
+        row = txn.execute(_CHAIN_STEP, {"id": parent_id}).one()
+        parent_id = row.parent_id
+        if parent_id is None:
+            break  # the operator keeps the margin itself
+        earned = book.commission(product, int(row.level), amount)
+        if earned.amount:
+            legs.append(Leg(int(row.account_id), earned, "commission"))
             total += earned.amount
     if total:
         legs.append(Leg(revenue_account, Money(-total, amount.currency), "commission"))

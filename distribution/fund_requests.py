@@ -30,6 +30,8 @@ class FundRequest:
     reason: str
     expires_at: datetime
     transfer_id: int | None
+    created_at: datetime | None = None
+    decided_at: datetime | None = None
 
 
 def _query():  # type: ignore[no-untyped-def]
@@ -49,6 +51,8 @@ def _request(row: Row) -> FundRequest:
         reason=row.reason,
         expires_at=row.expires_at,
         transfer_id=row.transfer_id,
+        created_at=row.created_at,
+        decided_at=row.decided_at,
     )
 
 
@@ -181,3 +185,50 @@ def decide(
         now=now,
     )
     return get_request(txn, request_id)
+
+
+def mine(txn: Txn, requester: str, *, limit: int = 50) -> list[FundRequest]:
+    """The requester's own requests, newest first."""
+    node = nodes.get_node(txn, requester)
+    rows = txn.execute(
+        _query()
+        .where(fund_requests.c.requester_id == node.id)
+        .order_by(fund_requests.c.id.desc())
+        .limit(max(1, min(limit, 200)))
+    )
+    return [_request(row) for row in rows]
+
+
+def expire_due(txn: Txn, *, now: datetime, limit: int = 500) -> list[FundRequest]:
+    """Pending requests past their time become ``expired`` (conditionally: a decision
+    racing the sweep wins or loses whole); each requester is told. Returns them."""
+    rows = txn.execute(
+        _query()
+        .where(fund_requests.c.state == "pending", fund_requests.c.expires_at <= now)
+        .order_by(fund_requests.c.id)
+        .limit(limit)
+    ).all()
+    expired = []
+    for row in rows:
+        done = txn.execute(
+            update(fund_requests)
+            .where(fund_requests.c.id == row.id, fund_requests.c.state == "pending")
+            .values(state="expired", decided_by="system", decided_at=now)
+        ).rowcount
+        if done != 1:  # pragma: no cover - decided meanwhile
+            continue
+        request = get_request(txn, int(row.id))
+        outbox.notify(
+            txn,
+            kind="fund_request.expired",
+            subject=request.requester,
+            payload={"id": request.id, "amount": request.amount.format(), "ref": request.reference},
+            now=now,
+        )
+        expired.append(request)
+    return expired
+
+
+def requester_vendor(txn: Txn, request: FundRequest) -> int | None:
+    """The merchant (vendor id) behind the requesting node, if it is one (to text it)."""
+    return nodes.get_node(txn, request.requester).vendor_id

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Row, insert, select, update
 
 from distribution.tables import NODE_STATUSES, distribution_nodes
 from vending import audit
-from vending.accounts import create_account
-from vending.errors import InvalidAmount, InvalidRequest, VendingError
+from vending.accounts import create_account, set_credit_limit
+from vending.errors import InvalidAmount, InvalidRequest, NotAuthorised, VendingError
 from vending.ledger import Leg, PostedTransfer, post_transfer
 from vending.money import Money
 from vending.storage.database import Txn
@@ -52,6 +53,12 @@ class Node:
     currency: str
     balance: Money
     credit_limit: Money | None
+    # Sale-time limits (enforced by distribution.selling): None / empty: no limit.
+    daily_sale_limit: Money | None = None
+    allowed_products: tuple[str, ...] = ()
+    allowed_channels: tuple[str, ...] = ()
+    territory: str = ""
+    kyc_ref: str = ""
 
     @property
     def level_name(self) -> str:
@@ -82,7 +89,84 @@ def _node(row: Row) -> Node:
         credit_limit=None
         if row.credit_limit is None
         else Money(int(row.credit_limit), row.currency),
+        daily_sale_limit=None
+        if row.daily_sale_limit is None
+        else Money(int(row.daily_sale_limit), row.currency),
+        allowed_products=tuple(_items(row.allowed_products)),
+        allowed_channels=tuple(_items(row.allowed_channels)),
+        territory=row.territory,
+        kyc_ref=row.kyc_ref,
     )
+
+
+def _items(text: str) -> list[str]:
+    return [item for item in text.replace(",", " ").split() if item]
+
+
+class NotInNetwork(NotAuthorised):
+    """The caller is not a node of the distribution network."""
+
+
+def node_of_vendor(txn: Txn, vendor_id: int) -> Node:
+    """The node a merchant (vendor) is: the acting node of its principal."""
+    row = txn.execute(_query().where(distribution_nodes.c.vendor_id == vendor_id)).first()
+    if row is None:
+        raise NotInNetwork("this account is not part of the distribution network")
+    return _node(row)
+
+
+# Channel names a node may be limited to (the request keys' channels).
+CHANNELS = ("xmlvend", "json", "sms", "ussd")
+_UNSET: Any = object()
+
+
+def set_limits(
+    txn: Txn,
+    *,
+    actor_node: str,
+    code: str,
+    daily_sale_limit: Money | None = _UNSET,
+    allowed_products: list[str] | None = None,
+    allowed_channels: list[str] | None = None,
+    credit_limit: Money | None = _UNSET,
+    territory: str | None = None,
+    kyc_ref: str | None = None,
+    actor: str,
+    now: datetime,
+) -> Node:
+    """Set a subtree node's limits (only what is given changes; an empty list lifts a
+    product/channel restriction, ``None`` for a limit lifts it)."""
+    node = node_in_subtree(txn, actor_node, code)
+    values: dict[str, Any] = {}
+    if daily_sale_limit is not _UNSET:
+        if daily_sale_limit is not None and (
+            daily_sale_limit.currency != node.currency or daily_sale_limit.amount < 0
+        ):
+            raise InvalidAmount(f"the daily sale limit must be >= 0 {node.currency}")
+        values["daily_sale_limit"] = None if daily_sale_limit is None else daily_sale_limit.amount
+    if allowed_products is not None:
+        text = " ".join(allowed_products)
+        if len(text) > 400:
+            raise InvalidRequest("too many allowed products")
+        values["allowed_products"] = text
+    if allowed_channels is not None:
+        unknown = set(allowed_channels) - set(CHANNELS)
+        if unknown:
+            raise InvalidRequest(f"channels are among {', '.join(CHANNELS)}")
+        values["allowed_channels"] = " ".join(allowed_channels)
+    if territory is not None:
+        values["territory"] = territory[:80]
+    if kyc_ref is not None:
+        values["kyc_ref"] = kyc_ref[:64]
+    if values:
+        txn.execute(
+            update(distribution_nodes).where(distribution_nodes.c.id == node.id).values(**values)
+        )
+    if credit_limit is not _UNSET:
+        set_credit_limit(txn, node.account_id, credit_limit)
+        values["credit_limit"] = None if credit_limit is None else credit_limit.amount
+    audit.record(txn, actor=actor, action="node.limits", subject=code, details=values, now=now)
+    return get_node(txn, code)
 
 
 def get_node(txn: Txn, code: str) -> Node:

@@ -26,6 +26,7 @@ from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.python.failure import Failure
 
 from jsonapi import wire
+from jsonapi.network import NETWORK_ROUTES, NetworkHandlers
 from jsonapi.problems import (
     ALL_TYPES,
     METHOD_NOT_ALLOWED,
@@ -134,6 +135,7 @@ ROUTES = _routes(
     ("POST", "/checkout", "card_checkout"),
     ("PUT", "/webhook", "set_webhook"),
     ("GET", "/webhook/deliveries", "webhook_deliveries"),
+    *NETWORK_ROUTES,
 )
 
 
@@ -178,9 +180,12 @@ class ApiServices:
     sms_outbox: Any = None
     # What an app may buy here (vending.services.channel_products.ChannelProducts).
     products: Any = None
+    # The distribution network and reward points (vending.services.distribution, .rewards).
+    distribution: Any = None
+    rewards: Any = None
 
 
-class JsonApi:
+class JsonApi(NetworkHandlers):
     """See the module docstring."""
 
     def __init__(

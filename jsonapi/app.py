@@ -104,6 +104,8 @@ def build_json_api(
             card_checkout=lambda: getattr(app, "_evd_card_checkout", None),
             sms_outbox=SmsOutbox(runner, keyring, clock, config.sms.short_code),
             products=ChannelProducts(runner),
+            distribution=services.distribution,
+            rewards=services.rewards,
         ),
         reactor=reactor,
         deadline_seconds=config.server.deadline_seconds,

@@ -588,6 +588,135 @@ PATHS: dict[str, Any] = {
     },
 }
 
+# --- the distribution network and reward points (issue 13; jsonapi.network) -----------------
+
+SCHEMAS["FundRequestCreate"] = _obj(
+    {"amount": AMOUNT, "reference": {"type": "string", "minLength": 1, "maxLength": 32}}
+)
+SCHEMAS["FundRequestDecision"] = _obj(
+    {"reason": {"type": "string", "maxLength": 200}}, [], closed=True
+)
+SCHEMAS["FundRequestRejection"] = _obj({"reason": {"type": "string", "maxLength": 200}})
+SCHEMAS["FundRequest"] = _obj(
+    {
+        "id": {"type": "integer"},
+        "requester": {"type": "string", "description": "the asking node's code"},
+        "reference": {"type": "string"},
+        "amount": AMOUNT,
+        "currency": CURRENCY,
+        "state": {"enum": ["pending", "approved", "rejected", "expired"]},
+        "reason": {"type": "string"},
+        "created_at": _nullable(INSTANT),
+        "expires_at": INSTANT,
+        "decided_at": _nullable(INSTANT),
+        "transfer_id": _nullable({"type": "integer"}),
+    }
+)
+SCHEMAS["FundRequests"] = _obj({"items": {"type": "array", "items": _ref("FundRequest")}})
+SCHEMAS["Points"] = _obj(
+    {
+        "points": {"type": "integer", "minimum": 0},
+        "value": AMOUNT,
+        "currency": CURRENCY,
+        "next_expiry": _nullable(INSTANT),
+        "expiring_points": {"type": "integer", "minimum": 0},
+    }
+)
+SCHEMAS["PointsStatement"] = _obj(
+    {
+        "items": {
+            "type": "array",
+            "items": _obj(
+                {
+                    "id": {"type": "integer"},
+                    "at": INSTANT,
+                    "kind": {"enum": ["earn", "redeem", "expire", "reverse", "clawback"]},
+                    "points": {"type": "integer"},
+                    "value": AMOUNT,
+                    "currency": CURRENCY,
+                    "sale_id": _nullable({"type": "integer"}),
+                    "reference": _nullable({"type": "string"}),
+                }
+            ),
+        },
+        "next_cursor": _nullable({"type": "string"}),
+    }
+)
+SCHEMAS["PointsRedemptionCreate"] = _obj(
+    {"points": {"type": "integer", "minimum": 1, "maximum": 999999999999}}
+)
+SCHEMAS["PointsRedemption"] = _obj(
+    {
+        "points": {"type": "integer"},
+        "value": AMOUNT,
+        "currency": CURRENCY,
+        "transfer_id": {"type": "integer"},
+        "replayed": {"type": "boolean"},
+    }
+)
+
+FUND_REQUEST_ID = _path_param("request_id", {"type": "integer"})
+PATHS["/fund-requests"] = {
+    "post": _op(
+        "The caller's network node asks its parent for credit (approval is the transfer); "
+        "the same reference twice is refused",
+        {"201": _json("FundRequest", "Asked; the parent is notified", LOCATION)},
+        body="FundRequestCreate",
+    ),
+    "get": _op(
+        "The caller's own fund requests, newest first",
+        {"200": _json("FundRequests", "The requests")},
+        parameters=[RANGE[3]],
+    ),
+}
+PATHS["/fund-requests/pending"] = {
+    "get": _op(
+        "Unexpired pending fund requests of the caller's subtree (to decide)",
+        {"200": _json("FundRequests", "Oldest first")},
+    )
+}
+PATHS["/fund-requests/{request_id}/approval"] = {
+    "post": _op(
+        "Approve a subtree node's fund request (vendor privilege network): the credit "
+        "moves from the caller's node in the same transaction",
+        {"200": _json("FundRequest", "Approved (or found expired: state expired)")},
+        parameters=[FUND_REQUEST_ID],
+    )
+}
+PATHS["/fund-requests/{request_id}/rejection"] = {
+    "post": _op(
+        "Reject a subtree node's fund request with a reason (vendor privilege network)",
+        {"200": _json("FundRequest", "Rejected")},
+        body="FundRequestRejection",
+        parameters=[FUND_REQUEST_ID],
+    )
+}
+PATHS["/points"] = {
+    "get": _op(
+        "The caller's unexpired reward points (a consumer's own, else its merchant's)",
+        {"200": _json("Points", "The balance")},
+    )
+}
+PATHS["/points/statement"] = {
+    "get": _op(
+        "The caller's points moves (earned, redeemed, expired, reversed), newest first",
+        {"200": _json("PointsStatement", "A page")},
+        parameters=[RANGE[2], RANGE[3]],
+    )
+}
+PATHS["/points/redemptions"] = {
+    "post": _op(
+        "Redeem points into the caller's account (wallet or float): one ledger transfer "
+        "from the rewards liability. The Idempotency-Key is the redemption's reference.",
+        {
+            "201": _json("PointsRedemption", "Redeemed"),
+            "200": _json("PointsRedemption", "This key's earlier redemption (replayed)"),
+        },
+        body="PointsRedemptionCreate",
+        parameters=[IDEMPOTENCY],
+    )
+}
+
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {

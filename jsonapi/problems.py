@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from distribution import nodes, rewards
 from utilities import errors as utility_errors
 from vending import api_keys, consumers
 from vending import errors as core
@@ -67,6 +68,13 @@ BUSINESS_RULE = _t("business-rule", "Refused by a business rule", 422, "Business
 WALLET_LIMIT = _t(
     "wallet-limit", "The wallet's KYC limit does not allow this", 422, "BusinessRuleEx"
 )
+NETWORK_LIMIT = _t(
+    "network-limit",
+    "The merchant's distribution network limits do not allow this",
+    422,
+    "BusinessRuleEx",
+)
+NOT_ENOUGH_POINTS = _t("not-enough-points", "Not enough reward points", 422, "BusinessRuleEx")
 REVERSAL_REFUSED = _t("reversal-refused", "The sale cannot be reversed", 422, "BusinessRuleEx")
 NOT_FOUND = _t("not-found", "Not found", 404)
 METHOD_NOT_ALLOWED = _t("method-not-allowed", "Method not allowed", 405)
@@ -120,6 +128,9 @@ PROBLEM_TABLE: Final[dict[type[BaseException], ProblemType]] = {
     core.OperatorBlocked: FORBIDDEN,
     core.NotAuthorised: FORBIDDEN,
     core.InsufficientFunds: INSUFFICIENT_FUNDS,
+    core.NetworkRefusal: NETWORK_LIMIT,
+    rewards.NotEnoughPoints: NOT_ENOUGH_POINTS,
+    nodes.OutsideSubtree: NOT_FOUND,
     core.ReversalRefused: REVERSAL_REFUSED,
     core.UnknownSale: NOT_FOUND,
     utility_errors.OperationNotSupported: NOT_SUPPORTED,

@@ -122,6 +122,36 @@ class InsufficientFunds(VendingError):
     code = "insufficient_funds"
 
 
+class NetworkRefusal(VendingError):
+    """The merchant's place in the distribution network does not allow this sale."""
+
+    code = "network_refused"
+
+
+class NodeSuspended(NetworkRefusal):
+    """The merchant's network node is suspended."""
+
+    code = "node_suspended"
+
+
+class ProductNotAllowed(NetworkRefusal):
+    """The merchant's network node may not sell this product."""
+
+    code = "product_not_allowed"
+
+
+class ChannelNotAllowed(NetworkRefusal):
+    """The merchant's network node may not sell through this channel."""
+
+    code = "channel_not_allowed"
+
+
+class DailySaleLimitExceeded(NetworkRefusal):
+    """The sale would take the merchant beyond its daily sale limit."""
+
+    code = "daily_sale_limit"
+
+
 class AuthenticationFailed(VendingError):
     """Operator name or password is wrong."""
 

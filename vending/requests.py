@@ -40,6 +40,10 @@ class Claim:
     request_pk: int
     client_id: str
     request_id: str
+    # The channel the request came in on (json, sms, ussd, xmlvend ...): the sale path
+    # checks it against a network node's allowed channels. Empty when rebuilt from a row
+    # that did not say; the sale path then reads it from the request's row.
+    channel: str = ""
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,7 @@ def claim_request(
         },
     ).scalar()
     if request_pk is not None:
-        return Claim(request_pk, client_id, request_id)
+        return Claim(request_pk, client_id, request_id, channel)
     existing = find_request(txn, keyring, client_id=client_id, request_id=request_id)
     assert existing is not None  # the conflicting row is committed: we waited on its lock
     if existing.fingerprint != fingerprint or existing.operation != operation:

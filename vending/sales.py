@@ -21,10 +21,11 @@ from typing import Any
 
 from sqlalchemy import Row, bindparam, insert, select, update
 
+from distribution import selling as network
 from vending import consumers
 from vending.accounts import ensure_house_accounts, house_account_code
 from vending.errors import InvalidState, ReversalRefused, UnknownSale
-from vending.ledger import Leg, post_transfer, reverse_transfer
+from vending.ledger import Leg, post_transfer, reverse_transfer, transfer_legs
 from vending.money import Money
 from vending.products import Pricing, Product, get_product
 from vending.requests import Claim
@@ -241,18 +242,22 @@ def record_sale(
     _check_wallet_spend(txn, order, now)
     currency = order.pricing.price.currency
     house = _house_ids(txn, currency, "revenue", "fees", now=now)
+    plan = _network_plan(txn, claim, order, house["revenue"], now=now, with_legs=True)
     posted = post_transfer(
         txn,
         kind="sale",
-        legs=_sale_legs(order, house, order.vendor_account_id),
+        # The network's commission and points legs (if any) join the sale's own transfer.
+        legs=_sale_legs(order, house, order.vendor_account_id) + list(plan.legs),
         description=f"{order.product.name} for {order.target}",
         created_by=created_by,
         reference=f"request:{claim.request_pk}",
         now=now,
         # Credited by every sale: applied at the end of the transaction (vending.ledger).
-        defer=(order.product.supplier_account_id, house["revenue"], house["fees"]),
+        defer=(order.product.supplier_account_id, house["revenue"], house["fees"], *plan.defer),
     )
     sale = _insert_sale(txn, claim, order, state="completed", transfer_id=posted.id, now=now)
+    if plan is not network.NOTHING:
+        network.after_sale(txn, plan, sale_id=sale.id, amount=order.pricing.price, now=now)
     return SaleResult(
         sale,
         posted.balance_of(order.vendor_account_id, currency),
@@ -267,6 +272,8 @@ def hold_sale(
     _check_wallet_spend(txn, order, now)
     pricing = order.pricing
     currency = pricing.price.currency
+    # Checked (node, product, channel) now; its commissions and points come at settlement.
+    plan = _network_plan(txn, claim, order, 0, now=now, with_legs=False)
     suspense = _house_ids(txn, currency, "suspense", now=now)["suspense"]
     posted = post_transfer(
         txn,
@@ -282,6 +289,8 @@ def hold_sale(
         now=now,
     )
     sale = _insert_sale(txn, claim, order, state="pending", transfer_id=posted.id, now=now)
+    if plan.node_id is not None:
+        network.after_sale(txn, plan, sale_id=sale.id, amount=pricing.price, now=now)
     return SaleResult(
         sale,
         posted.balance_of(order.vendor_account_id, currency),
@@ -312,10 +321,20 @@ def settle_sale(
     )
     currency = sale.amount.currency
     house = _house_ids(txn, currency, "revenue", "fees", "suspense", now=now)
+    assert sale.transfer_id is not None
+    plan = network.plan_settlement(
+        txn,
+        vendor_id=sale.vendor_id,
+        paying_account_id=_paying_account(txn, sale.transfer_id),
+        product_code=sale.product_code,
+        amount=sale.amount,
+        revenue_account=house["revenue"],
+        now=now,
+    )
     posted = post_transfer(
         txn,
         kind="sale_settle",
-        legs=_sale_legs(order, house, house["suspense"]),
+        legs=_sale_legs(order, house, house["suspense"]) + list(plan.legs),
         description=f"{product.name} for {sale.target} delivered",
         created_by=created_by,
         reference=f"sale:{sale.id}",
@@ -327,6 +346,8 @@ def settle_sale(
     if details:
         values["details"] = {**sale.details, **details}
     txn.execute(update(sales).where(sales.c.id == sale.id).values(**values))
+    if plan.earning is not None:
+        network.after_sale(txn, plan, sale_id=sale.id, amount=sale.amount, now=now)
     return get_sale(txn, sale.id)
 
 
@@ -346,6 +367,7 @@ def fail_sale(
         now=now,
     )
     txn.execute(update(sales).where(sales.c.id == sale.id).values(reversal_transfer_id=posted.id))
+    _network_undo(txn, sale, now)
     return get_sale(txn, sale.id)
 
 
@@ -393,7 +415,46 @@ def reverse_sale(
         now=now,
     )
     txn.execute(update(sales).where(sales.c.id == sale.id).values(reversal_transfer_id=posted.id))
+    _network_undo(txn, sale, now)
     return get_sale(txn, sale.id)
+
+
+def _network_plan(
+    txn: Txn, claim: Claim, order: SaleOrder, revenue: int, *, now: datetime, with_legs: bool
+) -> network.SalePlan:
+    return network.plan_sale(
+        txn,
+        vendor_id=order.vendor_id,
+        vendor_account_id=order.vendor_account_id,
+        paying_consumer_id=order.paying_consumer_id,
+        product_code=order.product.code,
+        product_kind=order.product.kind,
+        amount=order.pricing.price,
+        channel=claim.channel,
+        request_pk=claim.request_pk,
+        revenue_account=revenue,
+        now=now,
+        with_legs=with_legs,
+    )
+
+
+def _network_undo(txn: Txn, sale: Sale, now: datetime) -> None:
+    network.undo_sale(
+        txn,
+        sale_id=sale.id,
+        vendor_id=sale.vendor_id,
+        amount=sale.amount,
+        sold_at=sale.created_at,
+        now=now,
+    )
+
+
+def _paying_account(txn: Txn, hold_transfer_id: int) -> int | None:
+    """The account a held sale's hold debited (the vendor's, or a consumer's wallet)."""
+    for leg in transfer_legs(txn, hold_transfer_id):
+        if leg.role == "sale":
+            return leg.account_id
+    return None
 
 
 def confirm_sale(txn: Txn, sale_id: int, *, now: datetime) -> Sale:

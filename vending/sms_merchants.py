@@ -224,3 +224,13 @@ __all__ = [
     "register",
     "set_pin",
 ]
+
+
+def msisdns_of_vendor(txn: Txn, vendor_id: int) -> list[str]:
+    """The numbers registered to sell for ``vendor_id`` (to text it a notice)."""
+    rows = txn.execute(
+        select(sms_merchants.c.msisdn)
+        .where(sms_merchants.c.vendor_id == vendor_id)
+        .order_by(sms_merchants.c.id)
+    )
+    return [row.msisdn for row in rows]

@@ -35,6 +35,7 @@ PRIVILEGES: dict[str, str] = {
     "meter_credit_transfer": "move a replaced meter's credit to its successor",
     "engineering": "meter-specific engineering tokens: power limits, clear credit, "
     "clear tamper, default credit, key changes, water factor",
+    "network": "approve or reject the fund requests of its distribution subtree",
 }
 
 

@@ -46,6 +46,11 @@ def test_0003_downgrades_and_upgrades(database: Database) -> None:
         "deposit_payers",
         "distribution_nodes",
         "fund_requests",
+        # 0016 commission slabs and reward points.
+        "commission_slabs",
+        "reward_rules",
+        "reward_lots",
+        "reward_moves",
     }
     from catalogue.tables import ALL_TABLES
 

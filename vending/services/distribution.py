@@ -1,20 +1,71 @@
-"""The distribution network (issue 13 §2): what a node sees and the credit it moves. Every
-call names the acting node (the principal's node, resolved by the channel's
-authentication; staff act as the operator node) and the domain refuses anything outside
-that node's subtree (``distribution.nodes.OutsideSubtree``)."""
+"""The distribution network (issue 13 §2, §3): what a node sees, the credit it moves, its
+limits, commission slabs and fund requests. Every call names the acting node (the
+principal's node, resolved by the channel's authentication -- ``node_of`` -- or given by
+``evd``; staff act as the operator node) and the domain refuses anything outside that
+node's subtree (``distribution.nodes.OutsideSubtree``).
+
+Fund requests are answered to the requester on every channel it may use: an outbox event
+(``fund_request.*``, the webhook/e-mail side) and, when the requesting node is a merchant
+with numbers registered for SMS, a text queued in the SMS outbox in the same transaction.
+"""
 
 from __future__ import annotations
 
-from distribution import nodes
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from distribution import commissions, fund_requests, nodes
+from distribution.fund_requests import FundRequest
+from vending import sms_merchants, sms_outbox
+from vending.auth import Principal, revalidate
+from vending.errors import NotAuthorised
+from vending.keyring import Keyring
 from vending.ledger import PostedTransfer
 from vending.money import Money
 from vending.services.context import Clock, TxnRunner
+from vending.sms_text import split
+from vending.storage.database import Txn
+
+# The vendor privilege that lets a node's principal approve or reject the fund requests
+# of its subtree (vending.vendors.PRIVILEGES).
+APPROVE_PRIVILEGE = "network"
+
+
+def _fund_text(request: FundRequest) -> str:
+    amount = f"{request.amount.format()} {request.amount.currency}"
+    if request.state == "approved":
+        return f"Fund request {request.reference} for {amount} approved and credited."
+    if request.state == "rejected":
+        return f"Fund request {request.reference} for {amount} rejected: {request.reason[:80]}"
+    if request.state == "expired":
+        return f"Fund request {request.reference} for {amount} expired undecided."
+    return f"Fund request {request.reference} for {amount} sent (ref {request.id})."
 
 
 class Distribution:
-    def __init__(self, runner: TxnRunner, clock: Clock) -> None:
+    def __init__(
+        self,
+        runner: TxnRunner,
+        clock: Clock,
+        keyring: Keyring | None = None,
+        *,
+        sms_sender: str = "12345",
+        fund_request_ttl: timedelta = fund_requests.DEFAULT_TTL,
+    ) -> None:
         self._runner = runner
         self._clock = clock
+        self._keyring = keyring
+        self._sms_sender = sms_sender
+        self._ttl = fund_request_ttl
+
+    # --- the tree ------------------------------------------------------------------------
+
+    async def node_of(self, principal: Principal) -> nodes.Node:
+        """The node the principal's merchant is (``NotInNetwork`` if none)."""
+        return await self._runner.run(
+            "node_of_vendor", lambda txn: nodes.node_of_vendor(txn, principal.vendor_id)
+        )
 
     async def subtree(self, actor_node: str) -> list[nodes.Node]:
         return await self._runner.run("node_subtree", nodes.subtree, actor_node)
@@ -47,5 +98,171 @@ class Distribution:
             now=self._clock(),
         )
 
+    async def set_limits(
+        self, actor_node: str, code: str, *, actor: str, **limits: Any
+    ) -> nodes.Node:
+        return await self._runner.run(
+            "node_limits",
+            nodes.set_limits,
+            actor_node=actor_node,
+            code=code,
+            actor=actor,
+            now=self._clock(),
+            **limits,
+        )
 
-__all__ = ["Distribution"]
+    async def set_slabs(self, data: Mapping[str, Any], *, actor: str) -> commissions.SlabBook:
+        return await self._runner.run(
+            "commission_slabs", commissions.set_slabs, data, actor=actor, now=self._clock()
+        )
+
+    # --- fund requests -------------------------------------------------------------------
+
+    def _tell(self, txn: Txn, request: FundRequest, now: datetime) -> None:
+        """Text the requesting merchant (its registered numbers), in this transaction."""
+        if self._keyring is None:
+            return
+        vendor_id = fund_requests.requester_vendor(txn, request)
+        if vendor_id is None:
+            return
+        for msisdn in sms_merchants.msisdns_of_vendor(txn, vendor_id):
+            sms_outbox.enqueue(
+                txn,
+                self._keyring,
+                source=f"fund_request:{request.id}:{request.state}:{msisdn}",
+                purpose="notice",
+                msisdn=msisdn,
+                sender=self._sms_sender,
+                parts=split(_fund_text(request)),
+                now=now,
+                vendor_id=vendor_id,
+            )
+
+    async def ask_funds(
+        self, requester: str, amount: Money, reference: str, *, principal: Principal | None = None
+    ) -> FundRequest:
+        """``requester`` asks its parent for ``amount`` (``principal``: the channel's caller,
+        re-checked in the transaction; its node must be ``requester``)."""
+        now = self._clock()
+
+        def ask(txn: Txn) -> FundRequest:
+            if principal is not None:
+                revalidate(txn, principal)
+                if nodes.node_of_vendor(txn, principal.vendor_id).code != requester:
+                    raise NotAuthorised("a node asks for itself only")
+            return fund_requests.ask(
+                txn, requester=requester, amount=amount, reference=reference, now=now, ttl=self._ttl
+            )
+
+        return await self._runner.run("fund_request_ask", ask)
+
+    async def ask_funds_as(
+        self, principal: Principal, amount: Money, reference: str
+    ) -> FundRequest:
+        """The principal's own node asks (the API, SMS and USSD entry)."""
+        now = self._clock()
+
+        def ask(txn: Txn) -> FundRequest:
+            revalidate(txn, principal)
+            node = nodes.node_of_vendor(txn, principal.vendor_id)
+            return fund_requests.ask(
+                txn, requester=node.code, amount=amount, reference=reference, now=now, ttl=self._ttl
+            )
+
+        return await self._runner.run("fund_request_ask", ask)
+
+    async def my_fund_requests(self, principal: Principal, limit: int = 50) -> list[FundRequest]:
+        def mine(txn: Txn) -> list[FundRequest]:
+            node = nodes.node_of_vendor(txn, principal.vendor_id)
+            return fund_requests.mine(txn, node.code, limit=limit)
+
+        return await self._runner.run("fund_request_mine", mine)
+
+    async def requests_of(self, requester: str, limit: int = 50) -> list[FundRequest]:
+        return await self._runner.run(
+            "fund_request_mine", lambda txn: fund_requests.mine(txn, requester, limit=limit)
+        )
+
+    async def pending_for(self, actor_node: str) -> list[FundRequest]:
+        return await self._runner.run(
+            "fund_request_pending", fund_requests.pending_for, actor_node, self._clock()
+        )
+
+    async def pending_for_principal(self, principal: Principal) -> list[FundRequest]:
+        now = self._clock()
+
+        def pending(txn: Txn) -> list[FundRequest]:
+            node = nodes.node_of_vendor(txn, principal.vendor_id)
+            return fund_requests.pending_for(txn, node.code, now)
+
+        return await self._runner.run("fund_request_pending", pending)
+
+    def _decide(
+        self,
+        txn: Txn,
+        actor_node: str,
+        request_id: int,
+        approve: bool,
+        reason: str,
+        actor: str,
+        now: datetime,
+    ) -> FundRequest:
+        decided = fund_requests.decide(
+            txn,
+            actor_node=actor_node,
+            request_id=request_id,
+            approve=approve,
+            reason=reason,
+            actor=actor,
+            now=now,
+        )
+        self._tell(txn, decided, now)
+        return decided
+
+    async def decide(
+        self, actor_node: str, request_id: int, *, approve: bool, reason: str, actor: str
+    ) -> FundRequest:
+        """Staff or ``evd``: decide as ``actor_node``."""
+        now = self._clock()
+        return await self._runner.run(
+            "fund_request_decide",
+            self._decide,
+            actor_node,
+            request_id,
+            approve,
+            reason,
+            actor,
+            now,
+        )
+
+    async def decide_as(
+        self, principal: Principal, request_id: int, *, approve: bool, reason: str
+    ) -> FundRequest:
+        """A node's principal decides for its subtree: it needs the ``network`` privilege."""
+        now = self._clock()
+
+        def decide(txn: Txn) -> FundRequest:
+            revalidate(txn, principal)
+            if APPROVE_PRIVILEGE not in principal.privileges:
+                raise NotAuthorised("deciding fund requests needs the network privilege")
+            node = nodes.node_of_vendor(txn, principal.vendor_id)
+            actor = f"vendor:{principal.client_id}:{principal.operator_name or '-'}"
+            return self._decide(txn, node.code, request_id, approve, reason, actor, now)
+
+        return await self._runner.run("fund_request_decide", decide)
+
+    async def expire_fund_requests(self) -> list[FundRequest]:
+        """The sweep (``evd fund expire``, the recovery sweep): expired requests' requesters
+        are told."""
+        now = self._clock()
+
+        def sweep(txn: Txn) -> list[FundRequest]:
+            expired = fund_requests.expire_due(txn, now=now)
+            for request in expired:
+                self._tell(txn, request, now)
+            return expired
+
+        return await self._runner.run("fund_request_expire", sweep)
+
+
+__all__ = ["APPROVE_PRIVILEGE", "Distribution"]

@@ -45,6 +45,7 @@ from vending.services.batches import Batches
 from vending.services.bill_payments import BillPayments
 from vending.services.context import Clock, TxnRunner
 from vending.services.deposits import Deposits
+from vending.services.distribution import Distribution
 from vending.services.electricity_sales import ElectricitySales, RecipientTokens
 from vending.services.fault_reports import FaultReports
 from vending.services.meters import MeterOperations
@@ -54,6 +55,7 @@ from vending.services.recovery import Recovery
 from vending.services.rendering import ChannelRenderer, Renderers
 from vending.services.reprints import Reprints
 from vending.services.reversal_policy import ReversalPolicy
+from vending.services.rewards import Rewards
 from vending.services.statements import Statements
 from vending.services.voucher_sales import VoucherSales
 from vending.storage.database import Database
@@ -104,6 +106,9 @@ class Services:
     bills: BillPayments | None = None
     transfers: MoneyTransfers | None = None
     aeps: AepsService | None = None
+    # The distribution network (issue 13 §2, §3) and reward points (§4).
+    distribution: Distribution | None = None
+    rewards: Rewards | None = None
 
     def with_utility(self, utility: UtilityService) -> Services:
         """The same services over another utility side (tests wrap the real one)."""
@@ -203,6 +208,8 @@ def build_services(
         transfers=None if fulfilment is None else MoneyTransfers(runner, fulfilment, clock),
         aeps=_aeps_service(runner, keyring, clock, fulfilment),
         deposits=deposits,
+        distribution=Distribution(runner, clock, keyring, sms_sender=sender),
+        rewards=Rewards(runner, clock),
     )
 
 
