@@ -19,9 +19,13 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "xmlvend" / "server"))
 
 from browser_support import browser, phone_page  # noqa: F401
+from fixed_clock import NOW
 from live_support import ServerProcess, evd, write_config
 
+from distribution import nodes, rewards
 from vending.api_demo import DEMO_API_KEY
+from vending.storage.database import Database
+from vending.vendors import set_vendor_privileges
 
 
 @dataclass
@@ -30,6 +34,7 @@ class Live:
 
     base: str
     server: ServerProcess
+    dealer_key: str
 
     @property
     def app(self) -> str:
@@ -72,11 +77,59 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     )
     evd(config, "db", "upgrade")
     evd(config, "demo")
+    _network_and_points(directory / "var" / "evd.db")
+    # A key of the dealer (the platform vendor), to approve the cafe's fund requests.
+    dealer_key = evd(config, "api-key", "create", "--vendor", PLATFORM, "--operator", "platform")
     server = ServerProcess.start(config)
     try:
-        yield Live(server.url.rsplit("/xmlvend", 1)[0], server)
+        yield Live(server.url.rsplit("/xmlvend", 1)[0], server, dealer_key.strip().splitlines()[-1])
     finally:
         server.stop()
+
+
+CAFE = "6004708000090"
+PLATFORM = "6004708000106"
+# Consumers earn a point per 1.00 spent on R10 airtime, each worth 0.01.
+POINTS_PRODUCT = "AIR-DEMO-10"
+
+
+def _network_and_points(database_file: Path) -> None:
+    """What `evd demo` does not seed: the cafe as a retailer under a dealer (the platform
+    vendor, which may decide its subtree's fund requests), and a reward points rule."""
+
+    def build(txn: Any) -> None:
+        nodes.create_root(txn, code="OP", name="Operator", currency="ZAR", actor="t", now=NOW)
+        for parent, code, name, vendor in (
+            ("OP", "DL", "Dealer", PLATFORM),
+            ("DL", "CAFE", "Cafe", CAFE),
+        ):
+            nodes.create_node(
+                txn,
+                actor_node="OP",
+                parent=parent,
+                code=code,
+                name=name,
+                vendor_client_id=vendor,
+                actor="t",
+                now=NOW,
+            )
+        set_vendor_privileges(txn, PLATFORM, grant=["network"], actor="t", now=NOW)
+        rewards.set_rule(
+            txn,
+            product_code=POINTS_PRODUCT,
+            holder="consumer",
+            per_amount=100,
+            point_value=1,
+            valid_days=30,
+            actor="t",
+            now=NOW,
+        )
+
+    database = Database(f"sqlite:///{database_file}", pool_size=1)
+    try:
+        database.run_txn("test_network", build)
+    finally:
+        database.close()
 
 
 _numbers = itertools.count(1)

@@ -8,6 +8,7 @@ script-like name shown as text."""
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -297,3 +298,66 @@ def test_a_script_like_name_is_rendered_as_text(
     assert phone_page.text_content("#who") == payload
     assert phone_page.locator("#who img, #who script, img[src=x]").count() == 0
     assert phone_page.evaluate("window.__xss === undefined")
+
+
+def test_a_consumer_redeems_reward_points_once(
+    phone_page: Any, live: Live, new_consumer: Any
+) -> None:
+    problems = _watch(phone_page)
+    consumer = new_consumer()
+    _consumer_sign_in(phone_page, live, consumer)
+    phone_page.click("#tile-airtime")
+    phone_page.check("label[data-code='AIR-DEMO-10'] input")
+    phone_page.click("#continue")
+    phone_page.click("#pay")
+    phone_page.wait_for_selector("#pin-value")
+    token = _token(phone_page)
+    earned = live.call("GET", "/points", token=token)[1]
+    assert earned["points"] > 0
+    phone_page.goto(live.app + "#/points")
+    phone_page.wait_for_selector("#points:not(:text('…'))")
+    assert phone_page.text_content("#points") == f"{earned['points']} points"
+    assert "earn" in phone_page.text_content("#points-statement")
+    phone_page.fill("#redeem-points", str(earned["points"]))
+    phone_page.dblclick("#redeem")  # a double tap redeems once
+    phone_page.wait_for_selector("#redeemed")
+    assert f"ZAR {earned['value']}" in phone_page.text_content("#redeemed")
+    phone_page.wait_for_selector("#points:text('0 points')")
+    kinds = [
+        move["kind"] for move in live.call("GET", "/points/statement", token=token)[1]["items"]
+    ]
+    assert kinds.count("redeem") == 1
+    wallet = live.call("GET", "/account", token=token)[1]["available"]
+    assert Decimal(wallet) == Decimal("190.00") + Decimal(earned["value"])
+    assert problems == []
+
+
+def test_a_merchant_asks_for_funds_and_sees_the_approval(phone_page: Any, live: Live) -> None:
+    problems = _watch(phone_page)
+    _merchant_sign_in(phone_page, live)
+    phone_page.click("#tile-funds")
+    phone_page.fill("#fund-amount", "500.00")
+    phone_page.fill("#fund-reference", "APP-TEST-1")
+    phone_page.dblclick("#ask-funds")
+    phone_page.wait_for_selector("#fund-requests li[data-request]")
+    row = phone_page.locator("#fund-requests li[data-request]").first
+    assert "APP-TEST-1" in row.text_content() and "pending" in row.text_content()
+    mine = live.call("GET", "/fund-requests")[1]["items"]
+    assert [r["reference"] for r in mine].count("APP-TEST-1") == 1
+    request_id = row.get_attribute("data-request")
+    before = live.call("GET", "/account")[1]["balance"]
+    status, decided = live.call(
+        "POST", f"/fund-requests/{request_id}/approval", token=live.dealer_key
+    )
+    assert status == 200 and decided["state"] == "approved", decided
+    phone_page.reload()
+    phone_page.wait_for_selector(f"#fund-requests li[data-request='{request_id}']")
+    assert "approved" in phone_page.text_content(f"#fund-requests li[data-request='{request_id}']")
+    assert Decimal(live.call("GET", "/account")[1]["balance"]) == Decimal(before) + 500
+    assert problems == []
+
+
+def test_a_consumer_has_no_fund_requests(phone_page: Any, live: Live, new_consumer: Any) -> None:
+    _consumer_sign_in(phone_page, live, new_consumer())
+    assert phone_page.locator("#tile-funds").count() == 0
+    assert phone_page.locator("#tile-points").count() == 1

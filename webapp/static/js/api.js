@@ -84,6 +84,11 @@ export const api = {
   sale: (id) => call("GET", `sales/${encodeURIComponent(id)}`),
   sales: (cursor) => call("GET", `sales?limit=20${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`),
   // Only our own API's pending-sale locations are followed.
+  askFunds: (body) => call("POST", "fund-requests", { body }),
+  fundRequests: () => call("GET", "fund-requests?limit=20"),
+  points: () => call("GET", "points"),
+  pointsStatement: () => call("GET", "points/statement?limit=20"),
+  redeem: (points, key) => call("POST", "points/redemptions", { body: { points }, idempotencyKey: key }),
   byLocation: (location) => {
     if (!/^\/api\/v1\/sales\/by-key\/[^/]+$/.test(location)) {
       throw new ApiError(0, { detail: "unexpected location" });

@@ -12,8 +12,9 @@ export async function homeView(go, state) {
     offTile("Bills", "Not offered by this server's API yet"),
     tile("#/history", "History", "tile-history"),
     tile("#/statement", "Statement", "tile-statement"),
-    FEATURES.fundRequests ? tile("#/funds", "Ask for funds", "tile-funds") : offTile("Ask for funds", "Coming soon"),
-    FEATURES.rewardPoints ? tile("#/points", "Points", "tile-points") : offTile("Redeem points", "Coming soon"),
+    // Fund requests are a network node's (a merchant's); consumers top up at a merchant.
+    state.kind === "merchant" && FEATURES.fundRequests ? tile("#/funds", "Ask for funds", "tile-funds") : null,
+    FEATURES.rewardPoints ? tile("#/points", "Points", "tile-points") : null,
   );
   const signOut = h("button", { type: "button", class: "secondary", id: "sign-out" }, "Sign out");
   signOut.addEventListener("click", async () => {

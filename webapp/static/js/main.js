@@ -3,9 +3,12 @@
 import { api, session, saveSession } from "./api.js";
 import { h, show } from "./dom.js";
 import { buyView } from "./buy.js";
+import { FEATURES } from "./features.js";
+import { fundsView } from "./funds.js";
 import { historyView, statementView } from "./history.js";
 import { homeView } from "./home.js";
 import { loginView } from "./login.js";
+import { pointsView } from "./points.js";
 import { saleByIdView, stopPolling } from "./sale.js";
 
 const who = () => document.getElementById("who");
@@ -55,9 +58,16 @@ async function route() {
       return statementView(go);
     case "sale":
       return saleByIdView(go, argument);
+    case "funds":
+      if (FEATURES.fundRequests && current.kind === "merchant") return fundsView(go);
+      break;
+    case "points":
+      if (FEATURES.rewardPoints) return pointsView(go);
+      break;
     default:
-      return show(h("h1", {}, "Not found"), h("a", { class: "button", href: "#/home" }, "Home"));
+      break;
   }
+  return show(h("h1", {}, "Not found"), h("a", { class: "button", href: "#/home" }, "Home"));
 }
 
 window.addEventListener("hashchange", route);
