@@ -129,12 +129,16 @@ def test_a_consumer_session_says_who_it_is(api: ApiWorld) -> None:
     token = signed.json()["token"]
     api.sentinel.register(token)
     me = api.client.get("/sessions/current", key=token).json()
-    assert (me["kind"], me["name"], me["msisdn"], me["client_id"]) == (
+    assert (me["kind"], me["name"], me["msisdn"], me["client_id"], me["expires_at"]) == (
         "consumer",
         "Thandi",
         "27821234567",
         None,
+        "2026-11-22T11:00:00Z",
     )
+    # The verification is cached, but not past the session's end.
+    api.advance(3601)
+    assert api.client.get("/account", key=token).status == 401
 
 
 def test_an_app_lists_what_it_can_buy_and_confirms_a_meter(api: ApiWorld) -> None:

@@ -86,12 +86,13 @@ def consumer_principal(txn: Txn, consumer: consumers.Consumer, *, now: datetime)
 
 
 def _session_caller(txn: Txn, token: str, now: datetime) -> Caller:
-    consumer = consumers.consumer_for_session(txn, token, now)
+    consumer, expires_at = consumers.session_of(txn, token, now)
     return Caller(
         consumer_principal(txn, consumer, now=now),
         consumer.scope,
         consumer_id=consumer.id,
         msisdn=consumer.msisdn,
+        expires_at=expires_at,
     )
 
 
