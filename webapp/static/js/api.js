@@ -69,7 +69,14 @@ export async function call(method, path, { body, idempotencyKey, auth = true } =
     window.dispatchEvent(new CustomEvent("evd:signed-out", { detail: data }));
   }
   if (!response.ok) throw new ApiError(response.status, data);
-  return { status: response.status, data, location: response.headers.get("Location") };
+  const retryAfter = Number(response.headers.get("Retry-After"));
+  return {
+    status: response.status,
+    data,
+    location: response.headers.get("Location"),
+    // Seconds to wait before polling a pending sale again (bounded: 1-30 s).
+    retryAfter: Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(30, Math.max(1, retryAfter)) : null,
+  };
 }
 
 export const api = {

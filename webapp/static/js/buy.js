@@ -106,7 +106,7 @@ function confirmPay(go, { title, lines, body }) {
     error.replaceChildren();
     try {
       const answer = await api.sell(body, key);
-      if (answer.status === 202) return pendingView(go, answer.location, answer.data);
+      if (answer.status === 202) return pendingView(go, answer.location, answer.data, answer.retryAfter);
       return saleView(go, answer.data, { fresh: true });
     } catch (failure) {
       sending = false;

@@ -2,33 +2,41 @@ import { api } from "./api.js";
 import { alertBox, grouped, h, money, on, show, when } from "./dom.js";
 
 let polling = null;
+// Bumped whenever polling stops, so an answer still on its way is dropped.
+let generation = 0;
 
 export function stopPolling() {
   if (polling) clearTimeout(polling);
   polling = null;
+  generation += 1;
 }
 
 // A sale not final within the server's deadline: "pending", then the final answer by
 // polling its Location (the API's 202 + Location), every Retry-After seconds.
-export function pendingView(go, location, document) {
+export function pendingView(go, location, document, retryAfter) {
   stopPolling();
   const state = h("p", { id: "pending-state" }, h("span", { class: "status pending", id: "status" }, "pending"), " The supplier is still working on it. This page updates by itself.");
   show(h("h1", {}, "Pending"), h("section", { class: "card" }, state, h("p", { class: "muted" }, `Reference ${document?.idempotency_key || ""}`)),
     h("a", { class: "button secondary", href: "#/history" }, "History"));
   // Navigating away stops the polling (main.js); History shows the sale once final.
+  let wait = (retryAfter || 2) * 1000;
+  const mine = generation;
   const poll = async () => {
     polling = null;
     try {
       const answer = await api.byLocation(location);
+      if (mine !== generation) return;
       if (answer.status === 200) return saleView(go, answer.data, { fresh: true });
+      wait = (answer.retryAfter || 2) * 1000;
     } catch (failure) {
+      if (mine !== generation) return;
       if (failure.status && failure.status !== 202) {
         return show(h("h1", {}, "Not sold"), alertBox(failure.message), h("a", { class: "button", href: "#/home" }, "Home"));
       }
     }
-    polling = setTimeout(poll, 2000);
+    polling = setTimeout(poll, wait);
   };
-  polling = setTimeout(poll, 2000);
+  polling = setTimeout(poll, wait);
 }
 
 export function saleView(go, sale, { fresh = false, reprintedAt = null } = {}) {
