@@ -357,7 +357,13 @@ def test_a_merchant_asks_for_funds_and_sees_the_approval(phone_page: Any, live: 
     assert problems == []
 
 
-def test_a_consumer_has_no_fund_requests(phone_page: Any, live: Live, new_consumer: Any) -> None:
+def test_a_consumer_sees_data_bundles_and_no_fund_requests(
+    phone_page: Any, live: Live, new_consumer: Any
+) -> None:
     _consumer_sign_in(phone_page, live, new_consumer())
     assert phone_page.locator("#tile-funds").count() == 0
     assert phone_page.locator("#tile-points").count() == 1
+    phone_page.click("#tile-data")
+    phone_page.wait_for_selector("label.choice")
+    codes = phone_page.eval_on_selector_all("label.choice", "all => all.map(l => l.dataset.code)")
+    assert codes == ["DATA-DEMO-1GB"]
