@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sms.grammar import HELP_TEXT, Command, CommandError, parse
-from sms.renderer import SmsRenderer, error_text, request_body, text
+from sms.renderer import SmsRenderer, error_text, fund_request_text, request_body, text
 from utilities.interface import MeterQuery, Purchase
 from vending.auth import Principal
 from vending.errors import VendingError
@@ -182,6 +182,19 @@ class SmsChannel:
                     "Last: " + last.answer.decode("utf-8") + _status(last.recipient_states)
                 )
             return (await services.answers.keep(ctx.key, principal, answer)).response
+        if command.kind == "fund":
+            network = getattr(services, "distribution", None)
+            if network is None:
+                return text("Fund requests are not available by SMS.", 422)
+            amount = Money.parse(command.amount or "0", self._currency)
+            processed = await network.ask_funds_once(
+                ctx.key,
+                principal,
+                amount,
+                command.reference or "",
+                lambda asked: text(fund_request_text(asked)),
+            )
+            return processed.response
         if command.kind == "pin":
             processed = await self._merchants.change_pin(
                 ctx.key,

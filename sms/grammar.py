@@ -7,6 +7,7 @@ commas and keyword aliases.
     <PIN> ELEC <meter> <amount> [<phone>]
     <PIN> LAST                             reprint the last sale
     <PIN> PIN <new PIN> <new PIN>          change the SMS PIN
+    <PIN> FUND <amount> <reference>        ask the parent node for credit (issue 13 §3)
 
 The PIN (4-6 digits) opens every message: one message, one decision, no session state a
 lost SMS could leave half open. A ``<phone>`` (8-15 digits, ``+`` allowed, or a local
@@ -25,6 +26,7 @@ KEYWORDS = {
     "last": ("LAST", "REPRINT", "R"),
     "pin": ("PIN", "CHPIN", "NEWPIN"),
     "help": ("HELP", "H", "?", "INFO"),
+    "fund": ("FUND", "FUNDS", "TOPUP"),
 }
 _BY_ALIAS = {alias: kind for kind, aliases in KEYWORDS.items() for alias in aliases}
 _PIN = re.compile(r"^[0-9]{4,6}$")
@@ -32,6 +34,7 @@ _AMOUNT = re.compile(r"^(?:R|ZAR)?([0-9]{1,7}(?:[.,][0-9]{1,2})?)$")
 _PHONE = re.compile(r"^\+?[0-9]{8,15}$")
 _METER = re.compile(r"^[0-9]{11,13}$")
 _PRODUCT = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,31}$")
+_REFERENCE = re.compile(r"^[A-Z0-9][A-Z0-9_/-]{0,31}$")
 
 
 class CommandError(ValueError):
@@ -48,10 +51,12 @@ class Command:
     amount: str | None = None
     recipient: str | None = None
     new_pin: str | None = field(default=None, repr=False)
+    # A fund request's own reference (FUND).
+    reference: str | None = None
 
     def canonical(self) -> str:
         """The command without its PINs: what is fingerprinted and kept with the request."""
-        parts = [self.kind, self.product, self.meter, self.amount, self.recipient]
+        parts = [self.kind, self.product, self.meter, self.amount, self.recipient, self.reference]
         if self.kind == "pin":
             parts.append("new-pin")
         return " ".join(p for p in parts if p)
@@ -93,6 +98,12 @@ def parse(text: str, *, country_code: str = "27") -> Command:
         if not _PIN.match(args[0]):
             raise CommandError("a new PIN is 4 to 6 digits")
         return Command("pin", pin=pin, new_pin=args[0])
+    if kind == "fund":
+        if len(args) != 2:
+            raise CommandError("send: FUND <amount> <reference>")
+        if not _REFERENCE.match(args[1]):
+            raise CommandError(f"{args[1][:12]} is not a reference (letters, digits, - / _)")
+        return Command("fund", pin=pin, amount=_amount(args[0]), reference=args[1])
     recipient = None
     if args and _PHONE.match(args[-1]) and len(args) >= (2 if kind == "buy" else 3):
         recipient = normalize_phone(args.pop(), country_code)
@@ -123,7 +134,8 @@ def _amount(text: str) -> str:
 
 HELP_TEXT = (
     "EVD by SMS: <PIN> BAL | <PIN> BUY <product> [amount] [phone] | "
-    "<PIN> ELEC <meter> <amount> [phone] | <PIN> LAST | <PIN> PIN <new> <new>"
+    "<PIN> ELEC <meter> <amount> [phone] | <PIN> LAST | <PIN> PIN <new> <new> | "
+    "<PIN> FUND <amount> <ref>"
 )
 
 __all__ = ["HELP_TEXT", "KEYWORDS", "Command", "CommandError", "normalize_phone", "parse"]

@@ -10,14 +10,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from distribution.nodes import NotInNetwork
 from vending.errors import (
     AmountOutOfRange,
     AuthenticationFailed,
     Blocked,
+    ChannelNotAllowed,
+    DailySaleLimitExceeded,
     IdempotencyConflict,
     InsufficientFunds,
     NotFound,
     OutOfStock,
+    ProductNotAllowed,
     RequestInProgress,
     VendingError,
 )
@@ -46,10 +50,25 @@ def group(token: str) -> str:
     return " ".join(token[i : i + 4] for i in range(0, len(token), 4))
 
 
+def fund_request_text(request: Any) -> str:
+    """The answer to FUND: the request is with the parent node now."""
+    amount = f"{request.amount.format()} {request.amount.currency}"
+    return (
+        f"Fund request {request.reference} for {amount} sent (no. {request.id}). "
+        f"You get an SMS when it is decided."
+    )
+
+
 def error_text(error: BaseException) -> str:
     """A short, clear reply for a refused request (never a secret: messages are safe)."""
     if isinstance(error, InsufficientFunds):
         return "Not enough credit for this sale. Nothing was sold."
+    if isinstance(error, DailySaleLimitExceeded):
+        return f"Daily sale limit reached: {error.message[:90]}. Nothing was sold."
+    if isinstance(error, ProductNotAllowed | ChannelNotAllowed):
+        return f"Not allowed: {error.message[:100]}. Nothing was sold."
+    if isinstance(error, NotInNetwork):
+        return "Your account is not in a dealer network: no fund requests."
     if isinstance(error, OutOfStock):
         return "Out of stock for this product. Nothing was sold."
     if isinstance(error, AmountOutOfRange):
@@ -128,4 +147,4 @@ def request_body(command: Any) -> bytes:
     return f"kind={command.kind}&recipient={command.recipient or ''}".encode()
 
 
-__all__ = ["SmsRenderer", "error_text", "group", "request_body", "text"]
+__all__ = ["SmsRenderer", "error_text", "fund_request_text", "group", "request_body", "text"]

@@ -8,6 +8,7 @@ most 182 characters.
     1 > network > product > phone (0: none) > 1 confirm      -> the PIN (and an SMS)
     2 > meter > amount > 1 confirm (customer from confirm-meter) -> the token
     3 balance; 4 the last three sales; 5 > new PIN > again
+    6 > amount > reference > 1 confirm   -> a fund request to the parent node (issue 13 §3)
 
 Idempotent on (session id, text): every screen is kept under the request key (channel
 "ussd", the merchant's client id, "ussd:<session>:<hash of the text, PINs masked>"), so a
@@ -23,7 +24,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sms.renderer import SmsRenderer, error_text
+from sms.renderer import SmsRenderer, error_text, fund_request_text
 from utilities.interface import MeterQuery, Purchase
 from vending.auth import Principal
 from vending.errors import InvalidRequest, VendingError
@@ -40,7 +41,7 @@ log = logging.getLogger("evd.ussd")
 
 CHANNEL = "ussd"
 MAX_SCREEN = 182
-MAIN_MENU = "1 Airtime/data\n2 Electricity\n3 Balance\n4 Last sales\n5 Change PIN"
+MAIN_MENU = "1 Airtime/data\n2 Electricity\n3 Balance\n4 Last sales\n5 Change PIN\n6 Ask for funds"
 
 
 def con(screen: str) -> str:
@@ -225,6 +226,38 @@ class UssdChannel:
                 )
                 return processed.response.body.decode(), True
             return end("The two PINs differ or are not 4-6 digits. PIN unchanged."), False
+        if choice == "6":
+            return await self._fund(principal, session_id, rest, key)
+        return end("Invalid choice."), False
+
+    async def _fund(
+        self, principal: Principal, session_id: str, rest: list[str], key: RequestKey
+    ) -> tuple[str, bool]:
+        """6 > amount > reference > 1 confirm: the merchant's node asks its parent."""
+        if not rest:
+            return con("Amount to ask your dealer for:"), False
+        amount = Money.parse(rest[0], self._currency)
+        if len(rest) == 1:
+            return con("Your reference (letters and digits):"), False
+        reference = rest[1].strip().upper()
+        if len(rest) == 2:
+            return con(f"Ask for {amount} ref {reference[:32]}?\n1 Confirm\n2 Cancel"), False
+        if len(rest) == 3 and rest[2] == "1":
+            if await self._timed_out(principal, session_id):
+                return end("Session timed out. Nothing was asked."), False
+            network = getattr(self._services, "distribution", None)
+            if network is None:
+                return end("Fund requests are not available."), False
+            processed = await network.ask_funds_once(
+                RequestKey(key.channel, key.client_id, key.request_id, "fund", key.fingerprint),
+                principal,
+                amount,
+                reference,
+                lambda asked: _keep(end(fund_request_text(asked))),
+            )
+            return processed.response.body.decode(), True
+        if len(rest) == 3:
+            return end("Cancelled. Nothing was asked."), False
         return end("Invalid choice."), False
 
     async def _airtime(

@@ -8,9 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from api_support import ApiWorld, idem
+from api_support import ApiWorld, idem, wait
 from fixed_clock import NOW
 from server_support import CAFE, PLATFORM, VOUCHER_PRODUCT
+from twisted.internet.defer import ensureDeferred
 
 from distribution import commissions, nodes, rewards
 from vending.ledger import verify_ledger
@@ -222,11 +223,10 @@ def test_points_for_a_vendor_outside_the_network(api: ApiWorld) -> None:
     assert api.client.get("/points", key=api.key).json()["points"] == 2
     api.advance(2 * 86400)
     assert api.client.get("/points", key=api.key).json()["points"] == 0
-    expired = api.xml.server.services.rewards
-    from api_support import wait
-    from twisted.internet.defer import ensureDeferred
-
-    assert wait(ensureDeferred(expired.expire())) == 2
+    # The services' periodic sweep (Services.start schedules it on the reactor, which the
+    # test's clock moved two days on) expired them already: a sweep now finds nothing.
+    sweep = api.xml.server.services.network_sweep
+    assert wait(ensureDeferred(sweep())) == (0, 0)
     kinds = [m["kind"] for m in api.client.get("/points/statement", key=api.key).json()["items"]]
     assert kinds == ["expire", "earn"]
     assert api.ledger_ok()
@@ -235,3 +235,42 @@ def test_points_for_a_vendor_outside_the_network(api: ApiWorld) -> None:
 @pytest.mark.parametrize("path", ["/fund-requests", "/fund-requests/pending"])
 def test_outside_the_network_is_forbidden(api: ApiWorld, path: str) -> None:
     assert api.client.get(path, key=api.key).status == 403
+
+
+def test_a_consumer_earns_its_own_points_and_redeems_into_its_wallet(api: ApiWorld) -> None:
+    def rule(txn: Any) -> None:
+        rewards.set_rule(
+            txn,
+            product_code=VOUCHER_PRODUCT,
+            holder="consumer",
+            per_amount=100,
+            point_value=5,
+            valid_days=30,
+            actor="t",
+            now=NOW,
+        )
+
+    api.database.run_txn("rule", rule)
+    msisdn, pin = "27821234567", "4321"
+    api.sentinel.register(pin)
+    body = {"msisdn": msisdn, "name": "Thandi", "pin": pin}
+    assert api.client.post("/consumers", body, key=api.key).status == 201
+    top_up = api.client.post(
+        f"/consumers/{msisdn}/topups", {"amount": "100.00"}, key=api.key, idempotency_key="t1"
+    )
+    assert top_up.status == 201, top_up.body
+    token = api.client.post("/sessions", {"msisdn": msisdn, "pin": pin}).json()["token"]
+    api.sentinel.register(token)
+    sold = api.sell({"product": VOUCHER_PRODUCT, "amount": "10.00"}, token, idem=idem("w1"))
+    assert sold.status == 201, sold.body
+    assert api.client.get("/points", key=token).json()["points"] == 10
+    # The merchant that registered the consumer earned nothing (no merchant rule).
+    assert api.client.get("/points", key=api.key).json()["points"] == 0
+    wallet = api.client.get("/account", key=token).json()["balance"]
+    redeemed = api.client.post(
+        "/points/redemptions", {"points": 10}, key=token, idempotency_key="w-red"
+    )
+    assert redeemed.status == 201 and redeemed.json()["value"] == "0.50", redeemed.body
+    after = api.client.get("/account", key=token).json()["balance"]
+    assert Money.parse(after, "ZAR") == Money.parse(wallet, "ZAR") + zar(50)
+    assert api.ledger_ok()

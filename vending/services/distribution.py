@@ -11,7 +11,7 @@ with numbers registered for SMS, a text queued in the SMS outbox in the same tra
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,6 +23,8 @@ from vending.errors import NotAuthorised
 from vending.keyring import Keyring
 from vending.ledger import PostedTransfer
 from vending.money import Money
+from vending.requests import Claim, Processed, RequestKey, StoredResponse
+from vending.services import idempotency
 from vending.services.context import Clock, TxnRunner
 from vending.sms_text import split
 from vending.storage.database import Txn
@@ -168,6 +170,38 @@ class Distribution:
             return fund_requests.ask(
                 txn, requester=node.code, amount=amount, reference=reference, now=now, ttl=self._ttl
             )
+
+        return await self._runner.run("fund_request_ask", ask)
+
+    async def ask_funds_once(
+        self,
+        key: RequestKey,
+        principal: Principal,
+        amount: Money,
+        reference: str,
+        render: Callable[[FundRequest], StoredResponse],
+    ) -> Processed:
+        """The principal's node asks, under a channel's request key (SMS, USSD): the
+        request and the channel's answer in one transaction, so a resent message replays
+        the answer instead of meeting its own request as a duplicate."""
+        now = self._clock()
+        if self._keyring is None:
+            raise RuntimeError("keyed fund requests need the keyring")
+        keyring = self._keyring
+
+        def ask(txn: Txn) -> Processed:
+            def change(txn: Txn, claim: Claim) -> FundRequest:
+                node = nodes.node_of_vendor(txn, principal.vendor_id)
+                return fund_requests.ask(
+                    txn,
+                    requester=node.code,
+                    amount=amount,
+                    reference=reference,
+                    now=now,
+                    ttl=self._ttl,
+                )
+
+            return idempotency.run_once(txn, keyring, key, principal, change, render, now=now)
 
         return await self._runner.run("fund_request_ask", ask)
 

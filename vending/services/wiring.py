@@ -109,6 +109,8 @@ class Services:
     # The distribution network (issue 13 §2, §3) and reward points (§4).
     distribution: Distribution | None = None
     rewards: Rewards | None = None
+    # How often reward points and fund requests past their time are expired.
+    network_sweep_seconds: float = 300.0
 
     def with_utility(self, utility: UtilityService) -> Services:
         """The same services over another utility side (tests wrap the real one)."""
@@ -134,9 +136,24 @@ class Services:
         if start is not None:
             start(self.renderers.as_dict())
         if every is not None:
-            self._stop_sweeps = every(self.recovery_sweep_seconds, self.recovery.sweep)
+            stops = [every(self.recovery_sweep_seconds, self.recovery.sweep)]
+            if self.distribution is not None or self.rewards is not None:
+                stops.append(every(self.network_sweep_seconds, self.network_sweep))
+            self._stop_sweeps = _stop_all(stops)
         if self.fulfilment is not None:
             self.fulfilment.start()
+
+    async def network_sweep(self) -> tuple[int, int]:
+        """Expire what is past its time by the services' clock: reward points (their value
+        back to revenue) and undecided fund requests (their requesters told). Returns
+        (points expired, requests expired)."""
+        points = await self.rewards.expire() if self.rewards is not None else 0
+        requests = (
+            len(await self.distribution.expire_fund_requests())
+            if self.distribution is not None
+            else 0
+        )
+        return points, requests
 
     def stop(self) -> None:
         stop = getattr(self.utility, "stop", None)
@@ -147,6 +164,14 @@ class Services:
             self._stop_sweeps = None
         if self.fulfilment is not None:
             self.fulfilment.stop()
+
+
+def _stop_all(stops: list[Callable[[], None]]) -> Callable[[], None]:
+    def stop() -> None:
+        for one in stops:
+            one()
+
+    return stop
 
 
 def build_services(

@@ -107,6 +107,8 @@ FAULT_TABLE: Final[dict[type[BaseException], FaultSpec]] = {
     server.ParserBusy: _SYSTEM,  # the request was not read: the client may send it again
     # --- money and products ---------------------------------------------------------------
     core.InsufficientFunds: FaultSpec("VendorCreditEx"),
+    # The dealer network's sale-time limits (distribution.selling): product, channel, day.
+    core.NetworkRefusal: _RULE,
     core.OutOfStock: _RULE,
     core.AmountOutOfRange: _RULE,
     core.InvalidAmount: _RULE,

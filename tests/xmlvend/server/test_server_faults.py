@@ -88,6 +88,7 @@ EXPECTED: dict[type[BaseException], str] = {
     Abandoned: "SystemEx",
     server.ParserBusy: "SystemEx",
     core.InsufficientFunds: "VendorCreditEx",
+    core.NetworkRefusal: "BusinessRuleEx",
     core.OutOfStock: "BusinessRuleEx",
     core.AmountOutOfRange: "BusinessRuleEx",
     core.InvalidAmount: "BusinessRuleEx",

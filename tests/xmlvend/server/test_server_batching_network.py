@@ -1,0 +1,126 @@
+"""Batched sales (issue 16) with the distribution network (issue 13) on PostgreSQL: a batch
+posts every sale's ancestor commissions and reward points in that sale's own transfer (the
+ancestors credited once per batch, with the hot accounts, in id order), a sale its node's
+daily limit refuses is rolled back alone and faulted, and the outcome is the single path's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from server_support import CAFE, NORMAL_METER, PLATFORM, World, credit_vend, voucher_vend
+from sqlalchemy import select
+from test_server_batching import batched_world, emptied, facts, plain_world, send_all, stock_rows
+
+from distribution import commissions, nodes, rewards
+from vending.keyring import Keyring
+from vending.money import Money
+from vending.storage.database import Database, Txn
+from vending.storage.schema import accounts
+from xmlvend.codec import render_request
+
+
+def _network(database: Database, now: Any) -> None:
+    def build(txn: Txn) -> None:
+        nodes.create_root(txn, code="OP", name="Operator", currency="ZAR", actor="t", now=now)
+        nodes.create_node(
+            txn, actor_node="OP", parent="OP", code="SD", name="Super", actor="t", now=now
+        )
+        nodes.create_node(
+            txn,
+            actor_node="OP",
+            parent="SD",
+            code="DL",
+            name="Dealer",
+            vendor_client_id=PLATFORM,
+            actor="t",
+            now=now,
+        )
+        nodes.create_node(
+            txn,
+            actor_node="OP",
+            parent="DL",
+            code="CAFE",
+            name="Cafe",
+            vendor_client_id=CAFE,
+            actor="t",
+            now=now,
+        )
+        nodes.set_limits(
+            txn,
+            actor_node="OP",
+            code="CAFE",
+            daily_sale_limit=Money(20500, "ZAR"),
+            actor="t",
+            now=now,
+        )
+        slab = [{"min": 0, "percent": "1"}]
+        commissions.set_slabs(
+            txn,
+            {"ELEC-DEMO": {"1": slab, "2": slab}, "AIR-DEMO-10": {"1": slab, "2": slab}},
+            actor="t",
+            now=now,
+        )
+        rewards.set_rule(
+            txn,
+            product_code="ELEC-DEMO",
+            holder="merchant",
+            per_amount=1000,
+            point_value=1,
+            valid_days=30,
+            actor="t",
+            now=now,
+        )
+
+    database.run_txn("network", build)
+
+
+def _requests(world: World) -> list[bytes]:
+    made = [
+        credit_vend(world.header(), NORMAL_METER, "100.00"),
+        voucher_vend(world.header()),
+        credit_vend(world.header(), NORMAL_METER, "100.00"),  # past the day's 205.00
+        voucher_vend(world.header()),
+    ]
+    return [render_request(request) for request in made]
+
+
+def _balances(txn: Txn) -> dict[str, int]:
+    rows = txn.execute(select(accounts.c.code, accounts.c.balance))
+    return {row.code: int(row.balance) for row in rows}
+
+
+def test_a_batch_posts_commissions_and_refuses_alone(
+    pg_database: Database, keyring: Keyring, secrets_sentinel: Any
+) -> None:
+    rows = stock_rows(4)
+    single = plain_world(pg_database, keyring, rows, secrets_sentinel)
+    _network(pg_database, single.clock())
+    expected = [single.post(body) for body in _requests(single)]
+    expected_facts = pg_database.run_txn("facts", facts)
+    assert [r.fault_class() for r in expected][2] == "BusinessRuleEx"
+    assert expected_facts["ledger_ok"]
+    balances = pg_database.run_txn("balances", _balances)
+    # SD and DL each earn 1 % of 100.00 + 10.00 + 10.00.
+    assert balances["node:SD"] == 120
+    assert balances["rewards:ZAR"] == 10
+
+    database = emptied(pg_database.url)
+    try:
+        world, runner, manual, timer = batched_world(
+            database, keyring, rows, secrets_sentinel, max_wait=0.001
+        )
+        _network(database, world.clock())
+        connections = send_all(world, _requests(world))
+        timer.advance(0.001)
+        manual.pump()
+        got = [c.last() for c in connections]
+        assert runner.stats.batches == 1 and runner.stats.sales == 4
+        assert [r.fault_class() for r in got] == [r.fault_class() for r in expected]
+        assert database.run_txn("balances", _balances) == balances
+        batched = database.run_txn("facts", facts)
+        assert batched["ledger_ok"]
+        assert batched["balances"] == expected_facts["balances"]
+        assert batched["sales"] == expected_facts["sales"]
+    finally:
+        database.close()
