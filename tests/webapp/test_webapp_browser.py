@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from conftest import Consumer, Live
+from webapp_support import Consumer, Live
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -12,7 +12,7 @@ from urllib.error import HTTPError
 from urllib.request import HTTPRedirectHandler, Request, build_opener
 
 import pytest
-from conftest import Live
+from webapp_support import Live
 
 from webapp import shell
 from webapp.app import banner_lines
