@@ -116,3 +116,6 @@ def test_the_resource_serves_the_shell_with_strict_headers(live: Live) -> None:
     assert _get(live.app, method="POST")[0] == 405
     # The API is served beside it, as before.
     assert _get(live.base + "/api/v1/openapi.json")[0] == 200
+    # `evd serve`'s banner (what `make run` prints) names the app and its demo logins.
+    banner = "".join(live.server.stdout)
+    assert f"Phone app {live.app}" in banner and "27820000001 PIN 1234" in banner
