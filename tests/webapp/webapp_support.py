@@ -43,7 +43,8 @@ class Live:
     ) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body).encode()
         request = Request(self.base + "/api/v1" + path, data=data, method=method)
-        request.add_header("Authorization", f"Bearer {token}")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
         if data is not None:
             request.add_header("Content-Type", "application/json")
         if idempotency_key:
