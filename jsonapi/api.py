@@ -228,6 +228,10 @@ class JsonApi(NetworkHandlers):
         headers: tuple[tuple[bytes, bytes], ...] = ()
         if problem.status == 401:
             headers = ((b"WWW-Authenticate", b'Bearer realm="evd"'),)
+        retry_after = getattr(error, "retry_after", None)
+        if problem.status == 429 and isinstance(retry_after, int):
+            # A locked sign-in (vending.login_throttle): when to try again.
+            headers = ((b"Retry-After", str(retry_after).encode()),)
         return Answer(problem.status, problem.body(), PROBLEM_CONTENT_TYPE, headers)
 
     async def _dispatch(self, incoming: Incoming) -> Answer:

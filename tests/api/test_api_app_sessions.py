@@ -69,6 +69,7 @@ def test_wrong_credentials_are_refused_alike_and_throttled(api: ApiWorld) -> Non
     locked = _sign_in(api)  # the right password, but the operator is locked now
     assert locked.status == 429 and locked.problem_type == "locked"
     assert "retry after" in locked.json()["detail"]
+    assert 0 < int(locked.headers["retry-after"]) <= 300
     api.advance(301)
     assert _sign_in(api).status == 201
 
