@@ -312,7 +312,7 @@ class JsonApi(NetworkHandlers):
             kind = "merchant"
         else:
             given = wire.fields(body, required=("msisdn", "pin"))
-            session = await self._s.access.sign_in(given["msisdn"], given["pin"])
+            session = await self._s.access.sign_in(given["msisdn"], given["pin"], incoming.address)
             kind = "consumer"
         return Answer.json(
             201,

@@ -21,6 +21,7 @@ from jsonapi.openapi import document_bytes
 from jsonapi.renderer import JsonRenderer
 from jsonapi.resource import JsonApiResource
 from jsonapi.webhooks import Poster, WebhookDeliverer, agent_poster
+from vending.login_throttle import ThrottleSettings
 from vending.requests import RequestKey, StoredResponse
 from vending.services import idempotency
 from vending.services.account_views import AccountViews
@@ -71,6 +72,7 @@ def build_json_api(
         cache_seconds=config.security.auth_cache_seconds,
         pin_log_n=config.security.scrypt_log_n,
         operator_login=_operator_login(getattr(app, "authenticator", None), reactor),
+        throttle=ThrottleSettings.from_config(config.security),
     )
     webhooks = Webhooks(runner, keyring, clock)
     deliverer = WebhookDeliverer(

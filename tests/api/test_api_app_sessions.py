@@ -163,3 +163,22 @@ def test_an_app_lists_what_it_can_buy_and_confirms_a_meter(api: ApiWorld) -> Non
     assert blocked.status == 200 and blocked.json()["can_vend"] is False
     assert api.client.get("/products").status == 401
     assert (api.balance(), api.sale_count()) == before  # looking changes nothing
+
+
+def test_pin_guesses_from_one_address_lock_that_address(api: ApiWorld) -> None:
+    api.sentinel.register("4321")
+    registered = api.client.post(
+        "/consumers", {"msisdn": "27821234567", "name": "Thandi", "pin": "4321"}, key=api.key
+    )
+    assert registered.status == 201
+    # Twenty wrong PINs, each for another number (no one number's lock would stop it) ...
+    for n in range(20):
+        guess = api.client.post("/sessions", {"msisdn": f"278299{n:05d}", "pin": "1111"})
+        assert guess.status in (401, 429)
+    # ... lock the address: the right PIN, and an operator's password, are refused from it.
+    right = api.client.post("/sessions", {"msisdn": "27821234567", "pin": "4321"})
+    assert right.status == 429 and right.problem_type == "locked"
+    assert "client address" in right.json()["detail"]
+    assert _sign_in(api).status == 429
+    api.advance(301)
+    assert api.client.post("/sessions", {"msisdn": "27821234567", "pin": "4321"}).status == 201

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from vending import api_keys, app_sessions, consumers
+from vending import api_keys, app_sessions, consumers, login_throttle
 from vending.auth import Principal
 from vending.clock import Clock
 from vending.errors import AuthenticationFailed, InvalidRequest, UnknownVendor
@@ -120,6 +120,25 @@ def recheck_caller(txn: Txn, caller: Caller) -> None:
             raise consumers.ConsumerBlocked(f"consumer {consumer.msisdn} is {consumer.status}")
 
 
+def _consumer_sign_in(
+    txn: Txn,
+    msisdn: str,
+    pin: str,
+    keys: tuple[login_throttle.ThrottleKey, ...],
+    settings: login_throttle.ThrottleSettings,
+    now: datetime,
+) -> consumers.LoginOutcome | login_throttle.Lock:
+    """One PIN attempt and its count, in one transaction (committed either way): a locked
+    address is refused before the PIN is checked."""
+    lock = login_throttle.active_lock(txn, keys, now)
+    if lock is not None:
+        return lock
+    outcome = consumers.log_in(txn, msisdn, pin, now=now)
+    if outcome.token is None and keys:
+        login_throttle.record_failure(txn, keys, now, settings)
+    return outcome
+
+
 @dataclass(frozen=True)
 class Session:
     token: str
@@ -143,9 +162,11 @@ class ApiAccess:
         cache_seconds: float = 30.0,
         pin_log_n: int = 14,
         operator_login: OperatorLogin | None = None,
+        throttle: login_throttle.ThrottleSettings | None = None,
     ) -> None:
         self._runner = runner
         self._operator_login = operator_login
+        self._throttle = throttle or login_throttle.ThrottleSettings()
         self._clock = clock
         self._cache_seconds = cache_seconds
         self.pin_log_n = pin_log_n
@@ -199,13 +220,25 @@ class ApiAccess:
             caller = await self._runner.run("api_key_caller", _key_caller, credential)
         return self._remember(credential, caller)
 
-    async def sign_in(self, msisdn: str, pin: str) -> Session:
-        """Mobile number + PIN → a session token. Wrong PINs count towards a lock."""
+    async def sign_in(self, msisdn: str, pin: str, address: str | None = None) -> Session:
+        """Mobile number + PIN → a session token. Wrong PINs count towards the consumer's
+        lock and, with the client's ``address``, towards that address's lock
+        (``vending.login_throttle``, shared with operator logins): guessing many numbers'
+        PINs from one place is stopped too."""
         if not isinstance(pin, str) or not pin:
             raise InvalidRequest("pin is required")
+        now = self._clock()
         outcome = await self._runner.run(
-            "api_consumer_sign_in", consumers.log_in, msisdn, pin, now=self._clock()
+            "api_consumer_sign_in",
+            _consumer_sign_in,
+            msisdn,
+            pin,
+            login_throttle.keys_for("", None, address),
+            self._throttle,
+            now,
         )
+        if isinstance(outcome, login_throttle.Lock):
+            raise login_throttle.LoginThrottled(outcome.key, outcome.until, now)
         if outcome.locked_until is not None and outcome.token is None:
             raise consumers.ConsumerLocked(
                 "too many wrong PINs: try again after "
