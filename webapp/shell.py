@@ -54,14 +54,16 @@ def manifest() -> bytes:
         "icons": [
             {"src": "icon.svg", "sizes": "any", "type": "image/svg+xml"},
             *(
-                {
-                    "src": f"icon-{size}.png",
-                    "sizes": f"{size}x{size}",
-                    "type": "image/png",
-                    "purpose": "any maskable",
-                }
+                {"src": f"icon-{size}.png", "sizes": f"{size}x{size}", "type": "image/png"}
                 for size in ICON_SIZES
             ),
+            # The icon is full bleed (the bolt well inside the safe zone): it masks as is.
+            {
+                "src": f"icon-{ICON_SIZES[-1]}.png",
+                "sizes": f"{ICON_SIZES[-1]}x{ICON_SIZES[-1]}",
+                "type": "image/png",
+                "purpose": "maskable",
+            },
         ],
     }
     return json.dumps(document, indent=2).encode()

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_support import PHONE_VIEWPORT, chromium_path
 from webapp_support import Consumer, Live
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -367,3 +369,31 @@ def test_a_consumer_sees_data_bundles_and_no_fund_requests(
     phone_page.wait_for_selector("label.choice")
     codes = phone_page.eval_on_selector_all("label.choice", "all => all.map(l => l.dataset.code)")
     assert codes == ["DATA-DEMO-1GB"]
+
+
+def test_chromium_finds_nothing_that_stops_installing_the_app(
+    browser: Any, live: Live, tmp_path: Path
+) -> None:
+    """Chromium's own installability check, in a profile on disk (a test context is
+    incognito-like, where nothing is installable)."""
+    context = browser.browser_type.launch_persistent_context(
+        str(tmp_path / "profile"),
+        executable_path=chromium_path(),
+        headless=True,
+        args=["--no-sandbox", "--disable-dev-shm-usage"],
+        viewport=PHONE_VIEWPORT,
+        is_mobile=True,
+        has_touch=True,
+    )
+    try:
+        page = context.new_page()
+        page.goto(live.app)
+        page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+        cdp = context.new_cdp_session(page)
+        verdict = cdp.send("Page.getInstallabilityErrors")
+        assert verdict["installabilityErrors"] == [], verdict
+        manifest = cdp.send("Page.getAppManifest")
+        assert manifest["url"] == live.app + "manifest.webmanifest"
+        assert not manifest["errors"], manifest["errors"]
+    finally:
+        context.close()
