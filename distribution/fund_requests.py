@@ -146,7 +146,17 @@ def decide(
         return get_request(txn, request_id)
     if not approve and not reason.strip():
         raise InvalidRequest("a rejection needs a reason")
-    transfer_id = None
+    state = "approved" if approve else "rejected"
+    # Decide first, conditionally: of two decisions racing, the second waits on this row
+    # and then finds it decided (no second transfer); the transfer follows in the same
+    # transaction, so a refused transfer (beyond the approver's limit) undoes the decision.
+    decided = txn.execute(
+        update(fund_requests)
+        .where(fund_requests.c.id == request_id, fund_requests.c.state == "pending")
+        .values(state=state, reason=reason[:200], decided_by=actor[:64], decided_at=now)
+    ).rowcount
+    if decided != 1:
+        raise InvalidRequest(f"fund request {request_id} was decided meanwhile")
     if approve:
         transfer_id = nodes.transfer_down(
             txn,
@@ -157,18 +167,11 @@ def decide(
             actor=actor,
             now=now,
         ).id
-    state = "approved" if approve else "rejected"
-    txn.execute(
-        update(fund_requests)
-        .where(fund_requests.c.id == request_id, fund_requests.c.state == "pending")
-        .values(
-            state=state,
-            reason=reason[:200],
-            decided_by=actor[:64],
-            decided_at=now,
-            transfer_id=transfer_id,
+        txn.execute(
+            update(fund_requests)
+            .where(fund_requests.c.id == request_id)
+            .values(transfer_id=transfer_id)
         )
-    )
     audit.record(
         txn,
         actor=actor,

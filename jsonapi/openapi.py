@@ -593,9 +593,6 @@ PATHS: dict[str, Any] = {
 SCHEMAS["FundRequestCreate"] = _obj(
     {"amount": AMOUNT, "reference": {"type": "string", "minLength": 1, "maxLength": 32}}
 )
-SCHEMAS["FundRequestDecision"] = _obj(
-    {"reason": {"type": "string", "maxLength": 200}}, [], closed=True
-)
 SCHEMAS["FundRequestRejection"] = _obj({"reason": {"type": "string", "maxLength": 200}})
 SCHEMAS["FundRequest"] = _obj(
     {
@@ -678,7 +675,8 @@ PATHS["/fund-requests/pending"] = {
 PATHS["/fund-requests/{request_id}/approval"] = {
     "post": _op(
         "Approve a subtree node's fund request (vendor privilege network): the credit "
-        "moves from the caller's node in the same transaction",
+        "moves from the caller's node in the same transaction. An optional JSON body "
+        '{"reason": "..."} is recorded with the decision.',
         {"200": _json("FundRequest", "Approved (or found expired: state expired)")},
         parameters=[FUND_REQUEST_ID],
     )

@@ -21,7 +21,7 @@ from twisted.python.failure import Failure
 
 from distribution import commissions
 from jsonapi.renderer import JsonCall, JsonRenderer
-from vending.errors import DailySaleLimitExceeded
+from vending.errors import DailySaleLimitExceeded, InvalidRequest
 from vending.keyring import Keyring
 from vending.money import Money
 from vending.requests import RequestKey
@@ -87,4 +87,32 @@ def test_racing_sales_of_one_merchant_keep_the_daily_sale_limit(pg_api: ApiWorld
     # commission (the demo voucher pays 4 %) and nothing for the refused ones.
     assert api.balance(PLATFORM) == dealer_before + Money(75, "ZAR")
     assert api.balance(CAFE) == cafe_before - Money(3 * 960, "ZAR")
+    assert api.ledger_ok()
+
+
+def test_racing_approvals_of_one_fund_request_credit_once(pg_api: ApiWorld) -> None:
+    api = pg_api
+    dealer = network(api)
+    asked = api.client.post(
+        "/fund-requests", {"amount": "300.00", "reference": "RACE1"}, key=api.key
+    ).json()
+    approver = wait(ensureDeferred(api.json_api.access.authenticate(dealer)))
+    service = api.xml.server.services.distribution
+    before = api.balance(CAFE)
+    barrier = threading.Barrier(4)
+
+    def approve(_: int) -> Any:
+        barrier.wait(timeout=30)
+        return wait(
+            ensureDeferred(
+                service.decide_as(approver.principal, asked["id"], approve=True, reason="")
+            )
+        )
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(approve, range(4)))
+    approved = [r for r in results if not isinstance(r, Failure)]
+    assert len(approved) == 1, results
+    assert all(r.check(InvalidRequest) for r in results if isinstance(r, Failure))
+    assert api.balance(CAFE) == before + Money(30000, "ZAR")
     assert api.ledger_ok()

@@ -142,10 +142,20 @@ def test_fund_by_ussd_menu(world: ChannelWorld) -> None:
 def test_fund_request_expiry_sweep_tells_the_requester(world: ChannelWorld) -> None:
     _network(world)
     world.mo(f"{MERCHANT_PIN} FUND 10 LATE1")
-    world.advance(25 * 3600)
     network = world.xml.server.services.distribution
+    world.xml.clock.advance(25 * 3600)  # the services' clock only: no periodic sweep ran
     expired = world.wait(network.expire_fund_requests())
     assert [r.reference for r in expired] == ["LATE1"]
     world.deliver()
     assert any("LATE1" in t and "expired" in t for t in world.gateway.texts_to(MERCHANT))
     assert world.wait(network.expire_fund_requests()) == []
+
+
+def test_the_periodic_sweep_expires_requests(world: ChannelWorld) -> None:
+    _network(world)
+    world.mo(f"{MERCHANT_PIN} FUND 10 LATE2")
+    world.advance(25 * 3600)  # clock and reactor: Services.start's sweep runs
+    mine = world.database.run_txn("m", fund_requests.mine, "CAFE")
+    assert [(r.reference, r.state) for r in mine] == [("LATE2", "expired")]
+    world.deliver()
+    assert any("LATE2" in t and "expired" in t for t in world.gateway.texts_to(MERCHANT))
