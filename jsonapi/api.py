@@ -65,6 +65,8 @@ class Incoming:
     query: dict[str, list[str]]
     headers: dict[str, bytes]
     body: bytes
+    # The peer's network address (from the transport; the operator sign-in throttle).
+    address: str | None = None
 
     def header(self, name: str) -> bytes | None:
         return self.headers.get(name.lower())
@@ -115,7 +117,10 @@ ROUTES = _routes(
     ("GET", "/openapi.json", "openapi"),
     ("GET", r"/problems/(?P<slug>[a-z0-9-]+)", "problem_type"),
     ("POST", "/sessions", "sign_in"),
+    ("GET", "/sessions/current", "current_session"),
     ("DELETE", "/sessions/current", "sign_out"),
+    ("GET", "/products", "list_products"),
+    ("GET", r"/meters/(?P<meter>[0-9]{6,20})", "confirm_meter"),
     ("POST", "/sales", "create_sale"),
     ("GET", "/sales", "list_sales"),
     ("GET", r"/sales/by-key/(?P<key>[^/]+)", "sale_by_key"),
@@ -173,6 +178,8 @@ class ApiServices:
     card_checkout: Callable[[], Any] = field(default=lambda: None)
     # The SMS outbox (vending.services.sms.SmsOutbox): what was sent to a sale's recipient.
     sms_outbox: Any = None
+    # What an app may buy here (vending.services.channel_products.ChannelProducts).
+    products: Any = None
     # The distribution network and reward points (vending.services.distribution, .rewards).
     distribution: Any = None
     rewards: Any = None
@@ -221,6 +228,10 @@ class JsonApi(NetworkHandlers):
         headers: tuple[tuple[bytes, bytes], ...] = ()
         if problem.status == 401:
             headers = ((b"WWW-Authenticate", b'Bearer realm="evd"'),)
+        retry_after = getattr(error, "retry_after", None)
+        if problem.status == 429 and isinstance(retry_after, int):
+            # A locked sign-in (vending.login_throttle): when to try again.
+            headers = ((b"Retry-After", str(retry_after).encode()),)
         return Answer(problem.status, problem.body(), PROBLEM_CONTENT_TYPE, headers)
 
     async def _dispatch(self, incoming: Incoming) -> Answer:
@@ -290,24 +301,111 @@ class JsonApi(NetworkHandlers):
     # --- consumer sessions ------------------------------------------------------------------
 
     async def sign_in(self, incoming: Incoming) -> Answer:
-        given = wire.fields(self._body(incoming), required=("msisdn", "pin"))
-        session = await self._s.access.sign_in(given["msisdn"], given["pin"])
+        """A consumer (msisdn + PIN) or a vendor's operator (client_id + operator +
+        password, the XMLVend credentials): a short-lived session token either way."""
+        body = self._body(incoming)
+        if "client_id" in body:
+            given = wire.fields(body, required=("client_id", "operator", "password"))
+            session = await self._s.access.sign_in_operator(
+                given["client_id"], given["operator"], given["password"], incoming.address
+            )
+            kind = "merchant"
+        else:
+            given = wire.fields(body, required=("msisdn", "pin"))
+            session = await self._s.access.sign_in(given["msisdn"], given["pin"], incoming.address)
+            kind = "consumer"
         return Answer.json(
             201,
             {
                 "token": session.token,
                 "token_type": "Bearer",
                 "expires_at": wire.timestamp(session.expires_at),
+                "kind": kind,
+            },
+        )
+
+    async def current_session(self, incoming: Incoming) -> Answer:
+        """Who a session (or key) speaks for: what an app shows after sign-in."""
+        caller = await self._caller(incoming)
+        principal = caller.principal
+        if caller.is_consumer:
+            kind, name = "consumer", principal.vendor_name
+        elif caller.app_session_id is not None:
+            kind, name = "merchant", principal.vendor_name
+        else:
+            kind, name = "api_key", principal.vendor_name
+        return Answer.json(
+            200,
+            {
+                "kind": kind,
+                "name": name,
+                "msisdn": caller.msisdn,
+                "client_id": None if caller.is_consumer else principal.client_id,
+                "operator": principal.operator_name,
+                "currency": principal.currency,
+                "expires_at": None
+                if caller.expires_at is None
+                else wire.timestamp(caller.expires_at),
             },
         )
 
     async def sign_out(self, incoming: Incoming) -> Answer:
         caller = await self._caller(incoming)
-        if not caller.is_consumer:
-            raise invalid("only a consumer session can be ended")
-        header = incoming.header("authorization") or b""
-        await self._s.access.sign_out(header.decode("latin-1").partition(" ")[2].strip())
+        if not caller.is_session:
+            raise invalid("only a session can be ended (revoke an API key with evd api-key)")
+        await self._s.access.sign_out(self._credential(incoming))
         return Answer(204, b"")
+
+    # --- what an app offers -----------------------------------------------------------------
+
+    async def list_products(self, incoming: Incoming) -> Answer:
+        caller = await self._caller(incoming)
+        if self._s.products is None:
+            raise ApiProblem(NOT_SUPPORTED, "the product list is not available here")
+        offered = await self._s.products.for_sale(caller.principal.currency)
+        return Answer.json(
+            200,
+            {
+                "items": [
+                    {
+                        "code": product.code,
+                        "kind": product.kind,
+                        "category": _category(product),
+                        "name": product.name,
+                        "currency": product.currency,
+                        "price": None
+                        if product.face_value is None
+                        else product.face_value.format(),
+                        "min_amount": None
+                        if product.min_amount is None
+                        else product.min_amount.format(),
+                        "max_amount": None
+                        if product.max_amount is None
+                        else product.max_amount.format(),
+                        "network": product.attributes.get("network"),
+                    }
+                    for product in offered
+                ]
+            },
+        )
+
+    async def confirm_meter(self, incoming: Incoming, meter: str) -> Answer:
+        """A meter's customer and utility before paying (XMLVend's confirmCustomerReq)."""
+        await self._caller(incoming)
+        info = await self._s.sales.meters.confirm_meter(MeterQuery(msno=meter))
+        customer = info.customer
+        return Answer.json(
+            200,
+            {
+                "meter": info.msno,
+                "customer": None if customer is None else customer.name,
+                "address": None if customer is None else customer.address,
+                "utility": info.utility.name,
+                "can_vend": info.can_vend,
+                "min_amount": None if info.min_vend is None else info.min_vend.format(),
+                "max_amount": None if info.max_vend is None else info.max_vend.format(),
+            },
+        )
 
     # --- sales ------------------------------------------------------------------------------
 
@@ -328,7 +426,12 @@ class JsonApi(NetworkHandlers):
     def _context(self, caller: Caller, key: RequestKey, call: JsonCall) -> Any:
         from vending.services.context import RequestContext
 
-        terminal = f"api-key-{caller.api_key_id}" if caller.api_key_id else "wallet"
+        if caller.api_key_id:
+            terminal = f"api-key-{caller.api_key_id}"
+        elif caller.app_session_id:
+            terminal = "app"
+        else:
+            terminal = "wallet"
         return RequestContext(
             key=key,
             principal=caller.principal,
@@ -715,6 +818,17 @@ class JsonApi(NetworkHandlers):
                 ]
             },
         )
+
+
+def _category(product: Any) -> str:
+    """How an app groups a product: its ``category`` attribute when set, else electricity,
+    data (a voucher named for data) or airtime (other vouchers)."""
+    given = product.attributes.get("category")
+    if isinstance(given, str) and given:
+        return given
+    if product.kind == "voucher":
+        return "data" if "data" in product.name.lower().split() else "airtime"
+    return str(product.kind)
 
 
 def _render_top_up(top_up: TopUp) -> StoredResponse:

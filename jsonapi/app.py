@@ -13,17 +13,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.defer import Deferred, DeferredList, maybeDeferred
+from twisted.internet.threads import deferToThreadPool
 
 from jsonapi.api import ApiServices, JsonApi
 from jsonapi.openapi import document_bytes
 from jsonapi.renderer import JsonRenderer
 from jsonapi.resource import JsonApiResource
 from jsonapi.webhooks import Poster, WebhookDeliverer, agent_poster
+from vending.login_throttle import ThrottleSettings
 from vending.requests import RequestKey, StoredResponse
 from vending.services import idempotency
 from vending.services.account_views import AccountViews
-from vending.services.api_access import ApiAccess
+from vending.services.api_access import ApiAccess, OperatorLogin
+from vending.services.channel_products import ChannelProducts
 from vending.services.sale_queries import SaleQueries
 from vending.services.sms import SmsOutbox
 from vending.services.wallets import Wallets
@@ -68,6 +71,8 @@ def build_json_api(
         clock,
         cache_seconds=config.security.auth_cache_seconds,
         pin_log_n=config.security.scrypt_log_n,
+        operator_login=_operator_login(getattr(app, "authenticator", None), reactor),
+        throttle=ThrottleSettings.from_config(config.security),
     )
     webhooks = Webhooks(runner, keyring, clock)
     deliverer = WebhookDeliverer(
@@ -100,6 +105,7 @@ def build_json_api(
             # Built by the card adapter when [cards] is on (it owns the switch client).
             card_checkout=lambda: getattr(app, "_evd_card_checkout", None),
             sms_outbox=SmsOutbox(runner, keyring, clock, config.sms.short_code),
+            products=ChannelProducts(runner),
             distribution=services.distribution,
             rewards=services.rewards,
         ),
@@ -109,6 +115,26 @@ def build_json_api(
         renderer=renderer,
     )
     return JsonApiMount(api, JsonApiResource(api), deliverer, access)
+
+
+def _operator_login(authenticator: Any, reactor: Any) -> OperatorLogin | None:
+    """Operators' app sign-in through the one authenticator (scrypt, throttling and
+    lockout per operator and per address, as on XMLVend). It blocks (database, scrypt), so
+    under a real reactor it runs on the reactor's thread pool; a test's fake reactor has
+    none and the (immediate) database answers at once."""
+    if authenticator is None:
+        return None
+    pool = getattr(reactor, "getThreadPool", None)
+
+    def login(client_id: str, operator: str, password: str, address: str | None) -> Deferred:
+        call = authenticator.authenticate
+        if pool is None:
+            return maybeDeferred(call, client_id, operator, password, None, address)
+        return deferToThreadPool(
+            reactor, pool(), call, client_id, operator, password, None, address
+        )
+
+    return login
 
 
 def build_for_serve(app: Any, *, reactor: Any, background: bool = True) -> JsonApiMount:

@@ -267,9 +267,70 @@ SCHEMAS: dict[str, Any] = {
             "account": _ref("AccountAfter"),
         }
     ),
-    "SignIn": _obj({"msisdn": MSISDN, "pin": {"type": "string"}}),
+    "SignIn": {
+        "description": "A consumer signs in with its mobile number and PIN; a vendor's "
+        "operator (a merchant's app) with the client id, operator name and password it uses "
+        "on XMLVend. Wrong credentials are throttled: 429 locked until the time in detail.",
+        "oneOf": [
+            _obj({"msisdn": MSISDN, "pin": {"type": "string"}}),
+            _obj(
+                {
+                    "client_id": {"type": "string", "maxLength": 64},
+                    "operator": {"type": "string", "maxLength": 64},
+                    "password": {"type": "string"},
+                }
+            ),
+        ],
+    },
     "Session": _obj(
-        {"token": {"type": "string"}, "token_type": {"const": "Bearer"}, "expires_at": INSTANT}
+        {
+            "token": {"type": "string"},
+            "token_type": {"const": "Bearer"},
+            "expires_at": INSTANT,
+            "kind": {"enum": ["consumer", "merchant"]},
+        }
+    ),
+    "CurrentSession": _obj(
+        {
+            "kind": {"enum": ["consumer", "merchant", "api_key"]},
+            "name": {"type": "string"},
+            "msisdn": _nullable({"type": "string"}),
+            "client_id": _nullable({"type": "string"}),
+            "operator": _nullable({"type": "string"}),
+            "currency": CURRENCY,
+            "expires_at": _nullable(INSTANT),
+        }
+    ),
+    "Products": _obj(
+        {
+            "items": {
+                "type": "array",
+                "items": _obj(
+                    {
+                        "code": {"type": "string"},
+                        "kind": {"enum": ["electricity", "voucher"]},
+                        "category": {"type": "string", "examples": ["airtime", "data"]},
+                        "name": {"type": "string"},
+                        "currency": CURRENCY,
+                        "price": _nullable(AMOUNT),
+                        "min_amount": _nullable(AMOUNT),
+                        "max_amount": _nullable(AMOUNT),
+                        "network": _nullable({"type": "string"}),
+                    }
+                ),
+            }
+        }
+    ),
+    "Meter": _obj(
+        {
+            "meter": {"type": "string"},
+            "customer": _nullable({"type": "string"}),
+            "address": _nullable({"type": "string"}),
+            "utility": {"type": "string"},
+            "can_vend": {"type": "boolean"},
+            "min_amount": _nullable(AMOUNT),
+            "max_amount": _nullable(AMOUNT),
+        }
     ),
     "WebhookSet": _obj({"callback_url": _nullable({"type": "string", "format": "uri"})}),
     "Webhook": _obj(
@@ -388,14 +449,29 @@ PATHS: dict[str, Any] = {
     },
     "/sessions": {
         "post": _op(
-            "Consumer sign-in: mobile number and PIN give a session token",
+            "Sign in (a consumer: mobile number and PIN; a merchant's operator: client id, "
+            "operator and password): a short-lived session token for apps",
             {"201": _json("Session", "Signed in")},
             body="SignIn",
             public=True,
         )
     },
     "/sessions/current": {
-        "delete": _op("Consumer sign-out", {"204": {"description": "Signed out"}})
+        "get": _op("Who the bearer credential speaks for", {"200": _json("CurrentSession", "Who")}),
+        "delete": _op("Sign out (ends the session)", {"204": {"description": "Signed out"}}),
+    },
+    "/products": {
+        "get": _op(
+            "What the caller can buy with POST /sales (active vouchers and electricity)",
+            {"200": _json("Products", "Electricity first, then vouchers by code")},
+        )
+    },
+    "/meters/{meter}": {
+        "get": _op(
+            "Confirm a meter before paying: its customer and utility",
+            {"200": _json("Meter", "The meter")},
+            parameters=[_path_param("meter", {"type": "string", "pattern": "^[0-9]{6,20}$"})],
+        )
     },
     "/sales": {
         "post": _op(
@@ -655,7 +731,8 @@ DOCUMENT: dict[str, Any] = {
             "bearer": {
                 "type": "http",
                 "scheme": "bearer",
-                "description": "An API key (evd api-key create) or a consumer session token",
+                "description": "An API key (evd api-key create) or a session token "
+                "(POST /sessions: a consumer's or a merchant operator's)",
             }
         },
         "schemas": SCHEMAS,

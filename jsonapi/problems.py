@@ -20,6 +20,7 @@ from utilities import errors as utility_errors
 from vending import api_keys, consumers
 from vending import errors as core
 from vending.auth import CredentialsChanged
+from vending.login_throttle import LoginThrottled
 
 PROBLEM_CONTENT_TYPE: Final = b"application/problem+json"
 TYPE_BASE: Final = "/api/v1/problems/"
@@ -122,6 +123,7 @@ PROBLEM_TABLE: Final[dict[type[BaseException], ProblemType]] = {
     consumers.UnknownConsumer: NOT_FOUND,
     api_keys.UnknownApiKey: NOT_FOUND,
     CredentialsChanged: UNAUTHENTICATED,
+    LoginThrottled: LOCKED,
     core.AuthenticationFailed: UNAUTHENTICATED,
     core.OperatorBlocked: FORBIDDEN,
     core.NotAuthorised: FORBIDDEN,

@@ -40,7 +40,15 @@ class JsonApiResource(Resource):
             for name, values in request.requestHeaders.getAllRawHeaders()
         }
         body = request.content.read() if request.content is not None else b""
-        incoming = Incoming(request.method.decode("latin-1"), path, query, headers, body)
+        peer = request.getClientAddress()
+        incoming = Incoming(
+            request.method.decode("latin-1"),
+            path,
+            query,
+            headers,
+            body,
+            address=getattr(peer, "host", None),
+        )
         gone: list[bool] = []
         request.notifyFinish().addErrback(lambda _: gone.append(True))
 

@@ -32,6 +32,9 @@ from vending.storage.schema import accounts, operators, vendors
 from vending.vendors import get_operator, get_vendor, parse_privileges
 
 KEY_PREFIX = "evd_live_"
+# The label of vending.app_sessions' rows in this table (short-lived operator sign-ins):
+# never accepted as an API key, never listed as one.
+APP_SESSION_LABEL = "app session"
 WEBHOOK_SECRET_PREFIX = "whsec_"
 _HINT_CHARS = 6
 
@@ -112,6 +115,8 @@ def create_api_key(
     ``key`` lets the demo seed a known key; anything else gets a random one."""
     if len(label) > 80:
         raise InvalidRequest("a key label must be at most 80 characters")
+    if label == APP_SESSION_LABEL:
+        raise InvalidRequest(f"{APP_SESSION_LABEL!r} is reserved for app sessions")
     vendor = get_vendor(txn, vendor_client_id)
     operator = get_operator(txn, operator_name, vendor_client_id)
     key = key or new_key()
@@ -149,7 +154,8 @@ def get_api_key(txn: Txn, key_id: int) -> ApiKey:
 
 
 def list_api_keys(txn: Txn, vendor_client_id: str | None = None) -> list[ApiKey]:
-    query = _select().order_by(api_keys.c.id)
+    # App sessions (short-lived operator sign-ins) are not keys staff manage.
+    query = _select().where(api_keys.c.label != APP_SESSION_LABEL).order_by(api_keys.c.id)
     if vendor_client_id is not None:
         query = query.where(vendors.c.client_id == vendor_client_id)
     return [_from_row(row) for row in txn.execute(query)]
@@ -202,6 +208,7 @@ def principal_for_key(txn: Txn, key: str) -> KeyPrincipal:
             api_keys.c.id.label("api_key_id"),
             api_keys.c.key_hash,
             api_keys.c.revoked_at,
+            api_keys.c.label,
             vendors.c.id.label("vendor_id"),
             vendors.c.client_id,
             vendors.c.name,
@@ -226,6 +233,9 @@ def principal_for_key(txn: Txn, key: str) -> KeyPrincipal:
         row is None
         or not hmac.compare_digest(bytes(row.key_hash), digest)
         or row.revoked_at is not None
+        # An app session (vending.app_sessions) shares the table but is no API key: it
+        # must never be accepted without its expiry checks.
+        or row.label == APP_SESSION_LABEL
     ):
         raise InvalidApiKey("the API key is unknown or revoked")
     return KeyPrincipal(

@@ -506,6 +506,11 @@ def log_in(
 def consumer_for_session(txn: Txn, token: str, now: datetime) -> Consumer:
     """The consumer of a live session; InvalidSession otherwise (one error for every
     reason), ConsumerBlocked for a blocked consumer."""
+    return session_of(txn, token, now)[0]
+
+
+def session_of(txn: Txn, token: str, now: datetime) -> tuple[Consumer, datetime]:
+    """:func:`consumer_for_session` and when the session ends."""
     digest = token_digest(token)
     row = txn.execute(
         select(consumer_sessions).where(consumer_sessions.c.token_hash == digest)
@@ -522,7 +527,7 @@ def consumer_for_session(txn: Txn, token: str, now: datetime) -> Consumer:
         raise InvalidSession("the session ended when the PIN or status changed; sign in again")
     if consumer.status != "active":
         raise ConsumerBlocked(f"consumer {consumer.msisdn} is {consumer.status}")
-    return consumer
+    return consumer, row.expires_at
 
 
 def end_session(txn: Txn, token: str, now: datetime) -> None:

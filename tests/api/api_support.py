@@ -257,6 +257,8 @@ def build_api_world(
         runner=services.runner,
         keyring=keyring,
         services=services,
+        # Operators' app sign-in goes through the XMLVend server's one authenticator.
+        authenticator=xml.server.authenticator,
     )
     built = build_json_api(app, reactor=xml.reactor, post=receiver.post, poll_seconds=5.0)
     mount(xml.server.site, built.segment, built.resource)

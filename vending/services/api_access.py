@@ -1,5 +1,7 @@
-"""Who calls the API channels: API keys (a vendor's operator) and consumers signed in with
-their mobile number and PIN. The one place the JSON adapter (and later SMS/USSD and the
+"""Who calls the API channels: API keys (a vendor's operator), consumers signed in with
+their mobile number and PIN, and operators signed in from an app with their client id,
+operator name and password (``vending.app_sessions``: short-lived, for browsers and phones
+that must not hold an API key). The one place the JSON adapter (and later SMS/USSD and the
 app) turn a credential into a :class:`Caller`.
 
 A verified credential is remembered in memory for ``cache_seconds`` under its SHA-256, so a
@@ -20,10 +22,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from vending import api_keys, consumers
+from vending import api_keys, app_sessions, consumers, login_throttle
 from vending.auth import Principal
 from vending.clock import Clock
-from vending.errors import InvalidRequest
+from vending.errors import AuthenticationFailed, InvalidRequest, UnknownVendor
 from vending.storage.database import Txn
 
 
@@ -48,10 +50,18 @@ class Caller:
     api_key_id: int | None = None
     consumer_id: int | None = None
     msisdn: str | None = None
+    # An operator's app session (vending.app_sessions) and when any session ends.
+    app_session_id: int | None = None
+    expires_at: datetime | None = None
 
     @property
     def is_consumer(self) -> bool:
         return self.consumer_id is not None
+
+    @property
+    def is_session(self) -> bool:
+        """Signed in (consumer or app session), as opposed to an API key."""
+        return self.consumer_id is not None or self.app_session_id is not None
 
 
 def _key_caller(txn: Txn, key: str) -> Caller:
@@ -76,12 +86,24 @@ def consumer_principal(txn: Txn, consumer: consumers.Consumer, *, now: datetime)
 
 
 def _session_caller(txn: Txn, token: str, now: datetime) -> Caller:
-    consumer = consumers.consumer_for_session(txn, token, now)
+    consumer, expires_at = consumers.session_of(txn, token, now)
     return Caller(
         consumer_principal(txn, consumer, now=now),
         consumer.scope,
         consumer_id=consumer.id,
         msisdn=consumer.msisdn,
+        expires_at=expires_at,
+    )
+
+
+def _app_session_caller(txn: Txn, token: str, now: datetime) -> Caller:
+    found = app_sessions.principal_for_session(txn, token, now)
+    # The operator's request keys live in its vendor's key space, as with its API keys.
+    return Caller(
+        found.principal,
+        found.principal.client_id,
+        app_session_id=found.session_id,
+        expires_at=found.expires_at,
     )
 
 
@@ -90,10 +112,31 @@ def recheck_caller(txn: Txn, caller: Caller) -> None:
     (The vendor and operator are ``vending.auth.revalidate``'s.)"""
     if caller.api_key_id is not None:
         api_keys.check_key_live(txn, caller.api_key_id)
+    if caller.app_session_id is not None:
+        app_sessions.check_session_live(txn, caller.app_session_id)
     if caller.consumer_id is not None:
         consumer = consumers.get_consumer_by_id(txn, caller.consumer_id)
         if consumer.status != "active":
             raise consumers.ConsumerBlocked(f"consumer {consumer.msisdn} is {consumer.status}")
+
+
+def _consumer_sign_in(
+    txn: Txn,
+    msisdn: str,
+    pin: str,
+    keys: tuple[login_throttle.ThrottleKey, ...],
+    settings: login_throttle.ThrottleSettings,
+    now: datetime,
+) -> consumers.LoginOutcome | login_throttle.Lock:
+    """One PIN attempt and its count, in one transaction (committed either way): a locked
+    address is refused before the PIN is checked."""
+    lock = login_throttle.active_lock(txn, keys, now)
+    if lock is not None:
+        return lock
+    outcome = consumers.log_in(txn, msisdn, pin, now=now)
+    if outcome.token is None and keys:
+        login_throttle.record_failure(txn, keys, now, settings)
+    return outcome
 
 
 @dataclass(frozen=True)
@@ -102,13 +145,28 @@ class Session:
     expires_at: datetime
 
 
+# Verifies an operator's password (vending.auth.Authenticator: throttled per operator and
+# per address) off the calling thread: (client id, operator, password, address) ->
+# awaitable Principal. The adapter that owns the thread pools supplies it.
+OperatorLogin = Callable[[str, str, str, str | None], Any]
+
+
 class ApiAccess:
     """Authentication of API callers (thread-safe cache)."""
 
     def __init__(
-        self, runner: Runner, clock: Clock, *, cache_seconds: float = 30.0, pin_log_n: int = 14
+        self,
+        runner: Runner,
+        clock: Clock,
+        *,
+        cache_seconds: float = 30.0,
+        pin_log_n: int = 14,
+        operator_login: OperatorLogin | None = None,
+        throttle: login_throttle.ThrottleSettings | None = None,
     ) -> None:
         self._runner = runner
+        self._operator_login = operator_login
+        self._throttle = throttle or login_throttle.ThrottleSettings()
         self._clock = clock
         self._cache_seconds = cache_seconds
         self.pin_log_n = pin_log_n
@@ -121,7 +179,10 @@ class ApiAccess:
         with self._lock:
             found = self._cache.get(digest)
         if found is not None and found[0] > time.monotonic():
-            return found[1]
+            caller = found[1]
+            # A session that ended meanwhile is verified afresh (and refused).
+            if caller.expires_at is None or caller.expires_at > self._clock():
+                return caller
         return None
 
     def _remember(self, credential: str, caller: Caller) -> Caller:
@@ -151,17 +212,33 @@ class ApiAccess:
             caller = await self._runner.run(
                 "api_session_caller", _session_caller, credential, self._clock()
             )
+        elif credential.startswith(app_sessions.SESSION_PREFIX):
+            caller = await self._runner.run(
+                "api_app_session_caller", _app_session_caller, credential, self._clock()
+            )
         else:
             caller = await self._runner.run("api_key_caller", _key_caller, credential)
         return self._remember(credential, caller)
 
-    async def sign_in(self, msisdn: str, pin: str) -> Session:
-        """Mobile number + PIN → a session token. Wrong PINs count towards a lock."""
+    async def sign_in(self, msisdn: str, pin: str, address: str | None = None) -> Session:
+        """Mobile number + PIN → a session token. Wrong PINs count towards the consumer's
+        lock and, with the client's ``address``, towards that address's lock
+        (``vending.login_throttle``, shared with operator logins): guessing many numbers'
+        PINs from one place is stopped too."""
         if not isinstance(pin, str) or not pin:
             raise InvalidRequest("pin is required")
+        now = self._clock()
         outcome = await self._runner.run(
-            "api_consumer_sign_in", consumers.log_in, msisdn, pin, now=self._clock()
+            "api_consumer_sign_in",
+            _consumer_sign_in,
+            msisdn,
+            pin,
+            login_throttle.keys_for("", None, address),
+            self._throttle,
+            now,
         )
+        if isinstance(outcome, login_throttle.Lock):
+            raise login_throttle.LoginThrottled(outcome.key, outcome.until, now)
         if outcome.locked_until is not None and outcome.token is None:
             raise consumers.ConsumerLocked(
                 "too many wrong PINs: try again after "
@@ -171,8 +248,37 @@ class ApiAccess:
             raise consumers.InvalidSession("unknown mobile number or wrong PIN")
         return Session(outcome.token, outcome.expires_at)
 
+    async def sign_in_operator(
+        self, client_id: str, operator: str, password: str, address: str | None
+    ) -> Session:
+        """An app session for a vendor's operator: its client id, name and password (the
+        XMLVend credentials), verified and throttled by the authenticator."""
+        if self._operator_login is None:
+            raise InvalidRequest("operator sign-in is not available here")
+        for name, value in (("client_id", client_id), ("operator", operator)):
+            if not isinstance(value, str) or not value or len(value) > 64:
+                raise InvalidRequest(f"{name} is required (at most 64 characters)")
+        if not isinstance(password, str) or not password or len(password) > 200:
+            raise InvalidRequest("password is required")
+        try:
+            principal = await self._operator_login(client_id, operator, password, address)
+        except UnknownVendor:
+            # The same answer as a wrong password: sign-in must not tell client ids apart.
+            raise AuthenticationFailed("unknown client id, operator or wrong password") from None
+        opened = await self._runner.run(
+            "api_app_sign_in", app_sessions.open_session, principal, now=self._clock()
+        )
+        return Session(opened.token, opened.expires_at)
+
     async def sign_out(self, token: str) -> None:
-        await self._runner.run("api_consumer_sign_out", consumers.end_session, token, self._clock())
+        if token.startswith(app_sessions.SESSION_PREFIX):
+            await self._runner.run(
+                "api_app_sign_out", app_sessions.end_session, token, self._clock()
+            )
+        else:
+            await self._runner.run(
+                "api_consumer_sign_out", consumers.end_session, token, self._clock()
+            )
         digest = hashlib.sha256(token.encode()).digest()
         with self._lock:
             self._cache.pop(digest, None)

@@ -1,0 +1,108 @@
+"""Helpers of the phone web app's tests (imported by name: every test directory has a
+conftest module of its own): the running server with a JSON API client, the consumers the
+tests make, and what `evd demo` does not seed (a distribution network and a points rule)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.error import HTTPError
+from urllib.request import Request, urlopen
+
+from fixed_clock import NOW
+from live_support import ServerProcess
+
+from distribution import nodes, rewards
+from vending.api_demo import DEMO_API_KEY
+from vending.storage.database import Database
+from vending.vendors import set_vendor_privileges
+
+
+@dataclass
+class Live:
+    """The running server: its base URL and a JSON API client."""
+
+    base: str
+    server: ServerProcess
+    dealer_key: str
+
+    @property
+    def app(self) -> str:
+        return self.base + "/app/"
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        token: str = DEMO_API_KEY,
+        idempotency_key: str | None = None,
+    ) -> tuple[int, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        request = Request(self.base + "/api/v1" + path, data=data, method=method)
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        if idempotency_key:
+            request.add_header("Idempotency-Key", idempotency_key)
+        try:
+            with urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+
+CAFE = "6004708000090"
+PLATFORM = "6004708000106"
+# Consumers earn a point per 1.00 spent on R10 airtime, each worth 0.01.
+POINTS_PRODUCT = "AIR-DEMO-10"
+
+
+def network_and_points(database_file: Path) -> None:
+    """What `evd demo` does not seed: the cafe as a retailer under a dealer (the platform
+    vendor, which may decide its subtree's fund requests), and a reward points rule."""
+
+    def build(txn: Any) -> None:
+        nodes.create_root(txn, code="OP", name="Operator", currency="ZAR", actor="t", now=NOW)
+        for parent, code, name, vendor in (
+            ("OP", "DL", "Dealer", PLATFORM),
+            ("DL", "CAFE", "Cafe", CAFE),
+        ):
+            nodes.create_node(
+                txn,
+                actor_node="OP",
+                parent=parent,
+                code=code,
+                name=name,
+                vendor_client_id=vendor,
+                actor="t",
+                now=NOW,
+            )
+        set_vendor_privileges(txn, PLATFORM, grant=["network"], actor="t", now=NOW)
+        rewards.set_rule(
+            txn,
+            product_code=POINTS_PRODUCT,
+            holder="consumer",
+            per_amount=100,
+            point_value=1,
+            valid_days=30,
+            actor="t",
+            now=NOW,
+        )
+
+    database = Database(f"sqlite:///{database_file}", pool_size=1)
+    try:
+        database.run_txn("test_network", build)
+    finally:
+        database.close()
+
+
+@dataclass(frozen=True)
+class Consumer:
+    msisdn: str
+    pin: str
+    name: str

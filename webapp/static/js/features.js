@@ -1,0 +1,8 @@
+// Screens that depend on optional parts of the JSON API: each screen also copes with the
+// server answering that the part is off (501 not-supported) or not for this caller (403).
+export const FEATURES = {
+  // POST/GET /fund-requests: a merchant whose vendor is a node of the distribution network.
+  fundRequests: true,
+  // GET /points, /points/statement, POST /points/redemptions: consumers and merchants.
+  rewardPoints: true,
+};
