@@ -3,9 +3,9 @@ headless through Playwright's Python API.
 
 Playwright is told where Chromium is (``executable_path``); ``playwright install`` is never run,
 so nothing is downloaded at test time. Outside CI a missing Chromium skips with the reason;
-under ``CI=true`` it fails the run. Import the fixtures from a ``conftest.py``::
-
-    from browser_support import browser, desktop_page, phone_page  # noqa: F401
+under ``CI=true`` it fails the run. ``tests/conftest.py`` registers the fixtures
+once for the whole session: Playwright's sync API cannot run two instances at once, so no other
+conftest may import them again.
 """
 
 from __future__ import annotations

@@ -20,6 +20,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# The real browser (marker browser), registered once: one Playwright per test session.
+from browser_support import browser, desktop_page, phone_page  # noqa: F401
 from fixed_clock import MutableClock
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url

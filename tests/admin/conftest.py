@@ -24,6 +24,3 @@ def adm(
 ) -> AdminWorld:
     return build_admin_world(database, keyring, secrets_sentinel, clock)
 
-
-# The real browser (marker browser): Debian's Chromium through Playwright.
-from browser_support import browser, desktop_page  # noqa: E402, F401

@@ -14,7 +14,6 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "xmlvend" / "server"))
 
-from browser_support import browser, phone_page  # noqa: F401
 from live_support import ServerProcess, evd, write_config
 from webapp_support import PLATFORM, Consumer, Live, network_and_points
 
