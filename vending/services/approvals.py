@@ -189,6 +189,13 @@ class FourEyes:
             )
             raise
 
+    async def view(self, actor: StaffUser, approval_id: int) -> Approval:
+        """An approval for its page: the requester sees its own, deciders those in scope."""
+        approval = await self.get(actor, approval_id)
+        if approval.requested_by_id != actor.id:
+            await self._access.require(actor, "approvals.decide", f"approval:{approval_id}")
+        return approval
+
     async def _check_decider(self, actor: StaffUser, approval: Approval) -> ApprovalKind:
         registered = self._kind(approval.kind)
         subject = f"approval:{approval.id}"
@@ -238,6 +245,23 @@ class FourEyes:
             now=self._clock(),
         )
         return await self.get(actor, approval_id)
+
+    async def withdraw(self, actor: StaffUser, approval_id: int, note: str = "") -> Approval:
+        """The requester takes back its own pending request (rejected, "withdrawn")."""
+        approval = await self.get(actor, approval_id)
+        if approval.requested_by_id != actor.id:
+            await self._access.deny(
+                actor, "approvals.withdraw", f"approval:{approval_id}", "not your request"
+            )
+        return await self._runner.run(
+            "approval_withdraw",
+            approvals.decide,
+            approval_id=approval_id,
+            state="rejected",
+            decided_by=actor.actor,
+            note=f"withdrawn by the requester{': ' + note if note else ''}"[:200],
+            now=self._clock(),
+        )
 
     async def reject(self, actor: StaffUser, approval_id: int, note: str = "") -> Approval:
         approval = await self.get(actor, approval_id)
