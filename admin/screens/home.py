@@ -13,7 +13,8 @@ def register(ui: AdminUI) -> None:
         pending = []
         if ctx.user.can("approvals.decide"):
             pending = await services.four_eyes.pending(ctx.user, limit=20)
-        return Page("home.html", {"pending": pending})
+        mine = await services.four_eyes.pending(ctx.user, mine=True, limit=20)
+        return Page("home.html", {"pending": pending, "mine": mine})
 
     @ui.page("/index", stage=None)
     async def index(ctx: Ctx) -> Redirect:

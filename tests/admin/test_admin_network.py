@@ -260,6 +260,7 @@ def test_a_requester_opens_and_withdraws_its_own_request(adm: AdminWorld) -> Non
     mine = adm.database.run_txn("t", approvals_listing)[0]
     assert mine.requested_by == "staff:dealer.a" and mine.id != staff_approval.id
     assert dealer.get("/admin/approvals").status == 403  # the queue is for deciders
+    assert "My requests waiting for approval" in dealer.get("/admin/").text
     detail = dealer.open(f"/admin/approvals/{mine.id}")
     assert detail.status == 200 and "Withdraw my request" in detail.text
     assert "Approve and run" not in detail.text

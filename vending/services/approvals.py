@@ -96,9 +96,13 @@ def _scope_ids(txn: Txn, node_code: str) -> set[int]:
     return {node.id for node in nodes.subtree(txn, node_code)}
 
 
-def _listing(txn: Txn, state: str | None, node_code: str | None, limit: int) -> list[Approval]:
+def _listing(
+    txn: Txn, state: str | None, node_code: str | None, requested_by_id: int | None, limit: int
+) -> list[Approval]:
     ids = None if node_code is None else _scope_ids(txn, node_code)
-    return approvals.listing(txn, state=state, node_ids=ids, limit=limit)
+    return approvals.listing(
+        txn, state=state, node_ids=ids, requested_by_id=requested_by_id, limit=limit
+    )
 
 
 def _get_in_scope(txn: Txn, approval_id: int, node_code: str | None) -> Approval:
@@ -164,14 +168,23 @@ class FourEyes:
         return Outcome(approval, None)
 
     async def pending(
-        self, actor: StaffUser, *, state: str | None = "pending", limit: int = 100
+        self,
+        actor: StaffUser,
+        *,
+        state: str | None = "pending",
+        mine: bool = False,
+        limit: int = 100,
     ) -> list[Approval]:
-        """The approvals the actor may see: all for staff, its subtree's for a partner."""
+        """The approvals the actor may decide (all for staff, its subtree's for a partner;
+        needs approvals.decide), or with ``mine`` the ones it asked for."""
+        if not mine:
+            await self._access.require(actor, "approvals.decide", "approvals")
         return await self._runner.run(
             "approval_list",
             _listing,
             state,
             actor.node_code if actor.is_partner else None,
+            actor.id if mine else None,
             min(limit, 500),
         )
 
