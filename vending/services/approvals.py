@@ -175,10 +175,9 @@ class FourEyes:
         mine: bool = False,
         limit: int = 100,
     ) -> list[Approval]:
-        """The approvals the actor may decide (all for staff, its subtree's for a partner;
-        needs approvals.decide), or with ``mine`` the ones it asked for."""
-        if not mine:
-            await self._access.require(actor, "approvals.decide", "approvals")
+        """The approvals in the actor's scope (all for staff, its subtree's for a partner),
+        or with ``mine`` the ones it asked for. Listing needs no permission (a screen shows
+        whether an action already waits); deciding does."""
         return await self._runner.run(
             "approval_list",
             _listing,
