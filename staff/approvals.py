@@ -128,6 +128,7 @@ def listing(
     *,
     state: str | None = "pending",
     node_ids: set[int] | None = None,
+    requested_by_id: int | None = None,
     limit: int = 100,
 ) -> list[Approval]:
     """Newest first; ``node_ids``: only those a partner may see (requested in its subtree)."""
@@ -136,6 +137,8 @@ def listing(
         query = query.where(approvals.c.state == state)
     if node_ids is not None:
         query = query.where(approvals.c.node_id.in_(sorted(node_ids)))
+    if requested_by_id is not None:
+        query = query.where(approvals.c.requested_by_id == requested_by_id)
     return [_approval(row) for row in txn.execute(query)]
 
 

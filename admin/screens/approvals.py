@@ -27,19 +27,22 @@ def register(ui: AdminUI) -> None:
             "approvals.html", {"rows": rows, "state": state, "done": done, "kinds": four_eyes.kinds}
         )
 
-    @ui.page("/approvals/<approval_id>", permission="approvals.decide")
+    # No page-level permission: the requester may open (and withdraw) its own request; the
+    # service checks everything else.
+    @ui.page("/approvals/<approval_id>")
     async def detail(ctx: Ctx, approval_id: str) -> Page:
-        approval = await four_eyes.get(ctx.user, _id(approval_id))
-        return Page("approval.html", {"a": approval, "done": ""})
+        approval = await four_eyes.view(ctx.user, _id(approval_id))
+        return Page("approval.html", {"a": approval, "done": "", "kinds": four_eyes.kinds})
 
-    @ui.page("/approvals/<approval_id>/decide", methods=("POST",), permission="approvals.decide")
+    @ui.page("/approvals/<approval_id>/decide", methods=("POST",))
     async def decide(ctx: Ctx, approval_id: str) -> Page:
         number = _id(approval_id)
         note = ctx.field("note")[:200]
         if ctx.field("decision") == "approve":
             approval = await four_eyes.approve(ctx.user, number, note)
+        elif ctx.field("decision") == "withdraw":
+            approval = await four_eyes.withdraw(ctx.user, number, note)
         else:
             approval = await four_eyes.reject(ctx.user, number, note)
-        return Page(
-            "approval.html", {"a": approval, "done": f"Approval {number}: {approval.state}."}
-        )
+        done = f"Approval {number}: {approval.state}."
+        return Page("approval.html", {"a": approval, "done": done, "kinds": four_eyes.kinds})

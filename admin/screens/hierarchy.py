@@ -90,7 +90,8 @@ def register(ui: AdminUI) -> None:
             if approval is not None:
                 return {
                     "done": f"Above the four-eyes threshold: approval {approval.id} waits "
-                    "for a second user."
+                    "for a second user.",
+                    "approval_id": str(approval.id),
                 }
             return {"done": f"Done: transfer {outcome.result['transfer_id']}."}  # type: ignore[attr-defined]
 

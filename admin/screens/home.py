@@ -12,8 +12,11 @@ def register(ui: AdminUI) -> None:
     async def home(ctx: Ctx) -> Page:
         pending = []
         if ctx.user.can("approvals.decide"):
-            pending = await services.four_eyes.pending(ctx.user, limit=20)
-        return Page("home.html", {"pending": pending})
+            waiting = await services.four_eyes.pending(ctx.user, limit=40)
+            # One's own requests are for someone else to decide: listed apart below.
+            pending = [a for a in waiting if a.requested_by_id != ctx.user.id][:20]
+        mine = await services.four_eyes.pending(ctx.user, mine=True, limit=20)
+        return Page("home.html", {"pending": pending, "mine": mine})
 
     @ui.page("/index", stage=None)
     async def index(ctx: Ctx) -> Redirect:

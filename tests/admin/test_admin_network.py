@@ -240,3 +240,36 @@ def test_a_dealer_creates_below_itself_but_links_no_vendor(adm: AdminWorld) -> N
     )
     assert claim.status == 403
     assert _forbidden(adm, "staff:dealer.a")[0]["details"]["reason"].startswith("only staff")
+
+
+def test_a_requester_opens_and_withdraws_its_own_request(adm: AdminWorld) -> None:
+    admin = adm.as_admin()
+    admin.open("/admin/network/DEALER-B")
+    admin.post(
+        "/admin/network/DEALER-B/credit",
+        {"direction": "credit", "amount": "3000.00", "reason": "staff one"},
+    )
+    staff_approval = adm.database.run_txn("t", approvals_listing)[0]
+    dealer = adm.as_dealer()
+    dealer.open("/admin/network/SHOP-CAFE")
+    page = dealer.post(
+        "/admin/network/SHOP-CAFE/credit",
+        {"direction": "credit", "amount": "2000.00", "reason": "big order"},
+    )
+    assert 'id="approval-link"' in page.text
+    mine = adm.database.run_txn("t", approvals_listing)[0]
+    assert mine.requested_by == "staff:dealer.a" and mine.id != staff_approval.id
+    assert dealer.get("/admin/approvals").status == 403  # the queue is for deciders
+    assert "My requests waiting for approval" in dealer.get("/admin/").text
+    detail = dealer.open(f"/admin/approvals/{mine.id}")
+    assert detail.status == 200 and "Withdraw my request" in detail.text
+    assert "Approve and run" not in detail.text
+    assert dealer.post(f"/admin/approvals/{mine.id}/decide", {"decision": "approve"}).status == 403
+    withdrawn = dealer.post(f"/admin/approvals/{mine.id}/decide", {"decision": "withdraw"})
+    assert withdrawn.status == 200 and "rejected" in withdrawn.text
+    # Someone else's request: neither opened nor withdrawn.
+    assert dealer.get(f"/admin/approvals/{staff_approval.id}").status == 403
+    dealer.open(f"/admin/approvals/{mine.id}")
+    other = dealer.post(f"/admin/approvals/{staff_approval.id}/decide", {"decision": "withdraw"})
+    assert other.status == 403
+    assert adm.database.run_txn("t", approvals_listing)[0].state == "pending"

@@ -96,9 +96,13 @@ def _scope_ids(txn: Txn, node_code: str) -> set[int]:
     return {node.id for node in nodes.subtree(txn, node_code)}
 
 
-def _listing(txn: Txn, state: str | None, node_code: str | None, limit: int) -> list[Approval]:
+def _listing(
+    txn: Txn, state: str | None, node_code: str | None, requested_by_id: int | None, limit: int
+) -> list[Approval]:
     ids = None if node_code is None else _scope_ids(txn, node_code)
-    return approvals.listing(txn, state=state, node_ids=ids, limit=limit)
+    return approvals.listing(
+        txn, state=state, node_ids=ids, requested_by_id=requested_by_id, limit=limit
+    )
 
 
 def _get_in_scope(txn: Txn, approval_id: int, node_code: str | None) -> Approval:
@@ -164,14 +168,22 @@ class FourEyes:
         return Outcome(approval, None)
 
     async def pending(
-        self, actor: StaffUser, *, state: str | None = "pending", limit: int = 100
+        self,
+        actor: StaffUser,
+        *,
+        state: str | None = "pending",
+        mine: bool = False,
+        limit: int = 100,
     ) -> list[Approval]:
-        """The approvals the actor may see: all for staff, its subtree's for a partner."""
+        """The approvals in the actor's scope (all for staff, its subtree's for a partner),
+        or with ``mine`` the ones it asked for. Listing needs no permission (a screen shows
+        whether an action already waits); deciding does."""
         return await self._runner.run(
             "approval_list",
             _listing,
             state,
             actor.node_code if actor.is_partner else None,
+            actor.id if mine else None,
             min(limit, 500),
         )
 
@@ -188,6 +200,13 @@ class FourEyes:
                 actor, "approvals.view", f"approval:{approval_id}", "outside your network"
             )
             raise
+
+    async def view(self, actor: StaffUser, approval_id: int) -> Approval:
+        """An approval for its page: the requester sees its own, deciders those in scope."""
+        approval = await self.get(actor, approval_id)
+        if approval.requested_by_id != actor.id:
+            await self._access.require(actor, "approvals.decide", f"approval:{approval_id}")
+        return approval
 
     async def _check_decider(self, actor: StaffUser, approval: Approval) -> ApprovalKind:
         registered = self._kind(approval.kind)
@@ -238,6 +257,23 @@ class FourEyes:
             now=self._clock(),
         )
         return await self.get(actor, approval_id)
+
+    async def withdraw(self, actor: StaffUser, approval_id: int, note: str = "") -> Approval:
+        """The requester takes back its own pending request (rejected, "withdrawn")."""
+        approval = await self.get(actor, approval_id)
+        if approval.requested_by_id != actor.id:
+            await self._access.deny(
+                actor, "approvals.withdraw", f"approval:{approval_id}", "not your request"
+            )
+        return await self._runner.run(
+            "approval_withdraw",
+            approvals.decide,
+            approval_id=approval_id,
+            state="rejected",
+            decided_by=actor.actor,
+            note=f"withdrawn by the requester{': ' + note if note else ''}"[:200],
+            now=self._clock(),
+        )
 
     async def reject(self, actor: StaffUser, approval_id: int, note: str = "") -> Approval:
         approval = await self.get(actor, approval_id)
