@@ -13,11 +13,17 @@ from sqlalchemy import Row, insert, select, update
 from distribution import nodes
 from distribution.tables import fund_requests
 from vending import audit, outbox
-from vending.errors import InvalidAmount, InvalidRequest
+from vending.errors import InvalidAmount, InvalidRequest, NotFound
 from vending.money import Money
 from vending.storage.database import Txn
 
 DEFAULT_TTL = timedelta(hours=24)
+
+
+class UnknownFundRequest(NotFound):
+    """No such fund request."""
+
+    code = "unknown_fund_request"
 
 
 @dataclass(frozen=True)
@@ -59,7 +65,7 @@ def _request(row: Row) -> FundRequest:
 def get_request(txn: Txn, request_id: int) -> FundRequest:
     row = txn.execute(_query().where(fund_requests.c.id == request_id)).first()
     if row is None:
-        raise InvalidRequest(f"no fund request {request_id}")
+        raise UnknownFundRequest(f"no fund request {request_id}")
     return _request(row)
 
 

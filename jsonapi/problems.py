@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from distribution import nodes, rewards
+from distribution import fund_requests, nodes, rewards
 from utilities import errors as utility_errors
 from vending import api_keys, consumers
 from vending import errors as core
@@ -131,6 +131,7 @@ PROBLEM_TABLE: Final[dict[type[BaseException], ProblemType]] = {
     core.NetworkRefusal: NETWORK_LIMIT,
     rewards.NotEnoughPoints: NOT_ENOUGH_POINTS,
     nodes.OutsideSubtree: NOT_FOUND,
+    fund_requests.UnknownFundRequest: NOT_FOUND,
     core.ReversalRefused: REVERSAL_REFUSED,
     core.UnknownSale: NOT_FOUND,
     utility_errors.OperationNotSupported: NOT_SUPPORTED,

@@ -111,10 +111,32 @@ def test_outside_the_subtree_is_not_found(api: ApiWorld) -> None:
     request = api.client.post(
         "/fund-requests", {"amount": "20.00", "reference": "R3"}, key=api.key
     ).json()
-    # A vendor outside the network may not even see it.
+    # A vendor outside the network is refused outright.
     stranger = api.new_key("6004708000113", "lowcred")
     answer = api.client.post(f"/fund-requests/{request['id']}/approval", key=stranger)
     assert answer.status == 403, answer.body
+
+    # A dealer of another branch, with the privilege, does not even see it.
+    def other_branch(txn: Any) -> None:
+        nodes.create_node(
+            txn,
+            actor_node="OP",
+            parent="OP",
+            code="DL2",
+            name="Other dealer",
+            vendor_client_id="6004708000113",
+            actor="t",
+            now=NOW,
+        )
+        set_vendor_privileges(txn, "6004708000113", grant=["network"], actor="t", now=NOW)
+
+    api.database.run_txn("branch", other_branch)
+    other = api.new_key("6004708000113", "lowcred")
+    assert api.client.get("/fund-requests/pending", key=other).json()["items"] == []
+    answer = api.client.post(f"/fund-requests/{request['id']}/approval", key=other)
+    assert answer.status == 404 and answer.problem_type == "not-found", answer.body
+    missing = api.client.post("/fund-requests/999999/approval", key=other)
+    assert missing.status == 404, missing.body
 
 
 def test_a_node_limit_refuses_the_sale_with_a_problem(api: ApiWorld) -> None:
