@@ -24,7 +24,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, delete, insert, select, update
 
 from vending.api_keys import APP_SESSION_LABEL
 from vending.api_tables import api_keys
@@ -68,6 +68,15 @@ def open_session(
     """A new session for a verified operator (``principal`` from the authenticator)."""
     if principal.operator_id is None:
         raise AuthenticationFailed("an app session needs an operator")
+    # The operator's ended sessions go as it opens a new one, so the table holds at most
+    # the sessions of the last hour per operator (nothing refers to a session's row).
+    txn.execute(
+        delete(api_keys).where(
+            api_keys.c.label == APP_SESSION_LABEL,
+            api_keys.c.operator_id == principal.operator_id,
+            api_keys.c.created_at <= now - timedelta(seconds=seconds),
+        )
+    )
     token = SESSION_PREFIX + secrets.token_urlsafe(32)
     session_id = txn.execute(
         insert(api_keys)

@@ -9,8 +9,10 @@ from __future__ import annotations
 from api_support import ApiWorld, idem
 from fixed_clock import NOW
 from server_support import CAFE, CAFE_OPERATOR, NORMAL_METER, VOUCHER_PRODUCT
+from sqlalchemy import select
 
 from vending.api_keys import list_api_keys
+from vending.api_tables import api_keys
 from vending.passwords import hash_password
 from vending.vendors import get_operator, set_operator_password, set_vendor_blocked
 
@@ -95,6 +97,16 @@ def test_a_session_ends_when_it_expires_or_the_password_changes(api: ApiWorld) -
     api.database.run_txn("test_password", change)
     api.json_api.access.forget()
     assert api.client.get("/account", key=fresh).status == 401
+    # A new sign-in clears the operator's ended sessions away (the expired first one).
+    api.advance(3600)
+    assert _sign_in(api, password="another-pass-9").status == 201
+    rows = api.database.run_txn(
+        "test_rows",
+        lambda txn: txn.execute(
+            select(api_keys.c.id).where(api_keys.c.label == "app session")
+        ).all(),
+    )
+    assert len(rows) == 1
 
 
 def test_a_blocked_vendor_is_refused_on_its_session(api: ApiWorld) -> None:
