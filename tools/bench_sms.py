@@ -86,33 +86,60 @@ def sms_counts(url: str) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
+def mo_messages(merchants: list[str], meters: list[str]) -> list[tuple[str, str]]:
+    """(sender, text) of the MOs: every meter once, the merchants taking turns (a sale
+    locks its meter's and its vendor's rows, as the XMLVend load rotates over both)."""
+    return [
+        (merchants[index % len(merchants)], f"{PIN} ELEC {meter} 20")
+        for index, meter in enumerate(meters)
+    ]
+
+
 def round_trips(
     kannel: LocalKannel, merchants: list[str], meters: list[str], count: int, timeout: float
 ) -> tuple[float, int]:
-    """Inject ``count`` MOs spread over the merchants; (seconds until every reply, replies)."""
-    per = [count // len(merchants) + (1 if i < count % len(merchants) else 0)
-           for i in range(len(merchants))]  # fmt: skip
+    """Inject ``count`` MOs through one fake phone connection (fakesmsc picks each from
+    :func:`mo_messages` at random); (seconds until every reply reached it, replies)."""
+    first, *more = mo_messages(merchants, meters)
+
+    def replies(mts: list) -> int:  # type: ignore[type-arg]
+        return sum(1 for mt in mts if mt.text.startswith("Elec "))
+
     started = time.monotonic()
-    results: list[int] = []
+    mts = kannel.exchange(
+        *first,
+        more=more,
+        count=count,
+        until=lambda found: replies(found) >= count,
+        timeout=timeout,
+    )
+    return time.monotonic() - started, replies(mts)
 
-    def one(index: int) -> None:
-        mts = kannel.exchange(
-            merchants[index],
-            f"{PIN} ELEC {meters[index % len(meters)]} 20",
-            count=per[index],
-            until=lambda found, n=per[index]: len(found) >= n,
-            timeout=timeout,
-        )
-        results.append(len([mt for mt in mts if mt.text.startswith("Elec ")]))
 
-    import threading
+def reply_states(url: str) -> dict[str, int]:
+    """The reply MTs by state (``delivered``: Kannel's delivery report came back)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT state, count(*) FROM sms_messages WHERE purpose = 'reply' "
+                    "GROUP BY state"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    return {str(row[0]): int(row[1]) for row in rows}
 
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(merchants)) if per[i]]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return time.monotonic() - started, sum(results)
+
+def wait_delivered(url: str, expected: int, timeout: float) -> dict[str, int]:
+    """Poll until ``expected`` reply MTs are ``delivered`` (or ``timeout``); the states."""
+    deadline = time.monotonic() + timeout
+    while True:
+        states = reply_states(url)
+        if states.get("delivered", 0) >= expected or time.monotonic() > deadline:
+            return states
+        time.sleep(0.5)
 
 
 def direct_mos(port: int, merchants: list[str], meters: list[str], count: int) -> float:
@@ -153,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vendors", type=int, default=8)
     parser.add_argument("--sms", type=int, default=400, help="MOs of the timed SMS phase")
     parser.add_argument("--burst", type=int, default=10000, help="MOs of the burst (0: skip)")
+    parser.add_argument("--burst-timeout", type=float, default=1800.0)
     parser.add_argument("--direct", type=int, default=0, help="diagnostic: MOs straight to us")
     parser.add_argument("--url", default=os.environ.get("EVD_BENCH_POSTGRES_URL", DEFAULT_URL))
     args = parser.parse_args(argv)
@@ -191,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
             # Warm the PIN cache and connections, then the timed SMS phase.
-            round_trips(kannel, merchants, list(bench.meters), len(merchants), 30)
+            round_trips(kannel, merchants, list(bench.meters), len(merchants) * 2, 60)
             seconds, replies = round_trips(kannel, merchants, list(bench.meters), args.sms, 120)
             sms_rate = replies / seconds
             print(f"XMLVend electricity vends/s  {xml.rate:8.1f}  (errors {xml.error_total()})")
@@ -203,16 +231,24 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"diagnostic: MOs straight to /sms/mo, handled/s {rate:8.1f}")
             if args.burst:
                 before, _ = sms_counts(url)
+                delivered_before = reply_states(url).get("delivered", 0)
                 seconds, replies = round_trips(
-                    kannel, merchants, list(bench.meters), args.burst, 600
+                    kannel, merchants, list(bench.meters), args.burst, args.burst_timeout
                 )
                 sales, distinct = sms_counts(url)
                 burst_sales = sales - before
+                states = wait_delivered(url, delivered_before + args.burst, 120)
+                delivered = states.get("delivered", 0) - delivered_before
                 print(
-                    f"burst {args.burst} MOs in {seconds:.1f} s: replies {replies}, "
-                    f"lost {args.burst - replies}, SMS sales {burst_sales}, "
-                    f"duplicated {sales - distinct}"
+                    f"burst {args.burst} MOs in {seconds:.1f} s ({replies / seconds:.1f}/s): "
+                    f"replies {replies}, lost {args.burst - replies}, SMS sales {burst_sales}, "
+                    f"duplicated {sales - distinct}, reply MTs delivered {delivered} "
+                    f"(all reply MTs by state: {states})"
                 )
+                ok = replies == args.burst == burst_sales == delivered and sales == distinct
+                if not ok:
+                    print("burst FAILED", file=sys.stderr)
+                    return 1
         finally:
             server.stop()
             kannel.stop()

@@ -160,11 +160,15 @@ get-url = "{get_url}"
         receiver: str = "12345",
         timeout: float = 30.0,
         interval: float = 0.0,
+        more: list[tuple[str, str]] = (),  # type: ignore[assignment]
     ) -> list[Mt]:
         """Inject ``count`` MOs (each gets its own gateway message id) through
         ``fakesmsc`` and collect the MTs it receives until ``until(mts)`` is true (or
-        ``timeout``)."""
+        ``timeout``). With ``more`` ((sender, text) pairs), each MO is one of all the given
+        messages, picked at random by fakesmsc. The fake SMSC takes one phone connection at
+        a time: a load is one ``exchange`` with several messages, not several at once."""
         fakesmsc = self.binaries.get("fakesmsc") or find_binaries()["fakesmsc"]  # type: ignore[index]
+        messages = [(sender, text), *more]
         argv = [
             fakesmsc,
             "-H",
@@ -175,7 +179,7 @@ get-url = "{get_url}"
             str(interval),
             "-m",
             str(count),
-            f"{sender} {receiver} text {text}",
+            *(f"{who} {receiver} text {what}" for who, what in messages),
         ]
         process = subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True

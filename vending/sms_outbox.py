@@ -126,9 +126,24 @@ def enqueue(
 
 
 def claim_due(txn: Txn, keyring: Keyring, *, now: datetime, limit: int = 50) -> list[OutgoingSms]:
-    """Claim up to ``limit`` due messages (``pending`` -> ``sending``) and open their text."""
+    """Claim up to ``limit`` due messages (``pending`` -> ``sending``) and open their text.
+
+    One conditional UPDATE for the whole round (not a statement per message): on
+    PostgreSQL the due rows are locked with SKIP LOCKED, so claimers in other processes
+    take other rows; the ``state = 'pending'`` condition makes a lost race claim nothing."""
+    due = (
+        select(sms_messages.c.id)
+        .where(sms_messages.c.state == "pending", sms_messages.c.next_attempt_at <= now)
+        .order_by(sms_messages.c.next_attempt_at, sms_messages.c.id)
+        .limit(limit)
+    )
+    if txn.is_postgres:
+        due = due.with_for_update(skip_locked=True)
     rows = txn.execute(
-        select(
+        update(sms_messages)
+        .where(sms_messages.c.id.in_(due.scalar_subquery()), sms_messages.c.state == "pending")
+        .values(state="sending", attempts=sms_messages.c.attempts + 1, sent_at=now)
+        .returning(
             sms_messages.c.id,
             sms_messages.c.source,
             sms_messages.c.msisdn,
@@ -137,31 +152,57 @@ def claim_due(txn: Txn, keyring: Keyring, *, now: datetime, limit: int = 50) -> 
             sms_messages.c.coding,
             sms_messages.c.dlr_token,
             sms_messages.c.attempts,
+            sms_messages.c.next_attempt_at,
         )
-        .where(sms_messages.c.state == "pending", sms_messages.c.next_attempt_at <= now)
-        .order_by(sms_messages.c.next_attempt_at, sms_messages.c.id)
-        .limit(limit)
     ).all()
-    claimed: list[OutgoingSms] = []
-    for row in rows:
-        won = txn.execute(
-            update(sms_messages)
-            .where(sms_messages.c.id == row.id, sms_messages.c.state == "pending")
-            .values(state="sending", attempts=sms_messages.c.attempts + 1, sent_at=now)
-        ).rowcount
-        if won:
-            claimed.append(
-                OutgoingSms(
-                    id=row.id,
-                    msisdn=row.msisdn,
-                    sender=row.sender,
-                    text=_open(txn, keyring, row.source, row.body),
-                    coding=row.coding,
-                    dlr_token=row.dlr_token,
-                    attempts=row.attempts + 1,
-                )
+    rows.sort(key=lambda row: (row.next_attempt_at, row.id))
+    return [
+        OutgoingSms(
+            id=row.id,
+            msisdn=row.msisdn,
+            sender=row.sender,
+            text=_open(txn, keyring, row.source, row.body),
+            coding=row.coding,
+            dlr_token=row.dlr_token,
+            attempts=row.attempts,
+        )
+        for row in rows
+    ]
+
+
+def record_attempts(
+    txn: Txn, outcomes: list[tuple[int, str, str | None]], *, now: datetime
+) -> list[str]:
+    """Several attempts' outcomes ((message id, outcome, error) each, see
+    :func:`record_attempt`); the new states in the same order. The accepted ones -- nearly
+    all -- are one UPDATE."""
+    accepted = [message_id for message_id, outcome, _ in outcomes if outcome == "accepted"]
+    taken: set[int] = set()
+    if accepted:
+        taken = {
+            int(row.id)
+            for row in txn.execute(
+                update(sms_messages)
+                .where(sms_messages.c.id.in_(accepted), sms_messages.c.state == "sending")
+                .values(state="submitted", last_error=None)
+                .returning(sms_messages.c.id)
             )
-    return claimed
+        }
+    states: dict[int, str] = {}
+    late = [message_id for message_id in accepted if message_id not in taken]
+    if late:  # a delivery report came first: its state stands
+        rows = txn.execute(
+            select(sms_messages.c.id, sms_messages.c.state).where(sms_messages.c.id.in_(late))
+        )
+        states.update({int(row.id): str(row.state) for row in rows})
+    for message_id, outcome, error in outcomes:
+        if outcome == "accepted":
+            states.setdefault(message_id, "submitted")
+        else:
+            states[message_id] = record_attempt(
+                txn, message_id, outcome=outcome, error=error, now=now
+            )
+    return [states[message_id] for message_id, _, _ in outcomes]
 
 
 def record_attempt(
@@ -266,6 +307,7 @@ __all__ = [
     "count_by_state",
     "enqueue",
     "record_attempt",
+    "record_attempts",
     "record_dlr",
     "release_stale",
     "states_for_request",

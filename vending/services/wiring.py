@@ -45,7 +45,7 @@ from vending.services.batches import Batches
 from vending.services.bill_payments import BillPayments
 from vending.services.context import Clock, TxnRunner
 from vending.services.deposits import Deposits
-from vending.services.electricity_sales import ElectricitySales, RecipientTokens
+from vending.services.electricity_sales import ElectricitySales
 from vending.services.fault_reports import FaultReports
 from vending.services.meters import MeterOperations
 from vending.services.money_transfers import MoneyTransfers
@@ -56,6 +56,7 @@ from vending.services.reprints import Reprints
 from vending.services.reversal_policy import ReversalPolicy
 from vending.services.statements import Statements
 from vending.services.voucher_sales import VoucherSales
+from vending.services.wakeup import Wakeup
 from vending.storage.database import Database
 
 # A periodic timer: every(seconds, fn) runs the coroutine function fn now and then every
@@ -104,12 +105,14 @@ class Services:
     bills: BillPayments | None = None
     transfers: MoneyTransfers | None = None
     aeps: AepsService | None = None
+    # Fired after a sale queued an SMS to a consumer; the SMS deliverer connects to it.
+    sms_queued: Wakeup = field(default_factory=Wakeup)
 
     def with_utility(self, utility: UtilityService) -> Services:
         """The same services over another utility side (tests wrap the real one)."""
         return dataclasses.replace(
             self,
-            electricity=ElectricitySales(utility, recipients=self.electricity._recipients),
+            electricity=ElectricitySales(utility, on_sms_queued=self.sms_queued),
             meters=MeterOperations(utility),
             accounts=Accounts(self.runner, utility),
             utility=utility,
@@ -166,12 +169,10 @@ def build_services(
         deposit_settings = DepositSettings.load(config.path(config.deposits.settings_file))
         deposits = Deposits(runner, deposit_settings, clock)
     policy = ReversalPolicy(window=timedelta(seconds=config.sales.reversal_window_seconds))
-    sender = config.sms.short_code
+    sms_queued = Wakeup()
     return Services(
-        electricity=ElectricitySales(
-            utility, recipients=RecipientTokens(runner, keyring, clock, sender)
-        ),
-        vouchers=VoucherSales(runner, keyring, clock, sms_sender=sender),
+        electricity=ElectricitySales(utility, on_sms_queued=sms_queued),
+        vouchers=VoucherSales(runner, keyring, clock, on_sms_queued=sms_queued),
         meters=MeterOperations(utility),
         advices=Advices(runner, keyring, clock, renderers, policy),
         reprints=Reprints(runner, keyring),
@@ -203,6 +204,7 @@ def build_services(
         transfers=None if fulfilment is None else MoneyTransfers(runner, fulfilment, clock),
         aeps=_aeps_service(runner, keyring, clock, fulfilment),
         deposits=deposits,
+        sms_queued=sms_queued,
     )
 
 
