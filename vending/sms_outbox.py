@@ -24,9 +24,11 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from vending.backoff import exponential
 from vending.channel_tables import sms_messages
 from vending.keyring import Keyring
 from vending.storage.database import Txn
+from vending.storage.schema import sales
 
 BACKOFF_SECONDS = 5.0
 MAX_BACKOFF_SECONDS = 300.0
@@ -61,6 +63,8 @@ class SmsState:
     created_at: datetime
     sent_at: datetime | None
     dlr_at: datetime | None
+    # The request (sale) it was sent for, if any.
+    request_pk: int | None = None
 
 
 def _aad(source: str) -> bytes:
@@ -78,7 +82,8 @@ def _open(txn: Txn, keyring: Keyring, source: str, sealed: bytes) -> str:
 
 
 def backoff(attempts: int) -> float:
-    return min(BACKOFF_SECONDS * 2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS)
+    """Seconds before the next try after ``attempts`` failed ones."""
+    return exponential(attempts, base=BACKOFF_SECONDS, cap=MAX_BACKOFF_SECONDS)
 
 
 def enqueue(
@@ -289,6 +294,28 @@ def states_for_request(txn: Txn, request_pk: int) -> list[SmsState]:
     return [_state(row) for row in rows]
 
 
+def recipient_messages(
+    txn: Txn, *, vendor_id: int | None = None, state: str | None = None, limit: int = 50
+) -> list[SmsState]:
+    """The newest PINs and tokens sent to consumers, optionally of one vendor and/or in
+    one state (``failed``, ``unknown``: what staff follow up). Never their text."""
+    query = select(*_STATE_COLUMNS).where(sms_messages.c.purpose == "recipient")
+    if vendor_id is not None:
+        query = query.where(sms_messages.c.vendor_id == vendor_id)
+    if state is not None:
+        query = query.where(sms_messages.c.state == state)
+    rows = txn.execute(query.order_by(sms_messages.c.id.desc()).limit(limit)).all()
+    return [_state(row) for row in rows]
+
+
+def states_for_sale(txn: Txn, sale_id: int) -> list[SmsState]:
+    """The messages sent for one sale (its request's), oldest first."""
+    request_pk = txn.execute(
+        select(sales.c.request_pk).where(sales.c.id == sale_id)
+    ).scalar_one_or_none()
+    return [] if request_pk is None else states_for_request(txn, int(request_pk))
+
+
 def count_by_state(txn: Txn) -> dict[str, int]:
     from sqlalchemy import func
 
@@ -306,10 +333,12 @@ __all__ = [
     "claim_due",
     "count_by_state",
     "enqueue",
+    "recipient_messages",
     "record_attempt",
     "record_attempts",
     "record_dlr",
     "release_stale",
     "states_for_request",
+    "states_for_sale",
     "states_for_vendor",
 ]

@@ -303,6 +303,23 @@ class SmsOutbox:
             "sms_request_states", sms_outbox.states_for_request, request_pk
         )
 
+    async def recipient_messages(
+        self, *, vendor_id: int | None = None, state: str | None = None, limit: int = 50
+    ) -> list[SmsState]:
+        """Staff's view (the admin web): the newest PINs and tokens sent to consumers, of
+        one vendor and/or in one state; delivery states only, never the text."""
+        return await self._runner.run(
+            "sms_recipient_messages",
+            sms_outbox.recipient_messages,
+            vendor_id=vendor_id,
+            state=state,
+            limit=limit,
+        )
+
+    async def sale_messages(self, sale_id: int) -> list[SmsState]:
+        """The messages sent for one sale (the consumer's PIN or token), oldest first."""
+        return await self._runner.run("sms_sale_messages", sms_outbox.states_for_sale, sale_id)
+
     async def counts(self) -> dict[str, int]:
         return await self._runner.run("sms_counts", sms_outbox.count_by_state)
 
