@@ -70,20 +70,23 @@ def register_merchants(url: str, vendors: list) -> list[str]:  # type: ignore[ty
     return numbers
 
 
-def sms_counts(url: str) -> tuple[int, int]:
-    """(SMS sales, distinct SMS request keys with a sale)."""
+def _rows(url: str, query: str) -> list:  # type: ignore[type-arg]
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            row = conn.execute(
-                text(
-                    "SELECT count(*), count(DISTINCT r.request_id) FROM sales s "
-                    "JOIN requests r ON r.id = s.request_pk WHERE r.channel = 'sms'"
-                )
-            ).one()
+            return list(conn.execute(text(query)).all())
     finally:
         engine.dispose()
-    return int(row[0]), int(row[1])
+
+
+def sms_counts(url: str) -> tuple[int, int]:
+    """(SMS sales, distinct SMS request keys with a sale)."""
+    ((sales, distinct),) = _rows(
+        url,
+        "SELECT count(*), count(DISTINCT r.request_id) FROM sales s "
+        "JOIN requests r ON r.id = s.request_pk WHERE r.channel = 'sms'",
+    )
+    return int(sales), int(distinct)
 
 
 def mo_messages(merchants: list[str], meters: list[str]) -> list[tuple[str, str]]:
@@ -118,18 +121,8 @@ def round_trips(
 
 def reply_states(url: str) -> dict[str, int]:
     """The reply MTs by state (``delivered``: Kannel's delivery report came back)."""
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT state, count(*) FROM sms_messages WHERE purpose = 'reply' "
-                    "GROUP BY state"
-                )
-            ).all()
-    finally:
-        engine.dispose()
-    return {str(row[0]): int(row[1]) for row in rows}
+    query = "SELECT state, count(*) FROM sms_messages WHERE purpose = 'reply' GROUP BY state"
+    return {str(state): int(count) for state, count in _rows(url, query)}
 
 
 def wait_delivered(url: str, expected: int, timeout: float) -> dict[str, int]:

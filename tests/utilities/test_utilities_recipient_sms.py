@@ -5,12 +5,10 @@ at once or by recovery after a restart (the number travels in the held sale's de
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from upstream_support import METER, TIMEOUT, UpstreamLoop, build_loop
+from upstream_support import METER, TIMEOUT, UpstreamLoop
 from utilities_support import RecordingRenderer, build_world, make_context, result_of
 
 from utilities.interface import MeterQuery, Purchase
@@ -78,17 +76,6 @@ def test_a_vend_without_a_number_sends_nothing(database: Database, keyring: Keyr
     world = build_world(database, keyring)
     world.vend(NORMAL_METER, "20.00")
     assert _messages(database) == []
-
-
-@pytest.fixture
-def loop(
-    database: Database, keyring: Keyring, sqlite_template: Path, tmp_path: Path
-) -> Iterator[UpstreamLoop]:
-    running = build_loop(build_world(database, keyring), sqlite_template, tmp_path)
-    try:
-        yield running
-    finally:
-        running.close()
 
 
 def _start(loop: UpstreamLoop, service, request_id: str):  # type: ignore[no-untyped-def]
