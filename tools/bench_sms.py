@@ -1,5 +1,5 @@
 """Benchmark: SMS round trips through a real Kannel against XMLVend vends, side by side in
-one run, and a burst of MOs with nothing lost and nothing sold twice.
+one run, and a burst of MOs with nothing lost, nothing sold twice and every MT delivered.
 
     .venv/bin/python -m tools.bench_sms [--seconds 8] [--connections 16] [--sms 400]
                                         [--burst 10000] [--url postgresql://...]
@@ -10,13 +10,15 @@ Kannel (``tools.kannel``: bearerbox + smsbox + the fake SMSC) and ``evd serve`` 
 SMS channel on, then:
 
 1. **XMLVend**: closed loop of electricity creditVendReqs for ``--seconds`` (vends/s);
-2. **SMS**: ``--sms`` MOs ``<PIN> ELEC <meter> 20`` injected at once through ``fakesmsc``
-   (senders and meters spread over the bench vendors and meters), timed until every reply
-   MT came back through sendsms (round trips/s: MO -> Kannel -> /sms/mo -> sale -> outbox
-   -> sendsms -> Kannel -> the phone);
+2. **SMS**: ``--sms`` MOs ``<PIN> ELEC <meter> 20`` injected through one fake phone
+   connection (``fakesmsc`` picks each from every meter, the merchants taking turns: the
+   fake SMSC takes one phone at a time), timed until every reply MT came back through
+   sendsms (round trips/s: MO -> Kannel -> /sms/mo -> sale -> outbox -> sendsms -> Kannel
+   -> the phone);
 3. **burst**: ``--burst`` MOs the same way; then counts the replies that reached the phone
-   and the SMS sales in the database: lost = MOs without a reply, duplicated = sales
-   beyond one per MO.
+   and the SMS sales in the database (lost = MOs without a reply, duplicated = sales
+   beyond one per request key) and waits for Kannel's delivery report of every reply MT
+   of the run. Exit status 1 if anything was lost, duplicated or not delivered.
 
 It prints the rates and the ratio SMS/XMLVend (target >= 0.5), and drops the database.
 """
