@@ -133,9 +133,11 @@ def enqueue(
 def claim_due(txn: Txn, keyring: Keyring, *, now: datetime, limit: int = 50) -> list[OutgoingSms]:
     """Claim up to ``limit`` due messages (``pending`` -> ``sending``) and open their text.
 
-    One conditional UPDATE for the whole round (not a statement per message): on
-    PostgreSQL the due rows are locked with SKIP LOCKED, so claimers in other processes
-    take other rows; the ``state = 'pending'`` condition makes a lost race claim nothing."""
+    Two statements for the whole round, not two per message: the due ids (on PostgreSQL
+    locked with SKIP LOCKED, so claimers in other processes take other rows and never wait
+    on each other), then one conditional UPDATE of those ids (``state = 'pending'``: a lost
+    race claims nothing). The ids are read first rather than in a subquery of the UPDATE,
+    whose LIMIT PostgreSQL may evaluate more than once."""
     due = (
         select(sms_messages.c.id)
         .where(sms_messages.c.state == "pending", sms_messages.c.next_attempt_at <= now)
@@ -144,9 +146,12 @@ def claim_due(txn: Txn, keyring: Keyring, *, now: datetime, limit: int = 50) -> 
     )
     if txn.is_postgres:
         due = due.with_for_update(skip_locked=True)
+    ids = [int(row.id) for row in txn.execute(due)]
+    if not ids:
+        return []
     rows = txn.execute(
         update(sms_messages)
-        .where(sms_messages.c.id.in_(due.scalar_subquery()), sms_messages.c.state == "pending")
+        .where(sms_messages.c.id.in_(ids), sms_messages.c.state == "pending")
         .values(state="sending", attempts=sms_messages.c.attempts + 1, sent_at=now)
         .returning(
             sms_messages.c.id,
