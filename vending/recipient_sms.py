@@ -16,6 +16,7 @@ code (``[sms] short_code``), which the utility side does not know.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -69,6 +70,23 @@ def queue_for_sale(
     )
 
 
+def _queue_text(
+    txn: Txn,
+    keyring: Keyring,
+    sale: Sale,
+    text_for: Callable[[str], str],
+    *,
+    now: datetime,
+    vendor_name: str | None,
+) -> list[int]:
+    """``text_for(vendor name)`` to the sale's consumer; the vendor's name is read only
+    when there is a number to send to and the caller did not have it."""
+    if notify_number(sale) is None:
+        return []
+    name = vendor_name or _vendor_name(txn, sale.vendor_id)
+    return queue_for_sale(txn, keyring, sale, text_for(name), now=now)
+
+
 def queue_token(
     txn: Txn,
     keyring: Keyring,
@@ -79,23 +97,22 @@ def queue_token(
     vendor_name: str | None = None,
 ) -> list[int]:
     """An electricity sale's token (``result``: a ``CreditVendResult``) to its consumer."""
-    if notify_number(sale) is None:
-        return []
-    name = vendor_name or _vendor_name(txn, sale.vendor_id)
-    return queue_for_sale(
-        txn, keyring, sale, electricity_token_text(result, sale.receipt_no, name), now=now
-    )
+
+    def text_for(name: str) -> str:
+        return electricity_token_text(result, sale.receipt_no, name)
+
+    return _queue_text(txn, keyring, sale, text_for, now=now, vendor_name=vendor_name)
 
 
 def queue_pin(
     txn: Txn, keyring: Keyring, sold: Any, *, now: datetime, vendor_name: str | None = None
 ) -> list[int]:
     """A voucher sale's PIN (``sold``: a ``VoucherSale``) to its consumer."""
-    sale = sold.sale
-    if notify_number(sale) is None:
-        return []
-    name = vendor_name or _vendor_name(txn, sale.vendor_id)
-    return queue_for_sale(txn, keyring, sale, voucher_pin_text(sold, name), now=now)
+
+    def text_for(name: str) -> str:
+        return voucher_pin_text(sold, name)
+
+    return _queue_text(txn, keyring, sold.sale, text_for, now=now, vendor_name=vendor_name)
 
 
 __all__ = ["NOTIFY", "PURPOSE", "notify_details", "notify_number", "queue_pin", "queue_token"]
