@@ -126,9 +126,22 @@ get-url = "{get_url}"
         self.directory.mkdir(parents=True, exist_ok=True)
         (self.directory / "spool").mkdir(exist_ok=True)
         conf = self.directory / "kannel.conf"
-        conf.write_text(self.config_text())
-        self._spawn([binaries["bearerbox"], str(conf)], "bearerbox.out")
-        _wait_port(self.smsbox_port, timeout)
+        for attempt in range(3):
+            conf.write_text(self.config_text())
+            self._spawn([binaries["bearerbox"], str(conf)], "bearerbox.out")
+            try:
+                _wait_port(self.smsbox_port, timeout, self.processes[-1])
+                break
+            except RuntimeError:
+                self.stop()
+                if attempt == 2:
+                    raise
+                # Another process took a port between free_port() and bearerbox's bind (a
+                # busy machine): bearerbox's own ports again. Those callers were given
+                # (sendsms, the MO URL) stay as they are.
+                self.admin_port, self.smsbox_port, self.smsc_port = (
+                    free_port(), free_port(), free_port()
+                )
         self._spawn([binaries["smsbox"], str(conf)], "smsbox.out")
         _wait_port(self.sendsms_port, timeout)
 
@@ -221,9 +234,11 @@ def _mt(sender: str, receiver: str, coding: str, data: str) -> Mt:
     return Mt(sender, receiver, coding, unquote_plus(data))
 
 
-def _wait_port(port: int, timeout: float) -> None:
+def _wait_port(port: int, timeout: float, process: Any = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"Kannel exited before opening port {port}")
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
                 return
