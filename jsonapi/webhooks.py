@@ -22,6 +22,7 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
+from vending.services.delivery_loop import DeliveryLoop
 from vending.services.webhooks import DueDelivery, Webhooks
 
 log = logging.getLogger("evd.jsonapi.webhooks")
@@ -88,7 +89,9 @@ def agent_poster(reactor: Any, *, timeout_seconds: float = 10.0) -> Poster:
 
 
 class WebhookDeliverer:
-    """Drains due deliveries every ``poll_seconds`` (and at once when kicked)."""
+    """Drains due deliveries on the shared delivery loop
+    (:mod:`vending.services.delivery_loop`): at once when kicked, else every
+    ``poll_seconds``."""
 
     def __init__(
         self,
@@ -102,52 +105,21 @@ class WebhookDeliverer:
         self._webhooks = webhooks
         self._post = post
         self._reactor = reactor
-        self._poll = poll_seconds
         self._timeout = timeout_seconds
-        self._timer: Any = None
-        self._running: Deferred | None = None
-        self._stopped = True
-        self._again = False
+        self.loop = DeliveryLoop(
+            "webhook", self.drain, reactor, ensureDeferred, poll_seconds=poll_seconds
+        )
 
     def start(self) -> None:
-        self._stopped = False
-        self._schedule(0)
+        self.loop.start()
 
     def stop(self) -> Deferred:
-        self._stopped = True
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
-        return self._running if self._running is not None else succeed(None)
+        running = self.loop.stop()
+        return running if running is not None else succeed(None)
 
     def kick(self) -> None:
         """Something was queued: drain now rather than at the next poll."""
-        if self._stopped:
-            return
-        if self._running is not None:
-            self._again = True
-            return
-        self._schedule(0)
-
-    def _schedule(self, seconds: float) -> None:
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
-        self._timer = self._reactor.callLater(seconds, self._tick)
-
-    def _tick(self) -> None:
-        self._timer = None
-        if self._stopped or self._running is not None:
-            return
-        self._running = ensureDeferred(self.drain())
-
-        def done(result: Any) -> None:
-            self._running = None
-            if hasattr(result, "value"):  # a Failure: log, keep polling
-                log.error("webhook delivery round failed: %s", result.value)
-            if not self._stopped:
-                self._schedule(0 if self._again else self._poll)
-            self._again = False
-
-        self._running.addBoth(done)
+        self.loop.kick()
 
     async def drain(self) -> int:
         """Attempt every due delivery once; how many were attempted."""

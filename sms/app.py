@@ -35,10 +35,14 @@ class SmsMount:
     segment: bytes = SEGMENT
     enabled: bool = True
 
+    wakeup: Any = None
+
     def start(self) -> None:
         self.deliverer.start()
 
     def stop(self) -> Deferred:
+        if self.wakeup is not None:
+            self.wakeup.disconnect(self.deliverer.kick)
         return self.deliverer.stop()
 
 
@@ -108,9 +112,14 @@ def build_sms(
         on_queued=deliverer.kick,
     )
     services.register_renderer("sms", channel.renderer)
+    # A sale on any channel that queued a consumer's PIN or token wakes the deliverer on
+    # its commit (vending.recipient_sms); the poll is only for other processes' work.
+    wakeup = getattr(services, "sms_queued", None)
+    if wakeup is not None:
+        wakeup.connect(deliverer.kick)
     token = config.sms.gateway_token
     root = SmsRoot(MoResource(channel, token), DlrResource(outbox, token))
-    return SmsMount(channel, merchants, outbox, deliverer, root)
+    return SmsMount(channel, merchants, outbox, deliverer, root, wakeup=wakeup)
 
 
 class _Off(Resource):

@@ -1,8 +1,9 @@
 """MTs out through Kannel: the sendsms client and the outbox deliverer.
 
 ``KannelSendsms`` makes one ``GET /cgi-bin/sendsms`` per message part with a delivery-report
-URL (``dlr-mask=31``: every state) pointing back at ``/sms/dlr`` with the message id and its
-random token. It classifies what happened, because that decides whether a retry is safe:
+URL (``dlr-mask=19``: delivered, undelivered, rejected) pointing back at ``/sms/dlr`` with
+the message id and its random token. It classifies what happened, because that decides
+whether a retry is safe:
 
 * ``accepted``: a 2xx answer (``0: Accepted for delivery`` / ``3: Queued for later
   delivery``);
@@ -11,9 +12,11 @@ random token. It classifies what happened, because that decides whether a retry 
 * ``lost``: the request went out and no answer came: Kannel may send it, so it is never
   retried automatically (``unknown``).
 
-``MtDeliverer`` drains the outbox on the injected reactor: every ``poll_seconds`` and at
-once when kicked, claims due messages and sends them concurrently. The URL carries the
-sendsms password and the text: neither is ever logged.
+``MtDeliverer`` drains the outbox on the shared delivery loop
+(:mod:`vending.services.delivery_loop`, on the injected reactor): at once when a commit
+queued something (kicked), else every ``poll_seconds``; it claims due messages a round at a
+time and sends them with bounded concurrency. The URL carries the sendsms password and the
+text: neither is ever logged.
 """
 
 from __future__ import annotations
@@ -24,12 +27,24 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from twisted.internet.defer import Deferred, DeferredList, ensureDeferred, succeed
+from twisted.internet.defer import (
+    Deferred,
+    DeferredSemaphore,
+    ensureDeferred,
+    gatherResults,
+    succeed,
+)
 
+from vending.services.delivery_loop import DeliveryLoop
 from vending.services.sms import SmsOutbox
 from vending.sms_outbox import OutgoingSms
 
 log = logging.getLogger("evd.sms.mt")
+
+# Delivery reports wanted: 1 delivered, 2 undelivered, 16 rejected by the SMSC. Not 8
+# (the SMSC took it) nor 4 (queued): a 2xx from sendsms already made the message
+# ``submitted``, and each report is an HTTP request and a write per message.
+DLR_MASK = "19"
 
 # send(message) -> (outcome, error)
 Sender = Callable[[OutgoingSms], Awaitable[tuple[str, str | None]]]
@@ -57,7 +72,8 @@ class KannelSendsms:
         self._token = gateway_token
         self._timeout = timeout_seconds
         pool = HTTPConnectionPool(reactor, persistent=True)
-        pool.maxPersistentPerHost = 16
+        # As many keep-alive connections as the deliverer has requests in flight.
+        pool.maxPersistentPerHost = 32
         self._agent = Agent(reactor, connectTimeout=timeout_seconds, pool=pool)
 
     def dlr_url(self, message: OutgoingSms) -> str:
@@ -75,7 +91,7 @@ class KannelSendsms:
             "text": message.text,
             "charset": "UTF-8",
             "coding": str(message.coding),
-            "dlr-mask": "31",
+            "dlr-mask": DLR_MASK,
             "dlr-url": self.dlr_url(message),
         }
         return f"{self._url}?{urlencode(params)}"
@@ -99,6 +115,11 @@ class KannelSendsms:
 
 
 class MtDeliverer:
+    """Drains the MT outbox through ``send`` on the shared delivery loop: each round claims
+    up to ``batch`` due messages in one statement, sends them with at most ``concurrency``
+    sendsms requests in flight (one keep-alive connection each: no threads, no connection
+    per message) and records the round's outcomes in one transaction."""
+
     def __init__(
         self,
         outbox: SmsOutbox,
@@ -106,61 +127,36 @@ class MtDeliverer:
         reactor: Any,
         *,
         poll_seconds: float = 1.0,
-        batch: int = 50,
+        batch: int = 100,
+        concurrency: int = 32,
         stale_seconds: float = 300.0,
     ) -> None:
         self._outbox = outbox
         self._send = send
-        self._reactor = reactor
-        self._poll = poll_seconds
         self._batch = batch
+        self._in_flight = DeferredSemaphore(concurrency)
         self._stale = stale_seconds
-        self._timer: Any = None
-        self._running: Deferred | None = None
-        self._stopped = True
-        self._again = False
+        self.loop = DeliveryLoop(
+            "sms", self.drain, reactor, ensureDeferred, poll_seconds=poll_seconds
+        )
         self.sent = 0
 
     def start(self) -> None:
-        self._stopped = False
-        self._schedule(0)
+        self.loop.start()
 
     def stop(self) -> Deferred:
-        self._stopped = True
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
-        return self._running if self._running is not None else succeed(None)
+        running = self.loop.stop()
+        return running if running is not None else succeed(None)
 
     def kick(self) -> None:
         """Something was queued: drain now (or right after the running round)."""
-        if self._stopped:
-            return
-        if self._running is not None:
-            self._again = True
-            return
-        self._schedule(0)
+        self.loop.kick()
 
-    def _schedule(self, delay: float) -> None:
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
-        self._timer = self._reactor.callLater(delay, self._round)
-
-    def _round(self) -> None:
-        if self._stopped or self._running is not None:
-            return
-        self._running = ensureDeferred(self.drain())
-        self._running.addErrback(lambda f: log.error("MT delivery round failed: %s", f.value))
-        self._running.addBoth(self._done)
-
-    def _done(self, _: Any) -> None:
-        self._running = None
-        if self._stopped:
-            return
-        if self._again:
-            self._again = False
-            self._schedule(0)
-        else:
-            self._schedule(self._poll)
+    async def _attempt(self, message: OutgoingSms) -> tuple[str, str | None]:
+        try:
+            return await self._send(message)
+        except Exception as exc:  # the sender's own failure: it may have gone out
+            return "lost", f"sender failed: {exc.__class__.__name__}"
 
     async def drain(self) -> int:
         """Send everything due now (batch after batch). How many were handed over."""
@@ -169,13 +165,13 @@ class MtDeliverer:
             due = await self._outbox.claim_due(self._batch)
             if not due:
                 return handed
-            sent = await DeferredList(
-                [ensureDeferred(self._send(message)) for message in due], consumeErrors=True
+            sent = await gatherResults(
+                [self._in_flight.run(lambda m=m: ensureDeferred(self._attempt(m))) for m in due]
             )
-            outcomes: list[tuple[int, str, str | None]] = []
-            for message, (ok, result) in zip(due, sent, strict=True):
-                outcome, error = result if ok else ("lost", "sender failed")
-                outcomes.append((message.id, outcome, error))
+            outcomes = [
+                (message.id, outcome, error)
+                for message, (outcome, error) in zip(due, sent, strict=True)
+            ]
             states = await self._outbox.record_attempts(outcomes)
             for message, (_, outcome, error), state in zip(due, outcomes, states, strict=True):
                 if outcome == "accepted":

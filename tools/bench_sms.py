@@ -1,5 +1,5 @@
 """Benchmark: SMS round trips through a real Kannel against XMLVend vends, side by side in
-one run, and a burst of MOs with nothing lost and nothing sold twice.
+one run, and a burst of MOs with nothing lost, nothing sold twice and every MT delivered.
 
     .venv/bin/python -m tools.bench_sms [--seconds 8] [--connections 16] [--sms 400]
                                         [--burst 10000] [--url postgresql://...]
@@ -10,13 +10,15 @@ Kannel (``tools.kannel``: bearerbox + smsbox + the fake SMSC) and ``evd serve`` 
 SMS channel on, then:
 
 1. **XMLVend**: closed loop of electricity creditVendReqs for ``--seconds`` (vends/s);
-2. **SMS**: ``--sms`` MOs ``<PIN> ELEC <meter> 20`` injected at once through ``fakesmsc``
-   (senders and meters spread over the bench vendors and meters), timed until every reply
-   MT came back through sendsms (round trips/s: MO -> Kannel -> /sms/mo -> sale -> outbox
-   -> sendsms -> Kannel -> the phone);
+2. **SMS**: ``--sms`` MOs ``<PIN> ELEC <meter> 20`` injected through one fake phone
+   connection (``fakesmsc`` picks each from every meter, the merchants taking turns: the
+   fake SMSC takes one phone at a time), timed until every reply MT came back through
+   sendsms (round trips/s: MO -> Kannel -> /sms/mo -> sale -> outbox -> sendsms -> Kannel
+   -> the phone);
 3. **burst**: ``--burst`` MOs the same way; then counts the replies that reached the phone
-   and the SMS sales in the database: lost = MOs without a reply, duplicated = sales
-   beyond one per MO.
+   and the SMS sales in the database (lost = MOs without a reply, duplicated = sales
+   beyond one per request key) and waits for Kannel's delivery report of every reply MT
+   of the run. Exit status 1 if anything was lost, duplicated or not delivered.
 
 It prints the rates and the ratio SMS/XMLVend (target >= 0.5), and drops the database.
 """
@@ -70,49 +72,69 @@ def register_merchants(url: str, vendors: list) -> list[str]:  # type: ignore[ty
     return numbers
 
 
-def sms_counts(url: str) -> tuple[int, int]:
-    """(SMS sales, distinct SMS request keys with a sale)."""
+def _rows(url: str, query: str) -> list:  # type: ignore[type-arg]
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            row = conn.execute(
-                text(
-                    "SELECT count(*), count(DISTINCT r.request_id) FROM sales s "
-                    "JOIN requests r ON r.id = s.request_pk WHERE r.channel = 'sms'"
-                )
-            ).one()
+            return list(conn.execute(text(query)).all())
     finally:
         engine.dispose()
-    return int(row[0]), int(row[1])
+
+
+def sms_counts(url: str) -> tuple[int, int]:
+    """(SMS sales, distinct SMS request keys with a sale)."""
+    ((sales, distinct),) = _rows(
+        url,
+        "SELECT count(*), count(DISTINCT r.request_id) FROM sales s "
+        "JOIN requests r ON r.id = s.request_pk WHERE r.channel = 'sms'",
+    )
+    return int(sales), int(distinct)
+
+
+def mo_messages(merchants: list[str], meters: list[str]) -> list[tuple[str, str]]:
+    """(sender, text) of the MOs: every meter once, the merchants taking turns (a sale
+    locks its meter's and its vendor's rows, as the XMLVend load rotates over both)."""
+    return [
+        (merchants[index % len(merchants)], f"{PIN} ELEC {meter} 20")
+        for index, meter in enumerate(meters)
+    ]
 
 
 def round_trips(
     kannel: LocalKannel, merchants: list[str], meters: list[str], count: int, timeout: float
 ) -> tuple[float, int]:
-    """Inject ``count`` MOs spread over the merchants; (seconds until every reply, replies)."""
-    per = [count // len(merchants) + (1 if i < count % len(merchants) else 0)
-           for i in range(len(merchants))]  # fmt: skip
+    """Inject ``count`` MOs through one fake phone connection (fakesmsc picks each from
+    :func:`mo_messages` at random); (seconds until every reply reached it, replies)."""
+    first, *more = mo_messages(merchants, meters)
+
+    def replies(mts: list) -> int:  # type: ignore[type-arg]
+        return sum(1 for mt in mts if mt.text.startswith("Elec "))
+
     started = time.monotonic()
-    results: list[int] = []
+    mts = kannel.exchange(
+        *first,
+        more=more,
+        count=count,
+        until=lambda found: replies(found) >= count,
+        timeout=timeout,
+    )
+    return time.monotonic() - started, replies(mts)
 
-    def one(index: int) -> None:
-        mts = kannel.exchange(
-            merchants[index],
-            f"{PIN} ELEC {meters[index % len(meters)]} 20",
-            count=per[index],
-            until=lambda found, n=per[index]: len(found) >= n,
-            timeout=timeout,
-        )
-        results.append(len([mt for mt in mts if mt.text.startswith("Elec ")]))
 
-    import threading
+def reply_states(url: str) -> dict[str, int]:
+    """The reply MTs by state (``delivered``: Kannel's delivery report came back)."""
+    query = "SELECT state, count(*) FROM sms_messages WHERE purpose = 'reply' GROUP BY state"
+    return {str(state): int(count) for state, count in _rows(url, query)}
 
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(merchants)) if per[i]]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return time.monotonic() - started, sum(results)
+
+def wait_delivered(url: str, timeout: float) -> dict[str, int]:
+    """Poll until every reply MT is ``delivered`` (or ``timeout``); the states."""
+    deadline = time.monotonic() + timeout
+    while True:
+        states = reply_states(url)
+        if set(states) == {"delivered"} or time.monotonic() > deadline:
+            return states
+        time.sleep(0.5)
 
 
 def direct_mos(port: int, merchants: list[str], meters: list[str], count: int) -> float:
@@ -153,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vendors", type=int, default=8)
     parser.add_argument("--sms", type=int, default=400, help="MOs of the timed SMS phase")
     parser.add_argument("--burst", type=int, default=10000, help="MOs of the burst (0: skip)")
+    parser.add_argument("--burst-timeout", type=float, default=1800.0)
     parser.add_argument("--direct", type=int, default=0, help="diagnostic: MOs straight to us")
     parser.add_argument("--url", default=os.environ.get("EVD_BENCH_POSTGRES_URL", DEFAULT_URL))
     args = parser.parse_args(argv)
@@ -191,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
             # Warm the PIN cache and connections, then the timed SMS phase.
-            round_trips(kannel, merchants, list(bench.meters), len(merchants), 30)
+            round_trips(kannel, merchants, list(bench.meters), len(merchants) * 2, 60)
             seconds, replies = round_trips(kannel, merchants, list(bench.meters), args.sms, 120)
             sms_rate = replies / seconds
             print(f"XMLVend electricity vends/s  {xml.rate:8.1f}  (errors {xml.error_total()})")
@@ -204,15 +227,21 @@ def main(argv: list[str] | None = None) -> int:
             if args.burst:
                 before, _ = sms_counts(url)
                 seconds, replies = round_trips(
-                    kannel, merchants, list(bench.meters), args.burst, 600
+                    kannel, merchants, list(bench.meters), args.burst, args.burst_timeout
                 )
                 sales, distinct = sms_counts(url)
                 burst_sales = sales - before
+                # Every reply MT of the run (warm-up, timed phase, burst) with its report.
+                states = wait_delivered(url, 120)
                 print(
-                    f"burst {args.burst} MOs in {seconds:.1f} s: replies {replies}, "
-                    f"lost {args.burst - replies}, SMS sales {burst_sales}, "
-                    f"duplicated {sales - distinct}"
+                    f"burst {args.burst} MOs in {seconds:.1f} s ({replies / seconds:.1f}/s): "
+                    f"replies {replies}, lost {args.burst - replies}, SMS sales {burst_sales}, "
+                    f"duplicated {sales - distinct}; reply MTs of the run by state: {states}"
                 )
+                ok = replies == args.burst == burst_sales and sales == distinct
+                if not ok or set(states) != {"delivered"}:
+                    print("burst FAILED", file=sys.stderr)
+                    return 1
         finally:
             server.stop()
             kannel.stop()

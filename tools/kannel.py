@@ -126,9 +126,22 @@ get-url = "{get_url}"
         self.directory.mkdir(parents=True, exist_ok=True)
         (self.directory / "spool").mkdir(exist_ok=True)
         conf = self.directory / "kannel.conf"
-        conf.write_text(self.config_text())
-        self._spawn([binaries["bearerbox"], str(conf)], "bearerbox.out")
-        _wait_port(self.smsbox_port, timeout)
+        for attempt in range(3):
+            conf.write_text(self.config_text())
+            self._spawn([binaries["bearerbox"], str(conf)], "bearerbox.out")
+            try:
+                _wait_port(self.smsbox_port, timeout, self.processes[-1])
+                break
+            except RuntimeError:
+                self.stop()
+                if attempt == 2:
+                    raise
+                # Another process took a port between free_port() and bearerbox's bind (a
+                # busy machine): bearerbox's own ports again. Those callers were given
+                # (sendsms, the MO URL) stay as they are.
+                self.admin_port, self.smsbox_port, self.smsc_port = (
+                    free_port(), free_port(), free_port()
+                )
         self._spawn([binaries["smsbox"], str(conf)], "smsbox.out")
         _wait_port(self.sendsms_port, timeout)
 
@@ -160,11 +173,15 @@ get-url = "{get_url}"
         receiver: str = "12345",
         timeout: float = 30.0,
         interval: float = 0.0,
+        more: list[tuple[str, str]] = (),  # type: ignore[assignment]
     ) -> list[Mt]:
         """Inject ``count`` MOs (each gets its own gateway message id) through
         ``fakesmsc`` and collect the MTs it receives until ``until(mts)`` is true (or
-        ``timeout``)."""
+        ``timeout``). With ``more`` ((sender, text) pairs), each MO is one of all the given
+        messages, picked at random by fakesmsc. The fake SMSC takes one phone connection at
+        a time: a load is one ``exchange`` with several messages, not several at once."""
         fakesmsc = self.binaries.get("fakesmsc") or find_binaries()["fakesmsc"]  # type: ignore[index]
+        messages = [(sender, text), *more]
         argv = [
             fakesmsc,
             "-H",
@@ -175,7 +192,7 @@ get-url = "{get_url}"
             str(interval),
             "-m",
             str(count),
-            f"{sender} {receiver} text {text}",
+            *(f"{who} {receiver} text {what}" for who, what in messages),
         ]
         process = subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
@@ -217,9 +234,11 @@ def _mt(sender: str, receiver: str, coding: str, data: str) -> Mt:
     return Mt(sender, receiver, coding, unquote_plus(data))
 
 
-def _wait_port(port: int, timeout: float) -> None:
+def _wait_port(port: int, timeout: float, process: Any = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"Kannel exited before opening port {port}")
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
                 return

@@ -311,10 +311,17 @@ class UssdChannel:
             return con("Amount:"), False
         amount = Money.parse(rest[1], self._currency)
         if len(rest) == 2:
+            return con("Send the token by SMS to (number), 0 for none:"), False
+        recipient = None if rest[2] in ("", "0") else self._phone(rest[2])
+        if len(rest) == 3:
             info = await self._services.meters.confirm_meter(MeterQuery(msno=meter))
             name = info.customer.name if info.customer is not None else "customer"
-            return con(f"{name[:40]}, meter {meter}: buy {amount}?\n1 Confirm\n2 Cancel"), False
-        if len(rest) == 3 and rest[2] == "1":
+            to = f" to {recipient}" if recipient else ""
+            return (
+                con(f"{name[:40]}, meter {meter}: buy {amount}{to}?\n1 Confirm\n2 Cancel"),
+                False,
+            )
+        if len(rest) == 4 and rest[3] == "1":
             if await self._timed_out(principal, session_id):
                 return end("Session timed out. Nothing was sold."), False
             purchase = Purchase(
@@ -323,11 +330,15 @@ class UssdChannel:
                 product_code=self._services.settings.electricity_product,
             )
             outcome = await self._services.electricity.sell(
-                ElectricitySaleRequest(self._context(principal, key, session_id, None), purchase),
+                ElectricitySaleRequest(
+                    self._context(principal, key, session_id, recipient),
+                    purchase,
+                    recipient=recipient,
+                ),
                 self.renderer,
             )
             return outcome.response.body.decode(), True
-        if len(rest) == 3:
+        if len(rest) == 4:
             return end("Cancelled. Nothing was sold."), False
         return end("Invalid choice."), False
 

@@ -23,7 +23,7 @@ from utilities.errors import InsufficientMeterData
 from utilities.interface import CreditVendResult, MeterQuery, Purchase, RequestContext
 from utilities.registry import check_meter_number
 from utilities.tables import upstream_vends
-from vending import outbox
+from vending import outbox, recipient_sms
 from vending.clock import Clock
 from vending.keyring import Keyring
 from vending.products import get_product, price_sale, vendor_commission_bp
@@ -192,6 +192,9 @@ class RoutedSaleStore:
             },
             now=now,
         )
+        # The token to the consumer's phone when the request named one (the number is in
+        # the held sale's details, so a settle by recovery after a restart sends it too).
+        recipient_sms.queue_token(txn, self._keyring, sale, result, now=now)
         available = available_credit(txn, sale.vendor_id)
         response = renderer.vend(request, result, sale, available)
         return idempotency.complete(txn, self._keyring, claim, response, now=now)

@@ -24,9 +24,11 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from vending.backoff import exponential
 from vending.channel_tables import sms_messages
 from vending.keyring import Keyring
 from vending.storage.database import Txn
+from vending.storage.schema import sales
 
 BACKOFF_SECONDS = 5.0
 MAX_BACKOFF_SECONDS = 300.0
@@ -61,6 +63,8 @@ class SmsState:
     created_at: datetime
     sent_at: datetime | None
     dlr_at: datetime | None
+    # The request (sale) it was sent for, if any.
+    request_pk: int | None = None
 
 
 def _aad(source: str) -> bytes:
@@ -78,7 +82,8 @@ def _open(txn: Txn, keyring: Keyring, source: str, sealed: bytes) -> str:
 
 
 def backoff(attempts: int) -> float:
-    return min(BACKOFF_SECONDS * 2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS)
+    """Seconds before the next try after ``attempts`` failed ones."""
+    return exponential(attempts, base=BACKOFF_SECONDS, cap=MAX_BACKOFF_SECONDS)
 
 
 def enqueue(
@@ -126,9 +131,29 @@ def enqueue(
 
 
 def claim_due(txn: Txn, keyring: Keyring, *, now: datetime, limit: int = 50) -> list[OutgoingSms]:
-    """Claim up to ``limit`` due messages (``pending`` -> ``sending``) and open their text."""
+    """Claim up to ``limit`` due messages (``pending`` -> ``sending``) and open their text.
+
+    Two statements for the whole round, not two per message: the due ids (on PostgreSQL
+    locked with SKIP LOCKED, so claimers in other processes take other rows and never wait
+    on each other), then one conditional UPDATE of those ids (``state = 'pending'``: a lost
+    race claims nothing). The ids are read first rather than in a subquery of the UPDATE,
+    whose LIMIT PostgreSQL may evaluate more than once."""
+    due = (
+        select(sms_messages.c.id)
+        .where(sms_messages.c.state == "pending", sms_messages.c.next_attempt_at <= now)
+        .order_by(sms_messages.c.next_attempt_at, sms_messages.c.id)
+        .limit(limit)
+    )
+    if txn.is_postgres:
+        due = due.with_for_update(skip_locked=True)
+    ids = [int(row.id) for row in txn.execute(due)]
+    if not ids:
+        return []
     rows = txn.execute(
-        select(
+        update(sms_messages)
+        .where(sms_messages.c.id.in_(ids), sms_messages.c.state == "pending")
+        .values(state="sending", attempts=sms_messages.c.attempts + 1, sent_at=now)
+        .returning(
             sms_messages.c.id,
             sms_messages.c.source,
             sms_messages.c.msisdn,
@@ -137,31 +162,57 @@ def claim_due(txn: Txn, keyring: Keyring, *, now: datetime, limit: int = 50) -> 
             sms_messages.c.coding,
             sms_messages.c.dlr_token,
             sms_messages.c.attempts,
+            sms_messages.c.next_attempt_at,
         )
-        .where(sms_messages.c.state == "pending", sms_messages.c.next_attempt_at <= now)
-        .order_by(sms_messages.c.next_attempt_at, sms_messages.c.id)
-        .limit(limit)
     ).all()
-    claimed: list[OutgoingSms] = []
-    for row in rows:
-        won = txn.execute(
-            update(sms_messages)
-            .where(sms_messages.c.id == row.id, sms_messages.c.state == "pending")
-            .values(state="sending", attempts=sms_messages.c.attempts + 1, sent_at=now)
-        ).rowcount
-        if won:
-            claimed.append(
-                OutgoingSms(
-                    id=row.id,
-                    msisdn=row.msisdn,
-                    sender=row.sender,
-                    text=_open(txn, keyring, row.source, row.body),
-                    coding=row.coding,
-                    dlr_token=row.dlr_token,
-                    attempts=row.attempts + 1,
-                )
+    rows.sort(key=lambda row: (row.next_attempt_at, row.id))
+    return [
+        OutgoingSms(
+            id=row.id,
+            msisdn=row.msisdn,
+            sender=row.sender,
+            text=_open(txn, keyring, row.source, row.body),
+            coding=row.coding,
+            dlr_token=row.dlr_token,
+            attempts=row.attempts,
+        )
+        for row in rows
+    ]
+
+
+def record_attempts(
+    txn: Txn, outcomes: list[tuple[int, str, str | None]], *, now: datetime
+) -> list[str]:
+    """Several attempts' outcomes ((message id, outcome, error) each, see
+    :func:`record_attempt`); the new states in the same order. The accepted ones -- nearly
+    all -- are one UPDATE."""
+    accepted = [message_id for message_id, outcome, _ in outcomes if outcome == "accepted"]
+    taken: set[int] = set()
+    if accepted:
+        taken = {
+            int(row.id)
+            for row in txn.execute(
+                update(sms_messages)
+                .where(sms_messages.c.id.in_(accepted), sms_messages.c.state == "sending")
+                .values(state="submitted", last_error=None)
+                .returning(sms_messages.c.id)
             )
-    return claimed
+        }
+    states: dict[int, str] = {}
+    late = [message_id for message_id in accepted if message_id not in taken]
+    if late:  # a delivery report came first: its state stands
+        rows = txn.execute(
+            select(sms_messages.c.id, sms_messages.c.state).where(sms_messages.c.id.in_(late))
+        )
+        states.update({int(row.id): str(row.state) for row in rows})
+    for message_id, outcome, error in outcomes:
+        if outcome == "accepted":
+            states.setdefault(message_id, "submitted")
+        else:
+            states[message_id] = record_attempt(
+                txn, message_id, outcome=outcome, error=error, now=now
+            )
+    return [states[message_id] for message_id, _, _ in outcomes]
 
 
 def record_attempt(
@@ -248,6 +299,28 @@ def states_for_request(txn: Txn, request_pk: int) -> list[SmsState]:
     return [_state(row) for row in rows]
 
 
+def recipient_messages(
+    txn: Txn, *, vendor_id: int | None = None, state: str | None = None, limit: int = 50
+) -> list[SmsState]:
+    """The newest PINs and tokens sent to consumers, optionally of one vendor and/or in
+    one state (``failed``, ``unknown``: what staff follow up). Never their text."""
+    query = select(*_STATE_COLUMNS).where(sms_messages.c.purpose == "recipient")
+    if vendor_id is not None:
+        query = query.where(sms_messages.c.vendor_id == vendor_id)
+    if state is not None:
+        query = query.where(sms_messages.c.state == state)
+    rows = txn.execute(query.order_by(sms_messages.c.id.desc()).limit(limit)).all()
+    return [_state(row) for row in rows]
+
+
+def states_for_sale(txn: Txn, sale_id: int) -> list[SmsState]:
+    """The messages sent for one sale (its request's), oldest first."""
+    request_pk = txn.execute(
+        select(sales.c.request_pk).where(sales.c.id == sale_id)
+    ).scalar_one_or_none()
+    return [] if request_pk is None else states_for_request(txn, int(request_pk))
+
+
 def count_by_state(txn: Txn) -> dict[str, int]:
     from sqlalchemy import func
 
@@ -265,9 +338,12 @@ __all__ = [
     "claim_due",
     "count_by_state",
     "enqueue",
+    "recipient_messages",
     "record_attempt",
+    "record_attempts",
     "record_dlr",
     "release_stale",
     "states_for_request",
+    "states_for_sale",
     "states_for_vendor",
 ]

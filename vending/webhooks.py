@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select, update
 
 from vending.api_tables import api_keys, webhook_attempts, webhook_deliveries
+from vending.backoff import exponential
 from vending.storage.database import Txn
 
 BACKOFF_SECONDS = 5.0
@@ -103,7 +104,7 @@ def due(txn: Txn, now: datetime, limit: int = 50) -> list[Delivery]:
 
 def backoff(attempts: int) -> float:
     """Seconds before the next try after ``attempts`` failed ones."""
-    return min(BACKOFF_SECONDS * 2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS)
+    return exponential(attempts, base=BACKOFF_SECONDS, cap=MAX_BACKOFF_SECONDS)
 
 
 def record_attempt(

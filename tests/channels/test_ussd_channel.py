@@ -50,13 +50,27 @@ def test_a_session_that_timed_out_sells_nothing(world: ChannelWorld) -> None:
 
 
 def test_electricity_confirms_the_customer_then_sells(world: ChannelWorld) -> None:
-    screens = _walk(world, "s4", MERCHANT_PIN, "2", NORMAL_METER, "50")
+    screens = _walk(world, "s4", MERCHANT_PIN, "2", NORMAL_METER, "50", "0")
+    assert "token by SMS" in screens[-2]
     assert "Confirm" in screens[-1] and NORMAL_METER in screens[-1]
-    final = world.ussd_step("s4", f"{MERCHANT_PIN}*2*{NORMAL_METER}*50*1")
+    final = world.ussd_step("s4", f"{MERCHANT_PIN}*2*{NORMAL_METER}*50*0*1")
     assert final.startswith("END ") and "Token" in final
     assert world.sale_count() == 1
-    cancelled = _walk(world, "s5", MERCHANT_PIN, "2", NORMAL_METER, "50", "2")[-1]
+    cancelled = _walk(world, "s5", MERCHANT_PIN, "2", NORMAL_METER, "50", "0", "2")[-1]
     assert "Nothing was sold" in cancelled and world.sale_count() == 1
+    world.deliver()
+    assert world.gateway.texts_to(CONSUMER) == []
+
+
+def test_electricity_by_menu_sends_the_token_to_the_recipient(world: ChannelWorld) -> None:
+    screens = _walk(world, "s11", MERCHANT_PIN, "2", NORMAL_METER, "50", "0831234567", "1")
+    assert f"to {CONSUMER}" in screens[-2]
+    token = re.search(r"Token ((?:\d{4} ){4}\d{4})", screens[-1])
+    assert token, screens[-1]
+    assert all(len(screen) <= MAX_SCREEN for screen in screens)
+    world.deliver()
+    (sent,) = world.gateway.texts_to(CONSUMER)
+    assert token.group(1) in sent
 
 
 def test_balance_wrong_pin_and_unknown_numbers(world: ChannelWorld) -> None:

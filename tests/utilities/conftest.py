@@ -4,7 +4,11 @@ would be ambiguous)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
+from upstream_support import UpstreamLoop, build_loop
 from utilities_support import World, build_world
 
 from vending.keyring import Keyring
@@ -14,3 +18,15 @@ from vending.storage.database import Database
 @pytest.fixture
 def world(database: Database, keyring: Keyring) -> World:
     return build_world(database, keyring)
+
+
+# The upstream route against the utility simulator, in memory (upstream_support).
+@pytest.fixture
+def loop(
+    database: Database, keyring: Keyring, sqlite_template: Path, tmp_path: Path
+) -> Iterator[UpstreamLoop]:
+    running = build_loop(build_world(database, keyring), sqlite_template, tmp_path)
+    try:
+        yield running
+    finally:
+        running.close()

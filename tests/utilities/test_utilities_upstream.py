@@ -5,37 +5,22 @@ once for a delivered vend and is refunded for a definitive failure."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from upstream_support import METER, TIMEOUT, UpstreamLoop, build_loop
-from utilities_support import NOW, RecordingRenderer, build_world
+from upstream_support import METER, TIMEOUT, UpstreamLoop
+from utilities_support import NOW, RecordingRenderer
 from utility_meters import simulator_for
 
 from utilities.errors import UpstreamFault, UpstreamUnavailable
 from utilities.interface import MeterQuery
 from utilities.registry import set_blocked
-from vending.keyring import Keyring
 from vending.money import Money
-from vending.storage.database import Database
 from vending.storage.schema import notifications
 
 # The vendor's cost of a R100.00 electricity vend: 2% commission.
 COST_100 = Money.parse("98.00", "ZAR")
-
-
-@pytest.fixture
-def loop(
-    database: Database, keyring: Keyring, sqlite_template: Path, tmp_path: Path
-) -> Iterator[UpstreamLoop]:
-    running = build_loop(build_world(database, keyring), sqlite_template, tmp_path)
-    try:
-        yield running
-    finally:
-        running.close()
 
 
 def test_settled_vend(loop: UpstreamLoop) -> None:

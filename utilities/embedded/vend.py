@@ -38,6 +38,7 @@ from utilities.registry import (
 )
 from utilities.sts import to_base_units
 from utilities.sts.amount import ELECTRICITY_RESOLUTION
+from vending import recipient_sms
 from vending.auth import Principal, revalidate
 from vending.errors import InvalidAmount, InvalidRequest
 from vending.products import Product, get_product, price_sale, vendor_commission_bp
@@ -191,6 +192,10 @@ class Vending(EmbeddedBase):
         info = self.meter_info(txn, updated, tariff=tariff, now=now, product=product)
         info = replace(info, customer=_customer_days(info.customer, meter, now))
         result = _vend_result(info, token, tariff, breakdown, purchase, key_change, fbe_token)
+        # The token to the consumer's phone when the request named one: this transaction.
+        recipient_sms.queue_token(
+            txn, self._keyring, sold.sale, result, now=now, vendor_name=principal.vendor_name
+        )
         return renderer.vend(ctx.request, result, sold.sale, sold.vendor_available)
 
     def _require_tariff(self, vendable: _Vendable) -> TariffTerms:

@@ -17,7 +17,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from vending import sms_merchants, sms_outbox
@@ -260,9 +260,11 @@ class SmsOutbox:
         )
 
     async def claim_due(self, limit: int = 50) -> list[OutgoingSms]:
-        return await self._runner.run(
+        claimed: list[OutgoingSms] = await self._runner.run(
             "sms_claim_due", sms_outbox.claim_due, self._keyring, now=self._clock(), limit=limit
         )
+        # A consumer's PIN or token is queued without a sender (vending.recipient_sms): ours.
+        return [m if m.sender else replace(m, sender=self.sender) for m in claimed]
 
     async def record_attempt(self, message_id: int, outcome: str, error: str | None) -> str:
         return await self._runner.run(
@@ -276,14 +278,9 @@ class SmsOutbox:
 
     async def record_attempts(self, outcomes: list[tuple[int, str, str | None]]) -> list[str]:
         """Several sends' outcomes ((message id, outcome, error) each) in one transaction."""
-        return await self._runner.run("sms_record_attempts", self._record_all, outcomes)
-
-    def _record_all(self, txn: Txn, outcomes: list[tuple[int, str, str | None]]) -> list[str]:
-        now = self._clock()
-        return [
-            sms_outbox.record_attempt(txn, message_id, outcome=outcome, error=error, now=now)
-            for message_id, outcome, error in outcomes
-        ]
+        return await self._runner.run(
+            "sms_record_attempts", sms_outbox.record_attempts, outcomes, now=self._clock()
+        )
 
     async def record_dlr(self, message_id: int, token: str, status: int) -> bool:
         return await self._batch.run(
@@ -305,6 +302,23 @@ class SmsOutbox:
         return await self._runner.run(
             "sms_request_states", sms_outbox.states_for_request, request_pk
         )
+
+    async def recipient_messages(
+        self, *, vendor_id: int | None = None, state: str | None = None, limit: int = 50
+    ) -> list[SmsState]:
+        """Staff's view (the admin web): the newest PINs and tokens sent to consumers, of
+        one vendor and/or in one state; delivery states only, never the text."""
+        return await self._runner.run(
+            "sms_recipient_messages",
+            sms_outbox.recipient_messages,
+            vendor_id=vendor_id,
+            state=state,
+            limit=limit,
+        )
+
+    async def sale_messages(self, sale_id: int) -> list[SmsState]:
+        """The messages sent for one sale (the consumer's PIN or token), oldest first."""
+        return await self._runner.run("sms_sale_messages", sms_outbox.states_for_sale, sale_id)
 
     async def counts(self) -> dict[str, int]:
         return await self._runner.run("sms_counts", sms_outbox.count_by_state)

@@ -8,10 +8,11 @@ A trial (quote) prices the sale and checks the stock: nothing is reserved, nothi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from vending import sms_outbox
+from vending import recipient_sms
 from vending.auth import Principal, revalidate
 from vending.errors import OutOfStock
 from vending.keyring import Keyring
@@ -22,8 +23,6 @@ from vending.services import idempotency
 from vending.services.context import Clock, RequestContext, TxnRunner, created_by
 from vending.services.rendering import ChannelRenderer
 from vending.services.results import Outcome
-from vending.sms_text import split
-from vending.sms_texts import voucher_pin_text
 from vending.storage.database import Txn
 from vending.vendors import get_vendor_by_id
 from vending.vouchers.selling import VoucherSale, quote_voucher, sell_voucher
@@ -33,7 +32,7 @@ from vending.vouchers.selling import VoucherSale, quote_voucher, sell_voucher
 class VoucherSaleRequest:
     """Buy one PIN of ``product_code`` (``amount`` for open-value products, else None).
     ``recipient`` (an MSISDN): the PIN is also sent to that number by SMS, queued in the
-    sale's own transaction (:mod:`vending.sms_outbox`)."""
+    sale's own transaction (:mod:`vending.recipient_sms`)."""
 
     ctx: RequestContext
     product_code: str
@@ -59,18 +58,25 @@ class VoucherQuote:
 
 class VoucherSales:
     def __init__(
-        self, runner: TxnRunner, keyring: Keyring, clock: Clock, sms_sender: str = "12345"
+        self,
+        runner: TxnRunner,
+        keyring: Keyring,
+        clock: Clock,
+        on_sms_queued: Callable[[], None] | None = None,
     ) -> None:
         self._runner = runner
         self._keyring = keyring
         self._clock = clock
-        self._sms_sender = sms_sender
+        # Wakes the SMS deliverer once a sale with a recipient committed (else it polls).
+        self._on_sms_queued = on_sms_queued or (lambda: None)
 
     async def sell(self, request: VoucherSaleRequest, renderer: ChannelRenderer) -> Outcome:
         """Sell one PIN and answer with ``renderer.voucher_sale`` (stored for replay)."""
         processed = await self._runner.run(
             "sell_voucher", self._sell, request, renderer, self._clock()
         )
+        if request.recipient and not processed.replayed:
+            self._on_sms_queued()
         return Outcome.of(processed, product=request.product_code)
 
     def _sell(
@@ -93,21 +99,12 @@ class VoucherSales:
                 created_by=created_by(principal),
                 now=now,
                 paying_consumer_id=principal.consumer_id,
+                details=recipient_sms.notify_details({}, request.recipient),
             )
-            if request.recipient:
-                # The PIN to the consumer's phone: in this transaction, encrypted, unlogged.
-                sms_outbox.enqueue(
-                    txn,
-                    self._keyring,
-                    source=f"sale:{claim.request_pk}",
-                    purpose="recipient",
-                    msisdn=request.recipient,
-                    sender=self._sms_sender,
-                    parts=split(voucher_pin_text(sold, principal.vendor_name)),
-                    now=now,
-                    vendor_id=principal.vendor_id,
-                    request_pk=claim.request_pk,
-                )
+            # The PIN to the consumer's phone: in this transaction, encrypted, unlogged.
+            recipient_sms.queue_pin(
+                txn, self._keyring, sold, now=now, vendor_name=principal.vendor_name
+            )
             return sold
 
         return idempotency.run_once(

@@ -46,7 +46,7 @@ from vending.services.bill_payments import BillPayments
 from vending.services.context import Clock, TxnRunner
 from vending.services.deposits import Deposits
 from vending.services.distribution import Distribution
-from vending.services.electricity_sales import ElectricitySales, RecipientTokens
+from vending.services.electricity_sales import ElectricitySales
 from vending.services.fault_reports import FaultReports
 from vending.services.meters import MeterOperations
 from vending.services.money_transfers import MoneyTransfers
@@ -61,6 +61,7 @@ from vending.services.staff_queues import StaffQueues
 from vending.services.staff_transactions import StaffTransactions
 from vending.services.statements import Statements
 from vending.services.voucher_sales import VoucherSales
+from vending.services.wakeup import Wakeup
 from vending.storage.database import Database
 
 # How long after a sale staff may still reverse it (the product's and the PIN rules hold too).
@@ -121,12 +122,14 @@ class Services:
     rewards: Rewards | None = None
     # How often reward points and fund requests past their time are expired.
     network_sweep_seconds: float = 300.0
+    # Fired after a sale queued an SMS to a consumer; the SMS deliverer connects to it.
+    sms_queued: Wakeup = field(default_factory=Wakeup)
 
     def with_utility(self, utility: UtilityService) -> Services:
         """The same services over another utility side (tests wrap the real one)."""
         return dataclasses.replace(
             self,
-            electricity=ElectricitySales(utility, recipients=self.electricity._recipients),
+            electricity=ElectricitySales(utility, on_sms_queued=self.sms_queued),
             meters=MeterOperations(utility),
             accounts=Accounts(self.runner, utility),
             utility=utility,
@@ -209,11 +212,10 @@ def build_services(
     # Staff reverse on a customer's complaint, later than a terminal's advice may.
     staff_policy = ReversalPolicy(window=STAFF_REVERSAL_WINDOW)
     sender = config.sms.short_code
+    sms_queued = Wakeup()
     return Services(
-        electricity=ElectricitySales(
-            utility, recipients=RecipientTokens(runner, keyring, clock, sender)
-        ),
-        vouchers=VoucherSales(runner, keyring, clock, sms_sender=sender),
+        electricity=ElectricitySales(utility, on_sms_queued=sms_queued),
+        vouchers=VoucherSales(runner, keyring, clock, on_sms_queued=sms_queued),
         meters=MeterOperations(utility),
         advices=Advices(runner, keyring, clock, renderers, policy),
         reprints=Reprints(runner, keyring),
@@ -250,6 +252,7 @@ def build_services(
         staff_queues=StaffQueues(runner, clock, None if deposits is None else deposits.settings),
         distribution=Distribution(runner, clock, keyring, sms_sender=sender),
         rewards=Rewards(runner, clock),
+        sms_queued=sms_queued,
     )
 
 

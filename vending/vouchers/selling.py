@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import bindparam, select, update
 
@@ -172,8 +173,10 @@ def sell_voucher(
     created_by: str,
     now: datetime,
     paying_consumer_id: int | None = None,
+    details: dict[str, Any] | None = None,
 ) -> VoucherSale:
     """Sell one PIN of ``product_code`` to the vendor, in the caller's transaction.
+    ``details`` join the sale's own (the consumer's number to notify, :mod:`vending.recipient_sms`).
 
     ``paying_consumer_id``: the consumer whose wallet pays (its daily spend limit is
     checked at the debit, ``vending.sales``). Raises OutOfStock (nothing written), the
@@ -209,6 +212,7 @@ def sell_voucher(
                 "serial_no": row.serial_no,
                 "batch_no": issued.batch_no,
                 "expiry": None if row.expiry is None else row.expiry.isoformat(),
+                **(details or {}),
             },
         ),
         created_by=created_by,

@@ -1,6 +1,7 @@
 """Our extension namespace ``urn:evd:xmlvend:ext:1.0`` (prefix ``ext``), pinned in
 docs/EXTENSION-NAMESPACE.md: voucher (denominated PIN) sales through the standard
-``creditVendReq`` / ``trialCreditVendReq``, and two fault classes of ours.
+``creditVendReq`` / ``trialCreditVendReq``, PIN-less recharges, the consumer's phone that
+gets the PIN or token by SMS (``notifyMsisdn`` on the resource), and fault classes of ours.
 
 Nothing of ours goes into the standard namespaces; these types only ever appear as the
 ``xsi:type`` of standard abstract elements (``b:resource``, ``b:meterIdentifier``, ``r:tx``,
@@ -19,6 +20,9 @@ from xmlvend.codec.types_base import (
     STS1Token,
     SystemEx,
 )
+from xmlvend.codec.types_base import (
+    Electricity as BaseElectricity,
+)
 from xmlvend.codec.types_revenue import Tx
 
 
@@ -28,6 +32,16 @@ class Voucher(Resource):
 
     product_code: str | None = attribute("productCode", optional=True)
     network: str | None = attribute("network", optional=True)
+    # The consumer's phone that also gets the PIN by SMS (not a recharge target).
+    notify_msisdn: str | None = attribute("notifyMsisdn", optional=True)
+
+
+@xml_type(EXT, "Electricity")
+class Electricity(BaseElectricity):
+    """``b:resource xsi:type="ext:Electricity"``: electricity, as ``b:Electricity``, whose
+    token also goes to the consumer's phone by SMS."""
+
+    notify_msisdn: str | None = attribute("notifyMsisdn", optional=True)
 
 
 @xml_type(EXT, "ProductIdentifier")

@@ -5,6 +5,8 @@
 * Vouchers (``resource xsi:type="ext:Voucher"`` and/or ``meterIdentifier
   xsi:type="ext:ProductIdentifier"``, docs/EXTENSION-NAMESPACE.md): a PIN from stock, sold
   in one transaction with the claim of the request and its stored response.
+* Either with ``notifyMsisdn`` on the resource (``ext:Voucher``, ``ext:Electricity``): the
+  PIN or token also goes to that phone by SMS, queued in the sale's transaction.
 
 A trial vend gives the same breakdown with an all-zero token or PIN; nothing is stored and
 no money moves.
@@ -20,6 +22,7 @@ from vending.money import Money
 from vending.services.electricity_sales import ElectricityQuoteRequest, ElectricitySaleRequest
 from vending.services.recharge_sales import RechargeRequest
 from vending.services.voucher_sales import VoucherQuoteRequest, VoucherSaleRequest
+from vending.sms_merchants import normalize_msisdn
 from xmlvend.codec import types_base as b
 from xmlvend.codec import types_ext as ext
 from xmlvend.codec import types_revenue as r
@@ -34,22 +37,41 @@ _KWH = ("kwh",)
 async def credit_vend(services: Services, call: Call) -> Reply:
     request = call.request
     assert isinstance(request, r.CreditVendReq)
+    notify = notify_msisdn(request)
     recharge = recharge_of(request)
     if recharge is not None:
+        if notify is not None:
+            raise UseCaseNotSupported(
+                "notifyMsisdn is for PIN and token sales; a recharge goes to its recipient"
+            )
         return await _sell_recharge(services, call, request, *recharge)
     product_code = voucher_product_code(request)
     if product_code is not None:
-        return await _sell_voucher(services, call, request, product_code)
+        return await _sell_voucher(services, call, request, product_code, notify)
     purchase = purchase_of(request, services.currencies, services.electricity_product)
     outcome = await services.app.electricity.sell(
-        ElectricitySaleRequest(call.context(), purchase), services.renderer
+        ElectricitySaleRequest(call.context(), purchase, recipient=notify), services.renderer
     )
     return Reply.of(outcome)
+
+
+def notify_msisdn(request: r.AbstractCreditVendReq) -> str | None:
+    """The consumer's phone that also gets the PIN or token by SMS: ``notifyMsisdn`` of an
+    ``ext:Voucher`` or ``ext:Electricity`` resource (docs/EXTENSION-NAMESPACE.md), as E.164
+    digits; a malformed number is refused before anything is sold."""
+    value = getattr(request.resource, "notify_msisdn", None)
+    if value is None:
+        return None
+    try:
+        return normalize_msisdn(value)
+    except InvalidRequest as error:
+        raise InvalidRequest(f"notifyMsisdn: {error}") from None
 
 
 async def trial_credit_vend(services: Services, call: Call) -> Reply:
     request = call.request
     assert isinstance(request, r.TrialCreditVendReq)
+    notify_msisdn(request)  # checked as the sale would; a trial sends nothing
     product_code = voucher_product_code(request)
     if product_code is not None:
         return await _quote_voucher(services, call, request, product_code)
@@ -156,11 +178,16 @@ def _voucher_amount(request: r.AbstractCreditVendReq, currencies: Currencies) ->
 
 
 async def _sell_voucher(
-    services: Services, call: Call, request: r.CreditVendReq, product_code: str
+    services: Services,
+    call: Call,
+    request: r.CreditVendReq,
+    product_code: str,
+    notify: str | None = None,
 ) -> Reply:
     amount = _voucher_amount(request, services.currencies)
     outcome = await services.app.vouchers.sell(
-        VoucherSaleRequest(call.context(), product_code, amount), services.renderer
+        VoucherSaleRequest(call.context(), product_code, amount, recipient=notify),
+        services.renderer,
     )
     return Reply.of(outcome)
 
