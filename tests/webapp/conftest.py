@@ -15,7 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "xmlvend" / "server"))
 
 from live_support import ServerProcess, evd, write_config
-from webapp_support import PLATFORM, Consumer, Live, network_and_points
+from webapp_support import Consumer, Live, network_and_points
 
 
 @pytest.fixture(scope="session")
@@ -33,11 +33,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     evd(config, "db", "upgrade")
     evd(config, "demo")
     network_and_points(directory / "var" / "evd.db")
-    # A key of the dealer (the platform vendor), to approve the cafe's fund requests.
-    dealer_key = evd(config, "api-key", "create", "--vendor", PLATFORM, "--operator", "platform")
     server = ServerProcess.start(config)
     try:
-        yield Live(server.url.rsplit("/xmlvend", 1)[0], server, dealer_key.strip().splitlines()[-1])
+        yield Live(server.url.rsplit("/xmlvend", 1)[0], server, config)
     finally:
         server.stop()
 

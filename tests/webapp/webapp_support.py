@@ -14,10 +14,9 @@ from urllib.request import Request, urlopen
 from fixed_clock import NOW
 from live_support import ServerProcess
 
-from distribution import nodes, rewards
+from distribution import rewards
 from vending.api_demo import DEMO_API_KEY
 from vending.storage.database import Database
-from vending.vendors import set_vendor_privileges
 
 
 @dataclass
@@ -26,7 +25,8 @@ class Live:
 
     base: str
     server: ServerProcess
-    dealer_key: str
+    # The project's conf/evd.toml: staff decisions (`evd fund approve`) run against it.
+    config: Path
 
     @property
     def app(self) -> str:
@@ -57,32 +57,15 @@ class Live:
 
 
 CAFE = "6004708000090"
-PLATFORM = "6004708000106"
 # Consumers earn a point per 1.00 spent on R10 airtime, each worth 0.01.
 POINTS_PRODUCT = "AIR-DEMO-10"
 
 
 def network_and_points(database_file: Path) -> None:
-    """What `evd demo` does not seed: the cafe as a retailer under a dealer (the platform
-    vendor, which may decide its subtree's fund requests), and a reward points rule."""
+    """What `evd demo` does not seed: a reward points rule. (The demo network already puts the
+    cafe under a dealer; the operator's root decides its fund requests in these tests.)"""
 
     def build(txn: Any) -> None:
-        nodes.create_root(txn, code="OP", name="Operator", currency="ZAR", actor="t", now=NOW)
-        for parent, code, name, vendor in (
-            ("OP", "DL", "Dealer", PLATFORM),
-            ("DL", "CAFE", "Cafe", CAFE),
-        ):
-            nodes.create_node(
-                txn,
-                actor_node="OP",
-                parent=parent,
-                code=code,
-                name=name,
-                vendor_client_id=vendor,
-                actor="t",
-                now=NOW,
-            )
-        set_vendor_privileges(txn, PLATFORM, grant=["network"], actor="t", now=NOW)
         rewards.set_rule(
             txn,
             product_code=POINTS_PRODUCT,
