@@ -104,6 +104,8 @@ class Services:
     bills: BillPayments | None = None
     transfers: MoneyTransfers | None = None
     aeps: AepsService | None = None
+    # Bulk multi-recharge (docs/BULK.md): files of sales through the services above.
+    bulk: Any = None
 
     def with_utility(self, utility: UtilityService) -> Services:
         """The same services over another utility side (tests wrap the real one)."""
@@ -167,7 +169,7 @@ def build_services(
         deposits = Deposits(runner, deposit_settings, clock)
     policy = ReversalPolicy(window=timedelta(seconds=config.sales.reversal_window_seconds))
     sender = config.sms.short_code
-    return Services(
+    services = Services(
         electricity=ElectricitySales(
             utility, recipients=RecipientTokens(runner, keyring, clock, sender)
         ),
@@ -204,6 +206,26 @@ def build_services(
         aeps=_aeps_service(runner, keyring, clock, fulfilment),
         deposits=deposits,
     )
+    services.bulk = _bulk_service(config, services, keyring)
+    return services
+
+
+def _bulk_service(config: Config, services: Services, keyring: Keyring) -> Any:
+    """Bulk sales over the services' own voucher and recharge sales; its renderer is the
+    ``bulk`` channel's (a provider's late answer for a bulk row is rendered with it)."""
+    from vending.services.bulk import BulkSales
+
+    bulk = BulkSales(
+        services.runner,
+        keyring,
+        services.clock,
+        vouchers=services.vouchers,
+        recharge=lambda: services.recharge,
+        concurrency=config.bulk.concurrency,
+        flush_rows=config.bulk.flush_rows,
+    )
+    services.register_renderer("bulk", bulk.renderer)  # type: ignore[arg-type]
+    return bulk
 
 
 def _aeps_service(runner: TxnRunner, keyring: Keyring, clock: Clock, fulfilment: Any) -> Any:

@@ -1,0 +1,81 @@
+"""Bulk multi-recharge (issue 13 §5): bulk_batches and bulk_rows (keep in step with
+bulk.tables).
+
+Revision ID: 0017_bulk
+Revises: 0013_moneyin
+Create Date: 2026-12-06
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from vending.storage.types import Id, UTCDateTime
+
+revision = "0017_bulk"
+down_revision = "0013_moneyin"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "bulk_batches",
+        sa.Column("id", Id, primary_key=True),
+        sa.Column("scope", sa.String(64), nullable=False),
+        sa.Column("file_id", sa.String(40), nullable=False),
+        sa.Column("digest", sa.String(64), nullable=False),
+        sa.Column(
+            "vendor_id",
+            Id,
+            sa.ForeignKey("vendors.id", name="fk_bulk_batches_vendor_id_vendors"),
+            nullable=False,
+        ),
+        sa.Column(
+            "operator_id",
+            Id,
+            sa.ForeignKey("operators.id", name="fk_bulk_batches_operator_id_operators"),
+            nullable=True,
+        ),
+        sa.Column("api_key_id", Id, nullable=True),
+        sa.Column("currency", sa.String(3), nullable=False),
+        sa.Column("total", sa.Integer, nullable=False),
+        sa.Column("state", sa.String(8), nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("finished_at", UTCDateTime, nullable=True),
+        sa.UniqueConstraint("scope", "file_id", name="uq_bulk_batches_scope_file_id"),
+        sa.CheckConstraint("state IN ('running', 'done')", name="ck_bulk_batches_state"),
+    )
+    op.create_index("ix_bulk_batches_state", "bulk_batches", ["state"])
+    op.create_table(
+        "bulk_rows",
+        sa.Column(
+            "batch_id",
+            Id,
+            sa.ForeignKey("bulk_batches.id", name="fk_bulk_rows_batch_id_bulk_batches"),
+            nullable=False,
+        ),
+        sa.Column("row_no", sa.Integer, nullable=False),
+        sa.Column("product", sa.String(32), nullable=False),
+        sa.Column("target", sa.String(24), nullable=False),
+        sa.Column("amount", sa.String(16), nullable=False),
+        sa.Column("ref", sa.String(40), nullable=False),
+        sa.Column("state", sa.String(8), nullable=False),
+        sa.Column("reason", sa.String(200), nullable=False),
+        sa.Column("reference", sa.String(64), nullable=False),
+        sa.Column("operator_ref", sa.String(64), nullable=False),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+        sa.PrimaryKeyConstraint("batch_id", "row_no", name="pk_bulk_rows"),
+        sa.CheckConstraint(
+            "state IN ('queued', 'sold', 'pending', 'failed')", name="ck_bulk_rows_state"
+        ),
+    )
+    op.create_index("ix_bulk_rows_batch_state", "bulk_rows", ["batch_id", "state"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_bulk_rows_batch_state", "bulk_rows")
+    op.drop_table("bulk_rows")
+    op.drop_index("ix_bulk_batches_state", "bulk_batches")
+    op.drop_table("bulk_batches")
