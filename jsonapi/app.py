@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.defer import Deferred, DeferredList, ensureDeferred
 
 from jsonapi.api import ApiServices, JsonApi
 from jsonapi.openapi import document_bytes
@@ -42,6 +42,22 @@ class JsonApiMount:
 
     def start(self) -> None:
         self.deliverer.start()
+        self.resume_bulk()
+
+    def resume_bulk(self) -> Deferred:
+        """Batches a stopped process left unfinished are sold on (their rows already sold
+        replay from their stored answers)."""
+        from jsonapi.bulk import start_processing
+
+        bulk = self.api._s.bulk
+
+        async def resume() -> None:
+            if bulk is None:
+                return
+            for batch_id in await bulk.unfinished():
+                start_processing(bulk, batch_id, self.api.late)
+
+        return ensureDeferred(resume())
 
     def stop(self) -> Deferred:
         """Stop pushing; fires when running deliveries and late answers have ended."""
@@ -100,6 +116,7 @@ def build_json_api(
             # Built by the card adapter when [cards] is on (it owns the switch client).
             card_checkout=lambda: getattr(app, "_evd_card_checkout", None),
             sms_outbox=SmsOutbox(runner, keyring, clock, config.sms.short_code),
+            bulk=getattr(services, "bulk", None),
         ),
         reactor=reactor,
         deadline_seconds=config.server.deadline_seconds,
