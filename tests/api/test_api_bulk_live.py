@@ -4,6 +4,7 @@ the progress bar, save the results; the same file again sells nothing."""
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def test_bulk_file_submitted_followed_and_saved(live, tmp_path: Path) -> None:  
     out = evd(config, "bulk", "submit", str(sealed), "--url", base, "--poll", "0.1", env=env)
     assert "batch 1: file DLR-LIVE-1, 6 rows" in out
     assert "done: 5 sold, 1 failed, 0 pending" in out
-    results = list(csv.DictReader(Path(f"{sealed}.results.csv").open()))
+    results = list(csv.DictReader(io.StringIO(Path(f"{sealed}.results.csv").read_text())))
     assert [r["state"] for r in results] == ["sold"] * 5 + ["failed"]
     assert len({r["pin"] for r in results[:5]}) == 5
     again = evd(config, "bulk", "submit", str(sealed), "--url", base, env=env)

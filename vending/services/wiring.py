@@ -166,7 +166,7 @@ def build_services(
         from deposits.settings import DepositSettings
 
         deposit_settings = DepositSettings.load(config.path(config.deposits.settings_file))
-        deposits = Deposits(runner, deposit_settings, clock)
+        deposits = Deposits(runner, deposit_settings, clock, keyring=keyring)
     policy = ReversalPolicy(window=timedelta(seconds=config.sales.reversal_window_seconds))
     sender = config.sms.short_code
     services = Services(

@@ -1,5 +1,5 @@
 """Bulk multi-recharge (issue 13 §5): bulk_batches and bulk_rows (keep in step with
-bulk.tables).
+bulk.tables); XMLVend deposit slips (issue 13 §1): deposit_slips (deposits.tables).
 
 Revision ID: 0017_bulk
 Revises: 0013_moneyin
@@ -72,9 +72,34 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_bulk_rows_batch_state", "bulk_rows", ["batch_id", "state"])
+    op.create_table(
+        "deposit_slips",
+        sa.Column("id", Id, primary_key=True),
+        sa.Column(
+            "vendor_id",
+            Id,
+            sa.ForeignKey("vendors.id", name="fk_deposit_slips_vendor_id_vendors"),
+            nullable=False,
+        ),
+        sa.Column(
+            "request_pk",
+            Id,
+            sa.ForeignKey("requests.id", name="fk_deposit_slips_request_pk_requests"),
+            nullable=False,
+        ),
+        sa.Column("amount", sa.BigInteger, nullable=False),
+        sa.Column("currency", sa.String(3), nullable=False),
+        sa.Column("banking_ref_no", sa.String(20), nullable=False),
+        sa.Column("period_from", UTCDateTime, nullable=True),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.UniqueConstraint("request_pk", name="uq_deposit_slips_request_pk"),
+    )
+    op.create_index("ix_deposit_slips_vendor_id_id", "deposit_slips", ["vendor_id", "id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_deposit_slips_vendor_id_id", "deposit_slips")
+    op.drop_table("deposit_slips")
     op.drop_index("ix_bulk_rows_batch_state", "bulk_rows")
     op.drop_table("bulk_rows")
     op.drop_index("ix_bulk_batches_state", "bulk_batches")
