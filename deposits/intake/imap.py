@@ -75,14 +75,14 @@ class Mailbox:
 async def poll_once(mailbox: Mailbox, deposits: Deposits, to_thread: ToThread) -> list[AlertResult]:
     """Read the mailbox once: every unseen bank e-mail to the deposits service."""
     messages = await to_thread(mailbox.fetch_unseen)
-    results: list[AlertResult] = []
-    done: list[int] = []
-    for uid, raw in messages:
-        result = await deposits.receive_email(raw)
+    if not messages:
+        return []
+    # One transaction for the poll's batch (matched set-based): committed before any
+    # message is marked seen.
+    results = await deposits.receive_emails([raw for _uid, raw in messages])
+    for (uid, _raw), result in zip(messages, results, strict=True):
         log.info("mail uid %s: %s %s", uid, result.outcome, result.state or result.reason)
-        results.append(result)
-        done.append(uid)
-    await to_thread(mailbox.mark_seen, done)
+    await to_thread(mailbox.mark_seen, [uid for uid, _raw in messages])
     return results
 
 

@@ -109,24 +109,25 @@ def test_one_poll_at_a_time_and_a_failing_mailbox_is_retried(database) -> None: 
     poller.kick()
     reactor.advance(30)  # a tick while the first poll waits: no second poll at once
     assert poller.polls == 1 and len(pending) == 1
-    pending.pop(0).callback(None)  # fetch done
-    pending.pop(0).callback(None)  # marked seen: the poll ends, the one asked for starts
-    assert poller.polls == 2
+    pending.pop(0).callback(None)  # fetched nothing: the poll ends, the one asked for starts
+    assert poller.polls == 2 and len(pending) == 1
+    inbox.deliver(raw)
+    pending.pop(0).callback(None)  # fetched the mail; recorded; then marked seen
     pending.pop(0).callback(None)
-    pending.pop(0).callback(None)
-    assert poller.polls == 2 and not pending
+    assert poller.polls == 2 and not pending and not inbox.unseen
+    assert vendor_balance(database, ZAR_MERCHANT) == Money(250000 - 1250, "ZAR")
 
+    poller.stop()
     inbox.down = True
     fast = MailboxPoller(inbox, service, reactor, _direct, poll_seconds=30)  # type: ignore[arg-type]
     fast.start()
     assert fast.failures == 1
     inbox.down = False
-    inbox.deliver(raw)
+    inbox.deliver(raw)  # resent: a duplicate once the mailbox is back
     reactor.advance(30)
     assert fast.failures == 1 and not inbox.unseen
     assert vendor_balance(database, ZAR_MERCHANT) == Money(250000 - 1250, "ZAR")
     fast.stop()
-    poller.stop()
 
 
 def test_idle_watcher_signals_new_mail_and_stops_without_idle() -> None:

@@ -9,6 +9,7 @@ is run once more, when it sees the winner's row and is recorded as a duplicate.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from deposits import queue, slips
 from deposits.authenticity import DnsFunc, IncomingAlert, email_alert, sms_alert
-from deposits.recording import AlertResult, record_alert
+from deposits.recording import AlertResult, record_alert, record_alerts
 from deposits.settings import DepositSettings
 from vending.auth import revalidate
 from vending.keyring import Keyring
@@ -27,6 +28,8 @@ from vending.services.context import Clock, RequestContext, TxnRunner
 from vending.services.errors import DepositsOff, NoDepositSlips
 from vending.services.results import Outcome
 from vending.storage.database import Txn
+
+log = logging.getLogger("evd.deposits")
 
 
 class Deposits:
@@ -52,6 +55,21 @@ class Deposits:
     async def receive_email(self, raw: bytes) -> AlertResult:
         """A bank e-mail as fetched from the mailbox (the whole message)."""
         return await self._record(email_alert(raw, self.settings.book, self._dnsfunc))
+
+    async def receive_emails(self, raws: list[bytes]) -> list[AlertResult]:
+        """A mailbox poll's bank e-mails: one transaction for the batch (merchants matched
+        set-based, each alert in its own savepoint; :func:`deposits.recording.record_alerts`).
+        Should the batch fail as a whole, each alert is recorded alone."""
+        alerts = [email_alert(raw, self.settings.book, self._dnsfunc) for raw in raws]
+        if not alerts:
+            return []
+        try:
+            return await self._runner.run(
+                "deposit_alerts", record_alerts, self.settings, alerts, self._clock()
+            )
+        except Exception as error:
+            log.warning("deposit batch of %d failed (%s): one by one", len(alerts), error)
+        return [await self._record(alert) for alert in alerts]
 
     async def _record(self, alert: IncomingAlert) -> AlertResult:
         now = self._clock()
@@ -82,9 +100,7 @@ class Deposits:
 
         def change(txn: Txn, claim: Any) -> slips.DepositSlip:
             if account is None:
-                raise DepositsOff(
-                    f"no operator account for deposits in {ctx.principal.currency}"
-                )
+                raise DepositsOff(f"no operator account for deposits in {ctx.principal.currency}")
             return slips.issue_slip(txn, ctx.principal, claim.request_pk, account, now=now)
 
         return idempotency.run_once(
