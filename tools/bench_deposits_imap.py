@@ -98,7 +98,10 @@ def end_to_end(url: str, count: int, gap: float = 0.5, poll_seconds: float = 30.
             return results
 
     service = Timed(AsyncDatabase(reactor, database), settings, system_clock, dnsfunc)
-    with running_dovecot(binary, show_log=False) as imap, running_smtp_sink(imap.maildir) as smtp_address:
+    with (
+        running_dovecot(binary, show_log=False) as imap,
+        running_smtp_sink(imap.maildir) as smtp_address,
+    ):
         box = MailboxSettings(imap.host, imap.port, imap.username, imap.password, ssl=False)
         from twisted.internet.threads import deferToThread
 
