@@ -7,17 +7,13 @@ from datetime import datetime
 
 from sqlalchemy import and_, func, insert, select, update
 
+from bulk.errors import UnknownBatch
 from bulk.fileformat import BulkFile
 from bulk.tables import ROW_STATES, bulk_batches, bulk_rows
 from vending.auth import Principal
-from vending.errors import NotFound
 from vending.storage.database import Txn
 from vending.storage.schema import accounts, operators, vendors
 from vending.vendors import parse_privileges
-
-
-class UnknownBatch(NotFound):
-    code = "unknown_batch"
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from typing import Any
 from twisted.internet.defer import Deferred, ensureDeferred
 
 from bulk import fileformat
+from bulk.errors import UnknownBatch
 from bulk.fileformat import BulkFileRefused
-from bulk.store import UnknownBatch
 from jsonapi import wire
 from jsonapi.problems import NOT_FOUND, UNSUPPORTED_MEDIA, ApiProblem, invalid
 

@@ -119,7 +119,7 @@ def test_same_file_id_with_other_rows_is_refused(shop) -> None:
 
 
 def test_another_submitters_batch_is_unknown(shop) -> None:
-    from bulk.store import UnknownBatch
+    from bulk.errors import UnknownBatch
 
     bulk = _bulk(shop)
     status = _submit(shop, bulk, ROWS[:1])
