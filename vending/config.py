@@ -420,9 +420,12 @@ class BulkConfig:
     # the reactor, not threads), and rows whose results are written in one transaction.
     concurrency: int = 16
     flush_rows: int = 50
+    # Recharge rows whose holds (and settlements) share one transaction (1: one per row).
+    chunk_rows: int = 20
 
     def validate(self, key: str) -> None:
         _check(1 <= self.concurrency <= 256, f"{key}.concurrency", "must be 1..256")
+        _check(1 <= self.chunk_rows <= 200, f"{key}.chunk_rows", "must be 1..200")
         _check(1 <= self.flush_rows <= 1000, f"{key}.flush_rows", "must be 1..1000")
 
 

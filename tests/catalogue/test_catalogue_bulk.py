@@ -19,7 +19,7 @@ from vending.services.voucher_sales import VoucherSales
 from xmlvend.transport.asyncdb import ImmediateDatabase
 
 
-def _bulk(shop, concurrency: int = 4) -> BulkSales:  # type: ignore[no-untyped-def]
+def _bulk(shop, concurrency: int = 4, chunk_rows: int = 3) -> BulkSales:  # type: ignore[no-untyped-def]
     runner = ImmediateDatabase(shop.db)
     clock = shop.fulfilment._clock
     bulk = BulkSales(
@@ -30,6 +30,7 @@ def _bulk(shop, concurrency: int = 4) -> BulkSales:  # type: ignore[no-untyped-d
         recharge=lambda: shop.recharge,
         concurrency=concurrency,
         flush_rows=3,
+        chunk_rows=chunk_rows,
     )
     shop.fulfilment._renderers.register("bulk", bulk.renderer)
     return bulk
@@ -139,22 +140,24 @@ def test_rows_are_sold_with_bounded_concurrency(shop) -> None:
         return waiting
 
     provider.execute = slow_execute  # type: ignore[method-assign]
-    bulk = _bulk(shop, concurrency=3)
     rows = [
         {"product": "RCH-AIRTEL", "target": f"98100123{i:02d}", "amount": "10.00", "ref": str(i)}
         for i in range(10)
     ]
-    status = _submit(shop, bulk, rows, file_id="DLR-C")
-    done: list = []
-    ensureDeferred(bulk.process(status.id, ensureDeferred)).addBoth(done.append)
-    most = 0
-    while not done:
-        open_calls = [d for d in in_flight if not d.called]
-        most = max(most, len(open_calls))
-        assert open_calls, "the batch stalled"
-        open_calls[0].callback(ProviderResult(Outcome.SUCCESS, "R", "OPR", "SUC", "ok"))
-    assert most == 3
-    assert done[0].counts["sold"] == 10
+    # One row at a time per worker, then chunks of 3 (their holds in one transaction).
+    for chunk_rows, file_id, allowed in ((1, "DLR-C1", 3), (3, "DLR-C3", 6)):
+        bulk = _bulk(shop, concurrency=3 if chunk_rows == 1 else 2, chunk_rows=chunk_rows)
+        status = _submit(shop, bulk, rows, file_id=file_id)
+        done: list = []
+        ensureDeferred(bulk.process(status.id, ensureDeferred)).addBoth(done.append)
+        most = 0
+        while not done:
+            open_calls = [d for d in in_flight if not d.called]
+            most = max(most, len(open_calls))
+            assert open_calls, "the batch stalled"
+            open_calls[0].callback(ProviderResult(Outcome.SUCCESS, "R", "OPR", "SUC", "ok"))
+        assert most == allowed
+        assert done[0].counts["sold"] == 10, done[0].counts
     ledger_ok(shop.db)
 
 

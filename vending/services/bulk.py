@@ -106,6 +106,7 @@ class BulkSales:
         recharge: Callable[[], Any],
         concurrency: int = 16,
         flush_rows: int = 50,
+        chunk_rows: int = 20,
     ) -> None:
         self._runner = runner
         self._keyring = keyring
@@ -115,6 +116,7 @@ class BulkSales:
         self._recharge = recharge
         self.concurrency = max(1, concurrency)
         self._flush_rows = max(1, flush_rows)
+        self._chunk_rows = max(1, chunk_rows)
         self.renderer = BulkRenderer()
         # Batches this process is selling now (a second process() of one is a no-op).
         self._active: set[int] = set()
@@ -179,7 +181,7 @@ class BulkSales:
     async def _process(self, batch_id: int, spawn: Spawn) -> BatchStatus:
         batch, principal, todo, kinds = await self._runner.run("bulk_work", self._work, batch_id)
         pending_results: list[dict[str, Any]] = []
-        rows = iter(todo)
+        units = iter(self._units(todo, kinds))
 
         async def flush() -> None:
             if pending_results:
@@ -188,8 +190,11 @@ class BulkSales:
                 await self._runner.run("bulk_rows_done", self._record, batch.id, done)
 
         async def worker() -> None:
-            for row in rows:
-                pending_results.append(await self._sell_row(batch, principal, kinds, row))
+            for unit in units:
+                if len(unit) > 1:
+                    pending_results.extend(await self._sell_chunk(batch, principal, unit))
+                else:
+                    pending_results.append(await self._sell_row(batch, principal, kinds, unit[0]))
                 if len(pending_results) >= self._flush_rows:
                     await flush()
 
@@ -215,6 +220,102 @@ class BulkSales:
             except UnknownProduct:
                 kinds[code] = None
         return batch, store.principal_of(txn, batch), todo, kinds
+
+    def _units(self, todo: list[RowRecord], kinds: dict[str, str | None]) -> list[list[RowRecord]]:
+        """What one worker sells at a time: recharges in chunks of ``chunk_rows`` (their
+        holds and settlements one transaction per chunk: ``RechargeSales.sell_many``),
+        every other row alone."""
+        units: list[list[RowRecord]] = []
+        chunk: list[RowRecord] = []
+        for row in todo:
+            if self._chunk_rows > 1 and kinds.get(row.product) in RECHARGE_KINDS:
+                chunk.append(row)
+                if len(chunk) == self._chunk_rows:
+                    units.append(chunk)
+                    chunk = []
+            else:
+                units.append([row])
+        if chunk:
+            units.append(chunk)
+        return units
+
+    async def _sell_chunk(
+        self, batch: Batch, principal: Principal, rows: list[RowRecord]
+    ) -> list[dict[str, Any]]:
+        results: dict[int, dict[str, Any]] = {}
+        requests = []
+        asked: list[RowRecord] = []
+        recharge = self._recharge()
+        from vending.services.recharge_sales import RechargeRequest
+
+        for row in rows:
+            try:
+                if recharge is None:
+                    raise InvalidRequest("recharges are not offered here (no provider wired)")
+                if not row.target or not row.amount:
+                    raise InvalidRequest("a recharge needs a target and an amount")
+                amount = Money.parse(row.amount, batch.currency)
+                ctx = self._context(batch, principal, row, "bulkRecharge")
+            except VendingError as error:
+                results[row.row_no] = {
+                    "row_no": row.row_no,
+                    "state": "failed",
+                    "reason": error.message,
+                }
+                continue
+            requests.append(RechargeRequest(ctx, row.target, amount, product_code=row.product))
+            asked.append(row)
+        if requests:
+            assert recharge is not None
+            try:
+                outcomes = await recharge.sell_many(requests, self.renderer)
+            except Exception as error:  # the chunk's transaction failed: nothing was sold
+                log.exception("bulk batch %s: a chunk failed", batch.id)
+                outcomes = [error] * len(requests)
+            for row, outcome in zip(asked, outcomes, strict=True):
+                results[row.row_no] = self._row_result(batch, row, outcome)
+        return [results[row.row_no] for row in rows]
+
+    def _row_result(self, batch: Batch, row: RowRecord, outcome: Any) -> dict[str, Any]:
+        result: dict[str, Any] = {"row_no": row.row_no}
+        if isinstance(outcome, VendingError):
+            result.update(state="failed", reason=outcome.message)
+        elif isinstance(outcome, Exception):
+            log.error("bulk batch %s row %s: %r", batch.id, row.row_no, outcome)
+            result.update(state="failed", reason="internal error (nothing sold; send again)")
+        else:
+            answer = read_answer(outcome.response)
+            result.update(
+                state=answer.state,
+                reference=answer.reference or answer.serial,
+                operator_ref=answer.operator_ref,
+                reason=answer.message if answer.state == "failed" else "",
+            )
+        return result
+
+    def _context(
+        self, batch: Batch, principal: Principal, row: RowRecord, operation: str
+    ) -> RequestContext:
+        document = {
+            "batch": batch.id,
+            "file_id": batch.file_id,
+            "row": row.row_no,
+            "product": row.product,
+            "target": row.target,
+            "amount": row.amount,
+        }
+        body = json.dumps(document, sort_keys=True).encode()
+        return RequestContext(
+            key=row_key(
+                batch.scope, batch.file_id, row.row_no, operation, hashlib.sha256(body).digest()
+            ),
+            principal=principal,
+            terminal_id="bulk",
+            request=document,
+            request_body=body,
+            received_at=self._clock(),
+            details={"bulk_batch": batch.id, "bulk_row": row.row_no},
+        )
 
     async def _sell_row(
         self,
@@ -244,29 +345,9 @@ class BulkSales:
     ) -> StoredResponse:
         if kind is None:
             raise UnknownProduct(f"no product {row.product}")
-        currency = batch.currency
-        amount = Money.parse(row.amount, currency) if row.amount else None
-        document = {
-            "batch": batch.id,
-            "file_id": batch.file_id,
-            "row": row.row_no,
-            "product": row.product,
-            "target": row.target,
-            "amount": row.amount,
-        }
-        body = json.dumps(document, sort_keys=True).encode()
+        amount = Money.parse(row.amount, batch.currency) if row.amount else None
         operation = "bulkVoucher" if kind == "voucher" else "bulkRecharge"
-        ctx = RequestContext(
-            key=row_key(
-                batch.scope, batch.file_id, row.row_no, operation, hashlib.sha256(body).digest()
-            ),
-            principal=principal,
-            terminal_id="bulk",
-            request=document,
-            request_body=body,
-            received_at=self._clock(),
-            details={"bulk_batch": batch.id, "bulk_row": row.row_no},
-        )
+        ctx = self._context(batch, principal, row, operation)
         if kind == "voucher":
             sold = await self._vouchers.sell(
                 VoucherSaleRequest(ctx, row.product, amount, recipient=row.target or None),

@@ -223,6 +223,7 @@ def _bulk_service(config: Config, services: Services, keyring: Keyring) -> Any:
         recharge=lambda: services.recharge,
         concurrency=config.bulk.concurrency,
         flush_rows=config.bulk.flush_rows,
+        chunk_rows=config.bulk.chunk_rows,
     )
     services.register_renderer("bulk", bulk.renderer)  # type: ignore[arg-type]
     return bulk
