@@ -60,7 +60,7 @@ from catalogue.providers import get_provider, provider_secret
 from catalogue.routing import Candidate, RoutingPolicy, route
 from catalogue.tables import provider_callbacks
 from vending import outbox
-from vending.errors import RequestInProgress
+from vending.errors import RequestInProgress, VendingError
 from vending.keyring import Keyring
 from vending.money import Money
 from vending.products import Pricing, Product, price_sale, vendor_commission_bp
@@ -153,6 +153,137 @@ class Fulfilment:
         if isinstance(held, Processed):
             return ServiceOutcome.of(held)
         return await self._dispatch(held, ctx.request, renderer)
+
+    async def sell_many(
+        self, items: list[tuple[RequestContext, Prepare]], renderer: Any
+    ) -> list[ServiceOutcome | Exception]:
+        """Many sales of one caller at once (a bulk file's rows): the same steps as
+        :meth:`sell` for each, but the holds in one transaction and the providers' answers
+        applied in one more (each sale in its own savepoint: one that fails is rolled back
+        alone and its error is its result), the provider calls concurrent. A sale whose
+        first provider is down, or whose key is still in flight, goes the single path."""
+        now = self._clock()
+        held = await self._runner.run("provider_hold_many", self._hold_many, items, now)
+        out: list[ServiceOutcome | Exception | None] = [None] * len(items)
+        calls: list[tuple[int, _Held, Candidate, Any]] = []
+        for index, found in enumerate(held):
+            ctx, prepare = items[index]
+            if isinstance(found, RequestInProgress):
+                out[index] = await self._single(ctx, prepare, renderer)
+            elif isinstance(found, Exception):
+                out[index] = found
+            elif isinstance(found, Processed):
+                out[index] = ServiceOutcome.of(found)
+            else:
+                candidate = next((c for c in found.candidates if c.provider in self.clients), None)
+                if candidate is None:
+                    out[index] = await self._dispatch_or_error(found, ctx.request, renderer)
+                    continue
+                # Started now, awaited below: the provider calls run concurrently.
+                calls.append((index, found, candidate, self._execute(found, candidate)))
+        answered: list[tuple[int, _Held, Candidate, ProviderResult, int]] = []
+        for index, found, candidate, call in calls:
+            started = self._clock()
+            try:
+                result = await call
+            except ProviderUnavailable:
+                # Not taken by the first provider: the single path records it and fails over.
+                out[index] = await self._dispatch_or_error(found, items[index][0].request, renderer)
+                continue
+            except Exception as exc:
+                log.error("order %s: %s: %r", found.order.order_id, candidate.provider, exc)
+                result = ProviderResult(Outcome.UNKNOWN, message="unreadable provider answer")
+            answered.append((index, found, candidate, result, self._elapsed_ms(started)))
+        if answered:
+            applied = await self._runner.run(
+                "provider_result_many",
+                self._apply_many,
+                [
+                    (f.order.pk, c.provider_id, r, ms, items[i][0].request)
+                    for i, f, c, r, ms in answered
+                ],
+                renderer,
+                self._clock(),
+            )
+            for (index, found, _c, _r, _ms), outcome in zip(answered, applied, strict=True):
+                if isinstance(outcome, Exception):
+                    out[index] = outcome
+                else:
+                    out[index] = self._answer(
+                        outcome, found.order, items[index][0].request, renderer
+                    )
+        return [o if o is not None else RuntimeError("no outcome") for o in out]
+
+    async def _single(self, ctx: RequestContext, prepare: Prepare, renderer: Any) -> Any:
+        try:
+            return await self.sell(ctx, prepare, renderer)
+        except Exception as error:
+            return error
+
+    async def _dispatch_or_error(self, held: _Held, request: Any, renderer: Any) -> Any:
+        try:
+            return await self._dispatch(held, request, renderer)
+        except Exception as error:
+            return error
+
+    def _execute(self, held: _Held, candidate: Candidate) -> Any:
+        order = held.order
+        client = self.clients[candidate.provider]
+        return client.execute(
+            ProviderOrder(
+                order_id=order.order_id,
+                provider_code=(
+                    order.params.get("biller_id", "")
+                    if candidate.provider_code == "*"
+                    else candidate.provider_code
+                ),
+                target=order.target,
+                amount=held.amount,
+                params=order.params,
+            )
+        )
+
+    def _hold_many(
+        self, txn: Txn, items: list[tuple[RequestContext, Prepare]], now: datetime
+    ) -> list[Processed | _Held | Exception]:
+        out: list[Processed | _Held | Exception] = []
+        for ctx, prepare in items:
+            savepoint = txn.conn.begin_nested()
+            try:
+                found = self._hold(txn, ctx, prepare, now)
+            except Exception as error:
+                savepoint.rollback()
+                if not isinstance(error, VendingError):
+                    raise
+                out.append(error)
+                continue
+            savepoint.commit()
+            out.append(found)
+        return out
+
+    def _apply_many(
+        self,
+        txn: Txn,
+        answers: list[tuple[int, int, ProviderResult, int, Any]],
+        renderer: Any,
+        now: datetime,
+    ) -> list[Processed | ProviderSale | Exception | None]:
+        out: list[Processed | ProviderSale | Exception | None] = []
+        for order_pk, provider_id, result, ms, request in answers:
+            savepoint = txn.conn.begin_nested()
+            try:
+                applied = self._apply(
+                    txn, order_pk, provider_id, "execute", result, ms, request, renderer, now
+                )
+            except Exception as error:
+                savepoint.rollback()
+                if not isinstance(error, VendingError):
+                    raise
+                out.append(error)
+                continue
+            savepoint.commit()
+            out.append(applied)
+        return out
 
     def _hold(
         self, txn: Txn, ctx: RequestContext, prepare: Prepare, now: datetime

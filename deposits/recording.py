@@ -9,13 +9,15 @@ alerts racing: the loser's transaction fails and, retried, finds the winner's ro
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Row, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from deposits.authenticity import IncomingAlert
-from deposits.matching import find_merchant
+from deposits.matching import Match, find_merchant, find_merchants
 from deposits.posting import credit_merchant, deposit_fee, park_in_suspense
 from deposits.settings import DepositSettings
 from deposits.tables import deposit_alerts, deposits
@@ -36,8 +38,78 @@ class AlertResult:
     reason: str = ""
 
 
+# Finds the merchant of a parsed alert (default: deposits.matching.find_merchant).
+Matcher = Callable[[Txn, ParsedAlert], Match | None]
+
+
+def record_alerts(
+    txn: Txn, settings: DepositSettings, alerts: list[IncomingAlert], now: datetime
+) -> list[AlertResult]:
+    """Many alerts in one transaction (an IMAP poll's batch): the merchants matched
+    set-based up front (:func:`deposits.matching.find_merchants`, two round trips), then
+    each alert exactly as :func:`record_alert` records it, in its own savepoint -- an
+    alert that fails is rolled back alone; one racing another process's report of the same
+    credit (the unique key) is recorded again, as the duplicate it now is."""
+    parsed: dict[tuple[str, str], ParsedAlert] = {}
+    for alert in alerts:
+        found = _parse_credit(settings, alert, now)
+        if found is not None and alert.authentic:
+            parsed.setdefault((found.bank, found.bank_ref), found)
+    keys = list(parsed)
+    matched = find_merchants(txn, [parsed[k] for k in keys], now.date(), settings.match_window_days)
+    premade = dict(zip(keys, matched, strict=True))
+
+    def matcher(txn: Txn, alert: ParsedAlert) -> Match | None:
+        key = (alert.bank, alert.bank_ref)
+        if key in premade:
+            return premade[key]
+        return find_merchant(txn, alert, now.date(), settings.match_window_days)
+
+    results = []
+    for alert in alerts:
+        for attempt in (1, 2):
+            savepoint = txn.conn.begin_nested()
+            try:
+                result = record_alert(txn, settings, alert, now, matcher=matcher)
+            except IntegrityError:
+                savepoint.rollback()
+                if attempt == 2:
+                    raise
+                continue
+            except Exception:
+                savepoint.rollback()
+                raise
+            savepoint.commit()
+            results.append(result)
+            break
+    return results
+
+
+def _parse_credit(
+    settings: DepositSettings, alert: IncomingAlert, now: datetime
+) -> ParsedAlert | None:
+    book = settings.book
+    template = (
+        book.for_sender(alert.sender_id)
+        if alert.source == "sms"
+        else book.for_domain(alert.sender_id)
+    )
+    if template is None or template.is_noise(alert.text):
+        return None
+    try:
+        found = template.parse(alert.text, now.date())
+    except TemplateMismatch:
+        return None
+    return found if found.direction == "credit" else None
+
+
 def record_alert(
-    txn: Txn, settings: DepositSettings, alert: IncomingAlert, now: datetime
+    txn: Txn,
+    settings: DepositSettings,
+    alert: IncomingAlert,
+    now: datetime,
+    *,
+    matcher: Matcher | None = None,
 ) -> AlertResult:
     book = settings.book
     template = (
@@ -69,7 +141,7 @@ def record_alert(
         )
     ).first()
     if existing is not None:
-        return _again(txn, settings, alert, parsed, existing, now)
+        return _again(txn, settings, alert, parsed, existing, now, matcher)
 
     deposit_id = txn.execute(
         insert(deposits)
@@ -89,7 +161,7 @@ def record_alert(
     ).scalar_one()
     state, reason = "review", alert.reason
     if alert.authentic:
-        state, reason = _settle(txn, settings, deposit_id, parsed, alert, now)
+        state, reason = _settle(txn, settings, deposit_id, parsed, alert, now, matcher)
     return _alert(txn, alert, now, parsed.bank, "deposit", reason, deposit_id, state)
 
 
@@ -100,6 +172,7 @@ def _again(
     parsed: ParsedAlert,
     row: Row,
     now: datetime,
+    matcher: Matcher | None = None,
 ) -> AlertResult:
     """The same (bank, bank reference) again: a duplicate when the amounts agree, the
     manual queue when they do not; an authentic copy settles one kept for review only
@@ -128,7 +201,7 @@ def _again(
     # Kept for review only because its first report was not authentic: this one settles it.
     unauthentic_only = state == "review" and row.transfer_id is None and row.matched_by is None
     if alert.authentic and unauthentic_only and not str(row.reason).startswith("amounts"):
-        state, reason = _settle(txn, settings, deposit_id, parsed, alert, now)
+        state, reason = _settle(txn, settings, deposit_id, parsed, alert, now, matcher)
         return _alert(txn, alert, now, parsed.bank, "deposit", reason, deposit_id, state)
     return _alert(txn, alert, now, parsed.bank, "duplicate", "reported before", deposit_id, state)
 
@@ -140,11 +213,15 @@ def _settle(
     parsed: ParsedAlert,
     alert: IncomingAlert,
     now: datetime,
+    matcher: Matcher | None = None,
 ) -> tuple[str, str]:
     """Post an authentic deposit: to its merchant, else to suspense. Returns (state, reason)."""
     created_by = f"deposits:{alert.source}"
     reference = f"{parsed.bank}:{parsed.bank_ref}"
-    match = find_merchant(txn, parsed, now.date(), settings.match_window_days)
+    if matcher is not None:
+        match = matcher(txn, parsed)
+    else:
+        match = find_merchant(txn, parsed, now.date(), settings.match_window_days)
     if match is not None:
         vendor = get_vendor_by_id(txn, match.vendor_id)
         try:

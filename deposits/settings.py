@@ -59,6 +59,42 @@ class FeeRule:
 
 
 @dataclass(frozen=True)
+class OperatorAccount:
+    """The operator's bank account merchants pay into (one per currency): the
+    beneficiary printed on a deposit slip (XMLVend depositReq)."""
+
+    currency: str
+    acc_name: str
+    acc_no: str
+    branch_code: str
+    bank_name: str
+    bank_reg_no: str
+    # The slip's heading line (e.g. "Pay at any FNB branch or by EFT").
+    header: str = ""
+
+    @classmethod
+    def from_config(cls, data: Mapping[str, Any]) -> OperatorAccount:
+        fields = ("currency", "acc_name", "acc_no", "branch_code", "bank_name", "bank_reg_no")
+        missing = [name for name in fields if not str(data.get(name, "")).strip()]
+        if missing:
+            raise TemplateError(f"accounts: {', '.join(missing)} missing")
+        unknown = set(data) - {*fields, "header"}
+        if unknown:
+            raise TemplateError(f"accounts: unknown setting {', '.join(sorted(unknown))}")
+        account = cls(
+            **{name: str(data[name]).strip() for name in fields},
+            header=str(data.get("header", "")).strip(),
+        )
+        if not account.branch_code.isdigit() or len(account.branch_code) > 10:
+            raise TemplateError("accounts: branch_code is 1..10 digits")
+        if len(account.acc_no) > 20 or " " in account.acc_no:
+            raise TemplateError("accounts: acc_no is at most 20 characters without spaces")
+        if len(account.acc_name) > 40 or any(c.isdigit() for c in account.acc_name):
+            raise TemplateError("accounts: acc_name is at most 40 characters, no digits")
+        return account
+
+
+@dataclass(frozen=True)
 class DepositSettings:
     book: TemplateBook
     # Numbers (or bank sender ids) that may hand us bank SMS: Kannel's %p of the message.
@@ -66,6 +102,8 @@ class DepositSettings:
     # The fallback match (known payer account) only within this many days of the alert.
     match_window_days: int = 3
     fees: Mapping[str, FeeRule] = field(default_factory=dict)
+    # The operator's bank account per currency (deposit slips' beneficiary).
+    accounts: Mapping[str, OperatorAccount] = field(default_factory=dict)
 
     def fee_rule(self, tier: str) -> FeeRule:
         return self.fees.get(tier) or self.fees.get("standard") or FeeRule()
@@ -79,7 +117,11 @@ class DepositSettings:
         window = int(data.get("match_window_days", 3))
         if not 0 <= window <= 31:
             raise TemplateError("match_window_days must be 0..31")
+        accounts = [OperatorAccount.from_config(a) for a in data.get("accounts") or ()]
+        if len({a.currency for a in accounts}) != len(accounts):
+            raise TemplateError("accounts: one operator account per currency")
         return cls(
+            accounts={a.currency: a for a in accounts},
             book=TemplateBook(banks),
             forwarders=frozenset(str(f).strip().upper() for f in data.get("forwarders") or ()),
             match_window_days=window,

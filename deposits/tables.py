@@ -107,3 +107,22 @@ deposit_payers = Table(
     Column("payer_account", String(64), nullable=False, unique=True),
     Column("vendor_id", Id, ForeignKey("vendors.id"), nullable=False),
 )
+
+
+# Deposit slips a vendor asked for (XMLVend depositReq): how much to pay in (its takings
+# since its previous slip), under which reference (one the matcher recognises as this
+# vendor), into which of the operator's accounts. The slip's answer is stored under its
+# request key (request_pk): reprintDepReq reprints those bytes.
+deposit_slips = Table(
+    "deposit_slips",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("vendor_id", Id, ForeignKey("vendors.id"), nullable=False),
+    Column("request_pk", Id, ForeignKey("requests.id"), nullable=False, unique=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("banking_ref_no", String(20), nullable=False),
+    Column("period_from", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_deposit_slips_vendor_id_id", "vendor_id", "id"),
+)

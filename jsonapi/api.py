@@ -134,6 +134,9 @@ ROUTES = _routes(
     ("POST", r"/consumers/(?P<msisdn>\+?[0-9]{8,15})/topups", "top_up"),
     ("POST", "/checkout", "card_checkout"),
     ("PUT", "/webhook", "set_webhook"),
+    ("POST", "/bulk", "submit_bulk"),
+    ("GET", r"/bulk/(?P<batch_id>[0-9]{1,18})", "bulk_status"),
+    ("GET", r"/bulk/(?P<batch_id>[0-9]{1,18})/results", "bulk_results"),
     ("GET", "/webhook/deliveries", "webhook_deliveries"),
     *NETWORK_ROUTES,
 )
@@ -183,6 +186,8 @@ class ApiServices:
     # The distribution network and reward points (vending.services.distribution, .rewards).
     distribution: Any = None
     rewards: Any = None
+    # Bulk multi-recharge (vending.services.bulk.BulkSales), docs/BULK.md.
+    bulk: Any = None
 
 
 class JsonApi(NetworkHandlers):
@@ -774,6 +779,53 @@ class JsonApi(NetworkHandlers):
         )
         answer = json.loads(body)
         return Answer.json(answer["http_status"], answer)
+
+    # --- bulk multi-recharge (docs/BULK.md) -------------------------------------------------
+
+    def _bulk_service(self) -> Any:
+        if self._s.bulk is None:
+            raise ApiProblem(NOT_SUPPORTED, "bulk sales are not offered here")
+        return self._s.bulk
+
+    async def submit_bulk(self, incoming: Incoming) -> Answer:
+        from jsonapi import bulk as api_bulk
+
+        caller = await self._caller(incoming)
+        if caller.is_consumer:
+            raise invalid("bulk files are for merchants and dealers (an API key)")
+        service = self._bulk_service()
+        content_type = incoming.header("content-type") or b"application/json"
+        file = api_bulk.parse_submission(content_type, incoming.body)
+        status = await service.submit(
+            caller.principal, caller.scope, file, api_key_id=caller.api_key_id
+        )
+        if status.state == "running":
+            api_bulk.start_processing(service, status.id, self.late)
+        document = api_bulk.status_document(BASE, status)
+        location = document["status_url"].encode()
+        return Answer.json(
+            200 if status.replayed else 202, document, headers=((b"Location", location),)
+        )
+
+    async def bulk_status(self, incoming: Incoming, batch_id: str) -> Answer:
+        from jsonapi import bulk as api_bulk
+
+        caller = await self._caller(incoming)
+        try:
+            status = await self._bulk_service().status(caller.scope, int(batch_id))
+        except api_bulk.UnknownBatch:
+            raise api_bulk.unknown(batch_id) from None
+        return Answer.json(200, api_bulk.status_document(BASE, status))
+
+    async def bulk_results(self, incoming: Incoming, batch_id: str) -> Answer:
+        from jsonapi import bulk as api_bulk
+
+        caller = await self._caller(incoming)
+        try:
+            results = await self._bulk_service().results(caller.scope, int(batch_id))
+        except api_bulk.UnknownBatch:
+            raise api_bulk.unknown(batch_id) from None
+        return Answer(200, api_bulk.results_csv(results), api_bulk.CSV_CONTENT_TYPE)
 
     async def set_webhook(self, incoming: Incoming) -> Answer:
         caller = await self._caller(incoming)

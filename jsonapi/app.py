@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from twisted.internet.defer import Deferred, DeferredList, maybeDeferred
+from twisted.internet.defer import Deferred, DeferredList, ensureDeferred, maybeDeferred
 from twisted.internet.threads import deferToThreadPool
 
 from jsonapi.api import ApiServices, JsonApi
@@ -45,6 +45,22 @@ class JsonApiMount:
 
     def start(self) -> None:
         self.deliverer.start()
+        self.resume_bulk()
+
+    def resume_bulk(self) -> Deferred:
+        """Batches a stopped process left unfinished are sold on (their rows already sold
+        replay from their stored answers)."""
+        from jsonapi.bulk import start_processing
+
+        bulk = self.api._s.bulk
+
+        async def resume() -> None:
+            if bulk is None:
+                return
+            for batch_id in await bulk.unfinished():
+                start_processing(bulk, batch_id, self.api.late)
+
+        return ensureDeferred(resume())
 
     def stop(self) -> Deferred:
         """Stop pushing; fires when running deliveries and late answers have ended."""
@@ -108,6 +124,7 @@ def build_json_api(
             products=ChannelProducts(runner),
             distribution=services.distribution,
             rewards=services.rewards,
+            bulk=getattr(services, "bulk", None),
         ),
         reactor=reactor,
         deadline_seconds=config.server.deadline_seconds,

@@ -332,6 +332,41 @@ SCHEMAS: dict[str, Any] = {
             "max_amount": _nullable(AMOUNT),
         }
     ),
+    "BulkRow": _obj(
+        {
+            "product": {"type": "string"},
+            "target": {"type": "string"},
+            "amount": {"type": "string"},
+            "ref": {"type": "string"},
+        },
+        ["product"],
+    ),
+    "BulkSubmission": _obj(
+        {
+            "file_id": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,40}$"},
+            "rows": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 10000,
+                "items": _ref("BulkRow"),
+            },
+        }
+    ),
+    "BulkBatch": _obj(
+        {
+            "batch_id": {"type": "integer"},
+            "file_id": {"type": "string"},
+            "state": {"enum": ["running", "done"]},
+            "total": {"type": "integer"},
+            "counts": _obj(
+                {s: {"type": "integer"} for s in ("queued", "sold", "pending", "failed")}
+            ),
+            "created_at": {"type": "string", "format": "date-time"},
+            "finished_at": _nullable({"type": "string", "format": "date-time"}),
+            "status_url": {"type": "string"},
+            "results_url": {"type": "string"},
+        }
+    ),
     "WebhookSet": _obj({"callback_url": _nullable({"type": "string", "format": "uri"})}),
     "Webhook": _obj(
         {
@@ -577,6 +612,45 @@ PATHS: dict[str, Any] = {
             "is shown once",
             {"200": _json("Webhook", "Registered")},
             body="WebhookSet",
+        )
+    },
+    "/bulk": {
+        "post": {
+            **_op(
+                "Submit a bulk file (text/csv with its checksum trailer, docs/BULK.md) or "
+                "rows as JSON; answered at once, sold in the background",
+                {
+                    "202": _json("BulkBatch", "Accepted: the rows are being sold"),
+                    "200": _json("BulkBatch", "The same file again: its batch, nothing new"),
+                },
+            ),
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": _ref("BulkSubmission")},
+                    "text/csv": {"schema": {"type": "string"}},
+                },
+            },
+        }
+    },
+    "/bulk/{batch_id}": {
+        "get": _op(
+            "A bulk batch's counts by state",
+            {"200": _json("BulkBatch", "The batch")},
+            parameters=[_path_param("batch_id", {"type": "integer"})],
+        )
+    },
+    "/bulk/{batch_id}/results": {
+        "get": _op(
+            "Every row's result as CSV (row, product, target, amount, ref, state, reason, "
+            "reference, operator_ref, serial, pin)",
+            {
+                "200": {
+                    "description": "CSV",
+                    "content": {"text/csv; charset=utf-8": {}},
+                }
+            },
+            parameters=[_path_param("batch_id", {"type": "integer"})],
         )
     },
     "/webhook/deliveries": {

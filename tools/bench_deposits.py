@@ -1,6 +1,8 @@
-"""Benchmark: bank deposit alerts read and matched per second (issue 13 §7, target 1,000/s).
+"""Benchmark: bank deposit alerts read and matched per second (issue 13 §7, target 1,000/s),
+and the end-to-end latency IMAP -> credit -> confirmation.
 
     .venv/bin/python -m tools.bench_deposits [--alerts 3000] [--url sqlite:///...|postgresql://...]
+        [--imap 20]
 
 Seeds its own database (a fresh SQLite file by default) with merchants, virtual accounts and
 payer accounts, then runs in one process, side by side:
@@ -8,8 +10,18 @@ payer accounts, then runs in one process, side by side:
 1. parse: the bank template reads the alert (no database);
 2. parse + match (the parse time above plus the match): find the merchant (reference,
    virtual account, payer) in a read-only transaction per alert, or in reads of 100;
+   and set-based in batches of 100 (``deposits.matching.find_merchants``: two round trips
+   per batch, what an IMAP poll's batch uses);
 3. full intake: ``deposits.recording.record_alert``, one transaction per alert -- dedupe,
-   match, the balanced transfer with the fee leg, the outbox confirmation.
+   match, the balanced transfer with the fee leg, the outbox confirmation -- and
+   ``record_alerts``, one transaction per batch of 100 (a mailbox poll's batch, a savepoint
+   per alert).
+
+``--imap N``: end to end on real mail peers (``tools.mailpeers``: Dovecot + an aiosmtpd
+sink on loopback): N DKIM-signed bank e-mails sent over SMTP one every 0.5 s, read by the
+poller ``evd serve`` runs (IMAP IDLE + poll, on the Twisted reactor, the database on its
+thread pool); the latency of each from its SMTP hand-over to its committed credit and
+queued confirmation (one transaction).
 
 A mix of the four banks' fixtures with unique bank references. Prints alerts/s and each
 rate ÷ the 1,000/s target.
@@ -42,13 +54,13 @@ _SOURCES = [
 ]
 
 
-def _alerts(count: int) -> list[tuple[str, str]]:
+def _alerts(count: int, series: int = 0) -> list[tuple[str, str]]:
     texts = [(FIXTURES / name).read_text("utf-8") for name, *_ in _SOURCES]
     out = []
     for i in range(count):
         index = i % len(_SOURCES)
         _name, sender, ref, fmt = _SOURCES[index]
-        text = texts[index].replace(ref, fmt.format(700000000 + i))
+        text = texts[index].replace(ref, fmt.format(700000000 + series * 100_000_000 + i))
         if sender.startswith("From: "):  # forwarded by our GSM modem
             out.append(("+919800000001", f"{sender}\n{text}"))
         else:
@@ -62,12 +74,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--alerts", type=int, default=3000)
     parser.add_argument("--url", default="", help="default: a fresh SQLite file")
+    parser.add_argument("--imap", type=int, default=0, help="end-to-end e-mails (0: skip)")
     args = parser.parse_args(argv)
 
     from deposits import queue
     from deposits.authenticity import sms_alert
-    from deposits.matching import find_merchant
-    from deposits.recording import record_alert
+    from deposits.matching import find_merchant, find_merchants
+    from deposits.recording import record_alert, record_alerts
     from deposits.settings import DepositSettings
     from vending.storage import migrate
     from vending.storage.database import Database, normalize_url
@@ -86,14 +99,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def seed(txn):  # type: ignore[no-untyped-def]
         for i in range(100, 300):
-            create_vendor(txn, client_id=f"89012340{i:05d}", name=f"Shop {i}", currency="INR")
-            create_vendor(txn, client_id=f"60047080{i:05d}", name=f"Spaza {i}", currency="ZAR")
-        create_vendor(txn, client_id="8901234000011", name="Kirana", currency="INR")
-        create_vendor(txn, client_id="6004708000007", name="Spaza", currency="ZAR")
+            create_vendor(
+                txn, client_id=f"89012340{i:05d}", name=f"Shop {i}", currency="INR", now=now
+            )
+            create_vendor(
+                txn, client_id=f"60047080{i:05d}", name=f"Spaza {i}", currency="ZAR", now=now
+            )
+        create_vendor(txn, client_id="8901234000011", name="Kirana", currency="INR", now=now)
+        create_vendor(txn, client_id="6004708000007", name="Spaza", currency="ZAR", now=now)
         queue.set_merchant(
-            txn, "8901234000011", tier="standard", virtual_account="EVDV000123", actor="bench"
+            txn,
+            "8901234000011",
+            tier="standard",
+            virtual_account="EVDV000123",
+            actor="bench",
+            now=now,
         )
-        queue.add_payer(txn, "8901234000011", "MEENA STORES", actor="bench")
+        queue.add_payer(txn, "8901234000011", "MEENA STORES", actor="bench", now=now)
 
     database.run_txn("seed", seed)
     alerts = _alerts(args.alerts)
@@ -123,11 +145,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     batch_rate = len(parsed) / (parse_seconds + time.perf_counter() - started)
 
     started = time.perf_counter()
+    for first in range(0, len(parsed), 100):
+        database.run_txn(
+            "bench_match_set",
+            find_merchants,
+            parsed[first : first + 100],
+            now.date(),
+            settings.match_window_days,
+        )
+    set_rate = len(parsed) / (parse_seconds + time.perf_counter() - started)
+
+    started = time.perf_counter()
     states: dict[str, int] = {}
     for alert in incoming:
         result = database.run_txn("deposit_alert", record_alert, settings, alert, now)
         states[result.state or result.outcome] = states.get(result.state or result.outcome, 0) + 1
     intake_rate = len(incoming) / (time.perf_counter() - started)
+
+    second = [
+        sms_alert(sender, text, settings.forwarders) for sender, text in _alerts(args.alerts, 1)
+    ]
+    started = time.perf_counter()
+    for first in range(0, len(second), 100):
+        for result in database.run_txn(
+            "deposit_alerts", record_alerts, settings, second[first : first + 100], now
+        ):
+            key = result.state or result.outcome
+            states[key] = states.get(key, 0) + 1
+    batch_intake_rate = len(second) / (time.perf_counter() - started)
     database.close()
 
     engine_name = url.split(":", 1)[0]
@@ -137,9 +182,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("parse", parse_rate),
         ("parse + match (1 read/alert)", match_rate),
         ("parse + match (reads of 100)", batch_rate),
+        ("parse + match (set-based, 100)", set_rate),
         ("full intake (post + outbox)", intake_rate),
+        ("full intake (100 per txn)", batch_intake_rate),
     ):
         print(f"  {label:30s} {rate:10.0f} alerts/s   ÷ target {rate / TARGET:6.2f}")
+    if args.imap:
+        from tools.bench_deposits_imap import end_to_end
+
+        end_to_end(url, args.imap)
     return 0
 
 

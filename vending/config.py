@@ -377,9 +377,56 @@ class DepositsConfig:
     # Bank alert templates, SMS forwarders, matching window and fee tiers (TOML; see
     # conf/deposits.toml and docs/DEPOSITS.md). Empty: deposits from bank alerts are off.
     settings_file: str = ""
+    # Intake run by `evd serve` (needs settings_file). Bank SMS: mount /sms/bank for
+    # Kannel's sms-service (the registered forwarders only are trusted).
+    sms_intake: bool = False
+    # Bank e-mails: read this IMAP mailbox (empty host: off), every poll_seconds, and at
+    # once when the server announces new mail while idling (IMAP IDLE, when offered).
+    imap_host: str = ""
+    imap_port: int = 993
+    imap_ssl: bool = True
+    imap_username: str = ""
+    # The mailbox password (a secret: prefer EVD__DEPOSITS__IMAP_PASSWORD).
+    imap_password: str = ""
+    imap_folder: str = "INBOX"
+    imap_poll_seconds: float = 60.0
+    imap_idle: bool = True
+    imap_timeout_seconds: float = 30.0
 
     def validate(self, key: str) -> None:
-        pass
+        _check(
+            1 <= self.imap_port <= 65535, f"{key}.imap_port", "must be a port number 1..65535"
+        )
+        _check(
+            1 <= self.imap_poll_seconds <= 86400,
+            f"{key}.imap_poll_seconds",
+            "must be 1..86400 seconds",
+        )
+        _check(
+            1 <= self.imap_timeout_seconds <= 600,
+            f"{key}.imap_timeout_seconds",
+            "must be 1..600 seconds",
+        )
+        _check(
+            not ((self.sms_intake or self.imap_host) and not self.settings_file),
+            f"{key}.settings_file",
+            "the deposit intake (sms_intake, imap_host) needs the bank templates file",
+        )
+
+
+@dataclass(frozen=True)
+class BulkConfig:
+    # Bulk multi-recharge (docs/BULK.md): rows of one batch sold at a time (coroutines on
+    # the reactor, not threads), and rows whose results are written in one transaction.
+    concurrency: int = 16
+    flush_rows: int = 50
+    # Recharge rows whose holds (and settlements) share one transaction (1: one per row).
+    chunk_rows: int = 20
+
+    def validate(self, key: str) -> None:
+        _check(1 <= self.concurrency <= 256, f"{key}.concurrency", "must be 1..256")
+        _check(1 <= self.chunk_rows <= 200, f"{key}.chunk_rows", "must be 1..200")
+        _check(1 <= self.flush_rows <= 1000, f"{key}.flush_rows", "must be 1..1000")
 
 
 @dataclass(frozen=True)
@@ -500,6 +547,7 @@ class Config:
     vouchers: VouchersConfig = field(default_factory=VouchersConfig)
     sales: SalesConfig = field(default_factory=SalesConfig)
     deposits: DepositsConfig = field(default_factory=DepositsConfig)
+    bulk: BulkConfig = field(default_factory=BulkConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     sms: SmsConfig = field(default_factory=SmsConfig)
     cards: CardsConfig = field(default_factory=CardsConfig)

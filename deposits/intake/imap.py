@@ -9,6 +9,7 @@ in between reads it again -- harmless, the deposit is deduped on (bank, bank ref
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -74,12 +75,39 @@ class Mailbox:
 async def poll_once(mailbox: Mailbox, deposits: Deposits, to_thread: ToThread) -> list[AlertResult]:
     """Read the mailbox once: every unseen bank e-mail to the deposits service."""
     messages = await to_thread(mailbox.fetch_unseen)
-    results: list[AlertResult] = []
-    done: list[int] = []
-    for uid, raw in messages:
-        result = await deposits.receive_email(raw)
+    if not messages:
+        return []
+    # One transaction for the poll's batch (matched set-based): committed before any
+    # message is marked seen.
+    results = await deposits.receive_emails([raw for _uid, raw in messages])
+    for (uid, _raw), result in zip(messages, results, strict=True):
         log.info("mail uid %s: %s %s", uid, result.outcome, result.state or result.reason)
-        results.append(result)
-        done.append(uid)
-    await to_thread(mailbox.mark_seen, done)
+    await to_thread(mailbox.mark_seen, [uid for uid, _raw in messages])
     return results
+
+
+def idle_wait(
+    settings: MailboxSettings, seconds: float, ready: Callable[[], None] | None = None
+) -> bool | None:
+    """Blocking: wait up to ``seconds`` in IMAP IDLE for the server to announce new mail;
+    True when it did (EXISTS/RECENT), False when not; None: the server offers no IDLE.
+    ``ready`` is called once the server is idling (mail from then on is announced)."""
+    client = IMAPClient(
+        settings.host, port=settings.port, ssl=settings.ssl, timeout=settings.timeout
+    )
+    try:
+        client.login(settings.username, settings.password)
+        client.select_folder(settings.folder)
+        if b"IDLE" not in client.capabilities():
+            return None
+        client.idle()
+        if ready is not None:
+            ready()
+        try:
+            responses = client.idle_check(timeout=seconds)
+        finally:
+            client.idle_done()
+        return any(len(item) > 1 and item[1] in (b"EXISTS", b"RECENT") for item in responses)
+    finally:
+        with contextlib.suppress(Exception):
+            client.logout()

@@ -34,7 +34,8 @@ from vending.storage.schema import sales
 from xmlvend.server.mounts import mount
 
 BASE = "/api/v1"
-_SALE_ANSWER = re.compile(r"^/api/v1/sales(/by-key/[^/?]+|/[0-9]+)?$")
+# Answers that carry a PIN by design: a sale's, and a bulk batch's results (its vouchers).
+_SALE_ANSWER = re.compile(r"^/api/v1/(sales(/by-key/[^/?]+|/[0-9]+)?|bulk/[0-9]+/results)$")
 
 
 # --- validation of every answer against the OpenAPI document ----------------------------------

@@ -19,6 +19,7 @@ from vending.storage.schema import metadata
 TABLE_MODULES = (
     "catalogue.tables",
     "deposits.tables",
+    "bulk.tables",
     "distribution.tables",
     "staff.tables",
     "utilities.faults.tables",

@@ -56,7 +56,22 @@ class NothingToReprint(ServiceError):
     code = "nothing_to_reprint"
 
 
+class NoDepositSlips(ServiceError):
+    """No deposit slips found for reprint."""
+
+    code = "no_deposit_slips"
+
+
+class DepositsOff(ServiceError):
+    """Deposits are not offered here (no deposit settings, or no operator account in the
+    vendor's currency)."""
+
+    code = "deposits_off"
+
+
 __all__ = [
+    "DepositsOff",
+    "NoDepositSlips",
     "NoLastResponse",
     "NothingToReprint",
     "ServiceError",

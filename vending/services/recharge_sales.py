@@ -5,6 +5,7 @@ resolved by callback or status poll, refund only on a final FAILED) and its stat
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -97,6 +98,18 @@ class RechargeSales:
         raise ProviderError(f"no provider answered the plans of {code} in {circle}")
 
     async def sell(self, request: RechargeRequest, renderer: ChannelRenderer) -> Outcome:
+        return await self._fulfilment.sell(request.ctx, self._prepare(request), renderer)
+
+    async def sell_many(
+        self, requests: list[RechargeRequest], renderer: ChannelRenderer
+    ) -> list[Outcome | Exception]:
+        """Many recharges of one caller (a bulk file's rows): each exactly as :meth:`sell`
+        sells it, the holds and the settlements each in one transaction
+        (:meth:`catalogue.fulfilment.Fulfilment.sell_many`); an error is that row's result."""
+        items = [(request.ctx, self._prepare(request)) for request in requests]
+        return await self._fulfilment.sell_many(items, renderer)
+
+    def _prepare(self, request: RechargeRequest) -> Callable[[Txn, datetime], Prepared]:
         def prepare(txn: Txn, now: datetime) -> Prepared:
             operator_code = request.operator
             if operator_code is None and request.product_code is not None:
@@ -127,7 +140,7 @@ class RechargeSales:
                 params=params,
             )
 
-        return await self._fulfilment.sell(request.ctx, prepare, renderer)
+        return prepare
 
     async def status(self, principal: Principal, order_id: str) -> ProviderSale:
         sold = await self._fulfilment.status(order_id)

@@ -124,6 +124,8 @@ class Services:
     network_sweep_seconds: float = 300.0
     # Fired after a sale queued an SMS to a consumer; the SMS deliverer connects to it.
     sms_queued: Wakeup = field(default_factory=Wakeup)
+    # Bulk multi-recharge (docs/BULK.md): files of sales through the services above.
+    bulk: Any = None
 
     def with_utility(self, utility: UtilityService) -> Services:
         """The same services over another utility side (tests wrap the real one)."""
@@ -207,13 +209,13 @@ def build_services(
         from deposits.settings import DepositSettings
 
         deposit_settings = DepositSettings.load(config.path(config.deposits.settings_file))
-        deposits = Deposits(runner, deposit_settings, clock)
+        deposits = Deposits(runner, deposit_settings, clock, keyring=keyring)
     policy = ReversalPolicy(window=timedelta(seconds=config.sales.reversal_window_seconds))
     # Staff reverse on a customer's complaint, later than a terminal's advice may.
     staff_policy = ReversalPolicy(window=STAFF_REVERSAL_WINDOW)
     sender = config.sms.short_code
     sms_queued = Wakeup()
-    return Services(
+    services = Services(
         electricity=ElectricitySales(utility, on_sms_queued=sms_queued),
         vouchers=VoucherSales(runner, keyring, clock, on_sms_queued=sms_queued),
         meters=MeterOperations(utility),
@@ -254,6 +256,27 @@ def build_services(
         rewards=Rewards(runner, clock),
         sms_queued=sms_queued,
     )
+    services.bulk = _bulk_service(config, services, keyring)
+    return services
+
+
+def _bulk_service(config: Config, services: Services, keyring: Keyring) -> Any:
+    """Bulk sales over the services' own voucher and recharge sales; its renderer is the
+    ``bulk`` channel's (a provider's late answer for a bulk row is rendered with it)."""
+    from vending.services.bulk import BulkSales
+
+    bulk = BulkSales(
+        services.runner,
+        keyring,
+        services.clock,
+        vouchers=services.vouchers,
+        recharge=lambda: services.recharge,
+        concurrency=config.bulk.concurrency,
+        flush_rows=config.bulk.flush_rows,
+        chunk_rows=config.bulk.chunk_rows,
+    )
+    services.register_renderer("bulk", bulk.renderer)  # type: ignore[arg-type]
+    return bulk
 
 
 def _aeps_service(runner: TxnRunner, keyring: Keyring, clock: Clock, fulfilment: Any) -> Any:

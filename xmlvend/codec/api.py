@@ -83,6 +83,7 @@ from xmlvend.codec.types_base import (
     ResponseHeader,
     XMLVendFaultResp,
 )
+from xmlvend.codec.types_revenue import DepositResp
 
 Request = BaseReq | UnsupportedRequest
 Response = BaseResp
@@ -479,6 +480,28 @@ def render_reprint_response(
         cls = lookup_type(*qname)
         if cls is None or not issubclass(cls, BaseVendResp):
             raise ValueError(f"{qname} is not a vend response and cannot be reprinted")
+        _embed(original, reprint, f"{{{REVENUE}}}reprint", qname)
+    return serialize(envelope)
+
+
+def render_reprint_deposit_response(
+    header: ResponseHeader,
+    original_responses: Sequence[bytes],
+    *,
+    soap_version: SoapVersion = SOAP_1_1,
+) -> bytes:
+    """``r:reprintDepResp`` with one ``r:reprint`` per stored original ``depositResp``
+    (oldest first, as given), each unchanged: its original msgID, date and slip."""
+    if not original_responses:
+        raise ValueError("a deposit slip reprint needs at least one original response")
+    envelope, body = new_envelope(soap_version)
+    reprint = etree.SubElement(body, f"{{{REVENUE}}}reprintDepResp")
+    render_fields(header, reprint)
+    for stored in original_responses:
+        original, qname = _stored_response(stored)
+        cls = lookup_type(*qname)
+        if cls is None or not issubclass(cls, DepositResp):
+            raise ValueError(f"{qname} is not a deposit slip and cannot be reprinted")
         _embed(original, reprint, f"{{{REVENUE}}}reprint", qname)
     return serialize(envelope)
 

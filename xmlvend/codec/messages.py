@@ -47,6 +47,8 @@ REQUEST_ELEMENTS: dict[str, tuple[type, str | None]] = {
     _clark(REVENUE, "endBatchReq"): (r.EndBatchReq, "endBatch"),
     _clark(REVENUE, "totalBatchReq"): (r.TotalBatchReq, "totalBatch"),
     _clark(REVENUE, "reprintEndBatchReq"): (r.ReprintEndBatchReq, "reprintEndBatch"),
+    _clark(REVENUE, "depositReq"): (r.DepositReq, "deposit"),
+    _clark(REVENUE, "reprintDepReq"): (r.ReprintDepositReq, "reprintDep"),
 }
 
 # Advices share one element; their operation names come from the xsi:type.
@@ -77,6 +79,8 @@ RESPONSE_ELEMENTS: dict[str, type] = {
     _clark(REVENUE, "endBatchResp"): r.EndBatchResp,
     _clark(REVENUE, "totalBatchResp"): r.TotalBatchResp,
     _clark(REVENUE, "reprintEndBatchResp"): r.ReprintEndBatchResp,
+    _clark(REVENUE, "depositResp"): r.DepositResp,
+    _clark(REVENUE, "reprintDepResp"): r.ReprintDepositResp,
     _clark(BASE, "xmlvendFaultResp"): b.XMLVendFaultResp,
 }
 
@@ -84,8 +88,6 @@ RESPONSE_ELEMENTS: dict[str, type] = {
 # plus the vendor requests seen in the wild (§2.9): answered with UseCaseSupportEx.
 UNSUPPORTED_REQUEST_ELEMENTS: dict[str, str] = {
     _clark(REVENUE, "cancelVendReq"): "cancelVend",
-    _clark(REVENUE, "depositReq"): "deposit",
-    _clark(REVENUE, "reprintDepReq"): "reprintDep",
     # Hexing (§2.9)
     _clark(REVENUE, "loginReq"): "login",
     _clark(REVENUE, "confirmNodeReq"): "confirmNode",

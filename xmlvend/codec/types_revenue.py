@@ -325,6 +325,30 @@ class DepositSlip:
     banking_ref_no: str = attribute("bankingRefNo")
 
 
+@xml_type(R, "DepositReq")
+class DepositReq(BaseReq):
+    """Ask for a deposit slip: how much to pay in, under which reference, into which
+    account (reference §2.6)."""
+
+
+@xml_type(R, "DepositResp")
+class DepositResp(BaseResp):
+    dep_slip: DepositSlip = element(R, "depSlip", DepositSlip)
+
+
+@xml_type(R, "ReprintDepositReq")
+class ReprintDepositReq(BaseReq):
+    pass
+
+
+@xml_type(R, "ReprintDepositResp")
+class ReprintDepositResp(BaseResp):
+    """Each ``reprint`` is an original ``depositResp``. To *send* one, use
+    :func:`xmlvend.codec.api.render_reprint_deposit_response` with the stored originals."""
+
+    reprint: tuple[DepositResp, ...] = element(R, "reprint", DepositResp, many=True, min_occurs=1)
+
+
 # --------------------------------------------------------------------------------------------
 # Batches: a vendor terminal's banking, sales and shift batches (reference §2.6)
 

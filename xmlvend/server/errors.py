@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from vending.errors import VendingError
 from vending.services.errors import (
+    DepositsOff,
+    NoDepositSlips,
     NoLastResponse,
     NothingToReprint,
     TransactionDelayed,
@@ -34,6 +36,8 @@ class ClientIDMismatch(ServerError):
 __all__ = [
     "ClientIDMismatch",
     "DeadlinePassed",
+    "DepositsOff",
+    "NoDepositSlips",
     "NoLastResponse",
     "NothingToReprint",
     "OperationNotAllowed",

@@ -97,6 +97,8 @@ FAULT_TABLE: Final[dict[type[BaseException], FaultSpec]] = {
     server.UnknownReversal: FaultSpec("ReversalEx"),
     server.UnknownConfirmation: FaultSpec("ConfirmationEx"),
     server.NothingToReprint: FaultSpec("ReprintEx"),
+    server.NoDepositSlips: FaultSpec("ReprintDepositSlipEx"),
+    server.DepositsOff: FaultSpec("UseCaseSupportEx"),
     # --- vendor batches (vending.batches) ----------------------------------------------------
     batches.BatchAlreadyOpen: FaultSpec("StartBatchEx"),
     batches.BatchNotOpen: FaultSpec("EndBatchEx"),

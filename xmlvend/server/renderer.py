@@ -46,6 +46,7 @@ from xmlvend.codec import (
     render_codec_error,
     render_fault,
     render_last_response_advice,
+    render_reprint_deposit_response,
     render_reprint_response,
     render_response,
     response_header,
@@ -394,6 +395,41 @@ class XMLVendRenderer:
 
     def fault_logged(self, request: Rendering, ref_no: str) -> StoredResponse:
         return self._done(self.fault_log(request.request, ref_no))
+
+    def deposit_slip(self, request: Rendering, slip: Any) -> StoredResponse:
+        """depositResp: the slip (amount, beneficiary, the reference to quote), stored
+        under the request key so that reprintDepReq reprints these very bytes."""
+        account = slip.beneficiary
+        beneficiary = None
+        if account is not None:
+            beneficiary = r.Beneficiary(
+                acc_name=account.acc_name,
+                acc_no=account.acc_no,
+                branch_code=account.branch_code,
+                bank_name=account.bank_name,
+                bank_reg_no=account.bank_reg_no,
+            )
+        header = self.header(
+            request.request,
+            disp_header="Deposit Slip",
+            cust_msg=f"Quote reference {slip.banking_ref_no} when you pay in",
+        )
+        response = r.DepositResp(
+            header=header,
+            dep_slip=r.DepositSlip(
+                header=fit(account.header) if account is not None and account.header else None,
+                amt=currency(slip.amount),
+                beneficiary=beneficiary,
+                banking_ref_no=slip.banking_ref_no,
+            ),
+        )
+        return self._done(self._render(response, request))
+
+    def deposit_reprint(self, request: r.ReprintDepositReq, originals: Sequence[bytes]) -> bytes:
+        header = self.header(request, disp_header="Deposit Slip Reprint")
+        return render_reprint_deposit_response(
+            header, originals, soap_version=request.soap_version
+        )
 
     def load(self, request_body: bytes) -> Rendering:
         """A stored (credential-free) request again, after a restart."""

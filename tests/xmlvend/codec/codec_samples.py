@@ -324,6 +324,8 @@ def all_requests() -> list[b.BaseReq]:
         ),
         r.PayAccReq(header=h, req_amt=zar("20.00"), pay_account=r.PayAccount(id_method=VEND_ID)),
         r.VendorStatementReq(header=h),
+        r.DepositReq(header=h),
+        r.ReprintDepositReq(header=h),
         r.FBEReq(**vend),
         r.FreeIssueReq(**vend),
         r.MeterCreditTransferReq(
@@ -392,6 +394,24 @@ def all_requests() -> list[b.BaseReq]:
 # Every response
 
 
+def _deposit_resp(h: b.ResponseHeader) -> r.DepositResp:
+    return r.DepositResp(
+        header=h,
+        dep_slip=r.DepositSlip(
+            header="Pay at any branch",
+            amt=zar("120.00"),
+            beneficiary=r.Beneficiary(
+                acc_name="EVD Vending Operator",
+                acc_no="62000000017",
+                branch_code="250655",
+                bank_name="First National Bank",
+                bank_reg_no="1929/001225/06",
+            ),
+            banking_ref_no="EVD6004708000090",
+        ),
+    )
+
+
 def all_responses() -> list[b.BaseResp]:
     h = resp_header()
     responses: list[b.BaseResp] = [
@@ -456,6 +476,16 @@ def all_responses() -> list[b.BaseResp]:
                     tx=(r.DebtRecoveryTx(amt=zar("100.00"), acc_desc="Arrears", balance=zar("0")),)
                 ),
                 meter_detail=METER_DETAIL,
+            ),
+        ),
+        _deposit_resp(h),
+        r.ReprintDepositResp(
+            header=h,
+            reprint=(
+                _deposit_resp(
+                    resp_header(req_msg_id=b.MsgID(date_time="20241231120000", unique_number="98"))
+                ),
+                _deposit_resp(h),
             ),
         ),
         r.VendorStatementResp(

@@ -176,8 +176,8 @@ def test_soap_fault_in_body_is_not_an_operation() -> None:
     ("element", "operation"),
     [
         ("r:cancelVendReq", "cancelVend"),
-        ("r:depositReq", "deposit"),
-        ("r:reprintDepReq", "reprintDep"),
+        ("r:cmftReq", "cmft"),
+        ("r:cancelPendingReq", "cancelPending"),
         ("r:loginReq", "login"),
     ],
 )

@@ -80,6 +80,8 @@ EXPECTED: dict[type[BaseException], str] = {
     server.UnknownReversal: "ReversalEx",
     server.UnknownConfirmation: "ConfirmationEx",
     server.NothingToReprint: "ReprintEx",
+    server.NoDepositSlips: "ReprintDepositSlipEx",
+    server.DepositsOff: "UseCaseSupportEx",
     batches.BatchAlreadyOpen: "StartBatchEx",
     batches.BatchNotOpen: "EndBatchEx",
     batches.NoBatchTotals: "CheckBatchTotalEx",

@@ -1,7 +1,7 @@
 """Operation name (the codec's ``request.operation``) -> its handler.
 
 Operations of the XMLVend catalogue not listed here are answered ``UseCaseSupportEx`` by
-the codec's UnsupportedRequest path (cancelVend, deposits, vendor extensions);
+the codec's UnsupportedRequest path (cancelVend, vendor extensions);
 the served WSDL advertises exactly the operations listed here.
 """
 
@@ -11,6 +11,7 @@ from xmlvend.server.handlers import (
     account,
     advice,
     batches,
+    deposits,
     engineering,
     fault_reports,
     meters,
@@ -42,6 +43,8 @@ WSDL_OPERATIONS: tuple[str, ...] = (
     "TotalBatchRequest",
     "ReprintEndBatchRequest",
     "CustReportFaultRequest",
+    "DepositRequest",
+    "ReprintDepRequest",
 )
 
 
@@ -58,6 +61,7 @@ def operations(in_flight: InFlight) -> dict[str, Operation]:
         "vendorStatement": Operation(account.vendor_statement, state_changing=False),
         "totalBatch": Operation(batches.total_batch, state_changing=False),
         "reprintEndBatch": Operation(batches.reprint_end_batch, state_changing=False),
+        "reprintDep": Operation(deposits.reprint_deposit, state_changing=False),
         "verify": Operation(engineering.verify, state_changing=False),
         "nonMeterSpecificEng": Operation(
             engineering.non_meter_specific_engineering, state_changing=False
@@ -75,6 +79,7 @@ def operations(in_flight: InFlight) -> dict[str, Operation]:
         "startBatch": Operation(batches.start_batch, state_changing=True),
         "endBatch": Operation(batches.end_batch, state_changing=True),
         "custReportFault": Operation(fault_reports.report_fault, state_changing=True),
+        "deposit": Operation(deposits.deposit, state_changing=True),
     }
 
 
