@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from catalogue import bbps, recharge
+from catalogue import bbps, insurance, recharge, travel
 from catalogue.bbps import CustomerParam
 from vending.accounts import create_account, ensure_house_accounts
 from vending.money import Money
@@ -19,6 +19,8 @@ INR = "INR"
 AGGREGATOR = "supplier:RCH-AGG"
 BBPS_OU = "supplier:BBPS-OU"
 DMT_BANK = "supplier:DMT-BANK"
+INSURER = "supplier:INSURER"
+TRAVEL_PARTNER = "supplier:TRAVEL-PARTNER"
 
 # Operator code, name, service, product code.
 OPERATORS = (
@@ -172,6 +174,26 @@ def seed_catalogue(txn: Txn, *, now: datetime, actor: str = "demo") -> None:
         name="AEPS sponsor bank",
         currency=INR,
     )
+    # Insurance policies issued through an insurer (premiums of existing policies are the
+    # Insurance biller category above) and bus tickets through a travel partner.
+    create_account(txn, now=now, code=INSURER, kind="supplier", name="Insurer", currency=INR)
+    for code, (name, _shortest, _longest) in insurance.PLANS.items():
+        create_product(
+            txn, now=now, code=code, kind="insurance", name=name, currency=INR,
+            supplier_account_code=INSURER, min_amount=Money(100, INR),
+            max_amount=Money(10_000_000, INR), supplier_discount_bp=1000,
+            merchant_commission_bp=500, reversal_policy="none",
+        )  # fmt: skip
+    create_account(
+        txn, now=now, code=TRAVEL_PARTNER, kind="supplier", name="Bus travel partner",
+        currency=INR,
+    )  # fmt: skip
+    create_product(
+        txn, now=now, code=travel.PRODUCT, kind="travel", name="Bus ticket", currency=INR,
+        supplier_account_code=TRAVEL_PARTNER, min_amount=Money(100, INR),
+        max_amount=Money(10_000_000, INR), supplier_discount_bp=500,
+        merchant_commission_bp=300, reversal_policy="none",
+    )  # fmt: skip
     for biller_id, name, category, product, fetch, rule, params in BILLERS:
         bbps.add_biller(
             txn,
@@ -201,7 +223,8 @@ def seed(context: Any) -> list[str]:
         seed_catalogue(txn, now=context.clock())
         return [
             f"{len(OPERATORS)} recharge operators, {len(SERIES)} numbering series, "
-            f"{len(BILLERS)} billers (catalogue)"
+            f"{len(BILLERS)} billers, {len(insurance.PLANS)} insurance plans, bus tickets "
+            "(catalogue)"
         ]
 
     try:

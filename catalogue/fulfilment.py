@@ -125,11 +125,16 @@ class Fulfilment:
         *,
         callback_parsers: Mapping[str, Callable[[bytes], CallbackNotice]] | None = None,
         policy: FulfilmentPolicy | None = None,
+        push: Callable[..., None] | None = None,
     ) -> None:
         self._runner = runner
+        # Called in the closing transaction of an order answered "pending" before
+        # (vending.services.provider_push.ResultPush: webhook + SMS).
+        self.push = push
         self._keyring = keyring
         self._clock = clock
         self._scheduler = scheduler
+        self.scheduler = scheduler
         self.clients = dict(clients)
         # The channels' renderers by channel name (vending.services.rendering.Renderers).
         self._renderers = renderers
@@ -312,6 +317,7 @@ class Fulfilment:
         if sold is None:
             return self._stored(txn, order) if renderer is not None else None
         channel, body, claim = request_of(txn, self._keyring, order)
+        late = renderer is None
         if renderer is None:
             renderer = self._renderers.get(channel)
             if renderer is None:
@@ -319,6 +325,12 @@ class Fulfilment:
             request = renderer.load(body)
         response = renderer.provider_sale(request, sold)
         processed = idempotency.complete(txn, self._keyring, claim, response, now=now)
+        if late and self.push is not None and not processed.replayed:
+            # The client was told "pending": the final result is pushed to it.
+            self.push(
+                txn, request=request, claim=claim, response=processed.response, sold=sold,
+                renderer=renderer, now=now,
+            )  # fmt: skip
         log.info("order %s %s via %s (%s)", order.order_id, sold.state, action, result.code or "-")
         return processed
 

@@ -63,6 +63,8 @@ def seed_world(
             ("bbpsnet", "bbps-xml"),
             ("bank", "dmt-json"),
             ("sponsor", "aeps-json"),
+            ("insurer", "insurance-json"),
+            ("buses", "travel-json"),
         ):
             add_provider(
                 txn,
@@ -106,6 +108,12 @@ def seed_world(
         map_product(
             txn, product_code="DMT-IMPS", provider="bank", provider_code="IMPS", actor="t", now=NOW
         )
+        for product, code in (("INS-TERM", "TERM"), ("INS-HEALTH", "HEALTH"),
+                              ("INS-ACCIDENT", "ACCIDENT"), ("TRAVEL-BUS", "BUS")):  # fmt: skip
+            map_product(
+                txn, product_code=product, provider="buses" if code == "BUS" else "insurer",
+                provider_code=code, actor="test", now=NOW,
+            )  # fmt: skip
         for product in ("BBPS-ELECTRICITY", "BBPS-POSTPAID", "BBPS-GAS", "BBPS-INSURANCE"):
             map_product(
                 txn,

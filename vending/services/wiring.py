@@ -47,14 +47,17 @@ from vending.services.context import Clock, TxnRunner
 from vending.services.deposits import Deposits
 from vending.services.electricity_sales import ElectricitySales, RecipientTokens
 from vending.services.fault_reports import FaultReports
+from vending.services.insurance import InsuranceSales
 from vending.services.meters import MeterOperations
 from vending.services.money_transfers import MoneyTransfers
+from vending.services.provider_push import ResultPush
 from vending.services.recharge_sales import RechargeSales
 from vending.services.recovery import Recovery
 from vending.services.rendering import ChannelRenderer, Renderers
 from vending.services.reprints import Reprints
 from vending.services.reversal_policy import ReversalPolicy
 from vending.services.statements import Statements
+from vending.services.travel import TravelSales
 from vending.services.voucher_sales import VoucherSales
 from vending.storage.database import Database
 
@@ -104,6 +107,8 @@ class Services:
     bills: BillPayments | None = None
     transfers: MoneyTransfers | None = None
     aeps: AepsService | None = None
+    insurance: InsuranceSales | None = None
+    travel: TravelSales | None = None
 
     def with_utility(self, utility: UtilityService) -> Services:
         """The same services over another utility side (tests wrap the real one)."""
@@ -132,6 +137,8 @@ class Services:
             self._stop_sweeps = every(self.recovery_sweep_seconds, self.recovery.sweep)
         if self.fulfilment is not None:
             self.fulfilment.start()
+        if self.travel is not None:
+            self.travel.start()
 
     def stop(self) -> None:
         stop = getattr(self.utility, "stop", None)
@@ -142,6 +149,8 @@ class Services:
             self._stop_sweeps = None
         if self.fulfilment is not None:
             self.fulfilment.stop()
+        if self.travel is not None:
+            self.travel.stop()
 
 
 def build_services(
@@ -167,6 +176,9 @@ def build_services(
         deposits = Deposits(runner, deposit_settings, clock)
     policy = ReversalPolicy(window=timedelta(seconds=config.sales.reversal_window_seconds))
     sender = config.sms.short_code
+    if fulfilment is not None and getattr(fulfilment, "push", None) is None:
+        # A result answered "pending" is pushed when final (webhook, SMS).
+        fulfilment.push = ResultPush(keyring, sender)
     return Services(
         electricity=ElectricitySales(
             utility, recipients=RecipientTokens(runner, keyring, clock, sender)
@@ -202,8 +214,21 @@ def build_services(
         bills=None if fulfilment is None else BillPayments(runner, fulfilment, clock),
         transfers=None if fulfilment is None else MoneyTransfers(runner, fulfilment, clock),
         aeps=_aeps_service(runner, keyring, clock, fulfilment),
+        insurance=None if fulfilment is None else InsuranceSales(runner, fulfilment, clock),
+        travel=_travel_service(runner, keyring, clock, fulfilment),
         deposits=deposits,
     )
+
+
+def _travel_service(runner: TxnRunner, keyring: Keyring, clock: Clock, fulfilment: Any) -> Any:
+    """Travel through the wired partners (clients with ``hold``); holds swept on the
+    fulfilment's scheduler (the injected reactor or clock)."""
+    if fulfilment is None:
+        return None
+    return TravelSales(
+        runner, keyring, clock, fulfilment.clients, scheduler=fulfilment.scheduler,
+        routing=fulfilment.policy.routing, sweep_seconds=fulfilment.policy.sweep_seconds,
+    )  # fmt: skip
 
 
 def _aeps_service(runner: TxnRunner, keyring: Keyring, clock: Clock, fulfilment: Any) -> Any:
