@@ -130,6 +130,10 @@ class OrderSimulator(Resource):
     def completed(self, order: SimOrder, status: str) -> None:
         """``order`` was completed through the control endpoint with ``status``."""
 
+    def reset(self) -> None:
+        """Forget every order (and whatever else a subclass keeps)."""
+        self.state = SimState()
+
     # --- shared -----------------------------------------------------------------------------
 
     def new_order(self, order_id: str, status: str, message: str, **extra: Any) -> SimOrder:
@@ -188,7 +192,7 @@ class OrderSimulator(Resource):
     def _control(self, request: Any, rest: list[bytes]) -> Any:
         action = rest[0] if rest else b""
         if action == b"reset":  # tests: forget every order, end any outage
-            self.state = SimState()
+            self.reset()
             self.settings.outage = False
             return b'{"reset":true}'
         if action == b"outage":

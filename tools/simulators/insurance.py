@@ -35,6 +35,10 @@ class InsuranceSimulator(OrderSimulator):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.reset()
+
+    def reset(self) -> None:
+        super().reset()
         self.quotes: dict[str, tuple[str, int]] = {}
 
     def routes(self) -> dict[tuple[bytes, bytes], Any]:

@@ -39,6 +39,10 @@ class TravelSimulator(OrderSimulator):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.reset()
+
+    def reset(self) -> None:
+        super().reset()
         self.trips: dict[str, dict[str, Any]] = {}
         self.holds: dict[str, dict[str, Any]] = {}  # hold_id -> trip, seats, fare, ages
         self.taken: dict[str, set[str]] = {}  # trip_id -> held or booked seats
