@@ -428,8 +428,8 @@ def _push_world(live: Live) -> int:
         key, _secret = api_keys.create_api_key(
             txn, vendor_client_id="RETAILER1", operator_name="till", actor="t", now=utcnow()
         )
-        api_keys.set_callback(txn, live.fulfilment._keyring, key.id,
-                              "https://merchant.example.test/evd", actor="t", now=utcnow())  # fmt: skip
+        url = "https://merchant.example.test/evd"
+        api_keys.set_callback(txn, live.fulfilment._keyring, key.id, url, actor="t", now=utcnow())
         return key.id
 
     return live.db.run_txn("push_world", seed)
@@ -438,8 +438,8 @@ def _push_world(live: Live) -> int:
 def _pushed(live: Live, request_pk_of: str) -> tuple[list[str], list[tuple[str, str]]]:
     from sqlalchemy import select
 
-    from vending.channel_tables import sms_messages
     from vending.api_tables import webhook_deliveries
+    from vending.channel_tables import sms_messages
     from vending.storage.schema import requests
 
     def read(txn: Any) -> tuple[list[str], list[tuple[str, str]]]:
