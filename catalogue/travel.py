@@ -19,10 +19,10 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
-from catalogue.errors import CatalogueError
+from catalogue.errors import BookingState, UnknownBooking
 from catalogue.interface import Trip
 from catalogue.tables import travel_bookings
-from vending.errors import InvalidRequest, NotFound
+from vending.errors import InvalidRequest
 from vending.ledger import Leg, post_transfer
 from vending.money import Money
 from vending.products import get_product
@@ -35,14 +35,6 @@ PRODUCT = "TRAVEL-BUS"
 MAX_SEATS = 6
 _PLACE = re.compile(r"[A-Za-z][A-Za-z .-]{1,39}")
 _NAME = re.compile(r"[A-Za-z][A-Za-z .'-]{1,59}")
-
-
-class UnknownBooking(NotFound):
-    code = "unknown_booking"
-
-
-class BookingState(CatalogueError):
-    """The booking is not in a state that allows this (expired, already booked ...)."""
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,8 @@ from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.python.failure import Failure
 
 from jsonapi import wire
+from jsonapi.catalogue_api import ROUTE_SPECS as CATALOGUE_ROUTE_SPECS
+from jsonapi.catalogue_api import CatalogueRoutes
 from jsonapi.problems import (
     ALL_TYPES,
     METHOD_NOT_ALLOWED,
@@ -37,7 +39,13 @@ from jsonapi.problems import (
     invalid,
     problem_for,
 )
-from jsonapi.renderer import JsonCall, JsonRenderer, pending_document, sale_summary
+from jsonapi.renderer import (
+    JsonCall,
+    JsonRenderer,
+    pending_document,
+    sale_summary,
+    webhook_event,
+)
 from utilities.interface import MeterQuery, Purchase
 from vending import consumers
 from vending.auth import CredentialsChanged
@@ -129,6 +137,7 @@ ROUTES = _routes(
     ("POST", "/checkout", "card_checkout"),
     ("PUT", "/webhook", "set_webhook"),
     ("GET", "/webhook/deliveries", "webhook_deliveries"),
+    *CATALOGUE_ROUTE_SPECS,
 )
 
 
@@ -173,8 +182,8 @@ class ApiServices:
     sms_outbox: Any = None
 
 
-class JsonApi:
-    """See the module docstring."""
+class JsonApi(CatalogueRoutes):
+    """See the module docstring; the provider products' routes are ``CatalogueRoutes``."""
 
     def __init__(
         self,
@@ -733,17 +742,6 @@ def _render_top_up(top_up: TopUp) -> StoredResponse:
 
 
 def _event(record: RequestRecord, request_id: str) -> tuple[str, str]:
-    """The webhook of a request's final answer: its event name and JSON payload, whose
-    ``result`` is the answer itself, byte for byte as stored (and as a retry of the
-    request, or GET on its Location, returns it)."""
+    """The webhook of a sale's final answer (``sale.completed`` / ``sale.failed``)."""
     assert record.response is not None
-    response = record.response
-    event = "sale.completed" if response.http_status < 300 else "sale.failed"
-    head = wire.dumps(
-        {
-            "event": event,
-            "idempotency_key": request_id.removeprefix(wire.REQUEST_ID_PREFIX),
-            "status": response.http_status,
-        }
-    )
-    return event, (head[:-1] + b',"result":' + response.body + b"}").decode("utf-8")
+    return webhook_event(request_id, record.response, kind="sale")
