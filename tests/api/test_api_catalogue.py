@@ -18,23 +18,23 @@ from twisted.internet.defer import succeed
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "catalogue"))
 
-from catalogue_support import ScriptedProvider  # noqa: E402
+from catalogue_support import ScriptedProvider
 
-from catalogue.adapters.tasks import ReactorScheduler  # noqa: E402
-from catalogue.demo import seed_catalogue  # noqa: E402
-from catalogue.fulfilment import Fulfilment, FulfilmentPolicy  # noqa: E402
-from catalogue.interface import InsuranceQuote, Outcome, ProviderResult, Trip, TripHold  # noqa: E402
-from catalogue.providers import add_provider, map_product  # noqa: E402
-from vending.money import Money  # noqa: E402
-from vending.passwords import hash_password  # noqa: E402
-from vending.services.bill_payments import BillPayments  # noqa: E402
-from vending.services.insurance import InsuranceSales  # noqa: E402
-from vending.services.money_transfers import MoneyTransfers  # noqa: E402
-from vending.services.provider_push import ResultPush  # noqa: E402
-from vending.services.recharge_sales import RechargeSales  # noqa: E402
-from vending.services.travel import TravelSales  # noqa: E402
-from vending.vendors import adjust_vendor_balance, create_operator, create_vendor  # noqa: E402
-from xmlvend.transport.asyncdb import ImmediateDatabase  # noqa: E402
+from catalogue.adapters.tasks import ReactorScheduler
+from catalogue.demo import seed_catalogue
+from catalogue.fulfilment import Fulfilment, FulfilmentPolicy
+from catalogue.interface import InsuranceQuote, Outcome, ProviderResult, Trip, TripHold
+from catalogue.providers import add_provider, map_product
+from vending.money import Money
+from vending.passwords import hash_password
+from vending.services.bill_payments import BillPayments
+from vending.services.insurance import InsuranceSales
+from vending.services.money_transfers import MoneyTransfers
+from vending.services.provider_push import ResultPush
+from vending.services.recharge_sales import RechargeSales
+from vending.services.travel import TravelSales
+from vending.vendors import adjust_vendor_balance, create_operator, create_vendor
+from xmlvend.transport.asyncdb import ImmediateDatabase
 
 SHOP = "6004708000777"
 
@@ -168,8 +168,9 @@ def test_bills_transfers_insurance_travel(shop: Any) -> None:
     client = api.client
     billers = client.get("/billers?category=Electricity", key=key).json()["items"]
     assert any(b["biller_id"] == "BESCOM000KAR01" for b in billers)
-    bill = client.post("/bills/fetch", {"biller_id": "BESCOM000KAR01", "mobile": "9810012340",
-                                        "params": {"Customer ID": "1234567890"}}, key=key)  # fmt: skip
+    fetch = {"biller_id": "BESCOM000KAR01", "mobile": "9810012340",
+             "params": {"Customer ID": "1234567890"}}  # fmt: skip
+    bill = client.post("/bills/fetch", fetch, key=key)
     assert bill.status == 200 and bill.json()["amount"] == "1540.00"
     paid = client.post("/bills/payments", {"biller_id": "BESCOM000KAR01", "amount": "1540.00",
                                            "mobile": "9810012340", "ref_id": bill.json()["ref_id"]},
@@ -192,8 +193,9 @@ def test_bills_transfers_insurance_travel(shop: Any) -> None:
                        key=key, idempotency_key=idem("t1"))  # fmt: skip
     assert sent.status == 201 and sent.json()["service"] == "dmt"
     assert client.get("/remitters/9876500001", key=key).json()["used_this_month"] == "2000.00"
-    quote = client.post("/insurance/quotes", {"plan": "INS-TERM", "sum_insured": "500000.00",
-                                              "dob": "1990-05-01", "term_years": 10}, key=key)  # fmt: skip
+    asked = {"plan": "INS-TERM", "sum_insured": "500000.00", "dob": "1990-05-01",
+             "term_years": 10}  # fmt: skip
+    quote = client.post("/insurance/quotes", asked, key=key)
     assert quote.status == 201 and quote.json()["premium"] == "520.00"
     policy = client.post("/insurance/policies", {"plan": "INS-TERM", "quote_id": "Q1",
                                                  "premium": "520.00", "holder": "Sunita Devi",
