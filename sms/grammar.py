@@ -5,6 +5,7 @@ commas and keyword aliases.
     <PIN> BAL                              balance
     <PIN> BUY <product> [<amount>] [<phone>]
     <PIN> ELEC <meter> <amount> [<phone>]
+    <PIN> RCH <number> <amount>            PIN-less recharge (mobile number or DTH id)
     <PIN> LAST                             reprint the last sale
     <PIN> PIN <new PIN> <new PIN>          change the SMS PIN
 
@@ -23,6 +24,7 @@ KEYWORDS = {
     "buy": ("BUY", "AIR", "AIRTIME", "V", "VOUCHER", "DATA"),
     "electricity": ("ELEC", "ELECTRICITY", "E", "POWER", "TOKEN"),
     "last": ("LAST", "REPRINT", "R"),
+    "recharge": ("RCH", "RECHARGE", "TOPUP"),
     "pin": ("PIN", "CHPIN", "NEWPIN"),
     "help": ("HELP", "H", "?", "INFO"),
 }
@@ -32,6 +34,7 @@ _AMOUNT = re.compile(r"^(?:R|ZAR)?([0-9]{1,7}(?:[.,][0-9]{1,2})?)$")
 _PHONE = re.compile(r"^\+?[0-9]{8,15}$")
 _METER = re.compile(r"^[0-9]{11,13}$")
 _PRODUCT = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,31}$")
+_RECHARGE_TARGET = re.compile(r"^\+?[0-9]{8,13}$")
 
 
 class CommandError(ValueError):
@@ -48,10 +51,12 @@ class Command:
     amount: str | None = None
     recipient: str | None = None
     new_pin: str | None = field(default=None, repr=False)
+    # RCH: the mobile number or DTH subscriber id recharged.
+    target: str | None = None
 
     def canonical(self) -> str:
         """The command without its PINs: what is fingerprinted and kept with the request."""
-        parts = [self.kind, self.product, self.meter, self.amount, self.recipient]
+        parts = [self.kind, self.product, self.meter, self.amount, self.recipient, self.target]
         if self.kind == "pin":
             parts.append("new-pin")
         return " ".join(p for p in parts if p)
@@ -93,6 +98,10 @@ def parse(text: str, *, country_code: str = "27") -> Command:
         if not _PIN.match(args[0]):
             raise CommandError("a new PIN is 4 to 6 digits")
         return Command("pin", pin=pin, new_pin=args[0])
+    if kind == "recharge":
+        if len(args) != 2 or not _RECHARGE_TARGET.match(args[0]):
+            raise CommandError("send: RCH <mobile number or DTH id> <amount>")
+        return Command("recharge", pin=pin, target=args[0], amount=_amount(args[1]))
     recipient = None
     if args and _PHONE.match(args[-1]) and len(args) >= (2 if kind == "buy" else 3):
         recipient = normalize_phone(args.pop(), country_code)
@@ -123,7 +132,8 @@ def _amount(text: str) -> str:
 
 HELP_TEXT = (
     "EVD by SMS: <PIN> BAL | <PIN> BUY <product> [amount] [phone] | "
-    "<PIN> ELEC <meter> <amount> [phone] | <PIN> LAST | <PIN> PIN <new> <new>"
+    "<PIN> ELEC <meter> <amount> [phone] | <PIN> RCH <number> <amount> | <PIN> LAST | "
+    "<PIN> PIN <new> <new>"
 )
 
 __all__ = ["HELP_TEXT", "KEYWORDS", "Command", "CommandError", "normalize_phone", "parse"]
