@@ -209,6 +209,26 @@ def seed_catalogue(txn: Txn, *, now: datetime, actor: str = "demo") -> None:
         )
 
 
+# The demo's insurer and bus travel partner: the simulators' default ports (docs/CATALOGUE.md,
+# `evd simulate-provider insurance --port 8605`, `... travel --port 8606`), no callbacks.
+DEMO_PARTNERS = (
+    ("demo-insurer", "insurance-json", "http://127.0.0.1:8605",
+     (("INS-TERM", "TERM"), ("INS-HEALTH", "HEALTH"), ("INS-ACCIDENT", "ACCIDENT"))),
+    ("demo-bus", "travel-json", "http://127.0.0.1:8606", ((travel.PRODUCT, "BUS"),)),
+)  # fmt: skip
+
+
+def seed_partners(txn: Txn, *, now: datetime, actor: str = "demo") -> None:
+    from catalogue.providers import add_provider, map_product
+
+    for name, protocol, url, mappings in DEMO_PARTNERS:
+        # No callback secret: nothing is encrypted, so no keyring is needed.
+        add_provider(txn, None, name=name, protocol=protocol, url=url, actor=actor, now=now)  # type: ignore[arg-type]
+        for product, code in mappings:
+            map_product(txn, product_code=product, provider=name, provider_code=code,
+                        actor=actor, now=now)  # fmt: skip
+
+
 def seed(context: Any) -> list[str]:
     """``evd demo`` hook: the demo catalogue, once (providers: ``evd provider add``)."""
     from sqlalchemy import select
@@ -221,10 +241,11 @@ def seed(context: Any) -> list[str]:
         if txn.execute(select(recharge_operators.c.code).limit(1)).first() is not None:
             return []
         seed_catalogue(txn, now=context.clock())
+        seed_partners(txn, now=context.clock())
         return [
             f"{len(OPERATORS)} recharge operators, {len(SERIES)} numbering series, "
-            f"{len(BILLERS)} billers, {len(insurance.PLANS)} insurance plans, bus tickets "
-            "(catalogue)"
+            f"{len(BILLERS)} billers, {len(insurance.PLANS)} insurance plans, bus tickets; "
+            "partners demo-insurer (:8605) and demo-bus (:8606) (catalogue)"
         ]
 
     try:

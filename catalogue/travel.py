@@ -119,6 +119,13 @@ def get_booking(txn: Txn, booking_ref: str, vendor_id: int | None = None) -> Boo
     return _booking(txn, row)
 
 
+def list_bookings(txn: Txn, state: str | None = None, limit: int = 20) -> list[Booking]:
+    query = select(travel_bookings).order_by(travel_bookings.c.id.desc()).limit(limit)
+    if state is not None:
+        query = query.where(travel_bookings.c.state == state)
+    return [_booking(txn, row) for row in txn.execute(query).all()]
+
+
 def hold(
     txn: Txn,
     claim: Claim,
