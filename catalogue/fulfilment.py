@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from catalogue import callbacks as auth
-from catalogue.errors import UnknownProvider
+from catalogue.errors import UnknownOrder, UnknownProvider
 from catalogue.interface import (
     CallbackNotice,
     Outcome,
@@ -582,3 +582,12 @@ class Fulfilment:
             return sale_view(txn, get_order(txn, order_id))
 
         return await self._runner.run("provider_order_status", view)
+
+    async def status_for(
+        self, vendor_id: int, order_id: str, service: str | None = None, what: str = "order"
+    ) -> ProviderSale:
+        """The order, if it is the vendor's (and of ``service`` when given): else unknown."""
+        sold = await self.status(order_id)
+        if sold.sale.vendor_id != vendor_id or service not in (None, sold.service):
+            raise UnknownOrder(f"no {what} {order_id!r}")
+        return sold

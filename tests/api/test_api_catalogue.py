@@ -18,23 +18,11 @@ from twisted.internet.defer import succeed
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "catalogue"))
 
-from catalogue_support import ScriptedProvider
+from catalogue_support import ScriptedProvider, attach_provider_sales, seed_shop
 
-from catalogue.adapters.tasks import ReactorScheduler
-from catalogue.demo import seed_catalogue
-from catalogue.fulfilment import Fulfilment, FulfilmentPolicy
 from catalogue.interface import InsuranceQuote, Outcome, ProviderResult, Trip, TripHold
-from catalogue.providers import add_provider, map_product
 from vending.money import Money
-from vending.passwords import hash_password
-from vending.services.bill_payments import BillPayments
-from vending.services.insurance import InsuranceSales
-from vending.services.money_transfers import MoneyTransfers
-from vending.services.provider_push import ResultPush
-from vending.services.recharge_sales import RechargeSales
-from vending.services.travel import TravelSales
-from vending.vendors import adjust_vendor_balance, create_operator, create_vendor
-from xmlvend.transport.asyncdb import ImmediateDatabase
+from vending.vendors import adjust_vendor_balance
 
 SHOP = "6004708000777"
 
@@ -75,34 +63,16 @@ def shop(api: ApiWorld) -> tuple[ApiWorld, Partner, str]:
     world = api.xml
     now = world.clock()
 
-    def seed(txn: Any) -> None:
-        seed_catalogue(txn, now=now)
-        create_vendor(txn, client_id=SHOP, name="Sharma Mobile", currency="INR", now=now)
-        adjust_vendor_balance(txn, SHOP, inr(1_000_000), reason="float", actor="t", now=now)
-        create_operator(txn, name="till", password_hash=hash_password("pass1234", log_n=10),
-                        vendor_client_id=SHOP, now=now)  # fmt: skip
-        add_provider(txn, world.keyring, name="alpha", protocol="recharge-json",
-                     url="http://127.0.0.1:9", actor="t", now=now)  # fmt: skip
-        for product, code in (("RCH-AIRTEL", "AT"), ("BBPS-ELECTRICITY", "*"), ("DMT-IMPS", "I"),
-                              ("INS-TERM", "TERM"), ("TRAVEL-BUS", "BUS")):  # fmt: skip
-            map_product(txn, product_code=product, provider="alpha", provider_code=code,
-                        actor="t", now=now)  # fmt: skip
-
-    world.database.run_txn("seed_catalogue_api", seed)
-    provider = Partner("alpha")
-    services = world.server.services
-    runner = ImmediateDatabase(world.database)
-    fulfilment = Fulfilment(
-        runner, world.keyring, world.clock, ReactorScheduler(world.reactor), {"alpha": provider},
-        services.renderers, policy=FulfilmentPolicy(first_poll_seconds=1.0),
-        push=ResultPush(world.keyring, "5555"),
+    mappings = (("RCH-AIRTEL", "AT"), ("BBPS-ELECTRICITY", "*"), ("DMT-IMPS", "I"),
+                ("INS-TERM", "TERM"), ("TRAVEL-BUS", "BUS"))  # fmt: skip
+    world.database.run_txn("seed_catalogue_api", seed_shop, world.keyring, SHOP, mappings, now)
+    world.database.run_txn(
+        "shop_float", adjust_vendor_balance, SHOP, inr(900_000), reason="float", actor="t",
+        now=now,
     )  # fmt: skip
-    services.fulfilment = fulfilment
-    services.recharge = RechargeSales(runner, fulfilment, world.clock)
-    services.bills = BillPayments(runner, fulfilment, world.clock)
-    services.transfers = MoneyTransfers(runner, fulfilment, world.clock)
-    services.insurance = InsuranceSales(runner, fulfilment, world.clock)
-    services.travel = TravelSales(runner, world.keyring, world.clock, {"alpha": provider})
+    provider = Partner("alpha")
+    attach_provider_sales(world.server.services, world.database, world.keyring, world.clock,
+                          world.reactor, {"alpha": provider})  # fmt: skip
     return api, provider, api.new_key(SHOP, "till")
 
 

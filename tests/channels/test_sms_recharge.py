@@ -13,18 +13,10 @@ from channel_support import ChannelWorld
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "catalogue"))
 
-from catalogue_support import ScriptedProvider
+from catalogue_support import ScriptedProvider, attach_provider_sales, seed_shop
 
-from catalogue.adapters.tasks import ReactorScheduler
-from catalogue.demo import seed_catalogue
-from catalogue.fulfilment import Fulfilment, FulfilmentPolicy
 from catalogue.interface import Outcome, ProviderResult
-from catalogue.providers import add_provider, map_product
 from vending.money import Money
-from vending.services.provider_push import ResultPush
-from vending.services.recharge_sales import RechargeSales
-from vending.vendors import adjust_vendor_balance, create_operator, create_vendor
-from xmlvend.transport.asyncdb import ImmediateDatabase
 
 SHOP, SHOP_PHONE, SHOP_PIN = "6004708000888", "919812300001", "5678"
 
@@ -34,30 +26,14 @@ def shop(world: ChannelWorld) -> tuple[ChannelWorld, ScriptedProvider]:
     xml = world.xml
     now = xml.clock()
 
-    def seed(txn: Any) -> None:
-        seed_catalogue(txn, now=now)
-        create_vendor(txn, client_id=SHOP, name="Sharma Mobile", currency="INR", now=now)
-        adjust_vendor_balance(txn, SHOP, Money(100_000, "INR"), reason="float", actor="t",
-                              now=now)  # fmt: skip
-        create_operator(txn, name="till", password_hash="-", vendor_client_id=SHOP, now=now)
-        add_provider(txn, xml.keyring, name="alpha", protocol="recharge-json",
-                     url="http://127.0.0.1:9", actor="t", now=now)  # fmt: skip
-        map_product(txn, product_code="RCH-AIRTEL", provider="alpha", provider_code="AT",
-                    actor="t", now=now)  # fmt: skip
-
-    xml.database.run_txn("seed_sms_recharge", seed)
+    xml.database.run_txn(
+        "seed_sms_recharge", seed_shop, xml.keyring, SHOP, (("RCH-AIRTEL", "AT"),), now
+    )
     world.wait(world.sms.merchants.register(SHOP_PHONE, SHOP, "till", SHOP_PIN))
     world.sentinel.register(SHOP_PIN)
     provider = ScriptedProvider("alpha")
-    services = xml.server.services
-    runner = ImmediateDatabase(xml.database)
-    fulfilment = Fulfilment(
-        runner, xml.keyring, xml.clock, ReactorScheduler(xml.reactor), {"alpha": provider},
-        services.renderers, policy=FulfilmentPolicy(first_poll_seconds=1.0),
-        push=ResultPush(xml.keyring, "5555"),
-    )  # fmt: skip
-    services.fulfilment = fulfilment
-    services.recharge = RechargeSales(runner, fulfilment, xml.clock)
+    attach_provider_sales(xml.server.services, xml.database, xml.keyring, xml.clock,
+                          xml.reactor, {"alpha": provider})  # fmt: skip
     return world, provider
 
 

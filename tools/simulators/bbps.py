@@ -22,7 +22,14 @@ from typing import Any
 from twisted.web.resource import Resource
 
 from catalogue.adapters import bbps_xml as proto
-from tools.simulators.common import CONTROL, SimSettings, arg, json_body, reply_later
+from tools.simulators.common import (
+    CONTROL,
+    SimSettings,
+    arg,
+    json_body,
+    reply_later,
+    settings_control,
+)
 
 XML = b"application/xml; charset=utf-8"
 ORIG = "BBPSSIM"
@@ -193,15 +200,14 @@ class BbpsSimulator(Resource):
         }))  # fmt: skip
         return root
 
+    def _reset(self) -> None:
+        self.state = BbpsState()
+
     def _control(self, request: Any, rest: list[bytes]) -> Any:
         action = rest[0] if rest else b""
-        if action == b"reset":  # tests: forget every order, end any outage
-            self.state = BbpsState()
-            self.settings.outage = False
-            return b'{"reset":true}'
-        if action == b"outage":
-            self.settings.outage = arg(request, "on") in ("1", "true", "yes")
-            return json_body(200, {"outage": self.settings.outage})[2]
+        common = settings_control(request, action, self.settings, self._reset)
+        if common is not None:
+            return common
         if action == b"complete":
             payment = self.state.payments.get(arg(request, "order_id"))
             status = arg(request, "status").upper()

@@ -56,6 +56,21 @@ def reply_later(reactor: Any, request: Any, delay: float, produce: Any) -> Any:
     return NOT_DONE_YET
 
 
+def settings_control(
+    request: Any, action: bytes, settings: SimSettings, reset: Callable[[], None]
+) -> bytes | None:
+    """The control actions every simulator has: ``reset`` (forget everything, end any
+    outage) and ``outage?on=1|0`` (HTTP 503 to everything). None: another action."""
+    if action == b"reset":
+        reset()
+        settings.outage = False
+        return b'{"reset":true}'
+    if action == b"outage":
+        settings.outage = arg(request, "on") in ("1", "true", "yes")
+        return json.dumps({"outage": settings.outage}).encode()
+    return None
+
+
 def json_body(status: int, data: Any) -> tuple[int, bytes, bytes]:
     return status, b"application/json", json.dumps(data).encode()
 
@@ -136,6 +151,28 @@ class OrderSimulator(Resource):
 
     # --- shared -----------------------------------------------------------------------------
 
+    def take(
+        self,
+        request: Any,
+        order_id: str,
+        target: str,
+        messages: dict[str, str],
+        **extra: Any,
+    ) -> Any:
+        """Answer an order request: a known order id gets the order's current state (never
+        done twice); a new one is done by the target's last digit (``outcome_by_digit``;
+        SUCCESS completes it at once; ``3``: answered ``hang`` seconds late)."""
+        order = self.state.orders.get(order_id[:20])
+        delay = None
+        if order is None:
+            status = outcome_by_digit(target)
+            order = self.new_order(order_id, status, messages.get(status, ""), **extra)
+            if status == "SUCCESS":
+                self.completed(order, status)
+            if target.endswith("3"):
+                delay = self.settings.hang
+        return self.later(request, lambda: self.answer(order), delay)
+
     def new_order(self, order_id: str, status: str, message: str, **extra: Any) -> SimOrder:
         seq = next(self.state.counter)
         order = SimOrder(order_id[:20], status, f"SIM{seq:09d}", None, message, dict(extra))
@@ -191,13 +228,9 @@ class OrderSimulator(Resource):
 
     def _control(self, request: Any, rest: list[bytes]) -> Any:
         action = rest[0] if rest else b""
-        if action == b"reset":  # tests: forget every order, end any outage
-            self.reset()
-            self.settings.outage = False
-            return b'{"reset":true}'
-        if action == b"outage":
-            self.settings.outage = arg(request, "on") in ("1", "true", "yes")
-            return json_body(200, {"outage": self.settings.outage})[2]
+        common = settings_control(request, action, self.settings, self.reset)
+        if common is not None:
+            return common
         if action == b"complete":
             order = self.state.orders.get(arg(request, "order_id"))
             status = arg(request, "status").upper()

@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from catalogue.adapters import dmt_json as proto
-from tools.simulators.common import OrderSimulator, SimOrder, json_body, outcome_by_digit
+from tools.simulators.common import OrderSimulator, SimOrder, json_body
 
 HOLDER = "RAJESH KUMAR GUPTA"
 MESSAGES = {"FAILED": "Account closed", "PENDING": "Awaiting beneficiary bank"}
@@ -39,22 +39,14 @@ class DmtSimulator(OrderSimulator):
 
     def _transfer(self, request: Any, body: bytes) -> Any:
         data = json.loads(body)
-        order = self.state.orders.get(str(data["order_id"])[:20])
-        delay = None
-        if order is None:
-            account = str(data["account"])
-            if not isinstance(data["amount"], int) or data["amount"] <= 0:
-                raise ValueError("amount")
-            status = outcome_by_digit(account)
-            order = self.new_order(
-                str(data["order_id"]), status, MESSAGES.get(status, "Transfer successful")
-            )
-            order.txn_id = f"IMPS{order.txn_id[3:]}"
-            if status == "SUCCESS":
-                order.ref = f"6340{next(self.state.counter):08d}"
-            if account.endswith("3"):
-                delay = self.settings.hang
-        return self.later(request, lambda: self.answer(order), delay)
+        if not isinstance(data["amount"], int) or data["amount"] <= 0:
+            raise ValueError("amount")
+        return self.take(request, str(data["order_id"]), str(data["account"]), MESSAGES)
+
+    def new_order(self, order_id: str, status: str, message: str, **extra: Any) -> SimOrder:
+        order = super().new_order(order_id, status, message, **extra)
+        order.txn_id = f"IMPS{order.txn_id[3:]}"
+        return order
 
     def answer(self, order: SimOrder) -> tuple[int, bytes, bytes]:
         return (

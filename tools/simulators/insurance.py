@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 from catalogue.adapters import insurance_json as proto
-from tools.simulators.common import OrderSimulator, SimOrder, json_body, outcome_by_digit
+from tools.simulators.common import OrderSimulator, SimOrder, json_body
 
 # plan -> (lowest age, highest age, per-mille yearly rate at 30, per-mille added a year older)
 PLANS = {"TERM": (18, 65, 1.0, 0.08), "HEALTH": (0, 70, 20.0, 0.6), "ACCIDENT": (5, 70, 0.8, 0.0)}
@@ -64,20 +64,12 @@ class InsuranceSimulator(OrderSimulator):
 
     def _issue(self, request: Any, body: bytes) -> Any:
         data = json.loads(body)
-        order = self.state.orders.get(str(data["order_id"])[:20])
-        delay = None
-        if order is None:
-            mobile = str(data["holder"]["mobile"])
-            status = outcome_by_digit(mobile)
-            message = MESSAGES.get(status, "Policy issued")
-            if self.quotes.get(str(data.get("quote_id"))) != (data["plan"], data["premium"]):
-                status, message = "FAILED", "no such quote for this plan and premium"
-            order = self.new_order(str(data["order_id"]), status, message)
-            if status == "SUCCESS":
-                self.completed(order, status)
-            if mobile.endswith("3"):
-                delay = self.settings.hang
-        return self.later(request, lambda: self.answer(order), delay)
+        order_id = str(data["order_id"])
+        if order_id[:20] not in self.state.orders and self.quotes.get(
+            str(data.get("quote_id"))
+        ) != (data["plan"], data["premium"]):
+            self.new_order(order_id, "FAILED", "no such quote for this plan and premium")
+        return self.take(request, order_id, str(data["holder"]["mobile"]), MESSAGES)
 
     def answer(self, order: SimOrder) -> tuple[int, bytes, bytes]:
         return (

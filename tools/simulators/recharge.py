@@ -17,10 +17,14 @@ from typing import Any
 
 from catalogue.adapters import recharge_json as proto
 from catalogue.interface import Plan
-from tools.simulators.common import OrderSimulator, SimOrder, arg, outcome_by_digit
+from tools.simulators.common import OrderSimulator, SimOrder, arg
 from vending.money import Money
 
-MESSAGES = {"FAILED": "Invalid number for operator", "PENDING": "Under process"}
+MESSAGES = {
+    "FAILED": "Invalid number for operator",
+    "PENDING": "Under process",
+    "SUCCESS": "Recharge successful",
+}
 
 
 class RechargeSimulator(OrderSimulator):
@@ -31,19 +35,7 @@ class RechargeSimulator(OrderSimulator):
 
     def _recharge(self, request: Any, body: bytes) -> Any:
         data = proto.decode_recharge(body)  # a ProtocolError (ValueError) is a 400
-        order = self.state.orders.get(data["order_id"])
-        delay = None
-        if order is None:
-            number = str(data["number"])
-            status = outcome_by_digit(number)
-            order = self.new_order(
-                str(data["order_id"]), status, MESSAGES.get(status, "Recharge successful")
-            )
-            if status == "SUCCESS":
-                order.ref = f"OPR{order.txn_id[3:]}"
-            if number.endswith("3"):
-                delay = self.settings.hang
-        return self.later(request, lambda: self.answer(order), delay)
+        return self.take(request, str(data["order_id"]), str(data["number"]), MESSAGES)
 
     def answer(self, order: SimOrder) -> tuple[int, bytes, bytes]:
         return (

@@ -16,9 +16,10 @@ import json
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from tools.simulators.common import OrderSimulator, SimOrder, arg, json_body, outcome_by_digit
+from tools.simulators.common import OrderSimulator, SimOrder, arg, json_body
 
 HOLD_SECONDS = 600
+MESSAGES = {"FAILED": "Operator refused the booking", "PENDING": "Awaiting the operator"}
 TRIPS = ((time(6, 0), 9, 65_000, "AC Sleeper"), (time(15, 30), 10, 120_000, "Volvo Multi-Axle"))
 
 
@@ -93,24 +94,11 @@ class TravelSimulator(OrderSimulator):
 
     def _book(self, request: Any, body: bytes) -> Any:
         data = json.loads(body)
-        order = self.state.orders.get(str(data["order_id"])[:20])
-        delay = None
-        if order is None:
-            hold = self.holds.get(str(data["hold_id"]))
-            if hold is None:
-                order = self.new_order(str(data["order_id"]), "FAILED", "no such hold")
-            else:
-                age = str(hold["ages"][0])
-                status = outcome_by_digit(age)
-                order = self.new_order(str(data["order_id"]), status,
-                                       {"FAILED": "Operator refused the booking",
-                                        "PENDING": "Awaiting the operator"}.get(status, "Booked"),
-                                       hold=hold)  # fmt: skip
-                if status == "SUCCESS":
-                    self.completed(order, status)
-                if age.endswith("3"):
-                    delay = self.settings.hang
-        return self.later(request, lambda: self.answer(order), delay)
+        order_id, hold = str(data["order_id"]), self.holds.get(str(data["hold_id"]))
+        if hold is None and order_id[:20] not in self.state.orders:
+            self.new_order(order_id, "FAILED", "no such hold")
+        age = str(hold["ages"][0]) if hold else "0"
+        return self.take(request, order_id, age, MESSAGES, hold=hold)
 
     def answer(self, order: SimOrder) -> tuple[int, bytes, bytes]:
         return json_body(200, {

@@ -163,10 +163,9 @@ class BillPayments:
         return await self._fulfilment.sell(request.ctx, prepare, renderer)
 
     async def status(self, principal: Principal, order_id: str) -> ProviderSale:
-        sold = await self._fulfilment.status(order_id)
-        if sold.sale.vendor_id != principal.vendor_id or sold.service != "bill":
-            raise UnknownOrder(f"no bill payment {order_id!r}")
-        return sold
+        return await self._fulfilment.status_for(
+            principal.vendor_id, order_id, "bill", "bill payment"
+        )
 
     async def complain(
         self, principal: Principal, order_id: str, kind: str, description: str

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from catalogue import insurance
-from catalogue.errors import ProviderError, UnknownOrder
+from catalogue.errors import ProviderError
 from catalogue.fulfilment import Fulfilment, Prepared
 from catalogue.interface import InsuranceQuote, ProviderUnavailable
 from catalogue.orders import ProviderSale
@@ -106,10 +106,9 @@ class InsuranceSales:
         return await self._fulfilment.sell(request.ctx, prepare, renderer)
 
     async def status(self, principal: Principal, order_id: str) -> ProviderSale:
-        sold = await self._fulfilment.status(order_id)
-        if sold.sale.vendor_id != principal.vendor_id or sold.service != "insurance":
-            raise UnknownOrder(f"no policy order {order_id!r}")
-        return sold
+        return await self._fulfilment.status_for(
+            principal.vendor_id, order_id, "insurance", "policy order"
+        )
 
 
 __all__ = ["InsuranceSales", "IssueRequest", "QuoteRequest"]

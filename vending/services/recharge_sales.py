@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from catalogue import recharge
-from catalogue.errors import NoProviderAvailable, ProviderError, UnknownOrder
+from catalogue.errors import NoProviderAvailable, ProviderError
 from catalogue.fulfilment import Fulfilment, Prepared
 from catalogue.interface import Plan, ProviderUnavailable
 from catalogue.orders import ProviderSale
@@ -130,10 +130,7 @@ class RechargeSales:
         return await self._fulfilment.sell(request.ctx, prepare, renderer)
 
     async def status(self, principal: Principal, order_id: str) -> ProviderSale:
-        sold = await self._fulfilment.status(order_id)
-        if sold.sale.vendor_id != principal.vendor_id:
-            raise UnknownOrder(f"no order {order_id!r}")
-        return sold
+        return await self._fulfilment.status_for(principal.vendor_id, order_id, None, "order")
 
 
 __all__ = ["NoProviderAvailable", "RechargeRequest", "RechargeSales"]
