@@ -12,7 +12,6 @@ client and ``evd simulate-provider dmt``):
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from catalogue.adapters import recharge_json
 from catalogue.adapters.recharge_json import ProtocolError, _load, _text
@@ -33,10 +32,6 @@ def encode_transfer(order: ProviderOrder) -> bytes:
         },
         separators=(",", ":"),
     ).encode()
-
-
-def encode_result(status: str, **fields: Any) -> bytes:
-    return json.dumps({"status": status, **fields}, separators=(",", ":")).encode()
 
 
 def parse_transfer(body: bytes) -> ProviderResult:

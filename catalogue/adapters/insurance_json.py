@@ -63,10 +63,6 @@ def encode_issue(order: ProviderOrder) -> bytes:
     )
 
 
-def encode_result(status: str, **fields: Any) -> bytes:
-    return _dump({"status": status, **fields})
-
-
 def parse_result(body: bytes) -> ProviderResult:
     # The policy number is the customer's reference; the document reference rides along.
     return recharge_json.parse_result(body, ref_field="policy_no", detail_fields=("document_ref",))

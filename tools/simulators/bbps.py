@@ -25,7 +25,7 @@ from catalogue.adapters import bbps_xml as proto
 from tools.simulators.common import (
     CONTROL,
     SimSettings,
-    arg,
+    completion,
     json_body,
     reply_later,
     settings_control,
@@ -209,11 +209,10 @@ class BbpsSimulator(Resource):
         if common is not None:
             return common
         if action == b"complete":
-            payment = self.state.payments.get(arg(request, "order_id"))
-            status = arg(request, "status").upper()
-            if payment is None or status not in ("SUCCESS", "FAILED"):
-                request.setResponseCode(404)
-                return b'{"error":"no such payment or status"}'
+            found = completion(request, self.state.payments)
+            if isinstance(found, bytes):
+                return found
+            payment, status = found
             if status == "SUCCESS":
                 payment.status, payment.code, payment.reason = "SUCCESS", "000", "Successful"
                 payment.approval = payment.approval or f"AB{next(self.state.counter):08d}"

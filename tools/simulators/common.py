@@ -71,6 +71,17 @@ def settings_control(
     return None
 
 
+def completion(request: Any, orders: dict[str, Any]) -> tuple[Any, str] | bytes:
+    """``complete?order_id=..&status=SUCCESS|FAILED``: the order and the status, or the
+    404 answer when either is unknown."""
+    order = orders.get(arg(request, "order_id"))
+    status = arg(request, "status").upper()
+    if order is None or status not in ("SUCCESS", "FAILED"):
+        request.setResponseCode(404)
+        return b'{"error":"no such order or status"}'
+    return order, status
+
+
 def json_body(status: int, data: Any) -> tuple[int, bytes, bytes]:
     return status, b"application/json", json.dumps(data).encode()
 
@@ -139,8 +150,20 @@ class OrderSimulator(Resource):
     def routes(self) -> dict[tuple[bytes, bytes], Callable[[Any, bytes], Any]]:
         return {}
 
+    # The answer's shape: the customer's reference under ``ref_field``, the order's
+    # ``extra_fields``, and the code of a success.
+    ref_field = "operator_ref"
+    extra_fields: tuple[str, ...] = ()
+    success_code = "000"
+
     def answer(self, order: SimOrder) -> tuple[int, bytes, bytes]:
-        raise NotImplementedError
+        return json_body(200, {
+            "status": order.status, "order_id": order.order_id, "txn_id": order.txn_id,
+            self.ref_field: order.ref,
+            **{name: order.extra.get(name) for name in self.extra_fields},
+            "code": {"SUCCESS": self.success_code}.get(order.status, order.status[:3]),
+            "message": order.message,
+        })  # fmt: skip
 
     def completed(self, order: SimOrder, status: str) -> None:
         """``order`` was completed through the control endpoint with ``status``."""
@@ -232,11 +255,10 @@ class OrderSimulator(Resource):
         if common is not None:
             return common
         if action == b"complete":
-            order = self.state.orders.get(arg(request, "order_id"))
-            status = arg(request, "status").upper()
-            if order is None or status not in ("SUCCESS", "FAILED"):
-                request.setResponseCode(404)
-                return b'{"error":"no such order or status"}'
+            found = completion(request, self.state.orders)
+            if isinstance(found, bytes):
+                return found
+            order, status = found
             order.status = status
             self.completed(order, status)
             d = ensureDeferred(self._send_callback(order))

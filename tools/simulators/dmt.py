@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from catalogue.adapters import dmt_json as proto
 from tools.simulators.common import OrderSimulator, SimOrder, json_body
 
 HOLDER = "RAJESH KUMAR GUPTA"
@@ -25,6 +24,8 @@ MESSAGES = {"FAILED": "Account closed", "PENDING": "Awaiting beneficiary bank"}
 
 class DmtSimulator(OrderSimulator):
     kind = "dmt"
+    ref_field = "utr"
+    success_code = "00"
 
     def routes(self) -> dict[tuple[bytes, bytes], Any]:
         return {(b"POST", b"verify"): self._verify, (b"POST", b"transfer"): self._transfer}
@@ -47,20 +48,6 @@ class DmtSimulator(OrderSimulator):
         order = super().new_order(order_id, status, message, **extra)
         order.txn_id = f"IMPS{order.txn_id[3:]}"
         return order
-
-    def answer(self, order: SimOrder) -> tuple[int, bytes, bytes]:
-        return (
-            200,
-            b"application/json",
-            proto.encode_result(
-                order.status,
-                order_id=order.order_id,
-                txn_id=order.txn_id,
-                utr=order.ref,
-                code={"SUCCESS": "00"}.get(order.status, order.status[:3]),
-                message=order.message,
-            ),
-        )
 
     def completed(self, order: SimOrder, status: str) -> None:
         if status == "SUCCESS":

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from catalogue.adapters import insurance_json as proto
 from tools.simulators.common import OrderSimulator, SimOrder, json_body
 
 # plan -> (lowest age, highest age, per-mille yearly rate at 30, per-mille added a year older)
@@ -32,6 +31,8 @@ def premium(plan: str, sum_insured: int, age: int, term_years: int) -> int:
 
 class InsuranceSimulator(OrderSimulator):
     kind = "insurance"
+    ref_field = "policy_no"
+    extra_fields = ("document_ref",)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -70,21 +71,6 @@ class InsuranceSimulator(OrderSimulator):
         ) != (data["plan"], data["premium"]):
             self.new_order(order_id, "FAILED", "no such quote for this plan and premium")
         return self.take(request, order_id, str(data["holder"]["mobile"]), MESSAGES)
-
-    def answer(self, order: SimOrder) -> tuple[int, bytes, bytes]:
-        return (
-            200,
-            b"application/json",
-            proto.encode_result(
-                order.status,
-                order_id=order.order_id,
-                txn_id=order.txn_id,
-                policy_no=order.ref,
-                document_ref=order.extra.get("document_ref"),
-                code={"SUCCESS": "000"}.get(order.status, order.status[:3]),
-                message=order.message,
-            ),
-        )
 
     def completed(self, order: SimOrder, status: str) -> None:
         if status == "SUCCESS":

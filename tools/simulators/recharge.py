@@ -37,20 +37,6 @@ class RechargeSimulator(OrderSimulator):
         data = proto.decode_recharge(body)  # a ProtocolError (ValueError) is a 400
         return self.take(request, str(data["order_id"]), str(data["number"]), MESSAGES)
 
-    def answer(self, order: SimOrder) -> tuple[int, bytes, bytes]:
-        return (
-            200,
-            b"application/json",
-            proto.encode_result(
-                order.status,
-                order_id=order.order_id,
-                txn_id=order.txn_id,
-                operator_ref=order.ref,
-                code={"SUCCESS": "000"}.get(order.status, order.status[:3]),
-                message=order.message,
-            ),
-        )
-
     def completed(self, order: SimOrder, status: str) -> None:
         order.ref = order.ref or (f"OPR{order.txn_id[3:]}" if status == "SUCCESS" else None)
         order.message = "Recharge successful" if status == "SUCCESS" else "Operator refused"

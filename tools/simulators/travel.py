@@ -37,6 +37,8 @@ def trips_for(origin: str, destination: str, day: date) -> list[dict[str, Any]]:
 
 class TravelSimulator(OrderSimulator):
     kind = "travel"
+    ref_field = "pnr"
+    extra_fields = ("ticket_no",)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -99,14 +101,6 @@ class TravelSimulator(OrderSimulator):
             self.new_order(order_id, "FAILED", "no such hold")
         age = str(hold["ages"][0]) if hold else "0"
         return self.take(request, order_id, age, MESSAGES, hold=hold)
-
-    def answer(self, order: SimOrder) -> tuple[int, bytes, bytes]:
-        return json_body(200, {
-            "status": order.status, "order_id": order.order_id, "txn_id": order.txn_id,
-            "pnr": order.ref, "ticket_no": order.extra.get("ticket_no"),
-            "code": {"SUCCESS": "000"}.get(order.status, order.status[:3]),
-            "message": order.message,
-        })  # fmt: skip
 
     def completed(self, order: SimOrder, status: str) -> None:
         hold = order.extra.get("hold")
