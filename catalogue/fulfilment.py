@@ -113,6 +113,33 @@ class _Held:
     amount: Money
 
 
+_NONE = object()
+
+
+async def first_answer(
+    clients: Mapping[str, Any],
+    candidates: list[tuple[str, str]],
+    capability: str,
+    call: Callable[[Any, str], Any],
+) -> Any:
+    """Ask the ranked ``(provider, provider code)`` candidates whose client has
+    ``capability`` (plans, fetch, quote, search ...) in turn: the first answer, or
+    ``NO_ANSWER`` when each was down or none can. For calls that change nothing at the
+    provider, so trying the next one is safe."""
+    for provider, code in candidates:
+        client = clients.get(provider)
+        if client is None or not hasattr(client, capability):
+            continue
+        try:
+            return await call(client, code)
+        except ProviderUnavailable:
+            continue
+    return NO_ANSWER
+
+
+NO_ANSWER: Any = _NONE
+
+
 class Fulfilment:
     def __init__(
         self,

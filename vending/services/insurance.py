@@ -12,8 +12,8 @@ from datetime import datetime
 
 from catalogue import insurance
 from catalogue.errors import ProviderError
-from catalogue.fulfilment import Fulfilment, Prepared
-from catalogue.interface import InsuranceQuote, ProviderUnavailable
+from catalogue.fulfilment import NO_ANSWER, Fulfilment, Prepared, first_answer
+from catalogue.interface import InsuranceQuote
 from catalogue.orders import ProviderSale
 from catalogue.routing import route
 from vending.auth import Principal, revalidate
@@ -68,16 +68,15 @@ class InsuranceSales:
             return [(c.provider, c.provider_code) for c in ranked]
 
         age = insurance.age_on(holder.dob, now.date())
-        for provider, code in await self._runner.run("insurance_quote_route", candidates):
-            client = self._fulfilment.clients.get(provider)
-            if client is None or not hasattr(client, "quote"):
-                continue
-            try:
-                answer = await client.quote(code, request.sum_insured, age, request.term_years)  # type: ignore[attr-defined]
-            except ProviderUnavailable:
-                continue
-            if isinstance(answer, str):
-                raise InvalidRequest(f"the insurer gives no quote: {answer}")
+        answer = await first_answer(
+            self._fulfilment.clients,
+            await self._runner.run("insurance_quote_route", candidates),
+            "quote",
+            lambda client, code: client.quote(code, request.sum_insured, age, request.term_years),
+        )
+        if isinstance(answer, str):
+            raise InvalidRequest(f"the insurer gives no quote: {answer}")
+        if answer is not NO_ANSWER:
             return InsuranceQuote(
                 answer.quote_id, request.plan, answer.premium, answer.sum_insured,
                 answer.valid_minutes,

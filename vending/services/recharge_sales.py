@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 
 from catalogue import recharge
 from catalogue.errors import NoProviderAvailable, ProviderError
-from catalogue.fulfilment import Fulfilment, Prepared
-from catalogue.interface import Plan, ProviderUnavailable
+from catalogue.fulfilment import NO_ANSWER, Fulfilment, Prepared, first_answer
+from catalogue.interface import Plan
 from catalogue.orders import ProviderSale
 from catalogue.routing import route
 from vending.auth import Principal
@@ -76,23 +76,15 @@ class RechargeSales:
         code, plans, candidates = await self._runner.run("recharge_plans_cached", cached)
         if plans is not None:
             return plans
-        for provider, provider_code in candidates:
-            client = self._fulfilment.clients.get(provider)
-            if client is None or not hasattr(client, "plans"):
-                continue
-            try:
-                fetched = await client.plans(provider_code, circle)  # type: ignore[attr-defined]
-            except ProviderUnavailable:
-                continue
+        fetched = await first_answer(
+            self._fulfilment.clients, candidates, "plans",
+            lambda client, provider_code: client.plans(provider_code, circle),
+        )  # fmt: skip
+        if fetched is not NO_ANSWER:
             await self._runner.run(
-                "recharge_plans_store",
-                recharge.store_plans,
-                code,
-                circle,
-                fetched,
-                now,
+                "recharge_plans_store", recharge.store_plans, code, circle, fetched, now,
                 self._plans_ttl,
-            )
+            )  # fmt: skip
             return fetched
         raise ProviderError(f"no provider answered the plans of {code} in {circle}")
 

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from catalogue import travel
 from catalogue.errors import ProviderError
+from catalogue.fulfilment import NO_ANSWER, first_answer
 from catalogue.interface import Outcome, ProviderResult, ProviderUnavailable, Trip, TripHold
 from catalogue.routing import route
 from catalogue.travel import Booking
@@ -97,11 +98,13 @@ class TravelSales:
         destination = travel.check_place(destination, "to")
         if day < self._clock().date():
             raise InvalidRequest("the travel date has passed")
-        for name, _pid in await self._partners(principal):
-            try:
-                return await self._clients[name].search(origin, destination, day)
-            except ProviderUnavailable:
-                continue
+        partners = [(name, "") for name, _pid in await self._partners(principal)]
+        trips = await first_answer(
+            self._clients, partners, "search",
+            lambda client, _code: client.search(origin, destination, day),
+        )  # fmt: skip
+        if trips is not NO_ANSWER:
+            return trips
         raise ProviderError("no travel partner answered the search")
 
     # --- hold -------------------------------------------------------------------------------
