@@ -44,6 +44,8 @@ ROUTE_SPECS = (
     ("GET", r"/travel/bookings/(?P<ref>TB[0-9]{18})", "travel_booking"),
     ("POST", r"/travel/bookings/(?P<ref>TB[0-9]{18})/ticket", "travel_book"),
     ("POST", r"/travel/bookings/(?P<ref>TB[0-9]{18})/cancellation", "travel_cancel"),
+    ("POST", "/aeps/login", "aeps_login"),
+    ("POST", "/aeps/transactions", "aeps_transaction"),
 )
 
 
@@ -342,6 +344,43 @@ class CatalogueRoutes:
         booking = await _service(self._s.sales, "travel").booking(caller.principal, ref)
         return self._json(200, booking_document(booking))
 
+    # --- AEPS (an agent's app with a fingerprint device) ---------------------------------------
+
+    async def aeps_login(self, incoming: Any) -> Any:
+        from catalogue.aeps import PidBlock
+
+        caller = await self._caller(incoming)  # type: ignore[attr-defined]
+        given = wire.fields(self._body(incoming), required=("pid",))  # type: ignore[attr-defined]
+        await _service(self._s.sales, "aeps").login(caller.principal, PidBlock(_pid(given)))
+        return self._json(200, {"logged_in": True})
+
+    async def aeps_transaction(self, incoming: Any) -> Any:
+        """CW/BE/MS/AP. The PID block (base64, from the RD service) is forwarded opaque and
+        is neither kept nor fingerprinted (a retry may carry a new capture); the Aadhaar
+        number is kept with the request only as its last four digits."""
+        from catalogue.aeps import PidBlock
+        from vending.services.aeps import AepsRequest
+
+        caller = await self._caller(incoming)  # type: ignore[attr-defined]
+        key = wire.idempotency_key(incoming.header("idempotency-key"))
+        assert key is not None
+        body = self._body(incoming)  # type: ignore[attr-defined]
+        given = wire.fields(body, required=("kind", "aadhaar", "iin", "pid"),
+                            optional=("amount",))  # fmt: skip
+        pid = PidBlock(_pid(given))
+        kept = {name: given[name] for name in ("kind", "iin", "amount") if name in given}
+        kept["aadhaar_last4"] = given["aadhaar"][-4:]
+        fingerprinted = {**kept, "aadhaar": given["aadhaar"]}
+        request_key = self._request_key(caller, key, "aeps", incoming, fingerprinted)  # type: ignore[attr-defined]
+        call = JsonCall(incoming.method, incoming.path, kept, caller.api_key_id)
+        ctx = self._context(caller, request_key, call)  # type: ignore[attr-defined]
+        amount = (
+            wire.money(given["amount"], caller.principal.currency) if "amount" in given else None
+        )
+        request = AepsRequest(ctx, given["kind"], given["aadhaar"], given["iin"], pid, amount)
+        outcome = await _service(self._s.sales, "aeps").transact(request, self.renderer)
+        return self._stored(outcome.response)
+
     # --- answers ----------------------------------------------------------------------------
 
     def _json(self, status: int, document: Any) -> Any:
@@ -353,6 +392,16 @@ class CatalogueRoutes:
         from jsonapi.api import Answer
 
         return Answer.stored(response)
+
+
+def _pid(given: dict[str, str]) -> bytes:
+    import base64
+    import binascii
+
+    try:
+        return base64.b64decode(given["pid"], validate=True)
+    except (binascii.Error, ValueError):
+        raise invalid("pid must be the PID block in base64") from None
 
 
 def _day(text: str | None) -> date:

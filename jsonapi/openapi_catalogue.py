@@ -99,6 +99,18 @@ SCHEMAS: dict[str, Any] = {
                         "date": {"type": "string", "format": "date"},
                         "seats": {"type": "array", "items": _STR, "minItems": 1, "maxItems": 6},
                         "passengers": {"type": "array", "items": PASSENGER}, "contact": _STR}),
+    "AepsLogin": _obj({"pid": {"type": "string", "contentEncoding": "base64"}}),
+    "AepsLoggedIn": _obj({"logged_in": {"type": "boolean"}}),
+    "AepsCreate": _obj({"kind": {"enum": ["CW", "BE", "MS", "AP"]},
+                        "aadhaar": {"type": "string", "pattern": "^[0-9]{12}$"},
+                        "iin": {"type": "string", "pattern": "^[0-9]{6}$"}, "amount": AMOUNT,
+                        "pid": {"type": "string", "contentEncoding": "base64"}},
+                       ["kind", "aadhaar", "iin", "pid"]),
+    "Aeps": _obj({"kind": _STR, "status": {"enum": ["pending", "success", "declined"]},
+                  "response_code": _NSTR, "message": _NSTR, "rrn": _NSTR, "stan": _STR,
+                  "aadhaar": _STR, "iin": _STR, "amount": _nullable(AMOUNT),
+                  "balance": _nullable(AMOUNT), "commission": _nullable(AMOUNT),
+                  "statement": {"type": "array", "items": {"type": "object"}}}),
 }  # fmt: skip
 
 _PROBLEM = {"$ref": "#/components/schemas/Problem"}
@@ -178,6 +190,15 @@ PATHS: dict[str, Any] = {
                                           {"200": _json("Booking", "The booking")},
                                           parameters=[_REF])},
     "/travel/bookings/{ref}/ticket": _booking_step("Book the held seats: ticket and PNR"),
+    "/aeps/login": {"post": _op("The agent's daily biometric login (PID block, base64)",
+                                {"200": _json("AepsLoggedIn", "Logged in for today")},
+                                body="AepsLogin")},
+    "/aeps/transactions": {"post": _op(
+        "AEPS cash withdrawal, balance enquiry, mini statement or Aadhaar Pay; the PID "
+        "block is forwarded, never kept", {
+            "200": _json("Aeps", "Approved or declined (response_code)"),
+            "202": _json("Aeps", "No answer yet: retry the request (same key) to enquire"),
+        }, body="AepsCreate", parameters=[IDEMPOTENCY])},
     "/travel/bookings/{ref}/cancellation": _booking_step(
         "Cancel a booked ticket by the partner's refund rules (the refund credited)"),
 }  # fmt: skip

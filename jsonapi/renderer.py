@@ -177,6 +177,21 @@ class JsonRenderer:
             wire.dumps(order_document(sold)), 201 if sold.state == "success" else 202
         )
 
+    def aeps(self, request: Any, record: Any) -> StoredResponse:
+        """An AEPS transaction: approved or declined (200, with the response code) or
+        pending (202: a retry of the request enquires again)."""
+        money = {
+            name: None if getattr(record, name) is None else getattr(record, name).format()
+            for name in ("amount", "balance", "commission")
+        }
+        document = {
+            "kind": record.kind, "status": record.state, "response_code": record.response_code,
+            "message": record.message, "rrn": record.rrn, "stan": record.stan,
+            "aadhaar": "XXXXXXXX" + record.aadhaar_last4, "iin": record.iin, **money,
+            "statement": record.statement or [],
+        }  # fmt: skip
+        return StoredResponse(wire.dumps(document), 202 if record.state == "pending" else 200)
+
     def travel_booking(self, request: Any, booking: Any) -> StoredResponse:
         return StoredResponse(wire.dumps(booking_document(booking)), 200)
 

@@ -190,3 +190,38 @@ def test_bills_transfers_insurance_travel(shop: Any) -> None:
     assert cancelled.json()["status"] == "cancelled" and cancelled.json()["refund"] == "585.00"
     assert client.get(f"/travel/bookings/{ref}", key=key).json()["status"] == "cancelled"
     assert api.ledger_ok()
+
+
+def test_aeps_login_and_withdrawal_never_keep_the_pid(shop: Any) -> None:
+    import base64
+
+    from test_catalogue_aeps import PID, Bank, aadhaar
+
+    from vending.services.aeps import AepsService
+    from xmlvend.transport.asyncdb import ImmediateDatabase
+
+    api, _provider, key = shop
+    world = api.xml
+    world.server.services.aeps = AepsService(
+        ImmediateDatabase(world.database), world.keyring, world.clock, Bank()
+    )
+    api.sentinel.register(PID.decode(), aadhaar())
+    client = api.client
+    pid = base64.b64encode(PID).decode()
+    body = {"kind": "CW", "aadhaar": aadhaar(), "iin": "607094", "amount": "2500.00", "pid": pid}
+    early = client.post("/aeps/transactions", body, key=key, idempotency_key=idem("a0"))
+    assert early.status == 422  # no biometric login today yet
+    assert client.post("/aeps/login", {"pid": pid}, key=key).json() == {"logged_in": True}
+    done = client.post("/aeps/transactions", body, key=key, idempotency_key=idem("a1"))
+    assert done.status == 200 and done.json()["status"] == "success", done.body
+    assert done.json()["commission"] == "6.00" and done.json()["aadhaar"].endswith(aadhaar()[-4:])
+    again = client.post("/aeps/transactions", body, key=key, idempotency_key=idem("a1"))
+    assert again.body == done.body
+    declined = client.post("/aeps/transactions", {**body, "amount": "5100.00"}, key=key,
+                           idempotency_key=idem("a2"))  # fmt: skip
+    assert declined.json()["status"] == "declined" and declined.json()["response_code"] == "51"
+    bad = client.post("/aeps/transactions", {**body, "pid": "%%%"}, key=key,
+                      idempotency_key=idem("a3"))  # fmt: skip
+    assert bad.status == 400 and bad.problem_type == "invalid-request"
+    api.sentinel.assert_absent(done.body, "aeps answer")
+    assert api.ledger_ok()
