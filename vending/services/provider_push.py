@@ -40,9 +40,11 @@ def result_text(sold: Any) -> str:
 
 
 class ResultPush:
-    def __init__(self, keyring: Keyring, sms_sender: str) -> None:
+    def __init__(self, keyring: Keyring, sms_sender: str, *, sms: bool = True) -> None:
         self._keyring = keyring
         self._sender = sms_sender
+        # Off when the SMS channel is ([sms] enabled = false): nothing would send them.
+        self._sms = sms
 
     def __call__(
         self,
@@ -65,6 +67,8 @@ class ResultPush:
                     txn, api_key_id=api_key_id, request_pk=claim.request_pk, event=event,
                     url=callback.url, payload=payload, now=now,
                 )  # fmt: skip
+        if not self._sms:
+            return
         text = split(result_text(sold))
         vendor_id = sold.sale.vendor_id
         numbers = [

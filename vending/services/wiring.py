@@ -178,7 +178,7 @@ def build_services(
     sender = config.sms.short_code
     if fulfilment is not None and getattr(fulfilment, "push", None) is None:
         # A result answered "pending" is pushed when final (webhook, SMS).
-        fulfilment.push = ResultPush(keyring, sender)
+        fulfilment.push = ResultPush(keyring, sender, sms=config.sms.enabled)
     return Services(
         electricity=ElectricitySales(
             utility, recipients=RecipientTokens(runner, keyring, clock, sender)
