@@ -64,3 +64,17 @@ def test_pending_recharge_result_is_pushed_by_sms(shop: Any) -> None:
     assert any("SUCCESSFUL" in t for t in world.gateway.texts_to("919810012342"))
     final = world.mo(f"{SHOP_PIN} RCH 9810012342 199", sender=SHOP_PHONE, message_id="m1")
     assert "done. Ref OPR9" in final
+
+
+def test_recharge_by_ussd(shop: Any) -> None:
+    world, _provider = shop
+    step = lambda text: world.ussd_step("s1", text, phone=SHOP_PHONE)  # noqa: E731
+    assert step("").startswith("CON")
+    assert "6 Recharge" in step(SHOP_PIN)
+    assert "number" in step(f"{SHOP_PIN}*6")
+    assert "Amount" in step(f"{SHOP_PIN}*6*9810012340")
+    assert "Recharge 9810012340 with INR 199.00?" in step(f"{SHOP_PIN}*6*9810012340*199")
+    done = step(f"{SHOP_PIN}*6*9810012340*199*1")
+    assert done.startswith("END Recharge 9810012340 199.00 EV") and "done" in done
+    assert step(f"{SHOP_PIN}*6*9810012340*199*1") == done  # resent: the same, sold once
+    assert world.balance(SHOP) == Money(100_000 - 19_900 + 398, "INR")
