@@ -169,6 +169,17 @@ def add_biller(
     return get_biller(txn, biller_id)
 
 
+def set_biller_active(txn: Txn, biller_id: str, active: bool, *, actor: str, now: datetime) -> None:
+    """Stop (or resume) taking payments and fetches for a biller; audited."""
+    changed = txn.execute(
+        update(billers).where(billers.c.biller_id == biller_id).values(active=active)
+    )
+    if changed.rowcount != 1:
+        raise UnknownBiller(f"unknown biller {biller_id!r}")
+    action = "biller.enable" if active else "biller.disable"
+    audit.record(txn, actor=actor, action=action, subject=biller_id, now=now)
+
+
 def get_biller(txn: Txn, biller_id: str) -> Biller:
     row = txn.execute(_BILLERS.where(billers.c.biller_id == biller_id)).first()
     if row is None or not row.active:

@@ -3,8 +3,10 @@ billers are managed without SQL:
 
 * ``evd provider add|list|enable|disable|map|unmap|mappings``
 * ``evd recharge circles|operators|lookup|series|port``
-* ``evd biller add|list``
+* ``evd biller add|list|enable|disable``
 * ``evd order show ORDER_ID`` (a provider order: state, references, every attempt)
+* ``evd insurance plans`` (the plans sold and the insurers they are mapped to)
+* ``evd travel list|show|release-expired`` (bus bookings; expired holds refunded now)
 
 Secrets never come from the command line: ``--secret-env VAR`` names the variable.
 """
@@ -24,6 +26,8 @@ def register(subparsers: Subparsers) -> None:
     _register_recharge(subparsers)
     _register_biller(subparsers)
     _register_order(subparsers)
+    _register_insurance(subparsers)
+    _register_travel(subparsers)
 
 
 # --- provider ---------------------------------------------------------------------------------
@@ -294,6 +298,19 @@ def _register_biller(subparsers: Subparsers) -> None:
     listing.add_argument("--category")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=_biller_list)
+    for name in ("enable", "disable"):
+        switch = group.add_parser(name, help=f"{name} a biller (payments and fetches)")
+        switch.add_argument("biller_id")
+        switch.set_defaults(handler=_biller_active, active=name == "enable")
+
+
+def _biller_active(context: Context, args: argparse.Namespace) -> int:
+    from catalogue.bbps import set_biller_active
+
+    context.run("biller_active", set_biller_active, args.biller_id, args.active, actor=actor(),
+                now=context.clock())  # fmt: skip
+    print(f"biller {args.biller_id} {'enabled' if args.active else 'disabled'}")
+    return 0
 
 
 def _biller_add(context: Context, args: argparse.Namespace) -> int:
@@ -366,4 +383,97 @@ def _order_show(context: Context, args: argparse.Namespace) -> int:
         f"operator ref {order.operator_ref or '-'}: {order.message or ''}"
     )
     print_rows(attempts)
+    return 0
+
+
+# --- insurance and travel -------------------------------------------------------------------
+
+
+def _register_insurance(subparsers: Subparsers) -> None:
+    group = command_group(subparsers, "insurance", "insurance plans and their insurers")
+    plans = group.add_parser("plans", help="the plans sold and their insurer mappings")
+    plans.add_argument("--json", action="store_true")
+    plans.set_defaults(handler=_insurance_plans)
+
+
+def _insurance_plans(context: Context, args: argparse.Namespace) -> int:
+    from catalogue.insurance import PLANS
+    from catalogue.providers import list_mappings
+
+    mapped = context.run("insurance_mappings", list_mappings, None)
+    rows = [
+        {
+            "product": code,
+            "name": name,
+            "terms": f"{shortest}-{longest} years",
+            "insurers": ", ".join(
+                f"{m.provider}:{m.provider_code}" for m in mapped if m.product_code == code
+            )
+            or "-",
+        }
+        for code, (name, shortest, longest) in PLANS.items()
+    ]
+    print_rows(rows, args.json)
+    return 0
+
+
+def _register_travel(subparsers: Subparsers) -> None:
+    group = command_group(subparsers, "travel", "bus bookings through travel partners")
+    listing = group.add_parser("list", help="bookings, newest first")
+    listing.add_argument("--state", choices=("held", "booking", "booked", "failed", "released",
+                                             "cancelled"))  # fmt: skip
+    listing.add_argument("--limit", type=int, default=20)
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=_travel_list)
+    show = group.add_parser("show", help="one booking")
+    show.add_argument("booking_ref")
+    show.set_defaults(handler=_travel_show)
+    sweep = group.add_parser(
+        "release-expired",
+        help="refund every hold past its expiry now (evd serve does it every sweep)",
+    )
+    sweep.set_defaults(handler=_travel_release)
+
+
+def _travel_list(context: Context, args: argparse.Namespace) -> int:
+    from catalogue.travel import list_bookings
+
+    rows = [
+        {
+            "ref": b.booking_ref, "state": b.state, "trip": b.trip.get("trip_id", ""),
+            "seats": ",".join(b.seats), "fare": b.fare.format(), "pnr": b.pnr or "-",
+            "expires": b.expires_at.isoformat(timespec="seconds"),
+        }
+        for b in context.run("travel_list", list_bookings, args.state, args.limit)
+    ]  # fmt: skip
+    print_rows(rows, args.json)
+    return 0
+
+
+def _travel_show(context: Context, args: argparse.Namespace) -> int:
+    from catalogue.travel import get_booking
+
+    b = context.run("travel_show", get_booking, args.booking_ref)
+    print(f"booking {b.booking_ref}: {b.state} ({b.message})")
+    print(f"trip {b.trip}")
+    print(f"seats {', '.join(b.seats)}; fare {b.fare}; PNR {b.pnr or '-'}; "
+          f"ticket {b.ticket_no or '-'}; refund {b.refund or '-'}")  # fmt: skip
+    return 0
+
+
+def _travel_release(context: Context, args: argparse.Namespace) -> int:
+    from catalogue.travel import expired_holds, get_booking, release
+
+    now = context.clock()
+
+    def run(txn: Any) -> list[str]:
+        done = []
+        for ref in expired_holds(txn, now):
+            if release(txn, get_booking(txn, ref), "the hold expired", now):
+                done.append(ref)
+        return done
+
+    released = context.run("travel_release_expired", run)
+    print(f"{len(released)} expired hold(s) released and refunded" + (
+        ": " + ", ".join(released) if released else ""))  # fmt: skip
     return 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from catalogue import bbps, recharge
+from catalogue import bbps, insurance, recharge, travel
 from catalogue.bbps import CustomerParam
 from vending.accounts import create_account, ensure_house_accounts
 from vending.money import Money
@@ -19,6 +19,8 @@ INR = "INR"
 AGGREGATOR = "supplier:RCH-AGG"
 BBPS_OU = "supplier:BBPS-OU"
 DMT_BANK = "supplier:DMT-BANK"
+INSURER = "supplier:INSURER"
+TRAVEL_PARTNER = "supplier:TRAVEL-PARTNER"
 
 # Operator code, name, service, product code.
 OPERATORS = (
@@ -172,6 +174,26 @@ def seed_catalogue(txn: Txn, *, now: datetime, actor: str = "demo") -> None:
         name="AEPS sponsor bank",
         currency=INR,
     )
+    # Insurance policies issued through an insurer (premiums of existing policies are the
+    # Insurance biller category above) and bus tickets through a travel partner.
+    create_account(txn, now=now, code=INSURER, kind="supplier", name="Insurer", currency=INR)
+    for code, (name, _shortest, _longest) in insurance.PLANS.items():
+        create_product(
+            txn, now=now, code=code, kind="insurance", name=name, currency=INR,
+            supplier_account_code=INSURER, min_amount=Money(100, INR),
+            max_amount=Money(10_000_000, INR), supplier_discount_bp=1000,
+            merchant_commission_bp=500, reversal_policy="none",
+        )  # fmt: skip
+    create_account(
+        txn, now=now, code=TRAVEL_PARTNER, kind="supplier", name="Bus travel partner",
+        currency=INR,
+    )  # fmt: skip
+    create_product(
+        txn, now=now, code=travel.PRODUCT, kind="travel", name="Bus ticket", currency=INR,
+        supplier_account_code=TRAVEL_PARTNER, min_amount=Money(100, INR),
+        max_amount=Money(10_000_000, INR), supplier_discount_bp=500,
+        merchant_commission_bp=300, reversal_policy="none",
+    )  # fmt: skip
     for biller_id, name, category, product, fetch, rule, params in BILLERS:
         bbps.add_biller(
             txn,
@@ -187,6 +209,26 @@ def seed_catalogue(txn: Txn, *, now: datetime, actor: str = "demo") -> None:
         )
 
 
+# The demo's insurer and bus travel partner: the simulators' default ports (docs/CATALOGUE.md,
+# `evd simulate-provider insurance --port 8605`, `... travel --port 8606`), no callbacks.
+DEMO_PARTNERS = (
+    ("demo-insurer", "insurance-json", "http://127.0.0.1:8605",
+     (("INS-TERM", "TERM"), ("INS-HEALTH", "HEALTH"), ("INS-ACCIDENT", "ACCIDENT"))),
+    ("demo-bus", "travel-json", "http://127.0.0.1:8606", ((travel.PRODUCT, "BUS"),)),
+)  # fmt: skip
+
+
+def seed_partners(txn: Txn, *, now: datetime, actor: str = "demo") -> None:
+    from catalogue.providers import add_provider, map_product
+
+    for name, protocol, url, mappings in DEMO_PARTNERS:
+        # No callback secret: nothing is encrypted, so no keyring is needed.
+        add_provider(txn, None, name=name, protocol=protocol, url=url, actor=actor, now=now)  # type: ignore[arg-type]
+        for product, code in mappings:
+            map_product(txn, product_code=product, provider=name, provider_code=code,
+                        actor=actor, now=now)  # fmt: skip
+
+
 def seed(context: Any) -> list[str]:
     """``evd demo`` hook: the demo catalogue, once (providers: ``evd provider add``)."""
     from sqlalchemy import select
@@ -199,9 +241,11 @@ def seed(context: Any) -> list[str]:
         if txn.execute(select(recharge_operators.c.code).limit(1)).first() is not None:
             return []
         seed_catalogue(txn, now=context.clock())
+        seed_partners(txn, now=context.clock())
         return [
             f"{len(OPERATORS)} recharge operators, {len(SERIES)} numbering series, "
-            f"{len(BILLERS)} billers (catalogue)"
+            f"{len(BILLERS)} billers, {len(insurance.PLANS)} insurance plans, bus tickets; "
+            "partners demo-insurer (:8605) and demo-bus (:8606) (catalogue)"
         ]
 
     try:

@@ -78,3 +78,11 @@ class ProviderError(CatalogueError):
     """The provider refused or could not answer a read-only request (fetch, plans)."""
 
     code = "provider_error"
+
+
+class UnknownBooking(NotFound):
+    """No travel booking by that reference (for this vendor)."""
+
+
+class BookingState(CatalogueError):
+    """The booking is not in a state that allows this (expired, already booked ...)."""

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from catalogue import callbacks as auth
-from catalogue.errors import UnknownProvider
+from catalogue.errors import UnknownOrder, UnknownProvider
 from catalogue.interface import (
     CallbackNotice,
     Outcome,
@@ -113,6 +113,33 @@ class _Held:
     amount: Money
 
 
+_NONE = object()
+
+
+async def first_answer(
+    clients: Mapping[str, Any],
+    candidates: list[tuple[str, str]],
+    capability: str,
+    call: Callable[[Any, str], Any],
+) -> Any:
+    """Ask the ranked ``(provider, provider code)`` candidates whose client has
+    ``capability`` (plans, fetch, quote, search ...) in turn: the first answer, or
+    ``NO_ANSWER`` when each was down or none can. For calls that change nothing at the
+    provider, so trying the next one is safe."""
+    for provider, code in candidates:
+        client = clients.get(provider)
+        if client is None or not hasattr(client, capability):
+            continue
+        try:
+            return await call(client, code)
+        except ProviderUnavailable:
+            continue
+    return NO_ANSWER
+
+
+NO_ANSWER: Any = _NONE
+
+
 class Fulfilment:
     def __init__(
         self,
@@ -125,11 +152,16 @@ class Fulfilment:
         *,
         callback_parsers: Mapping[str, Callable[[bytes], CallbackNotice]] | None = None,
         policy: FulfilmentPolicy | None = None,
+        push: Callable[..., None] | None = None,
     ) -> None:
         self._runner = runner
+        # Called in the closing transaction of an order answered "pending" before
+        # (vending.services.provider_push.ResultPush: webhook + SMS).
+        self.push = push
         self._keyring = keyring
         self._clock = clock
         self._scheduler = scheduler
+        self.scheduler = scheduler
         self.clients = dict(clients)
         # The channels' renderers by channel name (vending.services.rendering.Renderers).
         self._renderers = renderers
@@ -443,6 +475,7 @@ class Fulfilment:
         if sold is None:
             return self._stored(txn, order) if renderer is not None else None
         channel, body, claim = request_of(txn, self._keyring, order)
+        late = renderer is None
         if renderer is None:
             renderer = self._renderers.get(channel)
             if renderer is None:
@@ -450,6 +483,12 @@ class Fulfilment:
             request = renderer.load(body)
         response = renderer.provider_sale(request, sold)
         processed = idempotency.complete(txn, self._keyring, claim, response, now=now)
+        if late and self.push is not None and not processed.replayed:
+            # The client was told "pending": the final result is pushed to it.
+            self.push(
+                txn, request=request, claim=claim, response=processed.response, sold=sold,
+                renderer=renderer, now=now,
+            )  # fmt: skip
         log.info("order %s %s via %s (%s)", order.order_id, sold.state, action, result.code or "-")
         return processed
 
@@ -701,3 +740,12 @@ class Fulfilment:
             return sale_view(txn, get_order(txn, order_id))
 
         return await self._runner.run("provider_order_status", view)
+
+    async def status_for(
+        self, vendor_id: int, order_id: str, service: str | None = None, what: str = "order"
+    ) -> ProviderSale:
+        """The order, if it is the vendor's (and of ``service`` when given): else unknown."""
+        sold = await self.status(order_id)
+        if sold.sale.vendor_id != vendor_id or service not in (None, sold.service):
+            raise UnknownOrder(f"no {what} {order_id!r}")
+        return sold

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -56,6 +56,9 @@ class ProviderResult:
     operator_ref: str | None = None
     code: str = ""
     message: str = ""
+    # What else a final answer carries that the receipt shows (an insurance policy's
+    # document reference): kept in the order's params when the order closes.
+    details: Mapping[str, Any] = field(default_factory=dict)
 
 
 class ProviderUnavailable(Exception):
@@ -138,11 +141,74 @@ class Scheduler(Protocol):
     def call_later(self, seconds: float, work: Callable[[], Any]) -> None: ...
 
 
+@dataclass(frozen=True)
+class InsuranceQuote:
+    """An insurer's quote for a plan: its id (quoted again by the issue), the premium and
+    until when it holds."""
+
+    quote_id: str
+    plan: str
+    premium: Money
+    sum_insured: Money
+    valid_minutes: int
+
+
+class InsurancePartner(Protocol):
+    """An insurer (``ProviderClient.execute`` issues the policy of a quote)."""
+
+    def quote(
+        self, plan_code: str, sum_insured: Money, age: int, term_years: int
+    ) -> Awaitable[InsuranceQuote]: ...
+
+
+@dataclass(frozen=True)
+class Trip:
+    """A bus trip a travel partner sells: fare a seat, the free seats."""
+
+    trip_id: str
+    operator: str
+    bus_type: str
+    departs: datetime
+    arrives: datetime
+    fare: Money
+    seats: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TripHold:
+    """Seats held by the partner until ``expires_in`` seconds from now, for ``fare``."""
+
+    hold_id: str
+    fare: Money
+    expires_in: int
+
+
+class TravelPartner(Protocol):
+    """A travel partner: search, hold, book (``execute``-like, an outcome), status,
+    cancel by its rules, release a hold."""
+
+    def search(self, origin: str, destination: str, day: date) -> Awaitable[list[Trip]]: ...
+
+    def hold(
+        self, hold_ref: str, trip_id: str, seats: list[str], passengers: list[dict[str, Any]]
+    ) -> Awaitable[TripHold | str]: ...
+
+    def book(self, booking_ref: str, hold_id: str) -> Awaitable[ProviderResult]: ...
+
+    def status(self, booking_ref: str) -> Awaitable[ProviderResult]: ...
+
+    def cancel(self, pnr: str, requested_at: datetime) -> Awaitable[Any]: ...
+
+    def release(self, hold_id: str) -> Awaitable[Any]: ...
+
+
 __all__ = [
     "BillNetwork",
     "CallbackNotice",
     "ComplaintAck",
     "FetchedBill",
+    "InsurancePartner",
+    "InsuranceQuote",
     "Outcome",
     "Plan",
     "PlanSource",
@@ -151,6 +217,9 @@ __all__ = [
     "ProviderResult",
     "ProviderUnavailable",
     "Scheduler",
+    "TravelPartner",
+    "Trip",
+    "TripHold",
 ]
 
 

@@ -287,6 +287,8 @@ def close_order(
     if result.operator_ref:
         values["operator_ref"] = result.operator_ref[:64]
     values["message"] = (result.message or state)[:200]
+    if result.details:
+        values["params"] = {**order.params, **{k: str(v)[:64] for k, v in result.details.items()}}
     changed = txn.execute(
         update(provider_orders)
         .where(provider_orders.c.id == order.pk, provider_orders.c.state == "pending")

@@ -24,7 +24,10 @@ from sqlalchemy import (
 from vending.storage.schema import metadata
 from vending.storage.types import Id, UTCDateTime
 
-PROVIDER_PROTOCOLS = ("recharge-json", "bbps-xml", "dmt-json", "aeps-json")
+PROVIDER_PROTOCOLS = (
+    "recharge-json", "bbps-xml", "dmt-json", "aeps-json", "insurance-json", "travel-json",
+)  # fmt: skip
+TRAVEL_STATES = ("held", "booking", "booked", "failed", "released", "cancelled")
 ORDER_STATES = ("pending", "success", "failed")
 ATTEMPT_OUTCOMES = ("SUCCESS", "PENDING", "FAILED", "UNKNOWN", "DOWN")
 FETCH_REQUIREMENTS = ("MANDATORY", "OPTIONAL", "NOT_SUPPORTED")
@@ -309,6 +312,41 @@ aeps_transactions = Table(
     Index("ix_aeps_transactions_aadhaar", "aadhaar_ref", "created_at"),
 )
 
+# A travel booking (issue 14 §5; migration 0018_travel): seats held at the partner with the
+# money in suspense (its sale pending), then booked (settled), released (refunded: expired or
+# refused) or, once booked, cancelled with the partner's refund.
+travel_bookings = Table(
+    "travel_bookings",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("booking_ref", String(20), nullable=False, unique=True),
+    Column("request_pk", Id, ForeignKey("requests.id"), nullable=False, unique=True),
+    # The book request, whose answer is stored when a pending booking resolves.
+    Column("book_request_pk", Id, ForeignKey("requests.id"), nullable=True),
+    Column("sale_id", Id, ForeignKey("sales.id"), nullable=False),
+    Column("vendor_id", Id, ForeignKey("vendors.id"), nullable=False),
+    Column("provider_id", Id, ForeignKey("providers.id"), nullable=False),
+    Column("trip_id", String(32), nullable=False),
+    Column("trip", JSON, nullable=False),
+    Column("seats", JSON, nullable=False),
+    Column("passengers", JSON, nullable=False),
+    Column("contact", String(15), nullable=False),
+    Column("fare", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("hold_id", String(32), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("pnr", String(20), nullable=True),
+    Column("ticket_no", String(32), nullable=True),
+    Column("refund", BigInteger, nullable=True),
+    Column("refund_transfer_id", Id, ForeignKey("transfers.id"), nullable=True),
+    Column("message", String(200), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    _in("state", TRAVEL_STATES, "state"),
+    Index("ix_travel_bookings_state_expires_at", "state", "expires_at"),
+)
+
 ALL_TABLES = (
     providers,
     provider_mappings,
@@ -326,4 +364,5 @@ ALL_TABLES = (
     dmt_beneficiaries,
     aeps_logins,
     aeps_transactions,
+    travel_bookings,
 )

@@ -27,6 +27,8 @@ from twisted.python.failure import Failure
 
 from jsonapi import wire
 from jsonapi.network import NETWORK_ROUTES, NetworkHandlers
+from jsonapi.catalogue_api import ROUTE_SPECS as CATALOGUE_ROUTE_SPECS
+from jsonapi.catalogue_api import CatalogueRoutes
 from jsonapi.problems import (
     ALL_TYPES,
     METHOD_NOT_ALLOWED,
@@ -38,7 +40,13 @@ from jsonapi.problems import (
     invalid,
     problem_for,
 )
-from jsonapi.renderer import JsonCall, JsonRenderer, pending_document, sale_summary
+from jsonapi.renderer import (
+    JsonCall,
+    JsonRenderer,
+    pending_document,
+    sale_summary,
+    webhook_event,
+)
 from utilities.interface import MeterQuery, Purchase
 from vending import consumers
 from vending.auth import CredentialsChanged
@@ -139,6 +147,7 @@ ROUTES = _routes(
     ("GET", r"/bulk/(?P<batch_id>[0-9]{1,18})/results", "bulk_results"),
     ("GET", "/webhook/deliveries", "webhook_deliveries"),
     *NETWORK_ROUTES,
+    *CATALOGUE_ROUTE_SPECS,
 )
 
 
@@ -190,8 +199,9 @@ class ApiServices:
     bulk: Any = None
 
 
-class JsonApi(NetworkHandlers):
-    """See the module docstring."""
+class JsonApi(NetworkHandlers, CatalogueRoutes):
+    """See the module docstring; the provider products' routes are ``CatalogueRoutes``, the
+    network's ``NetworkHandlers``."""
 
     def __init__(
         self,
@@ -904,17 +914,6 @@ def _render_top_up(top_up: TopUp) -> StoredResponse:
 
 
 def _event(record: RequestRecord, request_id: str) -> tuple[str, str]:
-    """The webhook of a request's final answer: its event name and JSON payload, whose
-    ``result`` is the answer itself, byte for byte as stored (and as a retry of the
-    request, or GET on its Location, returns it)."""
+    """The webhook of a sale's final answer (``sale.completed`` / ``sale.failed``)."""
     assert record.response is not None
-    response = record.response
-    event = "sale.completed" if response.http_status < 300 else "sale.failed"
-    head = wire.dumps(
-        {
-            "event": event,
-            "idempotency_key": request_id.removeprefix(wire.REQUEST_ID_PREFIX),
-            "status": response.http_status,
-        }
-    )
-    return event, (head[:-1] + b',"result":' + response.body + b"}").decode("utf-8")
+    return webhook_event(request_id, record.response, kind="sale")

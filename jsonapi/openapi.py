@@ -64,6 +64,9 @@ SCHEMAS: dict[str, Any] = {
             "detail": {"type": "string"},
             "fault_class": {"type": "string"},
             "instance": {"type": "string"},
+            # A provider order that failed (refunded): which one.
+            "order_id": {"type": "string"},
+            "refunded": {"type": "boolean"},
         },
         ["type", "title", "status", "detail"],
     ),
@@ -788,6 +791,12 @@ PATHS["/points/redemptions"] = {
         parameters=[IDEMPOTENCY],
     )
 }
+
+# The provider products (issue 14): their module uses the helpers above.
+from jsonapi import openapi_catalogue  # noqa: E402
+
+SCHEMAS.update(openapi_catalogue.SCHEMAS)
+PATHS.update(openapi_catalogue.PATHS)
 
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",

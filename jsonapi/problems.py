@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from catalogue import errors as catalogue_errors
 from distribution import fund_requests, nodes, rewards
 from utilities import errors as utility_errors
 from vending import api_keys, consumers
@@ -134,6 +135,11 @@ PROBLEM_TABLE: Final[dict[type[BaseException], ProblemType]] = {
     fund_requests.UnknownFundRequest: NOT_FOUND,
     core.ReversalRefused: REVERSAL_REFUSED,
     core.UnknownSale: NOT_FOUND,
+    catalogue_errors.UnknownOrder: NOT_FOUND,
+    catalogue_errors.UnknownBiller: NOT_FOUND,
+    catalogue_errors.UnknownRechargeOperator: NOT_FOUND,
+    catalogue_errors.UnknownCircle: NOT_FOUND,
+    catalogue_errors.UnknownBooking: NOT_FOUND,
     utility_errors.OperationNotSupported: NOT_SUPPORTED,
     utility_errors.UpstreamUnavailable: SYSTEM,
     core.LedgerImbalance: INTERNAL,

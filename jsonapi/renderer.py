@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from jsonapi import wire
-from jsonapi.problems import NOT_SUPPORTED, REVERSAL_REFUSED, Problem, problem_for
+from jsonapi.problems import BUSINESS_RULE, NOT_SUPPORTED, REVERSAL_REFUSED, Problem, problem_for
 from vending.money import Money
 from vending.requests import StoredResponse
 from vending.sales import Sale
@@ -30,9 +30,14 @@ class JsonCall:
     method: str
     path: str
     body: dict[str, Any]
+    # The API key that made it (its callback URL gets the final result of a pending order).
+    api_key_id: int | None = None
 
     def serialize(self) -> bytes:
-        return wire.canonical({"method": self.method, "path": self.path, "body": self.body})
+        document: dict[str, Any] = {"method": self.method, "path": self.path, "body": self.body}
+        if self.api_key_id is not None:
+            document["api_key_id"] = self.api_key_id
+        return wire.canonical(document)
 
 
 def _account(available: Money | None) -> dict[str, str] | None:
@@ -151,7 +156,53 @@ class JsonRenderer:
 
     def load(self, request_body: bytes) -> JsonCall:
         document = json.loads(request_body)
-        return JsonCall(document["method"], document["path"], document["body"])
+        return JsonCall(
+            document["method"], document["path"], document["body"], document.get("api_key_id")
+        )
+
+    # --- provider products (issue 14) -------------------------------------------------------
+
+    def provider_sale(self, request: Any, sold: Any) -> StoredResponse:
+        """Final success 201; final failure (refunded) a business-rule problem naming the
+        order; pending 202 with the order's status URL (not stored: the final replaces it)."""
+        if sold.state == "failed":
+            problem = Problem(
+                BUSINESS_RULE,
+                f"{sold.order_id} failed ({sold.message or 'refused'}); the amount was refunded",
+            )
+            document = json.loads(problem.body())
+            document.update(order_id=sold.order_id, refunded=True)
+            return StoredResponse(wire.dumps(document), problem.status)
+        return StoredResponse(
+            wire.dumps(order_document(sold)), 201 if sold.state == "success" else 202
+        )
+
+    def aeps(self, request: Any, record: Any) -> StoredResponse:
+        """An AEPS transaction: approved or declined (200, with the response code) or
+        pending (202: a retry of the request enquires again)."""
+        money = {
+            name: None if getattr(record, name) is None else getattr(record, name).format()
+            for name in ("amount", "balance", "commission")
+        }
+        document = {
+            "kind": record.kind, "status": record.state, "response_code": record.response_code,
+            "message": record.message, "rrn": record.rrn, "stan": record.stan,
+            "aadhaar": "XXXXXXXX" + record.aadhaar_last4, "iin": record.iin, **money,
+            "statement": record.statement or [],
+        }  # fmt: skip
+        return StoredResponse(wire.dumps(document), 202 if record.state == "pending" else 200)
+
+    def travel_booking(self, request: Any, booking: Any) -> StoredResponse:
+        return StoredResponse(wire.dumps(booking_document(booking)), 200)
+
+    def webhook(
+        self, request: Any, request_id: str, response: StoredResponse
+    ) -> tuple[int, str, str] | None:
+        """The pushed final result of a pending order made with an API key."""
+        if not isinstance(request, JsonCall) or request.api_key_id is None:
+            return None
+        event, payload = webhook_event(request_id, response, kind="order")
+        return request.api_key_id, event, payload
 
     # --- advices ----------------------------------------------------------------------------
 
@@ -198,6 +249,64 @@ class JsonRenderer:
 
     def fault_logged(self, request: Any, ref_no: str) -> StoredResponse:
         return self._unsupported("fault reports")
+
+
+def order_document(sold: Any) -> dict[str, Any]:
+    """A provider order (recharge, bill, transfer, policy) as every answer shows it."""
+    details = {
+        name: sold.params[name]
+        for name in ("operator", "circle", "biller", "customer_name", "bill_number",
+                     "document_ref", "plan", "holder")
+        if name in sold.params
+    }  # fmt: skip
+    return {
+        "order_id": sold.order_id,
+        "service": sold.service,
+        "status": sold.state,
+        "target": sold.target,
+        "amount": sold.amount.format(),
+        "currency": sold.amount.currency,
+        "operator_ref": sold.operator_ref,
+        "provider_ref": sold.provider_ref,
+        "receipt_number": sold.receipt_no,
+        "message": sold.message or None,
+        "details": details,
+        "location": f"/api/v1/orders/{sold.order_id}",
+        "account": _account(sold.available),
+    }
+
+
+def booking_document(booking: Any) -> dict[str, Any]:
+    return {
+        "booking_ref": booking.booking_ref,
+        "status": booking.state,
+        "trip": booking.trip,
+        "seats": booking.seats,
+        "passengers": booking.passengers,
+        "fare": booking.fare.format(),
+        "currency": booking.fare.currency,
+        "hold_expires_at": wire.timestamp(booking.expires_at),
+        "pnr": booking.pnr,
+        "ticket_number": booking.ticket_no,
+        "refund": None if booking.refund is None else booking.refund.format(),
+        "message": booking.message or None,
+        "account": _account(booking.available),
+    }
+
+
+def webhook_event(request_id: str, response: StoredResponse, *, kind: str) -> tuple[str, str]:
+    """A request's final answer as a webhook: its event name and JSON payload, whose
+    ``result`` is the answer itself, byte for byte as stored (as a retry of the request, or
+    a GET of its status, returns it)."""
+    event = f"{kind}.completed" if response.http_status < 300 else f"{kind}.failed"
+    head = wire.dumps(
+        {
+            "event": event,
+            "idempotency_key": request_id.removeprefix(wire.REQUEST_ID_PREFIX),
+            "status": response.http_status,
+        }
+    )
+    return event, (head[:-1] + b',"result":' + response.body + b"}").decode("utf-8")
 
 
 def pending_document(key: str, location: str, at: datetime) -> bytes:

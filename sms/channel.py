@@ -167,6 +167,16 @@ class SmsChannel:
                 self._renderer,
             )
             return outcome.response
+        if command.kind == "recharge":
+            from vending.services.recharge_sales import RechargeRequest
+
+            if services.recharge is None:
+                raise CommandError("recharge is not offered here")
+            amount = Money.parse(command.amount or "0", principal.currency)
+            outcome = await services.recharge.sell(
+                RechargeRequest(ctx, command.target or "", amount), self._renderer
+            )
+            return outcome.response
         if command.kind == "balance":
             balance = await services.accounts.balance(principal)
             states = await self._outbox.recipient_states(principal, limit=1)

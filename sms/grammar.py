@@ -5,6 +5,7 @@ commas and keyword aliases.
     <PIN> BAL                              balance
     <PIN> BUY <product> [<amount>] [<phone>]
     <PIN> ELEC <meter> <amount> [<phone>]
+    <PIN> RCH <number> <amount>            PIN-less recharge (mobile number or DTH id)
     <PIN> LAST                             reprint the last sale
     <PIN> PIN <new PIN> <new PIN>          change the SMS PIN
     <PIN> FUND <amount> <reference>        ask the parent node for credit (issue 13 §3)
@@ -24,6 +25,7 @@ KEYWORDS = {
     "buy": ("BUY", "AIR", "AIRTIME", "V", "VOUCHER", "DATA"),
     "electricity": ("ELEC", "ELECTRICITY", "E", "POWER", "TOKEN"),
     "last": ("LAST", "REPRINT", "R"),
+    "recharge": ("RCH", "RECHARGE", "TOPUP"),
     "pin": ("PIN", "CHPIN", "NEWPIN"),
     "help": ("HELP", "H", "?", "INFO"),
     "fund": ("FUND", "FUNDS", "TOPUP"),
@@ -35,6 +37,7 @@ _PHONE = re.compile(r"^\+?[0-9]{8,15}$")
 _METER = re.compile(r"^[0-9]{11,13}$")
 _PRODUCT = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,31}$")
 _REFERENCE = re.compile(r"^[A-Z0-9][A-Z0-9_/-]{0,31}$")
+_RECHARGE_TARGET = re.compile(r"^\+?[0-9]{8,13}$")
 
 
 class CommandError(ValueError):
@@ -53,10 +56,15 @@ class Command:
     new_pin: str | None = field(default=None, repr=False)
     # A fund request's own reference (FUND).
     reference: str | None = None
+    # RCH: the mobile number or DTH subscriber id recharged.
+    target: str | None = None
 
     def canonical(self) -> str:
         """The command without its PINs: what is fingerprinted and kept with the request."""
-        parts = [self.kind, self.product, self.meter, self.amount, self.recipient, self.reference]
+        parts = [
+            self.kind, self.product, self.meter, self.amount, self.recipient, self.reference,
+            self.target,
+        ]
         if self.kind == "pin":
             parts.append("new-pin")
         return " ".join(p for p in parts if p)
@@ -104,6 +112,10 @@ def parse(text: str, *, country_code: str = "27") -> Command:
         if not _REFERENCE.match(args[1]):
             raise CommandError(f"{args[1][:12]} is not a reference (letters, digits, - / _)")
         return Command("fund", pin=pin, amount=_amount(args[0]), reference=args[1])
+    if kind == "recharge":
+        if len(args) != 2 or not _RECHARGE_TARGET.match(args[0]):
+            raise CommandError("send: RCH <mobile number or DTH id> <amount>")
+        return Command("recharge", pin=pin, target=args[0], amount=_amount(args[1]))
     recipient = None
     if args and _PHONE.match(args[-1]) and len(args) >= (2 if kind == "buy" else 3):
         recipient = normalize_phone(args.pop(), country_code)
@@ -134,8 +146,8 @@ def _amount(text: str) -> str:
 
 HELP_TEXT = (
     "EVD by SMS: <PIN> BAL | <PIN> BUY <product> [amount] [phone] | "
-    "<PIN> ELEC <meter> <amount> [phone] | <PIN> LAST | <PIN> PIN <new> <new> | "
-    "<PIN> FUND <amount> <ref>"
+    "<PIN> ELEC <meter> <amount> [phone] | <PIN> RCH <number> <amount> | <PIN> LAST | "
+    "<PIN> PIN <new> <new> | <PIN> FUND <amount> <ref>"
 )
 
 __all__ = ["HELP_TEXT", "KEYWORDS", "Command", "CommandError", "normalize_phone", "parse"]

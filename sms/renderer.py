@@ -111,6 +111,17 @@ class SmsRenderer:
     def failure(self, request: Any, error: Exception) -> StoredResponse:
         return text(error_text(error), REFUSED)
 
+    def provider_sale(self, request: Any, sold: Any) -> StoredResponse:
+        """A recharge (RCH): done, refused and refunded, or pending (not stored; the final
+        result follows by SMS)."""
+        head = f"Recharge {sold.target} {sold.amount.format()} {sold.order_id}"
+        if sold.state == "success":
+            ref = f" Ref {sold.operator_ref}" if sold.operator_ref else ""
+            return text(f"{head} done.{ref}{_available(sold.available)}")
+        if sold.state == "failed":
+            return text(f"{head} failed: {sold.message[:60]}. Refunded.", REFUSED)
+        return text(f"{head} pending. The result follows by SMS.", 202)
+
     def load(self, request_body: bytes) -> Any:
         from sms.grammar import Command
 

@@ -9,6 +9,8 @@ most 182 characters.
     2 > meter > amount > 1 confirm (customer from confirm-meter) -> the token
     3 balance; 4 the last three sales; 5 > new PIN > again
     6 > amount > reference > 1 confirm   -> a fund request to the parent node (issue 13 §3)
+    7 > number > amount > 1 confirm  -> PIN-less recharge (shown when providers are wired;
+                                        a pending one's result follows by SMS)
 
 Idempotent on (session id, text): every screen is kept under the request key (channel
 "ussd", the merchant's client id, "ussd:<session>:<hash of the text, PINs masked>"), so a
@@ -85,6 +87,10 @@ class UssdRenderer(SmsRenderer):
 
     def failure(self, request: Any, error: Exception) -> StoredResponse:
         answer = super().failure(request, error)
+        return StoredResponse(end(answer.body.decode()).encode(), answer.http_status)
+
+    def provider_sale(self, request: Any, sold: Any) -> StoredResponse:
+        answer = super().provider_sale(request, sold)
         return StoredResponse(end(answer.body.decode()).encode(), answer.http_status)
 
     def load(self, request_body: bytes) -> Any:
@@ -197,7 +203,10 @@ class UssdChannel:
     ) -> tuple[str, bool]:
         choice, rest = (inputs[1], inputs[2:]) if len(inputs) > 1 else ("", [])
         if not choice:
-            return con(MAIN_MENU), False
+            recharge = "\n7 Recharge" if self._services.recharge is not None else ""
+            return con(MAIN_MENU + recharge), False
+        if choice == "7" and self._services.recharge is not None:
+            return await self._recharge(principal, session_id, rest, key)
         if choice == "1":
             return await self._airtime(principal, session_id, rest, key)
         if choice == "2":
@@ -339,6 +348,30 @@ class UssdChannel:
             )
             return outcome.response.body.decode(), True
         if len(rest) == 4:
+            return end("Cancelled. Nothing was sold."), False
+        return end("Invalid choice."), False
+
+    async def _recharge(
+        self, principal: Principal, session_id: str, rest: list[str], key: RequestKey
+    ) -> tuple[str, bool]:
+        from vending.services.recharge_sales import RechargeRequest
+
+        if not rest:
+            return con("Mobile number or DTH id:"), False
+        if len(rest) == 1:
+            return con("Amount:"), False
+        amount = Money.parse(rest[1], principal.currency)
+        if len(rest) == 2:
+            return con(f"Recharge {rest[0]} with {amount}?\n1 Confirm\n2 Cancel"), False
+        if len(rest) == 3 and rest[2] == "1":
+            if await self._timed_out(principal, session_id):
+                return end("Session timed out. Nothing was sold."), False
+            ctx = self._context(principal, key, session_id, None)
+            outcome = await self._services.recharge.sell(
+                RechargeRequest(ctx, rest[0], amount), self.renderer
+            )
+            return outcome.response.body.decode(), True
+        if len(rest) == 3:
             return end("Cancelled. Nothing was sold."), False
         return end("Invalid choice."), False
 

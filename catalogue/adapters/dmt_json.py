@@ -12,10 +12,10 @@ client and ``evd simulate-provider dmt``):
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from catalogue.adapters.recharge_json import STATUSES, ProtocolError, _load, _text
-from catalogue.interface import Outcome, ProviderOrder, ProviderResult
+from catalogue.adapters import recharge_json
+from catalogue.adapters.recharge_json import ProtocolError, _load, _text
+from catalogue.interface import ProviderOrder, ProviderResult
 
 
 def encode_transfer(order: ProviderOrder) -> bytes:
@@ -34,23 +34,9 @@ def encode_transfer(order: ProviderOrder) -> bytes:
     ).encode()
 
 
-def encode_result(status: str, **fields: Any) -> bytes:
-    return json.dumps({"status": status, **fields}, separators=(",", ":")).encode()
-
-
 def parse_transfer(body: bytes) -> ProviderResult:
-    data = _load(body)
-    code = _text(data, "code", 16) or ""
-    outcome = STATUSES.get(str(data.get("status", "")).upper())
-    if outcome is None or code == "NOTFOUND":
-        outcome = Outcome.UNKNOWN
-    return ProviderResult(
-        outcome,
-        provider_ref=_text(data, "txn_id", 64),
-        operator_ref=_text(data, "utr", 64),  # the UTR, printed on the receipt
-        code=code,
-        message=_text(data, "message", 200) or "",
-    )
+    # The UTR is the customer's reference, printed on the receipt.
+    return recharge_json.parse_result(body, ref_field="utr")
 
 
 def encode_verify(ref: str, account: str, ifsc: str) -> bytes:

@@ -15,6 +15,7 @@ docs/CATALOGUE.md:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from catalogue.interface import CallbackNotice, Outcome, Plan, ProviderOrder, ProviderResult
@@ -86,28 +87,37 @@ def encode_result(
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def parse_result(body: bytes) -> ProviderResult:
+def parse_result(
+    body: bytes, *, ref_field: str = "operator_ref", detail_fields: tuple[str, ...] = ()
+) -> ProviderResult:
+    """The result shape the JSON providers share: ``status``, ``txn_id``, ``code``,
+    ``message`` and the customer's reference under ``ref_field`` (the operator's reference;
+    a UTR; a policy number); ``detail_fields`` are kept as the result's details."""
     data = _load(body)
     status = str(data.get("status", "")).upper()
     code = _text(data, "code", 16) or ""
     outcome = STATUSES.get(status)
     if outcome is None or code == "NOTFOUND":
         outcome = Outcome.UNKNOWN
+    details = {name: _text(data, name, 64) for name in detail_fields if _text(data, name, 64)}
     return ProviderResult(
         outcome=outcome,
         provider_ref=_text(data, "txn_id", 64),
-        operator_ref=_text(data, "operator_ref", 64),
+        operator_ref=_text(data, ref_field, 64),
         code=code,
         message=_text(data, "message", 200) or "",
+        details=details,
     )
 
 
-def parse_callback(body: bytes) -> CallbackNotice:
+def parse_callback(
+    body: bytes, parse: Callable[[bytes], ProviderResult] | None = None
+) -> CallbackNotice:
     data = _load(body)
     order_id = _text(data, "order_id", 20)
     if not order_id:
         raise ProtocolError("callback without order_id")
-    return CallbackNotice(order_id, parse_result(body))
+    return CallbackNotice(order_id, (parse or parse_result)(body))
 
 
 def encode_plans(plans: list[Plan]) -> bytes:

@@ -8,18 +8,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from catalogue.adapters import insurance_json
 from catalogue.adapters.aeps_client import AepsJsonClient
 from catalogue.adapters.bbps_client import BbpsXmlClient
 from catalogue.adapters.dmt_client import DmtJsonClient
 from catalogue.adapters.http import HttpChannel
+from catalogue.adapters.insurance_client import InsuranceJsonClient
 from catalogue.adapters.recharge_client import RechargeJsonClient
 from catalogue.adapters.recharge_json import parse_callback
 from catalogue.adapters.tasks import ReactorScheduler
+from catalogue.adapters.travel_client import TravelJsonClient
 from catalogue.fulfilment import Fulfilment, FulfilmentPolicy
 from catalogue.providers import load_active_providers
 from vending.keyring import Keyring
 
-CALLBACK_PARSERS = {"recharge-json": parse_callback}
+CALLBACK_PARSERS = {
+    "recharge-json": parse_callback,
+    "insurance-json": insurance_json.parse_callback,
+}
 
 
 def build_clients(
@@ -34,6 +40,10 @@ def build_clients(
             clients[provider.name] = BbpsXmlClient(provider.name, channel, clock)
         elif provider.protocol == "aeps-json":
             clients[provider.name] = AepsJsonClient(provider.name, channel)
+        elif provider.protocol == "insurance-json":
+            clients[provider.name] = InsuranceJsonClient(provider.name, channel, secret)
+        elif provider.protocol == "travel-json":
+            clients[provider.name] = TravelJsonClient(provider.name, channel, secret)
         elif provider.protocol == "dmt-json":
             clients[provider.name] = DmtJsonClient(provider.name, channel)
     return clients

@@ -63,6 +63,8 @@ def seed_world(
             ("bbpsnet", "bbps-xml"),
             ("bank", "dmt-json"),
             ("sponsor", "aeps-json"),
+            ("insurer", "insurance-json"),
+            ("buses", "travel-json"),
         ):
             add_provider(
                 txn,
@@ -106,6 +108,12 @@ def seed_world(
         map_product(
             txn, product_code="DMT-IMPS", provider="bank", provider_code="IMPS", actor="t", now=NOW
         )
+        for product, code in (("INS-TERM", "TERM"), ("INS-HEALTH", "HEALTH"),
+                              ("INS-ACCIDENT", "ACCIDENT"), ("TRAVEL-BUS", "BUS")):  # fmt: skip
+            map_product(
+                txn, product_code=product, provider="buses" if code == "BUS" else "insurer",
+                provider_code=code, actor="test", now=NOW,
+            )  # fmt: skip
         for product in ("BBPS-ELECTRICITY", "BBPS-POSTPAID", "BBPS-GAS", "BBPS-INSURANCE"):
             map_product(
                 txn,
@@ -256,3 +264,48 @@ class ScriptedProvider:
 
     def complaint_status(self, complaint_id: str) -> Deferred:
         return succeed(ComplaintAck(complaint_id, "RESOLVED"))
+
+
+def attach_provider_sales(services: Any, database: Database, keyring: Keyring, clock: Any,
+                          reactor: Any, clients: dict[str, Any]) -> Any:  # fmt: skip
+    """Wire the provider sales into a channel test world's built services (as ``evd serve``
+    does with its fulfilment factory): the fulfilment on the world's reactor, its results
+    pushed (webhook + SMS), and every provider product's service. The fulfilment."""
+    from catalogue.adapters.tasks import ReactorScheduler
+    from catalogue.fulfilment import Fulfilment, FulfilmentPolicy
+    from vending.services.bill_payments import BillPayments
+    from vending.services.insurance import InsuranceSales
+    from vending.services.money_transfers import MoneyTransfers
+    from vending.services.provider_push import ResultPush
+    from vending.services.recharge_sales import RechargeSales
+    from vending.services.travel import TravelSales
+    from xmlvend.transport.asyncdb import ImmediateDatabase
+
+    runner = ImmediateDatabase(database)
+    fulfilment = Fulfilment(
+        runner, keyring, clock, ReactorScheduler(reactor), clients, services.renderers,
+        policy=FulfilmentPolicy(first_poll_seconds=1.0), push=ResultPush(keyring, "5555"),
+    )  # fmt: skip
+    services.fulfilment = fulfilment
+    services.recharge = RechargeSales(runner, fulfilment, clock)
+    services.bills = BillPayments(runner, fulfilment, clock)
+    services.transfers = MoneyTransfers(runner, fulfilment, clock)
+    services.insurance = InsuranceSales(runner, fulfilment, clock)
+    services.travel = TravelSales(runner, keyring, clock, clients)
+    return fulfilment
+
+
+def seed_shop(txn: Txn, keyring: Keyring, shop: str, mappings: tuple, now: datetime) -> None:
+    """The demo catalogue, an INR shop with Rs 1,000 (operator ``till``), provider alpha
+    selling the ``(product, provider code)`` mappings."""
+    from vending.vendors import create_operator
+
+    seed_catalogue(txn, now=now)
+    create_vendor(txn, client_id=shop, name="Sharma Mobile", currency=INR, now=now)
+    adjust_vendor_balance(txn, shop, inr(100_000), reason="float", actor="t", now=now)
+    create_operator(txn, name="till", password_hash="-", vendor_client_id=shop, now=now)
+    add_provider(txn, keyring, name="alpha", protocol="recharge-json",
+                 url="http://127.0.0.1:9", actor="t", now=now)  # fmt: skip
+    for product, code in mappings:
+        map_product(txn, product_code=product, provider="alpha", provider_code=code,
+                    actor="t", now=now)  # fmt: skip

@@ -117,6 +117,15 @@ def sims(live_reactor: Any) -> Iterator[dict[str, SimProcess]]:
         started["bbpsnet"] = start_simulator("bbps", "--hang", "30")
         started["bank"] = start_simulator("dmt", "--hang", "30")
         started["sponsor"] = start_simulator("aeps", "--hang", "30")
+        started["insurer"] = start_simulator(
+            "insurance", "--secret-env", "INS_SECRET", "--hang", "30",
+            "--callback-url", f"http://127.0.0.1:{callback_port}/insurer",
+            env={"INS_SECRET": (SECRET + b"insurer").decode()},
+        )  # fmt: skip
+        started["buses"] = start_simulator(
+            "travel", "--secret-env", "BUS_SECRET", "--hang", "30",
+            env={"BUS_SECRET": (SECRET + b"buses").decode()},
+        )  # fmt: skip
         started["_callbacks"] = holder  # type: ignore[assignment]
         holder.port = callback_port
         yield started
@@ -181,9 +190,9 @@ class Live:
 def live(
     database: Database, keyring: Keyring, live_reactor: Any, sims: dict[str, Any]
 ) -> Iterator[Live]:
-    for name in ("alpha", "beta", "bbpsnet", "bank", "sponsor"):
+    names = ("alpha", "beta", "bbpsnet", "bank", "sponsor", "insurer", "buses")
+    for name in names:
         sims[name].control("reset")
-    names = ("alpha", "beta", "bbpsnet", "bank", "sponsor")
     seed_world(database, keyring, urls={n: sims[n].url for n in names}, timeout_ms=1000)
     renderer = WatchingRenderer()
     scheduler = SettlingScheduler(live_reactor)
@@ -400,4 +409,205 @@ def test_aeps_over_the_sponsor_bank_simulator(live: Live, secrets_sentinel: Any)
     late = withdraw(777)  # answered after 30 s: the client times out, the status resolves
     assert late["state"] == "success" and late["rrn"]
     assert vendor_balance(live.db) == START + 250_000 + 600 + 77_700 + 200
+    ledger_ok(live.db)
+
+
+# --- push of final results, insurance, travel (issue 14 §5, §7) -------------------------------
+
+
+def _push_world(live: Live) -> int:
+    """The merchant's SMS number and an API key with a callback URL; the key's id."""
+    from vending import api_keys, sms_merchants
+    from vending.vendors import create_operator
+
+    def seed(txn: Any) -> int:
+        create_operator(txn, name="till", password_hash="-", vendor_client_id="RETAILER1",
+                        now=utcnow())  # fmt: skip
+        sms_merchants.register(txn, msisdn="919812300001", vendor_client_id="RETAILER1",
+                               operator_name="till", pin_hash="-", now=utcnow())  # fmt: skip
+        key, _secret = api_keys.create_api_key(
+            txn, vendor_client_id="RETAILER1", operator_name="till", actor="t", now=utcnow()
+        )
+        url = "https://merchant.example.test/evd"
+        api_keys.set_callback(txn, live.fulfilment._keyring, key.id, url, actor="t", now=utcnow())
+        return key.id
+
+    return live.db.run_txn("push_world", seed)
+
+
+def _pushed(live: Live, request_pk_of: str) -> tuple[list[str], list[tuple[str, str]]]:
+    from sqlalchemy import select
+
+    from vending.api_tables import webhook_deliveries
+    from vending.channel_tables import sms_messages
+    from vending.storage.schema import requests
+
+    def read(txn: Any) -> tuple[list[str], list[tuple[str, str]]]:
+        pk = txn.execute(
+            select(requests.c.id).where(requests.c.request_id == request_pk_of)
+        ).scalar_one()
+        hooks = [
+            r.event
+            for r in txn.execute(
+                select(webhook_deliveries.c.event).where(webhook_deliveries.c.request_pk == pk)
+            )
+        ]
+        sms = [
+            (r.purpose, r.msisdn)
+            for r in txn.execute(
+                select(sms_messages.c.purpose, sms_messages.c.msisdn)
+                .where(sms_messages.c.request_pk == pk)
+                .order_by(sms_messages.c.msisdn)
+            )
+        ]
+        return hooks, sms  # fmt: skip
+
+    return live.db.run_txn("pushed", read)
+
+
+@pytest.mark.parametrize(("status", "state"), [("SUCCESS", "success"), ("FAILED", "failed")])
+def test_pending_then_callback_pushes_webhook_and_sms(live: Live, status: str, state: str) -> None:
+    """A recharge answered "pending"; the provider's callback closes it: the API client's
+    webhook is queued and the merchant (and, on success, the recharged number) get an SMS,
+    in the closing transaction; FAILED refunds first."""
+    from vending.services.provider_push import ResultPush
+
+    key_id = _push_world(live)
+    live.fulfilment.push = ResultPush(live.fulfilment._keyring, "5555")
+    live.renderer.webhook = lambda request, request_id, response: (  # type: ignore[attr-defined]
+        key_id,
+        f"order.{state}",
+        response.body.decode(),
+    )
+    body = live.sell("9810000012", request_id=f"push-{status}")
+    assert body["state"] == "pending"
+    assert _pushed(live, f"push-{status}") == ([], [])  # nothing pushed while pending
+    live.sims["alpha"].control("complete", order_id=body["order_id"], status=status)
+    assert live.renderer.wait_final(body["order_id"])["state"] == state
+    hooks, sms = _pushed(live, f"push-{status}")
+    assert hooks == [f"order.{state}"]
+    expected = [("result", "919810000012"), ("result", "919812300001")]
+    assert sms == (expected if state == "success" else expected[1:])
+    assert vendor_balance(live.db) == (START - cost() if state == "success" else START)
+    ledger_ok(live.db)
+
+
+def test_insurance_quote_issue_and_pending_callback(live: Live) -> None:
+    from vending.services.insurance import InsuranceSales, IssueRequest, QuoteRequest
+
+    runner = AsyncDatabase(live.reactor, live.db)
+    service = InsuranceSales(runner, live.fulfilment, utcnow)
+    who = principal(live.db)
+    quote = live.call(
+        service.quote(QuoteRequest(who, "INS-TERM", inr(50_000_000), "1990-05-01", 5))
+    )
+    assert quote.premium.amount > 0 and quote.quote_id.startswith("Q")
+
+    def issue(mobile: str, premium: Any = None) -> dict:
+        ctx = context(who, body=f"ins/{mobile}/{premium}")
+        request = IssueRequest(ctx, "INS-TERM", quote.quote_id, premium or quote.premium,
+                               "Sunita Devi", "1990-05-01", mobile)  # fmt: skip
+        return answer(live.call(service.issue(request, live.renderer)))
+
+    issued = issue("9876500010")
+    assert issued["state"] == "success" and issued["operator_ref"].startswith("POL")
+    order = live.order(issued["order_id"])
+    assert order.params["document_ref"] == f"DOC-{issued['operator_ref']}.pdf"
+    assert issue("9876500010", inr(100))["state"] == "failed"  # not the quote's premium
+    pending = issue("9876500012")
+    assert pending["state"] == "pending"
+    live.sims["insurer"].control("complete", order_id=pending["order_id"], status="SUCCESS")
+    assert live.renderer.wait_final(pending["order_id"])["state"] == "success"
+    assert live.order(pending["order_id"]).params["document_ref"].startswith("DOC-POL")
+    assert live.call(service.status(who, pending["order_id"])).state == "success"
+    ledger_ok(live.db)
+
+
+class TravelRenderer:
+    def travel_booking(self, request: Any, booking: Any) -> Any:
+        from vending.requests import StoredResponse
+
+        body = {"ref": booking.booking_ref, "state": booking.state, "pnr": booking.pnr,
+                "refund": None if booking.refund is None else booking.refund.amount}  # fmt: skip
+        return StoredResponse(__import__("json").dumps(body).encode(), 200)
+
+    def failure(self, request: Any, error: Exception) -> Any:
+        from vending.requests import StoredResponse
+
+        return StoredResponse(__import__("json").dumps({"error": str(error)}).encode(), 409)
+
+
+def _travel(live: Live, now: list) -> Any:
+    from vending.services.travel import TravelSales
+
+    return TravelSales(AsyncDatabase(live.reactor, live.db), live.fulfilment._keyring,
+                       lambda: now[0], live.fulfilment.clients)  # fmt: skip
+
+
+def test_travel_search_hold_book_cancel(live: Live) -> None:
+    from datetime import timedelta
+
+    from vending.services.travel import HoldRequest
+
+    now = [utcnow()]
+    service, who, day = _travel(live, now), principal(live.db), (now[0] + timedelta(days=5)).date()
+    trips = live.call(service.search(who, "Bengaluru", "Chennai", day))
+    trip = trips[1]
+    assert trip.fare == inr(120_000) and "7" in trip.seats
+    passengers = [{"name": "Asha Rao", "age": 34}, {"name": "Ravi Rao", "age": 36}]
+    ctx = context(who, body="hold")
+    request = HoldRequest(ctx, trip.trip_id, ["7", "8"], passengers, "9876500010",
+                          ("Bengaluru", "Chennai", day))  # fmt: skip
+    held = answer(live.call(service.hold(request, TravelRenderer())))
+    assert held["state"] == "held", held
+    paid = 240_000 - 240_000 * 300 // 10_000
+    assert vendor_balance(live.db) == START - paid and suspense_balance(live.db) == paid
+    again = answer(live.call(service.hold(request, TravelRenderer())))  # replayed, not twice
+    assert again == held and vendor_balance(live.db) == START - paid
+    taken = answer(live.call(service.hold(
+        HoldRequest(context(who, body="h2"), trip.trip_id, ["8"], passengers[:1], "9876500010"),
+        TravelRenderer())))  # fmt: skip
+    assert "not available" in taken.get("error", ""), (held, taken)
+    booked = answer(
+        live.call(service.book(context(who, body="book"), held["ref"], TravelRenderer()))
+    )
+    assert booked["state"] == "booked" and booked["pnr"].startswith("PNR")
+    assert suspense_balance(live.db) == 0
+    cancelled = answer(live.call(service.cancel(context(who, body="cancel"), held["ref"],
+                                                TravelRenderer())))  # fmt: skip
+    assert cancelled["state"] == "cancelled" and cancelled["refund"] == 216_000  # 10 % charge
+    assert vendor_balance(live.db) == START - paid + 216_000
+    ledger_ok(live.db)
+
+
+def test_travel_hold_expires_and_failed_booking_refunds(live: Live) -> None:
+    from datetime import timedelta
+
+    from vending.services.travel import HoldRequest
+
+    now = [utcnow()]
+    service, who, day = _travel(live, now), principal(live.db), (now[0] + timedelta(days=2)).date()
+    trip = live.call(service.search(who, "Pune", "Goa", day))[0]
+
+    def hold(age: int, seat: str) -> dict:
+        request = HoldRequest(context(who, body=f"h{seat}"), trip.trip_id, [seat],
+                              [{"name": "Meera Nair", "age": age}], "9876500010",
+                              ("Pune", "Goa", day))  # fmt: skip
+        return answer(live.call(service.hold(request, TravelRenderer())))
+
+    first = hold(40, "1")
+    assert vendor_balance(live.db) < START
+    now[0] += timedelta(seconds=599)
+    assert live.call(service.sweep()) == 0  # not yet expired
+    now[0] += timedelta(seconds=2)
+    assert live.call(service.sweep()) == 1
+    assert vendor_balance(live.db) == START and suspense_balance(live.db) == 0
+    late = answer(
+        live.call(service.book(context(who, body="late"), first["ref"], TravelRenderer()))
+    )
+    assert "not held" in late["error"]
+    refused = hold(41, "1")  # the seat is free again; the operator refuses this booking
+    assert answer(live.call(service.book(context(who, body="b41"), refused["ref"],
+                                         TravelRenderer())))["state"] == "failed"  # fmt: skip
+    assert vendor_balance(live.db) == START
     ledger_ok(live.db)

@@ -108,3 +108,12 @@ def test_splitting_keeps_every_character_and_every_part_fits(text: str) -> None:
             limit = 70 if len(parts) == 1 else 67
         assert length(part) <= limit or coding_of(part) != coding
     assert "".join(p for p, _ in parts).replace(" ", "") == text.replace(" ", "")
+
+
+def test_recharge_command() -> None:
+    assert parse("4321 RCH 9810012340 199") == Command(
+        "recharge", pin="4321", target="9810012340", amount="199"
+    )
+    assert parse("4321 topup +919810012340 10,50").target == "+919810012340"
+    with pytest.raises(CommandError, match="RCH <mobile number or DTH id> <amount>"):
+        parse("4321 RCH 98100")

@@ -16,7 +16,14 @@ from typing import Any
 
 from twisted.web.resource import Resource
 
-from tools.simulators.common import CONTROL, SimSettings, arg, json_body, reply_later
+from tools.simulators.common import (
+    CONTROL,
+    SimSettings,
+    arg,
+    json_body,
+    reply_later,
+    settings_control,
+)
 
 DECLINE_RUPEES = {5100: "51", 910: "91", 300: "300", 330: "330", 998: "998"}
 
@@ -37,17 +44,15 @@ class AepsSimulator(Resource):
         self.settings = settings
         self.state = AepsState()
 
+    def _reset(self) -> None:
+        self.state = AepsState()
+
     def render(self, request: Any) -> Any:
         path = request.postpath
         if path and path[0] == CONTROL:
-            if path[1:2] == [b"reset"]:
-                self.state = AepsState()
-                self.settings.outage = False
-                return b'{"reset":true}'
-            if path[1:2] == [b"outage"]:
-                self.settings.outage = arg(request, "on") in ("1", "true", "yes")
-                return json_body(200, {"outage": self.settings.outage})[2]
-            return json_body(200, {"requests": self.state.requests})[2]
+            common = settings_control(request, path[1] if len(path) > 1 else b"", self.settings,
+                                      self._reset)  # fmt: skip
+            return common or json_body(200, {"requests": self.state.requests})[2]
         self.state.requests += 1
         if self.settings.outage:
             request.setResponseCode(503)

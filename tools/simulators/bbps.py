@@ -22,7 +22,14 @@ from typing import Any
 from twisted.web.resource import Resource
 
 from catalogue.adapters import bbps_xml as proto
-from tools.simulators.common import CONTROL, SimSettings, arg, json_body, reply_later
+from tools.simulators.common import (
+    CONTROL,
+    SimSettings,
+    completion,
+    json_body,
+    reply_later,
+    settings_control,
+)
 
 XML = b"application/xml; charset=utf-8"
 ORIG = "BBPSSIM"
@@ -193,21 +200,19 @@ class BbpsSimulator(Resource):
         }))  # fmt: skip
         return root
 
+    def _reset(self) -> None:
+        self.state = BbpsState()
+
     def _control(self, request: Any, rest: list[bytes]) -> Any:
         action = rest[0] if rest else b""
-        if action == b"reset":  # tests: forget every order, end any outage
-            self.state = BbpsState()
-            self.settings.outage = False
-            return b'{"reset":true}'
-        if action == b"outage":
-            self.settings.outage = arg(request, "on") in ("1", "true", "yes")
-            return json_body(200, {"outage": self.settings.outage})[2]
+        common = settings_control(request, action, self.settings, self._reset)
+        if common is not None:
+            return common
         if action == b"complete":
-            payment = self.state.payments.get(arg(request, "order_id"))
-            status = arg(request, "status").upper()
-            if payment is None or status not in ("SUCCESS", "FAILED"):
-                request.setResponseCode(404)
-                return b'{"error":"no such payment or status"}'
+            found = completion(request, self.state.payments)
+            if isinstance(found, bytes):
+                return found
+            payment, status = found
             if status == "SUCCESS":
                 payment.status, payment.code, payment.reason = "SUCCESS", "000", "Successful"
                 payment.approval = payment.approval or f"AB{next(self.state.counter):08d}"

@@ -13,17 +13,20 @@ from vending.cli.groups import Subparsers
 def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "simulate-provider",
-        help="run a simulated recharge aggregator, BBPS network or money transfer bank",
+        help="run a simulated recharge aggregator, BBPS network, money transfer bank, AEPS "
+        "sponsor bank, insurer or bus travel partner",
         description="A provider simulator on a loopback port (see docs/CATALOGUE.md): "
         "outcomes by the target's last digit, latency, outages (POST /_control/outage?on=1), "
         "pending orders completed with POST /_control/complete?order_id=..&status=SUCCESS.",
     )
-    parser.add_argument("kind", choices=("recharge", "bbps", "dmt", "aeps"))
+    parser.add_argument("kind", choices=("recharge", "bbps", "dmt", "aeps", "insurance", "travel"))
     parser.add_argument("--port", type=int, required=True, help="0: any free port")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="every answer this late")
     parser.add_argument("--hang", type=float, default=30.0, help="seconds hung answers wait")
-    parser.add_argument("--callback-url", help="where recharge callbacks are sent")
+    parser.add_argument(
+        "--callback-url", help="where callbacks are sent (recharge, insurance, travel)"
+    )
     parser.add_argument(
         "--secret-env",
         metavar="VAR",
@@ -55,10 +58,13 @@ def _simulate(context: Context, args: argparse.Namespace) -> int:
         from tools.simulators.aeps import AepsSimulator
 
         resource = AepsSimulator(reactor, settings)
-    elif args.kind == "dmt":
+    elif args.kind in ("dmt", "insurance", "travel"):
         from tools.simulators.dmt import DmtSimulator
+        from tools.simulators.insurance import InsuranceSimulator
+        from tools.simulators.travel import TravelSimulator
 
-        resource = DmtSimulator(reactor, settings)
+        kind = {"dmt": DmtSimulator, "insurance": InsuranceSimulator, "travel": TravelSimulator}
+        resource = kind[args.kind](reactor, settings, secret=secret, callback_url=args.callback_url)
     else:
         resource = BbpsSimulator(reactor, settings)
     site = Site(resource)

@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 
 from catalogue import bbps
 from catalogue.errors import FetchNotSupported, ProviderError, UnknownOrder
-from catalogue.fulfilment import Fulfilment, Prepared
-from catalogue.interface import ComplaintAck, ProviderUnavailable
+from catalogue.fulfilment import NO_ANSWER, Fulfilment, Prepared, first_answer
+from catalogue.interface import ComplaintAck
 from catalogue.orders import Order, ProviderSale, get_order
 from catalogue.routing import route
 from vending.auth import Principal, revalidate
@@ -80,23 +80,15 @@ class BillPayments:
 
         biller, params, candidates = await self._runner.run("bill_fetch_check", check)
         ref_id = bbps.new_ref_id()
-        for provider, _code in candidates:
-            client = self._fulfilment.clients.get(provider)
-            if client is None or not hasattr(client, "fetch"):
-                continue
-            try:
-                bill = await client.fetch(ref_id, biller.biller_id, params, request.mobile)  # type: ignore[attr-defined]
-            except ProviderUnavailable:
-                continue
+        bill = await first_answer(
+            self._fulfilment.clients, candidates, "fetch",
+            lambda client, _code: client.fetch(ref_id, biller.biller_id, params, request.mobile),
+        )  # fmt: skip
+        if bill is not NO_ANSWER:
             return await self._runner.run(
-                "bill_fetch_store",
-                self._store_fetch,
-                biller,
-                request.principal,
-                params,
-                bill,
+                "bill_fetch_store", self._store_fetch, biller, request.principal, params, bill,
                 now,
-            )
+            )  # fmt: skip
         raise ProviderError(f"no provider answered the bill fetch for {biller.biller_id}")
 
     def _store_fetch(self, txn, biller, principal, params, bill, now):  # type: ignore[no-untyped-def]
@@ -163,10 +155,9 @@ class BillPayments:
         return await self._fulfilment.sell(request.ctx, prepare, renderer)
 
     async def status(self, principal: Principal, order_id: str) -> ProviderSale:
-        sold = await self._fulfilment.status(order_id)
-        if sold.sale.vendor_id != principal.vendor_id or sold.service != "bill":
-            raise UnknownOrder(f"no bill payment {order_id!r}")
-        return sold
+        return await self._fulfilment.status_for(
+            principal.vendor_id, order_id, "bill", "bill payment"
+        )
 
     async def complain(
         self, principal: Principal, order_id: str, kind: str, description: str

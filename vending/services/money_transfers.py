@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from catalogue import transfers
-from catalogue.errors import ProviderError, UnknownOrder
+from catalogue.errors import ProviderError
 from catalogue.fulfilment import Fulfilment, Prepared
 from catalogue.interface import ProviderUnavailable
 from catalogue.orders import ProviderSale
@@ -151,10 +151,7 @@ class MoneyTransfers:
         return await self._fulfilment.sell(request.ctx, prepare, renderer)
 
     async def status(self, principal: Principal, order_id: str) -> ProviderSale:
-        sold = await self._fulfilment.status(order_id)
-        if sold.sale.vendor_id != principal.vendor_id or sold.service != "dmt":
-            raise UnknownOrder(f"no transfer {order_id!r}")
-        return sold
+        return await self._fulfilment.status_for(principal.vendor_id, order_id, "dmt", "transfer")
 
 
 __all__ = ["MoneyTransfers", "SenderView", "TransferRequest"]

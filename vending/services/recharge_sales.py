@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from catalogue import recharge
-from catalogue.errors import NoProviderAvailable, ProviderError, UnknownOrder
-from catalogue.fulfilment import Fulfilment, Prepared
-from catalogue.interface import Plan, ProviderUnavailable
+from catalogue.errors import NoProviderAvailable, ProviderError
+from catalogue.fulfilment import NO_ANSWER, Fulfilment, Prepared, first_answer
+from catalogue.interface import Plan
 from catalogue.orders import ProviderSale
 from catalogue.routing import route
 from vending.auth import Principal
@@ -77,23 +77,15 @@ class RechargeSales:
         code, plans, candidates = await self._runner.run("recharge_plans_cached", cached)
         if plans is not None:
             return plans
-        for provider, provider_code in candidates:
-            client = self._fulfilment.clients.get(provider)
-            if client is None or not hasattr(client, "plans"):
-                continue
-            try:
-                fetched = await client.plans(provider_code, circle)  # type: ignore[attr-defined]
-            except ProviderUnavailable:
-                continue
+        fetched = await first_answer(
+            self._fulfilment.clients, candidates, "plans",
+            lambda client, provider_code: client.plans(provider_code, circle),
+        )  # fmt: skip
+        if fetched is not NO_ANSWER:
             await self._runner.run(
-                "recharge_plans_store",
-                recharge.store_plans,
-                code,
-                circle,
-                fetched,
-                now,
+                "recharge_plans_store", recharge.store_plans, code, circle, fetched, now,
                 self._plans_ttl,
-            )
+            )  # fmt: skip
             return fetched
         raise ProviderError(f"no provider answered the plans of {code} in {circle}")
 
@@ -143,10 +135,7 @@ class RechargeSales:
         return prepare
 
     async def status(self, principal: Principal, order_id: str) -> ProviderSale:
-        sold = await self._fulfilment.status(order_id)
-        if sold.sale.vendor_id != principal.vendor_id:
-            raise UnknownOrder(f"no order {order_id!r}")
-        return sold
+        return await self._fulfilment.status_for(principal.vendor_id, order_id, None, "order")
 
 
 __all__ = ["NoProviderAvailable", "RechargeRequest", "RechargeSales"]

@@ -48,8 +48,10 @@ from vending.services.deposits import Deposits
 from vending.services.distribution import Distribution
 from vending.services.electricity_sales import ElectricitySales
 from vending.services.fault_reports import FaultReports
+from vending.services.insurance import InsuranceSales
 from vending.services.meters import MeterOperations
 from vending.services.money_transfers import MoneyTransfers
+from vending.services.provider_push import ResultPush
 from vending.services.recharge_sales import RechargeSales
 from vending.services.recovery import Recovery
 from vending.services.rendering import ChannelRenderer, Renderers
@@ -60,6 +62,7 @@ from vending.services.staff_monitoring import StaffMonitoring
 from vending.services.staff_queues import StaffQueues
 from vending.services.staff_transactions import StaffTransactions
 from vending.services.statements import Statements
+from vending.services.travel import TravelSales
 from vending.services.voucher_sales import VoucherSales
 from vending.services.wakeup import Wakeup
 from vending.storage.database import Database
@@ -126,6 +129,8 @@ class Services:
     sms_queued: Wakeup = field(default_factory=Wakeup)
     # Bulk multi-recharge (docs/BULK.md): files of sales through the services above.
     bulk: Any = None
+    insurance: InsuranceSales | None = None
+    travel: TravelSales | None = None
 
     def with_utility(self, utility: UtilityService) -> Services:
         """The same services over another utility side (tests wrap the real one)."""
@@ -157,6 +162,8 @@ class Services:
             self._stop_sweeps = _stop_all(stops)
         if self.fulfilment is not None:
             self.fulfilment.start()
+        if self.travel is not None:
+            self.travel.start()
 
     async def network_sweep(self) -> tuple[int, int]:
         """Expire what is past its time by the services' clock: reward points (their value
@@ -179,6 +186,8 @@ class Services:
             self._stop_sweeps = None
         if self.fulfilment is not None:
             self.fulfilment.stop()
+        if self.travel is not None:
+            self.travel.stop()
 
 
 def _stop_all(stops: list[Callable[[], None]]) -> Callable[[], None]:
@@ -215,6 +224,9 @@ def build_services(
     staff_policy = ReversalPolicy(window=STAFF_REVERSAL_WINDOW)
     sender = config.sms.short_code
     sms_queued = Wakeup()
+    if fulfilment is not None and getattr(fulfilment, "push", None) is None:
+        # A result answered "pending" is pushed when final (webhook, SMS).
+        fulfilment.push = ResultPush(keyring, sender, sms=config.sms.enabled)
     services = Services(
         electricity=ElectricitySales(utility, on_sms_queued=sms_queued),
         vouchers=VoucherSales(runner, keyring, clock, on_sms_queued=sms_queued),
@@ -248,6 +260,8 @@ def build_services(
         bills=None if fulfilment is None else BillPayments(runner, fulfilment, clock),
         transfers=None if fulfilment is None else MoneyTransfers(runner, fulfilment, clock),
         aeps=_aeps_service(runner, keyring, clock, fulfilment),
+        insurance=None if fulfilment is None else InsuranceSales(runner, fulfilment, clock),
+        travel=_travel_service(runner, keyring, clock, fulfilment),
         deposits=deposits,
         staff_transactions=StaffTransactions(runner, keyring, clock, renderers, staff_policy),
         staff_monitoring=StaffMonitoring(runner, clock),
@@ -277,6 +291,17 @@ def _bulk_service(config: Config, services: Services, keyring: Keyring) -> Any:
     )
     services.register_renderer("bulk", bulk.renderer)  # type: ignore[arg-type]
     return bulk
+
+
+def _travel_service(runner: TxnRunner, keyring: Keyring, clock: Clock, fulfilment: Any) -> Any:
+    """Travel through the wired partners (clients with ``hold``); holds swept on the
+    fulfilment's scheduler (the injected reactor or clock)."""
+    if fulfilment is None:
+        return None
+    return TravelSales(
+        runner, keyring, clock, fulfilment.clients, scheduler=fulfilment.scheduler,
+        routing=fulfilment.policy.routing, sweep_seconds=fulfilment.policy.sweep_seconds,
+    )  # fmt: skip
 
 
 def _aeps_service(runner: TxnRunner, keyring: Keyring, clock: Clock, fulfilment: Any) -> Any:

@@ -174,6 +174,7 @@ PRODUCT_KINDS = (
     "data",  # data bundle
     "insurance",
     "money_transfer",
+    "travel",  # bus/train/flight tickets through a travel partner (migration 0018_travel)
 )
 
 REVERSAL_POLICIES = (

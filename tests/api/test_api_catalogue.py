@@ -1,0 +1,227 @@
+"""The provider products over the JSON API (issue 14 §7): recharge (operators, number
+lookup, plans, sale), the order status URL, bill fetch/pay/complaint, money transfer,
+insurance, travel; Idempotency-Key replay and reuse; RFC 9457 problems; a pending order's
+final result pushed to the key's webhook and shown at its status URL. Every answer is
+validated against the served OpenAPI document (api_support). The providers are the
+interface's scripted test implementations (the simulators over sockets are
+tests/catalogue/test_catalogue_providers.py, marker providers)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from api_support import ApiWorld, idem
+from twisted.internet.defer import succeed
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "catalogue"))
+
+from catalogue_support import ScriptedProvider, attach_provider_sales, seed_shop
+
+from catalogue.interface import InsuranceQuote, Outcome, ProviderResult, Trip, TripHold
+from vending.money import Money
+from vending.vendors import adjust_vendor_balance
+
+SHOP = "6004708000777"
+
+
+def inr(paise: int) -> Money:
+    return Money(paise, "INR")
+
+
+class Partner(ScriptedProvider):
+    """The scripted provider, also an insurer and a bus partner."""
+
+    def quote(self, plan: str, sum_insured: Money, age: int, term: int) -> Any:
+        return succeed(InsuranceQuote("Q1", plan, inr(52_000), sum_insured, 30))
+
+    def search(self, origin: str, destination: str, day: Any) -> Any:
+        from datetime import UTC, datetime, time
+
+        at = datetime.combine(day, time(6), tzinfo=UTC)
+        return succeed([Trip("BUS1", "Demo Travels", "Sleeper", at, at, inr(65_000), ("1", "2"))])
+
+    def hold(self, ref: str, trip_id: str, seats: list, passengers: list) -> Any:
+        return succeed(TripHold("H1", inr(65_000 * len(seats)), 600))
+
+    def book(self, ref: str, hold_id: str) -> Any:
+        return succeed(ProviderResult(Outcome.SUCCESS, "T1", "PNR1", details={"ticket_no": "TK1"}))
+
+    def cancel(self, pnr: str, at: Any) -> Any:
+        from catalogue.adapters.travel_json import Cancelled
+
+        return succeed(Cancelled(inr(58_500), inr(6_500), "10 % charge"))
+
+    def release(self, hold_id: str) -> Any:
+        return succeed(None)
+
+
+@pytest.fixture
+def shop(api: ApiWorld) -> tuple[ApiWorld, Partner, str]:
+    world = api.xml
+    now = world.clock()
+
+    mappings = (("RCH-AIRTEL", "AT"), ("BBPS-ELECTRICITY", "*"), ("DMT-IMPS", "I"),
+                ("INS-TERM", "TERM"), ("TRAVEL-BUS", "BUS"))  # fmt: skip
+    world.database.run_txn("seed_catalogue_api", seed_shop, world.keyring, SHOP, mappings, now)
+    world.database.run_txn(
+        "shop_float", adjust_vendor_balance, SHOP, inr(900_000), reason="float", actor="t",
+        now=now,
+    )  # fmt: skip
+    provider = Partner("alpha")
+    attach_provider_sales(world.server.services, world.database, world.keyring, world.clock,
+                          world.reactor, {"alpha": provider})  # fmt: skip
+    return api, provider, api.new_key(SHOP, "till")
+
+
+def test_recharge_lookup_plans_sale_replay_and_status(shop: Any) -> None:
+    api, _provider, key = shop
+    client = api.client
+    operators = client.get("/recharge/operators", key=key).json()["items"]
+    assert {
+        "code": "AT",
+        "name": "Airtel",
+        "service": "mobile",
+        "product": "RCH-AIRTEL",
+    } in operators
+    info = client.get("/recharge/numbers/9810012340", key=key).json()
+    assert info["operator"] == "AT" and info["circle"] == "DL" and not info["ported"]
+    plans = client.get("/recharge/plans?operator=AT&circle=DL", key=key).json()["items"]
+    assert plans[0]["code"] == "P199" and plans[0]["amount"] == "199.00"
+    body = {"number": "9810012340", "amount": "199.00"}
+    sold = client.post("/recharges", body, key=key, idempotency_key=idem("r1"))
+    assert sold.status == 201, sold.body
+    order = sold.json()
+    assert order["status"] == "success" and order["operator_ref"].startswith("OPALPHA")
+    again = client.post("/recharges", body, key=key, idempotency_key=idem("r1"))
+    assert (again.status, again.body) == (sold.status, sold.body)
+    reused = client.post("/recharges", {**body, "amount": "10.00"}, key=key,
+                         idempotency_key=idem("r1"))  # fmt: skip
+    assert reused.status == 422 and reused.problem_type == "idempotency-key-reused"
+    status = client.get(f"/orders/{order['order_id']}", key=key).json()
+    assert status["status"] == "success" and status["order_id"] == order["order_id"]
+    assert client.get("/orders/EV000000000000009999", key=key).problem_type == "not-found"
+    refused = client.post("/recharges", {"number": "9810012341", "amount": "199.00"}, key=key,
+                          idempotency_key=idem("r2"))  # fmt: skip
+    assert refused.status == 422 and refused.json()["refunded"] is True
+    bad = client.post("/recharges", {"number": "12", "amount": "199.00"}, key=key,
+                      idempotency_key=idem("r3"))  # fmt: skip
+    assert bad.status == 422 and bad.problem_type == "business-rule"
+    assert api.ledger_ok()
+
+
+def test_pending_recharge_is_202_then_pushed_to_the_webhook(shop: Any) -> None:
+    api, provider, key = shop
+    client = api.client
+    hook = client.request("PUT", "/api/v1/webhook", body={"callback_url": "https://m.example/h"},
+                          key=key)  # fmt: skip
+    assert hook.status == 200
+    pending = client.post("/recharges", {"number": "9810012342", "amount": "199.00"}, key=key,
+                          idempotency_key=idem("p1"))  # fmt: skip
+    assert pending.status == 202 and pending.json()["status"] == "pending"
+    order_id = pending.json()["order_id"]
+    provider.statuses[order_id] = ProviderResult(Outcome.SUCCESS, "X", "OPR9")
+    api.advance(1.0)  # the status poll finds it final: closed, pushed
+    assert client.get(f"/orders/{order_id}", key=key).json()["status"] == "success"
+    api.advance(5.0)  # the webhook deliverer's poll
+    events = [b for _url, b, _h in api.receiver.received if order_id.encode() in b]
+    assert events and b'"event":"order.completed"' in events[0]
+    again = client.post("/recharges", {"number": "9810012342", "amount": "199.00"}, key=key,
+                        idempotency_key=idem("p1"))  # fmt: skip
+    assert again.status == 201 and again.json()["operator_ref"] == "OPR9"
+
+
+def test_bills_transfers_insurance_travel(shop: Any) -> None:
+    api, _provider, key = shop
+    client = api.client
+    billers = client.get("/billers?category=Electricity", key=key).json()["items"]
+    assert any(b["biller_id"] == "BESCOM000KAR01" for b in billers)
+    fetch = {"biller_id": "BESCOM000KAR01", "mobile": "9810012340",
+             "params": {"Customer ID": "1234567890"}}  # fmt: skip
+    bill = client.post("/bills/fetch", fetch, key=key)
+    assert bill.status == 200 and bill.json()["amount"] == "1540.00"
+    paid = client.post("/bills/payments", {"biller_id": "BESCOM000KAR01", "amount": "1540.00",
+                                           "mobile": "9810012340", "ref_id": bill.json()["ref_id"]},
+                       key=key, idempotency_key=idem("b1"))  # fmt: skip
+    assert paid.status == 201 and paid.json()["service"] == "bill"
+    complaint = client.post("/bills/complaints", {"order_id": paid.json()["order_id"],
+                                                  "type": "TRANSACTION", "description": "late"},
+                            key=key)  # fmt: skip
+    assert complaint.status == 201 and complaint.json()["status"] == "ASSIGNED"
+    cid = complaint.json()["complaint_id"]
+    assert client.get(f"/bills/complaints/{cid}", key=key).json()["status"] == "RESOLVED"
+    assert client.post("/remitters", {"mobile": "9876500001", "name": "Sunita Devi"},
+                       key=key).status == 201  # fmt: skip
+    beneficiary = client.post("/remitters/9876500001/beneficiaries",
+                              {"name": "Rajesh Gupta", "account": "123456789010",
+                               "ifsc": "SBIN0001234"}, key=key).json()  # fmt: skip
+    assert beneficiary["verified_name"] == "RAJESH KUMAR GUPTA"
+    sent = client.post("/transfers", {"sender": "9876500001", "amount": "2000.00",
+                                      "beneficiary_id": beneficiary["id"]},
+                       key=key, idempotency_key=idem("t1"))  # fmt: skip
+    assert sent.status == 201 and sent.json()["service"] == "dmt"
+    assert client.get("/remitters/9876500001", key=key).json()["used_this_month"] == "2000.00"
+    asked = {"plan": "INS-TERM", "sum_insured": "500000.00", "dob": "1990-05-01",
+             "term_years": 10}  # fmt: skip
+    quote = client.post("/insurance/quotes", asked, key=key)
+    assert quote.status == 201 and quote.json()["premium"] == "520.00"
+    policy = client.post("/insurance/policies", {"plan": "INS-TERM", "quote_id": "Q1",
+                                                 "premium": "520.00", "holder": "Sunita Devi",
+                                                 "dob": "1990-05-01", "mobile": "9876500010"},
+                         key=key, idempotency_key=idem("i1"))  # fmt: skip
+    assert policy.status == 201 and policy.json()["service"] == "insurance"
+    trips = client.get("/travel/trips?from=Pune&to=Goa&date=2026-12-20", key=key).json()["items"]
+    assert trips[0]["trip_id"] == "BUS1"
+    hold = {"trip_id": "BUS1", "from": "Pune", "to": "Goa", "date": "2026-12-20",
+            "seats": ["1"], "passengers": [{"name": "Asha Rao", "age": 30}],
+            "contact": "9876500010"}  # fmt: skip
+    held = client.post("/travel/bookings", hold, key=key, idempotency_key=idem("h1"))
+    assert held.status == 200 and held.json()["status"] == "held", held.body
+    ref = held.json()["booking_ref"]
+    assert (
+        client.post("/travel/bookings", hold, key=key, idempotency_key=idem("h1")).body == held.body
+    )
+    booked = client.post(f"/travel/bookings/{ref}/ticket", key=key, idempotency_key=idem("k1"))
+    assert booked.json()["status"] == "booked" and booked.json()["pnr"] == "PNR1"
+    cancelled = client.post(f"/travel/bookings/{ref}/cancellation", key=key,
+                            idempotency_key=idem("c1"))  # fmt: skip
+    assert cancelled.json()["status"] == "cancelled" and cancelled.json()["refund"] == "585.00"
+    assert client.get(f"/travel/bookings/{ref}", key=key).json()["status"] == "cancelled"
+    assert api.ledger_ok()
+
+
+def test_aeps_login_and_withdrawal_never_keep_the_pid(shop: Any) -> None:
+    import base64
+
+    from test_catalogue_aeps import PID, Bank, aadhaar
+
+    from vending.services.aeps import AepsService
+    from xmlvend.transport.asyncdb import ImmediateDatabase
+
+    api, _provider, key = shop
+    world = api.xml
+    world.server.services.aeps = AepsService(
+        ImmediateDatabase(world.database), world.keyring, world.clock, Bank()
+    )
+    api.sentinel.register(PID.decode(), aadhaar())
+    client = api.client
+    pid = base64.b64encode(PID).decode()
+    body = {"kind": "CW", "aadhaar": aadhaar(), "iin": "607094", "amount": "2500.00", "pid": pid}
+    early = client.post("/aeps/transactions", body, key=key, idempotency_key=idem("a0"))
+    assert early.status == 422  # no biometric login today yet
+    assert client.post("/aeps/login", {"pid": pid}, key=key).json() == {"logged_in": True}
+    done = client.post("/aeps/transactions", body, key=key, idempotency_key=idem("a1"))
+    assert done.status == 200 and done.json()["status"] == "success", done.body
+    assert done.json()["commission"] == "6.00" and done.json()["aadhaar"].endswith(aadhaar()[-4:])
+    again = client.post("/aeps/transactions", body, key=key, idempotency_key=idem("a1"))
+    assert again.body == done.body
+    declined = client.post("/aeps/transactions", {**body, "amount": "5100.00"}, key=key,
+                           idempotency_key=idem("a2"))  # fmt: skip
+    assert declined.json()["status"] == "declined" and declined.json()["response_code"] == "51"
+    bad = client.post("/aeps/transactions", {**body, "pid": "%%%"}, key=key,
+                      idempotency_key=idem("a3"))  # fmt: skip
+    assert bad.status == 400 and bad.problem_type == "invalid-request"
+    api.sentinel.assert_absent(done.body, "aeps answer")
+    assert api.ledger_ok()
