@@ -26,9 +26,9 @@ from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.python.failure import Failure
 
 from jsonapi import wire
-from jsonapi.network import NETWORK_ROUTES, NetworkHandlers
 from jsonapi.catalogue_api import ROUTE_SPECS as CATALOGUE_ROUTE_SPECS
 from jsonapi.catalogue_api import CatalogueRoutes
+from jsonapi.network import NETWORK_ROUTES, NetworkHandlers
 from jsonapi.problems import (
     ALL_TYPES,
     METHOD_NOT_ALLOWED,
