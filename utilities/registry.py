@@ -33,7 +33,7 @@ from utilities.tables import (
     tariffs,
 )
 from utilities.tariffs import get_tariff
-from vending import audit
+from vending import audit, read_cache
 from vending.errors import InvalidRequest
 from vending.money import Money
 from vending.storage.database import Txn
@@ -489,6 +489,7 @@ def authorise_vendor(
     ).first()
     if exists is None:
         txn.execute(insert(sgc_vendors).values(sgc=sgc, vendor_id=vendor_id))
+        txn.call_after(read_cache.invalidate)
         audit.record(
             txn, actor=actor, action="sgc.authorise", subject=f"{sgc}/{client_id}", now=now
         )
@@ -496,7 +497,14 @@ def authorise_vendor(
 
 def check_vendor_may_sell(txn: Txn, vendor_id: int, sgc: str) -> None:
     """SGCNotAuthorised when ``sgc`` is restricted to other vendors."""
-    allowed = {row.vendor_id for row in txn.execute(_SGC_VENDORS, {"p_sgc": sgc})}
+
+    def read() -> frozenset[int]:
+        return frozenset(row.vendor_id for row in txn.execute(_SGC_VENDORS, {"p_sgc": sgc}))
+
+    if read_cache.in_batch(txn):  # a sale batch: configuration from the per-process cache
+        allowed = read_cache.cached(txn, ("sgc_vendors", sgc), read)
+    else:
+        allowed = read()
     if allowed and vendor_id not in allowed:
         raise SGCNotAuthorised(f"this vendor may not sell for supply group {sgc}")
 

@@ -25,6 +25,7 @@ import weakref
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
+from vending.batch_plan import plan_of
 from vending.storage.database import Txn
 
 T = TypeVar("T")
@@ -45,6 +46,11 @@ def invalidate() -> None:
     with _lock:
         _state[0] += 1
         _caches.clear()
+
+
+def in_batch(txn: Txn) -> bool:
+    """True in a set-based sale batch: the transaction that reads through this cache."""
+    return plan_of(txn) is not None
 
 
 def cached(
@@ -74,4 +80,4 @@ def cached(
     return value
 
 
-__all__ = ["TTL_SECONDS", "cached", "invalidate"]
+__all__ = ["TTL_SECONDS", "cached", "in_batch", "invalidate"]
