@@ -15,6 +15,7 @@ import re
 import uuid
 from typing import Any
 
+import pytest
 from server_support import (
     MISTY_METER,
     NORMAL_METER,
@@ -215,6 +216,7 @@ def emptied(url: str) -> Database:
     return database
 
 
+@pytest.mark.unbatched  # the single path is the oracle here
 def test_a_batch_stores_what_single_sales_store(
     pg_database: Database, keyring: Keyring, secrets_sentinel: Any
 ) -> None:
