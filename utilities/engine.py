@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -144,6 +144,9 @@ class TokenEngine:
             fresh = before is None or before < now_tid  # as the SQL CASE (NULL: fresh)
             last = now_tid + count - 1 if fresh else before + count
             plan.meter_tids[meter.id] = last
+            if plan.meters is not None and meter.msno in plan.meters:
+                # As a later sale of the batch on this meter would read the row.
+                plan.meters[meter.msno] = replace(plan.meters[meter.msno], last_tid=last)
         else:
             last = txn.execute(
                 _ALLOCATE_TIDS,
@@ -231,6 +234,12 @@ class TokenEngine:
         if new.base_date != old.base_date:
             values["last_tid"] = None
         txn.execute(update(meters).where(meters.c.id == meter.id).values(**values))
+        plan = plan_of(txn)
+        if plan is not None:  # the sale batch's view of the meter follows the key change
+            if "last_tid" in values and meter.id in plan.meter_tids:
+                plan.meter_tids[meter.id] = None  # type: ignore[assignment]
+            if plan.meters is not None and meter.msno in plan.meters:
+                plan.meters[meter.msno] = replace(plan.meters[meter.msno], **values)
 
     @staticmethod
     def record(

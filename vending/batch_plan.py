@@ -54,6 +54,12 @@ class BatchPlan:
     accounts: dict[int, LockedAccount] = field(default_factory=dict)
     # meter id -> its last TID as the batch has moved it (read by the meters' lock).
     meter_tids: dict[int, int] = field(default_factory=dict)
+    # The batch's meter numbers; their records (msno -> the registry's MeterRecord, as the
+    # batch's sales have changed them), read with one statement when a sale first asks;
+    # meter id -> msno of those whose purchase bookkeeping a sale recorded.
+    meter_numbers: frozenset[str] = frozenset()
+    meters: dict[str, Any] | None = None
+    meters_recorded: dict[int, str] = field(default_factory=dict)
     # What the batch read before its sales ran (only what moved is written back).
     meter_tids_before: dict[int, int] = field(default_factory=dict)
     balances_before: dict[int, int] = field(default_factory=dict)
@@ -114,10 +120,12 @@ class BatchPlan:
             {k: (a.balance,) for k, a in self.accounts.items()},
             dict(self.once),
             dict(self.meter_tids),
+            None if self.meters is None else dict(self.meters),
+            dict(self.meters_recorded),
         )
 
     def rollback_to(self, mark: tuple[Any, ...]) -> None:
-        lengths, ids, vouchers, balances, once, meter_tids = mark
+        lengths, ids, vouchers, balances, once, meter_tids, meters, recorded = mark
         for kind, rows in self.rows.items():
             del rows[lengths.get(kind, 0) :]
         self.ids = ids
@@ -126,6 +134,9 @@ class BatchPlan:
             self.accounts[account_id].balance = balance
         self.once = once
         self.meter_tids = meter_tids
+        if meters is not None:
+            self.meters = meters
+        self.meters_recorded = recorded
 
 
 def plan_of(txn: Txn) -> BatchPlan | None:

@@ -193,6 +193,14 @@ _SET_BALANCES = """
 UPDATE accounts a SET balance = u.b
 FROM unnest(%(ids)s::bigint[], %(b)s::bigint[]) AS u(id, b) WHERE a.id = u.id
 """
+_SET_METERS = """
+UPDATE meters m SET last_tid = u.tid, mtd_month = u.mm, mtd_units = u.mu,
+       last_purchase_at = u.lp, service_charge_month = u.sc, fbe_month = u.fm
+FROM unnest(%(ids)s::bigint[], %(tid)s::bigint[], %(mm)s::text[], %(mu)s::bigint[],
+            %(lp)s::timestamptz[], %(sc)s::text[], %(fm)s::text[])
+     AS u(id, tid, mm, mu, lp, sc, fm)
+WHERE m.id = u.id
+"""
 _SET_TIDS = """
 UPDATE meters m SET last_tid = u.t
 FROM unnest(%(ids)s::bigint[], %(t)s::bigint[]) AS u(id, t) WHERE m.id = u.id
@@ -240,6 +248,7 @@ def _prepare(txn: Txn, sales: Sequence[BatchedSale]) -> BatchPlan:
         for row in _sql(txn, _LOCK_METERS_TIDS, {"numbers": numbers}):
             plan.meter_tids[row.id] = row.last_tid
     plan.meter_tids_before = dict(plan.meter_tids)
+    plan.meter_numbers = frozenset(numbers)
     account_ids = sorted({s.locks.account_id for s in sales if s.locks.account_id is not None})
     if account_ids:
         for row in _sql(txn, _LOCK_ACCOUNT_ROWS, {"ids": account_ids}):
@@ -320,6 +329,23 @@ def _write(txn: Txn, plan: BatchPlan) -> None:
             {"ids": moved, "b": [plan.accounts[a].balance for a in moved]},
         )
     numbered = [m for m, t in plan.meter_tids.items() if t != plan.meter_tids_before.get(m)]
+    if plan.meters_recorded and plan.meters is not None:
+        # TIDs and purchase bookkeeping of the batch's meters: one UPDATE.
+        records = [plan.meters[msno] for msno in plan.meters_recorded.values()]
+        _sql(
+            txn,
+            _SET_METERS,
+            {
+                "ids": [r.id for r in records],
+                "tid": [plan.meter_tids.get(r.id, r.last_tid) for r in records],
+                "mm": [r.mtd_month for r in records],
+                "mu": [r.mtd_units for r in records],
+                "lp": [r.last_purchase_at for r in records],
+                "sc": [r.service_charge_month for r in records],
+                "fm": [r.fbe_month for r in records],
+            },
+        )
+        numbered = [m for m in numbered if m not in plan.meters_recorded]
     if numbered:
         _sql(txn, _SET_TIDS, {"ids": numbered, "t": [plan.meter_tids[m] for m in numbered]})
     for name, table in plan.tables.items():
