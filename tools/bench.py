@@ -86,7 +86,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="evd serve --workers")
     parser.add_argument("--pool-size", type=int, default=8, help="database.pool_size per worker")
     parser.add_argument(
-        "--batching", action="store_true", help="[sales] batching = true (issue 16)"
+        "--batching",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="[sales] batching = true / false (issue 16); default: the server's default "
+        "(on for PostgreSQL since step 2)",
     )
     parser.add_argument("--batch-max-sales", type=int, default=64)
     parser.add_argument("--batch-max-wait-ms", type=float, default=1.0)
@@ -339,11 +343,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             pool_size=args.pool_size,
             code_dir=args.server_code,
             extra_config=(
-                "[sales]\nbatching = true\n"
+                ""
+                if args.batching is None
+                else f"[sales]\nbatching = {str(args.batching).lower()}\n"
                 f"batch_max_sales = {args.batch_max_sales}\n"
                 f"batch_max_wait_ms = {args.batch_max_wait_ms}\n"
-                if args.batching
-                else ""
             ),
         )
         try:
