@@ -335,11 +335,14 @@ def test_a_failing_batch_runs_its_sales_one_by_one(
 
 
 def test_sqlite_keeps_the_simple_path(database: Database) -> None:
-    """``[sales] batching`` batches on PostgreSQL only; off, or on SQLite, sales run alone."""
+    """``[sales] batching`` (on by default) batches on PostgreSQL only; off, or on SQLite,
+    sales run alone."""
+    assert SalesConfig().batching
     on = dataclasses.replace(make_config(), sales=SalesConfig(batching=True))
     runner = worker_runner(on, Clock(), database)
     assert isinstance(runner, BatchingRunner) == database.is_postgres
-    assert not isinstance(worker_runner(make_config(), Clock(), database), BatchingRunner)
+    off = dataclasses.replace(make_config(), sales=SalesConfig(batching=False))
+    assert not isinstance(worker_runner(off, Clock(), database), BatchingRunner)
 
 
 def test_a_cancelled_sale_does_not_stall_the_batcher(pg_database: Database) -> None:
