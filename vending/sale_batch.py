@@ -313,6 +313,8 @@ def _run_set_based(txn: Txn, sales: Sequence[BatchedSale]) -> list[SaleDone]:
             done.append(SaleDone(result=result))
     finally:
         install(txn, None)
+    # A claim no sale took (a sale that failed before claiming) must not stay pending.
+    plan.dropped_claims.extend(plan.claims.values())
     _write(txn, plan)
     return done
 
