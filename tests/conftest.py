@@ -137,6 +137,42 @@ def pg_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Data
         db.close()
 
 
+# EVD_TEST_BATCHING=1: every voucher and embedded electricity sale a test makes through the
+# synchronous runner (ImmediateDatabase) on PostgreSQL goes through the sales batcher and its
+# set-based batch transaction (issue 16) -- a batch of one each, answered at once -- so the
+# whole suite checks that the batched path keeps everything the single path does.
+BATCHED_SALES = os.environ.get("EVD_TEST_BATCHING", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(autouse=True)
+def _batched_sales(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    if not BATCHED_SALES or request.node.get_closest_marker("unbatched"):
+        return
+    from twisted.internet.task import Clock
+
+    from vending.services.sale_batching import sale_locks
+    from xmlvend.transport.asyncdb import ImmediateDatabase
+    from xmlvend.transport.batching import BatchingRunner
+
+    single = ImmediateDatabase.run
+
+    class _Inner:
+        def __init__(self, outer: ImmediateDatabase) -> None:
+            self.database = outer.database
+            self._outer = outer
+
+        def run(self, desc: str, fn: object, /, *args: object, **kwargs: object) -> object:
+            return single(self._outer, desc, fn, *args, **kwargs)  # type: ignore[arg-type]
+
+    def run(self: ImmediateDatabase, desc: str, fn: object, /, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        if self.database.is_postgres and sale_locks(desc, args, kwargs) is not None:
+            batcher = BatchingRunner(_Inner(self), Clock(), sale_locks, max_wait=0)
+            return batcher.run(desc, fn, *args, **kwargs)  # type: ignore[arg-type]
+        return single(self, desc, fn, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ImmediateDatabase, "run", run)
+
+
 @pytest.fixture
 def clock() -> MutableClock:
     """The test's one clock (see fixed_clock): starts at ``NOW``, moves when told."""

@@ -6,8 +6,10 @@ Seeds its own PostgreSQL database like ``tools.bench``, builds the XMLVend endpo
 process with synchronous database calls, and sends it creditVendReq bodies one after the
 other: electricity, then vouchers. Prints per vend: SQL statements, CPU time of this process
 (parse, authenticate, price, tokenise, SQLAlchemy, render, encrypt) and wall time (CPU plus
-PostgreSQL round trips). Single-threaded and quiet, so its figures move only when the code
-does -- the end-to-end benchmark (tools.bench) is noisier.
+PostgreSQL round trips) and the CPU of the PostgreSQL backend serving it (``/proc``: the
+pool has one connection). Single-threaded, so statements per vend and the CPU each side
+spends per vend move only when the code does (CPU times still stretch somewhat on a
+loaded machine) -- the end-to-end benchmark (tools.bench) is noisier.
 """
 
 from __future__ import annotations
@@ -137,6 +139,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             statements[0] += 1
 
         event.listen(database.engine, "before_cursor_execute", count)
+        from tools.benchkit.cpu import _cpu_seconds
+
+        backend = database.run_txn(
+            "bench_backend",
+            lambda txn: txn.conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one(),
+        )
         try:
             for number, kind in enumerate(("electricity", "voucher")):
                 total = args.vends + WARMUP
@@ -157,15 +165,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
                 send(bodies[:WARMUP])
                 statements[0] = 0
+                pg_cpu = _cpu_seconds(backend)
                 wall, cpu = time.perf_counter(), time.process_time()
                 send(bodies[WARMUP:])
                 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+                pg_cpu = _cpu_seconds(backend) - pg_cpu
                 if any(status != 200 for status in answers):
                     raise SystemExit(f"{kind}: a vend failed (HTTP {set(answers)})")
                 n = args.vends
                 print(
                     f"{kind:<12} {statements[0] / n:5.1f} statements/vend  "
-                    f"CPU {cpu / n * 1000:6.3f} ms/vend  wall {wall / n * 1000:6.3f} ms/vend"
+                    f"CPU {cpu / n * 1000:6.3f} ms/vend  PostgreSQL CPU "
+                    f"{pg_cpu / n * 1000:6.3f} ms/vend  wall {wall / n * 1000:6.3f} ms/vend"
                 )
         finally:
             database.close()

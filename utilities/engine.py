@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +39,7 @@ from utilities.sts import (
 )
 from utilities.sts.tid import MAX_TID
 from utilities.tables import issued_tokens, meters
+from vending.batch_plan import plan_of
 from vending.keyring import Keyring
 from vending.storage.database import Txn
 
@@ -136,10 +137,26 @@ class TokenEngine:
                 f"meter {meter.msno}: the {base_date} TID base date is exhausted; a key change "
                 "to a later base date (TID roll-over) is required"
             ) from None
-        last = txn.execute(
-            _ALLOCATE_TIDS,
-            {"p_id": meter.id, "p_now": now_tid, "p_count": count, "p_first": now_tid + count - 1},
-        ).scalar_one()
+        plan = plan_of(txn)
+        if plan is not None and meter.id in plan.meter_tids:
+            # Locked and read by the sale batch: numbered in arrival order, written once.
+            before = plan.meter_tids[meter.id]
+            fresh = before is None or before < now_tid  # as the SQL CASE (NULL: fresh)
+            last = now_tid + count - 1 if fresh else before + count
+            plan.meter_tids[meter.id] = last
+            if plan.meters is not None and meter.msno in plan.meters:
+                # As a later sale of the batch on this meter would read the row.
+                plan.meters[meter.msno] = replace(plan.meters[meter.msno], last_tid=last)
+        else:
+            last = txn.execute(
+                _ALLOCATE_TIDS,
+                {
+                    "p_id": meter.id,
+                    "p_now": now_tid,
+                    "p_count": count,
+                    "p_first": now_tid + count - 1,
+                },
+            ).scalar_one()
         if last > MAX_TID:
             raise KeyRevisionExpired(
                 f"meter {meter.msno}: no TID left on the {base_date} base date; a TID "
@@ -217,6 +234,12 @@ class TokenEngine:
         if new.base_date != old.base_date:
             values["last_tid"] = None
         txn.execute(update(meters).where(meters.c.id == meter.id).values(**values))
+        plan = plan_of(txn)
+        if plan is not None:  # the sale batch's view of the meter follows the key change
+            if "last_tid" in values and meter.id in plan.meter_tids:
+                plan.meter_tids[meter.id] = None  # type: ignore[assignment]
+            if plan.meters is not None and meter.msno in plan.meters:
+                plan.meters[meter.msno] = replace(plan.meters[meter.msno], **values)
 
     @staticmethod
     def record(
@@ -230,20 +253,22 @@ class TokenEngine:
         sale_id: int | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
-        txn.execute(
-            _RECORD_TOKEN,
-            {
-                "meter_id": meter.id,
-                "token_hash": token_hash(token.digits),
-                "kind": kind,
-                "token_class": token.token_class,
-                "subclass": token.subclass,
-                "tid": token.tid,
-                "base_date": token.base_date,
-                "amount": token.units,
-                "request_pk": request_pk,
-                "sale_id": sale_id,
-                "details": details or {},
-                "issued_at": now,
-            },
-        )
+        row = {
+            "meter_id": meter.id,
+            "token_hash": token_hash(token.digits),
+            "kind": kind,
+            "token_class": token.token_class,
+            "subclass": token.subclass,
+            "tid": token.tid,
+            "base_date": token.base_date,
+            "amount": token.units,
+            "request_pk": request_pk,
+            "sale_id": sale_id,
+            "details": details or {},
+            "issued_at": now,
+        }
+        plan = plan_of(txn)
+        if plan is not None and sale_id is not None:  # the batch's one INSERT
+            plan.insert(issued_tokens, row)
+        else:
+            txn.execute(_RECORD_TOKEN, row)

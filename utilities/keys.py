@@ -16,7 +16,7 @@ from sqlalchemy import Row, bindparam, insert, select, update
 
 from utilities.errors import KeyRevisionExpired
 from utilities.tables import BASE_DATES, vending_keys
-from vending import audit
+from vending import audit, read_cache
 from vending.errors import InvalidRequest
 from vending.keyring import Keyring
 from vending.storage.database import Txn
@@ -142,6 +142,7 @@ def import_vending_key(
             created_at=now,
         )
     )
+    txn.call_after(read_cache.invalidate)
     audit.record(
         txn,
         actor=actor,
@@ -171,6 +172,7 @@ def set_current_key(
         .where(vending_keys.c.sgc == sgc, vending_keys.c.krn == krn)
         .values(is_current=True)
     )
+    txn.call_after(read_cache.invalidate)
     audit.record(txn, actor=actor, action="vending_key.current", subject=f"{sgc}/{krn}", now=now)
     info = get_key_info(txn, sgc, krn)
     assert info is not None
@@ -228,6 +230,15 @@ def _sealed(txn: Txn, row: Row | None) -> SealedVendingKey | None:
 
 def sealed_current_key(txn: Txn, sgc: str) -> SealedVendingKey | None:
     """The supply group's current revision, key material sealed."""
+    if read_cache.in_batch(txn):  # a sale batch: configuration from the per-process cache
+        sealed = read_cache.cached(
+            txn,
+            ("current_vending_key", sgc),
+            lambda: _sealed(txn, txn.execute(_SEALED_CURRENT, {"p_sgc": sgc}).first()),
+        )
+        if sealed is not None:
+            txn.local[("vending_key", sgc, sealed.info.krn)] = sealed
+        return sealed
     return _sealed(txn, txn.execute(_SEALED_CURRENT, {"p_sgc": sgc}).first())
 
 

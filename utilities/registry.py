@@ -12,7 +12,7 @@ import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Row, bindparam, delete, insert, select, update
 
@@ -33,7 +33,8 @@ from utilities.tables import (
     tariffs,
 )
 from utilities.tariffs import get_tariff
-from vending import audit
+from vending import audit, read_cache
+from vending.batch_plan import plan_of
 from vending.errors import InvalidRequest
 from vending.money import Money
 from vending.storage.database import Txn
@@ -152,6 +153,7 @@ def _record(row: Row) -> MeterRecord:
 _BY_MSNO = _select_meters().where(meters.c.msno == bindparam("p_msno"))
 # Locks the meter's row only (not the joined tariff or debt rows), in the same statement.
 _BY_MSNO_FOR_UPDATE = _BY_MSNO.with_for_update(of=meters)
+_BY_MSNOS = _select_meters().where(meters.c.msno.in_(bindparam("p_msnos", expanding=True)))
 _SGC_VENDORS = select(sgc_vendors.c.vendor_id).where(sgc_vendors.c.sgc == bindparam("p_sgc"))
 
 
@@ -159,6 +161,14 @@ def find_meter(txn: Txn, msno: str, *, for_update: bool = False) -> MeterRecord 
     """The meter, or None. ``for_update`` locks its row (PostgreSQL; SQLite transactions
     hold the write lock anyway) so that one meter's vends are serialised: TIDs,
     month-to-date units and debt are read and written without races."""
+    plan = plan_of(txn)
+    if plan is not None and msno in plan.meter_numbers:
+        # A sale batch: its meters (locked by the batch) read once, with one statement;
+        # each as the batch's earlier sales left it.
+        if plan.meters is None:
+            rows = txn.execute(_BY_MSNOS, {"p_msnos": sorted(plan.meter_numbers)})
+            plan.meters = {row.msno: _record(row) for row in rows}
+        return plan.meters.get(msno)
     statement = _BY_MSNO_FOR_UPDATE if for_update else _BY_MSNO
     row = txn.execute(statement, {"p_msno": msno}).first()
     return None if row is None else _record(row)
@@ -340,6 +350,15 @@ def reduce_debt(txn: Txn, meter: MeterRecord, recovered: int, *, now: datetime) 
     """Lower a meter's debt (the caller holds the meter's lock)."""
     if recovered <= 0:
         return
+    plan = plan_of(txn)
+    if plan is not None and plan.meters is not None and meter.msno in plan.meters:
+        # The batch's record of the meter owes that much less (the debt row is written
+        # here, directly; a later sale of the batch on this meter reads the record).
+        cached = plan.meters[meter.msno]
+        if cached.debt is not None:
+            plan.meters[meter.msno] = replace(
+                cached, debt=cached.debt - Money(recovered, cached.debt.currency)
+            )
     result = txn.execute(
         update(meter_debts)
         .where(meter_debts.c.meter_id == meter.id, meter_debts.c.balance >= recovered)
@@ -489,6 +508,7 @@ def authorise_vendor(
     ).first()
     if exists is None:
         txn.execute(insert(sgc_vendors).values(sgc=sgc, vendor_id=vendor_id))
+        txn.call_after(read_cache.invalidate)
         audit.record(
             txn, actor=actor, action="sgc.authorise", subject=f"{sgc}/{client_id}", now=now
         )
@@ -496,7 +516,14 @@ def authorise_vendor(
 
 def check_vendor_may_sell(txn: Txn, vendor_id: int, sgc: str) -> None:
     """SGCNotAuthorised when ``sgc`` is restricted to other vendors."""
-    allowed = {row.vendor_id for row in txn.execute(_SGC_VENDORS, {"p_sgc": sgc})}
+
+    def read() -> frozenset[int]:
+        return frozenset(row.vendor_id for row in txn.execute(_SGC_VENDORS, {"p_sgc": sgc}))
+
+    if read_cache.in_batch(txn):  # a sale batch: configuration from the per-process cache
+        allowed = read_cache.cached(txn, ("sgc_vendors", sgc), read)
+    else:
+        allowed = read()
     if allowed and vendor_id not in allowed:
         raise SGCNotAuthorised(f"this vendor may not sell for supply group {sgc}")
 
@@ -509,6 +536,16 @@ _RECORD_ON_METER = update(meters).where(meters.c.id == bindparam("p_id"))
 def record_on_meter(txn: Txn, meter_id: int, **values: object) -> None:
     """Update a meter's purchase bookkeeping (month-to-date units, last purchase, the month
     its FBE or service charge was issued)."""
+    plan = plan_of(txn)
+    if plan is not None and plan.meters is not None:
+        msno = next((m.msno for m in plan.meters.values() if m.id == meter_id), None)
+        if msno is not None:  # a sale batch: written with its one UPDATE of meters
+            at = values.get("last_purchase_at")
+            if isinstance(at, datetime):
+                values = {**values, "last_purchase_at": at.astimezone(UTC)}
+            plan.meters[msno] = replace(plan.meters[msno], **values)
+            plan.meters_recorded[meter_id] = msno
+            return
     txn.execute(_RECORD_ON_METER, {"p_id": meter_id, **values})
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import Row, bindparam, insert, select
 
 from utilities.billing import BP, Block, TariffTerms, check_blocks
 from utilities.tables import tariff_blocks, tariffs
-from vending import audit
+from vending import audit, read_cache
 from vending.errors import InvalidRequest
 from vending.money import Money, currency_exponent
 from vending.storage.database import Txn
@@ -135,6 +135,7 @@ def add_tariff(
             for seq, b in enumerate(terms.blocks)
         ],
     )
+    txn.call_after(read_cache.invalidate)
     audit.record(
         txn,
         actor=actor,
@@ -173,6 +174,12 @@ def _terms(txn: Txn, row: Row) -> Tariff:
 
 
 def get_tariff(txn: Txn, tariff: int | str) -> Tariff:
+    if read_cache.in_batch(txn):  # a sale batch: configuration from the per-process cache
+        return read_cache.cached(txn, ("tariff", tariff), lambda: _read_tariff(txn, tariff))
+    return _read_tariff(txn, tariff)
+
+
+def _read_tariff(txn: Txn, tariff: int | str) -> Tariff:
     statement = _BY_ID if isinstance(tariff, int) else _BY_CODE
     row = txn.execute(statement, {"p_key": tariff}).first()
     if row is None:

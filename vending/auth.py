@@ -23,9 +23,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, select
 
+from vending.batch_plan import plan_of
 from vending.clock import Clock
 from vending.errors import (
     AuthenticationFailed,
@@ -428,6 +430,11 @@ class CredentialsChanged(AuthenticationFailed):
 
 def revalidate(txn: Txn, principal: Principal) -> None:
     """Re-check a (possibly cached) principal inside the operation's transaction."""
+    plan = plan_of(txn)
+    key = (principal.vendor_id, principal.operator_id or -1)
+    if plan is not None and key in plan.principals:  # read by the batch's one statement
+        check_principal_row(principal, plan.principals[key])
+        return
     row = txn.execute(
         select(
             vendors.c.blocked,
@@ -445,6 +452,12 @@ def revalidate(txn: Txn, principal: Principal) -> None:
         )
         .where(vendors.c.id == principal.vendor_id)
     ).first()
+    check_principal_row(principal, row)
+
+
+def check_principal_row(principal: Principal, row: Any) -> None:
+    """The re-check of ``principal`` against its vendor's (and operator's) current row
+    (blocked, privileges, operator_blocked, credential_version), None: no such vendor."""
     if row is None:
         raise UnknownVendor(f"client id {principal.client_id!r} is not registered")
     if row.blocked:

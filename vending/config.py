@@ -347,8 +347,9 @@ class SalesConfig:
     # PostgreSQL only: each worker batches concurrent voucher and embedded electricity
     # sales into one transaction (issue 16; xmlvend.transport.batching). A batch goes as
     # soon as the previous one committed, or after batch_max_wait_ms when idle, with at
-    # most batch_max_sales sales. Off by default until the set-based form is complete.
-    batching: bool = False
+    # most batch_max_sales sales; set-based statements (vending.sale_batch). On by default
+    # (step 2, docs/PERFORMANCE.md); SQLite ignores it and keeps one transaction per sale.
+    batching: bool = True
     batch_max_sales: int = 64
     batch_max_wait_ms: float = 1.0
 

@@ -44,6 +44,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from vending.batch_plan import plan_of
 from vending.errors import (
     AccountBlocked,
     CurrencyMismatch,
@@ -135,22 +136,27 @@ def post_transfer(
                 txn, account_id, deltas[account_id], currency_of[account_id]
             )
 
-    try:
-        transfer_id = txn.execute(
-            _INSERT_TRANSFER,
-            {
-                "kind": kind,
-                "description": description[:200],
-                "reference": reference,
-                "reverses_id": reverses_id,
-                "created_by": created_by[:64],
-                "created_at": now,
-            },
-        ).scalar_one()
-    except IntegrityError as exc:
-        if reverses_id is not None:
-            raise ReversalRefused(f"transfer {reverses_id} has already been reversed") from exc
-        raise
+    transfer = {
+        "kind": kind,
+        "description": description[:200],
+        "reference": reference,
+        "reverses_id": reverses_id,
+        "created_by": created_by[:64],
+        "created_at": now,
+    }
+    plan = plan_of(txn) if reverses_id is None else None
+    planned = None if plan is None else plan.next_id("transfers")
+    if plan is not None and planned is not None:
+        # A sale batch writes its transfers and entries with one statement each.
+        transfer_id = planned
+        plan.insert(transfers, {"id": transfer_id, **transfer})
+    else:
+        try:
+            transfer_id = txn.execute(_INSERT_TRANSFER, transfer).scalar_one()
+        except IntegrityError as exc:
+            if reverses_id is not None:
+                raise ReversalRefused(f"transfer {reverses_id} has already been reversed") from exc
+            raise
 
     if deferred:
         _DeferredCredits.of(txn).add(
@@ -160,7 +166,11 @@ def post_transfer(
         legs = [leg for leg in legs if leg.account_id not in deferred]
     if legs:
         rows = _entry_rows([(transfer_id, leg) for leg in legs], balances)
-        txn.execute(_INSERT_ENTRIES, rows)
+        if plan is not None and planned is not None:
+            for row in rows:
+                plan.insert(ledger_entries, row)
+        else:
+            txn.execute(_INSERT_ENTRIES, rows)
     return PostedTransfer(transfer_id, balances, limits)
 
 
@@ -297,6 +307,22 @@ ORDER BY entry.ord
 
 def _apply_delta(txn: Txn, account_id: int, delta: int, currency: str) -> tuple[int, int | None]:
     """Apply ``delta`` to the account; returns its new balance and its credit limit."""
+    plan = plan_of(txn)
+    locked = None if plan is None else plan.accounts.get(account_id)
+    if locked is not None:
+        # Locked by the sale batch: checked against the batch's running balance, in
+        # arrival order, with the conditions of _DEBIT; written once by the batch.
+        if locked.currency == currency and (
+            delta >= 0
+            or (
+                not locked.blocked
+                and (locked.credit_limit is None or locked.balance + delta >= -locked.credit_limit)
+            )
+        ):
+            locked.balance += delta
+            return locked.balance, locked.credit_limit
+        _explain_refused(txn, account_id, delta, currency, balance=locked.balance)
+        raise AssertionError("unreachable")  # pragma: no cover
     if delta == 0:
         # Legs that cancel out on one account move nothing, but must still name an existing
         # account in its own currency.
@@ -340,7 +366,11 @@ _DEBIT = (
 )
 
 
-def _explain_refused(txn: Txn, account_id: int, delta: int, currency: str) -> None:
+def _explain_refused(
+    txn: Txn, account_id: int, delta: int, currency: str, *, balance: int | None = None
+) -> None:
+    """Raise why ``delta`` was refused; ``balance``: the account's balance as a sale batch
+    has moved it (its row still holds the balance before the batch)."""
     row = txn.execute(select(accounts).where(accounts.c.id == account_id)).first()
     if row is None:
         raise UnknownAccount(f"no account {account_id}")
@@ -350,7 +380,7 @@ def _explain_refused(txn: Txn, account_id: int, delta: int, currency: str) -> No
         )
     if row.blocked:
         raise AccountBlocked(f"account {row.code} is blocked")
-    available = row.balance + (row.credit_limit or 0)
+    available = (row.balance if balance is None else balance) + (row.credit_limit or 0)
     raise InsufficientFunds(
         f"account {row.code} has {Money(available, currency)} available, "
         f"{Money(-delta, currency)} needed"

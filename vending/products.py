@@ -16,7 +16,8 @@ from typing import Any
 
 from sqlalchemy import Row, bindparam, insert, select, update
 
-from vending import audit
+from vending import audit, read_cache
+from vending.batch_plan import plan_of
 from vending.errors import (
     AmountOutOfRange,
     CurrencyMismatch,
@@ -211,6 +212,7 @@ def create_product(
     audit.record(
         txn, actor=actor, action="product.create", subject=code, details={"kind": kind}, now=now
     )
+    txn.call_after(read_cache.invalidate)
     return get_product(txn, product_id)
 
 
@@ -223,6 +225,12 @@ _COMMISSION = select(vendor_commissions.c.merchant_commission_bp).where(
 
 
 def get_product(txn: Txn, product: int | str) -> Product:
+    if plan_of(txn) is not None:  # a sale batch: the per-process cache (vending.read_cache)
+        return read_cache.cached(txn, ("product", product), lambda: _read_product(txn, product))
+    return _read_product(txn, product)
+
+
+def _read_product(txn: Txn, product: int | str) -> Product:
     statement = _BY_ID if isinstance(product, int) else _BY_CODE
     row = txn.execute(statement, {"p_key": product}).first()
     if row is None:
@@ -243,6 +251,7 @@ def set_active(txn: Txn, code: str, active: bool, *, actor: str, now: datetime) 
     result = txn.execute(update(products).where(products.c.code == code).values(active=active))
     if result.rowcount != 1:
         raise UnknownProduct(f"no product {code!r}")
+    txn.call_after(read_cache.invalidate)
     audit.record(
         txn, actor=actor, action="product.active", subject=code, details={"active": active}, now=now
     )
@@ -260,6 +269,7 @@ def set_vendor_commission(txn: Txn, vendor_id: int, product_id: int, commission_
     face, cost = product.face_value, product.cost_price
     if cost is not None and face is not None and face.percent_bp(commission_bp) > face - cost:
         raise InvalidRequest(f"commission exceeds the operator's margin on {product.code}")
+    txn.call_after(read_cache.invalidate)
     existing = txn.execute(
         select(vendor_commissions.c.vendor_id).where(
             vendor_commissions.c.vendor_id == vendor_id,
@@ -284,7 +294,13 @@ def set_vendor_commission(txn: Txn, vendor_id: int, product_id: int, commission_
 
 
 def vendor_commission_bp(txn: Txn, vendor_id: int, product: Product) -> int:
-    override = txn.execute(_COMMISSION, {"p_vendor": vendor_id, "p_product": product.id}).scalar()
+    def read() -> Any:
+        return txn.execute(_COMMISSION, {"p_vendor": vendor_id, "p_product": product.id}).scalar()
+
+    if plan_of(txn) is not None:  # a sale batch: the per-process cache (vending.read_cache)
+        override = read_cache.cached(txn, ("commission", vendor_id, product.id), read)
+    else:
+        override = read()
     return product.merchant_commission_bp if override is None else int(override)
 
 

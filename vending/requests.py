@@ -19,6 +19,7 @@ from sqlalchemy import Row, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from vending.batch_plan import plan_of
 from vending.errors import IdempotencyConflict, RequestInProgress
 from vending.keyring import Keyring
 from vending.storage.database import Txn
@@ -102,6 +103,11 @@ def claim_request(
     Raises IdempotencyConflict when the key was used for a different request and
     RequestInProgress when the earlier identical request has not finished yet.
     """
+    plan = plan_of(txn)
+    if plan is not None:  # claimed by the sale batch's one INSERT (vending.sale_batch)
+        claimed = plan.claims.pop((client_id, request_id), None)
+        if claimed is not None:
+            return Claim(claimed, client_id, request_id)
     request_pk = txn.execute(
         _CLAIM_PG if txn.is_postgres else _CLAIM_SQLITE,
         {
@@ -140,6 +146,10 @@ def store_response(
     """Store the response to ``claim`` (encrypted), in the caller's transaction;
     ``pending``: the request kept its body while pending (dropped now)."""
     key_id, blob = keyring.encrypt(txn, body, aad=_aad(claim.client_id, claim.request_id))
+    plan = plan_of(txn)
+    if plan is not None and not pending:  # written with the batch's one UPDATE
+        plan.queue("responses", (claim.request_pk, http_status, key_id, blob, now))
+        return
     txn.execute(
         _STORE,
         {

@@ -22,8 +22,9 @@ from typing import Any
 from sqlalchemy import Row, bindparam, insert, select, update
 
 from distribution import selling as network
-from vending import consumers
+from vending import consumers, read_cache
 from vending.accounts import ensure_house_accounts, house_account_code
+from vending.batch_plan import plan_of
 from vending.errors import InvalidState, ReversalRefused, UnknownSale
 from vending.ledger import Leg, post_transfer, reverse_transfer, transfer_legs
 from vending.money import Money
@@ -140,10 +141,27 @@ _HOUSE_IDS = select(accounts.c.code, accounts.c.id).where(
 
 
 def _house_ids(txn: Txn, currency: str, *purposes: str, now: datetime) -> dict[str, int]:
+    if plan_of(txn) is not None:
+        # A sale batch: house account ids never change once made (vending.read_cache).
+        found = read_cache.cached(
+            txn,
+            ("house", currency, purposes),
+            lambda: _read_house_ids(txn, currency, purposes),
+            ttl=None,
+        )
+        if len(found) == len(purposes):
+            return found
+    return _read_house_ids(txn, currency, purposes, now=now)
+
+
+def _read_house_ids(
+    txn: Txn, currency: str, purposes: tuple[str, ...], *, now: datetime | None = None
+) -> dict[str, int]:
+    """``now`` None: only read (the ids found), never create."""
     codes = {house_account_code(p, currency): p for p in purposes}
     rows = txn.execute(_HOUSE_IDS, {"codes": list(codes)})
     found = {codes[row.code]: row.id for row in rows}
-    if len(found) < len(purposes):
+    if len(found) < len(purposes) and now is not None:
         found = {p: ensure_house_accounts(txn, currency, now=now)[p] for p in purposes}
     return found
 
@@ -204,7 +222,13 @@ def _insert_sale(
         "created_at": now,
         "completed_at": now if state == "completed" else None,
     }
-    sale_id = txn.execute(_INSERT_SALE, values).scalar_one()
+    plan = plan_of(txn)
+    planned = None if plan is None else plan.next_id("sales")
+    if plan is not None and planned is not None:  # written with the batch's one INSERT
+        sale_id = planned
+        plan.insert(sales, {"id": sale_id, **values})
+    else:
+        sale_id = txn.execute(_INSERT_SALE, values).scalar_one()
     currency = pricing.price.currency
     at = now.astimezone(UTC)  # as the UTC column reads back
     return Sale(

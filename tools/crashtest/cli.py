@@ -88,7 +88,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--keep", action="store_true", help="keep the database and scratch")
     parser.add_argument(
-        "--batching", action="store_true", help="[sales] batching = true (issue 16)"
+        "--batching",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="[sales] batching = true / false (issue 16); default: the server's default",
     )
     return parser.parse_args(argv)
 

@@ -48,7 +48,7 @@ def write_config(
     upstream_url: str | None = None,
     pool_size: int = 4,
     test_behaviours: bool = False,
-    batching: bool = False,
+    batching: bool | None = None,
 ) -> Path:
     """A configuration for our server (with the upstream route) or for the simulator."""
     lines = [
@@ -67,8 +67,8 @@ def write_config(
         # The demo meters' test behaviours: only for --slow-meter (the slow meter).
         f"test_behaviours = {'true' if test_behaviours else 'false'}",
     ]
-    if batching:  # issue 16: sales batched per worker
-        lines += ["[sales]", "batching = true"]
+    if batching is not None:  # issue 16: sales batched per worker (None: the default)
+        lines += ["[sales]", f"batching = {'true' if batching else 'false'}"]
     if upstream_url:
         client_id, op_name, password = PLATFORM
         lines += [

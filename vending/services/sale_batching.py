@@ -22,11 +22,24 @@ ELECTRICITY_SALE = "utility_credit_vend"
 def sale_locks(desc: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> SaleLocks | None:
     """The locks of a batchable sale's transaction, or None when it is not one."""
     if desc == VOUCHER_SALE:
-        request = args[0]
-        return SaleLocks(account_id=request.ctx.principal.account_id)
+        request, now = args[0], args[2]
+        ctx = request.ctx
+        return SaleLocks(
+            account_id=ctx.principal.account_id,
+            key=ctx.key,
+            principal=ctx.principal,
+            now=now,
+            voucher_product=request.product_code,
+        )
     if desc == ELECTRICITY_SALE:
         ctx, purchase = args[0], args[1]
-        return SaleLocks(account_id=ctx.principal.account_id, meter_number=purchase.meter.msno)
+        return SaleLocks(
+            account_id=ctx.principal.account_id,
+            meter_number=purchase.meter.msno,
+            key=ctx.key,
+            principal=ctx.principal,
+            now=kwargs.get("now"),
+        )
     return None
 
 

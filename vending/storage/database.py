@@ -43,6 +43,9 @@ T = TypeVar("T")
 # SQLSTATEs after which the whole transaction may simply be run again.
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 
+# Txn.local key of a set-based sale batch's plan (vending.batch_plan).
+BATCH_PLAN = "vending.batch_plan"
+
 
 class Txn:
     """One running transaction, handed to transaction functions."""
@@ -64,6 +67,9 @@ class Txn:
         return self.dialect == "postgresql"
 
     def execute(self, statement: Any, parameters: Any = None) -> Any:
+        plan = self.local.get(BATCH_PLAN) if self.local else None
+        if plan is not None:  # a set-based sale batch watches its sales' own writes
+            plan.saw(statement)
         return self.conn.execute(statement, parameters)
 
     def call_after(self, fn: Callable[..., Any], *args: Any) -> None:

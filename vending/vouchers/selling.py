@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 
 from vending import audit
+from vending.batch_plan import plan_of
 from vending.errors import InvalidRequest, OutOfStock, UnknownProduct
 from vending.keyring import Keyring
 from vending.money import Money
@@ -104,6 +105,36 @@ _RESERVE_NO_EXPIRY = (
     .limit(1)
     .with_for_update(skip_locked=True, of=vouchers)
 )
+# N PINs of a product for a sale batch, in the order N single sales would take them.
+_RESERVE_MANY = (
+    _RESERVE_COLUMNS.where(vouchers.c.expiry >= bindparam("p_today"))
+    .order_by(vouchers.c.expiry, vouchers.c.id)
+    .limit(bindparam("p_n"))
+    .with_for_update(skip_locked=True, of=vouchers)
+)
+_RESERVE_MANY_NO_EXPIRY = (
+    _RESERVE_COLUMNS.where(vouchers.c.expiry.is_(None))
+    .order_by(vouchers.c.id)
+    .limit(bindparam("p_n"))
+    .with_for_update(skip_locked=True, of=vouchers)
+)
+
+
+def reserve_many(txn: Txn, product_code: str, today: date, count: int) -> tuple[int, list]:  # type: ignore[type-arg]
+    """For a sale batch: lock up to ``count`` PINs of a voucher product with one ``SKIP
+    LOCKED`` statement (a second only when the dated ones run short); (product id, rows).
+    Raises what the sale itself would (unknown product, not a voucher product)."""
+    product = _voucher_product(txn, product_code)
+    rows = list(
+        txn.execute(_RESERVE_MANY, {"p_product": product.id, "p_today": today, "p_n": count})
+    )
+    if len(rows) < count:
+        rows += txn.execute(
+            _RESERVE_MANY_NO_EXPIRY, {"p_product": product.id, "p_n": count - len(rows)}
+        ).all()
+    return product.id, rows
+
+
 _MARK_SOLD = (
     update(vouchers)
     .where(vouchers.c.id == bindparam("p_id"), vouchers.c.state == "available")
@@ -111,8 +142,17 @@ _MARK_SOLD = (
 )
 
 
+def _refresh_low_stock(txn: Txn, product_id: int, today: date, now: datetime) -> None:
+    alerts.refresh_low_stock(txn, product_id, today=today, now=now)
+
+
 def _reserve(txn: Txn, product_id: int, today: date):  # type: ignore[no-untyped-def]
     """Lock the voucher to sell: the earliest expiring, then those without expiry."""
+    plan = plan_of(txn)
+    if plan is not None:  # locked by the sale batch's one SKIP LOCKED statement
+        row = plan.take_voucher(product_id, today)
+        if row is not None:
+            return row
     row = txn.execute(_RESERVE, {"p_product": product_id, "p_today": today}).first()
     if row is None:
         row = txn.execute(_RESERVE_NO_EXPIRY, {"p_product": product_id}).first()
@@ -218,12 +258,19 @@ def sell_voucher(
         created_by=created_by,
         now=now,
     )
-    sold = txn.execute(
-        _MARK_SOLD, {"p_id": row.id, "p_sale": result.sale.id, "p_now": now}
-    ).rowcount
-    if sold != 1:  # impossible while the row is locked; refuse rather than sell twice
-        raise VoucherStateError(f"voucher {row.serial_no} was taken by another sale")
-    alerts.refresh_low_stock(txn, product.id, today=today, now=now)
+    plan = plan_of(txn)
+    if plan is not None:
+        # The batch marks its PINs sold with one UPDATE (checked there) and checks each
+        # product's stock level once, after it.
+        plan.queue("vouchers_sold", (row.id, result.sale.id, now, row.serial_no))
+        plan.at_end(("low_stock", product.id), _refresh_low_stock, product.id, today, now)
+    else:
+        sold = txn.execute(
+            _MARK_SOLD, {"p_id": row.id, "p_sale": result.sale.id, "p_now": now}
+        ).rowcount
+        if sold != 1:  # impossible while the row is locked; refuse rather than sell twice
+            raise VoucherStateError(f"voucher {row.serial_no} was taken by another sale")
+        alerts.refresh_low_stock(txn, product.id, today=today, now=now)
     return VoucherSale(result.sale, result.vendor_balance, result.vendor_available, issued)
 
 

@@ -25,7 +25,7 @@ from typing import Any
 from twisted.internet.defer import Deferred, fail
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
-from vending.sale_batch import BatchedSale, SaleDone, SaleLocks, run_sale_batch
+from vending.sale_batch import BatchedSale, IsolateSale, SaleDone, SaleLocks, run_sale_batch
 
 log = logging.getLogger("evd.batching")
 
@@ -37,6 +37,8 @@ class BatchStats:
     batches: int = 0
     sales: int = 0
     fallbacks: int = 0
+    # Sales that failed in a way their batch could not undo: the batch ran again without.
+    isolated: int = 0
 
     @property
     def mean_batch(self) -> float:
@@ -102,10 +104,26 @@ class BatchingRunner:
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
         self._timer = None
-        batch = self._waiting[: self._max_sales]
-        del self._waiting[: self._max_sales]
+        # One sale per request key in a batch: a re-send waits for the next batch, where
+        # it finds the first one's stored answer (or its conflict), as on the single path.
+        batch: list[_Waiting] = []
+        later: list[_Waiting] = []
+        keys: set[Any] = set()
+        for waiting in self._waiting:
+            key = waiting.sale.locks.key
+            ident = None if key is None else (key.client_id, key.request_id)
+            if len(batch) >= self._max_sales or (ident is not None and ident in keys):
+                later.append(waiting)
+                continue
+            if ident is not None:
+                keys.add(ident)
+            batch.append(waiting)
+        self._waiting = later
         if not batch:
             return
+        self._go(batch)
+
+    def _go(self, batch: list[_Waiting]) -> None:
         self._in_flight = True
         self.stats.batches += 1
         self.stats.sales += len(batch)
@@ -129,6 +147,24 @@ class BatchingRunner:
             self._done()
 
     def _one_by_one(self, failure: Any, batch: list[_Waiting]) -> None:
+        if isinstance(failure.value, IsolateSale) and 0 <= failure.value.index < len(batch):
+            # One sale failed in a way the batch could not undo: it alone gets its error,
+            # the others go again as a batch (before anything newer).
+            isolated = failure.value
+            self.stats.isolated += 1
+            self.stats.sales -= len(batch)
+            bad = batch[isolated.index]
+            rest = batch[: isolated.index] + batch[isolated.index + 1 :]
+            try:
+                bad.deferred.errback(isolated.error)
+            except Exception:
+                log.exception("answering an isolated sale failed")
+            if rest:
+                self.stats.batches -= 1
+                self._go(rest)
+            else:
+                self._done()
+            return
         log.warning("sale batch of %d failed (%s): each sale runs alone", len(batch), failure.value)
         self.stats.fallbacks += 1
         self._done()
