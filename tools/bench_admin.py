@@ -16,7 +16,9 @@ each in its own read transaction on a pooled connection:
 * searches: first page, receipt, request id, mobile number, meter, a day's range with a
   channel, a state, a rare state, a merchant, a kind with a channel, a deep page;
 * the dashboard at the instant of the newest sale (last minute by second, the hour's
-  states, today's revenue, utility health, waiting deposits and fund requests, alerts).
+  states, today's revenue, utility health, waiting deposits and fund requests, alerts);
+* the unusual-activity flags (a week of sales per merchant against the last hour), which
+  the dashboard works out once a minute per scope rather than on every poll.
 
 Prints p50/p95/max per query and overall, and with ``--explain`` the plan PostgreSQL chose
 for each search (EXPLAIN ANALYZE) so a slow one shows which index it missed.
@@ -229,6 +231,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         results["dashboard"] = _time(lambda: database.run_txn("bench_dashboard", board),
                                      args.repeat)  # fmt: skip
+
+        def flags(txn: Any) -> Any:
+            return monitoring.unusual(txn, resolve(txn, PLATFORM), END + timedelta(seconds=1))
+
+        # Not on every poll: the dashboard screen works them out once a minute per scope.
+        results["unusual-activity flags"] = _time(
+            lambda: database.run_txn("bench_flags", flags), max(3, args.repeat // 5)
+        )
 
         print(f"\n{'query':<28} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
         every: list[float] = []
