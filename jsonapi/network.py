@@ -19,6 +19,7 @@ NETWORK_ROUTES = (
     ("POST", "/fund-requests", "ask_funds"),
     ("GET", "/fund-requests", "my_fund_requests"),
     ("GET", "/fund-requests/pending", "pending_fund_requests"),
+    ("GET", r"/fund-requests/(?P<request_id>[0-9]{1,18})", "get_fund_request"),
     ("POST", r"/fund-requests/(?P<request_id>[0-9]{1,18})/approval", "approve_fund_request"),
     ("POST", r"/fund-requests/(?P<request_id>[0-9]{1,18})/rejection", "reject_fund_request"),
     ("GET", "/points", "points_balance"),
@@ -95,6 +96,13 @@ class NetworkHandlers:
             caller.principal, limit=wire.limit(incoming.param("limit"))
         )
         return Answer.json(200, {"items": [fund_request_document(r) for r in found]})
+
+    async def get_fund_request(self, incoming: Any, request_id: str) -> Any:
+        from jsonapi.api import Answer
+
+        caller = await self._merchant(incoming)
+        found = await self._network().fund_request_for(caller.principal, int(request_id))
+        return Answer.json(200, fund_request_document(found))
 
     async def pending_fund_requests(self, incoming: Any) -> Any:
         from jsonapi.api import Answer

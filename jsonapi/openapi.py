@@ -749,6 +749,13 @@ PATHS["/fund-requests/pending"] = {
         {"200": _json("FundRequests", "Oldest first")},
     )
 }
+PATHS["/fund-requests/{request_id}"] = {
+    "get": _op(
+        "One fund request: the caller's own or one of its subtree's (to poll its state)",
+        {"200": _json("FundRequest", "The request")},
+        parameters=[FUND_REQUEST_ID],
+    )
+}
 PATHS["/fund-requests/{request_id}/approval"] = {
     "post": _op(
         "Approve a subtree node's fund request (vendor privilege network): the credit "

@@ -84,6 +84,9 @@ def test_fund_request_asked_listed_approved_and_told(api: ApiWorld) -> None:
     assert api.balance(CAFE) == before + zar(50000)
     mine = api.client.get("/fund-requests", key=api.key).json()["items"]
     assert [r["state"] for r in mine] == ["approved"]
+    one = api.client.get(f"/fund-requests/{request['id']}", key=api.key)
+    assert one.status == 200 and one.json() == approved.json()
+    assert api.client.get(f"/fund-requests/{request['id']}", key=dealer).status == 200
     twice = api.client.post(f"/fund-requests/{request['id']}/approval", key=dealer)
     assert twice.status == 422
     assert api.balance(CAFE) == before + zar(50000)
@@ -137,6 +140,8 @@ def test_outside_the_subtree_is_not_found(api: ApiWorld) -> None:
     assert answer.status == 404 and answer.problem_type == "not-found", answer.body
     missing = api.client.post("/fund-requests/999999/approval", key=other)
     assert missing.status == 404, missing.body
+    # Nor may it read the request.
+    assert api.client.get(f"/fund-requests/{request['id']}", key=other).status == 404
 
 
 def test_a_node_limit_refuses_the_sale_with_a_problem(api: ApiWorld) -> None:

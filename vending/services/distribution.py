@@ -212,6 +212,24 @@ class Distribution:
 
         return await self._runner.run("fund_request_mine", mine)
 
+    async def fund_request_for(self, principal: Principal, request_id: int) -> FundRequest:
+        """One request the principal's node may see: its own or one of its subtree's
+        (anything else answers as unknown, so nobody learns other nodes' requests)."""
+
+        def one(txn: Txn) -> FundRequest:
+            node = nodes.node_of_vendor(txn, principal.vendor_id)
+            request = fund_requests.get_request(txn, request_id)
+            if request.requester != node.code:
+                try:
+                    nodes.node_in_subtree(txn, node.code, request.requester)
+                except nodes.OutsideSubtree:
+                    raise fund_requests.UnknownFundRequest(
+                        f"no fund request {request_id}"
+                    ) from None
+            return request
+
+        return await self._runner.run("fund_request_get", one)
+
     async def requests_of(self, requester: str, limit: int = 50) -> list[FundRequest]:
         return await self._runner.run(
             "fund_request_mine", lambda txn: fund_requests.mine(txn, requester, limit=limit)
