@@ -2,7 +2,7 @@
 over XMLVend (issue 13 §7, target >= 1.0: bulk must not be slower than the wire).
 
     .venv/bin/python -m tools.bench_bulk [--rows 10000] [--in-flight 16]
-        [--latency-ms 0] [--url postgresql://...]
+        [--latency-ms 0] [--chunk-rows 1] [--url postgresql://...]
 
 One run, side by side, on one fresh PostgreSQL database (created on the server at ``--url``,
 dropped after) and one ``evd serve`` (one worker), with ``evd simulate-provider recharge``
@@ -216,6 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--in-flight", type=int, default=16)
     parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--chunk-rows", type=int, default=1, help="[bulk] chunk_rows")
     parser.add_argument("--url", default=os.environ.get("EVD_BENCH_POSTGRES_URL", DEFAULT_URL))
     args = parser.parse_args(argv)
 
@@ -232,6 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 extra_env={
                     "EVD__SERVER__MAX_BODY_BYTES": str(4 * 1024 * 1024),
                     "EVD__BULK__CONCURRENCY": str(args.in_flight),
+                    "EVD__BULK__CHUNK_ROWS": str(args.chunk_rows),
                 },
             )
             server.start()
