@@ -28,7 +28,7 @@ KEYWORDS = {
     "recharge": ("RCH", "RECHARGE", "TOPUP"),
     "pin": ("PIN", "CHPIN", "NEWPIN"),
     "help": ("HELP", "H", "?", "INFO"),
-    "fund": ("FUND", "FUNDS", "TOPUP"),
+    "fund": ("FUND", "FUNDS", "FLOAT"),
 }
 _BY_ALIAS = {alias: kind for kind, aliases in KEYWORDS.items() for alias in aliases}
 _PIN = re.compile(r"^[0-9]{4,6}$")

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sms.grammar import Command, CommandError, parse
+from sms.grammar import KEYWORDS, Command, CommandError, parse
 from vending.sms_text import GSM7, UCS2, coding_of, length, split
 
 
@@ -117,3 +117,8 @@ def test_recharge_command() -> None:
     assert parse("4321 topup +919810012340 10,50").target == "+919810012340"
     with pytest.raises(CommandError, match="RCH <mobile number or DTH id> <amount>"):
         parse("4321 RCH 98100")
+
+
+def test_every_alias_names_one_command() -> None:
+    aliases = [alias for names in KEYWORDS.values() for alias in names]
+    assert len(aliases) == len(set(aliases)), "an alias may not open two commands"
