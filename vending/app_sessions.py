@@ -30,9 +30,9 @@ from vending.api_keys import APP_SESSION_LABEL
 from vending.api_tables import api_keys
 from vending.auth import Principal
 from vending.errors import AuthenticationFailed, OperatorBlocked, VendorBlocked
+from vending.principals import PRINCIPAL_COLUMNS, principal_from_row
 from vending.storage.database import Txn
 from vending.storage.schema import accounts, operators, vendors
-from vending.vendors import parse_privileges
 
 SESSION_PREFIX = "evd_app_"
 SESSION_SECONDS = 3600
@@ -106,17 +106,8 @@ def principal_for_session(
             api_keys.c.label,
             api_keys.c.created_at,
             api_keys.c.revoked_at,
-            vendors.c.id.label("vendor_id"),
-            vendors.c.client_id,
-            vendors.c.name,
-            vendors.c.address,
-            vendors.c.account_id,
             vendors.c.blocked,
-            vendors.c.privileges,
-            accounts.c.currency,
-            operators.c.id.label("operator_id"),
-            operators.c.name.label("operator_name"),
-            operators.c.credential_version,
+            *PRINCIPAL_COLUMNS,
             operators.c.blocked.label("operator_blocked"),
             operators.c.password_changed_at,
         )
@@ -143,19 +134,7 @@ def principal_for_session(
         raise VendorBlocked(f"client id {row.client_id} has been blocked")
     if row.operator_blocked:
         raise OperatorBlocked(f"operator {row.operator_name} is blocked")
-    principal = Principal(
-        vendor_id=row.vendor_id,
-        client_id=row.client_id,
-        vendor_name=row.name,
-        vendor_address=row.address,
-        account_id=row.account_id,
-        currency=row.currency,
-        operator_id=row.operator_id,
-        operator_name=row.operator_name,
-        credential_version=row.credential_version,
-        privileges=parse_privileges(row.privileges),
-    )
-    return SessionPrincipal(row.session_id, principal, expires_at)
+    return SessionPrincipal(row.session_id, principal_from_row(row), expires_at)
 
 
 def check_session_live(txn: Txn, session_id: int) -> None:
