@@ -27,13 +27,13 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Sequence
 from decimal import Decimal
 
+from tools.benchkit.provider_sim import start_recharge_simulator
 from tools.benchkit.seed import DEFAULT_URL, bench_database, ean13, seed
 from tools.benchkit.server import ServerProcess
 from tools.conformance.profile import Credentials
@@ -41,28 +41,6 @@ from tools.conformance.profile import Credentials
 CLIENT = Credentials(ean13("600470899901"), "1", "bulk1", "bulkbench1")
 PRODUCT = "RCH-AIRTEL"
 AMOUNT = "199.00"
-
-
-def _start_simulator(latency_ms: float) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "vending.cli.main",
-            "simulate-provider",
-            "recharge",
-            "--port",
-            "0",
-            "--latency-ms",
-            str(latency_ms),
-        ],
-        stdout=subprocess.PIPE,
-    )
-    line = process.stdout.readline().decode()  # type: ignore[union-attr]
-    if "http://" not in line:
-        process.kill()
-        raise SystemExit(f"simulator did not start: {line!r}")
-    return process, line.strip().rsplit(" ", 1)[1]
 
 
 def _seed_recharge(url: str, master_key: object, provider_url: str) -> str:
@@ -220,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--url", default=os.environ.get("EVD_BENCH_POSTGRES_URL", DEFAULT_URL))
     args = parser.parse_args(argv)
 
-    simulator, provider_url = _start_simulator(args.latency_ms)
+    simulator, provider_url = start_recharge_simulator(args.latency_ms)
     try:
         with bench_database(args.url, prefix="evd_bench_bulk") as (url, _name):
             bench = seed(url, vendors=1, meters=1, vouchers=0, scrypt_log_n=10)

@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import create_engine
 
+from tools.benchkit.provider_sim import start_recharge_simulator
 from tools.benchkit.seed import DEFAULT_URL, bench_database
 
 VENDORS = 16
@@ -42,28 +43,6 @@ class _Renderer:
 
     def load(self, request_body: bytes) -> Any:
         return json.loads(request_body)
-
-
-def _start_simulator(latency_ms: float) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "vending.cli.main",
-            "simulate-provider",
-            "recharge",
-            "--port",
-            "0",
-            "--latency-ms",
-            str(latency_ms),
-        ],
-        stdout=subprocess.PIPE,
-    )
-    line = process.stdout.readline().decode()  # type: ignore[union-attr]
-    if "http://" not in line:
-        process.kill()
-        raise SystemExit(f"simulator did not start: {line!r}")
-    return process, line.strip().rsplit(" ", 1)[1]
 
 
 def _seed(url: str, provider_url: str, keyring: Any) -> list[Any]:
@@ -211,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     rates = {}
     for latency in (0.0, args.latency_ms):
-        sim, sim_url = _start_simulator(latency)
+        sim, sim_url = start_recharge_simulator(latency)
         try:
             # Each measurement in its own process: a Twisted reactor runs once per process.
             out = subprocess.run(
