@@ -33,7 +33,10 @@ import urllib.request
 from collections.abc import Sequence
 from decimal import Decimal
 
-from tools.benchkit.provider_sim import start_recharge_simulator
+from tools.benchkit.provider_sim import (
+    sell_airtel_through_simulator,
+    start_recharge_simulator,
+)
 from tools.benchkit.seed import DEFAULT_URL, bench_database, ean13, seed
 from tools.benchkit.server import ServerProcess
 from tools.conformance.profile import Credentials
@@ -46,8 +49,6 @@ AMOUNT = "199.00"
 def _seed_recharge(url: str, master_key: object, provider_url: str) -> str:
     """The catalogue, the simulator as provider of RCH-AIRTEL, an INR vendor with an
     operator (XMLVend) and an API key (bulk). The API key."""
-    from catalogue.demo import seed_catalogue
-    from catalogue.providers import add_provider, map_product
     from vending.api_keys import create_api_key
     from vending.clock import system_clock
     from vending.keyring import Keyring
@@ -61,20 +62,7 @@ def _seed_recharge(url: str, master_key: object, provider_url: str) -> str:
     database = Database(url, pool_size=2)
 
     def go(txn: Txn) -> str:
-        seed_catalogue(txn, now=now)
-        add_provider(
-            txn,
-            keyring,
-            name="sim",
-            protocol="recharge-json",
-            url=provider_url,
-            timeout_ms=10000,
-            actor="bench",
-            now=now,
-        )
-        map_product(
-            txn, product_code=PRODUCT, provider="sim", provider_code="AT", actor="bench", now=now
-        )
+        sell_airtel_through_simulator(txn, keyring, provider_url, timeout_ms=10000, now=now)
         create_vendor(
             txn, client_id=CLIENT.client_id, name="Bulk bench dealer", currency="INR", now=now
         )

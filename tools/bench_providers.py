@@ -28,7 +28,10 @@ from typing import Any
 
 from sqlalchemy import create_engine
 
-from tools.benchkit.provider_sim import start_recharge_simulator
+from tools.benchkit.provider_sim import (
+    sell_airtel_through_simulator,
+    start_recharge_simulator,
+)
 from tools.benchkit.seed import DEFAULT_URL, bench_database
 
 VENDORS = 16
@@ -46,8 +49,6 @@ class _Renderer:
 
 
 def _seed(url: str, provider_url: str, keyring: Any) -> list[Any]:
-    from catalogue.demo import seed_catalogue
-    from catalogue.providers import add_provider, map_product
     from vending.auth import Principal
     from vending.money import Money
     from vending.storage import migrate
@@ -61,25 +62,7 @@ def _seed(url: str, provider_url: str, keyring: Any) -> list[Any]:
     now = datetime.now(UTC)
 
     def seed(txn: Txn) -> list[Principal]:
-        seed_catalogue(txn, now=now)
-        add_provider(
-            txn,
-            keyring,
-            name="sim",
-            protocol="recharge-json",
-            url=provider_url,
-            timeout_ms=5000,
-            actor="bench",
-            now=now,
-        )
-        map_product(
-            txn,
-            product_code="RCH-AIRTEL",
-            provider="sim",
-            provider_code="AT",
-            actor="bench",
-            now=now,
-        )
+        sell_airtel_through_simulator(txn, keyring, provider_url, timeout_ms=5000, now=now)
         principals = []
         for i in range(VENDORS):
             client_id = f"BENCH{i:02d}"
