@@ -18,7 +18,6 @@ is enforced here, on every verification:
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, insert, select, update
 
-from vending.api_keys import APP_SESSION_LABEL
+from vending.api_keys import APP_SESSION_LABEL, key_digest
 from vending.api_tables import api_keys
 from vending.auth import Principal
 from vending.errors import AuthenticationFailed, OperatorBlocked, VendorBlocked
@@ -58,10 +57,6 @@ class SessionPrincipal:
     expires_at: datetime
 
 
-def _digest(token: str) -> bytes:
-    return hashlib.sha256(token.encode("utf-8")).digest()
-
-
 def open_session(
     txn: Txn, principal: Principal, *, now: datetime, seconds: int = SESSION_SECONDS
 ) -> AppSession:
@@ -81,7 +76,7 @@ def open_session(
     session_id = txn.execute(
         insert(api_keys)
         .values(
-            key_hash=_digest(token),
+            key_hash=key_digest(token),
             hint=token[len(SESSION_PREFIX) : len(SESSION_PREFIX) + 6],
             label=APP_SESSION_LABEL,
             vendor_id=principal.vendor_id,
@@ -98,7 +93,7 @@ def principal_for_session(
     txn: Txn, token: str, now: datetime, *, seconds: int = SESSION_SECONDS
 ) -> SessionPrincipal:
     """The operator of a live session; InvalidAppSession otherwise."""
-    digest = _digest(token)
+    digest = key_digest(token)
     row = txn.execute(
         select(
             api_keys.c.id.label("session_id"),
@@ -151,7 +146,7 @@ def end_session(txn: Txn, token: str, now: datetime) -> None:
     txn.execute(
         update(api_keys)
         .where(
-            api_keys.c.key_hash == _digest(token),
+            api_keys.c.key_hash == key_digest(token),
             api_keys.c.label == APP_SESSION_LABEL,
             api_keys.c.revoked_at.is_(None),
         )
