@@ -11,9 +11,9 @@ from bulk.errors import UnknownBatch
 from bulk.fileformat import BulkFile
 from bulk.tables import ROW_STATES, bulk_batches, bulk_rows
 from vending.auth import Principal
+from vending.principals import PRINCIPAL_COLUMNS, principal_from_row
 from vending.storage.database import Txn
 from vending.storage.schema import accounts, operators, vendors
-from vending.vendors import parse_privileges
 
 
 @dataclass(frozen=True)
@@ -193,18 +193,7 @@ def principal_of(txn: Txn, batch: Batch) -> Principal:
     """The submitter as a principal again (a resumed batch sells as its submitter; the
     idempotency path re-checks it before every row's sale)."""
     row = txn.execute(
-        select(
-            vendors.c.id,
-            vendors.c.client_id,
-            vendors.c.name,
-            vendors.c.address,
-            vendors.c.account_id,
-            vendors.c.privileges,
-            accounts.c.currency,
-            operators.c.id.label("operator_id"),
-            operators.c.name.label("operator_name"),
-            operators.c.credential_version,
-        )
+        select(*PRINCIPAL_COLUMNS)
         .select_from(vendors)
         .join(accounts, accounts.c.id == vendors.c.account_id)
         .outerjoin(
@@ -216,18 +205,7 @@ def principal_of(txn: Txn, batch: Batch) -> Principal:
         )
         .where(vendors.c.id == batch.vendor_id)
     ).one()
-    return Principal(
-        vendor_id=row.id,
-        client_id=row.client_id,
-        vendor_name=row.name,
-        vendor_address=row.address,
-        account_id=row.account_id,
-        currency=row.currency,
-        operator_id=row.operator_id,
-        operator_name=row.operator_name,
-        credential_version=row.credential_version or 0,
-        privileges=parse_privileges(row.privileges),
-    )
+    return principal_from_row(row)
 
 
 __all__ = [

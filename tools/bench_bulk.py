@@ -27,13 +27,16 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Sequence
 from decimal import Decimal
 
+from tools.benchkit.provider_sim import (
+    sell_airtel_through_simulator,
+    start_recharge_simulator,
+)
 from tools.benchkit.seed import DEFAULT_URL, bench_database, ean13, seed
 from tools.benchkit.server import ServerProcess
 from tools.conformance.profile import Credentials
@@ -43,33 +46,9 @@ PRODUCT = "RCH-AIRTEL"
 AMOUNT = "199.00"
 
 
-def _start_simulator(latency_ms: float) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "vending.cli.main",
-            "simulate-provider",
-            "recharge",
-            "--port",
-            "0",
-            "--latency-ms",
-            str(latency_ms),
-        ],
-        stdout=subprocess.PIPE,
-    )
-    line = process.stdout.readline().decode()  # type: ignore[union-attr]
-    if "http://" not in line:
-        process.kill()
-        raise SystemExit(f"simulator did not start: {line!r}")
-    return process, line.strip().rsplit(" ", 1)[1]
-
-
 def _seed_recharge(url: str, master_key: object, provider_url: str) -> str:
     """The catalogue, the simulator as provider of RCH-AIRTEL, an INR vendor with an
     operator (XMLVend) and an API key (bulk). The API key."""
-    from catalogue.demo import seed_catalogue
-    from catalogue.providers import add_provider, map_product
     from vending.api_keys import create_api_key
     from vending.clock import system_clock
     from vending.keyring import Keyring
@@ -83,20 +62,7 @@ def _seed_recharge(url: str, master_key: object, provider_url: str) -> str:
     database = Database(url, pool_size=2)
 
     def go(txn: Txn) -> str:
-        seed_catalogue(txn, now=now)
-        add_provider(
-            txn,
-            keyring,
-            name="sim",
-            protocol="recharge-json",
-            url=provider_url,
-            timeout_ms=10000,
-            actor="bench",
-            now=now,
-        )
-        map_product(
-            txn, product_code=PRODUCT, provider="sim", provider_code="AT", actor="bench", now=now
-        )
+        sell_airtel_through_simulator(txn, keyring, provider_url, timeout_ms=10000, now=now)
         create_vendor(
             txn, client_id=CLIENT.client_id, name="Bulk bench dealer", currency="INR", now=now
         )
@@ -220,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--url", default=os.environ.get("EVD_BENCH_POSTGRES_URL", DEFAULT_URL))
     args = parser.parse_args(argv)
 
-    simulator, provider_url = _start_simulator(args.latency_ms)
+    simulator, provider_url = start_recharge_simulator(args.latency_ms)
     try:
         with bench_database(args.url, prefix="evd_bench_bulk") as (url, _name):
             bench = seed(url, vendors=1, meters=1, vouchers=0, scrypt_log_n=10)

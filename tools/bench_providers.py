@@ -28,6 +28,10 @@ from typing import Any
 
 from sqlalchemy import create_engine
 
+from tools.benchkit.provider_sim import (
+    sell_airtel_through_simulator,
+    start_recharge_simulator,
+)
 from tools.benchkit.seed import DEFAULT_URL, bench_database
 
 VENDORS = 16
@@ -44,31 +48,7 @@ class _Renderer:
         return json.loads(request_body)
 
 
-def _start_simulator(latency_ms: float) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "vending.cli.main",
-            "simulate-provider",
-            "recharge",
-            "--port",
-            "0",
-            "--latency-ms",
-            str(latency_ms),
-        ],
-        stdout=subprocess.PIPE,
-    )
-    line = process.stdout.readline().decode()  # type: ignore[union-attr]
-    if "http://" not in line:
-        process.kill()
-        raise SystemExit(f"simulator did not start: {line!r}")
-    return process, line.strip().rsplit(" ", 1)[1]
-
-
 def _seed(url: str, provider_url: str, keyring: Any) -> list[Any]:
-    from catalogue.demo import seed_catalogue
-    from catalogue.providers import add_provider, map_product
     from vending.auth import Principal
     from vending.money import Money
     from vending.storage import migrate
@@ -82,25 +62,7 @@ def _seed(url: str, provider_url: str, keyring: Any) -> list[Any]:
     now = datetime.now(UTC)
 
     def seed(txn: Txn) -> list[Principal]:
-        seed_catalogue(txn, now=now)
-        add_provider(
-            txn,
-            keyring,
-            name="sim",
-            protocol="recharge-json",
-            url=provider_url,
-            timeout_ms=5000,
-            actor="bench",
-            now=now,
-        )
-        map_product(
-            txn,
-            product_code="RCH-AIRTEL",
-            provider="sim",
-            provider_code="AT",
-            actor="bench",
-            now=now,
-        )
+        sell_airtel_through_simulator(txn, keyring, provider_url, timeout_ms=5000, now=now)
         principals = []
         for i in range(VENDORS):
             client_id = f"BENCH{i:02d}"
@@ -211,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     rates = {}
     for latency in (0.0, args.latency_ms):
-        sim, sim_url = _start_simulator(latency)
+        sim, sim_url = start_recharge_simulator(latency)
         try:
             # Each measurement in its own process: a Twisted reactor runs once per process.
             out = subprocess.run(

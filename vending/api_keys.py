@@ -27,9 +27,10 @@ from vending.api_tables import api_keys
 from vending.auth import Principal
 from vending.errors import AuthenticationFailed, InvalidRequest, NotFound
 from vending.keyring import Keyring
+from vending.principals import PRINCIPAL_COLUMNS, principal_from_row
 from vending.storage.database import Txn
 from vending.storage.schema import accounts, operators, vendors
-from vending.vendors import get_operator, get_vendor, parse_privileges
+from vending.vendors import get_operator, get_vendor
 
 KEY_PREFIX = "evd_live_"
 # The label of vending.app_sessions' rows in this table (short-lived operator sign-ins):
@@ -209,17 +210,8 @@ def principal_for_key(txn: Txn, key: str) -> KeyPrincipal:
             api_keys.c.key_hash,
             api_keys.c.revoked_at,
             api_keys.c.label,
-            vendors.c.id.label("vendor_id"),
-            vendors.c.client_id,
-            vendors.c.name,
-            vendors.c.address,
-            vendors.c.account_id,
             vendors.c.blocked,
-            vendors.c.privileges,
-            accounts.c.currency,
-            operators.c.id.label("operator_id"),
-            operators.c.name.label("operator_name"),
-            operators.c.credential_version,
+            *PRINCIPAL_COLUMNS,
         )
         .join(vendors, vendors.c.id == api_keys.c.vendor_id)
         .join(accounts, accounts.c.id == vendors.c.account_id)
@@ -240,18 +232,7 @@ def principal_for_key(txn: Txn, key: str) -> KeyPrincipal:
         raise InvalidApiKey("the API key is unknown or revoked")
     return KeyPrincipal(
         api_key_id=row.api_key_id,
-        principal=Principal(
-            vendor_id=row.vendor_id,
-            client_id=row.client_id,
-            vendor_name=row.name,
-            vendor_address=row.address,
-            account_id=row.account_id,
-            currency=row.currency,
-            operator_id=row.operator_id,
-            operator_name=row.operator_name,
-            credential_version=row.credential_version,
-            privileges=parse_privileges(row.privileges),
-        ),
+        principal=principal_from_row(row),
     )
 
 

@@ -18,7 +18,6 @@ is enforced here, on every verification:
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -26,13 +25,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, insert, select, update
 
-from vending.api_keys import APP_SESSION_LABEL
+from vending.api_keys import APP_SESSION_LABEL, key_digest
 from vending.api_tables import api_keys
 from vending.auth import Principal
 from vending.errors import AuthenticationFailed, OperatorBlocked, VendorBlocked
+from vending.principals import PRINCIPAL_COLUMNS, principal_from_row
 from vending.storage.database import Txn
 from vending.storage.schema import accounts, operators, vendors
-from vending.vendors import parse_privileges
 
 SESSION_PREFIX = "evd_app_"
 SESSION_SECONDS = 3600
@@ -58,10 +57,6 @@ class SessionPrincipal:
     expires_at: datetime
 
 
-def _digest(token: str) -> bytes:
-    return hashlib.sha256(token.encode("utf-8")).digest()
-
-
 def open_session(
     txn: Txn, principal: Principal, *, now: datetime, seconds: int = SESSION_SECONDS
 ) -> AppSession:
@@ -81,7 +76,7 @@ def open_session(
     session_id = txn.execute(
         insert(api_keys)
         .values(
-            key_hash=_digest(token),
+            key_hash=key_digest(token),
             hint=token[len(SESSION_PREFIX) : len(SESSION_PREFIX) + 6],
             label=APP_SESSION_LABEL,
             vendor_id=principal.vendor_id,
@@ -98,7 +93,7 @@ def principal_for_session(
     txn: Txn, token: str, now: datetime, *, seconds: int = SESSION_SECONDS
 ) -> SessionPrincipal:
     """The operator of a live session; InvalidAppSession otherwise."""
-    digest = _digest(token)
+    digest = key_digest(token)
     row = txn.execute(
         select(
             api_keys.c.id.label("session_id"),
@@ -106,17 +101,8 @@ def principal_for_session(
             api_keys.c.label,
             api_keys.c.created_at,
             api_keys.c.revoked_at,
-            vendors.c.id.label("vendor_id"),
-            vendors.c.client_id,
-            vendors.c.name,
-            vendors.c.address,
-            vendors.c.account_id,
             vendors.c.blocked,
-            vendors.c.privileges,
-            accounts.c.currency,
-            operators.c.id.label("operator_id"),
-            operators.c.name.label("operator_name"),
-            operators.c.credential_version,
+            *PRINCIPAL_COLUMNS,
             operators.c.blocked.label("operator_blocked"),
             operators.c.password_changed_at,
         )
@@ -143,19 +129,7 @@ def principal_for_session(
         raise VendorBlocked(f"client id {row.client_id} has been blocked")
     if row.operator_blocked:
         raise OperatorBlocked(f"operator {row.operator_name} is blocked")
-    principal = Principal(
-        vendor_id=row.vendor_id,
-        client_id=row.client_id,
-        vendor_name=row.name,
-        vendor_address=row.address,
-        account_id=row.account_id,
-        currency=row.currency,
-        operator_id=row.operator_id,
-        operator_name=row.operator_name,
-        credential_version=row.credential_version,
-        privileges=parse_privileges(row.privileges),
-    )
-    return SessionPrincipal(row.session_id, principal, expires_at)
+    return SessionPrincipal(row.session_id, principal_from_row(row), expires_at)
 
 
 def check_session_live(txn: Txn, session_id: int) -> None:
@@ -172,7 +146,7 @@ def end_session(txn: Txn, token: str, now: datetime) -> None:
     txn.execute(
         update(api_keys)
         .where(
-            api_keys.c.key_hash == _digest(token),
+            api_keys.c.key_hash == key_digest(token),
             api_keys.c.label == APP_SESSION_LABEL,
             api_keys.c.revoked_at.is_(None),
         )

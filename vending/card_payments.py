@@ -392,24 +392,12 @@ def principal_for_operator(txn: Txn, client_id: str, operator_name: str):  # typ
     payment is the authority for the sale)."""
     from sqlalchemy import and_
 
-    from vending.auth import Principal
     from vending.errors import UnknownVendor
+    from vending.principals import PRINCIPAL_COLUMNS, principal_from_row
     from vending.storage.schema import operators, vendors
-    from vending.vendors import parse_privileges
 
     row = txn.execute(
-        select(
-            vendors.c.id,
-            vendors.c.client_id,
-            vendors.c.name,
-            vendors.c.address,
-            vendors.c.account_id,
-            vendors.c.privileges,
-            accounts.c.currency,
-            operators.c.id.label("operator_id"),
-            operators.c.name.label("operator_name"),
-            operators.c.credential_version,
-        )
+        select(*PRINCIPAL_COLUMNS)
         .join(accounts, accounts.c.id == vendors.c.account_id)
         .join(
             operators,
@@ -419,15 +407,4 @@ def principal_for_operator(txn: Txn, client_id: str, operator_name: str):  # typ
     ).first()
     if row is None:
         raise UnknownVendor(f"checkout vendor {client_id}/{operator_name} is not set up")
-    return Principal(
-        vendor_id=row.id,
-        client_id=row.client_id,
-        vendor_name=row.name,
-        vendor_address=row.address,
-        account_id=row.account_id,
-        currency=row.currency,
-        operator_id=row.operator_id,
-        operator_name=row.operator_name,
-        credential_version=row.credential_version,
-        privileges=parse_privileges(row.privileges),
-    )
+    return principal_from_row(row)

@@ -22,9 +22,9 @@ from vending.auth import Principal
 from vending.channel_tables import sms_merchants
 from vending.errors import InvalidRequest, NotFound
 from vending.passwords import verify_password
+from vending.principals import PRINCIPAL_COLUMNS, principal_from_row
 from vending.storage.database import Txn
 from vending.storage.schema import accounts, operators, vendors
-from vending.vendors import parse_privileges
 
 MAX_FAILED_PINS = 5
 PIN_PATTERN = re.compile(r"^[0-9]{4,6}$")
@@ -124,16 +124,7 @@ def _merchant_row(txn: Txn, msisdn: str):  # type: ignore[no-untyped-def]
             sms_merchants.c.pin_hash,
             sms_merchants.c.failed_pins,
             sms_merchants.c.locked_until,
-            vendors.c.id.label("vendor_id"),
-            vendors.c.client_id,
-            vendors.c.name,
-            vendors.c.address,
-            vendors.c.account_id,
-            vendors.c.privileges,
-            accounts.c.currency,
-            operators.c.id.label("operator_id"),
-            operators.c.name.label("operator_name"),
-            operators.c.credential_version,
+            *PRINCIPAL_COLUMNS,
         )
         .join(vendors, vendors.c.id == sms_merchants.c.vendor_id)
         .join(accounts, accounts.c.id == vendors.c.account_id)
@@ -148,25 +139,10 @@ def _merchant_row(txn: Txn, msisdn: str):  # type: ignore[no-untyped-def]
     ).first()
 
 
-def _principal(row) -> Principal:  # type: ignore[no-untyped-def]
-    return Principal(
-        vendor_id=row.vendor_id,
-        client_id=row.client_id,
-        vendor_name=row.name,
-        vendor_address=row.address,
-        account_id=row.account_id,
-        currency=row.currency,
-        operator_id=row.operator_id,
-        operator_name=row.operator_name,
-        credential_version=row.credential_version,
-        privileges=parse_privileges(row.privileges),
-    )
-
-
 def merchant_principal(txn: Txn, msisdn: str) -> Principal | None:
     """The principal of a registered number without a PIN check (replay lookups only)."""
     row = _merchant_row(txn, msisdn)
-    return None if row is None else _principal(row)
+    return None if row is None else principal_from_row(row)
 
 
 def check_pin(txn: Txn, msisdn: str, pin: str, *, now: datetime, lock_seconds: float) -> PinCheck:
@@ -184,7 +160,7 @@ def check_pin(txn: Txn, msisdn: str, pin: str, *, now: datetime, lock_seconds: f
                 .where(sms_merchants.c.id == row.id)
                 .values(failed_pins=0, locked_until=None)
             )
-        return PinCheck(_principal(row), "ok")
+        return PinCheck(principal_from_row(row), "ok")
     failed = txn.execute(
         update(sms_merchants)
         .where(sms_merchants.c.id == row.id)

@@ -26,10 +26,13 @@ from twisted.internet.defer import Deferred
 
 from jsonapi.app import JsonApiMount, build_json_api
 from jsonapi.openapi import DOCUMENT
+from jsonapi.renderer import JsonCall
 from jsonapi.webhooks import verify_signature
 from vending.api_keys import create_api_key
 from vending.ledger import verify_ledger
 from vending.money import Money
+from vending.requests import RequestKey
+from vending.services.context import RequestContext
 from vending.storage.schema import sales
 from xmlvend.server.mounts import mount
 
@@ -283,3 +286,27 @@ def wait(deferred: Deferred) -> Any:
     deferred.addBoth(results.append)
     assert results, "the Deferred has not fired"
     return results[0]
+
+
+def sale_context(
+    api: ApiWorld, caller: Any, body: dict[str, Any], *, request_id: str, terminal_id: str
+) -> RequestContext:
+    """The context the JSON API makes of ``POST /api/v1/sales`` with ``body`` by ``caller``
+    (an authenticated key or session): for tests that call the sale services directly,
+    e.g. from racing threads."""
+    call = JsonCall("POST", "/api/v1/sales", body)
+    return RequestContext(
+        key=RequestKey(
+            channel="json",
+            client_id=caller.scope,
+            request_id=request_id,
+            operation="sale",
+            fingerprint=hashlib.sha256(request_id.encode()).digest(),
+        ),
+        principal=caller.principal,
+        terminal_id=terminal_id,
+        request=call,
+        request_body=call.serialize(),
+        received_at=api.xml.clock(),
+        details={"channel": "json"},
+    )

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from api_support import ApiWorld, idem, wait
 from fixed_clock import NOW
+from network_support import Level, build_chain, points_rule, set_limits
 from server_support import CAFE, PLATFORM, VOUCHER_PRODUCT
 from twisted.internet.defer import ensureDeferred
 
@@ -27,30 +28,16 @@ def network(api: ApiWorld, *, limits: dict[str, Any] | None = None) -> str:
     """OP → DL (the platform vendor, may approve) → CAFE (the retailer); the dealer's key."""
 
     def build(txn: Any) -> None:
-        nodes.create_root(txn, code="OP", name="Operator", currency="ZAR", actor="t", now=NOW)
-        nodes.create_node(
+        build_chain(
             txn,
-            actor_node="OP",
-            parent="OP",
-            code="DL",
-            name="Dealer",
-            vendor_client_id=PLATFORM,
-            actor="t",
-            now=NOW,
-        )
-        nodes.create_node(
-            txn,
-            actor_node="OP",
-            parent="DL",
-            code="CAFE",
-            name="Cafe",
-            vendor_client_id=CAFE,
-            actor="t",
+            Level("DL", "Dealer", PLATFORM),
+            Level("CAFE", "Cafe", CAFE),
+            currency="ZAR",
             now=NOW,
         )
         set_vendor_privileges(txn, PLATFORM, grant=["network"], actor="t", now=NOW)
         if limits:
-            nodes.set_limits(txn, actor_node="OP", code="CAFE", actor="t", now=NOW, **limits)
+            set_limits(txn, "CAFE", now=NOW, **limits)
 
     api.database.run_txn("network", build)
     return api.new_key(PLATFORM, "platform")
@@ -164,9 +151,7 @@ def test_daily_sale_limit_and_channel(api: ApiWorld) -> None:
     assert api.sell({"product": VOUCHER_PRODUCT, "amount": "10.00"}, idem=idem("d3")).status == 201
 
     def only_sms(txn: Any) -> None:
-        nodes.set_limits(
-            txn, actor_node="OP", code="CAFE", allowed_channels=["sms"], actor="t", now=NOW
-        )
+        set_limits(txn, "CAFE", allowed_channels=["sms"], now=NOW)
 
     api.database.run_txn("limits", only_sms)
     by_json = api.sell({"product": VOUCHER_PRODUCT, "amount": "10.00"}, idem=idem("d4"))
@@ -180,16 +165,7 @@ def test_commissions_and_points_posted_in_the_sale_and_reversed(api: ApiWorld) -
         commissions.set_slabs(
             txn, {VOUCHER_PRODUCT: {"1": [{"min": 0, "percent": "2"}]}}, actor="t", now=NOW
         )
-        rewards.set_rule(
-            txn,
-            product_code=VOUCHER_PRODUCT,
-            holder="merchant",
-            per_amount=100,
-            point_value=1,
-            valid_days=30,
-            actor="t",
-            now=NOW,
-        )
+        points_rule(txn, VOUCHER_PRODUCT, holder="merchant", per_amount=100, now=NOW)
 
     api.database.run_txn("configure", configure)
     dealer_before = api.balance(PLATFORM)
@@ -233,19 +209,16 @@ def test_commissions_and_points_posted_in_the_sale_and_reversed(api: ApiWorld) -
 
 
 def test_points_for_a_vendor_outside_the_network(api: ApiWorld) -> None:
-    def rule(txn: Any) -> None:
-        rewards.set_rule(
-            txn,
-            product_code=VOUCHER_PRODUCT,
-            holder="merchant",
-            per_amount=500,
-            point_value=2,
-            valid_days=1,
-            actor="t",
-            now=NOW,
-        )
-
-    api.database.run_txn("rule", rule)
+    api.database.run_txn(
+        "rule",
+        points_rule,
+        VOUCHER_PRODUCT,
+        holder="merchant",
+        per_amount=500,
+        point_value=2,
+        valid_days=1,
+        now=NOW,
+    )
     assert api.sell({"product": VOUCHER_PRODUCT, "amount": "10.00"}, idem=idem("p1")).status == 201
     assert api.client.get("/points", key=api.key).json()["points"] == 2
     api.advance(2 * 86400)
@@ -265,19 +238,15 @@ def test_outside_the_network_is_forbidden(api: ApiWorld, path: str) -> None:
 
 
 def test_a_consumer_earns_its_own_points_and_redeems_into_its_wallet(api: ApiWorld) -> None:
-    def rule(txn: Any) -> None:
-        rewards.set_rule(
-            txn,
-            product_code=VOUCHER_PRODUCT,
-            holder="consumer",
-            per_amount=100,
-            point_value=5,
-            valid_days=30,
-            actor="t",
-            now=NOW,
-        )
-
-    api.database.run_txn("rule", rule)
+    api.database.run_txn(
+        "rule",
+        points_rule,
+        VOUCHER_PRODUCT,
+        holder="consumer",
+        per_amount=100,
+        point_value=5,
+        now=NOW,
+    )
     msisdn, pin = "27821234567", "4321"
     api.sentinel.register(pin)
     body = {"msisdn": msisdn, "name": "Thandi", "pin": pin}

@@ -6,13 +6,12 @@ the sale's own transaction (``distribution.selling``)."""
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from api_support import ApiWorld, build_api_world, wait
+from api_support import ApiWorld, build_api_world, sale_context, wait
 from fixed_clock import NOW
 from server_support import CAFE, PLATFORM, VOUCHER_PRODUCT
 from test_api_network import network
@@ -20,12 +19,10 @@ from twisted.internet.defer import ensureDeferred
 from twisted.python.failure import Failure
 
 from distribution import commissions
-from jsonapi.renderer import JsonCall, JsonRenderer
+from jsonapi.renderer import JsonRenderer
 from vending.errors import DailySaleLimitExceeded, InvalidRequest
 from vending.keyring import Keyring
 from vending.money import Money
-from vending.requests import RequestKey
-from vending.services.context import RequestContext
 from vending.services.voucher_sales import VoucherSaleRequest
 from vending.storage.database import Database
 
@@ -38,23 +35,8 @@ def pg_api(pg_database: Database, keyring: Keyring, secrets_sentinel: object) ->
 
 
 def _sell_once(api: ApiWorld, caller: Any, n: int) -> Any:
-    request_id = f"race-{n}"
-    call = JsonCall("POST", "/api/v1/sales", {"product": VOUCHER_PRODUCT, "amount": "10.00"})
-    ctx = RequestContext(
-        key=RequestKey(
-            channel="json",
-            client_id=caller.scope,
-            request_id=request_id,
-            operation="sale",
-            fingerprint=hashlib.sha256(request_id.encode()).digest(),
-        ),
-        principal=caller.principal,
-        terminal_id="race",
-        request=call,
-        request_body=call.serialize(),
-        received_at=api.xml.clock(),
-        details={"channel": "json"},
-    )
+    body = {"product": VOUCHER_PRODUCT, "amount": "10.00"}
+    ctx = sale_context(api, caller, body, request_id=f"race-{n}", terminal_id="race")
     request = VoucherSaleRequest(ctx, VOUCHER_PRODUCT, amount=Money.parse("10.00", "ZAR"))
     return wait(ensureDeferred(api.xml.server.services.vouchers.sell(request, JsonRenderer())))
 

@@ -6,24 +6,21 @@ product, through the channel-neutral sale services (the JSON API's own path)."""
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from api_support import ApiWorld, build_api_world, idem, wait
+from api_support import ApiWorld, build_api_world, idem, sale_context, wait
 from server_support import CAFE, NORMAL_METER, VOUCHER_PRODUCT
 from twisted.internet.defer import ensureDeferred
 from twisted.python.failure import Failure
 
-from jsonapi.renderer import JsonCall, JsonRenderer
+from jsonapi.renderer import JsonRenderer
 from utilities.interface import MeterQuery, Purchase
 from vending.consumers import WalletLimitExceeded
 from vending.keyring import Keyring
 from vending.money import Money
-from vending.requests import RequestKey
-from vending.services.context import RequestContext
 from vending.services.electricity_sales import ElectricitySaleRequest
 from vending.services.voucher_sales import VoucherSaleRequest
 from vending.storage.database import Database
@@ -66,23 +63,8 @@ def _sell_once(api: ApiWorld, token: str, product: str, amount: str, n: int) -> 
     the Failure (the runner is immediate: everything happens on the calling thread)."""
     caller = wait(ensureDeferred(api.json_api.access.authenticate(token)))
     assert caller.principal.consumer_id is not None
-    request_id = f"race-{product}-{n}"
-    call = JsonCall("POST", "/api/v1/sales", {"product": product, "amount": amount})
-    ctx = RequestContext(
-        key=RequestKey(
-            channel="json",
-            client_id=caller.scope,
-            request_id=request_id,
-            operation="sale",
-            fingerprint=hashlib.sha256(request_id.encode()).digest(),
-        ),
-        principal=caller.principal,
-        terminal_id="wallet",
-        request=call,
-        request_body=call.serialize(),
-        received_at=api.xml.clock(),
-        details={"channel": "json"},
-    )
+    body = {"product": product, "amount": amount}
+    ctx = sale_context(api, caller, body, request_id=f"race-{product}-{n}", terminal_id="wallet")
     money = Money.parse(amount, "ZAR")
     sales = api.xml.server.services
     renderer = JsonRenderer()

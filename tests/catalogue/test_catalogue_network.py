@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from catalogue_support import NOW, VENDOR, answer, inr, ledger_ok
+from network_support import Level, build_chain, points_rule, set_limits
 from test_catalogue_fulfilment import sell
 
 from catalogue.interface import Outcome, ProviderResult
@@ -18,35 +19,15 @@ from vending.errors import ProductNotAllowed
 
 def _network(shop: Any, **limits: Any) -> None:
     def build(txn: Any) -> None:
-        nodes.create_root(txn, code="OP", name="Operator", currency="INR", actor="t", now=NOW)
-        nodes.create_node(
-            txn, actor_node="OP", parent="OP", code="DL", name="Dealer", actor="t", now=NOW
-        )
-        nodes.create_node(
-            txn,
-            actor_node="OP",
-            parent="DL",
-            code="R1",
-            name="Retailer",
-            vendor_client_id=VENDOR,
-            actor="t",
-            now=NOW,
+        build_chain(
+            txn, Level("DL", "Dealer"), Level("R1", "Retailer", VENDOR), currency="INR", now=NOW
         )
         if limits:
-            nodes.set_limits(txn, actor_node="OP", code="R1", actor="t", now=NOW, **limits)
+            set_limits(txn, "R1", now=NOW, **limits)
         commissions.set_slabs(
             txn, {"RCH-AIRTEL": {"1": [{"min": 0, "flat": 300}]}}, actor="t", now=NOW
         )
-        rewards.set_rule(
-            txn,
-            product_code="RCH-AIRTEL",
-            holder="merchant",
-            per_amount=1000,
-            point_value=1,
-            valid_days=30,
-            actor="t",
-            now=NOW,
-        )
+        points_rule(txn, "RCH-AIRTEL", holder="merchant", per_amount=1000, now=NOW)
 
     shop.db.run_txn("network", build)
 

@@ -10,9 +10,10 @@ from typing import Any
 
 from channel_support import MERCHANT, MERCHANT_PIN, ChannelWorld
 from fixed_clock import NOW
+from network_support import Level, build_chain, set_limits
 from server_support import CAFE, NORMAL_METER, PLATFORM, credit_vend, voucher_vend
 
-from distribution import fund_requests, nodes
+from distribution import fund_requests
 from sms.grammar import Command, CommandError, parse
 from vending.money import Money
 
@@ -23,29 +24,15 @@ def zar(cents: int) -> Money:
 
 def _network(world: ChannelWorld, **limits: Any) -> None:
     def build(txn: Any) -> None:
-        nodes.create_root(txn, code="OP", name="Operator", currency="ZAR", actor="t", now=NOW)
-        nodes.create_node(
+        build_chain(
             txn,
-            actor_node="OP",
-            parent="OP",
-            code="DL",
-            name="Dealer",
-            vendor_client_id=PLATFORM,
-            actor="t",
-            now=NOW,
-        )
-        nodes.create_node(
-            txn,
-            actor_node="OP",
-            parent="DL",
-            code="CAFE",
-            name="Cafe",
-            vendor_client_id=CAFE,
-            actor="t",
+            Level("DL", "Dealer", PLATFORM),
+            Level("CAFE", "Cafe", CAFE),
+            currency="ZAR",
             now=NOW,
         )
         if limits:
-            nodes.set_limits(txn, actor_node="OP", code="CAFE", actor="t", now=NOW, **limits)
+            set_limits(txn, "CAFE", now=NOW, **limits)
 
     world.database.run_txn("network", build)
 

@@ -13,8 +13,8 @@ from urllib.request import Request, urlopen
 
 from fixed_clock import NOW
 from live_support import ServerProcess
+from network_support import points_rule
 
-from distribution import rewards
 from vending.api_demo import DEMO_API_KEY
 from vending.storage.database import Database
 
@@ -66,16 +66,7 @@ def network_and_points(database_file: Path) -> None:
     cafe under a dealer; the operator's root decides its fund requests in these tests.)"""
 
     def build(txn: Any) -> None:
-        rewards.set_rule(
-            txn,
-            product_code=POINTS_PRODUCT,
-            holder="consumer",
-            per_amount=100,
-            point_value=1,
-            valid_days=30,
-            actor="t",
-            now=NOW,
-        )
+        points_rule(txn, POINTS_PRODUCT, holder="consumer", per_amount=100, now=NOW)
 
     database = Database(f"sqlite:///{database_file}", pool_size=1)
     try:

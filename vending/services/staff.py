@@ -134,26 +134,10 @@ def _finish_login(
     user_id = None if user is None else user.id
     if not ok or user is None:
         lock = login_throttle.record_failure(txn, keys, now, settings.throttle)
-        users.record_login(
-            txn,
-            username=username,
-            user_id=user_id,
-            address=address,
-            user_agent=user_agent,
-            outcome="bad_password",
-            now=now,
-        )
+        _log_login(txn, "bad_password", username, user_id, address, user_agent, now)
         return "bad_password", None, lock
     if not user.may_sign_in:
-        users.record_login(
-            txn,
-            username=username,
-            user_id=user_id,
-            address=address,
-            user_agent=user_agent,
-            outcome="blocked",
-            now=now,
-        )
+        _log_login(txn, "blocked", username, user_id, address, user_agent, now)
         return "blocked", None, None
     for key in keys:
         if key.kind == "operator":
@@ -168,15 +152,7 @@ def _finish_login(
         absolute=settings.absolute,
         now=now,
     )
-    users.record_login(
-        txn,
-        username=username,
-        user_id=user_id,
-        address=address,
-        user_agent=user_agent,
-        outcome="password_ok",
-        now=now,
-    )
+    _log_login(txn, "password_ok", username, user_id, address, user_agent, now)
     return stage, session_id, None
 
 
@@ -213,15 +189,7 @@ def _second_factor(
     lock = login_throttle.active_lock(txn, keys, now)
     if lock is not None:
         sessions.end(txn, session_id, now)
-        users.record_login(
-            txn,
-            username=user.username,
-            user_id=user.id,
-            address=address,
-            user_agent=user_agent,
-            outcome="locked",
-            now=now,
-        )
+        _log_login(txn, "locked", user.username, user.id, address, user_agent, now)
         return "locked", None, lock
     secret = users.totp_secret(txn, keyring, user.id)
     step = None if secret is None else totp.matching_step(secret, code, now)
@@ -229,15 +197,7 @@ def _second_factor(
         lock = login_throttle.record_failure(txn, keys, now, settings.throttle)
         if lock is not None:
             sessions.end(txn, session_id, now)
-        users.record_login(
-            txn,
-            username=user.username,
-            user_id=user.id,
-            address=address,
-            user_agent=user_agent,
-            outcome="bad_totp",
-            now=now,
-        )
+        _log_login(txn, "bad_totp", user.username, user.id, address, user_agent, now)
         return "bad_totp", None, lock
     if stage == "enrol":
         users.enable_totp(txn, user.id, step, now)
@@ -247,15 +207,7 @@ def _second_factor(
     nxt = _next_stage(user)
     fresh = sessions.advance(txn, session_id, nxt)
     users.logged_in(txn, user.id, now)
-    users.record_login(
-        txn,
-        username=user.username,
-        user_id=user.id,
-        address=address,
-        user_agent=user_agent,
-        outcome="success",
-        now=now,
-    )
+    _log_login(txn, "success", user.username, user.id, address, user_agent, now)
     return nxt, fresh, None
 
 
@@ -274,8 +226,25 @@ def _enrolment(
     )
 
 
-def _record(txn: Txn, **kwargs: Any) -> None:
-    users.record_login(txn, **kwargs)
+def _log_login(
+    txn: Txn,
+    outcome: str,
+    username: str,
+    user_id: int | None,
+    address: str,
+    user_agent: str,
+    now: datetime,
+) -> None:
+    """One row of the staff login history: who tried, from where, and what came of it."""
+    users.record_login(
+        txn,
+        username=username,
+        user_id=user_id,
+        address=address,
+        user_agent=user_agent,
+        outcome=outcome,
+        now=now,
+    )
 
 
 def _deny(
@@ -393,12 +362,12 @@ class StaffAccess:
         if lock is not None:
             await self._runner.run(
                 "admin_login_locked",
-                _record,
+                _log_login,
+                outcome="locked",
                 username=name,
                 user_id=None if user is None else user.id,
                 address=address,
                 user_agent=user_agent,
-                outcome="locked",
                 now=now,
             )
             raise LoginThrottled(lock.key, lock.until, now)
@@ -507,15 +476,7 @@ class StaffAccess:
             user_id = sessions.end(txn, session_id, now)
             if user_id is not None:
                 user = users.get_user(txn, user_id)
-                users.record_login(
-                    txn,
-                    username=user.username,
-                    user_id=user_id,
-                    address=address,
-                    user_agent=user_agent,
-                    outcome="logout",
-                    now=now,
-                )
+                _log_login(txn, "logout", user.username, user_id, address, user_agent, now)
 
         await self._runner.run("admin_logout", end)
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from network_support import Level, build_chain, points_rule, set_limits
 from server_support import CAFE, NORMAL_METER, PLATFORM, World, credit_vend, voucher_vend
 from sqlalchemy import select
 from test_server_batching import batched_world, emptied, facts, plain_world, send_all, stock_rows
 
-from distribution import commissions, nodes, rewards
+from distribution import commissions
 from vending.keyring import Keyring
 from vending.money import Money
 from vending.storage.database import Database, Txn
@@ -22,38 +23,15 @@ from xmlvend.codec import render_request
 
 def _network(database: Database, now: Any) -> None:
     def build(txn: Txn) -> None:
-        nodes.create_root(txn, code="OP", name="Operator", currency="ZAR", actor="t", now=now)
-        nodes.create_node(
-            txn, actor_node="OP", parent="OP", code="SD", name="Super", actor="t", now=now
-        )
-        nodes.create_node(
+        build_chain(
             txn,
-            actor_node="OP",
-            parent="SD",
-            code="DL",
-            name="Dealer",
-            vendor_client_id=PLATFORM,
-            actor="t",
+            Level("SD", "Super"),
+            Level("DL", "Dealer", PLATFORM),
+            Level("CAFE", "Cafe", CAFE),
+            currency="ZAR",
             now=now,
         )
-        nodes.create_node(
-            txn,
-            actor_node="OP",
-            parent="DL",
-            code="CAFE",
-            name="Cafe",
-            vendor_client_id=CAFE,
-            actor="t",
-            now=now,
-        )
-        nodes.set_limits(
-            txn,
-            actor_node="OP",
-            code="CAFE",
-            daily_sale_limit=Money(20500, "ZAR"),
-            actor="t",
-            now=now,
-        )
+        set_limits(txn, "CAFE", daily_sale_limit=Money(20500, "ZAR"), now=now)
         slab = [{"min": 0, "percent": "1"}]
         commissions.set_slabs(
             txn,
@@ -61,16 +39,7 @@ def _network(database: Database, now: Any) -> None:
             actor="t",
             now=now,
         )
-        rewards.set_rule(
-            txn,
-            product_code="ELEC-DEMO",
-            holder="merchant",
-            per_amount=1000,
-            point_value=1,
-            valid_days=30,
-            actor="t",
-            now=now,
-        )
+        points_rule(txn, "ELEC-DEMO", holder="merchant", per_amount=1000, now=now)
 
     database.run_txn("network", build)
 
