@@ -229,10 +229,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _check_secrets_sentinel(session)
     # An xdist worker runs a share of the tests: the controller (or a plain run) decides.
     worker = hasattr(session.config, "workerinput")
-    if IN_CI and not worker and exitstatus == 0 and _postgres_passed[0] == 0:
-        if _postgres_reported[0]:
-            session.exitstatus = 1
-            print("\nCI=true: PostgreSQL tests were selected but none passed")
+    ran_none = _postgres_reported[0] > 0 and _postgres_passed[0] == 0
+    if IN_CI and not worker and exitstatus == 0 and ran_none:
+        session.exitstatus = 1
+        print("\nCI=true: PostgreSQL tests were selected but none passed")
 
 
 # --- secrets sentinel: no PIN (or other registered secret) in any log record of the run ----
