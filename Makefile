@@ -66,10 +66,6 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# Three workers (pytest-xdist): much of the suite waits on real parts (servers, Kannel,
-# Dovecot, Chromium), so three keep two cores busy. A file's tests stay on one worker.
-PYTEST_ARGS ?= -n 3 --dist loadfile
-
 test: sysdeps $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
