@@ -328,7 +328,9 @@ def _from_move(row: Row) -> Move:
 # --- spending points -------------------------------------------------------------------------
 
 
-def _take(txn: Txn, holder: Holder, points: int, now: datetime, *, exclude: int | None = None):  # type: ignore[no-untyped-def]
+def take_points(
+    txn: Txn, holder: Holder, points: int, now: datetime, *, exclude: int | None = None
+):  # type: ignore[no-untyped-def]
     """Take up to ``points`` from the holder's live lots, first-expiring first; returns
     (points taken, their value). Each lot is decremented conditionally, so two takers
     racing for one lot cannot both have it."""
@@ -379,7 +381,7 @@ def redeem(txn: Txn, holder: Holder, *, points: int, reference: str, now: dateti
         return Redemption(
             points, Money(-int(earlier.value), earlier.currency), earlier.transfer_id, True
         )
-    taken, value = _take(txn, holder, points, now)
+    taken, value = take_points(txn, holder, points, now)
     if taken < points:
         raise NotEnoughPoints(f"only {taken} points can be redeemed now")
     liability = liability_account(txn, holder.currency, now=now)
@@ -471,7 +473,7 @@ def claw_back(txn: Txn, sale_id: int, *, now: datetime) -> int:
     owed = (points - own) * unit
     other_points = other_value = 0
     if owed > 0:
-        other_points, other_value = _take(txn, holder, points - own, now, exclude=int(lot.id))
+        other_points, other_value = take_points(txn, holder, points - own, now, exclude=int(lot.id))
         owed -= other_value
     _move(
         txn,

@@ -191,7 +191,7 @@ def adjust(
             Leg(liability, Money(value, holder.currency), "points"),
         ]
     else:
-        taken, value = rewards._take(txn, holder, -points, now)
+        taken, value = rewards.take_points(txn, holder, -points, now)
         if taken < -points:
             raise rewards.NotEnoughPoints(f"the holder has only {taken} live points")
         legs = [
