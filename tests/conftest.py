@@ -246,7 +246,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 # Loggers recorded at DEBUG; others at their own levels (SQLAlchemy would log every query).
 SENTINEL_LOGGERS = ("vending", "evd", "xmlvend", "utilities", "tools", "gnupg")
 _DIGIT_RUN = re.compile(r"\d{4,}")
-# Digit secrets shorter than this match whole digit runs only (see SecretsSentinel.find).
+# A digit run standing alone: not glued to a letter or a digit ("PIN 5678", not "demo5678").
+_STANDALONE_DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z])\d{4,}(?![0-9A-Za-z])")
+# Digit secrets shorter than this match standalone digit runs only (see SecretsSentinel.find).
 _SHORT_SECRET_DIGITS = 8
 
 
@@ -275,13 +277,15 @@ class SecretsSentinel:
         if isinstance(text, bytes | bytearray | memoryview):
             text = bytes(text).decode("latin-1")
         found = {secret for secret in self._others if secret in text}
+        # A 4-6 digit secret (an SMS PIN) inside a longer digit run or a word is chance (a
+        # uuid in a file name, an amount, the demo password "demo5678"): only a standalone
+        # run counts.
+        short = {s for length, known in self._digits.items() if length < _SHORT_SECRET_DIGITS
+                 for s in known}
+        found.update(run for run in _STANDALONE_DIGIT_RUN.findall(text) if run in short)
         for run in _DIGIT_RUN.findall(text):
             for length, known in self._digits.items():
                 if length < _SHORT_SECRET_DIGITS:
-                    # A 4-6 digit secret (an SMS PIN) inside a longer digit run is chance
-                    # (a uuid in a file name, an amount): only the whole run counts.
-                    if run in known:
-                        found.add(run)
                     continue
                 for start in range(len(run) - length + 1):
                     if run[start : start + length] in known:
