@@ -18,6 +18,7 @@ import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -280,8 +281,12 @@ class SecretsSentinel:
         # A 4-6 digit secret (an SMS PIN) inside a longer digit run or a word is chance (a
         # uuid in a file name, an amount, the demo password "demo5678"): only a standalone
         # run counts.
-        short = {s for length, known in self._digits.items() if length < _SHORT_SECRET_DIGITS
-                 for s in known}
+        short = {
+            s
+            for length, known in self._digits.items()
+            if length < _SHORT_SECRET_DIGITS
+            for s in known
+        }
         found.update(run for run in _STANDALONE_DIGIT_RUN.findall(text) if run in short)
         for run in _DIGIT_RUN.findall(text):
             for length, known in self._digits.items():
@@ -344,3 +349,20 @@ def _check_secrets_sentinel(session: pytest.Session) -> None:
             f"\nsecrets sentinel: {len(leaks)} log record(s) contain a registered secret "
             f"(a PIN in clear); first from logger {leaks[0].split(' ', 1)[0]}"
         )
+
+
+_live_threads: list[threading.Thread] = []
+
+
+@pytest.fixture(scope="session")
+def live_reactor() -> Any:
+    """The global reactor running in a daemon thread (``blockingCallFromThread``)."""
+    from twisted.internet import reactor
+
+    if not _live_threads and not reactor.running:
+        thread = threading.Thread(
+            target=reactor.run, kwargs={"installSignalHandlers": False}, daemon=True
+        )
+        thread.start()
+        _live_threads.append(thread)
+    return reactor
