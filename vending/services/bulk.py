@@ -106,7 +106,7 @@ class BulkSales:
         recharge: Callable[[], Any],
         concurrency: int = 16,
         flush_rows: int = 50,
-        chunk_rows: int = 1,
+        chunk_rows: int = 20,
     ) -> None:
         self._runner = runner
         self._keyring = keyring
