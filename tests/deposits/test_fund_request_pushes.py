@@ -116,6 +116,24 @@ def test_a_decision_queues_exactly_one_event_for_the_requester(world: dict[str, 
     assert again == [] and len(_deliveries(db, world["key"])) == 2
 
 
+def test_every_way_of_deciding_pushes(world: dict[str, Any]) -> None:
+    """The admin suite decides through ``fund_requests.decide`` itself; the sweep expires."""
+    db, network = world["db"], world["network"]
+    staff = run(network.ask_funds("R1", zar(1000), "STAFF"))
+    db.run_txn(
+        "admin_decide", fund_requests.decide, actor_node="OP", request_id=staff.id,
+        approve=True, reason="", actor="staff:ann", now=NOW,
+    )  # fmt: skip
+    late = run(network.ask_funds("R1", zar(1000), "LATE"))
+    later = Distribution(ImmediateRunner(db), lambda: NOW + timedelta(days=2), None)
+    assert [r.id for r in run(later.expire_fund_requests())] == [late.id]
+    events = [(d.event, d.event_key) for d in _deliveries(db, world["key"])]
+    assert events == [
+        ("fund_request.approved", f"fund_request.approved:{staff.id}"),
+        ("fund_request.expired", f"fund_request.expired:{late.id}"),
+    ]
+
+
 def test_a_decision_that_rolls_back_pushes_nothing(world: dict[str, Any]) -> None:
     db, network = world["db"], world["network"]
     asked = run(network.ask_funds("R1", zar(500000), "BIG"))  # more than DL1 holds

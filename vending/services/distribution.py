@@ -6,10 +6,10 @@ node's subtree (``distribution.nodes.OutsideSubtree``).
 
 Fund requests are answered to the requester on every channel it may use, all queued in the
 transaction of the decision (so a decision that rolls back tells nobody): a notification
-(``fund_request.*``, the e-mail side); when the requesting node is a merchant, a webhook
-event (``fund_request.approved`` / ``.rejected`` / ``.expired``) for each of its API keys
-with a callback URL (``vending.webhooks.push_event``) and a text to its numbers registered
-for SMS.
+(``fund_request.*``, the e-mail side) and, when the requesting node is a merchant, a
+webhook event for each of its API keys with a callback URL (both written by
+``distribution.fund_requests`` itself, so every way of deciding pushes) and a text to its
+numbers registered for SMS.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 
 from distribution import commissions, fund_requests, nodes
 from distribution.fund_requests import FundRequest
-from vending import sms_merchants, sms_outbox, webhooks
+from vending import sms_merchants, sms_outbox
 from vending.auth import Principal, revalidate
 from vending.errors import NotAuthorised
 from vending.keyring import Keyring
@@ -46,21 +46,6 @@ def _fund_text(request: FundRequest) -> str:
     if request.state == "expired":
         return f"Fund request {request.reference} for {amount} expired undecided."
     return f"Fund request {request.reference} for {amount} sent (ref {request.id})."
-
-
-def _fund_event(request: FundRequest) -> dict[str, Any]:
-    """The fund request as a webhook event's ``data`` (as ``GET /fund-requests/{id}``
-    shows it, amounts in major units as strings)."""
-    return {
-        "id": request.id,
-        "requester": request.requester,
-        "reference": request.reference,
-        "amount": request.amount.format(),
-        "currency": request.amount.currency,
-        "state": request.state,
-        "reason": request.reason,
-        "transfer_id": request.transfer_id,
-    }
 
 
 class Distribution:
@@ -139,20 +124,11 @@ class Distribution:
     # --- fund requests -------------------------------------------------------------------
 
     def _tell(self, txn: Txn, request: FundRequest, now: datetime) -> None:
-        """Push the outcome to the requesting merchant's callback URLs and text its
-        registered numbers, in this transaction."""
+        """Text the requesting merchant (its registered numbers), in this transaction."""
+        if self._keyring is None:
+            return
         vendor_id = fund_requests.requester_vendor(txn, request)
         if vendor_id is None:
-            return
-        webhooks.push_event(
-            txn,
-            vendor_id=vendor_id,
-            event=f"fund_request.{request.state}",
-            subject=str(request.id),
-            data=_fund_event(request),
-            now=now,
-        )
-        if self._keyring is None:
             return
         for msisdn in sms_merchants.msisdns_of_vendor(txn, vendor_id):
             sms_outbox.enqueue(
