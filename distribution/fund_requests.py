@@ -66,18 +66,13 @@ def _request(row: Row) -> FundRequest:
     )
 
 
+_EVENT_FIELDS = ("id", "requester", "reference", "state", "reason", "transfer_id")
+
+
 def event_data(request: FundRequest) -> dict[str, Any]:
     """The request as its webhook event's ``data`` (amounts in major units, as strings)."""
-    return {
-        "id": request.id,
-        "requester": request.requester,
-        "reference": request.reference,
-        "amount": request.amount.format(),
-        "currency": request.amount.currency,
-        "state": request.state,
-        "reason": request.reason,
-        "transfer_id": request.transfer_id,
-    }
+    data: dict[str, Any] = {name: getattr(request, name) for name in _EVENT_FIELDS}
+    return data | {"amount": request.amount.format(), "currency": request.amount.currency}
 
 
 def _push(txn: Txn, request: FundRequest, now: datetime) -> None:

@@ -67,10 +67,35 @@ def enqueue(
 ) -> int | None:
     """Queue one delivery per (key, request); a second call for the same pair is a no-op.
     The delivery's id, or None when it was queued before."""
+    return _queue(
+        txn,
+        api_key_id=api_key_id,
+        key_column=webhook_deliveries.c.request_pk,
+        values={"request_pk": request_pk},
+        event=event,
+        url=url,
+        payload=payload,
+        now=now,
+    )
+
+
+def _queue(
+    txn: Txn,
+    *,
+    api_key_id: int,
+    key_column: Any,
+    values: dict[str, Any],
+    event: str,
+    url: str,
+    payload: str,
+    now: datetime,
+) -> int | None:
+    """One delivery, unless the key has one for the same request or event already
+    (``key_column``: request_pk or event_key, whose value is in ``values``)."""
     existing = txn.execute(
         select(webhook_deliveries.c.id).where(
             webhook_deliveries.c.api_key_id == api_key_id,
-            webhook_deliveries.c.request_pk == request_pk,
+            key_column == values[key_column.name],
         )
     ).first()
     if existing is not None:
@@ -79,7 +104,6 @@ def enqueue(
         insert(webhook_deliveries)
         .values(
             api_key_id=api_key_id,
-            request_pk=request_pk,
             event=event,
             url=url,
             payload=payload,
@@ -87,6 +111,7 @@ def enqueue(
             attempts=0,
             next_attempt_at=now,
             created_at=now,
+            **values,
         )
         .returning(webhook_deliveries.c.id)
     ).scalar_one()
@@ -124,31 +149,18 @@ def push_event(
     )
     queued = []
     for key in keys:
-        exists = txn.execute(
-            select(webhook_deliveries.c.id).where(
-                webhook_deliveries.c.api_key_id == key.id,
-                webhook_deliveries.c.event_key == event_id,
-            )
-        ).first()
-        if exists is not None:
-            continue
-        queued.append(
-            txn.execute(
-                insert(webhook_deliveries)
-                .values(
-                    api_key_id=key.id,
-                    event_key=event_id,
-                    event=event,
-                    url=key.callback_url,
-                    payload=payload,
-                    state="pending",
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-                .returning(webhook_deliveries.c.id)
-            ).scalar_one()
+        delivery_id = _queue(
+            txn,
+            api_key_id=key.id,
+            key_column=webhook_deliveries.c.event_key,
+            values={"event_key": event_id},
+            event=event,
+            url=key.callback_url,
+            payload=payload,
+            now=now,
         )
+        if delivery_id is not None:
+            queued.append(delivery_id)
     return queued
 
 

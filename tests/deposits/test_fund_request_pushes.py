@@ -15,12 +15,13 @@ from typing import Any
 import pytest
 from deposit_support import NOW, ImmediateRunner, run
 from fixed_clock import MutableClock
-from test_distribution_network import _tree, zar
+from test_distribution_network import zar
+from test_fund_requests import funded_tree
 from twisted.internet.defer import ensureDeferred
 from twisted.internet.threads import blockingCallFromThread
 
 from deposits.posting import credit_merchant
-from distribution import fund_requests, nodes
+from distribution import fund_requests
 from jsonapi.webhooks import WebhookDeliverer, agent_poster, verify_signature
 from vending import api_keys, webhooks
 from vending.errors import InsufficientFunds
@@ -52,18 +53,8 @@ def _hooked(database: Any, keyring: Keyring, client_id: str, url: str) -> tuple[
 def world(database: Any, keyring: Keyring, secrets_sentinel: Any) -> dict[str, Any]:
     """The tree (R1 a merchant below DL1), DL1 funded, a hooked key for R1 and one for
     a merchant outside the tree."""
-    _tree(database)
+    funded_tree(database, "DL1")
     database.run_txn("other", create_vendor, client_id=OTHER, name="Other", currency="ZAR", now=NOW)
-    database.run_txn(
-        "fund",
-        nodes.transfer_down,
-        actor_node="OP",
-        to="DL1",
-        amount=zar(100000),
-        reason="float",
-        actor="t",
-        now=NOW,
-    )
     key_id, secret = _hooked(database, keyring, MERCHANT, "https://merchant.example.test/evd")
     other_id, other_secret = _hooked(database, keyring, OTHER, "https://other.example.test/evd")
     secrets_sentinel.register(secret, other_secret)
@@ -208,11 +199,7 @@ def test_a_decision_reaches_a_real_receiver_retried_and_signed(
     receiver: tuple[str, type[_Receiver]],
 ) -> None:
     url, handler = receiver
-    _tree(database)
-    database.run_txn(
-        "fund", nodes.transfer_down, actor_node="OP", to="DL1", amount=zar(100000),
-        reason="float", actor="t", now=NOW,
-    )  # fmt: skip
+    funded_tree(database, "DL1")
     key_id, secret = _hooked(database, keyring, MERCHANT, url)
     secrets_sentinel.register(secret)
     clock = MutableClock(NOW)
