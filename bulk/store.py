@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 
 from bulk.errors import UnknownBatch
 from bulk.fileformat import BulkFile
@@ -158,6 +159,42 @@ def set_row(
             operator_ref=operator_ref[:64],
             updated_at=now,
         )
+    )
+
+
+_SET_ROW = (
+    update(bulk_rows)
+    .where(bulk_rows.c.batch_id == bindparam("b_batch"), bulk_rows.c.row_no == bindparam("b_row"))
+    .values(
+        state=bindparam("b_state"),
+        reason=bindparam("b_reason"),
+        reference=bindparam("b_reference"),
+        operator_ref=bindparam("b_operator_ref"),
+        updated_at=bindparam("b_at"),
+    )
+)
+
+
+def set_rows(txn: Txn, batch_id: int, results: list[dict[str, Any]], *, now: datetime) -> None:
+    """Many rows' results (``row_no``, ``state`` and optionally ``reason``, ``reference``,
+    ``operator_ref``) with one executemany: a flush of the processing loop is one
+    statement, not one per row."""
+    if not results:
+        return
+    txn.execute(
+        _SET_ROW,
+        [
+            {
+                "b_batch": batch_id,
+                "b_row": result["row_no"],
+                "b_state": result["state"],
+                "b_reason": result.get("reason", "")[:200],
+                "b_reference": result.get("reference", "")[:64],
+                "b_operator_ref": result.get("operator_ref", "")[:64],
+                "b_at": now,
+            }
+            for result in results
+        ],
     )
 
 

@@ -64,7 +64,9 @@ from vending.errors import RequestInProgress, VendingError
 from vending.keyring import Keyring
 from vending.money import Money
 from vending.products import Pricing, Product, price_sale, vendor_commission_bp
-from vending.requests import Processed, StoredResponse
+from vending.requests import Claim, Processed, StoredResponse, forget_claim
+from vending.sale_batch import in_savepoint
+from vending.sales import chunked_sales
 from vending.services import idempotency
 from vending.services.context import Clock, RequestContext, TxnRunner, created_by
 from vending.services.results import Outcome as ServiceOutcome
@@ -111,6 +113,23 @@ class _Held:
     candidates: list[Candidate]
     product_code: str
     amount: Money
+
+
+@dataclass(frozen=True)
+class _Priced:
+    """A sale claimed, checked, priced and routed: what its hold needs."""
+
+    claim: Claim
+    prepared: Prepared
+    pricing: Pricing
+    candidates: list[Candidate]
+
+
+def _refused(error: BaseException) -> Exception:
+    """A chunk's sale refused (its result); anything but a refusal fails the chunk."""
+    if not isinstance(error, VendingError):
+        raise error
+    return error
 
 
 _NONE = object()
@@ -278,19 +297,27 @@ class Fulfilment:
     def _hold_many(
         self, txn: Txn, items: list[tuple[RequestContext, Prepare]], now: datetime
     ) -> list[Processed | _Held | Exception]:
+        """A chunk's holds, in two passes so that the hot rows are locked late: first every
+        sale's claim, checks, price and route (no shared row locked), then every hold's
+        ledger transfer and order -- the vendor's account locked from the first of those
+        to the commit, the hot credits deferred to the commit (``chunked_sales``). Each
+        step of each sale in its own savepoint; a sale refused at its hold has its claim
+        dropped, as the single path's rolled-back transaction drops it."""
+        chunked_sales(txn)
         out: list[Processed | _Held | Exception] = []
         for ctx, prepare in items:
-            savepoint = txn.conn.begin_nested()
-            try:
-                found = self._hold(txn, ctx, prepare, now)
-            except Exception as error:
-                savepoint.rollback()
-                if not isinstance(error, VendingError):
-                    raise
-                out.append(error)
+            done = in_savepoint(txn, self._price, ctx, prepare, now)
+            out.append(_refused(done.error) if done.error is not None else done.result)
+        for index, (ctx, _prepare) in enumerate(items):
+            priced = out[index]
+            if not isinstance(priced, _Priced):
                 continue
-            savepoint.commit()
-            out.append(found)
+            done = in_savepoint(txn, self._open, ctx, priced, now)
+            if done.error is not None:
+                forget_claim(txn, priced.claim)
+                out[index] = _refused(done.error)
+            else:
+                out[index] = done.result
         return out
 
     def _apply_many(
@@ -300,52 +327,59 @@ class Fulfilment:
         renderer: Any,
         now: datetime,
     ) -> list[Processed | ProviderSale | Exception | None]:
+        """A chunk's answers, each sale in its own savepoint, the settlements' hot credits
+        deferred to the commit (``chunked_sales``)."""
+        chunked_sales(txn)
         out: list[Processed | ProviderSale | Exception | None] = []
         for order_pk, provider_id, result, ms, request in answers:
-            savepoint = txn.conn.begin_nested()
-            try:
-                applied = self._apply(
-                    txn, order_pk, provider_id, "execute", result, ms, request, renderer, now
-                )
-            except Exception as error:
-                savepoint.rollback()
-                if not isinstance(error, VendingError):
-                    raise
-                out.append(error)
-                continue
-            savepoint.commit()
-            out.append(applied)
+            done = in_savepoint(
+                txn, self._apply, order_pk, provider_id, "execute", result, ms, request,
+                renderer, now,
+            )  # fmt: skip
+            out.append(_refused(done.error) if done.error is not None else done.result)
         return out
 
     def _hold(
         self, txn: Txn, ctx: RequestContext, prepare: Prepare, now: datetime
     ) -> Processed | _Held:
+        priced = self._price(txn, ctx, prepare, now)
+        return priced if isinstance(priced, Processed) else self._open(txn, ctx, priced, now)
+
+    def _price(
+        self, txn: Txn, ctx: RequestContext, prepare: Prepare, now: datetime
+    ) -> Processed | _Priced:
+        """A sale's claim, checks, price and route: everything of a hold before its money."""
         claimed = idempotency.claim(txn, self._keyring, ctx.key, ctx.principal, now=now)
         if isinstance(claimed, StoredResponse):
             return Processed(claimed, replayed=True)
         prepared = prepare(txn, now)
-        principal = ctx.principal
         product = prepared.product
         pricing = prepared.pricing or price_sale(
             product,
             prepared.amount,
-            commission_bp=vendor_commission_bp(txn, principal.vendor_id, product),
+            commission_bp=vendor_commission_bp(txn, ctx.principal.vendor_id, product),
         )
         candidates = route(txn, product.id, product.code, self.policy.routing, now)
+        return _Priced(claimed, prepared, pricing, candidates)
+
+    def _open(self, txn: Txn, ctx: RequestContext, priced: _Priced, now: datetime) -> _Held:
+        """The hold itself: the sale's money to suspense and its order, pending."""
+        prepared = priced.prepared
         order, _sale = open_order(
             txn,
             self._keyring,
-            claimed,
-            ctx.sale_order(product, pricing, prepared.target, service=prepared.service),
+            priced.claim,
+            ctx.sale_order(prepared.product, priced.pricing, prepared.target,
+                           service=prepared.service),
             service=prepared.service,
             params=prepared.params,
             request_body=ctx.request_body,
-            created_by=created_by(principal),
+            created_by=created_by(ctx.principal),
             now=now,
-        )
+        )  # fmt: skip
         if prepared.on_hold is not None:
             prepared.on_hold(txn, order)
-        return _Held(order, candidates, product.code, prepared.amount)
+        return _Held(order, priced.candidates, prepared.product.code, prepared.amount)
 
     def _pending_view(self, txn: Txn, ctx: RequestContext) -> ProviderSale | None:
         order = order_for_request(txn, ctx.key.client_id, ctx.key.request_id)

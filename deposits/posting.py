@@ -2,7 +2,9 @@
 
 To a merchant: bank clearing -amount, merchant +(amount - fee), fees +fee (the fee its own
 leg, left out when zero). To suspense: bank clearing -amount, suspense +amount. Every
-credit to a merchant also writes its confirmation to the outbox.
+credit to a merchant also writes its confirmation to the outbox and queues the
+``deposit.credited`` webhook event for the merchant's API keys with a callback URL, in the
+same transaction (credited once, pushed once; a rolled-back credit pushes nothing).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from sqlalchemy import select
 from deposits.accounts import clearing_account, fee_account, suspense_account
 from deposits.settings import DepositSettings
 from deposits.tables import deposit_merchants
-from vending import outbox
+from vending import outbox, webhooks
 from vending.errors import CurrencyMismatch, InvalidAmount
 from vending.ledger import Leg, PostedTransfer, post_transfer
 from vending.money import Money
@@ -62,18 +64,24 @@ def credit_merchant(
         reference=reference[:64],
         now=now,
     )
+    confirmation = {
+        "amount": amount.format(),
+        "fee": fee.format(),
+        "credited": (amount - fee).format(),
+        "currency": amount.currency,
+        "bank_ref": bank_ref,
+        "balance": posted.balance_of(vendor.account_id, amount.currency).format(),
+    }
     outbox.notify(
+        txn, kind="deposit.confirmation", subject=vendor.client_id, payload=confirmation, now=now
+    )
+    # Keyed by the transfer: a deposit reversed and credited again is a new event.
+    webhooks.push_event(
         txn,
-        kind="deposit.confirmation",
-        subject=vendor.client_id,
-        payload={
-            "amount": amount.format(),
-            "fee": fee.format(),
-            "credited": (amount - fee).format(),
-            "currency": amount.currency,
-            "bank_ref": bank_ref,
-            "balance": posted.balance_of(vendor.account_id, amount.currency).format(),
-        },
+        vendor_id=vendor.id,
+        event="deposit.credited",
+        subject=str(posted.id),
+        data={**confirmation, "transfer_id": posted.id, "reference": reference[:64]},
         now=now,
     )
     return posted

@@ -1,18 +1,22 @@
 """Fund requests: a node asks its parent (or any ancestor; staff act as the operator node)
 for credit. The approver approves -- the approval *is* the transfer, in the same
 transaction -- or rejects with a reason. Requests expire; the same (requester, reference)
-twice is refused; the requester and the parent are told through the outbox."""
+twice is refused; the requester and the parent are told through the outbox, and a
+requester that is a merchant also by a webhook event (``fund_request.approved``,
+``.rejected``, ``.expired``) for each of its API keys with a callback URL -- written in the
+deciding transaction, so a decision that rolls back pushes nothing."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Row, insert, select, update
 
 from distribution import nodes
 from distribution.tables import fund_requests
-from vending import audit, outbox
+from vending import audit, outbox, webhooks
 from vending.errors import InvalidAmount, InvalidRequest, NotFound
 from vending.money import Money
 from vending.storage.database import Txn
@@ -60,6 +64,29 @@ def _request(row: Row) -> FundRequest:
         created_at=row.created_at,
         decided_at=row.decided_at,
     )
+
+
+_EVENT_FIELDS = ("id", "requester", "reference", "state", "reason", "transfer_id")
+
+
+def event_data(request: FundRequest) -> dict[str, Any]:
+    """The request as its webhook event's ``data`` (amounts in major units, as strings)."""
+    data: dict[str, Any] = {name: getattr(request, name) for name in _EVENT_FIELDS}
+    return data | {"amount": request.amount.format(), "currency": request.amount.currency}
+
+
+def _push(txn: Txn, request: FundRequest, now: datetime) -> None:
+    """The decided (or expired) request's webhook event for the requester's callback URLs."""
+    vendor_id = requester_vendor(txn, request)
+    if vendor_id is not None:
+        webhooks.push_event(
+            txn,
+            vendor_id=vendor_id,
+            event=f"fund_request.{request.state}",
+            subject=str(request.id),
+            data=event_data(request),
+            now=now,
+        )
 
 
 def get_request(txn: Txn, request_id: int) -> FundRequest:
@@ -149,7 +176,9 @@ def decide(
         txn.execute(
             update(fund_requests).where(fund_requests.c.id == request_id).values(state="expired")
         )
-        return get_request(txn, request_id)
+        expired = get_request(txn, request_id)
+        _push(txn, expired, now)
+        return expired
     if not approve and not reason.strip():
         raise InvalidRequest("a rejection needs a reason")
     state = "approved" if approve else "rejected"
@@ -193,7 +222,9 @@ def decide(
         payload={"id": request_id, "amount": request.amount.format(), "reason": reason},
         now=now,
     )
-    return get_request(txn, request_id)
+    decided = get_request(txn, request_id)
+    _push(txn, decided, now)
+    return decided
 
 
 def mine(txn: Txn, requester: str, *, limit: int = 50) -> list[FundRequest]:
@@ -234,6 +265,7 @@ def expire_due(txn: Txn, *, now: datetime, limit: int = 500) -> list[FundRequest
             payload={"id": request.id, "amount": request.amount.format(), "ref": request.reference},
             now=now,
         )
+        _push(txn, request, now)
         expired.append(request)
     return expired
 

@@ -120,6 +120,8 @@ class NetworkHandlers:
         decided = await self._network().decide_as(
             caller.principal, int(request_id), approve=approve, reason=given.get("reason", "")
         )
+        # The decision may have queued the requester's webhook event: deliver it now.
+        self._s.on_webhook_queued()
         return Answer.json(200, fund_request_document(decided))
 
     async def approve_fund_request(self, incoming: Any, request_id: str) -> Any:

@@ -18,6 +18,7 @@ import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -344,3 +345,20 @@ def _check_secrets_sentinel(session: pytest.Session) -> None:
             f"\nsecrets sentinel: {len(leaks)} log record(s) contain a registered secret "
             f"(a PIN in clear); first from logger {leaks[0].split(' ', 1)[0]}"
         )
+
+
+_live_threads: list[threading.Thread] = []
+
+
+@pytest.fixture(scope="session")
+def live_reactor() -> Any:
+    """The global reactor running in a daemon thread (``blockingCallFromThread``)."""
+    from twisted.internet import reactor
+
+    if not _live_threads and not reactor.running:
+        thread = threading.Thread(
+            target=reactor.run, kwargs={"installSignalHandlers": False}, daemon=True
+        )
+        thread.start()
+        _live_threads.append(thread)
+    return reactor

@@ -2,7 +2,7 @@
 over XMLVend (issue 13 §7, target >= 1.0: bulk must not be slower than the wire).
 
     .venv/bin/python -m tools.bench_bulk [--rows 10000] [--in-flight 16]
-        [--latency-ms 0] [--chunk-rows 1] [--url postgresql://...]
+        [--latency-ms 0] [--chunk-rows 20] [--url postgresql://...]
 
 One run, side by side, on one fresh PostgreSQL database (created on the server at ``--url``,
 dropped after) and one ``evd serve`` (one worker), with ``evd simulate-provider recharge``
@@ -182,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--in-flight", type=int, default=16)
     parser.add_argument("--latency-ms", type=float, default=0.0)
-    parser.add_argument("--chunk-rows", type=int, default=1, help="[bulk] chunk_rows")
+    parser.add_argument("--chunk-rows", type=int, default=20, help="[bulk] chunk_rows")
     parser.add_argument("--url", default=os.environ.get("EVD_BENCH_POSTGRES_URL", DEFAULT_URL))
     args = parser.parse_args(argv)
 

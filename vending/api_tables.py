@@ -94,7 +94,10 @@ webhook_deliveries = Table(
     metadata,
     Column("id", Id, primary_key=True),
     Column("api_key_id", Id, ForeignKey("api_keys.id"), nullable=False),
-    Column("request_pk", Id, ForeignKey("requests.id"), nullable=False),
+    # The request whose final answer this is; NULL for an event that answers no request of
+    # the key (a fund request decided, a deposit credited), keyed by ``event_key`` instead.
+    Column("request_pk", Id, ForeignKey("requests.id"), nullable=True),
+    Column("event_key", String(80), nullable=True),
     Column("event", String(40), nullable=False),
     Column("url", String(500), nullable=False),
     # The exact JSON body that is signed and sent (the final result, never a secret of ours).
@@ -107,7 +110,9 @@ webhook_deliveries = Table(
     CheckConstraint(
         "state IN (" + ", ".join(f"'{s}'" for s in DELIVERY_STATES) + ")", name="state"
     ),
+    CheckConstraint("(request_pk IS NULL) <> (event_key IS NULL)", name="answers_one"),
     UniqueConstraint("api_key_id", "request_pk"),
+    UniqueConstraint("api_key_id", "event_key"),
     Index("ix_webhook_deliveries_state_next_attempt_at", "state", "next_attempt_at"),
 )
 

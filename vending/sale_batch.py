@@ -133,29 +133,34 @@ def _run_savepoints(txn: Txn, sales: Sequence[BatchedSale]) -> list[SaleDone]:
     """Step 1's form: each sale in its own SAVEPOINT (SQLite; sales without keys)."""
     if txn.is_postgres:
         lock_in_order(txn, sales)
-    done: list[SaleDone] = []
-    for sale in sales:
-        local = dict(txn.local)
-        credits = snapshot_deferred_credits(txn)
-        before = list(txn._before_commit)
-        after = list(txn._after_commit)
-        savepoint = txn.conn.begin_nested()
-        try:
-            result = sale.fn(txn, *sale.args, **sale.kwargs)
-        except Exception as error:
-            if is_retryable(error):
-                raise
-            savepoint.rollback()
-            txn.local.clear()
-            txn.local.update(local)
-            restore_deferred_credits(txn, credits)
-            txn._before_commit[:] = before
-            txn._after_commit[:] = after
-            done.append(SaleDone(error=error))
-            continue
-        savepoint.commit()
-        done.append(SaleDone(result=result))
-    return done
+    return [in_savepoint(txn, sale.fn, *sale.args, **sale.kwargs) for sale in sales]
+
+
+def in_savepoint(txn: Txn, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> SaleDone:
+    """``fn(txn, *args, **kwargs)`` in its own SAVEPOINT: an exception rolls back what it
+    wrote -- and what it queued for the commit: deferred credits, before/after-commit hooks,
+    ``txn.local`` -- and is its outcome; a retryable database error propagates (the whole
+    transaction is retried). Also the form of a bulk chunk's sales
+    (``catalogue.fulfilment.Fulfilment.sell_many``)."""
+    local = dict(txn.local)
+    credits = snapshot_deferred_credits(txn)
+    before = list(txn._before_commit)
+    after = list(txn._after_commit)
+    savepoint = txn.conn.begin_nested()
+    try:
+        result = fn(txn, *args, **kwargs)
+    except Exception as error:
+        if is_retryable(error):
+            raise
+        savepoint.rollback()
+        txn.local.clear()
+        txn.local.update(local)
+        restore_deferred_credits(txn, credits)
+        txn._before_commit[:] = before
+        txn._after_commit[:] = after
+        return SaleDone(error=error)
+    savepoint.commit()
+    return SaleDone(result=result)
 
 
 # --- the set-based form (PostgreSQL) ---------------------------------------------------------
@@ -385,6 +390,7 @@ __all__ = [
     "IsolateSale",
     "SaleDone",
     "SaleLocks",
+    "in_savepoint",
     "lock_in_order",
     "run_sale_batch",
 ]

@@ -289,6 +289,25 @@ def record_sale(
     )
 
 
+# Set on a transaction that holds or settles many sales (a bulk file's chunk): see
+# :func:`chunked_sales`.
+_CHUNKED = "vending.sales.chunked"
+
+
+def chunked_sales(txn: Txn) -> None:
+    """The sales held or settled in this transaction are one chunk (the rows of a bulk
+    file, ``catalogue.fulfilment.Fulfilment.sell_many``): their hot credits -- the
+    suspense account a hold credits, the supplier, revenue and fee accounts a settlement
+    credits -- are deferred (``vending.ledger``, PostgreSQL), so the chunk credits each hot
+    row once, right before COMMIT, instead of once per sale with the row locked from the
+    first sale to the commit."""
+    txn.local[_CHUNKED] = True
+
+
+def _deferred_in_chunk(txn: Txn, *accounts: int) -> tuple[int, ...]:
+    return accounts if txn.local.get(_CHUNKED) else ()
+
+
 def hold_sale(
     txn: Txn, claim: Claim, order: SaleOrder, *, created_by: str, now: datetime
 ) -> SaleResult:
@@ -311,6 +330,7 @@ def hold_sale(
         created_by=created_by,
         reference=f"request:{claim.request_pk}",
         now=now,
+        defer=_deferred_in_chunk(txn, suspense),
     )
     sale = _insert_sale(txn, claim, order, state="pending", transfer_id=posted.id, now=now)
     if plan.node_id is not None:
@@ -363,6 +383,9 @@ def settle_sale(
         created_by=created_by,
         reference=f"sale:{sale.id}",
         now=now,
+        defer=_deferred_in_chunk(
+            txn, product.supplier_account_id, house["revenue"], house["fees"], *plan.defer
+        ),
     )
     values: dict[str, Any] = {"settlement_transfer_id": posted.id}
     if external_ref is not None:

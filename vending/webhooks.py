@@ -1,7 +1,9 @@
 """The webhook outbox and its delivery log (tables in ``vending.api_tables``).
 
 A delivery is written when a delayed result becomes final, for the API key that made the
-request, if the key registered a callback URL; the deliverer (the JSON adapter's, on the
+request, if the key registered a callback URL -- or, for an event that answers no request
+(:func:`push_event`: a fund request decided, a deposit credited), for every key of the
+merchant it concerns that registered one; the deliverer (the JSON adapter's, on the
 reactor) drains due deliveries, signs and posts each, and records every attempt here. A
 failed attempt is retried with exponential backoff (:data:`BACKOFF_SECONDS` doubling up to
 :data:`MAX_BACKOFF_SECONDS`) until the receiver acknowledges with a 2xx, or it is given up
@@ -10,8 +12,10 @@ after :data:`MAX_ATTEMPTS`.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import insert, select, update
 
@@ -28,7 +32,8 @@ MAX_ATTEMPTS = 15
 class Delivery:
     id: int
     api_key_id: int
-    request_pk: int
+    request_pk: int | None
+    event_key: str | None
     event: str
     url: str
     payload: str
@@ -62,10 +67,35 @@ def enqueue(
 ) -> int | None:
     """Queue one delivery per (key, request); a second call for the same pair is a no-op.
     The delivery's id, or None when it was queued before."""
+    return _queue(
+        txn,
+        api_key_id=api_key_id,
+        key_column=webhook_deliveries.c.request_pk,
+        values={"request_pk": request_pk},
+        event=event,
+        url=url,
+        payload=payload,
+        now=now,
+    )
+
+
+def _queue(
+    txn: Txn,
+    *,
+    api_key_id: int,
+    key_column: Any,
+    values: dict[str, Any],
+    event: str,
+    url: str,
+    payload: str,
+    now: datetime,
+) -> int | None:
+    """One delivery, unless the key has one for the same request or event already
+    (``key_column``: request_pk or event_key, whose value is in ``values``)."""
     existing = txn.execute(
         select(webhook_deliveries.c.id).where(
             webhook_deliveries.c.api_key_id == api_key_id,
-            webhook_deliveries.c.request_pk == request_pk,
+            key_column == values[key_column.name],
         )
     ).first()
     if existing is not None:
@@ -74,7 +104,6 @@ def enqueue(
         insert(webhook_deliveries)
         .values(
             api_key_id=api_key_id,
-            request_pk=request_pk,
             event=event,
             url=url,
             payload=payload,
@@ -82,9 +111,61 @@ def enqueue(
             attempts=0,
             next_attempt_at=now,
             created_at=now,
+            **values,
         )
         .returning(webhook_deliveries.c.id)
     ).scalar_one()
+
+
+def push_event(
+    txn: Txn,
+    *,
+    vendor_id: int,
+    event: str,
+    subject: str,
+    data: dict[str, Any],
+    now: datetime,
+) -> list[int]:
+    """Queue ``event`` about ``subject`` (e.g. ``fund_request:42``) for every live API key
+    of the merchant that registered a callback URL, in the caller's transaction: it is
+    delivered only if that transaction commits, and once per key (a second call for the
+    same event is a no-op). The payload, fixed here and resent byte for byte on every retry,
+    carries the event's id ``<event>:<subject>``. The new deliveries' ids."""
+    event_id = f"{event}:{subject}"
+    keys = txn.execute(
+        select(api_keys.c.id, api_keys.c.callback_url).where(
+            api_keys.c.vendor_id == vendor_id,
+            api_keys.c.callback_url.is_not(None),
+            api_keys.c.webhook_secret.is_not(None),
+            api_keys.c.revoked_at.is_(None),
+        )
+    ).all()
+    if not keys:
+        return []
+    payload = json.dumps(
+        {"id": event_id, "event": event, "created_at": _timestamp(now), "data": data},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    queued = []
+    for key in keys:
+        delivery_id = _queue(
+            txn,
+            api_key_id=key.id,
+            key_column=webhook_deliveries.c.event_key,
+            values={"event_key": event_id},
+            event=event,
+            url=key.callback_url,
+            payload=payload,
+            now=now,
+        )
+        if delivery_id is not None:
+            queued.append(delivery_id)
+    return queued
+
+
+def _timestamp(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def due(txn: Txn, now: datetime, limit: int = 50) -> list[Delivery]:

@@ -270,3 +270,31 @@ def test_a_consumer_earns_its_own_points_and_redeems_into_its_wallet(api: ApiWor
     after = api.client.get("/account", key=token).json()["balance"]
     assert Money.parse(after, "ZAR") == Money.parse(wallet, "ZAR") + zar(50)
     assert api.ledger_ok()
+
+
+def test_a_decision_through_the_api_is_pushed_to_the_requester_at_once(api: ApiWorld) -> None:
+    """The retailer's key has a callback URL: the dealer's approval queues
+    ``fund_request.approved`` in its transaction and kicks the deliverer (no poll wait)."""
+    dealer = network(api)
+    hooked = api.client.request(
+        "PUT", "/api/v1/webhook", body={"callback_url": "https://cafe.example/evd"}, key=api.key
+    )
+    assert hooked.status == 200, hooked.body
+    api.sentinel.register(hooked.json()["secret"])
+    api.receiver.secret = hooked.json()["secret"].encode()
+    asked = api.client.post(
+        "/fund-requests", {"amount": "500.00", "reference": "HOOK1"}, key=api.key
+    ).json()
+    api.advance(0)
+    assert api.receiver.received == []  # asking pushes nothing to the requester
+    approved = api.client.post(f"/fund-requests/{asked['id']}/approval", key=dealer)
+    assert approved.status == 200, approved.body
+    api.advance(0)  # the kicked round runs; no poll interval passes
+    [(_url, _body, headers)] = api.receiver.received
+    pushed = api.receiver.verified()
+    assert headers["EVD-Event"] == "fund_request.approved"
+    assert pushed["id"] == f"fund_request.approved:{asked['id']}"
+    assert pushed["data"]["transfer_id"] == approved.json()["transfer_id"]
+    assert pushed["data"]["amount"] == "500.00" and pushed["data"]["requester"] == "CAFE"
+    log = api.client.get("/webhook/deliveries", key=api.key).json()["items"]
+    assert [(d["event"], d["state"]) for d in log] == [("fund_request.approved", "delivered")]

@@ -92,23 +92,6 @@ def _parse_json_callback(body: bytes) -> Any:
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 _providers_passed = [0]
-_live_threads: list[Any] = []
-
-
-@pytest.fixture(scope="session")
-def live_reactor() -> Any:
-    """The global reactor running in a daemon thread (``blockingCallFromThread``)."""
-    import threading
-
-    from twisted.internet import reactor
-
-    if not _live_threads and not reactor.running:
-        thread = threading.Thread(
-            target=reactor.run, kwargs={"installSignalHandlers": False}, daemon=True
-        )
-        thread.start()
-        _live_threads.append(thread)
-    return reactor
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

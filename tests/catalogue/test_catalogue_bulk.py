@@ -210,3 +210,27 @@ def test_json_rows_checked_alone() -> None:
         fileformat.parse_json({"file_id": "J1", "rows": [ROWS[0]] * 10_001})
     with pytest.raises(BulkFileRefused):
         fileformat.parse_json({"file_id": "J1", "rows": []})
+
+
+def test_a_row_refused_at_its_hold_fails_alone_in_its_chunk(shop) -> None:
+    """A chunk holds in two passes (claims and prices, then the money): a row the vendor's
+    balance no longer covers is refused at the second, alone -- its claim dropped, no hold,
+    its deferred credits (PostgreSQL) gone with it -- and the chunk's other rows sell."""
+    from vending.services import idempotency
+
+    bulk = _bulk(shop, concurrency=1, chunk_rows=4)
+    rows = [
+        {"product": "RCH-AIRTEL", "target": "9810012340", "amount": "3000.00", "ref": str(i)}
+        for i in range(4)
+    ]
+    status = _submit(shop, bulk, rows, file_id="DLR-FUNDS")
+    final = run(bulk.process(status.id, ensureDeferred))
+    assert final.counts == {"queued": 0, "sold": 3, "pending": 0, "failed": 1}, final.counts
+    scope = principal(shop.db).client_id
+    [refused] = [r for r in run(bulk.results(scope, status.id)) if r.state == "failed"]
+    assert refused.ref == "3" and "available" in refused.reason
+    assert sum(len(p.executed) for p in shop.providers.values()) == 3
+    key = f"bulk:DLR-FUNDS:{refused.row}"
+    assert shop.db.run_txn("k", idempotency.lookup, shop.keyring, scope, key) is None
+    assert vendor_balance(shop.db) < START and vendor_balance(shop.db) >= 0
+    ledger_ok(shop.db)

@@ -15,20 +15,25 @@ from vending.errors import InsufficientFunds, InvalidRequest
 from vending.ledger import verify_ledger
 
 
-@pytest.fixture
-def tree(database):
+def funded_tree(database, to="D1"):
+    """The test network with 1,000.00 moved from the operator down to node ``to``."""
     _tree(database)
     database.run_txn(
         "fund",
         nodes.transfer_down,
         actor_node="OP",
-        to="D1",
+        to=to,
         amount=zar(100000),
         reason="f",
         actor="t",
         now=NOW,
     )
     return database
+
+
+@pytest.fixture
+def tree(database):
+    return funded_tree(database)
 
 
 def _ask(database, requester="DL1", cents=50000, ref="REF123"):

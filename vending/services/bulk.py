@@ -106,7 +106,7 @@ class BulkSales:
         recharge: Callable[[], Any],
         concurrency: int = 16,
         flush_rows: int = 50,
-        chunk_rows: int = 1,
+        chunk_rows: int = 20,
     ) -> None:
         self._runner = runner
         self._keyring = keyring
@@ -369,18 +369,7 @@ class BulkSales:
         return outcome.response
 
     def _record(self, txn: Txn, batch_id: int, done: list[dict[str, Any]]) -> None:
-        now = self._clock()
-        for result in done:
-            store.set_row(
-                txn,
-                batch_id,
-                result["row_no"],
-                state=result["state"],
-                reason=result.get("reason", ""),
-                reference=result.get("reference", ""),
-                operator_ref=result.get("operator_ref", ""),
-                now=now,
-            )
+        store.set_rows(txn, batch_id, done, now=self._clock())
 
     def _finish(self, txn: Txn, batch_id: int, now: datetime) -> BatchStatus:
         finished = store.finish(txn, batch_id, now)

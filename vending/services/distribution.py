@@ -4,9 +4,12 @@ principal's node, resolved by the channel's authentication -- ``node_of`` -- or 
 ``evd``; staff act as the operator node) and the domain refuses anything outside that
 node's subtree (``distribution.nodes.OutsideSubtree``).
 
-Fund requests are answered to the requester on every channel it may use: an outbox event
-(``fund_request.*``, the webhook/e-mail side) and, when the requesting node is a merchant
-with numbers registered for SMS, a text queued in the SMS outbox in the same transaction.
+Fund requests are answered to the requester on every channel it may use, all queued in the
+transaction of the decision (so a decision that rolls back tells nobody): a notification
+(``fund_request.*``, the e-mail side) and, when the requesting node is a merchant, a
+webhook event for each of its API keys with a callback URL (both written by
+``distribution.fund_requests`` itself, so every way of deciding pushes) and a text to its
+numbers registered for SMS.
 """
 
 from __future__ import annotations
