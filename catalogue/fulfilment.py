@@ -169,6 +169,12 @@ class Fulfilment:
         self.policy = policy or FulfilmentPolicy()
         self._sweeping = False
 
+    @property
+    def keyring(self) -> Keyring:
+        """The keyring the request keys' answers are stored under (for the services that
+        take their own requests through the idempotency path beside this fulfilment)."""
+        return self._keyring
+
     # --- a sale ---------------------------------------------------------------------------
 
     async def sell(self, ctx: RequestContext, prepare: Prepare, renderer: Any) -> ServiceOutcome:

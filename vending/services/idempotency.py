@@ -39,6 +39,7 @@ from vending.requests import (
     StoredResponse,
     claim_request,
     find_request,
+    forget_claim,
     find_request_by_pk,
     keep_pending_body,
     replace_response,
@@ -136,6 +137,13 @@ def complete(
         pending=True,
     )
     return Processed(response, replayed=False)
+
+
+def give_up(txn: Txn, claimed: Claim) -> bool:
+    """Drop a claim whose change could not be made (an upstream that did not take it): the
+    request counts as never processed, so a retry with the same key is processed afresh.
+    True if dropped."""
+    return forget_claim(txn, claimed)
 
 
 def store_if_unanswered(
