@@ -37,8 +37,9 @@ class Partner(ScriptedProvider):
     complaints_down = False
 
     def complain(self, order_id: str, provider_ref: Any, kind: str, description: str) -> Any:
-        from catalogue.interface import ProviderUnavailable
         from twisted.internet.defer import fail
+
+        from catalogue.interface import ProviderUnavailable
 
         if self.complaints_down:
             return fail(ProviderUnavailable("network down"))
