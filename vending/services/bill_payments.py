@@ -66,6 +66,37 @@ class BillPayments:
     async def billers(self, category: str | None = None) -> list[bbps.Biller]:
         return await self._runner.run("billers", bbps.list_billers, category)
 
+    async def biller(self, biller_id: str) -> bbps.Biller:
+        return await self._runner.run("biller", bbps.get_biller, biller_id)
+
+    @staticmethod
+    def check_param(biller: bbps.Biller, index: int, value: str) -> str | None:
+        """The biller's ``index``-th customer parameter checked in its format (None: an
+        optional one left out): a channel asking for them one at a time."""
+        return bbps.check_param(biller, biller.params[index], value)
+
+    @staticmethod
+    def check_mobile(mobile: str) -> str:
+        """The customer's mobile number (10 digits starting 6-9), else InvalidRequest."""
+        return bbps.check_mobile(mobile)
+
+    @staticmethod
+    def check_amount(biller: bbps.Biller, bill: Money | None, amount: Money) -> None:
+        """The biller's amount rule against the fetched bill (if any)."""
+        bbps.check_amount(biller.amount_rule, bill, amount)
+
+    async def open_fetch(
+        self, principal: Principal, biller_id: str, params: dict[str, str]
+    ) -> bbps.BillFetch | None:
+        """The vendor's newest unexpired fetch of this customer's bill (the reference a
+        menu fetched a few screens before), else None."""
+        now = self._clock()
+
+        def find(txn: Txn) -> bbps.BillFetch | None:
+            return bbps.latest_fetch(txn, biller_id, principal.vendor_id, params, now)
+
+        return await self._runner.run("bill_open_fetch", find)
+
     async def fetch(self, request: BillFetchRequest) -> bbps.BillFetch:
         """Fetch the customer's bill from the network (the first provider that answers)."""
         now = self._clock()

@@ -26,8 +26,8 @@ from vending.storage.database import Txn
 
 LABELS = {
     "mobile": "Recharge", "dth": "DTH recharge", "datacard": "Data card recharge",
-    "bill": "Bill payment", "transfer": "Money transfer", "insurance": "Policy",
-    "travel": "Bus ticket",
+    "bill": "Bill payment", "transfer": "Money transfer", "dmt": "Money transfer",
+    "insurance": "Policy", "travel": "Bus ticket",
 }  # fmt: skip
 # Who besides the merchant is told a success: the recharged number, the passenger's contact.
 TOLD_ON_SUCCESS = ("mobile", "travel")
