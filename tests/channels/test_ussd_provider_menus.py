@@ -159,8 +159,7 @@ def test_money_transfer_by_menu(shop: Any, account: str, result: str) -> None:
     screens = walk(world, "t1", *steps)
     assert screens[2] == "CON Sender's mobile number:"
     assert screens[3] == (
-        "CON Sunita Devi, INR 25000.00 left.\nSend to:\n"
-        f"1 RAJESH KUMAR GUPTA ..{account[-4:]}"
+        f"CON Sunita Devi, INR 25000.00 left.\nSend to:\n1 RAJESH KUMAR GUPTA ..{account[-4:]}"
     )
     assert screens[4] == "CON Amount to send to RAJESH KUMAR GUPTA:"
     assert screens[5] == (
