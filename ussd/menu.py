@@ -11,6 +11,9 @@ most 182 characters.
     6 > amount > reference > 1 confirm   -> a fund request to the parent node (issue 13 §3)
     7 > number > amount > 1 confirm  -> PIN-less recharge (shown when providers are wired;
                                         a pending one's result follows by SMS)
+    8 > category > biller > each parameter > mobile > [amount] > PIN  -> a bill payment
+    9 > sender > beneficiary > amount > PIN                          -> a money transfer
+                                        (ussd/provider_menus.py; shown when wired)
 
 Idempotent on (session id, text): every screen is kept under the request key (channel
 "ussd", the merchant's client id, "ussd:<session>:<hash of the text, PINs masked>"), so a
