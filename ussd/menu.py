@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sms.renderer import SmsRenderer, error_text, fund_request_text
-from ussd.provider_menus import ProviderMenus, pin_confirmed_menus
+from ussd.provider_menus import MenuCall, ProviderMenus, pin_confirmed_menus
 from utilities.interface import MeterQuery, Purchase
 from vending.auth import Principal
 from vending.errors import InvalidRequest, VendingError
@@ -225,15 +225,16 @@ class UssdChannel:
     ) -> tuple[str, bool]:
         choice, rest = (inputs[1], inputs[2:]) if len(inputs) > 1 else ("", [])
         offered = self._provider_menus.offered()
+        at = MenuCall(principal, session_id, msisdn, key)
         if not choice:
             recharge = ["7 Recharge"] if self._services.recharge is not None else []
             return con("\n".join([MAIN_MENU, *recharge, *offered])), False
         if choice == "7" and self._services.recharge is not None:
             return await self._recharge(principal, session_id, rest, key)
         if choice == "8" and "8 Pay bill" in offered:
-            return await self._provider_menus.bill(principal, session_id, msisdn, rest, key)
+            return await self._provider_menus.bill(at, rest)
         if choice == "9" and "9 Send money" in offered:
-            return await self._provider_menus.transfer(principal, session_id, msisdn, rest, key)
+            return await self._provider_menus.transfer(at, rest)
         if choice == "1":
             return await self._airtime(principal, session_id, rest, key)
         if choice == "2":

@@ -15,7 +15,7 @@ its final result follows by SMS (``provider_push``)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from vending.auth import Principal
 from vending.errors import InvalidRequest, VendingError
@@ -29,6 +29,18 @@ from vending.services.money_transfers import TransferRequest
 # (or must not be kept at all), so the channel does not keep it again.
 Step = tuple[str, bool]
 CANCEL = "0"
+
+
+class MenuCall(NamedTuple):
+    """Who is in which session: the merchant, the gateway's session id, the caller's
+    number (its PIN confirms) and the step's request key."""
+
+    principal: Principal
+    session_id: str
+    msisdn: str
+    key: RequestKey
+
+
 CONFIRM_WITH_PIN = "Enter your PIN to confirm, 0 to cancel:"
 
 
@@ -95,14 +107,8 @@ class ProviderMenus:
 
     # --- 8: bill payment --------------------------------------------------------------------
 
-    async def bill(
-        self,
-        principal: Principal,
-        session_id: str,
-        msisdn: str,
-        rest: list[str],
-        key: RequestKey,
-    ) -> Step:
+    async def bill(self, at: MenuCall, rest: list[str]) -> Step:
+        principal, session_id, msisdn, key = at
         bills = self._services.bills
         billers = [b for b in await bills.billers() if b.active]
         categories = sorted({b.category for b in billers})
@@ -198,14 +204,8 @@ class ProviderMenus:
 
     # --- 9: money transfer ------------------------------------------------------------------
 
-    async def transfer(
-        self,
-        principal: Principal,
-        session_id: str,
-        msisdn: str,
-        rest: list[str],
-        key: RequestKey,
-    ) -> Step:
+    async def transfer(self, at: MenuCall, rest: list[str]) -> Step:
+        principal, session_id, msisdn, key = at
         transfers = self._services.transfers
         if not rest:
             return self._con("Sender's mobile number:"), False
@@ -244,4 +244,4 @@ def _payee(beneficiary: Any) -> str:
     return str(beneficiary.verified_name or beneficiary.name)
 
 
-__all__ = ["ProviderMenus", "pin_confirmed_menus"]
+__all__ = ["MenuCall", "ProviderMenus", "pin_confirmed_menus"]

@@ -5,21 +5,15 @@ bad values are refused with what to send; a pending payment's result follows by 
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 from channel_support import ChannelWorld
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "catalogue"))
-
-from catalogue_support import ScriptedProvider, attach_provider_sales, seed_shop
+from provider_shop import ScriptedProvider, open_shop
 
 from catalogue.interface import Outcome, ProviderResult
 from sms.grammar import KEYWORDS, Command, CommandError, parse
 from vending.money import Money
-from vending.vendors import adjust_vendor_balance
 
 SHOP, SHOP_PHONE, SHOP_PIN = "6004708000555", "919812300003", "7391"
 START = Money(1_000_000, "INR")
@@ -27,17 +21,8 @@ START = Money(1_000_000, "INR")
 
 @pytest.fixture
 def shop(world: ChannelWorld) -> tuple[ChannelWorld, ScriptedProvider]:
-    xml = world.xml
     mappings = (("BBPS-ELECTRICITY", "*"), ("BBPS-GAS", "*"))
-    xml.database.run_txn("seed_sms_bills", seed_shop, xml.keyring, SHOP, mappings, xml.clock())
-    xml.database.run_txn("float", adjust_vendor_balance, SHOP, Money(900_000, "INR"),
-                         reason="float", actor="t", now=xml.clock())  # fmt: skip
-    world.wait(world.sms.merchants.register(SHOP_PHONE, SHOP, "till", SHOP_PIN))
-    world.sentinel.register(SHOP_PIN)
-    provider = ScriptedProvider("alpha")
-    attach_provider_sales(xml.server.services, xml.database, xml.keyring, xml.clock,
-                          xml.reactor, {"alpha": provider})  # fmt: skip
-    return world, provider
+    return world, open_shop(world, SHOP, SHOP_PHONE, SHOP_PIN, mappings, extra_float=900_000)
 
 
 def test_the_bill_command_parses_without_its_pin() -> None:

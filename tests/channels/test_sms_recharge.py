@@ -4,16 +4,11 @@ status poll closes the order (and available by the order's status on every chann
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 from channel_support import ChannelWorld
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "catalogue"))
-
-from catalogue_support import ScriptedProvider, attach_provider_sales, seed_shop
+from provider_shop import ScriptedProvider, open_shop
 
 from catalogue.interface import Outcome, ProviderResult
 from vending.money import Money
@@ -23,18 +18,7 @@ SHOP, SHOP_PHONE, SHOP_PIN = "6004708000888", "919812300001", "5678"
 
 @pytest.fixture
 def shop(world: ChannelWorld) -> tuple[ChannelWorld, ScriptedProvider]:
-    xml = world.xml
-    now = xml.clock()
-
-    xml.database.run_txn(
-        "seed_sms_recharge", seed_shop, xml.keyring, SHOP, (("RCH-AIRTEL", "AT"),), now
-    )
-    world.wait(world.sms.merchants.register(SHOP_PHONE, SHOP, "till", SHOP_PIN))
-    world.sentinel.register(SHOP_PIN)
-    provider = ScriptedProvider("alpha")
-    attach_provider_sales(xml.server.services, xml.database, xml.keyring, xml.clock,
-                          xml.reactor, {"alpha": provider})  # fmt: skip
-    return world, provider
+    return world, open_shop(world, SHOP, SHOP_PHONE, SHOP_PIN, (("RCH-AIRTEL", "AT"),))
 
 
 def test_recharge_by_sms_done_and_refused(shop: Any) -> None:

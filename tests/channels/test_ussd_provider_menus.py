@@ -6,21 +6,15 @@ pays nothing; a pending payment answers with its order id and its result follows
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 from channel_support import ChannelWorld
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "catalogue"))
-
-from catalogue_support import ScriptedProvider, attach_provider_sales, principal, seed_shop
+from provider_shop import ScriptedProvider, open_shop, principal
 
 from catalogue.interface import Outcome, ProviderResult
 from ussd.menu import MAX_SCREEN
 from vending.money import Money
-from vending.vendors import adjust_vendor_balance
 
 SHOP, SHOP_PHONE, SHOP_PIN = "6004708000999", "919812300002", "4826"
 MAPPINGS = (("BBPS-ELECTRICITY", "*"), ("BBPS-GAS", "*"), ("DMT-IMPS", "IMPS"))
@@ -29,16 +23,7 @@ START = Money(1_000_000, "INR")
 
 @pytest.fixture
 def shop(world: ChannelWorld) -> tuple[ChannelWorld, ScriptedProvider]:
-    xml = world.xml
-    xml.database.run_txn("seed_ussd_shop", seed_shop, xml.keyring, SHOP, MAPPINGS, xml.clock())
-    xml.database.run_txn("float", adjust_vendor_balance, SHOP, Money(900_000, "INR"),
-                         reason="float", actor="t", now=xml.clock())  # fmt: skip
-    world.wait(world.sms.merchants.register(SHOP_PHONE, SHOP, "till", SHOP_PIN))
-    world.sentinel.register(SHOP_PIN)
-    provider = ScriptedProvider("alpha")
-    attach_provider_sales(xml.server.services, xml.database, xml.keyring, xml.clock,
-                          xml.reactor, {"alpha": provider})  # fmt: skip
-    return world, provider
+    return world, open_shop(world, SHOP, SHOP_PHONE, SHOP_PIN, MAPPINGS, extra_float=900_000)
 
 
 def walk(world: ChannelWorld, session: str, *inputs: str) -> list[str]:
