@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "catalogue"))
 
 from catalogue_support import ScriptedProvider, attach_provider_sales, principal, seed_shop
 
+from catalogue.interface import ProviderResult
 from vending.money import Money
 from vending.vendors import adjust_vendor_balance
 
@@ -40,4 +41,17 @@ def open_shop(
     return provider
 
 
-__all__ = ["ScriptedProvider", "open_shop", "principal"]
+def close_by_poll(
+    world: ChannelWorld, provider: ScriptedProvider, order_id: str, result: ProviderResult,
+    phone: str,
+) -> list[str]:  # fmt: skip
+    """The provider answers ``result`` to the next status poll of a pending order; the poll
+    closes it (the result SMS queued in its transaction) and the SMS are delivered. The
+    texts sent to ``phone``."""
+    provider.statuses[order_id] = result
+    world.advance(1.0)
+    world.deliver()
+    return list(world.gateway.texts_to(phone))
+
+
+__all__ = ["ScriptedProvider", "close_by_poll", "open_shop", "principal"]

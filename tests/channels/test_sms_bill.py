@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from channel_support import ChannelWorld
-from provider_shop import ScriptedProvider, open_shop
+from provider_shop import ScriptedProvider, close_by_poll, open_shop
 
 from catalogue.interface import Outcome, ProviderResult
 from sms.grammar import KEYWORDS, Command, CommandError, parse
@@ -85,10 +85,8 @@ def test_a_pending_bill_payment_is_pushed_by_sms(shop: Any) -> None:
     assert provider.executed[0].params["mobile"] == "9810012340"
     assert world.mo(sent, sender=SHOP_PHONE, message_id="bill-2") == pending  # not paid twice
     assert len(provider.executed) == 1
-    provider.statuses[order_id] = ProviderResult(Outcome.FAILED, "X", None, "FAI", "Biller down")
-    world.advance(1.0)  # the status poll closes it: refunded, the result SMS queued
-    world.deliver()
-    texts = world.gateway.texts_to(SHOP_PHONE)
+    refused = ProviderResult(Outcome.FAILED, "X", None, "FAI", "Biller down")
+    texts = close_by_poll(world, provider, order_id, refused, SHOP_PHONE)
     assert any(t.startswith(f"Bill payment {order_id}") and "FAILED; amount refunded" in t
                for t in texts), texts  # fmt: skip
     assert world.balance(SHOP) == START

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from channel_support import ChannelWorld
-from provider_shop import ScriptedProvider, open_shop
+from provider_shop import ScriptedProvider, close_by_poll, open_shop
 
 from catalogue.interface import Outcome, ProviderResult
 from vending.money import Money
@@ -39,10 +39,8 @@ def test_pending_recharge_result_is_pushed_by_sms(shop: Any) -> None:
     order_id = pending.split()[3]
     # The gateway's retry of the same MO gets the same pending answer, never a second sale.
     assert world.mo(f"{SHOP_PIN} RCH 9810012342 199", sender=SHOP_PHONE, message_id="m1") == pending
-    provider.statuses[order_id] = ProviderResult(Outcome.SUCCESS, "X", "OPR9")
-    world.advance(1.0)  # the status poll closes the order: the result SMS is queued
-    world.deliver()
-    texts = world.gateway.texts_to(SHOP_PHONE)
+    done = ProviderResult(Outcome.SUCCESS, "X", "OPR9")
+    texts = close_by_poll(world, provider, order_id, done, SHOP_PHONE)
     assert any(t.startswith(f"Recharge {order_id} for 9810012342") and "SUCCESSFUL ref OPR9" in t
                for t in texts), texts  # fmt: skip
     assert any("SUCCESSFUL" in t for t in world.gateway.texts_to("919810012342"))

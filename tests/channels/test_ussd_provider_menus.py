@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from channel_support import ChannelWorld
-from provider_shop import ScriptedProvider, open_shop, principal
+from provider_shop import ScriptedProvider, close_by_poll, open_shop, principal
 
 from catalogue.interface import Outcome, ProviderResult
 from ussd.menu import MAX_SCREEN
@@ -116,10 +116,8 @@ def test_a_pending_bill_payment_says_so_and_its_result_comes_by_sms(shop: Any) -
     order_id = pending.split()[4]
     resent = world.ussd_step("b7", "*".join(steps), phone=SHOP_PHONE)
     assert order_id in resent and "pending" in resent and executed(provider) == 1
-    provider.statuses[order_id] = ProviderResult(Outcome.SUCCESS, "X", "BBPS9")
-    world.advance(1.0)  # the status poll closes the order: the result SMS is queued
-    world.deliver()
-    texts = world.gateway.texts_to(SHOP_PHONE)
+    done = ProviderResult(Outcome.SUCCESS, "X", "BBPS9")
+    texts = close_by_poll(world, provider, order_id, done, SHOP_PHONE)
     assert any(t.startswith(f"Bill payment {order_id}") and "SUCCESSFUL ref BBPS9" in t
                for t in texts), texts  # fmt: skip
     final = world.ussd_step("b7", "*".join(steps), phone=SHOP_PHONE)
