@@ -74,8 +74,15 @@ class Command:
     def canonical(self) -> str:
         """The command without its PINs: what is fingerprinted and kept with the request."""
         parts = [
-            self.kind, self.product, self.meter, self.amount, self.recipient, self.reference,
-            self.target, self.biller, *self.values,
+            self.kind,
+            self.product,
+            self.meter,
+            self.amount,
+            self.recipient,
+            self.reference,
+            self.target,
+            self.biller,
+            *self.values,
         ]
         if self.kind == "pin":
             parts.append("new-pin")
