@@ -203,15 +203,22 @@ def check_params(biller: Biller, given: dict[str, str]) -> dict[str, str]:
         raise InvalidCustomerParams(f"{biller.name} has no parameter {', '.join(unknown)}")
     checked: dict[str, str] = {}
     for param in biller.params:
-        value = (given.get(param.name) or "").strip()
-        if not value:
-            if param.optional:
-                continue
-            raise InvalidCustomerParams(f"{param.name} is required by {biller.name}")
-        if not re.fullmatch(param.pattern, value):
-            raise InvalidCustomerParams(f"{param.name} {value!r} is not in the biller's format")
-        checked[param.name] = value
+        value = check_param(biller, param, given.get(param.name))
+        if value is not None:
+            checked[param.name] = value
     return checked
+
+
+def check_param(biller: Biller, param: CustomerParam, given: str | None) -> str | None:
+    """One customer parameter in its format (None: an optional one left out)."""
+    value = (given or "").strip()
+    if not value:
+        if param.optional:
+            return None
+        raise InvalidCustomerParams(f"{param.name} is required by {biller.name}")
+    if not re.fullmatch(param.pattern, value):
+        raise InvalidCustomerParams(f"{param.name} {value!r} is not in the biller's format")
+    return value
 
 
 def check_mobile(mobile: str) -> str:
@@ -283,6 +290,25 @@ def get_fetch(txn: Txn, ref_id: str) -> BillFetch:
         row.expires_at,
         row.order_pk,
     )
+
+
+def latest_fetch(
+    txn: Txn, biller_id: str, vendor_id: int, params: dict[str, str], now: datetime
+) -> BillFetch | None:
+    """The vendor's newest unexpired fetch of this customer's bill (a channel that cannot
+    carry the fetch's reference from screen to screen finds it again), else None."""
+    rows = txn.execute(
+        select(bill_fetches.c.ref_id, bill_fetches.c.params)
+        .where(
+            bill_fetches.c.biller_id == biller_id,
+            bill_fetches.c.vendor_id == vendor_id,
+            bill_fetches.c.expires_at > now,
+        )
+        .order_by(bill_fetches.c.id.desc())
+        .limit(20)
+    ).all()
+    found = next((row.ref_id for row in rows if dict(row.params) == params), None)
+    return None if found is None else get_fetch(txn, found)
 
 
 def fetch_for_payment(

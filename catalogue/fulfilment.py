@@ -158,6 +158,9 @@ async def first_answer(
 
 NO_ANSWER: Any = _NONE
 
+# What takes a callback about something else than a provider order (see callback_sinks).
+CallbackSink = Callable[[Txn, int, CallbackNotice, datetime], str]
+
 
 class Fulfilment:
     def __init__(
@@ -187,6 +190,17 @@ class Fulfilment:
         self._parsers = dict(callback_parsers or {})
         self.policy = policy or FulfilmentPolicy()
         self._sweeping = False
+        # Callbacks about what is not a provider order of ours, by the reference's prefix
+        # (travel bookings "TB..."): ``sink(txn, provider_id, notice, now)`` -> the result
+        # recorded (applied, unknown_order, already_final, ...), in the callback's
+        # transaction.
+        self.callback_sinks: dict[str, CallbackSink] = {}
+
+    @property
+    def keyring(self) -> Keyring:
+        """The keyring the request keys' answers are stored under (for the services that
+        take their own requests through the idempotency path beside this fulfilment)."""
+        return self._keyring
 
     # --- a sale ---------------------------------------------------------------------------
 
@@ -729,8 +743,11 @@ class Fulfilment:
         ).first()
         if seen is not None:
             return "duplicate"
-        order = find_order(txn, notice.order_id)
-        if order is None:
+        sink = self.callback_sinks.get(notice.order_id[:2])
+        order = None if sink is not None else find_order(txn, notice.order_id)
+        if sink is not None:
+            result = sink(txn, provider_id, notice, now)
+        elif order is None:
             result = "unknown_order"
         elif order.provider_id not in (None, provider_id):
             result = "wrong_provider"

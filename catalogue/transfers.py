@@ -182,6 +182,17 @@ def get_beneficiary(txn: Txn, sender_mobile: str, beneficiary_id: int) -> Benefi
     )
 
 
+def list_beneficiaries(txn: Txn, sender_mobile: str, limit: int = 9) -> list[Beneficiary]:
+    """The sender's beneficiaries, oldest first."""
+    rows = txn.execute(
+        select(dmt_beneficiaries.c.id)
+        .where(dmt_beneficiaries.c.sender_mobile == sender_mobile)
+        .order_by(dmt_beneficiaries.c.id)
+        .limit(limit)
+    ).all()
+    return [get_beneficiary(txn, sender_mobile, row.id) for row in rows]
+
+
 def fee_for(amount: Money) -> Money:
     return Money(max(MIN_FEE, amount.amount * FEE_BP // 10_000), amount.currency)
 

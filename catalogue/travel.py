@@ -32,6 +32,9 @@ from vending.storage.database import Txn
 from vending.vendors import available_credit
 
 PRODUCT = "TRAVEL-BUS"
+# Booking references are "TB" + 18 digits (a partner's callback names one).
+REF_PREFIX = "TB"
+FINAL_STATES = ("booked", "failed", "released", "cancelled")
 MAX_SEATS = 6
 _PLACE = re.compile(r"[A-Za-z][A-Za-z .-]{1,39}")
 _NAME = re.compile(r"[A-Za-z][A-Za-z .'-]{1,59}")
@@ -63,7 +66,7 @@ class Booking:
 
 
 def booking_ref_for(request_pk: int) -> str:
-    return f"TB{request_pk:018d}"
+    return f"{REF_PREFIX}{request_pk:018d}"
 
 
 def check_place(text: str, what: str) -> str:

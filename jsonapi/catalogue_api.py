@@ -186,21 +186,32 @@ class CatalogueRoutes:
         )  # fmt: skip
 
     async def register_complaint(self, incoming: Any) -> Any:
+        """One complaint per Idempotency-Key: a retry replays it, the key reused for another
+        body is refused (the one idempotency path, in ``bills.complain_once``)."""
+        from vending.requests import StoredResponse
+
         caller = await self._caller(incoming)  # type: ignore[attr-defined]
-        given = wire.fields(self._body(incoming), required=("order_id", "type", "description"))  # type: ignore[attr-defined]
-        ack = await _service(self._s.sales, "bills").complain(
-            caller.principal, given["order_id"], given["type"], given["description"]
-        )
-        return self._json(201, {"complaint_id": ack.complaint_id, "status": ack.status,
-                                "message": ack.message or None})  # fmt: skip
+        key = wire.idempotency_key(incoming.header("idempotency-key"))
+        assert key is not None
+        body = self._body(incoming)  # type: ignore[attr-defined]
+        given = wire.fields(body, required=("order_id", "type", "description"))
+        request_key = self._request_key(caller, key, "bill_complaint", incoming, body)  # type: ignore[attr-defined]
+
+        def render(ack: Any) -> StoredResponse:
+            return StoredResponse(wire.dumps(_complaint_document(ack)), 201)
+
+        processed = await _service(self._s.sales, "bills").complain_once(
+            request_key, caller.principal, given["order_id"], given["type"],
+            given["description"], render,
+        )  # fmt: skip
+        return self._stored(processed.response)
 
     async def complaint_status(self, incoming: Any, complaint_id: str) -> Any:
         caller = await self._caller(incoming)  # type: ignore[attr-defined]
         ack = await _service(self._s.sales, "bills").complaint_status(
             caller.principal, complaint_id
         )
-        return self._json(200, {"complaint_id": ack.complaint_id, "status": ack.status,
-                                "message": ack.message or None})  # fmt: skip
+        return self._json(200, _complaint_document(ack))
 
     # --- money transfer ---------------------------------------------------------------------
 
@@ -392,6 +403,10 @@ class CatalogueRoutes:
         from jsonapi.api import Answer
 
         return Answer.stored(response)
+
+
+def _complaint_document(ack: Any) -> dict[str, Any]:
+    return {"complaint_id": ack.complaint_id, "status": ack.status, "message": ack.message or None}
 
 
 def _pid(given: dict[str, str]) -> bytes:

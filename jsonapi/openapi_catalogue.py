@@ -159,9 +159,10 @@ PATHS: dict[str, Any] = {
                                  {"200": _json("Bill", "The bill")}, body="BillFetchCreate")},
     "/bills/payments": _sale("Pay a bill (with the fetch's ref_id, or validate-and-pay)",
                              "BillPaymentCreate"),
-    "/bills/complaints": {"post": _op("Register a complaint about a payment",
-                                      {"201": _json("Complaint", "Registered")},
-                                      body="ComplaintCreate")},
+    "/bills/complaints": {"post": _op(
+        "Register a complaint about a payment (one per Idempotency-Key: a retry replays it)",
+        {"201": _json("Complaint", "Registered")}, body="ComplaintCreate",
+        parameters=[IDEMPOTENCY])},
     "/bills/complaints/{complaint_id}": {"get": _op(
         "A complaint's status", {"200": _json("Complaint", "Its status")},
         parameters=[_path_param("complaint_id", _STR)])},

@@ -21,6 +21,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from sms.bill_command import run_bill
 from sms.grammar import HELP_TEXT, Command, CommandError, parse
 from sms.renderer import SmsRenderer, error_text, fund_request_text, request_body, text
 from utilities.interface import MeterQuery, Purchase
@@ -177,6 +178,8 @@ class SmsChannel:
                 RechargeRequest(ctx, command.target or "", amount), self._renderer
             )
             return outcome.response
+        if command.kind == "bill":
+            return await run_bill(services, self._renderer, ctx, mo.sender, command)
         if command.kind == "balance":
             balance = await services.accounts.balance(principal)
             states = await self._outbox.recipient_states(principal, limit=1)

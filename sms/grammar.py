@@ -9,6 +9,11 @@ commas and keyword aliases.
     <PIN> LAST                             reprint the last sale
     <PIN> PIN <new PIN> <new PIN>          change the SMS PIN
     <PIN> FUND <amount> <reference>        ask the parent node for credit (issue 13 §3)
+    <PIN> BILL <biller> <value>... [<amount> [<mobile>]]
+                                           a bill: without an amount the bill is fetched
+                                           and shown; with one it is paid (fetched first
+                                           when the biller fetches) -- the channel splits
+                                           the values by the biller's parameters
 
 The PIN (4-6 digits) opens every message: one message, one decision, no session state a
 lost SMS could leave half open. A ``<phone>`` (8-15 digits, ``+`` allowed, or a local
@@ -29,6 +34,7 @@ KEYWORDS = {
     "pin": ("PIN", "CHPIN", "NEWPIN"),
     "help": ("HELP", "H", "?", "INFO"),
     "fund": ("FUND", "FUNDS", "FLOAT"),
+    "bill": ("BILL", "BILLPAY", "BBPS"),
 }
 _BY_ALIAS = {alias: kind for kind, aliases in KEYWORDS.items() for alias in aliases}
 _PIN = re.compile(r"^[0-9]{4,6}$")
@@ -38,6 +44,9 @@ _METER = re.compile(r"^[0-9]{11,13}$")
 _PRODUCT = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,31}$")
 _REFERENCE = re.compile(r"^[A-Z0-9][A-Z0-9_/-]{0,31}$")
 _RECHARGE_TARGET = re.compile(r"^\+?[0-9]{8,13}$")
+_BILLER = re.compile(r"^[A-Z0-9]{14}$")
+_BILL_VALUE = re.compile(r"^[^\s]{1,40}$")
+BILL_USAGE = "send: BILL <biller id> <customer number(s)> [amount [customer mobile]]"
 
 
 class CommandError(ValueError):
@@ -58,12 +67,22 @@ class Command:
     reference: str | None = None
     # RCH: the mobile number or DTH subscriber id recharged.
     target: str | None = None
+    # BILL: the biller id and what follows it (customer values, amount, mobile).
+    biller: str | None = None
+    values: tuple[str, ...] = ()
 
     def canonical(self) -> str:
         """The command without its PINs: what is fingerprinted and kept with the request."""
         parts = [
-            self.kind, self.product, self.meter, self.amount, self.recipient, self.reference,
+            self.kind,
+            self.product,
+            self.meter,
+            self.amount,
+            self.recipient,
+            self.reference,
             self.target,
+            self.biller,
+            *self.values,
         ]
         if self.kind == "pin":
             parts.append("new-pin")
@@ -112,6 +131,12 @@ def parse(text: str, *, country_code: str = "27") -> Command:
         if not _REFERENCE.match(args[1]):
             raise CommandError(f"{args[1][:12]} is not a reference (letters, digits, - / _)")
         return Command("fund", pin=pin, amount=_amount(args[0]), reference=args[1])
+    if kind == "bill":
+        if len(args) < 2 or not _BILLER.match(args[0]) or len(args) > 9:
+            raise CommandError(BILL_USAGE)
+        if not all(_BILL_VALUE.match(value) for value in args[1:]):
+            raise CommandError(BILL_USAGE)
+        return Command("bill", pin=pin, biller=args[0], values=tuple(args[1:]))
     if kind == "recharge":
         if len(args) != 2 or not _RECHARGE_TARGET.match(args[0]):
             raise CommandError("send: RCH <mobile number or DTH id> <amount>")
@@ -137,6 +162,11 @@ def parse(text: str, *, country_code: str = "27") -> Command:
     )
 
 
+def parse_amount(text: str) -> str:
+    """An amount as typed, normalised to a dot ("10.50"); else CommandError."""
+    return _amount(text)
+
+
 def _amount(text: str) -> str:
     match = _AMOUNT.match(text)
     if match is None:
@@ -147,7 +177,17 @@ def _amount(text: str) -> str:
 HELP_TEXT = (
     "EVD by SMS: <PIN> BAL | <PIN> BUY <product> [amount] [phone] | "
     "<PIN> ELEC <meter> <amount> [phone] | <PIN> RCH <number> <amount> | <PIN> LAST | "
-    "<PIN> PIN <new> <new> | <PIN> FUND <amount> <ref>"
+    "<PIN> PIN <new> <new> | <PIN> FUND <amount> <ref> | "
+    "<PIN> BILL <biller> <customer no> [amount]"
 )
 
-__all__ = ["HELP_TEXT", "KEYWORDS", "Command", "CommandError", "normalize_phone", "parse"]
+__all__ = [
+    "BILL_USAGE",
+    "HELP_TEXT",
+    "KEYWORDS",
+    "Command",
+    "CommandError",
+    "normalize_phone",
+    "parse",
+    "parse_amount",
+]

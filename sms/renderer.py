@@ -84,6 +84,20 @@ def error_text(error: BaseException) -> str:
     return "Sorry, that failed. Nothing was sold. Try again later."
 
 
+def _provider_head(sold: Any) -> str:
+    """What a provider sale's answer starts with: the service, its target, the amount
+    and our order id (the reference to ask its status with)."""
+    amount, order_id = sold.amount.format(), sold.order_id
+    if sold.service == "bill":
+        return f"Bill {sold.target} {amount} {order_id}"
+    if sold.service == "dmt":  # the amount charged is the amount sent + the fee
+        account = str(sold.params.get("account", ""))[-4:]
+        sent = Money(int(sold.params.get("amount", sold.amount.amount)), sold.amount.currency)
+        fee = sold.amount - sent
+        return f"Transfer {sent.format()} + fee {fee.format()} to a/c ..{account} {order_id}"
+    return f"Recharge {sold.target} {amount} {order_id}"
+
+
 class SmsRenderer:
     channel = "sms"
 
@@ -112,11 +126,12 @@ class SmsRenderer:
         return text(error_text(error), REFUSED)
 
     def provider_sale(self, request: Any, sold: Any) -> StoredResponse:
-        """A recharge (RCH): done, refused and refunded, or pending (not stored; the final
-        result follows by SMS)."""
-        head = f"Recharge {sold.target} {sold.amount.format()} {sold.order_id}"
+        """A recharge (RCH), a bill payment (BILL, USSD) or a transfer (USSD): done,
+        refused and refunded, or pending (not stored; the final result follows by SMS)."""
+        head = _provider_head(sold)
         if sold.state == "success":
-            ref = f" Ref {sold.operator_ref}" if sold.operator_ref else ""
+            ref_name = "UTR" if sold.service == "dmt" else "Ref"
+            ref = f" {ref_name} {sold.operator_ref}" if sold.operator_ref else ""
             return text(f"{head} done.{ref}{_available(sold.available)}")
         if sold.state == "failed":
             return text(f"{head} failed: {sold.message[:60]}. Refunded.", REFUSED)

@@ -11,6 +11,9 @@ most 182 characters.
     6 > amount > reference > 1 confirm   -> a fund request to the parent node (issue 13 §3)
     7 > number > amount > 1 confirm  -> PIN-less recharge (shown when providers are wired;
                                         a pending one's result follows by SMS)
+    8 > category > biller > each parameter > mobile > [amount] > PIN  -> a bill payment
+    9 > sender > beneficiary > amount > PIN                          -> a money transfer
+                                        (ussd/provider_menus.py; shown when wired)
 
 Idempotent on (session id, text): every screen is kept under the request key (channel
 "ussd", the merchant's client id, "ussd:<session>:<hash of the text, PINs masked>"), so a
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sms.renderer import SmsRenderer, error_text, fund_request_text
+from ussd.provider_menus import MenuCall, ProviderMenus, pin_confirmed_menus
 from utilities.interface import MeterQuery, Purchase
 from vending.auth import Principal
 from vending.errors import InvalidRequest, VendingError
@@ -55,12 +59,15 @@ def end(screen: str) -> str:
 
 
 def masked(inputs: list[str]) -> list[str]:
-    """The inputs with every PIN replaced (the login PIN; a new PIN and its repeat)."""
+    """The inputs with every PIN replaced (the login PIN; a new PIN and its repeat; the PIN
+    confirming a bill payment or a transfer)."""
     shown = list(inputs)
     if shown:
         shown[0] = "#"
     if len(shown) > 2 and shown[1] == "5":
         shown[2:] = ["#"] * len(shown[2:])
+    if len(shown) > 2 and shown[1] in pin_confirmed_menus():
+        shown[2:] = ["#" if given == inputs[0] else given for given in shown[2:]]
     return shown
 
 
@@ -124,6 +131,10 @@ class UssdChannel:
         self._session_seconds = session_seconds
         self._welcome = welcome
         self.renderer = UssdRenderer()
+        self._provider_menus = ProviderMenus(
+            services, con=con, end=end, confirm_pin=self._confirm_pin,
+            timed_out=self._timed_out, context=self._context, renderer=self.renderer,
+        )  # fmt: skip
 
     def _key(self, principal: Principal, session_id: str, inputs: list[str]) -> RequestKey:
         shown = "*".join(masked(inputs))
@@ -172,6 +183,17 @@ class UssdChannel:
         kept = await self._services.answers.keep(key, principal, _keep(screen))
         return kept.response.body.decode("utf-8")
 
+    async def _confirm_pin(self, msisdn: str, pin: str) -> str | None:
+        """None: the merchant's PIN (throttled like the session's); else why not."""
+        if not PIN_PATTERN.match(pin):
+            return "A PIN is 4 to 6 digits. Nothing was paid."
+        checked = await self._merchants.check_pin(msisdn, pin)
+        if checked.outcome == "locked":
+            return "Too many wrong PINs: selling is locked for now."
+        if checked.principal is None:
+            return f"Wrong PIN. {checked.tries_left} tries left. Nothing was paid."
+        return None
+
     async def _timed_out(self, principal: Principal, session_id: str) -> bool:
         start = self._key(principal, session_id, [])
         record = await self._merchants.stored_request(principal, start.request_id)
@@ -202,11 +224,17 @@ class UssdChannel:
         key: RequestKey,
     ) -> tuple[str, bool]:
         choice, rest = (inputs[1], inputs[2:]) if len(inputs) > 1 else ("", [])
+        offered = self._provider_menus.offered()
+        at = MenuCall(principal, session_id, msisdn, key)
         if not choice:
-            recharge = "\n7 Recharge" if self._services.recharge is not None else ""
-            return con(MAIN_MENU + recharge), False
+            recharge = ["7 Recharge"] if self._services.recharge is not None else []
+            return con("\n".join([MAIN_MENU, *recharge, *offered])), False
         if choice == "7" and self._services.recharge is not None:
             return await self._recharge(principal, session_id, rest, key)
+        if choice == "8" and "8 Pay bill" in offered:
+            return await self._provider_menus.bill(at, rest)
+        if choice == "9" and "9 Send money" in offered:
+            return await self._provider_menus.transfer(at, rest)
         if choice == "1":
             return await self._airtime(principal, session_id, rest, key)
         if choice == "2":

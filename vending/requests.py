@@ -224,6 +224,21 @@ def abandoned_requests(
     return found
 
 
+def kept_request(txn: Txn, keyring: Keyring, request_pk: int) -> PendingRequest | None:
+    """A request whose credential-free body is still kept (answered for now, its final
+    answer to come: see ``idempotency.complete(keep_body=True)``), else None."""
+    row = txn.execute(select(requests).where(requests.c.id == request_pk)).first()
+    if row is None or row.pending_body is None:
+        return None
+    body = keyring.decrypt(txn, row.pending_key_id, row.pending_body, aad=_body_aad(row.id))
+    claim = Claim(row.id, row.client_id, row.request_id)
+    return PendingRequest(claim, row.channel, row.operation, row.received_at, body)
+
+
+def forget_body(txn: Txn, request_pk: int) -> None:
+    txn.execute(_FORGET_BODY, {"p_request_pk": request_pk})
+
+
 def forget_claim(txn: Txn, claim: Claim) -> bool:
     """Drop a pending claim that made no change (nothing to answer it with): the request
     counts as never processed, so a retry is processed afresh. True if dropped."""

@@ -12,6 +12,8 @@
 * ``POST /cancel`` ``{"pnr", "requested_at" (ISO UTC)}`` -> ``{"status": "SUCCESS",
   "refund" (paise), "charge" (paise), "message"}`` by the partner's rules, or FAILED
 * ``POST /release`` ``{"hold_id"}`` -> ``{"status": "RELEASED"}`` (seats back on sale)
+* callback ``POST`` to us (``/callbacks/<partner>``, signed ``X-Signature``): the ``/book``
+  answer's shape with ``order_id`` (our booking reference) when a pending booking is final
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 
 from catalogue.adapters import recharge_json
 from catalogue.adapters.recharge_json import ProtocolError, _load, _text
-from catalogue.interface import ProviderResult, Trip, TripHold
+from catalogue.interface import CallbackNotice, ProviderResult, Trip, TripHold
 from vending.money import Money
 
 
@@ -69,6 +71,11 @@ def parse_hold(body: bytes, currency: str = "INR") -> TripHold | str:
 
 def parse_booking(body: bytes) -> ProviderResult:
     return recharge_json.parse_result(body, ref_field="pnr", detail_fields=("ticket_no",))
+
+
+def parse_callback(body: bytes) -> CallbackNotice:
+    """A partner's push of a booking's outcome (the order id is our booking reference)."""
+    return recharge_json.parse_callback(body, parse_booking)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from catalogue.adapters import insurance_json
+from catalogue.adapters import insurance_json, travel_json
 from catalogue.adapters.aeps_client import AepsJsonClient
 from catalogue.adapters.bbps_client import BbpsXmlClient
 from catalogue.adapters.dmt_client import DmtJsonClient
@@ -25,6 +25,7 @@ from vending.keyring import Keyring
 CALLBACK_PARSERS = {
     "recharge-json": parse_callback,
     "insurance-json": insurance_json.parse_callback,
+    "travel-json": travel_json.parse_callback,
 }
 
 

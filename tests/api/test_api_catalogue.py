@@ -34,6 +34,18 @@ def inr(paise: int) -> Money:
 class Partner(ScriptedProvider):
     """The scripted provider, also an insurer and a bus partner."""
 
+    complaints_down = False
+
+    def complain(self, order_id: str, provider_ref: Any, kind: str, description: str) -> Any:
+        from twisted.internet.defer import fail
+
+        from catalogue.interface import ProviderUnavailable
+
+        if self.complaints_down:
+            return fail(ProviderUnavailable("network down"))
+        self.complained = getattr(self, "complained", 0) + 1
+        return super().complain(order_id, provider_ref, kind, description)
+
     def quote(self, plan: str, sum_insured: Money, age: int, term: int) -> Any:
         return succeed(InsuranceQuote("Q1", plan, inr(52_000), sum_insured, 30))
 
@@ -133,6 +145,46 @@ def test_pending_recharge_is_202_then_pushed_to_the_webhook(shop: Any) -> None:
     assert again.status == 201 and again.json()["operator_ref"] == "OPR9"
 
 
+def test_a_complaint_is_registered_once_per_idempotency_key(shop: Any) -> None:
+    from sqlalchemy import func, select
+
+    from catalogue.tables import bill_complaints
+
+    api, provider, key = shop
+    client = api.client
+    fetch = {"biller_id": "BESCOM000KAR01", "mobile": "9810012340",
+             "params": {"Customer ID": "1234567890"}}  # fmt: skip
+    ref_id = client.post("/bills/fetch", fetch, key=key).json()["ref_id"]
+    paid = client.post("/bills/payments", {"biller_id": "BESCOM000KAR01", "amount": "1540.00",
+                                           "mobile": "9810012340", "ref_id": ref_id},
+                       key=key, idempotency_key=idem("cb1"))  # fmt: skip
+    assert paid.status == 201, paid.body
+    body = {"order_id": paid.json()["order_id"], "type": "TRANSACTION", "description": "late"}
+
+    def complaints() -> int:
+        return api.xml.database.run_txn(
+            "count", lambda txn: txn.execute(select(func.count()).select_from(bill_complaints))
+            .scalar_one())  # fmt: skip
+
+    missing = client.post("/bills/complaints", body, key=key)
+    assert missing.status == 400 and missing.problem_type is not None
+    provider.complaints_down = True  # the network did not take it: nothing kept
+    down = client.post("/bills/complaints", body, key=key, idempotency_key=idem("k1"))
+    assert down.status >= 500 or down.problem_type is not None
+    assert complaints() == 0 and getattr(provider, "complained", 0) == 0
+    provider.complaints_down = False
+    first = client.post("/bills/complaints", body, key=key, idempotency_key=idem("k1"))
+    assert first.status == 201 and first.json()["status"] == "ASSIGNED", first.body
+    again = client.post("/bills/complaints", body, key=key, idempotency_key=idem("k1"))
+    assert (again.status, again.body) == (first.status, first.body)
+    assert provider.complained == 1 and complaints() == 1
+    other = client.post("/bills/complaints", {**body, "description": "wrong amount"}, key=key,
+                        idempotency_key=idem("k1"))  # fmt: skip
+    assert other.status == 422 and other.problem_type == "idempotency-key-reused"
+    assert other.headers.get("content-type") == "application/problem+json"
+    assert provider.complained == 1 and complaints() == 1
+
+
 def test_bills_transfers_insurance_travel(shop: Any) -> None:
     api, _provider, key = shop
     client = api.client
@@ -148,7 +200,7 @@ def test_bills_transfers_insurance_travel(shop: Any) -> None:
     assert paid.status == 201 and paid.json()["service"] == "bill"
     complaint = client.post("/bills/complaints", {"order_id": paid.json()["order_id"],
                                                   "type": "TRANSACTION", "description": "late"},
-                            key=key)  # fmt: skip
+                            key=key, idempotency_key=idem("cmp1"))  # fmt: skip
     assert complaint.status == 201 and complaint.json()["status"] == "ASSIGNED"
     cid = complaint.json()["complaint_id"]
     assert client.get(f"/bills/complaints/{cid}", key=key).json()["status"] == "RESOLVED"

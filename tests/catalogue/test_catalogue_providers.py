@@ -124,6 +124,7 @@ def sims(live_reactor: Any) -> Iterator[dict[str, SimProcess]]:
         )  # fmt: skip
         started["buses"] = start_simulator(
             "travel", "--secret-env", "BUS_SECRET", "--hang", "30",
+            "--callback-url", f"http://127.0.0.1:{callback_port}/buses",
             env={"BUS_SECRET": (SECRET + b"buses").decode()},
         )  # fmt: skip
         started["_callbacks"] = holder  # type: ignore[assignment]
@@ -177,11 +178,13 @@ class Live:
             assert done.wait_for(lambda: self.order(order_id).state != "pending", timeout)
         return self.order(order_id)
 
-    def callback(self, body: bytes, signature: str, source: str = "127.0.0.1") -> tuple[int, str]:
+    def callback(
+        self, body: bytes, signature: str, source: str = "127.0.0.1", provider: str = "alpha"
+    ) -> tuple[int, str]:
         conn = http.client.HTTPConnection(
             "127.0.0.1", self.sims["_callbacks"].port, timeout=10, source_address=(source, 0)
         )
-        conn.request("POST", "/alpha", body, {"X-Signature": signature})
+        conn.request("POST", f"/{provider}", body, {"X-Signature": signature})
         response = conn.getresponse()
         return response.status, response.read().decode()
 
@@ -610,4 +613,117 @@ def test_travel_hold_expires_and_failed_booking_refunds(live: Live) -> None:
     assert answer(live.call(service.book(context(who, body="b41"), refused["ref"],
                                          TravelRenderer())))["state"] == "failed"  # fmt: skip
     assert vendor_balance(live.db) == START
+    ledger_ok(live.db)
+
+
+# --- travel partner callbacks ------------------------------------------------------------------
+
+
+class PushingTravelRenderer(TravelRenderer):
+    """The test's travel answers, as a channel whose requests can be loaded back (a late
+    final answer) and whose client has a webhook (the push)."""
+
+    def __init__(self, key_id: int) -> None:
+        self.key_id = key_id
+
+    def load(self, body: bytes) -> Any:
+        return __import__("json").loads(body)
+
+    def webhook(self, request: Any, request_id: str, response: Any) -> Any:
+        state = __import__("json").loads(response.body)["state"]
+        return self.key_id, f"booking.{state}", response.body.decode()
+
+
+def _pending_booking(live: Live, request_id: str) -> tuple[Any, Any, dict, int]:
+    """A travel service pushing its late results, a seat held and booked "pending" (the
+    first passenger's age ends in 2): (service, the book context, the booking, paid)."""
+    from datetime import timedelta
+
+    from vending.services.provider_push import ResultPush
+    from vending.services.travel import HoldRequest, TravelSales
+
+    renderer = PushingTravelRenderer(_push_world(live))
+    keyring = live.fulfilment._keyring
+    service = TravelSales(AsyncDatabase(live.reactor, live.db), keyring, utcnow,
+                          live.fulfilment.clients, renderers=Renderers({"json": renderer}),
+                          push=ResultPush(keyring, "5555"))  # fmt: skip
+    live.fulfilment.callback_sinks["TB"] = service.apply_callback
+    who, day = principal(live.db), (utcnow() + timedelta(days=3)).date()
+    trip = live.call(service.search(who, "Mysuru", "Kochi", day))[0]
+    request = HoldRequest(context(who, body=f"hold-{request_id}"), trip.trip_id, ["5"],
+                          [{"name": "Kavya Iyer", "age": 32}], "9876500012",
+                          ("Mysuru", "Kochi", day))  # fmt: skip
+    held = answer(live.call(service.hold(request, renderer)))
+    assert held["state"] == "held", held
+    book_ctx = context(who, request_id, body="book")
+    booking = answer(live.call(service.book(book_ctx, held["ref"], renderer)))
+    assert booking["state"] == "booking", booking  # pending at the partner: money held
+    paid = 65_000 - 65_000 * 300 // 10_000
+    assert vendor_balance(live.db) == START - paid and suspense_balance(live.db) == paid
+    return service, (book_ctx, renderer), booking, paid
+
+
+@pytest.mark.parametrize(("status", "state"), [("SUCCESS", "booked"), ("FAILED", "failed")])
+def test_travel_pending_then_partner_callback(live: Live, status: str, state: str) -> None:
+    """A booking pending at the partner; the partner's signed callback (the simulator,
+    completed through its control endpoint) finishes it: booked and settled, or failed and
+    the whole fare refunded (the partner's rule for a booking it refused); the book
+    request's answer replaced by the final one; the webhook and the SMS pushed."""
+    service, (book_ctx, renderer), booking, paid = _pending_booking(live, f"bk-{status}")
+    assert _pushed(live, f"bk-{status}") == ([], [])  # nothing pushed while pending
+    told = live.sims["buses"].control("complete", order_id=booking["ref"], status=status)
+    assert told == {"callback": 200}
+    final = live.call(service.booking(principal(live.db), booking["ref"], ask=False))
+    assert final.state == state
+    if state == "booked":
+        assert final.pnr and final.pnr.startswith("PNR")
+        assert vendor_balance(live.db) == START - paid and suspense_balance(live.db) == 0
+    else:
+        assert vendor_balance(live.db) == START and suspense_balance(live.db) == 0
+    replay = answer(live.call(service.book(book_ctx, booking["ref"], renderer)))
+    assert replay["state"] == state  # the stored answer is the final one now
+    hooks, sms = _pushed(live, f"bk-{status}")
+    assert hooks == [f"booking.{state}"]
+    merchant = [("result", "919812300001")]
+    assert sms == ([*merchant, ("result", "919876500012")] if state == "booked" else merchant)
+    ledger_ok(live.db)
+
+
+def test_travel_duplicate_forged_and_unknown_callbacks_change_nothing(live: Live) -> None:
+    import json as json_module
+
+    service, _book, booking, paid = _pending_booking(live, "bk-forged")
+    done = {"status": "SUCCESS", "order_id": booking["ref"], "txn_id": "SIM1", "pnr": "PNRX1",
+            "ticket_no": "TKT-1", "code": "000", "message": "Booked"}  # fmt: skip
+    raw = json_module.dumps(done).encode()
+    secret = SECRET + b"buses"
+    good = sign(secret, raw)
+    forged = (
+        live.callback(raw, "0" * 64, provider="buses"),
+        live.callback(raw, sign(SECRET + b"alpha", raw), provider="buses"),  # another's secret
+        live.callback(raw, good, source="127.0.0.2", provider="buses"),
+    )
+    assert [code for code, _result in forged] == [401, 401, 403]
+    assert live.call(service.booking(principal(live.db), booking["ref"], ask=False)).state == (
+        "booking"
+    )
+    assert suspense_balance(live.db) == paid
+    unknown = json_module.dumps({**done, "order_id": "TB000000000099999999"}).encode()
+    assert live.callback(unknown, sign(secret, unknown), provider="buses") == (
+        200, '{"result": "unknown_order"}',
+    )  # fmt: skip
+    wrong = json_module.dumps({**done, "message": "from alpha"}).encode()
+    assert live.callback(wrong, sign(SECRET + b"alpha", wrong)) == (
+        200, '{"result": "wrong_provider"}',
+    )  # fmt: skip
+    assert live.callback(raw, good, provider="buses") == (200, '{"result": "applied"}')
+    assert live.callback(raw, good, provider="buses") == (200, '{"result": "duplicate"}')
+    failed = json_module.dumps({**done, "status": "FAILED", "code": "FAI"}).encode()
+    assert live.callback(failed, sign(secret, failed), provider="buses") == (
+        200, '{"result": "already_final"}',
+    )  # fmt: skip
+    final = live.call(service.booking(principal(live.db), booking["ref"], ask=False))
+    assert final.state == "booked" and final.pnr == "PNRX1"
+    assert vendor_balance(live.db) == START - paid and suspense_balance(live.db) == 0
+    assert _pushed(live, "bk-forged")[0] == ["booking.booked"]  # pushed once
     ledger_ok(live.db)

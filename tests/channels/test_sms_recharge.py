@@ -4,16 +4,11 @@ status poll closes the order (and available by the order's status on every chann
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 from channel_support import ChannelWorld
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "catalogue"))
-
-from catalogue_support import ScriptedProvider, attach_provider_sales, seed_shop
+from provider_shop import ScriptedProvider, close_by_poll, open_shop
 
 from catalogue.interface import Outcome, ProviderResult
 from vending.money import Money
@@ -23,18 +18,7 @@ SHOP, SHOP_PHONE, SHOP_PIN = "6004708000888", "919812300001", "5678"
 
 @pytest.fixture
 def shop(world: ChannelWorld) -> tuple[ChannelWorld, ScriptedProvider]:
-    xml = world.xml
-    now = xml.clock()
-
-    xml.database.run_txn(
-        "seed_sms_recharge", seed_shop, xml.keyring, SHOP, (("RCH-AIRTEL", "AT"),), now
-    )
-    world.wait(world.sms.merchants.register(SHOP_PHONE, SHOP, "till", SHOP_PIN))
-    world.sentinel.register(SHOP_PIN)
-    provider = ScriptedProvider("alpha")
-    attach_provider_sales(xml.server.services, xml.database, xml.keyring, xml.clock,
-                          xml.reactor, {"alpha": provider})  # fmt: skip
-    return world, provider
+    return world, open_shop(world, SHOP, SHOP_PHONE, SHOP_PIN, (("RCH-AIRTEL", "AT"),))
 
 
 def test_recharge_by_sms_done_and_refused(shop: Any) -> None:
@@ -55,10 +39,8 @@ def test_pending_recharge_result_is_pushed_by_sms(shop: Any) -> None:
     order_id = pending.split()[3]
     # The gateway's retry of the same MO gets the same pending answer, never a second sale.
     assert world.mo(f"{SHOP_PIN} RCH 9810012342 199", sender=SHOP_PHONE, message_id="m1") == pending
-    provider.statuses[order_id] = ProviderResult(Outcome.SUCCESS, "X", "OPR9")
-    world.advance(1.0)  # the status poll closes the order: the result SMS is queued
-    world.deliver()
-    texts = world.gateway.texts_to(SHOP_PHONE)
+    done = ProviderResult(Outcome.SUCCESS, "X", "OPR9")
+    texts = close_by_poll(world, provider, order_id, done, SHOP_PHONE)
     assert any(t.startswith(f"Recharge {order_id} for 9810012342") and "SUCCESSFUL ref OPR9" in t
                for t in texts), texts  # fmt: skip
     assert any("SUCCESSFUL" in t for t in world.gateway.texts_to("919810012342"))

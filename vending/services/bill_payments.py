@@ -5,6 +5,7 @@ answer; refund only on a final FAILED; never paid twice while pending)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -18,6 +19,8 @@ from vending.auth import Principal, revalidate
 from vending.errors import InvalidRequest
 from vending.money import Money
 from vending.products import get_product
+from vending.requests import Claim, Processed, RequestKey, StoredResponse
+from vending.services import idempotency
 from vending.services.context import Clock, RequestContext, TxnRunner
 from vending.services.rendering import ChannelRenderer
 from vending.services.results import Outcome
@@ -62,6 +65,37 @@ class BillPayments:
 
     async def billers(self, category: str | None = None) -> list[bbps.Biller]:
         return await self._runner.run("billers", bbps.list_billers, category)
+
+    async def biller(self, biller_id: str) -> bbps.Biller:
+        return await self._runner.run("biller", bbps.get_biller, biller_id)
+
+    @staticmethod
+    def check_param(biller: bbps.Biller, index: int, value: str) -> str | None:
+        """The biller's ``index``-th customer parameter checked in its format (None: an
+        optional one left out): a channel asking for them one at a time."""
+        return bbps.check_param(biller, biller.params[index], value)
+
+    @staticmethod
+    def check_mobile(mobile: str) -> str:
+        """The customer's mobile number (10 digits starting 6-9), else InvalidRequest."""
+        return bbps.check_mobile(mobile)
+
+    @staticmethod
+    def check_amount(biller: bbps.Biller, bill: Money | None, amount: Money) -> None:
+        """The biller's amount rule against the fetched bill (if any)."""
+        bbps.check_amount(biller.amount_rule, bill, amount)
+
+    async def open_fetch(
+        self, principal: Principal, biller_id: str, params: dict[str, str]
+    ) -> bbps.BillFetch | None:
+        """The vendor's newest unexpired fetch of this customer's bill (the reference a
+        menu fetched a few screens before), else None."""
+        now = self._clock()
+
+        def find(txn: Txn) -> bbps.BillFetch | None:
+            return bbps.latest_fetch(txn, biller_id, principal.vendor_id, params, now)
+
+        return await self._runner.run("bill_open_fetch", find)
 
     async def fetch(self, request: BillFetchRequest) -> bbps.BillFetch:
         """Fetch the customer's bill from the network (the first provider that answers)."""
@@ -163,40 +197,81 @@ class BillPayments:
         self, principal: Principal, order_id: str, kind: str, description: str
     ) -> ComplaintAck:
         """Register a complaint about a payment with the network that took it."""
-        if kind not in bbps.COMPLAINT_KINDS:
-            raise InvalidRequest(f"complaint type: one of {', '.join(bbps.COMPLAINT_KINDS)}")
-        if not description.strip():
-            raise InvalidRequest("a complaint needs a description")
+        _check_complaint(kind, description)
+        order = await self._runner.run("bill_complaint_order", self._mine, principal, order_id)
+        ack = await self._ask(order, kind, description)
+        await self._runner.run(
+            "bill_complaint_store", self._store_complaint, order, kind, description, ack,
+            self._clock(),
+        )  # fmt: skip
+        return ack
 
-        def mine(txn: Txn) -> Order:
-            revalidate(txn, principal)
-            order = get_order(txn, order_id)
-            vendor = txn.execute(
-                sales.select()
-                .with_only_columns(sales.c.vendor_id)
-                .where(sales.c.id == order.sale_id)
-            ).scalar_one()
-            if vendor != principal.vendor_id or order.service != "bill" or not order.provider:
-                raise UnknownOrder(f"no bill payment {order_id!r}")
-            return order
+    async def complain_once(
+        self,
+        key: RequestKey,
+        principal: Principal,
+        order_id: str,
+        kind: str,
+        description: str,
+        render: Callable[[ComplaintAck], StoredResponse],
+    ) -> Processed:
+        """:meth:`complain` through the idempotency path: the key claimed (with the order
+        checked) -> the network asked -> the complaint recorded and ``render(ack)`` stored
+        under the key, one transaction. A retry gets the stored answer (one complaint); the
+        key reused for another complaint is refused; a network that did not take it leaves
+        nothing behind (the claim dropped: the same key may be sent again)."""
+        _check_complaint(kind, description)
+        keyring = self._fulfilment.keyring
+        now = self._clock()
 
-        order = await self._runner.run("bill_complaint_order", mine)
+        def start(txn: Txn) -> tuple[Claim, Order] | StoredResponse:
+            claimed = idempotency.claim(txn, keyring, key, principal, now=now)
+            if isinstance(claimed, StoredResponse):
+                return claimed
+            return claimed, self._mine(txn, principal, order_id)
+
+        started = await self._runner.run("bill_complaint_claim", start)
+        if isinstance(started, StoredResponse):
+            return Processed(started, replayed=True)
+        claimed, order = started
+        try:
+            ack = await self._ask(order, kind, description)
+        except Exception:
+            await self._runner.run("bill_complaint_give_up", idempotency.give_up, claimed)
+            raise
+
+        def finish(txn: Txn) -> Processed:
+            at = self._clock()
+            self._store_complaint(txn, order, kind, description, ack, at)
+            return idempotency.complete(txn, keyring, claimed, render(ack), now=at)
+
+        return await self._runner.run("bill_complaint_store", finish)
+
+    def _mine(self, txn: Txn, principal: Principal, order_id: str) -> Order:
+        """The vendor's bill payment taken by a network (else unknown)."""
+        revalidate(txn, principal)
+        order = get_order(txn, order_id)
+        vendor = txn.execute(
+            sales.select().with_only_columns(sales.c.vendor_id).where(sales.c.id == order.sale_id)
+        ).scalar_one()
+        if vendor != principal.vendor_id or order.service != "bill" or not order.provider:
+            raise UnknownOrder(f"no bill payment {order_id!r}")
+        return order
+
+    async def _ask(self, order: Order, kind: str, description: str) -> ComplaintAck:
         client = self._fulfilment.clients.get(order.provider or "")
         if client is None or not hasattr(client, "complain"):
             raise ProviderError("the network that took this payment takes no complaints here")
-        ack = await client.complain(order.order_id, order.provider_ref, kind, description)  # type: ignore[attr-defined]
-        now = self._clock()
-        await self._runner.run(
-            "bill_complaint_store",
-            bbps.record_complaint,
-            complaint_id=ack.complaint_id,
-            order_pk=order.pk,
-            kind=kind,
-            description=description,
-            status=ack.status,
-            now=now,
-        )
-        return ack
+        return await client.complain(order.order_id, order.provider_ref, kind, description)  # type: ignore[attr-defined,no-any-return]
+
+    def _store_complaint(
+        self, txn: Txn, order: Order, kind: str, description: str, ack: ComplaintAck,
+        now: datetime,
+    ) -> None:  # fmt: skip
+        bbps.record_complaint(
+            txn, complaint_id=ack.complaint_id, order_pk=order.pk, kind=kind,
+            description=description, status=ack.status, now=now,
+        )  # fmt: skip
 
     async def complaint_status(self, principal: Principal, complaint_id: str) -> ComplaintAck:
         def find(txn: Txn) -> Order:
@@ -216,6 +291,13 @@ class BillPayments:
             self._clock(),
         )
         return ack
+
+
+def _check_complaint(kind: str, description: str) -> None:
+    if kind not in bbps.COMPLAINT_KINDS:
+        raise InvalidRequest(f"complaint type: one of {', '.join(bbps.COMPLAINT_KINDS)}")
+    if not description.strip():
+        raise InvalidRequest("a complaint needs a description")
 
 
 __all__ = ["BillFetchRequest", "BillPaymentRequest", "BillPayments"]

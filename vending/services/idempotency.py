@@ -33,6 +33,7 @@ from vending.errors import IdempotencyConflict, RequestInProgress
 from vending.keyring import Keyring
 from vending.requests import (
     Claim,
+    PendingRequest,
     Processed,
     RequestKey,
     RequestRecord,
@@ -40,7 +41,10 @@ from vending.requests import (
     claim_request,
     find_request,
     find_request_by_pk,
+    forget_body,
+    forget_claim,
     keep_pending_body,
+    kept_request,
     replace_response,
     store_response,
 )
@@ -117,10 +121,18 @@ def keep_answer(
 
 
 def complete(
-    txn: Txn, keyring: Keyring, claimed: Claim, response: StoredResponse, *, now: datetime
+    txn: Txn,
+    keyring: Keyring,
+    claimed: Claim,
+    response: StoredResponse,
+    *,
+    now: datetime,
+    keep_body: bool = False,
 ) -> Processed:
     """Store the answer of a request claimed earlier (:func:`claim`), unless one is stored
-    already (then that one wins and is returned, ``replayed``)."""
+    already (then that one wins and is returned, ``replayed``). ``keep_body``: an answer
+    for now (an outcome still in doubt upstream); the request's kept body stays until
+    :func:`replace_interim` stores its final answer."""
     existing = find_request(
         txn, keyring, client_id=claimed.client_id, request_id=claimed.request_id
     )
@@ -133,9 +145,31 @@ def complete(
         response.body,
         http_status=response.http_status,
         now=now,
-        pending=True,
+        pending=not keep_body,
     )
     return Processed(response, replayed=False)
+
+
+def interim(txn: Txn, keyring: Keyring, request_pk: int) -> PendingRequest | None:
+    """A request answered for now (``complete(keep_body=True)``) with its kept body."""
+    return kept_request(txn, keyring, request_pk)
+
+
+def replace_interim(
+    txn: Txn, keyring: Keyring, kept: PendingRequest, response: StoredResponse, *, now: datetime
+) -> Processed:
+    """Store the final answer of a request answered for now, and drop its kept body: every
+    later retry of the key gets ``response``."""
+    replace_response(txn, keyring, kept.claim.request_pk, response, now=now)
+    forget_body(txn, kept.claim.request_pk)
+    return Processed(response, replayed=False)
+
+
+def give_up(txn: Txn, claimed: Claim) -> bool:
+    """Drop a claim whose change could not be made (an upstream that did not take it): the
+    request counts as never processed, so a retry with the same key is processed afresh.
+    True if dropped."""
+    return forget_claim(txn, claimed)
 
 
 def store_if_unanswered(

@@ -75,6 +75,21 @@ class MoneyTransfers:
 
         return await self._runner.run("dmt_sender", view)
 
+    async def beneficiaries(
+        self, principal: Principal, sender_mobile: str
+    ) -> list[transfers.Beneficiary]:
+        def listed(txn: Txn) -> list[transfers.Beneficiary]:
+            revalidate(txn, principal)
+            transfers.get_sender(txn, sender_mobile)
+            return transfers.list_beneficiaries(txn, sender_mobile)
+
+        return await self._runner.run("dmt_beneficiaries", listed)
+
+    @staticmethod
+    def fee(amount: Money) -> Money:
+        """The customer's fee for sending ``amount`` (shown before the transfer)."""
+        return transfers.fee_for(amount)
+
     async def add_beneficiary(
         self, principal: Principal, sender_mobile: str, name: str, account_no: str, ifsc: str
     ) -> transfers.Beneficiary:

@@ -26,8 +26,11 @@ from vending.storage.database import Txn
 
 LABELS = {
     "mobile": "Recharge", "dth": "DTH recharge", "datacard": "Data card recharge",
-    "bill": "Bill payment", "transfer": "Money transfer", "insurance": "Policy",
+    "bill": "Bill payment", "transfer": "Money transfer", "dmt": "Money transfer",
+    "insurance": "Policy", "travel": "Bus ticket",
 }  # fmt: skip
+# Who besides the merchant is told a success: the recharged number, the passenger's contact.
+TOLD_ON_SUCCESS = ("mobile", "travel")
 
 
 def result_text(sold: Any) -> str:
@@ -77,7 +80,7 @@ class ResultPush:
                 select(sms_merchants.c.msisdn).where(sms_merchants.c.vendor_id == vendor_id)
             )
         ]
-        if sold.service == "mobile" and sold.state == "success":
+        if sold.service in TOLD_ON_SUCCESS and sold.state == "success":
             numbers.append(("recipient", "91" + sold.target))
         for purpose, msisdn in numbers:
             sms_outbox.enqueue(

@@ -14,17 +14,26 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from types import SimpleNamespace
 from typing import Any, Protocol
 
 from catalogue import travel
-from catalogue.errors import ProviderError
+from catalogue.errors import ProviderError, UnknownBooking
 from catalogue.fulfilment import NO_ANSWER, first_answer
-from catalogue.interface import Outcome, ProviderResult, ProviderUnavailable, Trip, TripHold
+from catalogue.interface import (
+    CallbackNotice,
+    Outcome,
+    ProviderResult,
+    ProviderUnavailable,
+    Trip,
+    TripHold,
+)
 from catalogue.routing import route
 from catalogue.travel import Booking
 from vending.auth import Principal, revalidate
 from vending.errors import InvalidRequest, RequestInProgress, VendingError
 from vending.keyring import Keyring
+from vending.money import Money
 from vending.products import get_product, price_sale, vendor_commission_bp
 from vending.requests import Claim, Processed, StoredResponse
 from vending.services import idempotency
@@ -40,6 +49,26 @@ class TravelRenderer(Protocol):
     def travel_booking(self, request: Any, booking: Booking) -> StoredResponse: ...
 
     def failure(self, request: Any, error: Exception) -> StoredResponse: ...
+
+
+@dataclass(frozen=True)
+class PushedBooking:
+    """A booking's final result as the result push reads a provider sale."""
+
+    order_id: str
+    service: str
+    state: str
+    target: str
+    amount: Money
+    operator_ref: str | None
+    sale: Any
+
+    @classmethod
+    def of(cls, booking: Booking) -> PushedBooking:
+        state = "success" if booking.state == "booked" else "failed"
+        vendor = SimpleNamespace(vendor_id=booking.vendor_id)
+        return cls(booking.booking_ref, "travel", state, booking.contact, booking.fare,
+                   booking.pnr, vendor)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -64,8 +93,14 @@ class TravelSales:
         scheduler: Any = None,
         sweep_seconds: float = 30.0,
         routing: Any = None,
+        renderers: Any = None,
+        push: Any = None,
     ) -> None:
         self._runner = runner
+        # The channels' renderers (a late final answer replaces the book request's interim
+        # one) and the push of that answer (webhook, SMS: provider_push.ResultPush).
+        self._renderers = renderers
+        self._push = push
         self._keyring = keyring
         self._clock = clock
         self._clients = clients
@@ -226,9 +261,11 @@ class TravelSales:
                renderer: TravelRenderer | None, claimed: Claim | None,
                now: datetime) -> Processed | None:  # fmt: skip
         """The partner's answer to a booking: final -> settled or refunded; pending or
-        unknown -> it stays ``booking`` (money in suspense) until a status query or the
-        sweep finds it final. The book request's answer is the booking as it then stands."""
+        unknown -> it stays ``booking`` (money in suspense) until a callback, a status query
+        or the sweep finds it final. The book request's answer is the booking as it then
+        stands; one still in doubt is an answer for now, replaced (and pushed) when final."""
         booking = travel.get_booking(txn, ref)
+        done = None
         if result.outcome.is_final and booking.state == "booking":
             done = travel.finish_booking(
                 txn, booking, success=result.outcome is Outcome.SUCCESS,
@@ -237,9 +274,49 @@ class TravelSales:
             )  # fmt: skip
             booking = done or travel.get_booking(txn, ref)
         if renderer is None or claimed is None:
+            if done is not None:
+                self._finish_late(txn, done, now)
             return None
         response = renderer.travel_booking(request, booking)
-        return idempotency.complete(txn, self._keyring, claimed, response, now=now)
+        return idempotency.complete(
+            txn, self._keyring, claimed, response, now=now, keep_body=booking.state == "booking"
+        )
+
+    def _finish_late(self, txn: Txn, booking: Booking, now: datetime) -> None:
+        """A booking answered "booking" (pending) is final now: its book request's final
+        answer stored under its key and pushed (webhook, SMS), in this transaction."""
+        if booking.book_request_pk is None or self._renderers is None:
+            return
+        kept = idempotency.interim(txn, self._keyring, booking.book_request_pk)
+        renderer = None if kept is None else self._renderers.get(kept.channel)
+        if kept is None or kept.body is None or not hasattr(renderer, "travel_booking"):
+            return
+        request = renderer.load(kept.body)  # type: ignore[union-attr]
+        response = renderer.travel_booking(request, booking)  # type: ignore[union-attr]
+        idempotency.replace_interim(txn, self._keyring, kept, response, now=now)
+        if self._push is not None:
+            self._push(
+                txn, request=request, claim=kept.claim, response=response,
+                sold=PushedBooking.of(booking), renderer=renderer, now=now,
+            )  # fmt: skip
+
+    def apply_callback(self, txn: Txn, provider_id: int, notice: CallbackNotice,
+                       now: datetime) -> str:  # fmt: skip
+        """A partner's authenticated callback about a booking (``Fulfilment.callback_sinks``
+        under ``TB``): applied once; an unknown booking, another partner's, or one not being
+        booked (already final) changes nothing; the result is logged and recorded."""
+        try:
+            booking = travel.get_booking(txn, notice.order_id)
+        except UnknownBooking:
+            return "unknown_order"
+        if booking.provider_id != provider_id:
+            return "wrong_provider"
+        if booking.state != "booking":
+            return "already_final" if booking.state in travel.FINAL_STATES else "not_booking"
+        if not notice.result.outcome.is_final:
+            return "not_final"
+        self._apply(txn, booking.booking_ref, notice.result, None, None, None, now)
+        return "applied"
 
     async def _partner_of(self, booking: Booking) -> str:
         from catalogue.tables import providers
@@ -361,4 +438,4 @@ class TravelSales:
             self._scheduler.call_later(self._sweep_seconds, self._tick)
 
 
-__all__ = ["HoldRequest", "TravelRenderer", "TravelSales"]
+__all__ = ["HoldRequest", "PushedBooking", "TravelRenderer", "TravelSales"]

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from catalogue.travel import REF_PREFIX
 from utilities.interface import UtilityService
 from vending.auth import Authenticator
 from vending.config import Config
@@ -261,7 +262,7 @@ def build_services(
         transfers=None if fulfilment is None else MoneyTransfers(runner, fulfilment, clock),
         aeps=_aeps_service(runner, keyring, clock, fulfilment),
         insurance=None if fulfilment is None else InsuranceSales(runner, fulfilment, clock),
-        travel=_travel_service(runner, keyring, clock, fulfilment),
+        travel=_travel_service(runner, keyring, clock, fulfilment, renderers),
         deposits=deposits,
         staff_transactions=StaffTransactions(runner, keyring, clock, renderers, staff_policy),
         staff_monitoring=StaffMonitoring(runner, clock),
@@ -293,15 +294,21 @@ def _bulk_service(config: Config, services: Services, keyring: Keyring) -> Any:
     return bulk
 
 
-def _travel_service(runner: TxnRunner, keyring: Keyring, clock: Clock, fulfilment: Any) -> Any:
+def _travel_service(
+    runner: TxnRunner, keyring: Keyring, clock: Clock, fulfilment: Any, renderers: Renderers
+) -> Any:
     """Travel through the wired partners (clients with ``hold``); holds swept on the
-    fulfilment's scheduler (the injected reactor or clock)."""
+    fulfilment's scheduler (the injected reactor or clock); the partners' callbacks about
+    bookings taken through the fulfilment's (authenticated) callback path."""
     if fulfilment is None:
         return None
-    return TravelSales(
+    travel = TravelSales(
         runner, keyring, clock, fulfilment.clients, scheduler=fulfilment.scheduler,
         routing=fulfilment.policy.routing, sweep_seconds=fulfilment.policy.sweep_seconds,
+        renderers=renderers, push=fulfilment.push,
     )  # fmt: skip
+    fulfilment.callback_sinks[REF_PREFIX] = travel.apply_callback
+    return travel
 
 
 def _aeps_service(runner: TxnRunner, keyring: Keyring, clock: Clock, fulfilment: Any) -> Any:
