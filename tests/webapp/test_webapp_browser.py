@@ -15,28 +15,13 @@ from typing import Any
 import pytest
 from browser_support import PHONE_VIEWPORT, chromium_path
 from live_support import evd
-from webapp_support import Consumer, Live
+from webapp_support import Consumer, Live, watch_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 MERCHANT = ("6004708000090", "cashier1", "demo1234")
 NORMAL_METER = "04100000019"
 SLOW_METER = "04100000092"
-
-
-def _watch(page: Any) -> list[str]:
-    """Console errors and CSP violations of the page (a test asserts there are none)."""
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on(
-        "console",
-        lambda message: (
-            problems.append(message.text)
-            if message.type == "error" or "Content Security Policy" in message.text
-            else None
-        ),
-    )
-    return problems
 
 
 def _consumer_sign_in(page: Any, live: Live, consumer: Consumer) -> None:
@@ -75,7 +60,7 @@ def _home(page: Any) -> str:
 def test_a_consumer_buys_airtime_sees_the_pin_balance_history_and_reprints(
     phone_page: Any, live: Live, new_consumer: Any
 ) -> None:
-    problems = _watch(phone_page)
+    problems = watch_page(phone_page)
     consumer = new_consumer()
     _consumer_sign_in(phone_page, live, consumer)
     assert phone_page.text_content("#balance") == "ZAR 200.00"
@@ -112,7 +97,7 @@ def test_a_consumer_buys_airtime_sees_the_pin_balance_history_and_reprints(
 def test_a_merchant_buys_electricity_after_confirming_the_meter(
     phone_page: Any, live: Live
 ) -> None:
-    problems = _watch(phone_page)
+    problems = watch_page(phone_page)
     _merchant_sign_in(phone_page, live)
     assert phone_page.text_content("#who") == "Corner Cafe · cashier1"
     before = phone_page.text_content("#balance")
@@ -306,7 +291,7 @@ def test_a_script_like_name_is_rendered_as_text(
 def test_a_consumer_redeems_reward_points_once(
     phone_page: Any, live: Live, new_consumer: Any
 ) -> None:
-    problems = _watch(phone_page)
+    problems = watch_page(phone_page)
     consumer = new_consumer()
     _consumer_sign_in(phone_page, live, consumer)
     phone_page.click("#tile-airtime")
@@ -336,7 +321,7 @@ def test_a_consumer_redeems_reward_points_once(
 
 
 def test_a_merchant_asks_for_funds_and_sees_the_approval(phone_page: Any, live: Live) -> None:
-    problems = _watch(phone_page)
+    problems = watch_page(phone_page)
     _merchant_sign_in(phone_page, live)
     phone_page.click("#tile-funds")
     phone_page.fill("#fund-amount", "500.00")

@@ -80,3 +80,18 @@ class Consumer:
     msisdn: str
     pin: str
     name: str
+
+
+def watch_page(page: Any) -> list[str]:
+    """Console errors and CSP violations of the page (a test asserts there are none)."""
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on(
+        "console",
+        lambda message: (
+            problems.append(message.text)
+            if message.type == "error" or "Content Security Policy" in message.text
+            else None
+        ),
+    )
+    return problems
