@@ -213,9 +213,32 @@ def test_a_tampered_file_and_a_malformed_row_are_refused(
     _upload(page, base, "malformed.csv.gpg", live.stock_file(broken, secrets_sentinel))
     assert "Refused, nothing imported" in page.inner_text("main")
     assert "line 5" in page.inner_text("#upload-problems")
+    # Bigger than the upload limit (192 KiB by default, under the server's body limit).
+    _upload(page, base, "big.csv.gpg", message + bytes(200 * 1024))
+    assert "larger than 192 KiB" in page.inner_text("main")
     _no_pin(secrets_sentinel, page.content(), "the refusal page")
     assert _sellable(page, base, PRODUCT.code) == before
     refused = live.audit("stock.import_refused")
     assert len(refused) >= 2
     for entry in refused:
         _no_pin(secrets_sentinel, json.dumps(entry, default=str), "an audit record")
+
+
+def test_permission_and_csrf_are_checked_on_the_server(live: StockLive, desktop_page: Any) -> None:
+    from staff.demo import DEMO_DEALER
+
+    base, page = live.base, desktop_page
+    sign_in(page, base, *DEMO_DEALER)
+    # A dealer has no stock.import: no link, and the pages refuse it.
+    page.goto(f"{base}/stock/upload")
+    assert page.inner_text("h1") == "Forbidden"
+    assert "you may not stock import" in page.inner_text("main")
+    stock_file = {"name": "x.gpg", "mimeType": "application/pgp-encrypted", "buffer": b"x"}
+    multipart: dict[str, Any] = {"supplier": "DEMO", "file": stock_file}
+    without_token = page.request.post(f"{base}/stock/upload", multipart=multipart)
+    assert without_token.status == 403 and "did not come from this site" in without_token.text()
+    page.goto(f"{base}/")
+    token = page.evaluate("document.querySelector('input[name=csrf]')?.value") or ""
+    with_token = page.request.post(f"{base}/stock/upload", multipart={**multipart, "csrf": token})
+    assert token and with_token.status == 403 and "you may not" in with_token.text()
+    assert all(e["actor"] != "staff:dealer.a" for e in live.audit("stock.upload"))
