@@ -19,13 +19,12 @@ from typing import Any
 
 import pytest
 from fixed_clock import TODAY
-from live_support import ServerProcess, evd, write_config
+from live_support import ServerProcess, demo_project, run_in_project
 from test_admin_browser import sign_in
 
 from staff.demo import DEMO_ADMIN
 from tools.gen_stock import ProductSpec, generate_rows, render_csv
 from vending import audit
-from vending.storage.database import Database
 from vending.vouchers.gpg import StockGpg
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -46,11 +45,9 @@ class StockLive:
         return self.server.url.rsplit("/xmlvend", 1)[0] + "/admin"
 
     def audit(self, action: str) -> list[dict[str, Any]]:
-        database = Database(f"sqlite:///{self.directory / 'var' / 'evd.db'}", pool_size=1)
-        try:
-            return database.run_txn("test_audit", audit.search, action=action, limit=100)
-        finally:
-            database.close()
+        return run_in_project(
+            self.directory, "test_audit", lambda txn: audit.search(txn, action=action, limit=100)
+        )
 
     def stock_file(self, rows: list[Any], sentinel: Any) -> bytes:
         """``rows`` as the demo supplier sends them: CSV signed with its key and encrypted
@@ -81,7 +78,6 @@ def _stock_users(directory: Path) -> None:
 
     config = load_config(directory / "conf" / "evd.toml")
     keyring = Keyring(load_master_key(config), clock=lambda: NOW)
-    database = Database(f"sqlite:///{directory / 'var' / 'evd.db'}", pool_size=1)
 
     def make(txn: Any) -> None:
         for username, password, secret in (APPROVER, UPLOADER):
@@ -94,18 +90,13 @@ def _stock_users(directory: Path) -> None:
             )  # fmt: skip
             users.store_totp_secret(txn, keyring, user_id=user.id, secret=secret, enabled=True)
 
-    try:
-        database.run_txn("test_approver", make)
-    finally:
-        database.close()
+    run_in_project(directory, "test_stock_users", make)
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StockLive]:
     directory = tmp_path_factory.mktemp("evd-live-stock")
-    config = write_config(directory, '[vouchers]\ngnupg_home = "var/gnupg"\n')
-    evd(config, "db", "upgrade")
-    evd(config, "demo")
+    config = demo_project(directory)
     _stock_users(directory)
     server = ServerProcess.start(config)
     try:

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 from fixed_clock import NOW
-from live_support import ServerProcess, evd, write_config
-from webapp_support import Live, watch_page
+from live_support import ServerProcess, demo_project, evd, run_in_project
+from webapp_support import Live, merchant_sign_in, watch_page
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "catalogue"))
 
@@ -26,7 +26,6 @@ from sim_processes import SimProcess, start_simulator
 
 from vending.money import Money
 from vending.passwords import hash_password
-from vending.storage.database import Database
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -40,7 +39,7 @@ class BillsWorld:
     bbps: SimProcess
 
 
-def _inr_shop(database_file: Path) -> None:
+def _inr_shop(directory: Path) -> None:
     """An INR merchant (the billers' currency) with Rs 10,000 of float and an operator."""
     from vending.vendors import adjust_vendor_balance, create_operator, create_vendor
 
@@ -54,11 +53,7 @@ def _inr_shop(database_file: Path) -> None:
         create_operator(txn, name=operator, password_hash=hash_password(password, log_n=10),
                         vendor_client_id=client_id, now=NOW)  # fmt: skip
 
-    database = Database(f"sqlite:///{database_file}", pool_size=1)
-    try:
-        database.run_txn("test_inr_shop", build)
-    finally:
-        database.close()
+    run_in_project(directory, "test_inr_shop", build)
 
 
 @pytest.fixture(scope="module")
@@ -66,10 +61,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BillsWorld]:
     directory = tmp_path_factory.mktemp("evd-webapp-bills")
     bbps = start_simulator("bbps")
     try:
-        config = write_config(directory)
-        evd(config, "db", "upgrade")
-        evd(config, "demo")
-        _inr_shop(directory / "var" / "evd.db")
+        config = demo_project(directory, "")
+        _inr_shop(directory)
         evd(config, "provider", "add", "bbpsnet", "--protocol", "bbps-xml", "--url", bbps.url)
         for product in ("BBPS-ELECTRICITY", "BBPS-POSTPAID", "BBPS-GAS"):
             evd(config, "provider", "map", product, "bbpsnet", "*")
@@ -80,17 +73,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BillsWorld]:
             server.stop()
     finally:
         bbps.stop()
-
-
-def _sign_in(page: Any, live: Live) -> None:
-    page.goto(live.app)
-    page.click("#tab-merchant")
-    client_id, operator, password = SHOP
-    page.fill("#client-id", client_id)
-    page.fill("#operator", operator)
-    page.fill("#password", password)
-    page.click("#sign-in-merchant")
-    page.wait_for_selector("#balance:not(:text('…'))")
 
 
 def _open_biller(page: Any) -> None:
@@ -115,7 +97,7 @@ def test_fetch_pay_and_receipt_with_the_approval_reference(
     phone_page: Any, world: BillsWorld
 ) -> None:
     problems = watch_page(phone_page)
-    _sign_in(phone_page, world.live)
+    merchant_sign_in(phone_page, world.live, SHOP)
     assert "10000.00" in phone_page.text_content("#balance")
     _open_biller(phone_page)
     _fetch(phone_page, "4000000004")
@@ -145,7 +127,7 @@ def test_fetch_pay_and_receipt_with_the_approval_reference(
 def test_a_bad_customer_number_and_an_unknown_bill_are_shown(
     phone_page: Any, world: BillsWorld
 ) -> None:
-    _sign_in(phone_page, world.live)
+    merchant_sign_in(phone_page, world.live, SHOP)
     _open_biller(phone_page)
     before = world.bbps.control("")["requests"]
     # The biller's format (ten digits) is checked before any call.
@@ -167,7 +149,7 @@ def test_a_pending_payment_shows_the_order_then_the_final_result(
     phone_page: Any, world: BillsWorld
 ) -> None:
     problems = watch_page(phone_page)
-    _sign_in(phone_page, world.live)
+    merchant_sign_in(phone_page, world.live, SHOP)
     _open_biller(phone_page)
     _fetch(phone_page, "4000000002")  # the simulator holds payments of numbers ending 2
     phone_page.wait_for_selector("#bill")

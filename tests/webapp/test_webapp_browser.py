@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from browser_support import PHONE_VIEWPORT, chromium_path
 from live_support import evd
-from webapp_support import Consumer, Live, watch_page
+from webapp_support import Consumer, Live, merchant_sign_in, watch_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -29,17 +29,6 @@ def _consumer_sign_in(page: Any, live: Live, consumer: Consumer) -> None:
     page.fill("#msisdn", consumer.msisdn)
     page.fill("#pin", consumer.pin)
     page.click("#sign-in")
-    page.wait_for_selector("#balance:not(:text('…'))")
-
-
-def _merchant_sign_in(page: Any, live: Live) -> None:
-    page.goto(live.app)
-    page.click("#tab-merchant")
-    client_id, operator, password = MERCHANT
-    page.fill("#client-id", client_id)
-    page.fill("#operator", operator)
-    page.fill("#password", password)
-    page.click("#sign-in-merchant")
     page.wait_for_selector("#balance:not(:text('…'))")
 
 
@@ -98,7 +87,7 @@ def test_a_merchant_buys_electricity_after_confirming_the_meter(
     phone_page: Any, live: Live
 ) -> None:
     problems = watch_page(phone_page)
-    _merchant_sign_in(phone_page, live)
+    merchant_sign_in(phone_page, live, MERCHANT)
     assert phone_page.text_content("#who") == "Corner Cafe · cashier1"
     before = phone_page.text_content("#balance")
     phone_page.click("#tile-electricity")
@@ -141,7 +130,7 @@ def test_a_session_ended_elsewhere_returns_to_sign_in(
 
 
 def test_a_pending_sale_shows_pending_then_its_token(phone_page: Any, live: Live) -> None:
-    _merchant_sign_in(phone_page, live)
+    merchant_sign_in(phone_page, live, MERCHANT)
     phone_page.click("#tile-electricity")
     phone_page.fill("#meter", SLOW_METER)
     phone_page.fill("#amount", "20.00")
@@ -322,7 +311,7 @@ def test_a_consumer_redeems_reward_points_once(
 
 def test_a_merchant_asks_for_funds_and_sees_the_approval(phone_page: Any, live: Live) -> None:
     problems = watch_page(phone_page)
-    _merchant_sign_in(phone_page, live)
+    merchant_sign_in(phone_page, live, MERCHANT)
     phone_page.click("#tile-funds")
     phone_page.fill("#fund-amount", "500.00")
     phone_page.fill("#fund-reference", "APP-TEST-1")

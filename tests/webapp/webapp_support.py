@@ -95,3 +95,15 @@ def watch_page(page: Any) -> list[str]:
         ),
     )
     return problems
+
+
+def merchant_sign_in(page: Any, live: Live, credentials: tuple[str, str, str]) -> None:
+    """Sign in to the app as a merchant's operator (client id, operator, password)."""
+    page.goto(live.app)
+    page.click("#tab-merchant")
+    client_id, operator, password = credentials
+    page.fill("#client-id", client_id)
+    page.fill("#operator", operator)
+    page.fill("#password", password)
+    page.click("#sign-in-merchant")
+    page.wait_for_selector("#balance:not(:text('…'))")

@@ -26,9 +26,8 @@ from typing import Any, TypeVar
 from staff.users import StaffUser
 from vending import audit
 from vending.errors import InvalidRequest
-from vending.money import Money
 from vending.services.approvals import ApprovalKind, FourEyes
-from vending.services.context import Clock, TxnRunner
+from vending.services.context import Clock
 from vending.services.staff import StaffAccess
 from vending.vouchers.importer import ImportSummary, StockImporter
 
@@ -48,31 +47,12 @@ class UploadTooLarge(InvalidRequest):
 
 @dataclass(frozen=True)
 class StockPreview:
-    """What a filed upload will import: no PIN, no serial number."""
+    """What a filed upload will import (the rehearsal's summary: supplier, signer, products
+    with counts and face value, batch numbers; never a PIN or a serial number) and the
+    approval it waits for (0: the configuration let it run at once)."""
 
     approval_id: int
-    supplier_code: str
-    file_name: str
-    file_sha256: str
-    signer_fingerprint: str | None
-    rows: int
-    products: tuple[tuple[str, int, Money], ...]  # code, vouchers, face value
-    batches: tuple[tuple[str, str, int], ...]  # product, batch number, vouchers
-    face_total: Money
-
-
-def preview_of(approval_id: int, summary: ImportSummary) -> StockPreview:
-    return StockPreview(
-        approval_id=approval_id,
-        supplier_code=summary.supplier_code,
-        file_name=summary.file_name,
-        file_sha256=summary.file_sha256,
-        signer_fingerprint=summary.signer_fingerprint,
-        rows=summary.rows,
-        products=tuple((p.product_code, p.rows, p.face_value) for p in summary.products),
-        batches=summary.batch_list,
-        face_total=summary.face_total,
-    )
+    summary: ImportSummary
 
 
 def _safe_name(name: str) -> str:
@@ -85,17 +65,15 @@ def _safe_name(name: str) -> str:
 class StockUploads:
     def __init__(
         self,
-        runner: TxnRunner,
-        clock: Clock,
-        access: StaffAccess,
-        four_eyes: FourEyes,
         importer: StockImporter,
+        four_eyes: FourEyes,
+        access: StaffAccess,
+        clock: Clock,
         *,
         spool: Path,
         max_bytes: int,
         in_thread: InThread[Any],
     ) -> None:
-        self._runner = runner
         self._clock = clock
         self._access = access
         self._four_eyes = four_eyes
@@ -145,12 +123,11 @@ class StockUploads:
             "products": {p.product_code: p.rows for p in summary.products},
             "face_total": summary.face_total.format(),
         }
-        await self._runner.run(
-            "stock_upload_audit",
-            lambda txn: audit.record(
-                txn, actor=actor.actor, action="stock.upload",
-                subject=f"supplier:{summary.supplier_code}", details=details, now=self._clock(),
-            ),
+        subject = f"supplier:{summary.supplier_code}"
+        await self._access.guarded(
+            actor, PERMISSION, subject, "stock_upload_audit",
+            lambda txn: audit.record(txn, actor=actor.actor, action="stock.upload",
+                                     subject=subject, details=details, now=self._clock()),
         )  # fmt: skip
         outcome = await self._four_eyes.submit(
             actor,
@@ -172,9 +149,8 @@ class StockUploads:
             },
             amount=summary.face_total,
         )
-        if outcome.approval is None:  # configured to run at once: imported already
-            return preview_of(0, summary)
-        return preview_of(outcome.approval.id, summary)
+        # No approval: configured to run at once, imported already.
+        return StockPreview(outcome.approval.id if outcome.approval else 0, summary)
 
     async def _refuse_waiting(self, actor: StaffUser, file_sha256: str) -> None:
         for approval in await self._four_eyes.pending(actor, limit=500):
@@ -234,7 +210,7 @@ def build_stock_uploads(
         low_stock_threshold=config.vouchers.low_stock_threshold,
     )  # fmt: skip
     return StockUploads(
-        app.runner, app.services.clock, access, four_eyes, importer,
+        importer, four_eyes, access, app.services.clock,
         spool=config.path(config.vouchers.upload_dir),
         max_bytes=config.vouchers.upload_max_bytes, in_thread=in_thread,
     )  # fmt: skip

@@ -3,10 +3,11 @@
 // the API), fetch the bill where the biller offers it, pay within the biller's amount rule,
 // then the receipt with the network's approval reference, or "pending" until the order's
 // final result. Amounts are handled in minor units (amounts.js).
-import { api, ApiError, NetworkError, newIdempotencyKey } from "./api.js";
+import { api, ApiError, newIdempotencyKey } from "./api.js";
 import { fromMinor, toMinor } from "./amounts.js";
 import { alertBox, field, h, money, on, show, when } from "./dom.js";
 import { followOrder, orderView } from "./orders.js";
+import { payOnce } from "./pay.js";
 
 const MOBILE = /^[6-9][0-9]{9}$/;
 const RULES = {
@@ -182,7 +183,6 @@ function confirmBill(go, biller, customer, bill, minor) {
   const key = newIdempotencyKey();
   const body = { biller_id: biller.biller_id, amount: fromMinor(minor), mobile: customer.mobile, params: customer.params };
   if (bill) body.ref_id = bill.ref_id;
-  let sending = false;
   const error = h("div", { id: "pay-error" });
   const pay = h("button", { type: "button", id: "pay" }, "Pay");
   const currency = bill ? bill.currency : "";
@@ -192,27 +192,13 @@ function confirmBill(go, biller, customer, bill, minor) {
     ["Customer", bill ? bill.customer_name : ""],
     ["Amount", money(fromMinor(minor), currency)],
   ].filter(([, value]) => value);
-  async function send() {
-    if (sending) return;
-    sending = true;
-    pay.disabled = true;
-    error.replaceChildren();
-    try {
-      const answer = await api.payBill(body, key);
-      if (answer.status === 202) return followOrder(go, answer.location, answer.data, answer.retryAfter, "Bill payment");
-      return orderView(go, answer.data, "Bill paid");
-    } catch (failure) {
-      sending = false;
-      pay.disabled = false;
-      if (failure instanceof NetworkError) {
-        pay.textContent = "Try again";
-        error.replaceChildren(alertBox(`${failure.message} The bill will not be paid twice.`));
-      } else {
-        error.replaceChildren(alertBox(failure.message));
-      }
-    }
-  }
-  on(pay, "click", send);
+  payOnce(pay, error, {
+    send: () => api.payBill(body, key),
+    onAnswer: (answer) => (answer.status === 202
+      ? followOrder(go, answer.location, answer.data, answer.retryAfter, "Bill paid")
+      : orderView(go, answer.data, "Bill paid")),
+    retryNote: "The bill will not be paid twice.",
+  });
   show(h("h1", {}, "Confirm payment"),
     h("section", { class: "card" }, h("dl", { id: "confirm" }, lines.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]))),
     bill ? h("p", { class: "muted" }, `Bill fetched, valid until ${when(bill.expires_at)}`) : null,
