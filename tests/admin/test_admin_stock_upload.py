@@ -27,7 +27,7 @@ from voucher_support import (
     GpgKeys,
     bad_signature_message,
     build_stock_world,
-    make_gpg_keys,
+    gpg_keys_in,
 )
 
 from staff import users
@@ -45,12 +45,8 @@ AIR = ProductSpec("AIR-10", "10.00", 16)
 
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GpgKeys]:
-    made = make_gpg_keys(Path(tmp_path_factory.mktemp("upload-gnupg")))
-    try:
+    with gpg_keys_in(Path(tmp_path_factory.mktemp("upload-gnupg"))) as made:
         yield made
-    finally:
-        for home in (made.operator, made.supplier, made.stranger):
-            home.shutdown()
 
 
 @dataclass
