@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from twisted.internet.defer import Deferred, ensureDeferred, succeed
+from twisted.internet.threads import deferToThread
 from twisted.web.resource import Resource
 
 from admin.screens import register_all
@@ -22,6 +23,7 @@ from vending.services.approvals import FourEyes, FourEyesSettings
 from vending.services.catalogue_admin import CatalogueAdmin
 from vending.services.network_admin import NetworkAdmin
 from vending.services.staff import AccessSettings, CallHashing, StaffAccess
+from vending.services.stock_uploads import build_stock_uploads
 
 SEGMENT = b"admin"
 # How often ended and expired sessions are deleted.
@@ -75,7 +77,7 @@ def build_services(app: Any, *, call_hashing: CallHashing | None = None) -> Admi
     catalogue = CatalogueAdmin(
         app.runner, clock, access, expiring_days=config.vouchers.expiring_days
     )
-    return AdminServices(
+    services = AdminServices(
         access=access,
         four_eyes=four_eyes,
         network=network,
@@ -83,6 +85,9 @@ def build_services(app: Any, *, call_hashing: CallHashing | None = None) -> Admi
         app=app,
         clock=clock,
     )
+    # gpg and the import's own transactions block: they run in the reactor's thread pool.
+    services.extra["stock_uploads"] = build_stock_uploads(app, access, four_eyes, deferToThread)
+    return services
 
 
 def build_admin(

@@ -21,6 +21,7 @@ from twisted.web.resource import Resource
 
 from admin import security
 from admin.services import AdminServices
+from admin.uploads import UploadedFile, parse_multipart
 from staff.roles import Forbidden
 from vending.errors import InvalidRequest, NotFound, VendingError
 from vending.login_throttle import LoginThrottled
@@ -71,6 +72,8 @@ class Ctx:
     view: SessionView | None
     form: dict[str, str]
     query: dict[str, str]
+    # The files of a multipart/form-data POST, by field name.
+    files: dict[str, UploadedFile] = field(default_factory=dict)
 
     @property
     def services(self) -> AdminServices:
@@ -122,6 +125,11 @@ def _form(request: Any) -> dict[str, str]:
     if len(body) > MAX_FORM_BYTES:
         return {}
     return _decode(parse_qs(body, keep_blank_values=True))
+
+
+def _is_multipart(request: Any) -> bool:
+    ctype = (request.getHeader(b"content-type") or b"").split(b";")[0].strip().lower()
+    return ctype == b"multipart/form-data"
 
 
 def _money(value: Money | None) -> str:
@@ -212,6 +220,8 @@ class AdminUI:
         post = request.method == b"POST"
         query = _decode(getattr(request, "args", {}) or {})
         ctx = Ctx(request, self, None, _form(request) if post else {}, query)
+        if post and _is_multipart(request):
+            ctx.form, ctx.files = parse_multipart(request)
         try:
             session_id = ctx.session_id()
             ctx.view = await self.services.access.session(session_id) if session_id else None

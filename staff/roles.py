@@ -29,6 +29,7 @@ PERMISSIONS: dict[str, str] = {
     "meters.view": "see meters",
     "meters.manage": "block and unblock meters",
     "stock.view": "see voucher stock levels and imports",
+    "stock.import": "upload voucher stock files, and (with approvals.decide) approve them",
     "transactions.view": "search transactions",
     "transactions.reverse": "reverse or refund a transaction (four-eyes)",
     "transactions.reprint": "see a transaction's PIN or token in clear (recorded, like a reprint)",

@@ -66,6 +66,7 @@ SCREENS: list[Shot] = [
     Shot("tariffs", "/tariffs"),
     Shot("meters", "/meters"),
     Shot("stock", "/stock"),
+    Shot("stock-upload", "/stock/upload"),
     Shot("suppliers", "/suppliers"),
     Shot("account", "/account"),
     # The operational screens (admin-ops).

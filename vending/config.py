@@ -326,9 +326,15 @@ class VouchersConfig:
     low_stock_threshold: int = 50
     # Days ahead the expiring-soon report looks.
     expiring_days: int = 30
+    # Stock files uploaded in the admin suite wait here (still encrypted) for approval;
+    # larger files than upload_max_bytes are imported with `evd stock import` (the server's
+    # max_body_bytes bounds uploads too).
+    upload_dir: str = "var/stock-uploads"
+    upload_max_bytes: int = 192 * 1024
 
     def validate(self, key: str) -> None:
         _check(self.low_stock_threshold >= 0, f"{key}.low_stock_threshold", "must be >= 0")
+        _check(self.upload_max_bytes >= 1024, f"{key}.upload_max_bytes", "must be >= 1024")
         _check(self.expiring_days >= 0, f"{key}.expiring_days", "must be >= 0")
 
 
@@ -519,8 +525,8 @@ class AdminConfig:
     # Four-eyes: a staff money action above this many minor units waits for a second user's
     # approval; the kinds in four_eyes_always always do (e.g. "transaction.reverse").
     four_eyes_threshold: int = 100_000
-    # Reversals always do: a refund is never one person's decision.
-    four_eyes_always: tuple[str, ...] = ("transaction.reverse",)
+    # Reversals and stock imports always do: neither is one person's decision.
+    four_eyes_always: tuple[str, ...] = ("transaction.reverse", "stock.import")
     # The issuer shown in authenticator apps.
     totp_issuer: str = "EVD"
     # The session cookie's Secure flag. Browsers accept a Secure cookie over plain http from

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from admin.web import AdminUI, Ctx, NavItem, Page
 from utilities.tariffs import rate_to_text
-from vending.errors import InvalidRequest
+from vending.errors import InvalidRequest, VendingError
 from vending.money import Money
 from vending.services.catalogue_admin import TariffForm
 
@@ -124,6 +124,38 @@ def register(ui: AdminUI) -> None:
     )
     async def stock(ctx: Ctx) -> Page:
         return Page("stock.html", {"view": await catalogue.stock(ctx.user)})
+
+    async def upload_page(ctx: Ctx, status: int = 200, **extra: object) -> Page:
+        uploads = ui.services.extra["stock_uploads"]
+        context = {
+            "suppliers": await catalogue.suppliers(ctx.user),
+            "preview": None,
+            "error": "",
+            "problems": (),
+            "max_kib": uploads.max_bytes // 1024,
+            **extra,
+        }
+        return Page("stock_upload.html", context, status)
+
+    @ui.page("/stock/upload", permission="stock.import")
+    async def upload_form(ctx: Ctx) -> Page:
+        return await upload_page(ctx)
+
+    @ui.page("/stock/upload", methods=("POST",), permission="stock.import")
+    async def upload(ctx: Ctx) -> Page:
+        uploads = ui.services.extra["stock_uploads"]
+        given = ctx.files.get("file")
+        if given is None:
+            return await upload_page(ctx, 400, error="Choose a stock file to upload.")
+        try:
+            preview = await uploads.upload(ctx.user, ctx.field("supplier"), given.filename,
+                                           given.content)  # fmt: skip
+        except VendingError as exc:
+            # Line problems name the line and the field, never a PIN (the engine's rule).
+            problems = [str(p) for p in getattr(exc, "problems", ())][:50]
+            return await upload_page(ctx, 400, error=f"Refused, nothing imported: {exc.message}",
+                                     problems=problems)  # fmt: skip
+        return await upload_page(ctx, preview=preview)
 
     @ui.page(
         "/suppliers",

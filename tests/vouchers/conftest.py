@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from voucher_support import GpgKeys, StockWorld, build_stock_world, make_gpg_keys
+from voucher_support import GpgKeys, StockWorld, build_stock_world, gpg_keys_in
 
 from vending.keyring import Keyring
 from vending.storage.database import Database
@@ -16,12 +16,8 @@ from vending.storage.database import Database
 @pytest.fixture(scope="session")
 def gpg_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GpgKeys]:
     """Real keys in temporary GnuPG homes, made once per run (ed25519 + cv25519)."""
-    keys = make_gpg_keys(Path(tmp_path_factory.mktemp("gnupg")))
-    try:
+    with gpg_keys_in(Path(tmp_path_factory.mktemp("gnupg"))) as keys:
         yield keys
-    finally:
-        for home in (keys.operator, keys.supplier, keys.stranger):
-            home.shutdown()
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ from __future__ import annotations
 import itertools
 import subprocess
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -87,6 +89,17 @@ def make_gpg_keys(base: Path) -> GpgKeys:
     supplier.import_public_key(stranger.export_public_key(keys.stranger_fpr))
     stranger.import_public_key(supplier.export_public_key(keys.supplier_fpr))
     return keys
+
+
+@contextmanager
+def gpg_keys_in(base: Path) -> Iterator[GpgKeys]:
+    """:func:`make_gpg_keys`, their gpg agents shut down afterwards."""
+    keys = make_gpg_keys(base)
+    try:
+        yield keys
+    finally:
+        for home in (keys.operator, keys.supplier, keys.stranger):
+            home.shutdown()
 
 
 def build_stock_world(txn: Txn, key: SupplierKey | None) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from browser_support import PHONE_VIEWPORT, chromium_path
 from live_support import evd
-from webapp_support import Consumer, Live
+from webapp_support import Consumer, Live, merchant_sign_in, watch_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -24,37 +24,11 @@ NORMAL_METER = "04100000019"
 SLOW_METER = "04100000092"
 
 
-def _watch(page: Any) -> list[str]:
-    """Console errors and CSP violations of the page (a test asserts there are none)."""
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on(
-        "console",
-        lambda message: (
-            problems.append(message.text)
-            if message.type == "error" or "Content Security Policy" in message.text
-            else None
-        ),
-    )
-    return problems
-
-
 def _consumer_sign_in(page: Any, live: Live, consumer: Consumer) -> None:
     page.goto(live.app)
     page.fill("#msisdn", consumer.msisdn)
     page.fill("#pin", consumer.pin)
     page.click("#sign-in")
-    page.wait_for_selector("#balance:not(:text('…'))")
-
-
-def _merchant_sign_in(page: Any, live: Live) -> None:
-    page.goto(live.app)
-    page.click("#tab-merchant")
-    client_id, operator, password = MERCHANT
-    page.fill("#client-id", client_id)
-    page.fill("#operator", operator)
-    page.fill("#password", password)
-    page.click("#sign-in-merchant")
     page.wait_for_selector("#balance:not(:text('…'))")
 
 
@@ -75,7 +49,7 @@ def _home(page: Any) -> str:
 def test_a_consumer_buys_airtime_sees_the_pin_balance_history_and_reprints(
     phone_page: Any, live: Live, new_consumer: Any
 ) -> None:
-    problems = _watch(phone_page)
+    problems = watch_page(phone_page)
     consumer = new_consumer()
     _consumer_sign_in(phone_page, live, consumer)
     assert phone_page.text_content("#balance") == "ZAR 200.00"
@@ -112,8 +86,8 @@ def test_a_consumer_buys_airtime_sees_the_pin_balance_history_and_reprints(
 def test_a_merchant_buys_electricity_after_confirming_the_meter(
     phone_page: Any, live: Live
 ) -> None:
-    problems = _watch(phone_page)
-    _merchant_sign_in(phone_page, live)
+    problems = watch_page(phone_page)
+    merchant_sign_in(phone_page, live, MERCHANT)
     assert phone_page.text_content("#who") == "Corner Cafe · cashier1"
     before = phone_page.text_content("#balance")
     phone_page.click("#tile-electricity")
@@ -156,7 +130,7 @@ def test_a_session_ended_elsewhere_returns_to_sign_in(
 
 
 def test_a_pending_sale_shows_pending_then_its_token(phone_page: Any, live: Live) -> None:
-    _merchant_sign_in(phone_page, live)
+    merchant_sign_in(phone_page, live, MERCHANT)
     phone_page.click("#tile-electricity")
     phone_page.fill("#meter", SLOW_METER)
     phone_page.fill("#amount", "20.00")
@@ -306,7 +280,7 @@ def test_a_script_like_name_is_rendered_as_text(
 def test_a_consumer_redeems_reward_points_once(
     phone_page: Any, live: Live, new_consumer: Any
 ) -> None:
-    problems = _watch(phone_page)
+    problems = watch_page(phone_page)
     consumer = new_consumer()
     _consumer_sign_in(phone_page, live, consumer)
     phone_page.click("#tile-airtime")
@@ -336,8 +310,8 @@ def test_a_consumer_redeems_reward_points_once(
 
 
 def test_a_merchant_asks_for_funds_and_sees_the_approval(phone_page: Any, live: Live) -> None:
-    problems = _watch(phone_page)
-    _merchant_sign_in(phone_page, live)
+    problems = watch_page(phone_page)
+    merchant_sign_in(phone_page, live, MERCHANT)
     phone_page.click("#tile-funds")
     phone_page.fill("#fund-amount", "500.00")
     phone_page.fill("#fund-reference", "APP-TEST-1")

@@ -80,3 +80,30 @@ class Consumer:
     msisdn: str
     pin: str
     name: str
+
+
+def watch_page(page: Any) -> list[str]:
+    """Console errors and CSP violations of the page (a test asserts there are none)."""
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on(
+        "console",
+        lambda message: (
+            problems.append(message.text)
+            if message.type == "error" or "Content Security Policy" in message.text
+            else None
+        ),
+    )
+    return problems
+
+
+def merchant_sign_in(page: Any, live: Live, credentials: tuple[str, str, str]) -> None:
+    """Sign in to the app as a merchant's operator (client id, operator, password)."""
+    page.goto(live.app)
+    page.click("#tab-merchant")
+    client_id, operator, password = credentials
+    page.fill("#client-id", client_id)
+    page.fill("#operator", operator)
+    page.fill("#password", password)
+    page.click("#sign-in-merchant")
+    page.wait_for_selector("#balance:not(:text('…'))")

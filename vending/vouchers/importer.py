@@ -86,6 +86,8 @@ class ImportSummary:
     products: tuple[ProductTotal, ...]
     face_total: Money
     cost_total: Money
+    # (product code, batch number, vouchers) of each batch, in file order.
+    batch_list: tuple[tuple[str, str, int], ...] = ()
 
     def lines(self) -> list[str]:
         """The summary for a person, one line per fact."""
@@ -148,7 +150,15 @@ class StockImporter:
         """Decrypt, verify and import ``path``; raises a VendingError, importing nothing,
         when the file is refused (the refusal is audited)."""
         path = Path(path)
-        message = path.read_bytes()
+        upload = self.open_upload(path.read_bytes(), supplier_code=supplier_code,
+                                  file_name=path.name, actor=actor)  # fmt: skip
+        return self.import_upload(upload, actor=actor, progress=progress, today=today)
+
+    def open_upload(
+        self, message: bytes, *, supplier_code: str, file_name: str, actor: str
+    ) -> StockUpload:
+        """Decrypt ``message`` with the server's key and verify the supplier's signature
+        (refusals, a file imported before among them, are audited and raised)."""
         file_sha256 = hashlib.sha256(message).hexdigest()
         try:
             supplier = self.database.run_txn("stock_supplier", get_supplier, supplier_code)
@@ -164,10 +174,29 @@ class StockImporter:
                 required=supplier.require_signature,
             )
         except (StockFileUnreadable, SignatureRefused, AlreadyImported) as exc:
-            self._audit_refusal(supplier_code, path.name, file_sha256, exc, actor, now=self.clock())
+            self._audit_refusal(supplier_code, file_name, file_sha256, exc, actor, now=self.clock())
             raise
-        upload = StockUpload(supplier_code, path.name, file_sha256, decrypted.plaintext, signer)
-        return self.import_upload(upload, actor=actor, progress=progress, today=today)
+        return StockUpload(supplier_code, file_name, file_sha256, decrypted.plaintext, signer)
+
+    def rehearse(
+        self, upload: StockUpload, *, actor: str, today: date | None = None
+    ) -> ImportSummary:
+        """The whole import of ``upload`` (every check: rows, duplicates in the file and in
+        stock, products) in a transaction that is rolled back: what importing it would do,
+        nothing kept. Refusals are audited and raised as by :meth:`import_upload`."""
+
+        def rehearsal(txn: Txn) -> None:
+            summary = import_stock(
+                txn, self.keyring, upload, actor=actor,
+                low_stock_threshold=self.low_stock_threshold, today=today, now=self.clock(),
+            )  # fmt: skip
+            raise _Rehearsed(summary)
+
+        try:
+            self._run_import(upload, actor, "stock_rehearsal", rehearsal)
+        except _Rehearsed as done:
+            return done.summary
+        raise AssertionError("a rehearsal always ends rolled back")  # pragma: no cover
 
     def import_upload(
         self,
@@ -178,19 +207,22 @@ class StockImporter:
         today: date | None = None,
     ) -> ImportSummary:
         """Import an already decrypted and verified file (all rows or none)."""
+
+        def importing(txn: Txn) -> ImportSummary:
+            return import_stock(
+                txn, self.keyring, upload, actor=actor,
+                low_stock_threshold=self.low_stock_threshold, progress=progress, today=today,
+                now=self.clock(),
+            )  # fmt: skip
+
+        return self._run_import(upload, actor, "stock_import", importing)
+
+    def _run_import(
+        self, upload: StockUpload, actor: str, name: str, work: Callable[[Txn], Any]
+    ) -> Any:
         try:
             with _gc_paused():
-                summary = self.database.run_txn(
-                    "stock_import",
-                    import_stock,
-                    self.keyring,
-                    upload,
-                    actor=actor,
-                    low_stock_threshold=self.low_stock_threshold,
-                    progress=progress,
-                    today=today,
-                    now=self.clock(),
-                )
+                return self.database.run_txn(name, work)
         except (StockFileRejected, AlreadyImported) as exc:
             self._audit_refusal(
                 upload.supplier_code,
@@ -213,7 +245,6 @@ class StockImporter:
                 now=self.clock(),
             )
             raise error from exc
-        return summary
 
     def _audit_refusal(
         self,
@@ -246,6 +277,14 @@ class StockImporter:
             ),
         )
         log.warning("stock file %s of %s refused: %s", file_name, supplier_code, exc)
+
+
+class _Rehearsed(Exception):
+    """Ends a rehearsal's transaction (rolled back) carrying what it would have imported."""
+
+    def __init__(self, summary: ImportSummary) -> None:
+        super().__init__("rehearsed")
+        self.summary = summary
 
 
 @contextmanager
@@ -651,6 +690,10 @@ def _record_batches(
         ),
         face_total=Money(face_total, currency),
         cost_total=Money(cost_total, currency),
+        batch_list=tuple(
+            (batch.product.code, batch.batch_no, batch.rows)
+            for batch in sorted(run.batches.values(), key=lambda b: b.seq)
+        ),
     )
     audit.record(
         txn,

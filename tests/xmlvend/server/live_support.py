@@ -10,8 +10,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 EVD = [sys.executable, "-m", "vending.cli.main"]
 _LISTENING = re.compile(r"listening on (https?://\S+/xmlvend)")
@@ -43,6 +45,26 @@ def evd(config: Path, *args: str, env: dict[str, str] | None = None, timeout: fl
     )
     assert done.returncode == 0, f"evd {' '.join(args)}: {done.stdout}\n{done.stderr}"
     return done.stdout
+
+
+def demo_project(directory: Path, extra: str = '[vouchers]\ngnupg_home = "var/gnupg"\n') -> Path:
+    """A project directory with the demo data (``evd db upgrade``, ``evd demo``): its config."""
+    config = write_config(directory, extra)
+    evd(config, "db", "upgrade")
+    evd(config, "demo")
+    return config
+
+
+def run_in_project(directory: Path, name: str, work: Callable[[Any], Any]) -> Any:
+    """``work(txn)`` in one transaction on the project's SQLite database (what the ``evd``
+    commands do not seed)."""
+    from vending.storage.database import Database
+
+    database = Database(f"sqlite:///{directory / 'var' / 'evd.db'}", pool_size=1)
+    try:
+        return database.run_txn(name, work)
+    finally:
+        database.close()
 
 
 @dataclass

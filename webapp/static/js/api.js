@@ -90,14 +90,17 @@ export const api = {
   sell: (body, key) => call("POST", "sales", { body, idempotencyKey: key }),
   sale: (id) => call("GET", `sales/${encodeURIComponent(id)}`),
   sales: (cursor) => call("GET", `sales?limit=20${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`),
-  // Only our own API's pending-sale locations are followed.
+  billers: () => call("GET", "billers"),
+  fetchBill: (body) => call("POST", "bills/fetch", { body }),
+  payBill: (body, key) => call("POST", "bills/payments", { body, idempotencyKey: key }),
   askFunds: (body) => call("POST", "fund-requests", { body }),
   fundRequests: () => call("GET", "fund-requests?limit=20"),
   points: () => call("GET", "points"),
   pointsStatement: () => call("GET", "points/statement?limit=20"),
   redeem: (points, key) => call("POST", "points/redemptions", { body: { points }, idempotencyKey: key }),
+  // Only our own API's pending-sale and order locations are followed.
   byLocation: (location) => {
-    if (!/^\/api\/v1\/sales\/by-key\/[^/]+$/.test(location)) {
+    if (!/^\/api\/v1\/(sales\/by-key\/[^/]+|orders\/EV[0-9]{18})$/.test(location)) {
       throw new ApiError(0, { detail: "unexpected location" });
     }
     return call("GET", location);

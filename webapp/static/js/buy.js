@@ -1,5 +1,6 @@
-import { api, ApiError, NetworkError, newIdempotencyKey } from "./api.js";
+import { api, newIdempotencyKey } from "./api.js";
 import { alertBox, field, h, money, on, show } from "./dom.js";
+import { payOnce } from "./pay.js";
 import { pendingView, saleView } from "./sale.js";
 
 const TITLES = { airtime: "Buy airtime", data: "Buy data", electricity: "Buy electricity" };
@@ -94,33 +95,16 @@ function electricity(go, product) {
 // attempt (a second tap, "Try again" after a dropped connection) reuses it.
 function confirmPay(go, { title, lines, body }) {
   const key = newIdempotencyKey();
-  let sending = false;
   const error = h("div", { id: "pay-error" });
   const pay = h("button", { type: "button", id: "pay" }, "Pay");
   const back = h("a", { class: "button secondary", href: "#/home" }, "Cancel");
   const details = h("dl", { id: "confirm" }, lines.filter(([, v]) => v !== "").map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
-  async function send() {
-    if (sending) return;
-    sending = true;
-    pay.disabled = true;
-    error.replaceChildren();
-    try {
-      const answer = await api.sell(body, key);
-      if (answer.status === 202) return pendingView(go, answer.location, answer.data, answer.retryAfter);
-      return saleView(go, answer.data, { fresh: true });
-    } catch (failure) {
-      sending = false;
-      pay.disabled = false;
-      if (failure instanceof NetworkError) {
-        pay.textContent = "Try again";
-        error.replaceChildren(alertBox(`${failure.message} You will not be charged twice.`));
-      } else if (failure instanceof ApiError) {
-        error.replaceChildren(alertBox(failure.message));
-      } else {
-        error.replaceChildren(alertBox(String(failure.message || failure)));
-      }
-    }
-  }
-  on(pay, "click", send);
+  payOnce(pay, error, {
+    send: () => api.sell(body, key),
+    onAnswer: (answer) => (answer.status === 202
+      ? pendingView(go, answer.location, answer.data, answer.retryAfter)
+      : saleView(go, answer.data, { fresh: true })),
+    retryNote: "You will not be charged twice.",
+  });
   show(h("h1", {}, title), h("section", { class: "card" }, details), pay, back, error);
 }

@@ -5,4 +5,7 @@ export const FEATURES = {
   fundRequests: true,
   // GET /points, /points/statement, POST /points/redemptions: consumers and merchants.
   rewardPoints: true,
+  // GET /billers, POST /bills/fetch, POST /bills/payments, GET /orders/{id}: a provider
+  // network wired for bills (the screen says so when the server answers 501).
+  bills: true,
 };

@@ -9,7 +9,7 @@ export async function homeView(go, state) {
     tile("#/buy/airtime", "Airtime", "tile-airtime"),
     tile("#/buy/data", "Data", "tile-data"),
     tile("#/buy/electricity", "Electricity", "tile-electricity"),
-    offTile("Bills", "Not offered by this server's API yet"),
+    FEATURES.bills ? tile("#/bills", "Bills", "tile-bills") : null,
     tile("#/history", "History", "tile-history"),
     tile("#/statement", "Statement", "tile-statement"),
     // Fund requests are a network node's (a merchant's); consumers top up at a merchant.
@@ -39,8 +39,4 @@ export async function homeView(go, state) {
 
 function tile(href, text, id) {
   return h("a", { class: "tile", href, id }, text);
-}
-
-function offTile(text, why) {
-  return h("span", { class: "tile off", "aria-disabled": "true" }, text, h("small", {}, why));
 }

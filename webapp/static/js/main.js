@@ -2,6 +2,7 @@
 // shell) and start-up: the service worker, the signed-in user in the header.
 import { api, session, saveSession } from "./api.js";
 import { h, show } from "./dom.js";
+import { billsView } from "./bills.js";
 import { buyView } from "./buy.js";
 import { FEATURES } from "./features.js";
 import { fundsView } from "./funds.js";
@@ -58,6 +59,9 @@ async function route() {
       return statementView(go);
     case "sale":
       return saleByIdView(go, argument);
+    case "bills":
+      if (FEATURES.bills) return billsView(go, argument);
+      break;
     case "funds":
       if (FEATURES.fundRequests && current.kind === "merchant") return fundsView(go);
       break;

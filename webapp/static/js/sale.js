@@ -11,6 +11,17 @@ export function stopPolling() {
   generation += 1;
 }
 
+// Polling of other screens (bill payments): ``poll(mine)`` runs after ``seconds``; mine()
+// says whether it is still wanted (no navigation away, no newer polling since).
+export function trackPolling(poll, seconds) {
+  if (polling) clearTimeout(polling);
+  const mine = generation;
+  polling = setTimeout(() => {
+    polling = null;
+    poll(() => mine === generation);
+  }, seconds * 1000);
+}
+
 // A sale not final within the server's deadline: "pending", then the final answer by
 // polling its Location (the API's 202 + Location), every Retry-After seconds.
 export function pendingView(go, location, document, retryAfter) {
