@@ -55,7 +55,8 @@ EXPECTED_ELEMENTS = {
         )
         for suffix in ("Req", "Resp")
     },
-    EXT: set(),
+    # Ours: the read-only steps before a bill payment and a policy issue.
+    EXT: {"billFetchReq", "billFetchResp", "insuranceQuoteReq", "insuranceQuoteResp"},
 }
 
 # Fault class -> parent (fact sheet §4.1, including the 2.1 additions).
@@ -294,6 +295,30 @@ def test_extension_faults_extend_the_standard_classes(xs_schema: xmlschema.XMLSc
     types = xs_schema.maps.types
     assert types[f"{{{EXT}}}DuplicateMsgIDEx"].base_type.name == f"{{{BASE}}}BusinessRuleEx"
     assert types[f"{{{EXT}}}TransactionDelayedEx"].base_type.name == f"{{{BASE}}}SystemEx"
+
+
+# Our extension types -> the standard type each is carried as (by xsi:type, or extending
+# the standard request and response bases).
+EXTENSION_BASES = {
+    "BillIdentifier": (BASE, "MeterIdentifier"),
+    "BeneficiaryIdentifier": (BASE, "MeterIdentifier"),
+    "PolicyIdentifier": (BASE, "MeterIdentifier"),
+    "BillPaymentTx": (REVENUE, "Tx"),
+    "TransferTx": (REVENUE, "Tx"),
+    "PolicyTx": (REVENUE, "Tx"),
+    "BillFetchReq": (BASE, "BaseReq"),
+    "InsuranceQuoteReq": (BASE, "BaseReq"),
+    "BillFetchResp": (BASE, "BaseResp"),
+    "InsuranceQuoteResp": (BASE, "BaseResp"),
+}
+
+
+@pytest.mark.parametrize(("name", "base"), sorted(EXTENSION_BASES.items()))
+def test_extension_types_extend_the_standard_ones(
+    xs_schema: xmlschema.XMLSchema10, name: str, base: tuple[str, str]
+) -> None:
+    types = xs_schema.maps.types
+    assert types[f"{{{EXT}}}{name}"].is_derived(types["{%s}%s" % base])
 
 
 def _stable_id(value: object) -> str:

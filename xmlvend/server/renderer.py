@@ -316,41 +316,31 @@ class XMLVendRenderer:
         return self._done(self.voucher_vend(request, receipt, sold.vendor_available, trial=False))
 
     def provider_sale(self, request: Rendering, sold: Any) -> StoredResponse:
-        """A PIN-less recharge through a provider (docs/EXTENSION-NAMESPACE.md): success ->
-        creditVendResp with one ``ext:RechargeTx`` (our order id, the operator's reference);
-        failed (refunded) -> BusinessRuleEx; pending -> ext:TransactionDelayedEx naming the
+        """A sale through a provider (docs/EXTENSION-NAMESPACE.md): a PIN-less recharge, a
+        bill payment, a money transfer or an insurance policy. Success -> creditVendResp
+        with one receipt line of the service's type (``ext:RechargeTx``,
+        ``ext:BillPaymentTx``, ``ext:TransferTx``, ``ext:PolicyTx``); failed (refunded) ->
+        BusinessRuleEx naming the order; pending -> ext:TransactionDelayedEx naming the
         order (not stored: a last-response advice later gets the final answer)."""
         from catalogue.errors import CatalogueError
         from vending.services.errors import TransactionDelayed
 
         req = request.request
+        what, party = _SERVICE_WORDS.get(sold.service, _RECHARGE_WORDS)
         if sold.state == "pending":
             error: Exception = TransactionDelayed(
                 req.header.msg_id.date_time + "/" + req.header.msg_id.unique_number,
-                f"Recharge {sold.order_id} is pending with the operator: fetch the result "
+                f"{what} {sold.order_id} is pending with {party}: fetch the result "
                 "with a LastRespAdviceReq quoting this msgID",
             )
             return self.failure(request, error)
         if sold.state != "success":
-            message = f"Recharge {sold.order_id} failed ({sold.message}); the amount was refunded"
+            message = f"{what} {sold.order_id} failed ({sold.message}); the amount was refunded"
             return self.failure(request, CatalogueError(message[:200]))
         product_code = sold.sale.product_code
         utility = b.UtilityDetail(name=product_code, address="", tax_ref="0000000000")
         parts = self._vend_parts(request, None, sold.available, utility=utility)
-        tx = ext.RechargeTx(
-            amt=currency(sold.amount),
-            tax=(),
-            receipt_no=sold.receipt_no,
-            recharge=ext.RechargeDetail(
-                desc=fit(f"Recharge of {sold.target}") or product_code,
-                product_code=product_code,
-                recipient=sold.target,
-                order_id=sold.order_id,
-                operator_ref=sold.operator_ref or None,
-                provider_ref=sold.provider_ref or None,
-                circle=sold.params.get("circle") or None,
-            ),
-        )
+        tx = _provider_tx(sold)
         receipt = r.CreditVendReceipt(
             transactions=r.Transactions(
                 tx=(tx,),
@@ -359,9 +349,37 @@ class XMLVendRenderer:
             ),
             receipt_no=sold.receipt_no,
         )
-        header = self.header(req, disp_header="Recharge - Tax Invoice")
+        header = self.header(req, disp_header=f"{what} - Tax Invoice")
         response = r.CreditVendResp(header=header, **parts, credit_vend_receipt=receipt)
         return self._done(self._render(response, req))
+
+    def bill_fetch(self, request: ext.BillFetchReq, bill: Any) -> bytes:
+        """billFetchResp: the fetched bill and the refId its payment quotes."""
+        header = self.header(request, disp_header="Bill Fetch", cust_msg=fit(bill.customer_name))
+        response = ext.BillFetchResp(
+            header=header,
+            amt=currency(bill.amount),
+            biller_id=bill.biller_id,
+            ref_id=bill.ref_id,
+            customer_name=fit(bill.customer_name) or "-",
+            bill_number=_reference(bill.bill_number),
+            bill_date=_xs_date(bill.bill_date),
+            due_date=_xs_date(bill.due_date),
+        )
+        return self._render(response, request)
+
+    def insurance_quote(self, request: ext.InsuranceQuoteReq, quote: Any) -> bytes:
+        """insuranceQuoteResp: the insurer's premium and the quote id its issue quotes."""
+        header = self.header(request, disp_header="Insurance Quote")
+        response = ext.InsuranceQuoteResp(
+            header=header,
+            premium=currency(quote.premium),
+            sum_insured=currency(quote.sum_insured),
+            quote_id=quote.quote_id,
+            plan=quote.plan,
+            valid_minutes=max(1, int(quote.valid_minutes)),
+        )
+        return self._render(response, request)
 
     def advice(self, request: Rendering, done: bool, message: str) -> StoredResponse:
         """reversalAdviceResp (txReversed) or confirmationAdviceResp (txConfirmed)."""
@@ -766,6 +784,88 @@ class XMLVendRenderer:
 
 
 # --- helpers -----------------------------------------------------------------------------------
+
+
+# What each provider service is called in answers, and who it waits for when pending.
+_RECHARGE_WORDS = ("Recharge", "the operator")
+_SERVICE_WORDS: dict[str, tuple[str, str]] = {
+    "bill": ("Bill payment", "the biller"),
+    "dmt": ("Transfer", "the bank"),
+    "insurance": ("Policy", "the insurer"),
+}
+
+
+def _reference(value: Any) -> str | None:
+    """A provider's reference as ``ext:Reference`` (no spaces, at most 64), or None."""
+    text_value = "".join(str(value or "").split())[:64]
+    return text_value or None
+
+
+def _xs_date(value: Any) -> str | None:
+    """An ISO date (``YYYY-MM-DD``, or the date part of a timestamp) as xs:date, else None."""
+    text_value = str(value or "")[:10]
+    try:
+        return datetime.strptime(text_value, "%Y-%m-%d").date().isoformat()
+    except ValueError:
+        return None
+
+
+def _provider_tx(sold: Any) -> r.Tx:
+    """The receipt line of a successful provider sale, of its service's extension type."""
+    params = sold.params
+    amt = currency(sold.amount)
+    order_id = sold.order_id
+    if sold.service == "bill":
+        return ext.BillPaymentTx(
+            amt=amt, tax=(), receipt_no=sold.receipt_no,
+            bill=ext.BillDetail(
+                desc=fit(f"{params.get('biller') or params.get('biller_id')} bill") or "Bill",
+                biller_id=str(params.get("biller_id")),
+                order_id=order_id,
+                ref_id=_reference(params.get("ref_id")),
+                approval_ref=_reference(sold.operator_ref),
+                customer_name=fit(params.get("customer_name")) or None,
+                bill_number=_reference(params.get("bill_number")),
+            ),
+        )  # fmt: skip
+    if sold.service == "dmt":
+        currency_code = sold.amount.currency
+        return ext.TransferTx(
+            amt=amt, tax=(), receipt_no=sold.receipt_no,
+            transfer=ext.TransferDetail(
+                desc=fit(f"Transfer to {sold.target}") or "Transfer",
+                sent=currency(Money(int(params.get("amount", 0)), currency_code)),
+                fee=currency(Money(int(params.get("fee", 0)), currency_code)),
+                order_id=order_id,
+                utr=_reference(sold.operator_ref),
+                beneficiary_name=fit(params.get("name")) or None,
+            ),
+        )  # fmt: skip
+    if sold.service == "insurance":
+        return ext.PolicyTx(
+            amt=amt, tax=(), receipt_no=sold.receipt_no,
+            policy=ext.PolicyDetail(
+                desc=fit(f"Policy {params.get('plan')} for {params.get('holder')}") or "Policy",
+                plan=str(params.get("plan")),
+                order_id=order_id,
+                policy_no=_reference(sold.operator_ref),
+                document_ref=_reference(params.get("document_ref")),
+                holder=fit(params.get("holder")) or None,
+            ),
+        )  # fmt: skip
+    product_code = sold.sale.product_code
+    return ext.RechargeTx(
+        amt=amt, tax=(), receipt_no=sold.receipt_no,
+        recharge=ext.RechargeDetail(
+            desc=fit(f"Recharge of {sold.target}") or product_code,
+            product_code=product_code,
+            recipient=sold.target,
+            order_id=order_id,
+            operator_ref=sold.operator_ref or None,
+            provider_ref=sold.provider_ref or None,
+            circle=params.get("circle") or None,
+        ),
+    )  # fmt: skip
 
 
 def convert_datetime(moment: datetime) -> str:

@@ -15,6 +15,7 @@ from xmlvend.server.handlers import (
     engineering,
     fault_reports,
     meters,
+    provider_products,
     reprint,
     vend,
 )
@@ -45,6 +46,8 @@ WSDL_OPERATIONS: tuple[str, ...] = (
     "CustReportFaultRequest",
     "DepositRequest",
     "ReprintDepRequest",
+    "BillFetchRequest",
+    "InsuranceQuoteRequest",
 )
 
 
@@ -66,6 +69,8 @@ def operations(in_flight: InFlight) -> dict[str, Operation]:
         "nonMeterSpecificEng": Operation(
             engineering.non_meter_specific_engineering, state_changing=False
         ),
+        "billFetch": Operation(provider_products.bill_fetch, state_changing=False),
+        "insuranceQuote": Operation(provider_products.insurance_quote, state_changing=False),
         # state-changing: the key claimed first, the answer stored with the work
         "creditVend": Operation(vend.credit_vend, state_changing=True),
         "reversalAdvice": Operation(advice.reversal, state_changing=True),
