@@ -318,7 +318,7 @@ def test_extension_types_extend_the_standard_ones(
     xs_schema: xmlschema.XMLSchema10, name: str, base: tuple[str, str]
 ) -> None:
     types = xs_schema.maps.types
-    assert types[f"{{{EXT}}}{name}"].is_derived(types["{%s}%s" % base])
+    assert types[f"{{{EXT}}}{name}"].is_derived(types["{{{}}}{}".format(*base)])
 
 
 def _stable_id(value: object) -> str:

@@ -189,7 +189,10 @@ VOUCHER_RESP_BODY = VEND_RESP + (
 
 # --- Bills, money transfer, insurance (docs/EXTENSION-NAMESPACE.md) -----------------
 
-INR_1040 = '<r:purchaseValue xsi:type="r:PurchaseValueCurrency"><r:amt value="1040.00" symbol="INR"/></r:purchaseValue>'
+INR_1040 = (
+    '<r:purchaseValue xsi:type="r:PurchaseValueCurrency">'
+    '<r:amt value="1040.00" symbol="INR"/></r:purchaseValue>'
+)
 BILL_ID = (
     '<b:meterIdentifier xsi:type="ext:BillIdentifier" billerId="BESCOM000KAR01"'
     ' refId="A1B2C3D4E5F6G7H8I9J0K1L2M3N4O5P6Q7R" mobile="9810000010">'
@@ -578,7 +581,7 @@ def _valid() -> dict[str, str]:
     )  # fmt: skip
     d["creditVendReq/transfer"] = doc(
         "r:creditVendReq",
-        REQ + PROVIDER_RESOURCE + '<b:idMethod><b:meterIdentifier'
+        REQ + PROVIDER_RESOURCE + "<b:idMethod><b:meterIdentifier"
         ' xsi:type="ext:BeneficiaryIdentifier" sender="9810000010" beneficiaryId="7"/>'
         "</b:idMethod>" + INR_1040,
     )

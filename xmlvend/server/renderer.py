@@ -445,9 +445,7 @@ class XMLVendRenderer:
 
     def deposit_reprint(self, request: r.ReprintDepositReq, originals: Sequence[bytes]) -> bytes:
         header = self.header(request, disp_header="Deposit Slip Reprint")
-        return render_reprint_deposit_response(
-            header, originals, soap_version=request.soap_version
-        )
+        return render_reprint_deposit_response(header, originals, soap_version=request.soap_version)
 
     def load(self, request_body: bytes) -> Rendering:
         """A stored (credential-free) request again, after a restart."""

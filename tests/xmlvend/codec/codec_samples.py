@@ -778,14 +778,20 @@ def provider_requests(h: b.RequestHeader) -> list[b.BaseReq]:
         vend(dataclasses.replace(BILL_IDENTIFIER, ref_id=REF_ID)),
         vend(ext.BeneficiaryIdentifier(sender="9810000010", beneficiary_id=7)),
         ext.InsuranceQuoteReq(
-            header=h, sum_insured=inr("500000.00"), plan="INS-TERM", dob="1990-05-17",
+            header=h,
+            sum_insured=inr("500000.00"),
+            plan="INS-TERM",
+            dob="1990-05-17",
             term_years=10,
-        ),  # fmt: skip
+        ),
         vend(
             ext.PolicyIdentifier(
-                plan="INS-TERM", quote_id="Q-000042", holder="Asha Verma", dob="1990-05-17",
+                plan="INS-TERM",
+                quote_id="Q-000042",
+                holder="Asha Verma",
+                dob="1990-05-17",
                 mobile="9810000010",
-            )  # fmt: skip
+            )
         ),
     ]
 
@@ -803,42 +809,61 @@ def provider_responses(h: b.ResponseHeader) -> list[b.BaseResp]:
 
     return [
         ext.BillFetchResp(
-            header=h, amt=inr("1040.00"), biller_id="BESCOM000KAR01", ref_id=REF_ID,
-            customer_name="R K Gupta", bill_number="BN-2026-11", bill_date="2026-11-20",
+            header=h,
+            amt=inr("1040.00"),
+            biller_id="BESCOM000KAR01",
+            ref_id=REF_ID,
+            customer_name="R K Gupta",
+            bill_number="BN-2026-11",
+            bill_date="2026-11-20",
             due_date="2026-12-15",
-        ),  # fmt: skip
+        ),
         receipt(
             ext.BillPaymentTx(
                 amt=inr("1040.00"),
                 bill=ext.BillDetail(
-                    desc="BESCOM Bangalore bill", biller_id="BESCOM000KAR01",
-                    order_id="EV000000000000000042", ref_id=REF_ID, approval_ref="AB123456",
-                    customer_name="R K Gupta", bill_number="BN-2026-11",
-                ),  # fmt: skip
+                    desc="BESCOM Bangalore bill",
+                    biller_id="BESCOM000KAR01",
+                    order_id="EV000000000000000042",
+                    ref_id=REF_ID,
+                    approval_ref="AB123456",
+                    customer_name="R K Gupta",
+                    bill_number="BN-2026-11",
+                ),
             )
         ),
         receipt(
             ext.TransferTx(
                 amt=inr("1050.40"),
                 transfer=ext.TransferDetail(
-                    desc="Transfer to 50100012345678", sent=inr("1040.00"), fee=inr("10.40"),
-                    order_id="EV000000000000000043", utr="612345678901",
+                    desc="Transfer to 50100012345678",
+                    sent=inr("1040.00"),
+                    fee=inr("10.40"),
+                    order_id="EV000000000000000043",
+                    utr="612345678901",
                     beneficiary_name="ASHA VERMA",
-                ),  # fmt: skip
+                ),
             )
         ),
         ext.InsuranceQuoteResp(
-            header=h, premium=inr("1040.00"), sum_insured=inr("500000.00"),
-            quote_id="Q-000042", plan="INS-TERM", valid_minutes=30,
-        ),  # fmt: skip
+            header=h,
+            premium=inr("1040.00"),
+            sum_insured=inr("500000.00"),
+            quote_id="Q-000042",
+            plan="INS-TERM",
+            valid_minutes=30,
+        ),
         receipt(
             ext.PolicyTx(
                 amt=inr("1040.00"),
                 policy=ext.PolicyDetail(
-                    desc="Policy INS-TERM for Asha Verma", plan="INS-TERM",
-                    order_id="EV000000000000000044", policy_no="POL123456",
-                    document_ref="DOC-POL123456", holder="Asha Verma",
-                ),  # fmt: skip
+                    desc="Policy INS-TERM for Asha Verma",
+                    plan="INS-TERM",
+                    order_id="EV000000000000000044",
+                    policy_no="POL123456",
+                    document_ref="DOC-POL123456",
+                    holder="Asha Verma",
+                ),
             )
         ),
     ]
