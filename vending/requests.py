@@ -142,9 +142,12 @@ def store_response(
     http_status: int = 200,
     now: datetime,
     pending: bool = False,
+    keep_body: bool = False,
 ) -> None:
     """Store the response to ``claim`` (encrypted), in the caller's transaction;
-    ``pending``: the request kept its body while pending (dropped now)."""
+    ``pending``: the request kept its body while pending (dropped now, unless
+    ``keep_body``: the answer is provisional and will be replaced, rendered again from the
+    body -- :func:`kept_body`)."""
     key_id, blob = keyring.encrypt(txn, body, aad=_aad(claim.client_id, claim.request_id))
     plan = plan_of(txn)
     if plan is not None and not pending:  # written with the batch's one UPDATE
@@ -161,7 +164,7 @@ def store_response(
             "completed_at": now,
         },
     )
-    if pending:
+    if pending and not keep_body:
         txn.execute(_FORGET_BODY, {"p_request_pk": claim.request_pk})
 
 
@@ -233,6 +236,20 @@ def forget_claim(txn: Txn, claim: Claim) -> bool:
     return result.rowcount == 1
 
 
+def kept_body(txn: Txn, keyring: Keyring, request_pk: int) -> tuple[str, bytes] | None:
+    """(channel, credential-free body) of a request whose body is still kept (claimed and
+    unanswered, or answered provisionally), else None."""
+    row = txn.execute(
+        select(requests.c.channel, requests.c.pending_key_id, requests.c.pending_body).where(
+            requests.c.id == request_pk
+        )
+    ).first()
+    if row is None or row.pending_body is None:
+        return None
+    body = keyring.decrypt(txn, row.pending_key_id, row.pending_body, aad=_body_aad(request_pk))
+    return row.channel, body
+
+
 def replace_response(
     txn: Txn,
     keyring: Keyring,
@@ -240,9 +257,11 @@ def replace_response(
     response: StoredResponse,
     *,
     now: datetime,
+    final: bool = False,
 ) -> None:
     """Replace the stored response of a completed request (a reversed sale's answer is
-    withdrawn: see :func:`vending.services.idempotency.withdraw_answer`)."""
+    withdrawn: see :func:`vending.services.idempotency.withdraw_answer`; ``final``: a
+    provisional answer replaced by the final one, its kept body dropped)."""
     row = txn.execute(
         select(requests.c.client_id, requests.c.request_id).where(requests.c.id == request_pk)
     ).one()
@@ -253,6 +272,7 @@ def replace_response(
         response.body,
         http_status=response.http_status,
         now=now,
+        pending=final,
     )
 
 

@@ -54,6 +54,10 @@ STANDARD_OPERATIONS = {
 EXTENSION_OPERATIONS = {
     "BillFetchRequest": (EXT, "billFetchReq", "billFetchResp"),
     "InsuranceQuoteRequest": (EXT, "insuranceQuoteReq", "insuranceQuoteResp"),
+    "TripSearchRequest": (EXT, "tripSearchReq", "tripSearchResp"),
+    "SeatHoldRequest": (EXT, "seatHoldReq", "seatHoldResp"),
+    "BookingRequest": (EXT, "bookingReq", "bookingResp"),
+    "CancellationRequest": (EXT, "cancellationReq", "bookingResp"),
 }
 OPERATIONS = {**STANDARD_OPERATIONS, **EXTENSION_OPERATIONS}
 

@@ -56,7 +56,11 @@ EXPECTED_ELEMENTS = {
         for suffix in ("Req", "Resp")
     },
     # Ours: the read-only steps before a bill payment and a policy issue.
-    EXT: {"billFetchReq", "billFetchResp", "insuranceQuoteReq", "insuranceQuoteResp"},
+    EXT: {
+        "billFetchReq", "billFetchResp", "insuranceQuoteReq", "insuranceQuoteResp",
+        "tripSearchReq", "tripSearchResp", "seatHoldReq", "seatHoldResp", "bookingReq",
+        "cancellationReq", "bookingResp",
+    },  # fmt: skip
 }
 
 # Fault class -> parent (fact sheet §4.1, including the 2.1 additions).
@@ -310,6 +314,13 @@ EXTENSION_BASES = {
     "InsuranceQuoteReq": (BASE, "BaseReq"),
     "BillFetchResp": (BASE, "BaseResp"),
     "InsuranceQuoteResp": (BASE, "BaseResp"),
+    "TripSearchReq": (BASE, "BaseReq"),
+    "SeatHoldReq": (BASE, "BaseReq"),
+    "BookingReq": (BASE, "BaseReq"),
+    "CancellationReq": (BASE, "BaseReq"),
+    "TripSearchResp": (BASE, "BaseResp"),
+    "BookingResp": (BASE, "BaseResp"),
+    "SeatHoldResp": (EXT, "BookingResp"),
 }
 
 

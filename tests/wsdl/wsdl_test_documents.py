@@ -621,6 +621,48 @@ def _valid() -> dict[str, str]:
             "<ext:desc>Policy INS-TERM for Asha Verma</ext:desc></ext:policy>",
         ),
     )  # fmt: skip
+    d["tripSearchReq"] = doc(
+        "ext:tripSearchReq", REQ, attrs=' from="Bengaluru" to="Mysuru" date="2026-12-20"'
+    )
+    d["tripSearchResp"] = doc(
+        "ext:tripSearchResp",
+        RESP + '<ext:trip tripId="BUS1" operator="Demo Travels" busType="AC Sleeper"'
+        ' departs="2026-12-20T06:00:00+05:30" arrives="2026-12-20T09:30:00+05:30"'
+        ' seats="1 2 L3"><ext:fare value="650.00" symbol="INR"/></ext:trip>',
+    )
+    d["seatHoldReq"] = doc(
+        "ext:seatHoldReq",
+        REQ + '<ext:passenger name="Asha Verma" age="34" seat="1"/>'
+        '<ext:passenger name="Ravi Verma" age="36" seat="2"/>',
+        attrs=' tripId="BUS1" contact="9810000010" from="Bengaluru" to="Mysuru"'
+        ' date="2026-12-20"',
+    )
+    booking = (
+        '<ext:booking bookingRef="TB000000000000000042" state="{state}" tripId="BUS1"'
+        ' seats="1 2"{extra}><ext:fare value="1300.00" symbol="INR"/>{refund}'
+        "</ext:booking>"
+    )
+    d["seatHoldResp"] = doc(
+        "ext:seatHoldResp",
+        RESP + booking.format(state="held", extra=' expiresAt="2026-12-06T09:10:00Z"', refund=""),
+    )
+    d["bookingReq"] = doc("ext:bookingReq", REQ, attrs=' bookingRef="TB000000000000000042"')
+    d["cancellationReq"] = doc(
+        "ext:cancellationReq", REQ, attrs=' bookingRef="TB000000000000000042"'
+    )
+    d["bookingResp"] = doc(
+        "ext:bookingResp",
+        RESP + booking.format(state="booked", extra=' pnr="PNR1" ticketNo="TK1"', refund=""),
+    )
+    d["bookingResp/cancelled"] = doc(
+        "ext:bookingResp",
+        RESP
+        + booking.format(
+            state="cancelled",
+            extra=' pnr="PNR1" ticketNo="TK1"',
+            refund='<ext:refund value="1170.00" symbol="INR"/>',
+        ),
+    )
     for fault_type in FAULT_CLASSES:
         d[f"xmlvendFaultResp/{fault_type}"] = fault_resp(fault_type)
     return d

@@ -41,6 +41,7 @@ from vending.requests import (
     find_request,
     find_request_by_pk,
     keep_pending_body,
+    kept_body,
     replace_response,
     store_response,
 )
@@ -117,10 +118,18 @@ def keep_answer(
 
 
 def complete(
-    txn: Txn, keyring: Keyring, claimed: Claim, response: StoredResponse, *, now: datetime
+    txn: Txn,
+    keyring: Keyring,
+    claimed: Claim,
+    response: StoredResponse,
+    *,
+    now: datetime,
+    provisional: bool = False,
 ) -> Processed:
     """Store the answer of a request claimed earlier (:func:`claim`), unless one is stored
-    already (then that one wins and is returned, ``replayed``)."""
+    already (then that one wins and is returned, ``replayed``). ``provisional``: an answer
+    that says the outcome is not known yet; the request's kept body stays, so that
+    :func:`settle_provisional` can store the final answer rendered from it."""
     existing = find_request(
         txn, keyring, client_id=claimed.client_id, request_id=claimed.request_id
     )
@@ -134,8 +143,31 @@ def complete(
         http_status=response.http_status,
         now=now,
         pending=True,
+        keep_body=provisional,
     )
     return Processed(response, replayed=False)
+
+
+def settle_provisional(
+    txn: Txn,
+    keyring: Keyring,
+    request_pk: int,
+    render: Callable[[str, bytes], StoredResponse | None],
+    *,
+    now: datetime,
+) -> bool:
+    """Replace a provisional answer (:func:`complete` with ``provisional``) by the final
+    one, ``render(channel, kept request body)``; every later replay of the key and its
+    last-response advice get it. False (nothing changed) when no body is kept (already
+    settled) or ``render`` gives None."""
+    kept = kept_body(txn, keyring, request_pk)
+    if kept is None:
+        return False
+    response = render(*kept)
+    if response is None:
+        return False
+    replace_response(txn, keyring, request_pk, response, now=now, final=True)
+    return True
 
 
 def store_if_unanswered(
@@ -179,6 +211,7 @@ __all__ = [
     "lookup",
     "lookup_by_pk",
     "run_once",
+    "settle_provisional",
     "store_if_unanswered",
     "withdraw_answer",
 ]

@@ -6,8 +6,11 @@ Each state-changing step is claimed under its request key first (the one idempot
 ``idempotency.claim`` ... ``complete``) and its answer stored, so a retry replays it; the
 partner is called between the two transactions, keyed by our references (a repeated hold
 or book is answered with what the partner already did). A booking whose outcome is pending
-or unknown stays in suspense: the status query asks the partner and finishes it (never a
-refund on a timeout)."""
+or unknown stays in suspense: the status query, the sweep or a retry of the book request
+asks the partner and finishes it (never a refund on a timeout). The book request's answer
+then is provisional ("being booked"): once the partner's answer is final it is replaced by
+the final one, rendered again from the kept request by its channel's renderer, so a retry
+and a last-response advice get the final answer."""
 
 from __future__ import annotations
 
@@ -64,8 +67,12 @@ class TravelSales:
         scheduler: Any = None,
         sweep_seconds: float = 30.0,
         routing: Any = None,
+        renderers: Any = None,
     ) -> None:
         self._runner = runner
+        # The channels' renderers by channel name (vending.services.rendering.Renderers):
+        # the final answer of a booking resolved after its book request was answered.
+        self._renderers = renderers
         self._keyring = keyring
         self._clock = clock
         self._clients = clients
@@ -208,7 +215,7 @@ class TravelSales:
             booking = await self.booking(ctx.principal, booking_ref, ask=False)
             return Processed(renderer.travel_booking(ctx.request, booking), replayed=True)
         if isinstance(started, StoredResponse):
-            return Processed(started, replayed=True)
+            return Processed(await self._settled_answer(ctx, booking_ref, started), replayed=True)
         if isinstance(started, Processed):
             return started
         claimed, booking = started
@@ -236,10 +243,52 @@ class TravelSales:
                 message=result.message, now=now,
             )  # fmt: skip
             booking = done or travel.get_booking(txn, ref)
+            if claimed is None and booking.book_request_pk is not None:
+                self._settle_book_answer(txn, booking, now)
         if renderer is None or claimed is None:
             return None
         response = renderer.travel_booking(request, booking)
-        return idempotency.complete(txn, self._keyring, claimed, response, now=now)
+        return idempotency.complete(
+            txn, self._keyring, claimed, response, now=now,
+            provisional=booking.state == "booking",
+        )  # fmt: skip
+
+    def _settle_book_answer(self, txn: Txn, booking: Booking, now: datetime) -> None:
+        """The book request answered "being booked" gets the final answer instead."""
+
+        def render(channel: str, body: bytes) -> Any:
+            renderer = None if self._renderers is None else self._renderers.get(channel)
+            if renderer is None:
+                log.warning("booking %s: no renderer for channel %r", booking.booking_ref, channel)
+                return None
+            return renderer.travel_booking(renderer.load(body), booking)
+
+        assert booking.book_request_pk is not None
+        idempotency.settle_provisional(txn, self._keyring, booking.book_request_pk, render, now=now)
+
+    async def _settled_answer(
+        self, ctx: RequestContext, booking_ref: str, stored: StoredResponse
+    ) -> StoredResponse:
+        """A retried book request's stored answer; while the booking is still being booked
+        the partner is asked first (its final answer replaces the stored one)."""
+
+        def read(txn: Txn) -> Booking | None:
+            found = travel.get_booking(txn, booking_ref, ctx.principal.vendor_id)
+            return found if found.state == "booking" else None
+
+        try:
+            booking = await self._runner.run("travel_book_retry", read)
+        except VendingError:
+            return stored
+        if booking is None:
+            return stored
+        await self.resolve(booking)
+
+        def again(txn: Txn) -> StoredResponse:
+            record = idempotency.lookup(txn, self._keyring, ctx.key.client_id, ctx.key.request_id)
+            return stored if record is None or record.response is None else record.response
+
+        return await self._runner.run("travel_book_replay", again)
 
     async def _partner_of(self, booking: Booking) -> str:
         from catalogue.tables import providers

@@ -261,7 +261,7 @@ def build_services(
         transfers=None if fulfilment is None else MoneyTransfers(runner, fulfilment, clock),
         aeps=_aeps_service(runner, keyring, clock, fulfilment),
         insurance=None if fulfilment is None else InsuranceSales(runner, fulfilment, clock),
-        travel=_travel_service(runner, keyring, clock, fulfilment),
+        travel=_travel_service(runner, keyring, clock, fulfilment, renderers),
         deposits=deposits,
         staff_transactions=StaffTransactions(runner, keyring, clock, renderers, staff_policy),
         staff_monitoring=StaffMonitoring(runner, clock),
@@ -293,14 +293,18 @@ def _bulk_service(config: Config, services: Services, keyring: Keyring) -> Any:
     return bulk
 
 
-def _travel_service(runner: TxnRunner, keyring: Keyring, clock: Clock, fulfilment: Any) -> Any:
+def _travel_service(
+    runner: TxnRunner, keyring: Keyring, clock: Clock, fulfilment: Any, renderers: Renderers
+) -> Any:
     """Travel through the wired partners (clients with ``hold``); holds swept on the
-    fulfilment's scheduler (the injected reactor or clock)."""
+    fulfilment's scheduler (the injected reactor or clock); a booking resolved late
+    answered again through its channel's renderer."""
     if fulfilment is None:
         return None
     return TravelSales(
         runner, keyring, clock, fulfilment.clients, scheduler=fulfilment.scheduler,
         routing=fulfilment.policy.routing, sweep_seconds=fulfilment.policy.sweep_seconds,
+        renderers=renderers,
     )  # fmt: skip
 
 

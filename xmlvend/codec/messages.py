@@ -52,6 +52,11 @@ REQUEST_ELEMENTS: dict[str, tuple[type, str | None]] = {
     # Ours (docs/EXTENSION-NAMESPACE.md): read-only steps before a creditVendReq.
     _clark(EXT, "billFetchReq"): (ext.BillFetchReq, "billFetch"),
     _clark(EXT, "insuranceQuoteReq"): (ext.InsuranceQuoteReq, "insuranceQuote"),
+    # Ours: bus travel.
+    _clark(EXT, "tripSearchReq"): (ext.TripSearchReq, "tripSearch"),
+    _clark(EXT, "seatHoldReq"): (ext.SeatHoldReq, "seatHold"),
+    _clark(EXT, "bookingReq"): (ext.BookingReq, "booking"),
+    _clark(EXT, "cancellationReq"): (ext.CancellationReq, "cancellation"),
 }
 
 # Advices share one element; their operation names come from the xsi:type.
@@ -87,6 +92,9 @@ RESPONSE_ELEMENTS: dict[str, type] = {
     _clark(BASE, "xmlvendFaultResp"): b.XMLVendFaultResp,
     _clark(EXT, "billFetchResp"): ext.BillFetchResp,
     _clark(EXT, "insuranceQuoteResp"): ext.InsuranceQuoteResp,
+    _clark(EXT, "tripSearchResp"): ext.TripSearchResp,
+    _clark(EXT, "seatHoldResp"): ext.SeatHoldResp,
+    _clark(EXT, "bookingResp"): ext.BookingResp,
 }
 
 # Requests of the standard catalogue (reference §2.1) that we recognise but do not implement,

@@ -237,6 +237,96 @@ class PolicyTx(Tx):
     policy: PolicyDetail = element(EXT, "policy", PolicyDetail)
 
 
+# --- bus travel -----------------------------------------------------------------------------
+
+
+@xml_type(EXT, "TripSearchReq")
+class TripSearchReq(BaseReq):
+    """``ext:tripSearchReq``: the partner's trips between two places on a day (read-only)."""
+
+    origin: str = attribute("from")
+    destination: str = attribute("to")
+    date: str = attribute("date")  # xs:date, raw string
+
+
+@xml_type(EXT, "Trip")
+class Trip:
+    fare: Currency = element(EXT, "fare", Currency)
+    trip_id: str = attribute("tripId")
+    operator: str = attribute("operator")
+    bus_type: str = attribute("busType")
+    departs: str = attribute("departs")  # xs:dateTime, raw string
+    arrives: str = attribute("arrives")  # xs:dateTime, raw string
+    seats: str = attribute("seats")  # the free seats, separated by spaces
+
+
+@xml_type(EXT, "TripSearchResp")
+class TripSearchResp(BaseResp):
+    trips: tuple[Trip, ...] = element(EXT, "trip", Trip, many=True)
+
+
+@xml_type(EXT, "Passenger")
+class Passenger:
+    name: str = attribute("name")
+    age: int = attribute("age", int)
+    seat: str = attribute("seat")
+
+
+@xml_type(EXT, "SeatHoldReq")
+class SeatHoldReq(BaseReq):
+    """``ext:seatHoldReq``: hold seats of a trip (the fare held from the vendor's credit);
+    ``from``/``to``/``date`` repeat the search for the trip's details."""
+
+    passengers: tuple[Passenger, ...] = element(
+        EXT, "passenger", Passenger, many=True, min_occurs=1, max_occurs=6
+    )
+    trip_id: str = attribute("tripId")
+    contact: str = attribute("contact")
+    origin: str | None = attribute("from", optional=True)
+    destination: str | None = attribute("to", optional=True)
+    date: str | None = attribute("date", optional=True)  # xs:date, raw string
+
+
+@xml_type(EXT, "BookingReq")
+class BookingReq(BaseReq):
+    """``ext:bookingReq``: ticket the seats held under ``bookingRef``."""
+
+    booking_ref: str = attribute("bookingRef")
+
+
+@xml_type(EXT, "CancellationReq")
+class CancellationReq(BaseReq):
+    """``ext:cancellationReq``: cancel a booked ticket by the partner's refund rules."""
+
+    booking_ref: str = attribute("bookingRef")
+
+
+@xml_type(EXT, "BookingDetail")
+class BookingDetail:
+    fare: Currency = element(EXT, "fare", Currency)
+    refund: Currency | None = element(EXT, "refund", Currency, optional=True)
+    avail_credit: Currency | None = element(EXT, "availCredit", Currency, optional=True)
+    booking_ref: str = attribute("bookingRef")
+    state: str = attribute("state")
+    trip_id: str = attribute("tripId")
+    seats: str = attribute("seats")
+    expires_at: str | None = attribute("expiresAt", optional=True)  # xs:dateTime, raw
+    pnr: str | None = attribute("pnr", optional=True)
+    ticket_no: str | None = attribute("ticketNo", optional=True)
+
+
+@xml_type(EXT, "BookingResp")
+class BookingResp(BaseResp):
+    """``ext:bookingResp``: the booking after a booking or a cancellation."""
+
+    booking: BookingDetail = element(EXT, "booking", BookingDetail)
+
+
+@xml_type(EXT, "SeatHoldResp")
+class SeatHoldResp(BookingResp):
+    """``ext:seatHoldResp``: the seats held (state ``held``, until ``expiresAt``)."""
+
+
 @xml_type(EXT, "MISTY1KCToken")
 class MISTY1KCToken(KCToken):
     """``b:token xsi:type="ext:MISTY1KCToken"``: a 4-token key change (128-bit MISTY1 keys);

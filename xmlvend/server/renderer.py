@@ -381,6 +381,62 @@ class XMLVendRenderer:
         )
         return self._render(response, request)
 
+    # --- bus travel (docs/EXTENSION-NAMESPACE.md) -------------------------------------------
+
+    def trip_search(self, request: ext.TripSearchReq, trips: Sequence[Any]) -> bytes:
+        header = self.header(request, disp_header="Bus Trips")
+        found = tuple(
+            ext.Trip(
+                fare=currency(trip.fare),
+                trip_id=trip.trip_id,
+                operator=fit(trip.operator) or "-",
+                bus_type=fit(trip.bus_type) or "-",
+                departs=convert_datetime(trip.departs),
+                arrives=convert_datetime(trip.arrives),
+                seats=_seat_list(trip.seats),
+            )
+            for trip in trips
+        )
+        return self._render(ext.TripSearchResp(header=header, trips=found), request)
+
+    def travel_booking(self, request: Rendering, booking: Any) -> StoredResponse:
+        """A booking after a hold, a booking or a cancellation (the TravelSales renderer):
+        held, booked or cancelled -> seatHoldResp / bookingResp; still being booked ->
+        ext:TransactionDelayedEx naming it (a retry or a last-response advice later gets the
+        final answer); failed or released (refunded) -> BusinessRuleEx."""
+        from catalogue.errors import CatalogueError
+        from vending.services.errors import TransactionDelayed
+
+        req = request.request
+        ref = booking.booking_ref
+        if booking.state == "booking":
+            error: Exception = TransactionDelayed(
+                req.header.msg_id.date_time + "/" + req.header.msg_id.unique_number,
+                f"Booking {ref} is pending with the travel partner: fetch the result "
+                "with a LastRespAdviceReq quoting this msgID",
+            )
+            return self.failure(request, error)
+        if booking.state not in ("held", "booked", "cancelled"):
+            why = f" ({booking.message})" if booking.message else ""
+            message = f"Booking {ref} {booking.state}{why}; the fare was refunded"
+            return self.failure(request, CatalogueError(message[:200]))
+        detail = ext.BookingDetail(
+            fare=currency(booking.fare),
+            refund=None if booking.refund is None else currency(booking.refund),
+            avail_credit=None if booking.available is None else currency(booking.available),
+            booking_ref=ref,
+            state=booking.state,
+            trip_id=_reference(booking.trip.get("trip_id")) or "-",
+            seats=_seat_list(booking.seats),
+            expires_at=convert_datetime(booking.expires_at) if booking.state == "held" else None,
+            pnr=_reference(booking.pnr),
+            ticket_no=_reference(booking.ticket_no),
+        )
+        cls = ext.SeatHoldResp if isinstance(req, ext.SeatHoldReq) else ext.BookingResp
+        titles = {"held": "Seats Held", "booked": "Bus Ticket", "cancelled": "Ticket Cancelled"}
+        header = self.header(req, disp_header=titles[booking.state], operator_msg=booking.message)
+        return self._done(self._render(cls(header=header, booking=detail), req))
+
     def advice(self, request: Rendering, done: bool, message: str) -> StoredResponse:
         """reversalAdviceResp (txReversed) or confirmationAdviceResp (txConfirmed)."""
         req = request.request
@@ -799,6 +855,11 @@ def _reference(value: Any) -> str | None:
     return text_value or None
 
 
+def _seat_list(seats: Any) -> str:
+    """Seat numbers as ``ext:Seats`` (a space-separated list of tokens)."""
+    return " ".join("".join(str(seat).split()) for seat in seats if str(seat).strip())
+
+
 def _xs_date(value: Any) -> str | None:
     """An ISO date (``YYYY-MM-DD``, or the date part of a timestamp) as xs:date, else None."""
     text_value = str(value or "")[:10]
@@ -831,7 +892,7 @@ def _provider_tx(sold: Any) -> r.Tx:
         return ext.TransferTx(
             amt=amt, tax=(), receipt_no=sold.receipt_no,
             transfer=ext.TransferDetail(
-                desc=fit(f"Transfer to {sold.target}") or "Transfer",
+                desc=fit(f"Transfer to {params.get('account')} ({params.get('ifsc')})") or "Transfer",
                 sent=currency(Money(int(params.get("amount", 0)), currency_code)),
                 fee=currency(Money(int(params.get("fee", 0)), currency_code)),
                 order_id=order_id,

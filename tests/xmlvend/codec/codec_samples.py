@@ -388,6 +388,7 @@ def all_requests() -> list[b.BaseReq]:
     ]
     requests.extend(batch_requests(h))
     requests.extend(provider_requests(h))
+    requests.extend(travel_requests(h))
     return requests
 
 
@@ -628,6 +629,7 @@ def all_responses() -> list[b.BaseResp]:
     ]
     responses.extend(batch_responses(h))
     responses.extend(provider_responses(h))
+    responses.extend(travel_responses(h))
     return responses
 
 
@@ -792,6 +794,64 @@ def provider_requests(h: b.RequestHeader) -> list[b.BaseReq]:
                 dob="1990-05-17",
                 mobile="9810000010",
             )
+        ),
+    ]
+
+
+def travel_requests(h: b.RequestHeader) -> list[b.BaseReq]:
+    return [
+        ext.TripSearchReq(header=h, origin="Bengaluru", destination="Mysuru", date="2026-12-20"),
+        ext.SeatHoldReq(
+            header=h,
+            passengers=(
+                ext.Passenger(name="Asha Verma", age=34, seat="1"),
+                ext.Passenger(name="Ravi Verma", age=36, seat="2"),
+            ),
+            trip_id="BUS1",
+            contact="9810000010",
+            origin="Bengaluru",
+            destination="Mysuru",
+            date="2026-12-20",
+        ),
+        ext.BookingReq(header=h, booking_ref="TB000000000000000042"),
+        ext.CancellationReq(header=h, booking_ref="TB000000000000000042"),
+    ]
+
+
+def travel_responses(h: b.ResponseHeader) -> list[b.BaseResp]:
+    detail = ext.BookingDetail(
+        fare=inr("1300.00"),
+        booking_ref="TB000000000000000042",
+        state="held",
+        trip_id="BUS1",
+        seats="1 2",
+        expires_at="2026-12-06T09:10:00+00:00",
+        avail_credit=inr("8700.00"),
+    )
+    booked = dataclasses.replace(
+        detail, state="booked", expires_at=None, pnr="PNR1", ticket_no="TK1"
+    )
+    return [
+        ext.TripSearchResp(
+            header=h,
+            trips=(
+                ext.Trip(
+                    fare=inr("650.00"),
+                    trip_id="BUS1",
+                    operator="Demo Travels",
+                    bus_type="AC Sleeper",
+                    departs="2026-12-20T06:00:00+05:30",
+                    arrives="2026-12-20T09:30:00+05:30",
+                    seats="1 2 L3",
+                ),
+            ),
+        ),
+        ext.TripSearchResp(header=h),
+        ext.SeatHoldResp(header=h, booking=detail),
+        ext.BookingResp(header=h, booking=booked),
+        ext.BookingResp(
+            header=h,
+            booking=dataclasses.replace(booked, state="cancelled", refund=inr("1170.00")),
         ),
     ]
 
