@@ -57,10 +57,18 @@ EXPECTED_ELEMENTS = {
     },
     # Ours: the read-only steps before a bill payment and a policy issue.
     EXT: {
-        "billFetchReq", "billFetchResp", "insuranceQuoteReq", "insuranceQuoteResp",
-        "tripSearchReq", "tripSearchResp", "seatHoldReq", "seatHoldResp", "bookingReq",
-        "cancellationReq", "bookingResp",
-    },  # fmt: skip
+        "billFetchReq",
+        "billFetchResp",
+        "insuranceQuoteReq",
+        "insuranceQuoteResp",
+        "tripSearchReq",
+        "tripSearchResp",
+        "seatHoldReq",
+        "seatHoldResp",
+        "bookingReq",
+        "cancellationReq",
+        "bookingResp",
+    },
 }
 
 # Fault class -> parent (fact sheet §4.1, including the 2.1 additions).

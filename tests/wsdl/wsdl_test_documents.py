@@ -634,8 +634,7 @@ def _valid() -> dict[str, str]:
         "ext:seatHoldReq",
         REQ + '<ext:passenger name="Asha Verma" age="34" seat="1"/>'
         '<ext:passenger name="Ravi Verma" age="36" seat="2"/>',
-        attrs=' tripId="BUS1" contact="9810000010" from="Bengaluru" to="Mysuru"'
-        ' date="2026-12-20"',
+        attrs=' tripId="BUS1" contact="9810000010" from="Bengaluru" to="Mysuru" date="2026-12-20"',
     )
     booking = (
         '<ext:booking bookingRef="TB000000000000000042" state="{state}" tripId="BUS1"'

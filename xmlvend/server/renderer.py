@@ -889,10 +889,11 @@ def _provider_tx(sold: Any) -> r.Tx:
         )  # fmt: skip
     if sold.service == "dmt":
         currency_code = sold.amount.currency
+        account = f"{params.get('account')} ({params.get('ifsc')})"
         return ext.TransferTx(
             amt=amt, tax=(), receipt_no=sold.receipt_no,
             transfer=ext.TransferDetail(
-                desc=fit(f"Transfer to {params.get('account')} ({params.get('ifsc')})") or "Transfer",
+                desc=fit(f"Transfer to {account}") or "Transfer",
                 sent=currency(Money(int(params.get("amount", 0)), currency_code)),
                 fee=currency(Money(int(params.get("fee", 0)), currency_code)),
                 order_id=order_id,

@@ -28,7 +28,6 @@ from tools.conformance.builders import money
 from vending.ledger import verify_ledger
 from vending.money import Money
 from vending.passwords import hash_password
-from vending.storage.database import Txn
 from vending.vendors import adjust_vendor_balance, create_operator
 from xmlvend.codec import types_base as b
 from xmlvend.codec import types_ext as ext

@@ -18,11 +18,11 @@ from __future__ import annotations
 from datetime import date
 
 from vending.errors import InvalidRequest
+from vending.services.results import Outcome
 from vending.services.travel import HoldRequest, TravelSales
 from xmlvend.codec import types_ext as ext
 from xmlvend.server.errors import UseCaseNotSupported
 from xmlvend.server.handlers.base import Call, Reply, Services
-from vending.services.results import Outcome
 
 
 def _travel(services: Services) -> TravelSales:
