@@ -62,12 +62,7 @@ class Command:
     def canonical(self) -> str:
         """The command without its PINs: what is fingerprinted and kept with the request."""
         parts = [
-            self.kind,
-            self.product,
-            self.meter,
-            self.amount,
-            self.recipient,
-            self.reference,
+            self.kind, self.product, self.meter, self.amount, self.recipient, self.reference,
             self.target,
         ]
         if self.kind == "pin":

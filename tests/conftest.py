@@ -280,12 +280,8 @@ class SecretsSentinel:
         # A 4-6 digit secret (an SMS PIN) inside a longer digit run or a word is chance (a
         # uuid in a file name, an amount, the demo password "demo5678"): only a standalone
         # run counts.
-        short = {
-            s
-            for length, known in self._digits.items()
-            if length < _SHORT_SECRET_DIGITS
-            for s in known
-        }
+        short = {s for length, known in self._digits.items() if length < _SHORT_SECRET_DIGITS
+                 for s in known}
         found.update(run for run in _STANDALONE_DIGIT_RUN.findall(text) if run in short)
         for run in _DIGIT_RUN.findall(text):
             for length, known in self._digits.items():

@@ -23,3 +23,4 @@ def adm(
     database: Database, keyring: Keyring, secrets_sentinel: object, clock: MutableClock
 ) -> AdminWorld:
     return build_admin_world(database, keyring, secrets_sentinel, clock)
+
