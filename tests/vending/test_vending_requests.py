@@ -253,3 +253,40 @@ def test_binding_is_unambiguous_for_ids_containing_separators(
     )
     with pytest.raises(KeyringError):
         run(database, _claim, keyring, "B:C", client_id="A")
+
+
+def test_a_provisional_answer_is_replaced_once_by_the_final_one(
+    database: Database, keyring: Keyring
+) -> None:
+    """complete(provisional=True) keeps the request's body; settle_provisional renders the
+    final answer from it, replaces the stored one and drops the body (a second settling
+    changes nothing)."""
+    from vending.requests import kept_body
+    from vending.services.idempotency import complete, settle_provisional
+
+    def start(txn: Txn) -> Claim:
+        claimed = _claim(txn, keyring, "p1")
+        assert isinstance(claimed, Claim)
+        from vending.requests import keep_pending_body
+
+        keep_pending_body(txn, keyring, claimed, b"<bookingReq/>")
+        complete(txn, keyring, claimed, StoredResponse(b"<delayed/>", 500), now=NOW,
+                 provisional=True)  # fmt: skip
+        return claimed
+
+    claimed = database.run_txn("start", start)
+    assert run(database, _claim, keyring, "p1") == StoredResponse(b"<delayed/>", 500)
+    assert run(database, kept_body, keyring, claimed.request_pk) == ("xmlvend", b"<bookingReq/>")
+    seen: list[tuple[str, bytes]] = []
+
+    def render(channel: str, body: bytes) -> StoredResponse:
+        seen.append((channel, body))
+        return StoredResponse(b"<bookingResp/>", 200)
+
+    settle = settle_provisional
+    assert run(database, settle, keyring, claimed.request_pk, render, now=NOW) is True
+    assert seen == [("xmlvend", b"<bookingReq/>")]
+    assert run(database, _claim, keyring, "p1") == StoredResponse(b"<bookingResp/>", 200)
+    assert run(database, kept_body, keyring, claimed.request_pk) is None
+    assert run(database, settle, keyring, claimed.request_pk, render, now=NOW) is False
+    assert len(seen) == 1
