@@ -322,21 +322,14 @@ class XMLVendRenderer:
         ``ext:BillPaymentTx``, ``ext:TransferTx``, ``ext:PolicyTx``); failed (refunded) ->
         BusinessRuleEx naming the order; pending -> ext:TransactionDelayedEx naming the
         order (not stored: a last-response advice later gets the final answer)."""
-        from catalogue.errors import CatalogueError
-        from vending.services.errors import TransactionDelayed
-
         req = request.request
         what, party = _SERVICE_WORDS.get(sold.service, _RECHARGE_WORDS)
         if sold.state == "pending":
-            error: Exception = TransactionDelayed(
-                req.header.msg_id.date_time + "/" + req.header.msg_id.unique_number,
-                f"{what} {sold.order_id} is pending with {party}: fetch the result "
-                "with a LastRespAdviceReq quoting this msgID",
-            )
-            return self.failure(request, error)
+            return self._pending(request, f"{what} {sold.order_id} is pending with {party}")
         if sold.state != "success":
-            message = f"{what} {sold.order_id} failed ({sold.message}); the amount was refunded"
-            return self.failure(request, CatalogueError(message[:200]))
+            return self._refunded(
+                request, f"{what} {sold.order_id} failed ({sold.message}); the amount was refunded"
+            )
         product_code = sold.sale.product_code
         utility = b.UtilityDetail(name=product_code, address="", tax_ref="0000000000")
         parts = self._vend_parts(request, None, sold.available, utility=utility)
@@ -352,6 +345,23 @@ class XMLVendRenderer:
         header = self.header(req, disp_header=f"{what} - Tax Invoice")
         response = r.CreditVendResp(header=header, **parts, credit_vend_receipt=receipt)
         return self._done(self._render(response, req))
+
+    def _pending(self, request: Rendering, what: str) -> StoredResponse:
+        """ext:TransactionDelayedEx saying what is pending (a provider sale, a booking)."""
+        from vending.services.errors import TransactionDelayed
+
+        msg_id = request.request.header.msg_id
+        error = TransactionDelayed(
+            f"{msg_id.date_time}/{msg_id.unique_number}",
+            f"{what}: fetch the result with a LastRespAdviceReq quoting this msgID",
+        )
+        return self.failure(request, error)
+
+    def _refunded(self, request: Rendering, message: str) -> StoredResponse:
+        """BusinessRuleEx of a sale refused for good, its money given back."""
+        from catalogue.errors import CatalogueError
+
+        return self.failure(request, CatalogueError(message[:200]))
 
     def bill_fetch(self, request: ext.BillFetchReq, bill: Any) -> bytes:
         """billFetchResp: the fetched bill and the refId its payment quotes."""
@@ -404,22 +414,15 @@ class XMLVendRenderer:
         held, booked or cancelled -> seatHoldResp / bookingResp; still being booked ->
         ext:TransactionDelayedEx naming it (a retry or a last-response advice later gets the
         final answer); failed or released (refunded) -> BusinessRuleEx."""
-        from catalogue.errors import CatalogueError
-        from vending.services.errors import TransactionDelayed
-
         req = request.request
         ref = booking.booking_ref
         if booking.state == "booking":
-            error: Exception = TransactionDelayed(
-                req.header.msg_id.date_time + "/" + req.header.msg_id.unique_number,
-                f"Booking {ref} is pending with the travel partner: fetch the result "
-                "with a LastRespAdviceReq quoting this msgID",
-            )
-            return self.failure(request, error)
+            return self._pending(request, f"Booking {ref} is pending with the travel partner")
         if booking.state not in ("held", "booked", "cancelled"):
             why = f" ({booking.message})" if booking.message else ""
-            message = f"Booking {ref} {booking.state}{why}; the fare was refunded"
-            return self.failure(request, CatalogueError(message[:200]))
+            return self._refunded(
+                request, f"Booking {ref} {booking.state}{why}; the fare was refunded"
+            )
         detail = ext.BookingDetail(
             fare=currency(booking.fare),
             refund=None if booking.refund is None else currency(booking.refund),

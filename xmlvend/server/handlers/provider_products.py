@@ -18,6 +18,8 @@ is what the fetch and the quote answer, and neither sells anything.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from vending.errors import InvalidRequest
 from vending.money import Money
 from vending.services.bill_payments import BillFetchRequest, BillPaymentRequest
@@ -27,6 +29,11 @@ from xmlvend.codec import types_ext as ext
 from xmlvend.codec import types_revenue as r
 from xmlvend.server.errors import UseCaseNotSupported
 from xmlvend.server.handlers.base import Call, Reply, Services
+
+_BILLS = "bill payments"
+_INSURANCE = "insurance"
+
+Service = TypeVar("Service")
 
 # The meter identifiers that make a creditVendReq one of these sales.
 SALE_IDENTIFIERS = (ext.BillIdentifier, ext.BeneficiaryIdentifier, ext.PolicyIdentifier)
@@ -53,8 +60,6 @@ async def sell(services: Services, call: Call, request: r.CreditVendReq) -> Repl
     amount = _amount(request, services)
     app = services.app
     if isinstance(identifier, ext.BillIdentifier):
-        if app.bills is None:
-            raise UseCaseNotSupported("bill payments are not offered here (no network wired)")
         payment = BillPaymentRequest(
             call.context(),
             identifier.biller_id.strip(),
@@ -63,17 +68,14 @@ async def sell(services: Services, call: Call, request: r.CreditVendReq) -> Repl
             params=bill_params(identifier),
             ref_id=(identifier.ref_id or "").strip() or None,
         )
-        return Reply.of(await app.bills.pay(payment, services.renderer))
+        return Reply.of(await offered(app.bills, _BILLS).pay(payment, services.renderer))
     if isinstance(identifier, ext.BeneficiaryIdentifier):
-        if app.transfers is None:
-            raise UseCaseNotSupported("money transfers are not offered here (no bank wired)")
         transfer = TransferRequest(
             call.context(), identifier.sender.strip(), identifier.beneficiary_id, amount
         )
-        return Reply.of(await app.transfers.transfer(transfer, services.renderer))
+        transfers = offered(app.transfers, "money transfers")
+        return Reply.of(await transfers.transfer(transfer, services.renderer))
     assert isinstance(identifier, ext.PolicyIdentifier)
-    if app.insurance is None:
-        raise UseCaseNotSupported("insurance is not offered here (no insurer wired)")
     issue = IssueRequest(
         call.context(),
         identifier.plan.strip(),
@@ -83,15 +85,13 @@ async def sell(services: Services, call: Call, request: r.CreditVendReq) -> Repl
         identifier.dob.strip(),
         identifier.mobile.strip(),
     )
-    return Reply.of(await app.insurance.issue(issue, services.renderer))
+    return Reply.of(await offered(app.insurance, _INSURANCE).issue(issue, services.renderer))
 
 
 async def bill_fetch(services: Services, call: Call) -> Reply:
     request = call.request
     assert isinstance(request, ext.BillFetchReq)
-    bills = services.app.bills
-    if bills is None:
-        raise UseCaseNotSupported("bill payments are not offered here (no network wired)")
+    bills = offered(services.app.bills, _BILLS)
     identifier = request.bill_identifier
     if identifier.ref_id:
         raise InvalidRequest("refId: a bill fetch gives one; only its payment quotes it")
@@ -106,9 +106,7 @@ async def bill_fetch(services: Services, call: Call) -> Reply:
 async def insurance_quote(services: Services, call: Call) -> Reply:
     request = call.request
     assert isinstance(request, ext.InsuranceQuoteReq)
-    insurance = services.app.insurance
-    if insurance is None:
-        raise UseCaseNotSupported("insurance is not offered here (no insurer wired)")
+    insurance = offered(services.app.insurance, _INSURANCE)
     quote = await insurance.quote(
         QuoteRequest(
             call.who,
@@ -119,6 +117,13 @@ async def insurance_quote(services: Services, call: Call) -> Reply:
         )
     )
     return Reply(services.renderer.insurance_quote(request, quote))
+
+
+def offered(service: Service | None, what: str) -> Service:
+    """The application service, or UseCaseSupportEx when this server has none wired."""
+    if service is None:
+        raise UseCaseNotSupported(f"this server does not offer {what}: no provider is wired")
+    return service
 
 
 def bill_params(identifier: ext.BillIdentifier) -> dict[str, str]:

@@ -21,15 +21,12 @@ from vending.errors import InvalidRequest
 from vending.services.results import Outcome
 from vending.services.travel import HoldRequest, TravelSales
 from xmlvend.codec import types_ext as ext
-from xmlvend.server.errors import UseCaseNotSupported
 from xmlvend.server.handlers.base import Call, Reply, Services
+from xmlvend.server.handlers.provider_products import offered
 
 
 def _travel(services: Services) -> TravelSales:
-    travel = services.app.travel
-    if travel is None:
-        raise UseCaseNotSupported("bus travel is not offered here (no travel partner wired)")
-    return travel
+    return offered(services.app.travel, "bus travel")
 
 
 def _day(text: str, what: str) -> date:
