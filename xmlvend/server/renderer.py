@@ -872,63 +872,72 @@ def _xs_date(value: Any) -> str | None:
         return None
 
 
+def _bill_detail(sold: Any) -> ext.BillDetail:
+    params = sold.params
+    return ext.BillDetail(
+        desc=fit(f"{params.get('biller') or params.get('biller_id')} bill") or "Bill",
+        biller_id=str(params.get("biller_id")),
+        order_id=sold.order_id,
+        ref_id=_reference(params.get("ref_id")),
+        approval_ref=_reference(sold.operator_ref),
+        customer_name=fit(params.get("customer_name")) or None,
+        bill_number=_reference(params.get("bill_number")),
+    )
+
+
+def _transfer_detail(sold: Any) -> ext.TransferDetail:
+    params, code = sold.params, sold.amount.currency
+    return ext.TransferDetail(
+        desc=fit(f"Transfer to {params.get('account')} ({params.get('ifsc')})") or "Transfer",
+        sent=currency(Money(int(params.get("amount", 0)), code)),
+        fee=currency(Money(int(params.get("fee", 0)), code)),
+        order_id=sold.order_id,
+        utr=_reference(sold.operator_ref),
+        beneficiary_name=fit(params.get("name")) or None,
+    )
+
+
+def _policy_detail(sold: Any) -> ext.PolicyDetail:
+    params = sold.params
+    return ext.PolicyDetail(
+        desc=fit(f"Policy {params.get('plan')} for {params.get('holder')}") or "Policy",
+        plan=str(params.get("plan")),
+        order_id=sold.order_id,
+        policy_no=_reference(sold.operator_ref),
+        document_ref=_reference(params.get("document_ref")),
+        holder=fit(params.get("holder")) or None,
+    )
+
+
+def _recharge_detail(sold: Any) -> ext.RechargeDetail:
+    product_code = sold.sale.product_code
+    return ext.RechargeDetail(
+        desc=fit(f"Recharge of {sold.target}") or product_code,
+        product_code=product_code,
+        recipient=sold.target,
+        order_id=sold.order_id,
+        operator_ref=sold.operator_ref or None,
+        provider_ref=sold.provider_ref or None,
+        circle=sold.params.get("circle") or None,
+    )
+
+
+# A provider sale's receipt line by its service: the r:tx type, its detail element's field
+# and how the detail is made (a recharge for any other service).
+_RECEIPT_LINES: dict[str, tuple[type, str, Callable[[Any], Any]]] = {
+    "bill": (ext.BillPaymentTx, "bill", _bill_detail),
+    "dmt": (ext.TransferTx, "transfer", _transfer_detail),
+    "insurance": (ext.PolicyTx, "policy", _policy_detail),
+}
+_RECHARGE_LINE = (ext.RechargeTx, "recharge", _recharge_detail)
+
+
 def _provider_tx(sold: Any) -> r.Tx:
     """The receipt line of a successful provider sale, of its service's extension type."""
-    params = sold.params
-    amt = currency(sold.amount)
-    order_id = sold.order_id
-    if sold.service == "bill":
-        return ext.BillPaymentTx(
-            amt=amt, tax=(), receipt_no=sold.receipt_no,
-            bill=ext.BillDetail(
-                desc=fit(f"{params.get('biller') or params.get('biller_id')} bill") or "Bill",
-                biller_id=str(params.get("biller_id")),
-                order_id=order_id,
-                ref_id=_reference(params.get("ref_id")),
-                approval_ref=_reference(sold.operator_ref),
-                customer_name=fit(params.get("customer_name")) or None,
-                bill_number=_reference(params.get("bill_number")),
-            ),
-        )  # fmt: skip
-    if sold.service == "dmt":
-        currency_code = sold.amount.currency
-        account = f"{params.get('account')} ({params.get('ifsc')})"
-        return ext.TransferTx(
-            amt=amt, tax=(), receipt_no=sold.receipt_no,
-            transfer=ext.TransferDetail(
-                desc=fit(f"Transfer to {account}") or "Transfer",
-                sent=currency(Money(int(params.get("amount", 0)), currency_code)),
-                fee=currency(Money(int(params.get("fee", 0)), currency_code)),
-                order_id=order_id,
-                utr=_reference(sold.operator_ref),
-                beneficiary_name=fit(params.get("name")) or None,
-            ),
-        )  # fmt: skip
-    if sold.service == "insurance":
-        return ext.PolicyTx(
-            amt=amt, tax=(), receipt_no=sold.receipt_no,
-            policy=ext.PolicyDetail(
-                desc=fit(f"Policy {params.get('plan')} for {params.get('holder')}") or "Policy",
-                plan=str(params.get("plan")),
-                order_id=order_id,
-                policy_no=_reference(sold.operator_ref),
-                document_ref=_reference(params.get("document_ref")),
-                holder=fit(params.get("holder")) or None,
-            ),
-        )  # fmt: skip
-    product_code = sold.sale.product_code
-    return ext.RechargeTx(
-        amt=amt, tax=(), receipt_no=sold.receipt_no,
-        recharge=ext.RechargeDetail(
-            desc=fit(f"Recharge of {sold.target}") or product_code,
-            product_code=product_code,
-            recipient=sold.target,
-            order_id=order_id,
-            operator_ref=sold.operator_ref or None,
-            provider_ref=sold.provider_ref or None,
-            circle=params.get("circle") or None,
-        ),
-    )  # fmt: skip
+    cls, field, detail = _RECEIPT_LINES.get(sold.service, _RECHARGE_LINE)
+    return cls(
+        amt=currency(sold.amount), tax=(), receipt_no=sold.receipt_no, **{field: detail(sold)}
+    )
 
 
 def convert_datetime(moment: datetime) -> str:
