@@ -70,10 +70,15 @@ def voucher_trial(s: Session) -> str:
     voucher = _voucher_of(reply, TrialCreditVendResp, code, amount, s.profile.currency)
     check(set(voucher.pin) == {"0"}, "a trial returned a real-looking PIN")
     check(voucher.serial_no == "0", f"a trial returned serial {voucher.serial_no}, not 0")
+    _check_credit_unchanged(s, before, "a trial voucher sale")
+    return "zero PIN, serial 0, nothing charged"
+
+
+def _check_credit_unchanged(s: Session, before: Decimal | None, what: str) -> None:
+    """The client's available credit is what it was before ``what`` (when it can be read)."""
     if before is not None:
         after = steps.available_credit(s)
-        check(after == before, f"a trial voucher sale moved money: {before} -> {after}")
-    return "zero PIN, serial 0, nothing charged"
+        check(after == before, f"{what} moved money: {before} -> {after}")
 
 
 def voucher_reversal(s: Session) -> str:
@@ -108,9 +113,7 @@ def bill_trial_refused(s: Session) -> str:
     )
     reply = s.exchange(request, label="trialCreditVendReq (ext:BillIdentifier)")
     expect_fault(reply, {"UseCaseSupportEx"}, what="a trial bill payment")
-    if before is not None:
-        after = steps.available_credit(s)
-        check(after == before, f"a refused trial moved money: {before} -> {after}")
+    _check_credit_unchanged(s, before, "a refused trial")
     return "UseCaseSupportEx, nothing charged"
 
 

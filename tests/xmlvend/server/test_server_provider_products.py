@@ -123,6 +123,11 @@ def fetched_ref(world: World, customer: str) -> str:
     return response.parsed().ref_id
 
 
+def fetched_payment(world: World, customer: str) -> r.CreditVendReq:
+    """The payment of the customer's bill as fetched (its refId, the bill's Rs 1,540)."""
+    return vend(world, bill_identifier(customer, fetched_ref(world, customer)), "1540.00")
+
+
 def beneficiary_ids(world: World) -> dict[str, int]:
     from catalogue.tables import dmt_beneficiaries
 
@@ -195,8 +200,7 @@ def test_bill_fetch_then_pay_gives_a_bill_receipt_replayed_byte_for_byte(shop) -
 
 def test_bill_refused_by_the_network_is_refunded(shop) -> None:
     world, _partner = shop
-    ref_id = fetched_ref(world, "1234567891")
-    pay = vend(world, bill_identifier("1234567891", ref_id), "1540.00")
+    pay = fetched_payment(world, "1234567891")
     refused = world.call(pay)
     assert refused.fault_class() == "BusinessRuleEx"
     assert_strictly_valid(refused.body, lenient_msg_id=True)
@@ -208,8 +212,7 @@ def test_bill_refused_by_the_network_is_refunded(shop) -> None:
 
 def test_bill_pending_is_delayed_then_the_status_poll_gives_the_receipt(shop) -> None:
     world, partner = shop
-    ref_id = fetched_ref(world, "1234567892")
-    pay = vend(world, bill_identifier("1234567892", ref_id), "1540.00")
+    pay = fetched_payment(world, "1234567892")
     delayed = world.call(pay)
     assert delayed.fault_class() == "TransactionDelayedEx"
     assert_strictly_valid(delayed.body, lenient_msg_id=True)
@@ -233,8 +236,7 @@ def test_bill_pending_is_delayed_then_the_status_poll_gives_the_receipt(shop) ->
 
 def test_bill_pending_then_refused_is_refunded(shop) -> None:
     world, partner = shop
-    ref_id = fetched_ref(world, "1234567892")
-    pay = vend(world, bill_identifier("1234567892", ref_id), "1540.00")
+    pay = fetched_payment(world, "1234567892")
     assert world.call(pay).fault_class() == "TransactionDelayedEx"
     (order_id,) = order_ids(world)
     partner.statuses[order_id] = ProviderResult(Outcome.FAILED, "P9", None, "BFR", "closed")
