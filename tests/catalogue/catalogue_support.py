@@ -291,7 +291,7 @@ def attach_provider_sales(services: Any, database: Database, keyring: Keyring, c
     services.bills = BillPayments(runner, fulfilment, clock)
     services.transfers = MoneyTransfers(runner, fulfilment, clock)
     services.insurance = InsuranceSales(runner, fulfilment, clock)
-    services.travel = TravelSales(runner, keyring, clock, clients)
+    services.travel = TravelSales(runner, keyring, clock, clients, renderers=services.renderers)
     return fulfilment
 
 

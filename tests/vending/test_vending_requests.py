@@ -253,3 +253,38 @@ def test_binding_is_unambiguous_for_ids_containing_separators(
     )
     with pytest.raises(KeyringError):
         run(database, _claim, keyring, "B:C", client_id="A")
+
+
+def test_an_interim_answer_is_replaced_once_by_the_final_one(
+    database: Database, keyring: Keyring
+) -> None:
+    """complete(keep_body=True) keeps the request's body; replace_interim stores the final
+    answer and drops the body, so the request is no longer interim (a second settling finds
+    nothing to replace)."""
+    from vending.requests import keep_pending_body
+    from vending.services.idempotency import complete, interim, replace_interim
+
+    def start(txn: Txn) -> Claim:
+        claimed = _claim(txn, keyring, "p1")
+        assert isinstance(claimed, Claim)
+        keep_pending_body(txn, keyring, claimed, b"<bookingReq/>")
+        complete(txn, keyring, claimed, StoredResponse(b"<delayed/>", 500), now=NOW,
+                 keep_body=True)  # fmt: skip
+        return claimed
+
+    claimed = database.run_txn("start", start)
+    assert run(database, _claim, keyring, "p1") == StoredResponse(b"<delayed/>", 500)
+    kept = run(database, interim, keyring, claimed.request_pk)
+    assert kept is not None and (kept.channel, kept.body) == ("xmlvend", b"<bookingReq/>")
+
+    def settle(txn: Txn) -> bool:
+        found = interim(txn, keyring, claimed.request_pk)
+        if found is None:
+            return False
+        replace_interim(txn, keyring, found, StoredResponse(b"<bookingResp/>", 200), now=NOW)
+        return True
+
+    assert database.run_txn("settle", settle) is True
+    assert run(database, _claim, keyring, "p1") == StoredResponse(b"<bookingResp/>", 200)
+    assert run(database, interim, keyring, claimed.request_pk) is None
+    assert database.run_txn("settle", settle) is False

@@ -50,6 +50,17 @@ STANDARD_OPERATIONS = {
     "UpdateMeterKeyRequest": (METER, "updateMeterKeyReq", "updateMeterKeyResp"),
 }
 
+# Ours (docs/EXTENSION-NAMESPACE.md), after the standard ones.
+EXTENSION_OPERATIONS = {
+    "BillFetchRequest": (EXT, "billFetchReq", "billFetchResp"),
+    "InsuranceQuoteRequest": (EXT, "insuranceQuoteReq", "insuranceQuoteResp"),
+    "TripSearchRequest": (EXT, "tripSearchReq", "tripSearchResp"),
+    "SeatHoldRequest": (EXT, "seatHoldReq", "seatHoldResp"),
+    "BookingRequest": (EXT, "bookingReq", "bookingResp"),
+    "CancellationRequest": (EXT, "cancellationReq", "bookingResp"),
+}
+OPERATIONS = {**STANDARD_OPERATIONS, **EXTENSION_OPERATIONS}
+
 
 class OfflineTransport(Transport):
     """Serves local files and an in-memory URL map; any other URL is refused."""
@@ -126,9 +137,9 @@ def test_every_operation_is_bare_document_literal_with_the_nrs_fault() -> None:
         return f"{{{part.nsmap[prefix]}}}{local}"
 
     port_ops = root.findall("wsdl:portType/wsdl:operation", NS)
-    assert [op.get("name") for op in port_ops] == list(STANDARD_OPERATIONS)
+    assert [op.get("name") for op in port_ops] == list(OPERATIONS)
     for op in port_ops:
-        ns, request, response = STANDARD_OPERATIONS[op.get("name")]
+        ns, request, response = OPERATIONS[op.get("name")]
         assert element_of(op.find("wsdl:input", NS).get("message")) == f"{{{ns}}}{request}"
         assert element_of(op.find("wsdl:output", NS).get("message")) == f"{{{ns}}}{response}"
         fault = op.find("wsdl:fault", NS)
@@ -137,7 +148,7 @@ def test_every_operation_is_bare_document_literal_with_the_nrs_fault() -> None:
         assert element_of(fault.get("message")) == f"{{{BASE}}}xmlvendFaultResp"
 
     bound = root.findall("wsdl:binding/wsdl:operation", NS)
-    assert [op.get("name") for op in bound] == list(STANDARD_OPERATIONS)
+    assert [op.get("name") for op in bound] == list(OPERATIONS)
     for op in bound:
         assert op.find("soap:operation", NS).get("soapAction") == ""
         assert op.find("wsdl:input/soap:body", NS).get("use") == "literal"
@@ -149,7 +160,7 @@ def test_every_operation_is_bare_document_literal_with_the_nrs_fault() -> None:
 def test_wsdl_operations_map() -> None:
     expected = {
         name: (f"{{{ns}}}{request}", f"{{{ns}}}{response}")
-        for name, (ns, request, response) in STANDARD_OPERATIONS.items()
+        for name, (ns, request, response) in OPERATIONS.items()
     }
     assert dict(schema.wsdl_operations()) == expected
 
@@ -158,7 +169,7 @@ def test_wsdl_operations_map() -> None:
 
 
 def test_zeep_loads_the_wsdl_offline_and_lists_every_operation(client: zeep.Client) -> None:
-    assert port_operations(client) == set(STANDARD_OPERATIONS)
+    assert port_operations(client) == set(OPERATIONS)
     assert all(not url.startswith("http") for url in client.transport.requested)
 
 
@@ -207,7 +218,7 @@ def test_wsdl_document_sets_endpoint_and_schema_locations() -> None:
     locations = [imp.get("schemaLocation") for imp in root.iterfind(".//xs:import", NS)]
     assert locations == [XSD_BASE + name for name in schema.SCHEMA_FILES]
     # Everything else is untouched.
-    assert len(root.findall("wsdl:portType/wsdl:operation", NS)) == len(STANDARD_OPERATIONS)
+    assert len(root.findall("wsdl:portType/wsdl:operation", NS)) == len(OPERATIONS)
 
 
 def test_wsdl_document_without_base_keeps_relative_locations() -> None:
@@ -276,7 +287,7 @@ def test_served_documents_load_in_zeep_from_the_server_urls() -> None:
     documents = served(ENDPOINT, XSD_BASE, None)
     transport = OfflineTransport(documents)
     client = zeep.Client(ENDPOINT + "?wsdl", transport=transport)
-    assert port_operations(client) == set(STANDARD_OPERATIONS)
+    assert port_operations(client) == set(OPERATIONS)
     # Every schema came from the server's URLs, nothing from disk or elsewhere.
     assert set(transport.requested) == set(documents)
     assert client.service._binding_options["address"] == ENDPOINT

@@ -55,7 +55,20 @@ EXPECTED_ELEMENTS = {
         )
         for suffix in ("Req", "Resp")
     },
-    EXT: set(),
+    # Ours: the read-only steps before a bill payment and a policy issue.
+    EXT: {
+        "billFetchReq",
+        "billFetchResp",
+        "insuranceQuoteReq",
+        "insuranceQuoteResp",
+        "tripSearchReq",
+        "tripSearchResp",
+        "seatHoldReq",
+        "seatHoldResp",
+        "bookingReq",
+        "cancellationReq",
+        "bookingResp",
+    },
 }
 
 # Fault class -> parent (fact sheet §4.1, including the 2.1 additions).
@@ -294,6 +307,37 @@ def test_extension_faults_extend_the_standard_classes(xs_schema: xmlschema.XMLSc
     types = xs_schema.maps.types
     assert types[f"{{{EXT}}}DuplicateMsgIDEx"].base_type.name == f"{{{BASE}}}BusinessRuleEx"
     assert types[f"{{{EXT}}}TransactionDelayedEx"].base_type.name == f"{{{BASE}}}SystemEx"
+
+
+# Our extension types -> the standard type each is carried as (by xsi:type, or extending
+# the standard request and response bases).
+EXTENSION_BASES = {
+    "BillIdentifier": (BASE, "MeterIdentifier"),
+    "BeneficiaryIdentifier": (BASE, "MeterIdentifier"),
+    "PolicyIdentifier": (BASE, "MeterIdentifier"),
+    "BillPaymentTx": (REVENUE, "Tx"),
+    "TransferTx": (REVENUE, "Tx"),
+    "PolicyTx": (REVENUE, "Tx"),
+    "BillFetchReq": (BASE, "BaseReq"),
+    "InsuranceQuoteReq": (BASE, "BaseReq"),
+    "BillFetchResp": (BASE, "BaseResp"),
+    "InsuranceQuoteResp": (BASE, "BaseResp"),
+    "TripSearchReq": (BASE, "BaseReq"),
+    "SeatHoldReq": (BASE, "BaseReq"),
+    "BookingReq": (BASE, "BaseReq"),
+    "CancellationReq": (BASE, "BaseReq"),
+    "TripSearchResp": (BASE, "BaseResp"),
+    "BookingResp": (BASE, "BaseResp"),
+    "SeatHoldResp": (EXT, "BookingResp"),
+}
+
+
+@pytest.mark.parametrize(("name", "base"), sorted(EXTENSION_BASES.items()))
+def test_extension_types_extend_the_standard_ones(
+    xs_schema: xmlschema.XMLSchema10, name: str, base: tuple[str, str]
+) -> None:
+    types = xs_schema.maps.types
+    assert types[f"{{{EXT}}}{name}"].is_derived(types["{{{}}}{}".format(*base)])
 
 
 def _stable_id(value: object) -> str:

@@ -187,6 +187,31 @@ VOUCHER_RESP_BODY = VEND_RESP + (
     "</r:transactions></r:creditVendReceipt>"
 )
 
+# --- Bills, money transfer, insurance (docs/EXTENSION-NAMESPACE.md) -----------------
+
+INR_1040 = (
+    '<r:purchaseValue xsi:type="r:PurchaseValueCurrency">'
+    '<r:amt value="1040.00" symbol="INR"/></r:purchaseValue>'
+)
+BILL_ID = (
+    '<b:meterIdentifier xsi:type="ext:BillIdentifier" billerId="BESCOM000KAR01"'
+    ' refId="A1B2C3D4E5F6G7H8I9J0K1L2M3N4O5P6Q7R" mobile="9810000010">'
+    '<ext:param name="Customer ID" value="1234567894"/></b:meterIdentifier>'
+)
+PROVIDER_RESOURCE = '<b:resource xsi:type="ext:Voucher"/>'
+
+
+def provider_receipt(tx_type: str, amount: str, detail: str) -> str:
+    """A creditVendResp's receipt with one line of our provider-sale types."""
+    return VEND_RESP.replace("ZAR", "INR") + (
+        '<r:creditVendReceipt receiptNo="000000000042"><r:transactions>'
+        f'<r:tx xsi:type="{tx_type}" receiptNo="000000000042">'
+        f'<r:amt value="{amount}" symbol="INR"/>{detail}</r:tx>'
+        f'<r:tenderAmt value="{amount}" symbol="INR"/><r:change value="0.00" symbol="INR"/>'
+        "</r:transactions></r:creditVendReceipt>"
+    )
+
+
 ADVICE_ID = '<b:adviceReqMsgID dateTime="20241231235959" uniqueNumber="99"/>'
 
 # --- Engineering tokens --------------------------------------------------------------
@@ -526,6 +551,116 @@ def _valid() -> dict[str, str]:
         "r:reprintEndBatchReq",
         REQ + "<r:seqNo>S12</r:seqNo><r:all>false</r:all>",
         "r:ReprintEndSalesBatchReq",
+    )
+    d["billFetchReq"] = doc(
+        "ext:billFetchReq",
+        REQ + BILL_ID.replace("b:meterIdentifier", "ext:billIdentifier")
+        .replace(' xsi:type="ext:BillIdentifier"', "")
+        .replace(' refId="A1B2C3D4E5F6G7H8I9J0K1L2M3N4O5P6Q7R"', ""),
+    )  # fmt: skip
+    d["billFetchResp"] = doc(
+        "ext:billFetchResp",
+        RESP + '<ext:amt value="1040.00" symbol="INR"/>',
+        attrs=' billerId="BESCOM000KAR01" refId="A1B2C3D4E5F6G7H8I9J0K1L2M3N4O5P6Q7R"'
+        ' customerName="R K Gupta" billNumber="BN-2026-11" billDate="2026-11-20"'
+        ' dueDate="2026-12-15"',
+    )
+    d["creditVendReq/bill"] = doc(
+        "r:creditVendReq",
+        REQ + PROVIDER_RESOURCE + "<b:idMethod>" + BILL_ID + "</b:idMethod>" + INR_1040,
+    )
+    d["creditVendResp/bill"] = doc(
+        "r:creditVendResp",
+        provider_receipt(
+            "ext:BillPaymentTx", "1040.00",
+            '<ext:bill billerId="BESCOM000KAR01" orderId="EV000000000000000042"'
+            ' refId="A1B2C3D4E5F6G7H8I9J0K1L2M3N4O5P6Q7R" approvalRef="AB123456"'
+            ' customerName="R K Gupta" billNumber="BN-2026-11">'
+            "<ext:desc>BESCOM Bangalore bill</ext:desc></ext:bill>",
+        ),
+    )  # fmt: skip
+    d["creditVendReq/transfer"] = doc(
+        "r:creditVendReq",
+        REQ + PROVIDER_RESOURCE + "<b:idMethod><b:meterIdentifier"
+        ' xsi:type="ext:BeneficiaryIdentifier" sender="9810000010" beneficiaryId="7"/>'
+        "</b:idMethod>" + INR_1040,
+    )
+    d["creditVendResp/transfer"] = doc(
+        "r:creditVendResp",
+        provider_receipt(
+            "ext:TransferTx", "1050.40",
+            '<ext:transfer orderId="EV000000000000000043" utr="612345678901"'
+            ' beneficiaryName="ASHA VERMA"><ext:desc>Transfer to 50100012345678</ext:desc>'
+            '<ext:sent value="1040.00" symbol="INR"/><ext:fee value="10.40" symbol="INR"/>'
+            "</ext:transfer>",
+        ),
+    )  # fmt: skip
+    d["insuranceQuoteReq"] = doc(
+        "ext:insuranceQuoteReq",
+        REQ + '<ext:sumInsured value="500000.00" symbol="INR"/>',
+        attrs=' plan="INS-TERM" dob="1990-05-17" termYears="10"',
+    )
+    d["insuranceQuoteResp"] = doc(
+        "ext:insuranceQuoteResp",
+        RESP + '<ext:premium value="1040.00" symbol="INR"/>'
+        '<ext:sumInsured value="500000.00" symbol="INR"/>',
+        attrs=' quoteId="Q-000042" plan="INS-TERM" validMinutes="30"',
+    )
+    d["creditVendReq/policy"] = doc(
+        "r:creditVendReq",
+        REQ + PROVIDER_RESOURCE + '<b:idMethod><b:meterIdentifier xsi:type="ext:PolicyIdentifier"'
+        ' plan="INS-TERM" quoteId="Q-000042" holder="Asha Verma" dob="1990-05-17"'
+        ' mobile="9810000010"/></b:idMethod>' + INR_1040,
+    )
+    d["creditVendResp/policy"] = doc(
+        "r:creditVendResp",
+        provider_receipt(
+            "ext:PolicyTx", "1040.00",
+            '<ext:policy plan="INS-TERM" orderId="EV000000000000000044" policyNo="POL123456"'
+            ' documentRef="DOC-POL123456" holder="Asha Verma">'
+            "<ext:desc>Policy INS-TERM for Asha Verma</ext:desc></ext:policy>",
+        ),
+    )  # fmt: skip
+    d["tripSearchReq"] = doc(
+        "ext:tripSearchReq", REQ, attrs=' from="Bengaluru" to="Mysuru" date="2026-12-20"'
+    )
+    d["tripSearchResp"] = doc(
+        "ext:tripSearchResp",
+        RESP + '<ext:trip tripId="BUS1" operator="Demo Travels" busType="AC Sleeper"'
+        ' departs="2026-12-20T06:00:00+05:30" arrives="2026-12-20T09:30:00+05:30"'
+        ' seats="1 2 L3"><ext:fare value="650.00" symbol="INR"/></ext:trip>',
+    )
+    d["seatHoldReq"] = doc(
+        "ext:seatHoldReq",
+        REQ + '<ext:passenger name="Asha Verma" age="34" seat="1"/>'
+        '<ext:passenger name="Ravi Verma" age="36" seat="2"/>',
+        attrs=' tripId="BUS1" contact="9810000010" from="Bengaluru" to="Mysuru" date="2026-12-20"',
+    )
+    booking = (
+        '<ext:booking bookingRef="TB000000000000000042" state="{state}" tripId="BUS1"'
+        ' seats="1 2"{extra}><ext:fare value="1300.00" symbol="INR"/>{refund}'
+        "</ext:booking>"
+    )
+    d["seatHoldResp"] = doc(
+        "ext:seatHoldResp",
+        RESP + booking.format(state="held", extra=' expiresAt="2026-12-06T09:10:00Z"', refund=""),
+    )
+    d["bookingReq"] = doc("ext:bookingReq", REQ, attrs=' bookingRef="TB000000000000000042"')
+    d["cancellationReq"] = doc(
+        "ext:cancellationReq", REQ, attrs=' bookingRef="TB000000000000000042"'
+    )
+    d["bookingResp"] = doc(
+        "ext:bookingResp",
+        RESP + booking.format(state="booked", extra=' pnr="PNR1" ticketNo="TK1"', refund=""),
+    )
+    d["bookingResp/cancelled"] = doc(
+        "ext:bookingResp",
+        RESP
+        + booking.format(
+            state="cancelled",
+            extra=' pnr="PNR1" ticketNo="TK1"',
+            refund='<ext:refund value="1170.00" symbol="INR"/>',
+        ),
     )
     for fault_type in FAULT_CLASSES:
         d[f"xmlvendFaultResp/{fault_type}"] = fault_resp(fault_type)

@@ -33,7 +33,13 @@ from xmlvend.codec.types_base import (
     Units,
     VendIDMethod,
 )
-from xmlvend.codec.types_ext import ProductIdentifier, Voucher
+from xmlvend.codec.types_ext import (
+    BillFetchReq,
+    BillIdentifier,
+    BillParam,
+    ProductIdentifier,
+    Voucher,
+)
 from xmlvend.codec.types_meter import (
     ConfirmMeterReq,
     CustReportFaultReq,
@@ -123,6 +129,39 @@ def voucher_vend(
         header=header,
         resource=Voucher(product_code=product),
         id_method=VendIDMethod(meter_identifier=ProductIdentifier(product_code=product)),
+        purchase_value=PurchaseValueCurrency(amt=money(amount, currency)),
+    )
+
+
+def bill_identifier(
+    bill: tuple[str, str, str], mobile: str, ref_id: str | None = None
+) -> BillIdentifier:
+    """``ext:BillIdentifier`` of (biller id, customer parameter name, its value)."""
+    biller, name, value = bill
+    return BillIdentifier(
+        params=(BillParam(name=name, value=value),), biller_id=biller, ref_id=ref_id, mobile=mobile
+    )
+
+
+def bill_fetch(header: RequestHeader, bill: tuple[str, str, str], mobile: str) -> BillFetchReq:
+    """``ext:billFetchReq`` (docs/EXTENSION-NAMESPACE.md)."""
+    return BillFetchReq(header=header, bill_identifier=bill_identifier(bill, mobile))
+
+
+def bill_payment(
+    header: RequestHeader,
+    identifier: BillIdentifier,
+    amount: Decimal,
+    currency: str,
+    *,
+    trial: bool = False,
+) -> CreditVendReq:
+    """A bill payment: creditVendReq whose meterIdentifier is ``ext:BillIdentifier``."""
+    cls = TrialCreditVendReq if trial else CreditVendReq
+    return cls(
+        header=header,
+        resource=Voucher(),
+        id_method=VendIDMethod(meter_identifier=identifier),
         purchase_value=PurchaseValueCurrency(amt=money(amount, currency)),
     )
 

@@ -49,7 +49,7 @@ CATEGORIES: dict[str, str] = {
     "advice": "Advices: last response, reversal, confirmation",
     "fault": "Fault classes",
     "malformed": "Malformed and hostile requests",
-    "extension": "Our extension namespace (voucher sales)",
+    "extension": "Our extension namespace (vouchers, bill payment)",
     "tls": "TLS client certificates",
 }
 
@@ -314,6 +314,20 @@ CATALOGUE: tuple[Case, ...] = (
     Case("EX-003", "Reversal of a voucher sale", "extension", (CV, AD),
          "voucher creditVendReq, then ReversalAdviceReq (statements around)",
          "txReversed true: credit restored; false: nothing moved", x.voucher_reversal),
+    Case("EX-004", "Trial vend of a bill payment is refused", "extension",
+         ("TrialCreditVendRequest", "BillFetchRequest"),
+         "trialCreditVendReq with ext:BillIdentifier",
+         "UseCaseSupportEx (the fetch is how to learn the amount); nothing charged",
+         x.bill_trial_refused),
+    Case("EX-005", "Bill fetch with a malformed biller id", "extension", ("BillFetchRequest",),
+         "ext:billFetchReq whose billerId has 13 characters", "soap:Client XMLVendSchemaEx",
+         x.bill_schema_fault),
+    Case("EX-006", "Bill fetch, then its payment", "extension", ("BillFetchRequest", CV),
+         "ext:billFetchReq for --bill, then creditVendReq with ext:BillIdentifier quoting "
+         "its refId and amount, twice",
+         "billFetchResp (refId, amount); creditVendResp with an ext:BillPaymentTx of that "
+         "biller and amount, the same bytes again (or TransactionDelayedEx both times)",
+         x.bill_fetch_and_pay),
     # ---------------------------------------------------------------- TLS
     Case("TL-001", "Client certificate matches the clientID", "tls", (CC,),
          "confirmCustomerReq over TLS with --cert/--key", "confirmCustomerResp",

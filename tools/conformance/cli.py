@@ -26,6 +26,7 @@ from tools.conformance.profile import (
     METER_ROLES,
     Credentials,
     Profile,
+    parse_bill,
     parse_key_data,
     parse_meter_overrides,
     parse_voucher,
@@ -80,6 +81,12 @@ def register(subparsers: Subparsers) -> None:
         metavar="CODE=AMOUNT",
         help="voucher product of our extension namespace and its face value "
         '(default AIR-DEMO-10=10.00; "none" skips the extension cases)',
+    )
+    kit.add_argument(
+        "--bill",
+        metavar="BILLERID:PARAMETER=VALUE",
+        help="a biller and customer the server's bill payment network answers for "
+        "(extension namespace; without it the bill fetch-and-pay case is skipped)",
     )
     kit.add_argument("--currency", default="ZAR", help="ISO 4217 code of the amounts")
     kit.add_argument("--amount", default="10.00", help="amount of each test sale")
@@ -172,6 +179,8 @@ def profile_from(args: argparse.Namespace) -> Profile:
     try:
         if args.voucher:
             profile = replace(profile, voucher=parse_voucher(args.voucher))
+        if args.bill:
+            profile = replace(profile, bill=parse_bill(args.bill))
         if args.key_change_from:
             profile = replace(profile, key_change_from=parse_key_data(args.key_change_from))
         return profile.with_meters(parse_meter_overrides(args.meter))

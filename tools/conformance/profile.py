@@ -96,6 +96,10 @@ class Profile:
     # A voucher product of our extension namespace and its face value (None: skip the
     # extension cases; they also skip when the WSDL does not import the namespace).
     voucher: tuple[str, Decimal] | None = ("AIR-DEMO-10", Decimal("10.00"))
+    # A biller that the server's bill payment network answers for: (biller id, customer
+    # parameter name, its value); None skips the bill fetch-and-pay case.
+    bill: tuple[str, str, str] | None = None
+    bill_mobile: str = "9810000010"
     tls: TLSFiles = field(default_factory=TLSFiles)
     # The second client's certificate (mutual TLS: its requests go over its own).
     other_tls: TLSFiles = field(default_factory=TLSFiles)
@@ -135,6 +139,18 @@ def parse_voucher(text: str) -> tuple[str, Decimal] | None:
     if not sep or not code.strip() or value is None:
         raise ValueError(f"--voucher wants CODE=AMOUNT (or none), got {text!r}")
     return code.strip(), value
+
+
+def parse_bill(text: str) -> tuple[str, str, str] | None:
+    """``"BESCOM000KAR01:Customer ID=1234567890"`` -> the biller id, the parameter name and
+    its value; ``"none"`` -> None."""
+    if text.strip().lower() == "none":
+        return None
+    biller, sep, param = text.partition(":")
+    name, eq, value = param.partition("=")
+    if not sep or not eq or not biller.strip() or not name.strip() or not value.strip():
+        raise ValueError(f"--bill wants BILLERID:PARAMETER=VALUE (or none), got {text!r}")
+    return biller.strip(), name.strip(), value.strip()
 
 
 def parse_meter_overrides(values: list[str]) -> dict[str, str]:

@@ -6,8 +6,12 @@ Each state-changing step is claimed under its request key first (the one idempot
 ``idempotency.claim`` ... ``complete``) and its answer stored, so a retry replays it; the
 partner is called between the two transactions, keyed by our references (a repeated hold
 or book is answered with what the partner already did). A booking whose outcome is pending
-or unknown stays in suspense: the status query asks the partner and finishes it (never a
-refund on a timeout)."""
+or unknown stays in suspense: the partner's callback, the status query, the sweep or a retry
+of the book request finishes it (never a refund on a timeout). The book request's answer
+then is an answer for now ("being booked", ``idempotency.complete(keep_body=True)``): once
+the partner's answer is final it is replaced by the final one, rendered again from the kept
+request by its channel's renderer (``idempotency.replace_interim``) and pushed, so a retry
+and a last-response advice get the final answer."""
 
 from __future__ import annotations
 
@@ -243,7 +247,7 @@ class TravelSales:
             booking = await self.booking(ctx.principal, booking_ref, ask=False)
             return Processed(renderer.travel_booking(ctx.request, booking), replayed=True)
         if isinstance(started, StoredResponse):
-            return Processed(started, replayed=True)
+            return Processed(await self._settled_answer(ctx, booking_ref, started), replayed=True)
         if isinstance(started, Processed):
             return started
         claimed, booking = started
@@ -299,6 +303,30 @@ class TravelSales:
                 txn, request=request, claim=kept.claim, response=response,
                 sold=PushedBooking.of(booking), renderer=renderer, now=now,
             )  # fmt: skip
+
+    async def _settled_answer(
+        self, ctx: RequestContext, booking_ref: str, stored: StoredResponse
+    ) -> StoredResponse:
+        """A retried book request's stored answer; while the booking is still being booked
+        the partner is asked first (its final answer replaces the stored one)."""
+
+        def read(txn: Txn) -> Booking | None:
+            found = travel.get_booking(txn, booking_ref, ctx.principal.vendor_id)
+            return found if found.state == "booking" else None
+
+        try:
+            booking = await self._runner.run("travel_book_retry", read)
+        except VendingError:
+            return stored
+        if booking is None:
+            return stored
+        await self.resolve(booking)
+
+        def again(txn: Txn) -> StoredResponse:
+            record = idempotency.lookup(txn, self._keyring, ctx.key.client_id, ctx.key.request_id)
+            return stored if record is None or record.response is None else record.response
+
+        return await self._runner.run("travel_book_replay", again)
 
     def apply_callback(self, txn: Txn, provider_id: int, notice: CallbackNotice,
                        now: datetime) -> str:  # fmt: skip

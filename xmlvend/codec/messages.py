@@ -13,12 +13,12 @@ import hashlib
 from typing import ClassVar
 
 from xmlvend.codec import types_base as b
-from xmlvend.codec import types_ext  # noqa: F401  (registers the ext xsi:types)
+from xmlvend.codec import types_ext as ext
 from xmlvend.codec import types_meter as m
 from xmlvend.codec import types_revenue as r
 from xmlvend.codec.binding import canonical_tuple, freeze_registry
 from xmlvend.codec.envelope import SOAP_1_1, SoapVersion
-from xmlvend.codec.namespaces import BASE, METER, REVENUE
+from xmlvend.codec.namespaces import BASE, EXT, METER, REVENUE
 
 
 def _clark(ns: str, local: str) -> str:
@@ -49,6 +49,14 @@ REQUEST_ELEMENTS: dict[str, tuple[type, str | None]] = {
     _clark(REVENUE, "reprintEndBatchReq"): (r.ReprintEndBatchReq, "reprintEndBatch"),
     _clark(REVENUE, "depositReq"): (r.DepositReq, "deposit"),
     _clark(REVENUE, "reprintDepReq"): (r.ReprintDepositReq, "reprintDep"),
+    # Ours (docs/EXTENSION-NAMESPACE.md): read-only steps before a creditVendReq.
+    _clark(EXT, "billFetchReq"): (ext.BillFetchReq, "billFetch"),
+    _clark(EXT, "insuranceQuoteReq"): (ext.InsuranceQuoteReq, "insuranceQuote"),
+    # Ours: bus travel.
+    _clark(EXT, "tripSearchReq"): (ext.TripSearchReq, "tripSearch"),
+    _clark(EXT, "seatHoldReq"): (ext.SeatHoldReq, "seatHold"),
+    _clark(EXT, "bookingReq"): (ext.BookingReq, "booking"),
+    _clark(EXT, "cancellationReq"): (ext.CancellationReq, "cancellation"),
 }
 
 # Advices share one element; their operation names come from the xsi:type.
@@ -82,6 +90,11 @@ RESPONSE_ELEMENTS: dict[str, type] = {
     _clark(REVENUE, "depositResp"): r.DepositResp,
     _clark(REVENUE, "reprintDepResp"): r.ReprintDepositResp,
     _clark(BASE, "xmlvendFaultResp"): b.XMLVendFaultResp,
+    _clark(EXT, "billFetchResp"): ext.BillFetchResp,
+    _clark(EXT, "insuranceQuoteResp"): ext.InsuranceQuoteResp,
+    _clark(EXT, "tripSearchResp"): ext.TripSearchResp,
+    _clark(EXT, "seatHoldResp"): ext.SeatHoldResp,
+    _clark(EXT, "bookingResp"): ext.BookingResp,
 }
 
 # Requests of the standard catalogue (reference §2.1) that we recognise but do not implement,

@@ -316,41 +316,24 @@ class XMLVendRenderer:
         return self._done(self.voucher_vend(request, receipt, sold.vendor_available, trial=False))
 
     def provider_sale(self, request: Rendering, sold: Any) -> StoredResponse:
-        """A PIN-less recharge through a provider (docs/EXTENSION-NAMESPACE.md): success ->
-        creditVendResp with one ``ext:RechargeTx`` (our order id, the operator's reference);
-        failed (refunded) -> BusinessRuleEx; pending -> ext:TransactionDelayedEx naming the
+        """A sale through a provider (docs/EXTENSION-NAMESPACE.md): a PIN-less recharge, a
+        bill payment, a money transfer or an insurance policy. Success -> creditVendResp
+        with one receipt line of the service's type (``ext:RechargeTx``,
+        ``ext:BillPaymentTx``, ``ext:TransferTx``, ``ext:PolicyTx``); failed (refunded) ->
+        BusinessRuleEx naming the order; pending -> ext:TransactionDelayedEx naming the
         order (not stored: a last-response advice later gets the final answer)."""
-        from catalogue.errors import CatalogueError
-        from vending.services.errors import TransactionDelayed
-
         req = request.request
+        what, party = _SERVICE_WORDS.get(sold.service, _RECHARGE_WORDS)
         if sold.state == "pending":
-            error: Exception = TransactionDelayed(
-                req.header.msg_id.date_time + "/" + req.header.msg_id.unique_number,
-                f"Recharge {sold.order_id} is pending with the operator: fetch the result "
-                "with a LastRespAdviceReq quoting this msgID",
-            )
-            return self.failure(request, error)
+            return self._pending(request, f"{what} {sold.order_id} is pending with {party}")
         if sold.state != "success":
-            message = f"Recharge {sold.order_id} failed ({sold.message}); the amount was refunded"
-            return self.failure(request, CatalogueError(message[:200]))
+            return self._refunded(
+                request, f"{what} {sold.order_id} failed ({sold.message}); the amount was refunded"
+            )
         product_code = sold.sale.product_code
         utility = b.UtilityDetail(name=product_code, address="", tax_ref="0000000000")
         parts = self._vend_parts(request, None, sold.available, utility=utility)
-        tx = ext.RechargeTx(
-            amt=currency(sold.amount),
-            tax=(),
-            receipt_no=sold.receipt_no,
-            recharge=ext.RechargeDetail(
-                desc=fit(f"Recharge of {sold.target}") or product_code,
-                product_code=product_code,
-                recipient=sold.target,
-                order_id=sold.order_id,
-                operator_ref=sold.operator_ref or None,
-                provider_ref=sold.provider_ref or None,
-                circle=sold.params.get("circle") or None,
-            ),
-        )
+        tx = _provider_tx(sold)
         receipt = r.CreditVendReceipt(
             transactions=r.Transactions(
                 tx=(tx,),
@@ -359,9 +342,103 @@ class XMLVendRenderer:
             ),
             receipt_no=sold.receipt_no,
         )
-        header = self.header(req, disp_header="Recharge - Tax Invoice")
+        header = self.header(req, disp_header=f"{what} - Tax Invoice")
         response = r.CreditVendResp(header=header, **parts, credit_vend_receipt=receipt)
         return self._done(self._render(response, req))
+
+    def _pending(self, request: Rendering, what: str) -> StoredResponse:
+        """ext:TransactionDelayedEx saying what is pending (a provider sale, a booking)."""
+        from vending.services.errors import TransactionDelayed
+
+        msg_id = request.request.header.msg_id
+        error = TransactionDelayed(
+            f"{msg_id.date_time}/{msg_id.unique_number}",
+            f"{what}: fetch the result with a LastRespAdviceReq quoting this msgID",
+        )
+        return self.failure(request, error)
+
+    def _refunded(self, request: Rendering, message: str) -> StoredResponse:
+        """BusinessRuleEx of a sale refused for good, its money given back."""
+        from catalogue.errors import CatalogueError
+
+        return self.failure(request, CatalogueError(message[:200]))
+
+    def bill_fetch(self, request: ext.BillFetchReq, bill: Any) -> bytes:
+        """billFetchResp: the fetched bill and the refId its payment quotes."""
+        header = self.header(request, disp_header="Bill Fetch", cust_msg=fit(bill.customer_name))
+        response = ext.BillFetchResp(
+            header=header,
+            amt=currency(bill.amount),
+            biller_id=bill.biller_id,
+            ref_id=bill.ref_id,
+            customer_name=fit(bill.customer_name) or "-",
+            bill_number=_reference(bill.bill_number),
+            bill_date=_xs_date(bill.bill_date),
+            due_date=_xs_date(bill.due_date),
+        )
+        return self._render(response, request)
+
+    def insurance_quote(self, request: ext.InsuranceQuoteReq, quote: Any) -> bytes:
+        """insuranceQuoteResp: the insurer's premium and the quote id its issue quotes."""
+        header = self.header(request, disp_header="Insurance Quote")
+        response = ext.InsuranceQuoteResp(
+            header=header,
+            premium=currency(quote.premium),
+            sum_insured=currency(quote.sum_insured),
+            quote_id=quote.quote_id,
+            plan=quote.plan,
+            valid_minutes=max(1, int(quote.valid_minutes)),
+        )
+        return self._render(response, request)
+
+    # --- bus travel (docs/EXTENSION-NAMESPACE.md) -------------------------------------------
+
+    def trip_search(self, request: ext.TripSearchReq, trips: Sequence[Any]) -> bytes:
+        header = self.header(request, disp_header="Bus Trips")
+        found = tuple(
+            ext.Trip(
+                fare=currency(trip.fare),
+                trip_id=trip.trip_id,
+                operator=fit(trip.operator) or "-",
+                bus_type=fit(trip.bus_type) or "-",
+                departs=convert_datetime(trip.departs),
+                arrives=convert_datetime(trip.arrives),
+                seats=_seat_list(trip.seats),
+            )
+            for trip in trips
+        )
+        return self._render(ext.TripSearchResp(header=header, trips=found), request)
+
+    def travel_booking(self, request: Rendering, booking: Any) -> StoredResponse:
+        """A booking after a hold, a booking or a cancellation (the TravelSales renderer):
+        held, booked or cancelled -> seatHoldResp / bookingResp; still being booked ->
+        ext:TransactionDelayedEx naming it (a retry or a last-response advice later gets the
+        final answer); failed or released (refunded) -> BusinessRuleEx."""
+        req = request.request
+        ref = booking.booking_ref
+        if booking.state == "booking":
+            return self._pending(request, f"Booking {ref} is pending with the travel partner")
+        if booking.state not in ("held", "booked", "cancelled"):
+            why = f" ({booking.message})" if booking.message else ""
+            return self._refunded(
+                request, f"Booking {ref} {booking.state}{why}; the fare was refunded"
+            )
+        detail = ext.BookingDetail(
+            fare=currency(booking.fare),
+            refund=None if booking.refund is None else currency(booking.refund),
+            avail_credit=None if booking.available is None else currency(booking.available),
+            booking_ref=ref,
+            state=booking.state,
+            trip_id=_reference(booking.trip.get("trip_id")) or "-",
+            seats=_seat_list(booking.seats),
+            expires_at=convert_datetime(booking.expires_at) if booking.state == "held" else None,
+            pnr=_reference(booking.pnr),
+            ticket_no=_reference(booking.ticket_no),
+        )
+        cls = ext.SeatHoldResp if isinstance(req, ext.SeatHoldReq) else ext.BookingResp
+        titles = {"held": "Seats Held", "booked": "Bus Ticket", "cancelled": "Ticket Cancelled"}
+        header = self.header(req, disp_header=titles[booking.state], operator_msg=booking.message)
+        return self._done(self._render(cls(header=header, booking=detail), req))
 
     def advice(self, request: Rendering, done: bool, message: str) -> StoredResponse:
         """reversalAdviceResp (txReversed) or confirmationAdviceResp (txConfirmed)."""
@@ -427,9 +504,7 @@ class XMLVendRenderer:
 
     def deposit_reprint(self, request: r.ReprintDepositReq, originals: Sequence[bytes]) -> bytes:
         header = self.header(request, disp_header="Deposit Slip Reprint")
-        return render_reprint_deposit_response(
-            header, originals, soap_version=request.soap_version
-        )
+        return render_reprint_deposit_response(header, originals, soap_version=request.soap_version)
 
     def load(self, request_body: bytes) -> Rendering:
         """A stored (credential-free) request again, after a restart."""
@@ -766,6 +841,103 @@ class XMLVendRenderer:
 
 
 # --- helpers -----------------------------------------------------------------------------------
+
+
+# What each provider service is called in answers, and who it waits for when pending.
+_RECHARGE_WORDS = ("Recharge", "the operator")
+_SERVICE_WORDS: dict[str, tuple[str, str]] = {
+    "bill": ("Bill payment", "the biller"),
+    "dmt": ("Transfer", "the bank"),
+    "insurance": ("Policy", "the insurer"),
+}
+
+
+def _reference(value: Any) -> str | None:
+    """A provider's reference as ``ext:Reference`` (no spaces, at most 64), or None."""
+    text_value = "".join(str(value or "").split())[:64]
+    return text_value or None
+
+
+def _seat_list(seats: Any) -> str:
+    """Seat numbers as ``ext:Seats`` (a space-separated list of tokens)."""
+    return " ".join("".join(str(seat).split()) for seat in seats if str(seat).strip())
+
+
+def _xs_date(value: Any) -> str | None:
+    """An ISO date (``YYYY-MM-DD``, or the date part of a timestamp) as xs:date, else None."""
+    text_value = str(value or "")[:10]
+    try:
+        return datetime.strptime(text_value, "%Y-%m-%d").date().isoformat()
+    except ValueError:
+        return None
+
+
+def _bill_detail(sold: Any) -> ext.BillDetail:
+    params = sold.params
+    return ext.BillDetail(
+        desc=fit(f"{params.get('biller') or params.get('biller_id')} bill") or "Bill",
+        biller_id=str(params.get("biller_id")),
+        order_id=sold.order_id,
+        ref_id=_reference(params.get("ref_id")),
+        approval_ref=_reference(sold.operator_ref),
+        customer_name=fit(params.get("customer_name")) or None,
+        bill_number=_reference(params.get("bill_number")),
+    )
+
+
+def _transfer_detail(sold: Any) -> ext.TransferDetail:
+    params, code = sold.params, sold.amount.currency
+    return ext.TransferDetail(
+        desc=fit(f"Transfer to {params.get('account')} ({params.get('ifsc')})") or "Transfer",
+        sent=currency(Money(int(params.get("amount", 0)), code)),
+        fee=currency(Money(int(params.get("fee", 0)), code)),
+        order_id=sold.order_id,
+        utr=_reference(sold.operator_ref),
+        beneficiary_name=fit(params.get("name")) or None,
+    )
+
+
+def _policy_detail(sold: Any) -> ext.PolicyDetail:
+    params = sold.params
+    return ext.PolicyDetail(
+        desc=fit(f"Policy {params.get('plan')} for {params.get('holder')}") or "Policy",
+        plan=str(params.get("plan")),
+        order_id=sold.order_id,
+        policy_no=_reference(sold.operator_ref),
+        document_ref=_reference(params.get("document_ref")),
+        holder=fit(params.get("holder")) or None,
+    )
+
+
+def _recharge_detail(sold: Any) -> ext.RechargeDetail:
+    product_code = sold.sale.product_code
+    return ext.RechargeDetail(
+        desc=fit(f"Recharge of {sold.target}") or product_code,
+        product_code=product_code,
+        recipient=sold.target,
+        order_id=sold.order_id,
+        operator_ref=sold.operator_ref or None,
+        provider_ref=sold.provider_ref or None,
+        circle=sold.params.get("circle") or None,
+    )
+
+
+# A provider sale's receipt line by its service: the r:tx type, its detail element's field
+# and how the detail is made (a recharge for any other service).
+_RECEIPT_LINES: dict[str, tuple[type, str, Callable[[Any], Any]]] = {
+    "bill": (ext.BillPaymentTx, "bill", _bill_detail),
+    "dmt": (ext.TransferTx, "transfer", _transfer_detail),
+    "insurance": (ext.PolicyTx, "policy", _policy_detail),
+}
+_RECHARGE_LINE = (ext.RechargeTx, "recharge", _recharge_detail)
+
+
+def _provider_tx(sold: Any) -> r.Tx:
+    """The receipt line of a successful provider sale, of its service's extension type."""
+    cls, field, detail = _RECEIPT_LINES.get(sold.service, _RECHARGE_LINE)
+    return cls(
+        amt=currency(sold.amount), tax=(), receipt_no=sold.receipt_no, **{field: detail(sold)}
+    )
 
 
 def convert_datetime(moment: datetime) -> str:

@@ -387,6 +387,8 @@ def all_requests() -> list[b.BaseReq]:
         ),
     ]
     requests.extend(batch_requests(h))
+    requests.extend(provider_requests(h))
+    requests.extend(travel_requests(h))
     return requests
 
 
@@ -626,6 +628,8 @@ def all_responses() -> list[b.BaseResp]:
         ),
     ]
     responses.extend(batch_responses(h))
+    responses.extend(provider_responses(h))
+    responses.extend(travel_responses(h))
     return responses
 
 
@@ -742,5 +746,184 @@ def batch_responses(h: b.ResponseHeader) -> list[b.BaseResp]:
         r.TotalBatchResp(header=h, total_batch=(bank, sales, shift)),
         r.ReprintEndBatchResp(
             header=h, end_batch_reprint=r.EndBatchResp(header=h, end_batch=sales)
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# Bills, money transfer, insurance (docs/EXTENSION-NAMESPACE.md)
+
+
+def inr(value: str) -> b.Currency:
+    return b.Currency(value=Decimal(value), symbol="INR")
+
+
+BILL_IDENTIFIER = ext.BillIdentifier(
+    params=(ext.BillParam(name="Customer ID", value="1234567894"),),
+    biller_id="BESCOM000KAR01",
+    mobile="9810000010",
+)
+REF_ID = "A1B2C3D4E5F6G7H8I9J0K1L2M3N4O5P6Q7R"
+
+
+def provider_requests(h: b.RequestHeader) -> list[b.BaseReq]:
+    def vend(identifier: b.MeterIdentifier) -> r.CreditVendReq:
+        return r.CreditVendReq(
+            header=h,
+            resource=ext.Voucher(),
+            id_method=b.VendIDMethod(meter_identifier=identifier),
+            purchase_value=r.PurchaseValueCurrency(amt=inr("1040.00")),
+        )
+
+    return [
+        ext.BillFetchReq(header=h, bill_identifier=BILL_IDENTIFIER),
+        vend(dataclasses.replace(BILL_IDENTIFIER, ref_id=REF_ID)),
+        vend(ext.BeneficiaryIdentifier(sender="9810000010", beneficiary_id=7)),
+        ext.InsuranceQuoteReq(
+            header=h,
+            sum_insured=inr("500000.00"),
+            plan="INS-TERM",
+            dob="1990-05-17",
+            term_years=10,
+        ),
+        vend(
+            ext.PolicyIdentifier(
+                plan="INS-TERM",
+                quote_id="Q-000042",
+                holder="Asha Verma",
+                dob="1990-05-17",
+                mobile="9810000010",
+            )
+        ),
+    ]
+
+
+def travel_requests(h: b.RequestHeader) -> list[b.BaseReq]:
+    return [
+        ext.TripSearchReq(header=h, origin="Bengaluru", destination="Mysuru", date="2026-12-20"),
+        ext.SeatHoldReq(
+            header=h,
+            passengers=(
+                ext.Passenger(name="Asha Verma", age=34, seat="1"),
+                ext.Passenger(name="Ravi Verma", age=36, seat="2"),
+            ),
+            trip_id="BUS1",
+            contact="9810000010",
+            origin="Bengaluru",
+            destination="Mysuru",
+            date="2026-12-20",
+        ),
+        ext.BookingReq(header=h, booking_ref="TB000000000000000042"),
+        ext.CancellationReq(header=h, booking_ref="TB000000000000000042"),
+    ]
+
+
+def travel_responses(h: b.ResponseHeader) -> list[b.BaseResp]:
+    detail = ext.BookingDetail(
+        fare=inr("1300.00"),
+        booking_ref="TB000000000000000042",
+        state="held",
+        trip_id="BUS1",
+        seats="1 2",
+        expires_at="2026-12-06T09:10:00+00:00",
+        avail_credit=inr("8700.00"),
+    )
+    booked = dataclasses.replace(
+        detail, state="booked", expires_at=None, pnr="PNR1", ticket_no="TK1"
+    )
+    return [
+        ext.TripSearchResp(
+            header=h,
+            trips=(
+                ext.Trip(
+                    fare=inr("650.00"),
+                    trip_id="BUS1",
+                    operator="Demo Travels",
+                    bus_type="AC Sleeper",
+                    departs="2026-12-20T06:00:00+05:30",
+                    arrives="2026-12-20T09:30:00+05:30",
+                    seats="1 2 L3",
+                ),
+            ),
+        ),
+        ext.TripSearchResp(header=h),
+        ext.SeatHoldResp(header=h, booking=detail),
+        ext.BookingResp(header=h, booking=booked),
+        ext.BookingResp(
+            header=h,
+            booking=dataclasses.replace(booked, state="cancelled", refund=inr("1170.00")),
+        ),
+    ]
+
+
+def provider_responses(h: b.ResponseHeader) -> list[b.BaseResp]:
+    def receipt(tx: r.Tx) -> r.CreditVendResp:
+        return r.CreditVendResp(
+            header=h,
+            **VEND_RESP_BASE,
+            credit_vend_receipt=r.CreditVendReceipt(
+                receipt_no="000000000042",
+                transactions=r.Transactions(tx=(tx,), tender_amt=tx.amt, change=inr("0.00")),
+            ),
+        )
+
+    return [
+        ext.BillFetchResp(
+            header=h,
+            amt=inr("1040.00"),
+            biller_id="BESCOM000KAR01",
+            ref_id=REF_ID,
+            customer_name="R K Gupta",
+            bill_number="BN-2026-11",
+            bill_date="2026-11-20",
+            due_date="2026-12-15",
+        ),
+        receipt(
+            ext.BillPaymentTx(
+                amt=inr("1040.00"),
+                bill=ext.BillDetail(
+                    desc="BESCOM Bangalore bill",
+                    biller_id="BESCOM000KAR01",
+                    order_id="EV000000000000000042",
+                    ref_id=REF_ID,
+                    approval_ref="AB123456",
+                    customer_name="R K Gupta",
+                    bill_number="BN-2026-11",
+                ),
+            )
+        ),
+        receipt(
+            ext.TransferTx(
+                amt=inr("1050.40"),
+                transfer=ext.TransferDetail(
+                    desc="Transfer to 50100012345678",
+                    sent=inr("1040.00"),
+                    fee=inr("10.40"),
+                    order_id="EV000000000000000043",
+                    utr="612345678901",
+                    beneficiary_name="ASHA VERMA",
+                ),
+            )
+        ),
+        ext.InsuranceQuoteResp(
+            header=h,
+            premium=inr("1040.00"),
+            sum_insured=inr("500000.00"),
+            quote_id="Q-000042",
+            plan="INS-TERM",
+            valid_minutes=30,
+        ),
+        receipt(
+            ext.PolicyTx(
+                amt=inr("1040.00"),
+                policy=ext.PolicyDetail(
+                    desc="Policy INS-TERM for Asha Verma",
+                    plan="INS-TERM",
+                    order_id="EV000000000000000044",
+                    policy_no="POL123456",
+                    document_ref="DOC-POL123456",
+                    holder="Asha Verma",
+                ),
+            )
         ),
     ]

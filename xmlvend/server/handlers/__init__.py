@@ -15,7 +15,9 @@ from xmlvend.server.handlers import (
     engineering,
     fault_reports,
     meters,
+    provider_products,
     reprint,
+    travel,
     vend,
 )
 from xmlvend.server.handlers.advice import InFlight
@@ -45,6 +47,12 @@ WSDL_OPERATIONS: tuple[str, ...] = (
     "CustReportFaultRequest",
     "DepositRequest",
     "ReprintDepRequest",
+    "BillFetchRequest",
+    "InsuranceQuoteRequest",
+    "TripSearchRequest",
+    "SeatHoldRequest",
+    "BookingRequest",
+    "CancellationRequest",
 )
 
 
@@ -66,6 +74,9 @@ def operations(in_flight: InFlight) -> dict[str, Operation]:
         "nonMeterSpecificEng": Operation(
             engineering.non_meter_specific_engineering, state_changing=False
         ),
+        "billFetch": Operation(provider_products.bill_fetch, state_changing=False),
+        "insuranceQuote": Operation(provider_products.insurance_quote, state_changing=False),
+        "tripSearch": Operation(travel.trip_search, state_changing=False),
         # state-changing: the key claimed first, the answer stored with the work
         "creditVend": Operation(vend.credit_vend, state_changing=True),
         "reversalAdvice": Operation(advice.reversal, state_changing=True),
@@ -80,6 +91,9 @@ def operations(in_flight: InFlight) -> dict[str, Operation]:
         "endBatch": Operation(batches.end_batch, state_changing=True),
         "custReportFault": Operation(fault_reports.report_fault, state_changing=True),
         "deposit": Operation(deposits.deposit, state_changing=True),
+        "seatHold": Operation(travel.seat_hold, state_changing=True),
+        "booking": Operation(travel.booking, state_changing=True),
+        "cancellation": Operation(travel.cancellation, state_changing=True),
     }
 
 

@@ -7,6 +7,8 @@
   in one transaction with the claim of the request and its stored response.
 * Either with ``notifyMsisdn`` on the resource (``ext:Voucher``, ``ext:Electricity``): the
   PIN or token also goes to that phone by SMS, queued in the sale's transaction.
+* Bills, money transfers and insurance policies (``meterIdentifier`` ``ext:BillIdentifier``,
+  ``ext:BeneficiaryIdentifier``, ``ext:PolicyIdentifier``): :mod:`.provider_products`.
 
 A trial vend gives the same breakdown with an all-zero token or PIN; nothing is stored and
 no money moves.
@@ -28,6 +30,7 @@ from xmlvend.codec import types_ext as ext
 from xmlvend.codec import types_revenue as r
 from xmlvend.server.convert import Currencies, meter_query
 from xmlvend.server.errors import UseCaseNotSupported
+from xmlvend.server.handlers import provider_products
 from xmlvend.server.handlers.base import Call, Reply, Services
 from xmlvend.server.renderer import TRIAL_RECEIPT_NO, VoucherReceipt
 
@@ -38,6 +41,13 @@ async def credit_vend(services: Services, call: Call) -> Reply:
     request = call.request
     assert isinstance(request, r.CreditVendReq)
     notify = notify_msisdn(request)
+    if provider_products.is_provider_sale(request):
+        if notify is not None:
+            raise UseCaseNotSupported(
+                "notifyMsisdn is for PIN and token sales; bills, transfers and policies "
+                "send their own receipts"
+            )
+        return await provider_products.sell(services, call, request)
     recharge = recharge_of(request)
     if recharge is not None:
         if notify is not None:
@@ -72,6 +82,7 @@ async def trial_credit_vend(services: Services, call: Call) -> Reply:
     request = call.request
     assert isinstance(request, r.TrialCreditVendReq)
     notify_msisdn(request)  # checked as the sale would; a trial sends nothing
+    provider_products.refuse_trial(request)
     product_code = voucher_product_code(request)
     if product_code is not None:
         return await _quote_voucher(services, call, request, product_code)
