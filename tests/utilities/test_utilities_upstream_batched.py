@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
 from upstream_support import METER, UpstreamLoop, build_loop
 from utilities_support import NOW, RecordingRenderer, build_world, make_context
 
@@ -25,6 +26,7 @@ from utilities.errors import UpstreamFault
 from utilities.interface import MeterQuery, Purchase
 from utilities.registry import set_blocked
 from utilities.routed_sales import run_settle_batch
+from vending.config import Config
 from vending.errors import InsufficientFunds
 from vending.keyring import Keyring
 from vending.ledger import verify_ledger
@@ -32,7 +34,7 @@ from vending.money import Money
 from vending.services.sale_batching import sale_locks, settle_locks
 from vending.storage.database import Database
 from xmlvend.transport.asyncdb import ImmediateDatabase
-from xmlvend.transport.batching import BatchingRunner
+from xmlvend.transport.batching import BatchingRunner, worker_runner
 
 pytestmark = pytest.mark.postgres
 
@@ -176,3 +178,14 @@ def test_concurrent_upstream_vends_share_batches_and_fail_alone(loop: UpstreamLo
         )
         assert replay.replayed and replay.response == started[request_id][0].response
     assert loop.world.balance() == before - COST_100 - COST_100 - COST_100
+
+
+def test_the_worker_runner_batches_settles_in_their_own_lane(pg_database: Database) -> None:
+    """``evd serve``'s runner on PostgreSQL: the sale lane (sales and holds) over the settle
+    lane (settles and refunds, batched by run_settle_batch) over the database."""
+    runner = worker_runner(Config(), Clock(), pg_database)
+    assert isinstance(runner, BatchingRunner)
+    lane = runner._inner
+    assert isinstance(lane, BatchingRunner) and lane._batch is run_settle_batch
+    assert lane._locks_of is settle_locks and runner._locks_of is sale_locks
+    assert not isinstance(lane._inner, BatchingRunner)
