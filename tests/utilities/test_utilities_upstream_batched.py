@@ -4,9 +4,10 @@ batch, against the utility simulator (in memory, one fake clock, see upstream_su
 
 In the middle of it: a hold the vendor cannot pay (refused in the batch's plan), a hold that
 raises (isolated: the batch runs again without it), a vend the utility refuses (refunded in
-the settle batch) and a settle that raises once (rolled back alone in its savepoint; the
-vend stays pending and recovery settles it). Every other vend is settled in the same batch;
-the vendor pays once per delivered vend, the ledger balances, replays are the stored bytes.
+the settle batch) and a settle that raises once (isolated: the settle batch runs again
+without it; its vend stays pending and recovery settles it). Every other vend is settled in
+the same batch; the vendor pays once per delivered vend, the ledger balances, replays are
+the stored bytes.
 """
 
 from __future__ import annotations
@@ -140,8 +141,10 @@ def test_concurrent_upstream_vends_share_batches_and_fail_alone(loop: UpstreamLo
     assert [row.state for row in loop.rows()] == ["pending"] * 4
 
     loop.advance(0.1)  # the utility answers the four vends; their settles share one batch
-    assert recording.batches("upstream_settle_batch") == [4]
-    assert (settles.stats.batches, settles.stats.sales) == (1, 4)
+    # The settle that raised was isolated: the batch ran again without it, the three others
+    # committed together.
+    assert recording.batches("upstream_settle_batch") == [4, 3]
+    assert (settles.stats.batches, settles.stats.sales, settles.stats.isolated) == (1, 3, 1)
     assert not any(desc in ("upstream_settle", "upstream_fail") for desc, _ in recording.ran)
     for request_id in ("up-1", "up-2"):
         entry = renderer.entry(started[request_id][0].response)
@@ -149,7 +152,7 @@ def test_concurrent_upstream_vends_share_batches_and_fail_alone(loop: UpstreamLo
     refused = renderer.entry(started["up-refused"][0].response)
     assert refused.kind == "failure" and isinstance(refused.result, UpstreamFault)
     assert refused.result.fault_class == "BlockedMeterEx"
-    # The settle that raised was rolled back alone: its vend is still pending, unanswered.
+    # The settle that raised left nothing: its vend is still pending, unanswered.
     assert not started["up-flaky"]
     states = {row.sale_id: row.state for row in loop.rows()}
     assert sorted(states.values()) == ["failed", "pending", "settled", "settled"]
@@ -158,7 +161,7 @@ def test_concurrent_upstream_vends_share_batches_and_fail_alone(loop: UpstreamLo
     flaky = renderer.entry(started["up-flaky"][0].response)
     assert flaky.kind == "vend" and flaky.sale.state == "completed"
     assert sorted(row.state for row in loop.rows()) == ["failed"] + ["settled"] * 3
-    assert recording.batches("upstream_settle_batch") == [4, 1]  # the retry: its own batch
+    assert recording.batches("upstream_settle_batch") == [4, 3, 1]  # the retry: its own batch
     assert loop.utility_sales() == ["completed"] * 3
     # Paid once per delivered vend; refunded for the refused one; nothing for the others.
     assert loop.world.balance() == before - COST_100 - COST_100 - COST_100
