@@ -13,15 +13,13 @@ the stored bytes.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
-from upstream_support import METER, UpstreamLoop, build_loop
-from utilities_support import NOW, RecordingRenderer, build_world, make_context
+from upstream_support import METER, UpstreamLoop
+from utilities_support import NOW, RecordingRenderer, make_context
 
 from utilities.errors import UpstreamFault
 from utilities.interface import MeterQuery, Purchase
@@ -29,7 +27,6 @@ from utilities.registry import set_blocked
 from utilities.routed_sales import run_settle_batch
 from vending.config import Config
 from vending.errors import InsufficientFunds
-from vending.keyring import Keyring
 from vending.ledger import verify_ledger
 from vending.money import Money
 from vending.services.sale_batching import sale_locks, settle_locks
@@ -75,17 +72,6 @@ class FlakyRenderer(RecordingRenderer):
         return super().vend(request, *args)
 
 
-@pytest.fixture
-def loop(
-    pg_database: Database, keyring: Keyring, sqlite_template: Path, tmp_path: Path
-) -> Iterator[UpstreamLoop]:
-    running = build_loop(build_world(pg_database, keyring), sqlite_template, tmp_path)
-    try:
-        yield running
-    finally:
-        running.close()
-
-
 def _batched(loop: UpstreamLoop) -> tuple[BatchingRunner, BatchingRunner, Recording]:
     """The worker's two lanes (as xmlvend.transport.batching.worker_runner builds them) on
     the loop's fake clock, over a recording runner."""
@@ -108,7 +94,8 @@ def _outcome(d: Deferred) -> list[Any]:
     return box
 
 
-def test_concurrent_upstream_vends_share_batches_and_fail_alone(loop: UpstreamLoop) -> None:
+def test_concurrent_upstream_vends_share_batches_and_fail_alone(pg_loop: UpstreamLoop) -> None:
+    loop = pg_loop
     sales, settles, recording = _batched(loop)
     renderer = FlakyRenderer("up-flaky")
     service = loop.service(runner=sales)

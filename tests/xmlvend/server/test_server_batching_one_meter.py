@@ -42,14 +42,20 @@ def _sale_tx(response: r.CreditVendResp) -> r.CreditVendTx:
     return tx
 
 
+def _single_path(
+    database: Database, keyring: Keyring, rows: list[Any], sentinel: Any
+) -> tuple[list[Any], dict[str, Any]]:
+    """The oracle: the same requests, one transaction per sale; the answers and the facts."""
+    single = plain_world(database, keyring, rows, sentinel)
+    answers = [single.post(body) for body in _requests(single)]
+    return answers, database.run_txn("facts", facts)
+
+
 def test_many_sales_on_one_meter_with_a_key_change_in_one_batch(
     pg_database: Database, keyring: Keyring, secrets_sentinel: Any
 ) -> None:
     rows = stock_rows(1)
-    single = plain_world(pg_database, keyring, rows, secrets_sentinel)
-    expected = [single.post(body) for body in _requests(single)]
-    expected_facts = pg_database.run_txn("facts", facts)
-
+    expected, expected_facts = _single_path(pg_database, keyring, rows, secrets_sentinel)
     database = emptied(pg_database.url)
     try:
         world, runner, manual, timer = batched_world(
