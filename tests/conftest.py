@@ -165,9 +165,10 @@ def pg_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Data
         db.close()
 
 
-# EVD_TEST_BATCHING=1: every voucher and embedded electricity sale a test makes through the
-# synchronous runner (ImmediateDatabase) on PostgreSQL goes through the sales batcher and its
-# set-based batch transaction (issue 16) -- a batch of one each, answered at once -- so the
+# EVD_TEST_BATCHING=1: every voucher and embedded electricity sale, upstream hold and upstream
+# settle or refund a test makes through the synchronous runner (ImmediateDatabase) on
+# PostgreSQL goes through the sales batcher (settles: its settle lane) and its batch
+# transaction (issue 16) -- a batch of one each, answered at once -- so the
 # whole suite checks that the batched path keeps everything the single path does.
 BATCHED_SALES = os.environ.get("EVD_TEST_BATCHING", "").lower() in ("1", "true", "yes")
 
@@ -178,7 +179,8 @@ def _batched_sales(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureReque
         return
     from twisted.internet.task import Clock
 
-    from vending.services.sale_batching import sale_locks
+    from utilities.routed_sales import run_settle_batch
+    from vending.services.sale_batching import sale_locks, settle_locks
     from xmlvend.transport.asyncdb import ImmediateDatabase
     from xmlvend.transport.batching import BatchingRunner
 
@@ -195,6 +197,17 @@ def _batched_sales(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureReque
     def run(self: ImmediateDatabase, desc: str, fn: object, /, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
         if self.database.is_postgres and sale_locks(desc, args, kwargs) is not None:
             batcher = BatchingRunner(_Inner(self), Clock(), sale_locks, max_wait=0)
+            return batcher.run(desc, fn, *args, **kwargs)  # type: ignore[arg-type]
+        if self.database.is_postgres and settle_locks(desc, args, kwargs) is not None:
+            # An upstream route's settle or refund: through its lane's batch transaction.
+            batcher = BatchingRunner(
+                _Inner(self),
+                Clock(),
+                settle_locks,
+                max_wait=0,
+                batch=run_settle_batch,
+                name="upstream_settle_batch",
+            )
             return batcher.run(desc, fn, *args, **kwargs)  # type: ignore[arg-type]
         return single(self, desc, fn, *args, **kwargs)  # type: ignore[arg-type]
 
@@ -281,8 +294,12 @@ class SecretsSentinel:
         # A 4-6 digit secret (an SMS PIN) inside a longer digit run or a word is chance (a
         # uuid in a file name, an amount, the demo password "demo5678"): only a standalone
         # run counts.
-        short = {s for length, known in self._digits.items() if length < _SHORT_SECRET_DIGITS
-                 for s in known}
+        short = {
+            s
+            for length, known in self._digits.items()
+            if length < _SHORT_SECRET_DIGITS
+            for s in known
+        }
         found.update(run for run in _STANDALONE_DIGIT_RUN.findall(text) if run in short)
         for run in _DIGIT_RUN.findall(text):
             for length, known in self._digits.items():

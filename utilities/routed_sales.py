@@ -12,7 +12,7 @@ the final answer. Rows still pending are leased for another last-response advice
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,13 +24,16 @@ from utilities.interface import CreditVendResult, MeterQuery, Purchase, RequestC
 from utilities.registry import check_meter_number
 from utilities.tables import upstream_vends
 from vending import outbox, recipient_sms
+from vending.accounts import house_account_code
+from vending.batch_plan import plan_of
 from vending.clock import Clock
 from vending.keyring import Keyring
 from vending.products import get_product, price_sale, vendor_commission_bp
 from vending.requests import Claim, Processed, StoredResponse, find_request
+from vending.sale_batch import BatchedSale, IsolateSale, SaleDone
 from vending.sales import fail_sale, get_sale, hold_sale, settle_sale
 from vending.services import idempotency
-from vending.storage.database import Txn
+from vending.storage.database import Txn, is_retryable
 from vending.storage.schema import requests
 from vending.vendors import available_credit
 
@@ -50,6 +53,15 @@ class Lease:
     upstream_id: UpstreamId
     # Seconds since the vend was held.
     age: float
+
+
+_INSERT_ROW = insert(upstream_vends).returning(upstream_vends.c.id)
+
+# The transaction names the route's client runs (xmlvend.upstream.backend): the hold joins
+# the worker's sale batch; settles and refunds join its settle batch (run_settle_batch).
+HOLD = "upstream_hold"
+SETTLE = "upstream_settle"
+FAIL = "upstream_fail"
 
 
 def _aad(request_pk: int) -> bytes:
@@ -103,24 +115,29 @@ class RoutedSaleStore:
         held = hold_sale(txn, claimed, order, created_by=f"vendor:{principal.client_id}", now=now)
         date_time, unique_number = upstream_id(now, claimed.request_pk)
         data_key, blob = self._keyring.encrypt(txn, ctx.request_body, aad=_aad(claimed.request_pk))
-        row_id = txn.execute(
-            insert(upstream_vends)
-            .values(
-                request_pk=claimed.request_pk,
-                sale_id=held.sale.id,
-                route=self.name,
-                msno=msno,
-                upstream_date_time=date_time,
-                upstream_unique_number=unique_number,
-                data_key_id=data_key,
-                request_body=blob,
-                state="pending",
-                attempts=0,
-                next_attempt_at=now + self._first_advice_delay,
-                created_at=now,
-            )
-            .returning(upstream_vends.c.id)
-        ).scalar_one()
+        values = {
+            "request_pk": claimed.request_pk,
+            "sale_id": held.sale.id,
+            "route": self.name,
+            "msno": msno,
+            "upstream_date_time": date_time,
+            "upstream_unique_number": unique_number,
+            "data_key_id": data_key,
+            "request_body": blob,
+            "state": "pending",
+            "attempts": 0,
+            "next_attempt_at": now + self._first_advice_delay,
+            "created_at": now,
+        }
+        plan = plan_of(txn)
+        planned = None if plan is None else plan.next_id(upstream_vends.name)
+        if plan is not None and planned is not None:
+            # A sale batch: the row goes with the batch's one INSERT, after the sale it
+            # refers to (queued by hold_sale above); its id was fetched with the batch's.
+            row_id = planned
+            plan.insert(upstream_vends, {"id": row_id, **values})
+        else:
+            row_id = txn.execute(_INSERT_ROW, values).scalar_one()
         return Held(row_id, claimed, (date_time, unique_number))
 
     def load_request(self, txn: Txn, row_id: int) -> tuple[str, bytes]:
@@ -300,4 +317,78 @@ class RoutedSaleStore:
             )
 
 
-__all__ = ["Held", "Lease", "RoutedSaleStore", "UpstreamId"]
+# --- many settles in one transaction (issue 16) ------------------------------------------------
+
+_SETTLE_ROWS = """
+SELECT s.currency, p.supplier_account_id, e.account_id AS paying, u.id
+FROM upstream_vends u
+JOIN sales s ON s.id = u.sale_id
+JOIN products p ON p.id = s.product_id
+LEFT JOIN ledger_entries e ON e.transfer_id = s.transfer_id AND e.role = 'sale'
+WHERE u.id = ANY(%(ids)s::bigint[]) AND u.state = 'pending'
+"""
+# Paying accounts first, then the house and supplier accounts, each in id order: the order
+# a sale batch takes them (vendor accounts, then the hot accounts credited at its end).
+_LOCK_SETTLE_ACCOUNTS = """
+SELECT id FROM accounts
+WHERE id = ANY(%(paying)s::bigint[]) OR id = ANY(%(house)s::bigint[])
+   OR code = ANY(%(codes)s::text[])
+ORDER BY id = ANY(%(paying)s::bigint[]) DESC, id
+FOR UPDATE
+"""
+
+
+def _lock_for_settles(txn: Txn, settles: Sequence[BatchedSale]) -> None:
+    """Lock every account the batch's settles and refunds will move, in the global order,
+    with one statement (after one read of the rows): no settle then waits for a lock
+    mid-batch, and no two batches deadlock."""
+    row_ids = [int(s.args[0]) for s in settles]
+    refunds = {int(s.args[0]) for s in settles if getattr(s.fn, "__func__", None) is _FAIL_FN}
+    paying: set[int] = set()
+    house: set[int] = set()
+    codes: set[str] = set()
+    for row in txn.conn.exec_driver_sql(_SETTLE_ROWS, {"ids": row_ids}):
+        if row.id in refunds and row.paying is not None:
+            paying.add(int(row.paying))
+        house.add(int(row.supplier_account_id))
+        codes.update(house_account_code(p, row.currency) for p in ("revenue", "fees", "suspense"))
+    if paying or house:
+        txn.conn.exec_driver_sql(
+            _LOCK_SETTLE_ACCOUNTS,
+            {"paying": sorted(paying), "house": sorted(house), "codes": sorted(codes)},
+        ).fetchall()
+
+
+def run_settle_batch(txn: Txn, settles: Sequence[BatchedSale]) -> list[SaleDone]:
+    """Transaction function: many settles and refunds of held sales (``RoutedSaleStore.settle``
+    and ``.fail``, each with its row id first) in ONE transaction -- one COMMIT for all. The
+    accounts are locked up front (:func:`_lock_for_settles`); then each settle runs its own,
+    unchanged function, in arrival order. One that raises cannot be undone alone without a
+    savepoint (two statements more per settle, paid by every batch): the batch raises
+    :class:`IsolateSale`, is rolled back, and the runner runs it again without that settle,
+    which alone gets its error (its vend stays pending: recovery settles it later)."""
+    if txn.is_postgres and settles:
+        _lock_for_settles(txn, settles)
+    done: list[SaleDone] = []
+    for index, settle in enumerate(settles):
+        try:
+            done.append(SaleDone(result=settle.fn(txn, *settle.args, **settle.kwargs)))
+        except Exception as error:
+            if is_retryable(error):
+                raise  # not the settle's fault: the runner retries the whole batch
+            raise IsolateSale(index, error) from error
+    return done
+
+
+_FAIL_FN = RoutedSaleStore.fail
+
+__all__ = [
+    "FAIL",
+    "HOLD",
+    "SETTLE",
+    "Held",
+    "Lease",
+    "RoutedSaleStore",
+    "UpstreamId",
+    "run_settle_batch",
+]

@@ -74,6 +74,9 @@ class SaleLocks:
     principal: Principal | None = None
     now: datetime | None = None
     voucher_product: str | None = None
+    # Tables beyond transfers and sales the sale inserts one row into (an upstream route's
+    # hold: ``upstream_vends``): the batch fetches their ids with one statement per table.
+    tables: tuple[str, ...] = ()
 
 
 @dataclass
@@ -269,6 +272,7 @@ def _prepare(txn: Txn, sales: Sequence[BatchedSale]) -> BatchPlan:
     ids = _sql(txn, _IDS, {"n": len(sales)}).fetchall()
     plan.ids["transfers"] = [row[0] for row in ids]
     plan.ids["sales"] = [row[1] for row in ids]
+    _more_ids(txn, plan, sales)
     wanted: dict[tuple[str, date], int] = defaultdict(int)
     for s in sales:
         if s.locks.voucher_product and s.locks.now is not None:
@@ -280,6 +284,23 @@ def _prepare(txn: Txn, sales: Sequence[BatchedSale]) -> BatchPlan:
             continue  # an unknown product: each of its sales fails alone, as it would
         plan.vouchers[(product_id, day)] = rows
     return plan
+
+
+_MORE_IDS = """
+SELECT nextval(pg_get_serial_sequence(%(table)s, 'id')) FROM generate_series(1, %(n)s)
+"""
+
+
+def _more_ids(txn: Txn, plan: BatchPlan, sales: Sequence[BatchedSale]) -> None:
+    """Ids of the further tables the batch's sales say they insert into (``SaleLocks.tables``),
+    one statement per table, handed out by ``plan.next_id(table)``."""
+    wanted: dict[str, int] = defaultdict(int)
+    for sale in sales:
+        for table in sale.locks.tables:
+            wanted[table] += 1
+    for table, count in sorted(wanted.items()):
+        rows = _sql(txn, _MORE_IDS, {"table": table, "n": count}).fetchall()
+        plan.ids[table] = [row[0] for row in rows]
 
 
 def _run_set_based(txn: Txn, sales: Sequence[BatchedSale]) -> list[SaleDone]:

@@ -330,7 +330,10 @@ def hold_sale(
         created_by=created_by,
         reference=f"request:{claim.request_pk}",
         now=now,
-        defer=_deferred_in_chunk(txn, suspense),
+        # Credited by every hold: applied at the end of the transaction with the other hot
+        # accounts, in their id order (vending.ledger), so a batch of holds never takes it
+        # out of that order (a bulk chunk's holds included).
+        defer=(suspense,),
     )
     sale = _insert_sale(txn, claim, order, state="pending", transfer_id=posted.id, now=now)
     if plan.node_id is not None:

@@ -20,9 +20,7 @@ def world(database: Database, keyring: Keyring) -> World:
     return build_world(database, keyring)
 
 
-# The upstream route against the utility simulator, in memory (upstream_support).
-@pytest.fixture
-def loop(
+def _running_loop(
     database: Database, keyring: Keyring, sqlite_template: Path, tmp_path: Path
 ) -> Iterator[UpstreamLoop]:
     running = build_loop(build_world(database, keyring), sqlite_template, tmp_path)
@@ -30,3 +28,19 @@ def loop(
         yield running
     finally:
         running.close()
+
+
+# The upstream route against the utility simulator, in memory (upstream_support).
+@pytest.fixture
+def loop(
+    database: Database, keyring: Keyring, sqlite_template: Path, tmp_path: Path
+) -> Iterator[UpstreamLoop]:
+    yield from _running_loop(database, keyring, sqlite_template, tmp_path)
+
+
+# The same on PostgreSQL only (the sales batcher's tests).
+@pytest.fixture
+def pg_loop(
+    pg_database: Database, keyring: Keyring, sqlite_template: Path, tmp_path: Path
+) -> Iterator[UpstreamLoop]:
+    yield from _running_loop(pg_database, keyring, sqlite_template, tmp_path)

@@ -244,8 +244,9 @@ class UpstreamLoop:
 
     # --- our side -------------------------------------------------------------------------
 
-    def service(self, *, recovery: bool = True) -> UtilityServiceImpl:
-        """A utility service (one "process" of ours) routing ROUTED_SGC to the utility."""
+    def service(self, *, recovery: bool = True, runner: Any = None) -> UtilityServiceImpl:
+        """A utility service (one "process" of ours) routing ROUTED_SGC to the utility;
+        ``runner``: its transaction runner (default: one transaction at once, in order)."""
         route = UpstreamRoute(
             sgc=ROUTED_SGC, name="sim", url=UTILITY_URL, client_id="6004708000106",
             op_name="platform", password="demo5678", timeout_seconds=TIMEOUT,
@@ -256,7 +257,7 @@ class UpstreamLoop:
                 routes=(route,), recovery_poll_seconds=0.25, recovery_max_delay_seconds=0.5
             ),
         )
-        runner = ImmediateDatabase(self.world.database)
+        runner = runner or ImmediateDatabase(self.world.database)
         # The production construction, connected to the simulator in memory.
         backend = UpstreamBackend.from_config(
             route,

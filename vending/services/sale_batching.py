@@ -2,16 +2,18 @@
 
 The per-worker batcher (``xmlvend.transport.batching.BatchingRunner``, PostgreSQL only,
 config ``[sales] batching``) asks :func:`sale_locks` about every transaction it is given:
-a voucher sale and an embedded electricity vend are batched (their own transaction
-functions, unchanged, run inside :func:`vending.sale_batch.run_sale_batch`); anything else
--- an upstream route's hold and settle, advices, reversals, reads -- runs on its own as
-before.
+a voucher sale, an embedded electricity vend and an upstream route's hold are batched (their
+own transaction functions, unchanged, run inside :func:`vending.sale_batch.run_sale_batch`).
+The upstream route's settles and refunds are batched in a second lane of the worker
+(:func:`settle_locks`, :func:`utilities.routed_sales.run_settle_batch`); anything else --
+advices, reversals, reads -- runs on its own as before.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from utilities.routed_sales import FAIL, HOLD, SETTLE
 from vending.sale_batch import SaleLocks
 
 # The transaction names of the sales (vending.services.voucher_sales, utilities.service).
@@ -31,6 +33,17 @@ def sale_locks(desc: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Sale
             now=now,
             voucher_product=request.product_code,
         )
+    if desc == HOLD:
+        # An upstream route's hold: claim, re-check, debit into suspense, the pending sale
+        # and its upstream_vends row (an id the batch fetches); no meter of ours to lock.
+        ctx, now = args[0], args[2]
+        return SaleLocks(
+            account_id=ctx.principal.account_id,
+            key=ctx.key,
+            principal=ctx.principal,
+            now=now,
+            tables=("upstream_vends",),
+        )
     if desc == ELECTRICITY_SALE:
         ctx, purchase = args[0], args[1]
         return SaleLocks(
@@ -43,4 +56,13 @@ def sale_locks(desc: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Sale
     return None
 
 
-__all__ = ["ELECTRICITY_SALE", "VOUCHER_SALE", "sale_locks"]
+_SETTLES = frozenset({SETTLE, FAIL})
+
+
+def settle_locks(desc: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> SaleLocks | None:
+    """An upstream route's settle or refund (batched by its own lane: it has no request key
+    to claim, and locks its accounts itself), or None."""
+    return SaleLocks() if desc in _SETTLES else None
+
+
+__all__ = ["ELECTRICITY_SALE", "VOUCHER_SALE", "sale_locks", "settle_locks"]

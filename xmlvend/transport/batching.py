@@ -30,6 +30,7 @@ from vending.sale_batch import BatchedSale, IsolateSale, SaleDone, SaleLocks, ru
 log = logging.getLogger("evd.batching")
 
 LocksOf = Callable[[str, tuple[Any, ...], dict[str, Any]], SaleLocks | None]
+BatchFn = Callable[[Any, list[BatchedSale]], list[SaleDone]]
 
 
 @dataclass
@@ -63,8 +64,14 @@ class BatchingRunner:
         *,
         max_sales: int = 64,
         max_wait: float = 0.001,
+        batch: BatchFn = run_sale_batch,
+        name: str = "sale_batch",
     ) -> None:
         self._inner = inner
+        # The batch's transaction function and name (a second lane batches the upstream
+        # route's settles with utilities.routed_sales.run_settle_batch).
+        self._batch = batch
+        self._name = name
         self._reactor = reactor
         self._locks_of = locks_of
         self._max_sales = max(1, max_sales)
@@ -128,7 +135,7 @@ class BatchingRunner:
         self.stats.batches += 1
         self.stats.sales += len(batch)
         try:
-            sent = self._inner.run("sale_batch", run_sale_batch, [w.sale for w in batch])
+            sent = self._inner.run(self._name, self._batch, [w.sale for w in batch])
         except Exception:
             sent = fail()
         sent.addCallbacks(self._answer, self._one_by_one, (batch,), None, (batch,), None)
@@ -183,20 +190,26 @@ class BatchingRunner:
 def worker_runner(config: Any, reactor: Any, database: Any) -> Any:
     """The transaction runner of one ``evd serve`` worker: sales batched when ``[sales]
     batching`` is on and the database is PostgreSQL (SQLite keeps the simple path)."""
-    from vending.services.sale_batching import sale_locks
+    from utilities.routed_sales import run_settle_batch
+    from vending.services.sale_batching import sale_locks, settle_locks
     from xmlvend.transport.asyncdb import AsyncDatabase
 
     runner = AsyncDatabase(reactor, database)
     sales = config.sales
     if not (sales.batching and database.is_postgres):
         return runner
-    return BatchingRunner(
+    limits = {"max_sales": sales.batch_max_sales, "max_wait": sales.batch_max_wait_ms / 1000.0}
+    # Two lanes, each with one batch in flight: sales (and upstream holds), and the
+    # upstream route's settles and refunds, which arrive when the utility answers.
+    settles = BatchingRunner(
         runner,
         reactor,
-        sale_locks,
-        max_sales=sales.batch_max_sales,
-        max_wait=sales.batch_max_wait_ms / 1000.0,
+        settle_locks,
+        batch=run_settle_batch,
+        name="upstream_settle_batch",
+        **limits,
     )
+    return BatchingRunner(settles, reactor, sale_locks, **limits)
 
 
 __all__ = ["BatchStats", "BatchingRunner", "worker_runner"]

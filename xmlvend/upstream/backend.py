@@ -56,7 +56,7 @@ from utilities.interface import (
     ResponseRenderer,
     TxnRunner,
 )
-from utilities.routed_sales import Held, RoutedSaleStore, UpstreamId
+from utilities.routed_sales import FAIL, HOLD, SETTLE, Held, RoutedSaleStore, UpstreamId
 from vending.auth import Principal
 from vending.clock import Clock
 from vending.config import Config, ConfigError, UpstreamRoute
@@ -259,7 +259,7 @@ class UpstreamBackend:
     ) -> Deferred:
         """-> Processed once the vend is definitive (see the module docstring)."""
         now = self._clock()
-        d = self._runner.run("upstream_hold", self.store.hold, ctx, purchase, now, _upstream_id)
+        d = self._runner.run(HOLD, self.store.hold, ctx, purchase, now, _upstream_id)
 
         def held(outcome: Processed | Held) -> Any:
             if isinstance(outcome, Processed):
@@ -334,10 +334,10 @@ class UpstreamBackend:
         except messages.UnusableResponse as exc:
             error = UpstreamFault("SystemEx", f"utility answer unusable: {exc}")
             return self._finish_failed(row_id, error, reversal=True)
-        return self._finish(row_id, "upstream_settle", self.store.settle, result)
+        return self._finish(row_id, SETTLE, self.store.settle, result)
 
     def _finish_failed(self, row_id: int, error: Exception, *, reversal: bool) -> Deferred:
-        return self._finish(row_id, "upstream_fail", self.store.fail, error, reversal)
+        return self._finish(row_id, FAIL, self.store.fail, error, reversal)
 
     def _finish(self, row_id: int, desc: str, fn: Any, *args: Any) -> Deferred:
         d = self._request_and_renderer(row_id)
@@ -353,7 +353,7 @@ class UpstreamBackend:
                 return None
             for waiter in state.waiters if state else ():
                 waiter.callback(processed)
-            if desc == "upstream_fail" and args[-1]:
+            if desc == FAIL and args[-1]:
                 self._send_reversal(row_id)
             return processed
 
