@@ -86,6 +86,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=0,
         help="sales per batch through the sales batcher (issue 16); 0: one transaction each",
     )
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="write a cProfile (CPU time) of the measured vends, both products, to FILE (pstats)",
+    )
     args = parser.parse_args(argv)
     from twisted.internet import reactor
 
@@ -145,6 +150,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             "bench_backend",
             lambda txn: txn.conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one(),
         )
+        profiler = None
+        if args.profile:
+            import cProfile
+
+            profiler = cProfile.Profile(time.process_time)  # CPU, not waits
         try:
             for number, kind in enumerate(("electricity", "voucher")):
                 total = args.vends + WARMUP
@@ -167,7 +177,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 statements[0] = 0
                 pg_cpu = _cpu_seconds(backend)
                 wall, cpu = time.perf_counter(), time.process_time()
+                if profiler is not None:
+                    profiler.enable()
                 send(bodies[WARMUP:])
+                if profiler is not None:
+                    profiler.disable()
                 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
                 pg_cpu = _cpu_seconds(backend) - pg_cpu
                 if any(status != 200 for status in answers):
@@ -180,6 +194,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
         finally:
             database.close()
+        if profiler is not None:
+            profiler.dump_stats(args.profile)
+            print(f"profile of the measured vends: {args.profile}")
     return 0
 
 

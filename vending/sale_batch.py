@@ -55,7 +55,7 @@ from typing import Any
 from sqlalchemy import insert
 
 from vending.auth import Principal
-from vending.batch_plan import BatchPlan, LockedAccount, install
+from vending.batch_plan import BatchPlan, LockedAccount, NodeRow, install
 from vending.errors import VendingError
 from vending.ledger import restore_deferred_credits, snapshot_deferred_credits
 from vending.requests import RequestKey
@@ -176,12 +176,17 @@ _LOCK_ACCOUNT_ROWS = (
     "SELECT id, currency, balance, credit_limit, blocked FROM accounts"
     " WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id FOR UPDATE"
 )
+# The principals' rows, and with them each vendor's distribution-network node (at most one:
+# vendor_id is unique there), which every sale checks (distribution.selling.check_node).
 _PRINCIPALS = """
 SELECT u.vid, u.oid, v.blocked, v.privileges, o.blocked AS operator_blocked,
-       o.credential_version
+       o.credential_version, n.id AS node_id, n.code AS node_code,
+       n.parent_id AS node_parent_id, n.status AS node_status,
+       n.allowed_products AS node_allowed_products, n.allowed_channels AS node_allowed_channels
 FROM unnest(%(v)s::bigint[], %(o)s::bigint[]) AS u(vid, oid)
 JOIN vendors v ON v.id = u.vid
 LEFT JOIN operators o ON o.vendor_id = v.id AND o.id = u.oid
+LEFT JOIN distribution_nodes n ON n.vendor_id = v.id
 """
 _IDS = """
 SELECT nextval(pg_get_serial_sequence('transfers', 'id')),
@@ -261,6 +266,18 @@ def _prepare(txn: Txn, sales: Sequence[BatchedSale]) -> BatchPlan:
         plan.principals[pair] = None  # no row: the vendor is gone (UnknownVendor)
     for row in _sql(txn, _PRINCIPALS, {"v": [p[0] for p in pairs], "o": [p[1] for p in pairs]}):
         plan.principals[(row.vid, row.oid)] = row
+        plan.nodes[row.vid] = (
+            None
+            if row.node_id is None
+            else NodeRow(
+                row.node_id,
+                row.node_code,
+                row.node_parent_id,
+                row.node_status,
+                row.node_allowed_products,
+                row.node_allowed_channels,
+            )
+        )
     ids = _sql(txn, _IDS, {"n": len(sales)}).fetchall()
     plan.ids["transfers"] = [row[0] for row in ids]
     plan.ids["sales"] = [row[1] for row in ids]
