@@ -339,7 +339,7 @@ class Fulfilment:
             ctx.sale_order(product, pricing, prepared.target, service=prepared.service),
             service=prepared.service,
             params=prepared.params,
-            request_body=ctx.request_body,
+            request_body=ctx.body_to_keep(),
             created_by=created_by(principal),
             now=now,
         )
