@@ -354,26 +354,29 @@ class _Script:
         self.params.update({prefix + name: value for name, value in params.items()})
 
     def insert(self, txn: Txn, table: Any, rows: list[dict[str, Any]]) -> None:
-        """One multi-row INSERT of ``rows`` (all with the first row's columns), each value
-        bound by its column type's own processor as SQLAlchemy would (JSON, UTC times)."""
+        """One INSERT of ``rows`` (all with the first row's columns) from one array per
+        column (``unnest ... WITH ORDINALITY``, in row order: serial ids as the rows come),
+        each value bound by its column type's own processor as SQLAlchemy would (JSON, UTC
+        times); strings go as text[] so that a too-long value fails as in a plain INSERT
+        (a cast to varchar(n) would cut it)."""
         dialect = txn.conn.dialect
-        quote = dialect.identifier_preparer
         names = list(rows[0])
         columns = [table.c[name] for name in names]
-        binders = [column.type._cached_bind_processor(dialect) for column in columns]
-        prefix = f"s{len(self.statements)}_"
-        tuples = []
-        for r, row in enumerate(rows):
-            slots = []
-            for c, (name, bind) in enumerate(zip(names, binders, strict=True)):
-                key = f"{prefix}{r}_{c}"
-                value = row[name]
-                self.params[key] = value if bind is None else bind(value)
-                slots.append(f"%({key})s")
-            tuples.append("(" + ", ".join(slots) + ")")
+        arrays = []
+        for n, (name, column) in enumerate(zip(names, columns, strict=True)):
+            bind = column.type._cached_bind_processor(dialect)
+            values = [row[name] for row in rows]
+            key = f"c{n}"
+            self.params[f"s{len(self.statements)}_{key}"] = (
+                values if bind is None else [bind(v) for v in values]
+            )
+            arrays.append(f"%(s{len(self.statements)}_{key})s::{_array_type(column, dialect)}[]")
+        quote = dialect.identifier_preparer
+        listed = ", ".join(quote.format_column(c) for c in columns)
+        aliases = ", ".join(f"c{n}" for n in range(len(columns)))
         self.statements.append(
-            f"INSERT INTO {quote.format_table(table)} "
-            f"({', '.join(quote.format_column(c) for c in columns)}) VALUES " + ", ".join(tuples)
+            f"INSERT INTO {quote.format_table(table)} ({listed}) SELECT {aliases} "
+            f"FROM unnest({', '.join(arrays)}) WITH ORDINALITY AS u({aliases}, n) ORDER BY n"
         )
 
     def run(self, txn: Txn) -> Any:
@@ -383,6 +386,21 @@ class _Script:
 
 
 _PARAM = re.compile(r"%\((\w+)\)s")
+_ARRAY_TYPES: dict[tuple[Any, str], str] = {}
+
+
+def _array_type(column: Any, dialect: Any) -> str:
+    """The SQL element type of ``column``'s array: text for strings, else its own."""
+    key = (column, dialect.name)
+    found = _ARRAY_TYPES.get(key)
+    if found is None:
+        own = column.type.compile(dialect=dialect)
+        found = _ARRAY_TYPES[key] = "text" if _CUT_ON_CAST.match(own) else own
+    return found
+
+
+# Character types whose explicit cast would cut a too-long value.
+_CUT_ON_CAST = re.compile(r"(VARCHAR|CHAR|CHARACTER|CHARACTER VARYING)\b", re.IGNORECASE)
 
 
 def _write(txn: Txn, plan: BatchPlan) -> None:
