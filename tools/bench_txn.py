@@ -1,6 +1,6 @@
 """Benchmark: the cost of one vend inside the server, without HTTP, threads or load.
 
-    .venv/bin/python -m tools.bench_txn [--vends 1000] [--url postgresql://...]
+    .venv/bin/python -m tools.bench_txn [--vends 1000] [--batch 16] [--profile FILE]
 
 Seeds its own PostgreSQL database like ``tools.bench``, builds the XMLVend endpoint in this
 process with synchronous database calls, and sends it creditVendReq bodies one after the
@@ -9,7 +9,8 @@ other: electricity, then vouchers. Prints per vend: SQL statements, CPU time of 
 PostgreSQL round trips) and the CPU of the PostgreSQL backend serving it (``/proc``: the
 pool has one connection). Single-threaded, so statements per vend and the CPU each side
 spends per vend move only when the code does (CPU times still stretch somewhat on a
-loaded machine) -- the end-to-end benchmark (tools.bench) is noisier.
+loaded machine) -- the end-to-end benchmark (tools.bench) is noisier. ``--profile FILE``
+writes a cProfile of the measured vends in CPU time (``python -m pstats FILE``).
 """
 
 from __future__ import annotations
