@@ -387,7 +387,7 @@ class Fulfilment:
                            service=prepared.service),
             service=prepared.service,
             params=prepared.params,
-            request_body=ctx.request_body,
+            request_body=ctx.body_to_keep(),
             created_by=created_by(ctx.principal),
             now=now,
         )  # fmt: skip

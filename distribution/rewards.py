@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import Row, bindparam, func, insert, select, update
 
 from distribution.tables import REWARD_HOLDERS, reward_lots, reward_moves, reward_rules
-from vending import audit
+from vending import audit, read_cache
 from vending.accounts import create_account, ensure_house_accounts
 from vending.api_tables import consumers
 from vending.batch_plan import plan_of
@@ -137,6 +137,7 @@ def set_rule(
     values = {"per_amount": per_amount, "point_value": point_value, "valid_days": valid_days}
     if txn.execute(update(reward_rules).where(*where).values(**values)).rowcount == 0:
         txn.execute(insert(reward_rules).values(product_code=product_code, holder=holder, **values))
+    txn.call_after(read_cache.invalidate)  # sales in batches read rules through it
     audit.record(
         txn,
         actor=actor,
@@ -187,19 +188,59 @@ def plan_earning(
     now: datetime,
 ) -> Earning | None:
     """The points ``holder`` earns for a sale of ``amount`` (None: no rule, or none)."""
-    rule = txn.execute(_RULE_OF, {"p": product_code, "h": holder.kind}).first()
+    rule = _rule_of(txn, product_code, holder.kind)
     if rule is None:
         return None
-    points = amount.amount // int(rule.per_amount)
+    points = amount.amount // rule.per_amount
     if points <= 0:
         return None
     return Earning(
         holder,
         points,
-        int(rule.point_value),
-        int(rule.valid_days),
-        liability_account(txn, amount.currency, now=now),
+        rule.point_value,
+        rule.valid_days,
+        _sale_liability_account(txn, amount.currency, now=now),
     )
+
+
+def _read_rule(txn: Txn, product_code: str, holder: str) -> Rule | None:
+    row = txn.execute(_RULE_OF, {"p": product_code, "h": holder}).first()
+    if row is None:
+        return None
+    return Rule(
+        row.product_code, row.holder, int(row.per_amount), int(row.point_value), int(row.valid_days)
+    )
+
+
+def _rule_of(txn: Txn, product_code: str, holder: str) -> Rule | None:
+    """The rule a sale earns by; in a sale batch from the per-process read cache (every
+    sale asks, rules change rarely: :func:`set_rule` invalidates it)."""
+    if read_cache.in_batch(txn):
+        return read_cache.cached(
+            txn,
+            ("reward_rule", product_code, holder),
+            lambda: _read_rule(txn, product_code, holder),
+        )
+    return _read_rule(txn, product_code, holder)
+
+
+def _sale_liability_account(txn: Txn, currency: str, *, now: datetime) -> int:
+    """:func:`liability_account` for a sale; in a batch its id comes from the read cache
+    once it exists (an account's id never changes)."""
+    if not read_cache.in_batch(txn):
+        return liability_account(txn, currency, now=now)
+    found = read_cache.cached(
+        txn,
+        ("rewards_liability", currency),
+        lambda: txn.execute(
+            select(accounts.c.id).where(accounts.c.code == f"rewards:{currency}")
+        ).scalar(),
+        ttl=None,
+    )
+    if found is not None:
+        return int(found)
+    txn.call_after(read_cache.invalidate)  # not there yet: forget the cached miss
+    return liability_account(txn, currency, now=now)
 
 
 def record_earning(txn: Txn, earning: Earning, *, sale_id: int, now: datetime) -> None:

@@ -31,6 +31,7 @@ from sqlalchemy import bindparam, case, or_, select, update
 
 from distribution import commissions, rewards
 from distribution.tables import distribution_nodes
+from vending.batch_plan import plan_of
 from vending.errors import (
     ChannelNotAllowed,
     DailySaleLimitExceeded,
@@ -89,7 +90,11 @@ def check_node(
 ):  # type: ignore[no-untyped-def]
     """The seller's node row when it is a network node allowed to make this sale (None:
     not in the network); raises the refusal otherwise."""
-    node = txn.execute(_NODE_OF_VENDOR, {"vendor_id": vendor_id}).first()
+    plan = plan_of(txn)
+    if plan is not None and vendor_id in plan.nodes:  # read with the batch's principals
+        node = plan.nodes[vendor_id]
+    else:
+        node = txn.execute(_NODE_OF_VENDOR, {"vendor_id": vendor_id}).first()
     if node is None:
         return None
     if node.status != "active":

@@ -1,6 +1,6 @@
 """Benchmark: the cost of one vend inside the server, without HTTP, threads or load.
 
-    .venv/bin/python -m tools.bench_txn [--vends 1000] [--url postgresql://...]
+    .venv/bin/python -m tools.bench_txn [--vends 1000] [--batch 16] [--profile FILE]
 
 Seeds its own PostgreSQL database like ``tools.bench``, builds the XMLVend endpoint in this
 process with synchronous database calls, and sends it creditVendReq bodies one after the
@@ -9,7 +9,8 @@ other: electricity, then vouchers. Prints per vend: SQL statements, CPU time of 
 PostgreSQL round trips) and the CPU of the PostgreSQL backend serving it (``/proc``: the
 pool has one connection). Single-threaded, so statements per vend and the CPU each side
 spends per vend move only when the code does (CPU times still stretch somewhat on a
-loaded machine) -- the end-to-end benchmark (tools.bench) is noisier.
+loaded machine) -- the end-to-end benchmark (tools.bench) is noisier. ``--profile FILE``
+writes a cProfile of the measured vends in CPU time (``python -m pstats FILE``).
 """
 
 from __future__ import annotations
@@ -86,6 +87,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=0,
         help="sales per batch through the sales batcher (issue 16); 0: one transaction each",
     )
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="write a cProfile (CPU time) of the measured vends, both products, to FILE (pstats)",
+    )
     args = parser.parse_args(argv)
     from twisted.internet import reactor
 
@@ -145,6 +151,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             "bench_backend",
             lambda txn: txn.conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one(),
         )
+        profiler = None
+        if args.profile:
+            import cProfile
+
+            profiler = cProfile.Profile(time.process_time)  # CPU, not waits
         try:
             for number, kind in enumerate(("electricity", "voucher")):
                 total = args.vends + WARMUP
@@ -167,7 +178,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 statements[0] = 0
                 pg_cpu = _cpu_seconds(backend)
                 wall, cpu = time.perf_counter(), time.process_time()
+                if profiler is not None:
+                    profiler.enable()
                 send(bodies[WARMUP:])
+                if profiler is not None:
+                    profiler.disable()
                 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
                 pg_cpu = _cpu_seconds(backend) - pg_cpu
                 if any(status != 200 for status in answers):
@@ -180,6 +195,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
         finally:
             database.close()
+        if profiler is not None:
+            profiler.dump_stats(args.profile)
+            print(f"profile of the measured vends: {args.profile}")
     return 0
 
 

@@ -114,7 +114,9 @@ class RoutedSaleStore:
         order = ctx.sale_order(product, pricing, msno, route=self.name)
         held = hold_sale(txn, claimed, order, created_by=f"vendor:{principal.client_id}", now=now)
         date_time, unique_number = upstream_id(now, claimed.request_pk)
-        data_key, blob = self._keyring.encrypt(txn, ctx.request_body, aad=_aad(claimed.request_pk))
+        data_key, blob = self._keyring.encrypt(
+            txn, ctx.body_to_keep(), aad=_aad(claimed.request_pk)
+        )
         values = {
             "request_pk": claimed.request_pk,
             "sale_id": held.sale.id,

@@ -314,7 +314,7 @@ def claim_keeping_body(txn: Txn, keyring: Keyring, ctx: RequestContext) -> Claim
     """Phase one of a two-phase request: claim and re-check now, keeping the request's body
     for recovery; :meth:`UtilityServiceImpl.complete_claimed` answers it."""
     return idempotency.claim(
-        txn, keyring, ctx.key, ctx.principal, now=ctx.received_at, keep_body=ctx.request_body
+        txn, keyring, ctx.key, ctx.principal, now=ctx.received_at, keep_body=ctx.body_to_keep()
     )
 
 

@@ -28,10 +28,21 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from vending.storage.database import BATCH_PLAN as _KEY
 from vending.storage.database import Txn
+
+
+class NodeRow(NamedTuple):
+    """A seller's distribution-network node as the sale checks it (read by the batch)."""
+
+    id: int
+    code: str
+    parent_id: int | None
+    status: str
+    allowed_products: str
+    allowed_channels: str
 
 
 @dataclass
@@ -51,6 +62,10 @@ class BatchPlan:
     claims: dict[tuple[str, str], int] = field(default_factory=dict)
     # (vendor_id, operator_id or -1) -> the principal's row (vending.auth.revalidate).
     principals: dict[tuple[int, int], Any] = field(default_factory=dict)
+    # vendor id -> its distribution-network node (id, code, parent_id, status,
+    # allowed_products, allowed_channels) or None, read with the principals
+    # (distribution.selling.check_node).
+    nodes: dict[int, Any] = field(default_factory=dict)
     accounts: dict[int, LockedAccount] = field(default_factory=dict)
     # meter id -> its last TID as the batch has moved it (read by the meters' lock).
     meter_tids: dict[int, int] = field(default_factory=dict)
@@ -151,4 +166,4 @@ def install(txn: Txn, plan: BatchPlan | None) -> None:
         txn.local[_KEY] = plan
 
 
-__all__ = ["BatchPlan", "LockedAccount", "install", "plan_of"]
+__all__ = ["BatchPlan", "LockedAccount", "NodeRow", "install", "plan_of"]

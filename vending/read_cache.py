@@ -65,19 +65,30 @@ def cached(
     fresh entry is there. ``ttl`` None: kept until :func:`invalidate`."""
     engine = txn.conn.engine
     now = monotonic()
+    # The hit, read without the lock (a dict read is atomic; every sale makes several).
+    entries = _caches.get(engine)
+    found = None if entries is None else entries.get(key)
+    if _fresh(found, _state[0], ttl, now):
+        return found[2]  # type: ignore[index, no-any-return]
     with _lock:
         entries = _caches.get(engine)
         if entries is None:
             entries = _caches[engine] = {}
         generation = _state[0]
         found = entries.get(key)
-    if found is not None and found[0] == generation and (ttl is None or now - found[1] < ttl):
-        return found[2]  # type: ignore[no-any-return]
+    if _fresh(found, generation, ttl, now):
+        return found[2]  # type: ignore[index, no-any-return]
     value = read()
     with _lock:
         if generation == _state[0]:  # not invalidated while we read
             entries[key] = (generation, now, value)
     return value
+
+
+def _fresh(
+    found: tuple[int, float, Any] | None, generation: int, ttl: float | None, now: float
+) -> bool:
+    return found is not None and found[0] == generation and (ttl is None or now - found[1] < ttl)
 
 
 __all__ = ["TTL_SECONDS", "cached", "in_batch", "invalidate"]

@@ -12,6 +12,7 @@ from sqlalchemy import update
 from vending import read_cache
 from vending.batch_plan import BatchPlan, install
 from vending.demo import seed_core
+from vending.money import Money
 from vending.products import get_product, set_active, set_vendor_commission, vendor_commission_bp
 from vending.storage.database import Database, Txn
 from vending.storage.schema import products
@@ -101,3 +102,35 @@ def test_the_single_path_does_not_cache(pg_database: Database) -> None:
         ),
     )
     assert not pg_database.run_txn("read", get_product, PRODUCT).active
+
+
+def test_a_reward_rule_is_seen_at_once(pg_database: Database) -> None:
+    from distribution import rewards
+
+    pg_database.run_txn("seed", seed_core, now=NOW, password_log_n=10)
+    read_cache.invalidate()
+    holder = rewards.Holder("merchant", 1, 1, "ZAR")
+
+    def earned(txn: Txn) -> Any:
+        return rewards.plan_earning(
+            txn, product_code=PRODUCT, holder=holder, amount=Money(1000, "ZAR"), now=NOW
+        )
+
+    assert pg_database.run_txn("earn", in_batch, earned) is None  # no rule: cached as such
+    # The rule's writer invalidates after its commit: the next batch earns by it at once.
+    pg_database.run_txn(
+        "rule",
+        rewards.set_rule,
+        product_code=PRODUCT,
+        holder="merchant",
+        per_amount=100,
+        point_value=1,
+        valid_days=30,
+        actor="test",
+        now=NOW,
+    )
+    earning = pg_database.run_txn("earn", in_batch, earned)
+    assert (earning.points, earning.point_value) == (10, 1)
+    # The liability account was created on first use; its id comes from the cache after.
+    again = pg_database.run_txn("earn", in_batch, earned)
+    assert again.liability_account == earning.liability_account

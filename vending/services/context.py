@@ -42,8 +42,10 @@ class RequestContext:
     # The channel's own parsed request; opaque here, handed back to the channel's renderer.
     request: Any
     # The request without credentials, kept (encrypted) while a sale is pending so that its
-    # answer can be rendered again after a restart (the renderer's ``load``).
-    request_body: bytes
+    # answer can be rendered again after a restart (the renderer's ``load``); or a function
+    # making those bytes, called only by a sale that keeps them (:meth:`body_to_keep`: most
+    # sales never do, and a channel then need not render the request again).
+    request_body: bytes | Callable[[], bytes]
     received_at: datetime
     # Extra facts the channel wants stored with the sale (never secrets).
     details: dict[str, Any] = field(default_factory=dict)
@@ -51,6 +53,11 @@ class RequestContext:
     @property
     def channel(self) -> str:
         return self.key.channel
+
+    def body_to_keep(self) -> bytes:
+        """The request without credentials (see ``request_body``)."""
+        body = self.request_body
+        return body if isinstance(body, bytes) else body()
 
     def sale_order(
         self, product: Product, pricing: Pricing, target: str, **details: Any

@@ -192,7 +192,7 @@ class TravelSales:
 
     def _claim(self, txn: Txn, ctx: RequestContext, now: datetime) -> Claim | StoredResponse:
         return idempotency.claim(
-            txn, self._keyring, ctx.key, ctx.principal, now=now, keep_body=ctx.request_body
+            txn, self._keyring, ctx.key, ctx.principal, now=now, keep_body=ctx.body_to_keep()
         )
 
     def _hold(self, txn: Txn, ctx: RequestContext, claimed: Claim, provider_id: int, trip: Trip,

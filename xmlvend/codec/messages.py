@@ -139,11 +139,19 @@ def element_for(cls: type) -> tuple[str, type]:
 
 
 def operation_of(cls: type) -> str:
+    found = _OPERATION_OF_CLASS.get(cls)  # asked several times per request: remembered
+    if found is not None:
+        return found
     for klass in cls.__mro__:
         op = _OPERATION_OF.get(klass)
         if op is not None:
+            _OPERATION_OF_CLASS[cls] = op
             return op
     raise TypeError(f"{cls.__name__} is not an XMLVend request type")
+
+
+# class -> its operation, as operation_of found it in the class's MRO.
+_OPERATION_OF_CLASS: dict[type, str] = {}
 
 
 def fingerprint_of(value: object) -> bytes:

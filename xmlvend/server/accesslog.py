@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 ACCESS_LOGGER = "evd.xmlvend.access"
@@ -38,13 +38,26 @@ class AccessRecord:
     incident: str | None = None
 
     def fields(self) -> dict[str, object]:
-        data = asdict(self)
-        for key in ("client_id", "msg_id", "peer"):
-            value = data[key]
-            if isinstance(value, str):
-                data[key] = value[:_FIELD_MAX]
-        data["latency_ms"] = round(self.latency_ms, 3)
-        return data
+        # Every field by hand, in declaration order (dataclasses.asdict copies each value
+        # recursively: a tenth of a request's logging cost, for flat strings and numbers).
+        return {
+            "client_id": _cut(self.client_id),
+            "msg_id": _cut(self.msg_id),
+            "operation": self.operation,
+            "outcome": self.outcome,
+            "fault_class": self.fault_class,
+            "latency_ms": round(self.latency_ms, 3),
+            "http_status": self.http_status,
+            "method": self.method,
+            "path": self.path,
+            "peer": _cut(self.peer),
+            "response_bytes": self.response_bytes,
+            "incident": self.incident,
+        }
+
+
+def _cut(value: str | None) -> str | None:
+    return value[:_FIELD_MAX] if isinstance(value, str) else value
 
 
 class AccessLog:

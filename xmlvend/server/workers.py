@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import Sequence
 from types import FrameType
+from typing import Any
 
 from xmlvend.server.listen import bound_socket
 from xmlvend.server.metricsdir import (
@@ -93,6 +94,7 @@ class Supervisor:
         self.port: int = self._socket.getsockname()[1]
         self._children: list[subprocess.Popen[bytes]] = []
         self._stopping = False
+        self._previous_handlers: dict[int, Any] | None = None
         # Each worker writes one byte here once it listens (see wait_ready).
         self._ready_read, self.ready_fd = os.pipe()
         # The workers' metrics snapshots (in $TMPDIR unless ``metrics_parent`` is given);
@@ -102,6 +104,10 @@ class Supervisor:
         self.metrics_dir: str | None = make_metrics_dir(metrics_parent)
 
     def start(self, commands: Sequence[list[str]]) -> None:
+        # SIGTERM/SIGINT are caught from now on, not only once run() starts: a signal while
+        # the workers start (or the banner is made, slow on a loaded machine) must stop
+        # them through run(), not kill this process and leave them running.
+        self._install_handlers()
         for command in commands:
             self._children.append(subprocess.Popen(command, pass_fds=(self.ready_fd,)))
         os.close(self.ready_fd)
@@ -125,11 +131,17 @@ class Supervisor:
     def _signal(self, signum: int, frame: FrameType | None) -> None:
         self._stopping = True
 
+    def _install_handlers(self) -> dict[int, Any]:
+        """Catch SIGTERM/SIGINT (once); the handlers they replaced, restored by run()."""
+        if self._previous_handlers is None:
+            self._previous_handlers = {
+                sig: signal.signal(sig, self._signal) for sig in (signal.SIGTERM, signal.SIGINT)
+            }
+        return self._previous_handlers
+
     def run(self) -> int:
         """Block until the workers are stopped (a signal) or one fails; the exit code."""
-        previous = {
-            sig: signal.signal(sig, self._signal) for sig in (signal.SIGTERM, signal.SIGINT)
-        }
+        previous = self._install_handlers()
         try:
             while not self._stopping:
                 failed = [c for c in self._children if c.poll() is not None]

@@ -4,6 +4,7 @@ metrics -- never a password, PIN or token."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from typing import Any
@@ -25,7 +26,7 @@ from vending import auth as auth_module
 from vending.passwords import hash_password
 from vending.vendors import get_operator, set_operator_password
 from xmlvend.codec import SoapFault, render_request
-from xmlvend.server.accesslog import ACCESS_LOGGER, JSONLineFormatter
+from xmlvend.server.accesslog import ACCESS_LOGGER, AccessRecord, JSONLineFormatter
 
 
 def test_cached_credentials_skip_scrypt(lite_world: World, monkeypatch: Any) -> None:
@@ -103,6 +104,17 @@ def test_one_structured_line_per_request(
     )
     assert (third["operation"], third["fault_class"]) == ("unknown", "XMLVendSchemaEx")
     assert (fourth["operation"], fourth["http_status"]) == ("wsdl", 200)
+
+
+def test_access_record_fields_are_every_field_in_order_values_cut() -> None:
+    long = "x" * 100
+    record = AccessRecord(long, "20260101/1", "creditVend", "ok", None, 1.23456, 200, peer=long)
+    fields = record.fields()
+    # Every field of the record, in declaration order (the line's key order).
+    assert list(fields) == [f.name for f in dataclasses.fields(AccessRecord)]
+    expected = dataclasses.asdict(record)
+    expected.update(client_id="x" * 64, peer="x" * 64, latency_ms=1.235)
+    assert fields == expected
 
 
 def test_no_password_pin_or_token_in_logs_or_metrics(

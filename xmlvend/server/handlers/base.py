@@ -97,7 +97,8 @@ class Call:
             principal=self.who,
             terminal_id=self.terminal_id,
             request=self.rendering(balance),
-            request_body=self.body_without_credentials,
+            # Rendered only by a sale that keeps it (held for an upstream).
+            request_body=lambda: self.body_without_credentials,
             received_at=self.received_at,
         )
 
