@@ -3,7 +3,7 @@ deposits credited): webhook_deliveries.request_pk becomes optional and such a de
 keyed by its event instead -- event_key, unique per API key, so the same event is queued
 once per key (keep in step with vending.api_tables).
 
-Revision ID: 0021_fund_pushes
+Revision ID: 0019_fund_pushes
 Revises: 0018_travel
 Create Date: 2026-12-06
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 from vending.storage.types import Id
 
-revision = "0021_fund_pushes"
+revision = "0019_fund_pushes"
 down_revision = "0018_travel"
 branch_labels = None
 depends_on = None
