@@ -16,6 +16,7 @@ import re
 import secrets
 import shutil
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,10 +37,13 @@ POSTGRES_URL = normalize_url(
     os.environ.get("EVD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 )
 
-# How many PostgreSQL tests passed, and how many reported at all, in this run (checked at the
-# end under CI). With pytest-xdist the controller receives every worker's reports.
-_postgres_passed = [0]
-_postgres_reported = [0]
+# Markers whose tests must run under CI=true: a run in which some were selected but none
+# passed fails (a fixture that skipped them all would otherwise leave the run green). Counted
+# from the test reports; under pytest-xdist the controller receives every worker's reports and
+# decides, the workers (each running a share) do not.
+MANDATORY_IN_CI = {"postgres": "PostgreSQL tests", "providers": "provider simulator tests"}
+_mandatory_reported: Counter[str] = Counter()
+_mandatory_passed: Counter[str] = Counter()
 
 
 def _postgres_unavailable() -> str | None:
@@ -218,21 +222,40 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if "postgres" not in report.keywords:
-        return
-    if report.when == "setup" or report.when == "call":
-        _postgres_reported[0] += report.when == "setup"
-        _postgres_passed[0] += report.when == "call" and report.passed
+    for marker in MANDATORY_IN_CI:
+        if marker in report.keywords:
+            _mandatory_reported[marker] += report.when == "setup"
+            _mandatory_passed[marker] += report.when == "call" and report.passed
+
+
+def _is_xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    _check_secrets_sentinel(session)
-    # An xdist worker runs a share of the tests: the controller (or a plain run) decides.
-    worker = hasattr(session.config, "workerinput")
-    ran_none = _postgres_reported[0] > 0 and _postgres_passed[0] == 0
-    if IN_CI and not worker and exitstatus == 0 and ran_none:
-        session.exitstatus = 1
-        print("\nCI=true: PostgreSQL tests were selected but none passed")
+    if _is_xdist_worker(session.config):
+        # The controller ignores a worker's exit status: it hears of leaks through the
+        # worker's output (pytest_testnodedown below) and fails the run itself.
+        session.config.workeroutput["secret_leaks"] = SECRETS_SENTINEL.log_leaks()
+        return
+    _fail_on_secret_leaks(session, SECRETS_SENTINEL.log_leaks() + _worker_leaks)
+    if not IN_CI or exitstatus != 0:
+        return
+    for marker, what in MANDATORY_IN_CI.items():
+        if _mandatory_reported[marker] > 0 and _mandatory_passed[marker] == 0:
+            session.exitstatus = 1
+            print(f"\nCI=true: {what} were selected but none passed")
+
+
+# Leaking log records reported by the pytest-xdist workers that have finished.
+_worker_leaks: list[str] = []
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """(pytest-xdist, on the controller) A worker finished: keep its secret leaks."""
+    output = getattr(node, "workeroutput", None) or {}
+    _worker_leaks.extend(output.get("secret_leaks", ()))
 
 
 # --- secrets sentinel: no PIN (or other registered secret) in any log record of the run ----
@@ -280,8 +303,12 @@ class SecretsSentinel:
         # A 4-6 digit secret (an SMS PIN) inside a longer digit run or a word is chance (a
         # uuid in a file name, an amount, the demo password "demo5678"): only a standalone
         # run counts.
-        short = {s for length, known in self._digits.items() if length < _SHORT_SECRET_DIGITS
-                 for s in known}
+        short = {
+            s
+            for length, known in self._digits.items()
+            if length < _SHORT_SECRET_DIGITS
+            for s in known
+        }
         found.update(run for run in _STANDALONE_DIGIT_RUN.findall(text) if run in short)
         for run in _DIGIT_RUN.findall(text):
             for length, known in self._digits.items():
@@ -336,8 +363,7 @@ def secrets_sentinel() -> SecretsSentinel:
     return SECRETS_SENTINEL
 
 
-def _check_secrets_sentinel(session: pytest.Session) -> None:
-    leaks = SECRETS_SENTINEL.log_leaks()
+def _fail_on_secret_leaks(session: pytest.Session, leaks: list[str]) -> None:
     if leaks:
         session.exitstatus = 1
         print(
