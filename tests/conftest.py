@@ -1,8 +1,8 @@
 """Shared fixtures: one storage suite on SQLite and PostgreSQL.
 
 * ``database`` is parametrised over both engines. SQLite tests get a private copy of a
-  migrated template file; PostgreSQL tests share a database created for this run (and
-  dropped after it), emptied before each test.
+  migrated template file; PostgreSQL tests share a database created for this test process
+  (one per pytest-xdist worker, dropped after it), emptied before each test.
 * PostgreSQL is found at ``$EVD_TEST_POSTGRES_URL`` (default: the local trust-auth server).
   Outside CI an unreachable server skips the PostgreSQL half with the reason; with
   ``CI=true`` it is an error, and a run in which no PostgreSQL test passed fails.
@@ -15,6 +15,8 @@ import os
 import re
 import secrets
 import shutil
+import subprocess
+import tempfile
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -60,13 +62,18 @@ def _postgres_unavailable() -> str | None:
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    """A database created for this test run, migrated, and dropped at the end."""
+    """A database created for this test process, migrated, and dropped at the end.
+
+    Session-scoped, so each pytest-xdist worker has its own (named after the worker, the
+    process and a random part: runs of other checkouts on the same server never meet it);
+    the tests of one worker share it, emptied before each (``make_database``)."""
     reason = _postgres_unavailable()
     if reason is not None:
         if IN_CI:
             pytest.fail(f"CI=true requires PostgreSQL: {reason}", pytrace=False)
         pytest.skip(f"{reason} (set EVD_TEST_POSTGRES_URL; mandatory in CI)")
-    name = f"evd_test_{os.getpid()}_{secrets.token_hex(4)}"
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"evd_test_{worker}_{os.getpid()}_{secrets.token_hex(4)}"
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -213,6 +220,30 @@ def clock() -> MutableClock:
 @pytest.fixture
 def keyring(clock: MutableClock) -> Keyring:
     return Keyring(MasterKey.generate(), clock=clock)
+
+
+# GnuPG puts a home's agent sockets in the home itself when there is no /run/user/<uid> (as
+# on CI machines running as root), and a unix socket path is at most 107 bytes: a home under
+# a test's tmp_path (.../pytest-<n>/popen-gw<k>/<test name>/gnupg-demo-supplier/
+# S.gpg-agent.browser under pytest-xdist) can be longer, and then no agent starts. A test
+# that makes GnuPG homes of its own puts them in this short private directory instead.
+@pytest.fixture
+def gnupg_dir() -> Iterator[Path]:
+    """A short private directory (``/tmp/evd-gpg-*``) for the test's GnuPG homes; at the end
+    every agent started in a home directly inside it is stopped and the directory removed."""
+    root = Path(tempfile.mkdtemp(prefix="evd-gpg-", dir="/tmp" if Path("/tmp").is_dir() else None))
+    try:
+        yield root
+    finally:
+        for home in root.iterdir():
+            if (home / "S.gpg-agent").exists():
+                subprocess.run(
+                    ["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"],
+                    capture_output=True,
+                    check=False,
+                    timeout=30,
+                )
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
