@@ -70,7 +70,8 @@ format: $(STAMP)
 # Dovecot, Chromium), so three keep two cores busy. --dist loadfile keeps a file's tests on
 # one worker, so its module and session fixtures (live servers, GnuPG keys, the worker's
 # PostgreSQL database) are set up once per worker, not once per test. Each worker has its
-# own PostgreSQL database and temporary directories (docs/ARCHITECTURE.md, "Tests").
+# own PostgreSQL database and temporary directories (docs/ARCHITECTURE.md, "Tests on
+# parallel workers").
 # `make test PYTEST_ARGS=` (or PYTEST_ARGS=-p no:xdist) runs the suite serially.
 PYTEST_ARGS ?= -n 3 --dist loadfile
 
