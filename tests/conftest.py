@@ -166,6 +166,17 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
 
 
 @pytest.fixture
+def migrated_back(database: Database) -> Iterator[Database]:
+    """``database`` for a test that migrates it down: brought back to head afterwards even
+    when the test fails half-way, since the PostgreSQL database is shared by the later tests
+    of the same worker (a schema left at base would fail them all)."""
+    try:
+        yield database
+    finally:
+        migrate.upgrade(database.engine)
+
+
+@pytest.fixture
 def pg_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     """PostgreSQL only, for concurrency tests SQLite cannot express."""
     db = make_database("postgresql", request, tmp_path)
