@@ -66,6 +66,15 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Three pytest-xdist workers: much of the suite waits on real parts (servers, Kannel,
+# Dovecot, Chromium), so three keep two cores busy. --dist loadfile keeps a file's tests on
+# one worker, so its module and session fixtures (live servers, GnuPG keys, the worker's
+# PostgreSQL database) are set up once per worker, not once per test. Each worker has its
+# own PostgreSQL database and temporary directories (docs/ARCHITECTURE.md, "Tests on
+# parallel workers").
+# `make test PYTEST_ARGS=` (or PYTEST_ARGS=-p no:xdist) runs the suite serially.
+PYTEST_ARGS ?= -n 3 --dist loadfile
+
 test: sysdeps $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports

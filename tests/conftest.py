@@ -1,8 +1,8 @@
 """Shared fixtures: one storage suite on SQLite and PostgreSQL.
 
 * ``database`` is parametrised over both engines. SQLite tests get a private copy of a
-  migrated template file; PostgreSQL tests share a database created for this run (and
-  dropped after it), emptied before each test.
+  migrated template file; PostgreSQL tests share a database created for this test process
+  (one per pytest-xdist worker, dropped after it), emptied before each test.
 * PostgreSQL is found at ``$EVD_TEST_POSTGRES_URL`` (default: the local trust-auth server).
   Outside CI an unreachable server skips the PostgreSQL half with the reason; with
   ``CI=true`` it is an error, and a run in which no PostgreSQL test passed fails.
@@ -15,7 +15,10 @@ import os
 import re
 import secrets
 import shutil
+import subprocess
+import tempfile
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,10 +40,13 @@ POSTGRES_URL = normalize_url(
     os.environ.get("EVD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 )
 
-# How many PostgreSQL tests passed, and how many reported at all, in this run (checked at the
-# end under CI). With pytest-xdist the controller receives every worker's reports.
-_postgres_passed = [0]
-_postgres_reported = [0]
+# Markers whose tests must run under CI=true: a run in which some were selected but none
+# passed fails (a fixture that skipped them all would otherwise leave the run green). Counted
+# from the test reports; under pytest-xdist the controller receives every worker's reports and
+# decides, the workers (each running a share) do not.
+MANDATORY_IN_CI = {"postgres": "PostgreSQL tests", "providers": "provider simulator tests"}
+_mandatory_reported: Counter[str] = Counter()
+_mandatory_passed: Counter[str] = Counter()
 
 
 def _postgres_unavailable() -> str | None:
@@ -57,13 +63,18 @@ def _postgres_unavailable() -> str | None:
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    """A database created for this test run, migrated, and dropped at the end."""
+    """A database created for this test process, migrated, and dropped at the end.
+
+    Session-scoped, so each pytest-xdist worker has its own (named after the worker, the
+    process and a random part: runs of other checkouts on the same server never meet it);
+    the tests of one worker share it, emptied before each (``make_database``)."""
     reason = _postgres_unavailable()
     if reason is not None:
         if IN_CI:
             pytest.fail(f"CI=true requires PostgreSQL: {reason}", pytrace=False)
         pytest.skip(f"{reason} (set EVD_TEST_POSTGRES_URL; mandatory in CI)")
-    name = f"evd_test_{os.getpid()}_{secrets.token_hex(4)}"
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"evd_test_{worker}_{os.getpid()}_{secrets.token_hex(4)}"
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -156,6 +167,17 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
 
 
 @pytest.fixture
+def migrated_back(database: Database) -> Iterator[Database]:
+    """``database`` for a test that migrates it down: brought back to head afterwards even
+    when the test fails half-way, since the PostgreSQL database is shared by the later tests
+    of the same worker (a schema left at base would fail them all)."""
+    try:
+        yield database
+    finally:
+        migrate.upgrade(database.engine)
+
+
+@pytest.fixture
 def pg_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     """PostgreSQL only, for concurrency tests SQLite cannot express."""
     db = make_database("postgresql", request, tmp_path)
@@ -225,6 +247,30 @@ def keyring(clock: MutableClock) -> Keyring:
     return Keyring(MasterKey.generate(), clock=clock)
 
 
+# GnuPG puts a home's agent sockets in the home itself when there is no /run/user/<uid> (as
+# on CI machines running as root), and a unix socket path is at most 107 bytes: a home under
+# a test's tmp_path (.../pytest-<n>/popen-gw<k>/<test name>/gnupg-demo-supplier/
+# S.gpg-agent.browser under pytest-xdist) can be longer, and then no agent starts. A test
+# that makes GnuPG homes of its own puts them in this short private directory instead.
+@pytest.fixture
+def gnupg_dir() -> Iterator[Path]:
+    """A short private directory (``/tmp/evd-gpg-*``) for the test's GnuPG homes; at the end
+    every agent started in a home directly inside it is stopped and the directory removed."""
+    root = Path(tempfile.mkdtemp(prefix="evd-gpg-", dir="/tmp" if Path("/tmp").is_dir() else None))
+    try:
+        yield root
+    finally:
+        for home in root.iterdir():
+            if (home / "S.gpg-agent").exists():
+                subprocess.run(
+                    ["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"],
+                    capture_output=True,
+                    check=False,
+                    timeout=30,
+                )
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "pg_database" in getattr(item, "fixturenames", ()):
@@ -232,21 +278,40 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if "postgres" not in report.keywords:
-        return
-    if report.when == "setup" or report.when == "call":
-        _postgres_reported[0] += report.when == "setup"
-        _postgres_passed[0] += report.when == "call" and report.passed
+    for marker in MANDATORY_IN_CI:
+        if marker in report.keywords:
+            _mandatory_reported[marker] += report.when == "setup"
+            _mandatory_passed[marker] += report.when == "call" and report.passed
+
+
+def _is_xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    _check_secrets_sentinel(session)
-    # An xdist worker runs a share of the tests: the controller (or a plain run) decides.
-    worker = hasattr(session.config, "workerinput")
-    ran_none = _postgres_reported[0] > 0 and _postgres_passed[0] == 0
-    if IN_CI and not worker and exitstatus == 0 and ran_none:
-        session.exitstatus = 1
-        print("\nCI=true: PostgreSQL tests were selected but none passed")
+    if _is_xdist_worker(session.config):
+        # The controller ignores a worker's exit status: it hears of leaks through the
+        # worker's output (pytest_testnodedown below) and fails the run itself.
+        session.config.workeroutput["secret_leaks"] = SECRETS_SENTINEL.log_leaks()
+        return
+    _fail_on_secret_leaks(session, SECRETS_SENTINEL.log_leaks() + _worker_leaks)
+    if not IN_CI or exitstatus != 0:
+        return
+    for marker, what in MANDATORY_IN_CI.items():
+        if _mandatory_reported[marker] > 0 and _mandatory_passed[marker] == 0:
+            session.exitstatus = 1
+            print(f"\nCI=true: {what} were selected but none passed")
+
+
+# Leaking log records reported by the pytest-xdist workers that have finished.
+_worker_leaks: list[str] = []
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """(pytest-xdist, on the controller) A worker finished: keep its secret leaks."""
+    output = getattr(node, "workeroutput", None) or {}
+    _worker_leaks.extend(output.get("secret_leaks", ()))
 
 
 # --- secrets sentinel: no PIN (or other registered secret) in any log record of the run ----
@@ -354,8 +419,7 @@ def secrets_sentinel() -> SecretsSentinel:
     return SECRETS_SENTINEL
 
 
-def _check_secrets_sentinel(session: pytest.Session) -> None:
-    leaks = SECRETS_SENTINEL.log_leaks()
+def _fail_on_secret_leaks(session: pytest.Session, leaks: list[str]) -> None:
     if leaks:
         session.exitstatus = 1
         print(

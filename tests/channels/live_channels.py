@@ -63,6 +63,8 @@ def live_sms(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSms]:
     if shutil.which("bearerbox") is None and not os.path.exists("/usr/sbin/bearerbox"):
         require_binaries("Kannel", "bearerbox missing")
     project = tmp_path_factory.mktemp("sms-live")
+    # A port picked in advance (not 0): the server tells Kannel its delivery-report URL from
+    # the configured port. Kannel's own ports are retried when taken meanwhile.
     port = free_port()
     kannel = LocalKannel(project / "kannel", mo_url=f"http://127.0.0.1:{port}/sms/mo")
     (project / "conf").mkdir()
@@ -131,7 +133,8 @@ class LiveCards:
             return error.code, json.loads(error.read())
 
 
-def start_switch(port: int, *args: str) -> subprocess.Popen[str]:
+def start_switch(port: int, *args: str) -> tuple[subprocess.Popen[str], int]:
+    """``evd simulate-switch`` on ``port`` (0: any free one); the process and its port."""
     import time
 
     process = subprocess.Popen(
@@ -145,7 +148,7 @@ def start_switch(port: int, *args: str) -> subprocess.Popen[str]:
     while time.monotonic() < deadline:
         line = process.stdout.readline()
         if "listening" in line:
-            return process
+            return process, int(line.rsplit(":", 1)[1])
         if process.poll() is not None:
             break
     process.kill()
@@ -156,27 +159,29 @@ def start_switch(port: int, *args: str) -> subprocess.Popen[str]:
 def live_cards(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCards]:
     from live_support import ServerProcess
 
-    from tools.kannel import free_port
-
     project = tmp_path_factory.mktemp("cards-live")
-    switch_port, port = free_port(), free_port()
     settlement = project / "settlement.csv"
-    switch = start_switch(switch_port, "--late-seconds", "6", "--settlement-file", str(settlement))
+    # Both listen on port 0 and say which port they got: a port picked in advance could be
+    # taken meanwhile by another process (another xdist worker's connections, say).
+    switch, switch_port = start_switch(
+        0, "--late-seconds", "6", "--settlement-file", str(settlement)
+    )
     (project / "conf").mkdir()
     config = project / "conf" / "evd.toml"
     config.write_text(
         '[database]\nurl = "sqlite:///var/evd.db"\n\n'
-        f'[server]\nhost = "127.0.0.1"\nport = {port}\n\n'
+        '[server]\nhost = "127.0.0.1"\nport = 0\n\n'
         "[security]\nscrypt_log_n = 10\n\n"
         f"[cards]\nenabled = true\nswitch_port = {switch_port}\n"
         "response_timeout_seconds = 3.0\nreversal_retry_seconds = 0.5\necho_seconds = 5.0\n"
     )
-    live = LiveCards(None, switch, settlement, config, f"http://127.0.0.1:{port}")
+    live = LiveCards(None, switch, settlement, config, "")
     helper = LiveSms(None, None, config, "")
     helper.evd("db", "upgrade")
     helper.evd("demo")
     try:
         live.server = ServerProcess.start(config)
+        live.base_url = live.server.url.rsplit("/xmlvend", 1)[0]  # type: ignore[attr-defined]
         try:
             yield live
         finally:

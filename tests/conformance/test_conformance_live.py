@@ -76,9 +76,11 @@ def test_the_simulated_utility_refuses_oversized_requests(simulator: LiveServer)
 
 
 @pytest.mark.slow
-def test_the_tls_cases_pass_against_a_mutual_tls_server(tmp_path: Path) -> None:
+def test_the_tls_cases_pass_against_a_mutual_tls_server(tmp_path: Path, gnupg_dir: Path) -> None:
     certs = tmp_path / "certs"
-    env = demo_environment(tmp_path)
+    # The demo's GnuPG homes in a short directory: under this test's tmp_path the agents'
+    # socket paths would be too long for a unix socket (see gnupg_dir).
+    env = demo_environment(tmp_path, EVD__VOUCHERS__GNUPG_HOME=str(gnupg_dir / "gnupg"))
     run_evd(env, "certs", "dev", "--out", str(certs))
     env.update(
         EVD__TLS__ENABLED="true",

@@ -37,10 +37,13 @@ def test_banner_says_how_to_turn_the_intake_on() -> None:
     assert "alerts@imap.example:993/INBOX (IDLE + poll every 60 s)" in lines
 
 
-def test_bank_sms_through_served_intake_credits_once(tmp_path: Path) -> None:
+def test_bank_sms_through_served_intake_credits_once(tmp_path: Path, gnupg_dir: Path) -> None:
+    # The demo's GnuPG homes in a short directory: under tmp_path, var/gnupg-demo-supplier's
+    # agent sockets would not fit a unix socket path (see gnupg_dir).
     config = write_config(
         tmp_path,
-        f'[deposits]\nsettings_file = "{ROOT / "conf" / "deposits.toml"}"\nsms_intake = true\n',
+        f'[deposits]\nsettings_file = "{ROOT / "conf" / "deposits.toml"}"\nsms_intake = true\n'
+        f'\n[vouchers]\ngnupg_home = "{gnupg_dir / "gnupg"}"\n',
     )
     evd(config, "db", "upgrade")
     evd(config, "demo")

@@ -51,8 +51,9 @@ def _user_tables(database: Database) -> set[str]:
     return set(inspect(database.engine).get_table_names()) - {"alembic_version"}
 
 
-def test_migrations_round_trip(database: Database) -> None:
+def test_migrations_round_trip(migrated_back: Database) -> None:
     """upgrade → downgrade to base → upgrade leaves the same schema at head."""
+    database = migrated_back
     engine = database.engine
     assert migrate.current_revision(engine) == migrate.head_revision()
     tables = _user_tables(database)

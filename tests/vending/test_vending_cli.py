@@ -21,7 +21,11 @@ class Evd:
     """Runs ``evd`` in-process against one temporary SQLite database and master key file."""
 
     def __init__(
-        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+        self,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+        gnupg_dir: Path,
     ) -> None:
         self.db_path = tmp_path / "evd.db"
         self.key_path = tmp_path / "keys" / "master.key"
@@ -29,9 +33,10 @@ class Evd:
         self.capsys = capsys
         monkeypatch.setenv("EVD_DATABASE_URL", f"sqlite:///{self.db_path}")
         monkeypatch.setenv("EVD__SECURITY__MASTER_KEY_FILE", str(self.key_path))
-        # The demo's GnuPG homes in the test's directory, never the working tree's var/
-        # (keys made there under a moved date broke later runs).
-        monkeypatch.setenv("EVD__VOUCHERS__GNUPG_HOME", str(tmp_path / "gnupg"))
+        # The demo's GnuPG homes in the test's own short directory, never the working tree's
+        # var/ (keys made there under a moved date broke later runs) nor under tmp_path
+        # (too long a path for the agents' sockets; see gnupg_dir).
+        monkeypatch.setenv("EVD__VOUCHERS__GNUPG_HOME", str(gnupg_dir / "gnupg"))
         monkeypatch.setenv("EVD__SECURITY__SCRYPT_LOG_N", "10")
         monkeypatch.setenv("EVD_ACTOR", "tester")
 
@@ -58,8 +63,13 @@ class Evd:
 
 
 @pytest.fixture
-def evd(tmp_path: Path, clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Evd:
-    return Evd(tmp_path, clean_env, capsys)
+def evd(
+    tmp_path: Path,
+    clean_env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    gnupg_dir: Path,
+) -> Evd:
+    return Evd(tmp_path, clean_env, capsys, gnupg_dir)
 
 
 def _vendors(evd: Evd) -> dict[str, dict[str, object]]:

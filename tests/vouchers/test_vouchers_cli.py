@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,6 @@ from vending.keyring import Keyring, MasterKey
 from vending.storage.database import Database
 from vending.vendors import get_vendor
 from vending.vouchers import gpg as gpg_module
-from vending.vouchers.gpg import StockGpg
 from vending.vouchers.selling import sell_voucher
 from vending.vouchers.tables import vouchers
 
@@ -40,22 +38,19 @@ class Cli:
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gnupg_dir: Path) -> Path:
     for name in list(os.environ):
         if name.startswith("EVD"):
             monkeypatch.delenv(name)
     master = base64.b64encode(os.urandom(32)).decode()
     monkeypatch.setenv("EVD_DATABASE_URL", f"sqlite:///{tmp_path / 'evd.db'}")
     monkeypatch.setenv("EVD_MASTER_KEY", master)
-    monkeypatch.setenv("EVD__VOUCHERS__GNUPG_HOME", str(tmp_path / "gnupg"))
+    # The homes (this one, and the demo supplier's beside it) in a short directory: their
+    # agents' sockets must fit a unix socket path (gnupg_dir stops the agents at the end).
+    monkeypatch.setenv("EVD__VOUCHERS__GNUPG_HOME", str(gnupg_dir / "gnupg"))
     monkeypatch.setenv("EVD__SECURITY__SCRYPT_LOG_N", "10")
     monkeypatch.setenv("EVD_ACTOR", "alice")
-    try:
-        yield tmp_path
-    finally:
-        for home in (tmp_path / "gnupg", tmp_path / "gnupg-demo-supplier"):
-            if home.exists():
-                StockGpg(home).shutdown()
+    return tmp_path
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ VOUCHER_TABLES = {
 }
 
 
-def test_0003_downgrades_and_upgrades(database: Database) -> None:
-    engine = database.engine
+def test_0003_downgrades_and_upgrades(migrated_back: Database) -> None:
+    engine = migrated_back.engine
     before = set(inspect(engine).get_table_names())
     assert before >= VOUCHER_TABLES
     migrate.downgrade(engine, "0002_utilities")

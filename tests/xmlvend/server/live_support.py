@@ -16,7 +16,12 @@ from pathlib import Path
 from typing import Any
 
 EVD = [sys.executable, "-m", "vending.cli.main"]
-_LISTENING = re.compile(r"listening on (https?://\S+/xmlvend)")
+# The banner ("EVD XMLVend 2.1 server listening on URL"), printed once the server answers:
+# under --workers N, by the supervisor once every worker listens. Not a worker's own line
+# ("evd serve: worker 0 listening on URL"): a test starting on it could find the other
+# workers still starting (on a busy machine all its clients then reach one worker) and the
+# supervisor not yet handling SIGTERM.
+_LISTENING = re.compile(r"server listening on (https?://\S+/xmlvend)")
 
 
 def write_config(directory: Path, extra: str = "", database_url: str | None = None) -> Path:
