@@ -139,7 +139,9 @@ def test_a_bad_customer_number_and_an_unknown_bill_are_shown(
     # A well-formed number the network has no bill for: the API's problem, shown.
     _fetch(phone_page, "4000000009")
     phone_page.wait_for_function(
-        "document.querySelector('#bill-error')?.textContent.includes('no provider answered')"
+        # A function, not a bare expression: Playwright evaluates a bare expression with
+        # eval() in the page, which the app's CSP (no 'unsafe-eval') refuses.
+        "() => document.querySelector('#bill-error')?.textContent.includes('no provider answered')"
         " || document.querySelector('#bill-error')?.textContent.includes('not found')"
     )
     assert phone_page.locator("#bill").count() == 0

@@ -271,7 +271,7 @@ def test_a_script_like_name_is_rendered_as_text(
     payload = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
     consumer = new_consumer(name=payload)
     _consumer_sign_in(phone_page, live, consumer)
-    phone_page.wait_for_function("document.getElementById('who').textContent.length > 0")
+    phone_page.wait_for_function("() => document.getElementById('who').textContent.length > 0")
     assert phone_page.text_content("#who") == payload
     assert phone_page.locator("#who img, #who script, img[src=x]").count() == 0
     assert phone_page.evaluate("window.__xss === undefined")
