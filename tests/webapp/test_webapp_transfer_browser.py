@@ -1,0 +1,185 @@
+"""Money transfer in the phone web app, in a real Chromium with a phone viewport, against
+``evd serve`` with the demo catalogue and the bank simulator (``evd simulate-provider dmt`` on
+a free port, added with ``evd provider add``): a merchant of an INR shop finds its walk-in
+sender, sees the beneficiaries (account numbers masked) and the month's limit left, adds one
+through the bank's penny drop, enters an amount, sees the API's fee and the total, sends once
+on a double tap and gets the receipt with the UTR; an amount over the limit is refused with
+the API's message and nothing reaches the bank; a transfer the bank holds shows "pending"
+with the order reference, then its final result."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fixed_clock import NOW
+from live_support import ServerProcess, demo_project, evd, run_in_project
+from webapp_support import Live, merchant_sign_in, watch_page
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "catalogue"))
+
+from sim_processes import SimProcess, start_simulator
+
+from vending.money import Money
+from vending.passwords import hash_password
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SHOP = ("6004708000781", "till", "send1234")
+SENDER = "9876500001"
+# The simulator's bank: accounts ending 2 are held pending, any other (not 1, 3, 9) is paid.
+PAID_ACCOUNT, HELD_ACCOUNT = "123456789010", "123456789012"
+
+
+@dataclass
+class TransferWorld:
+    live: Live
+    bank: SimProcess
+
+
+def _shop_and_sender(directory: Path) -> None:
+    """An INR merchant with Rs 10,000 of float and an operator; its walk-in sender with one
+    beneficiary the bank already verified."""
+    from catalogue import transfers
+    from vending.vendors import adjust_vendor_balance, create_operator, create_vendor
+
+    client_id, operator, password = SHOP
+
+    def build(txn: Any) -> None:
+        vendor = create_vendor(txn, client_id=client_id, name="Sharma Money Counter",
+                               currency="INR", now=NOW)  # fmt: skip
+        adjust_vendor_balance(txn, client_id, Money(1_000_000, "INR"), reason="float",
+                              actor="test", now=NOW)  # fmt: skip
+        create_operator(txn, name=operator, password_hash=hash_password(password, log_n=10),
+                        vendor_client_id=client_id, now=NOW)  # fmt: skip
+        sender = transfers.register_sender(txn, mobile=SENDER, name="Sunita Devi",
+                                           kyc="minimum", vendor_id=vendor.id, now=NOW)  # fmt: skip
+        transfers.add_beneficiary(txn, sender=sender, name="Rajesh Gupta",
+                                  account_no=PAID_ACCOUNT, ifsc="SBIN0001234",
+                                  verified_name="RAJESH KUMAR GUPTA", now=NOW)  # fmt: skip
+
+    run_in_project(directory, "test_transfer_shop", build)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TransferWorld]:
+    directory = tmp_path_factory.mktemp("evd-webapp-transfer")
+    bank = start_simulator("dmt")
+    try:
+        config = demo_project(directory, "")
+        _shop_and_sender(directory)
+        evd(config, "provider", "add", "bank", "--protocol", "dmt-json", "--url", bank.url)
+        evd(config, "provider", "map", "DMT-IMPS", "bank", "IMPS")
+        server = ServerProcess.start(config)
+        try:
+            yield TransferWorld(Live(server.url.rsplit("/xmlvend", 1)[0], server, config), bank)
+        finally:
+            server.stop()
+    finally:
+        bank.stop()
+
+
+def _open_sender(page: Any) -> None:
+    page.click("#tile-transfer")
+    page.fill("#sender-mobile", SENDER)
+    page.click("#find-sender")
+    page.wait_for_selector("#beneficiaries li")
+
+
+def _pick(page: Any, last4: str) -> None:
+    page.locator("#beneficiaries button", has_text=f"••••{last4}").click()
+    page.wait_for_selector("#transfer-amount")
+
+
+def _amount(page: Any, amount: str) -> None:
+    page.fill("#transfer-amount", amount)
+    page.click("#continue")
+    page.wait_for_selector("#confirm")
+
+
+def test_list_transfer_and_receipt_with_the_utr(phone_page: Any, world: TransferWorld) -> None:
+    problems = watch_page(phone_page)
+    merchant_sign_in(phone_page, world.live, SHOP)
+    _open_sender(phone_page)
+    assert "INR 25000.00" in phone_page.text_content("#limit")
+    listed = phone_page.text_content("#beneficiaries")
+    # Masked by the API: the last four digits only.
+    assert "RAJESH KUMAR GUPTA" in listed and "••••9010" in listed and "SBIN0001234" in listed
+    assert PAID_ACCOUNT not in phone_page.content()
+    _pick(phone_page, "9010")
+    _amount(phone_page, "2000")
+    # The API's fee (1 %, at least Rs 10) and the total the customer pays.
+    assert phone_page.text_content("#amount") == "INR 2000.00"
+    assert phone_page.text_content("#fee") == "INR 20.00"
+    assert phone_page.text_content("#total") == "INR 2020.00"
+    before = world.bank.control("")["orders"]
+    # A double tap sends once (one Idempotency-Key for the attempt, the button disabled).
+    phone_page.dblclick("#pay")
+    phone_page.wait_for_selector("#receipt")
+    assert phone_page.text_content("h1") == "Money sent"
+    assert phone_page.text_content("#status") == "success"
+    utr = phone_page.text_content("#approval-ref")
+    assert utr.isdigit() and len(utr) == 12
+    assert "UTR" in phone_page.text_content("#receipt")
+    assert world.bank.control("")["orders"] == before + 1
+    # The float left: Rs 10,000 less the amount and the fee (Rs 2,020), debited once, plus
+    # the merchant's commission, half the fee (Rs 10).
+    receipt = phone_page.text_content("#receipt")
+    assert "INR 2020.00" in receipt and "INR 7990.00" in receipt
+    # The month's limit left, read again.
+    phone_page.click("#done")
+    _open_sender(phone_page)
+    assert "INR 23000.00" in phone_page.text_content("#limit")
+    assert problems == []
+
+
+def test_an_amount_over_the_limit_is_refused_with_the_apis_message(
+    phone_page: Any, world: TransferWorld
+) -> None:
+    problems = watch_page(phone_page)
+    merchant_sign_in(phone_page, world.live, SHOP)
+    _open_sender(phone_page)
+    _pick(phone_page, "9010")
+    _amount(phone_page, "6000.00")
+    before = world.bank.control("")["requests"]
+    phone_page.click("#pay")
+    phone_page.wait_for_function(
+        "() => document.querySelector('#pay-error .alert')?.textContent.length > 0"
+    )
+    # The API's refusal (one IMPS walk-in transfer is at most Rs 5,000), shown as it says.
+    assert "at most Rs 5,000" in phone_page.text_content("#pay-error")
+    assert phone_page.locator("#receipt").count() == 0
+    assert world.bank.control("")["requests"] == before
+    assert problems == []
+
+
+def test_a_beneficiary_added_by_penny_drop_then_a_held_transfer_completes(
+    phone_page: Any, world: TransferWorld
+) -> None:
+    problems = watch_page(phone_page)
+    merchant_sign_in(phone_page, world.live, SHOP)
+    _open_sender(phone_page)
+    phone_page.fill("#beneficiary-name", "Rajesh K Gupta")
+    phone_page.fill("#beneficiary-account", HELD_ACCOUNT)
+    phone_page.fill("#beneficiary-ifsc", "hdfc0000123")
+    phone_page.click("#add-beneficiary")
+    phone_page.wait_for_function(
+        "() => document.querySelectorAll('#beneficiaries li button').length === 2"
+    )
+    _pick(phone_page, "9012")
+    _amount(phone_page, "500.00")
+    assert phone_page.text_content("#fee") == "INR 10.00"  # the fee's minimum
+    phone_page.click("#pay")
+    phone_page.wait_for_selector("#pending-state")
+    order_id = phone_page.text_content("#order-ref")
+    assert order_id.startswith("EV") and len(order_id) == 20
+    assert world.bank.control("complete", order_id=order_id, status="SUCCESS")
+    phone_page.wait_for_selector("#receipt", timeout=45_000)
+    assert phone_page.text_content("#status") == "success"
+    assert phone_page.text_content("#approval-ref").isdigit()
+    assert phone_page.text_content("#order-ref") == order_id
+    assert problems == []
