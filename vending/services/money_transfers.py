@@ -99,9 +99,7 @@ class MoneyTransfers:
             sender, Money(used, currency), Money(max(0, sender.monthly_limit - used), currency)
         )
 
-    async def sender_beneficiaries(
-        self, principal: Principal, mobile: str
-    ) -> SenderBeneficiaries:
+    async def sender_beneficiaries(self, principal: Principal, mobile: str) -> SenderBeneficiaries:
         """The sender's beneficiaries and limit left, for the merchant that registered it."""
         now = self._clock()
 
