@@ -315,6 +315,18 @@ def test_a_senders_beneficiaries_are_listed_masked_for_its_merchant_only(shop: A
     assert "10 digits" in bad.json()["detail"]
     assert bad.headers.get("content-type") == "application/problem+json"
     assert client.get("/remitters/9876500002/beneficiaries").status == 401
+    # A consumer's app session: money transfer is sent by a merchant.
+    api.sentinel.register("4321")
+    assert client.post("/consumers", {"msisdn": "27821234568", "name": "Thandi", "pin": "4321"},
+                       key=api.key).status == 201  # fmt: skip
+    session = client.post("/sessions", {"msisdn": "27821234568", "pin": "4321"}).json()["token"]
+    api.sentinel.register(session)
+    consumer = client.get("/remitters/9876500002/beneficiaries", key=session)
+    assert consumer.status == 403 and consumer.problem_type == "forbidden"
+    # The endpoints are in the served OpenAPI document (every answer above was checked
+    # against it).
+    paths = client.get("/openapi.json").json()["paths"]
+    assert "get" in paths["/remitters/{mobile}/beneficiaries"] and "/transfers/fee" in paths
 
 
 def test_the_transfer_fee_is_quoted_before_the_transfer(shop: Any) -> None:
