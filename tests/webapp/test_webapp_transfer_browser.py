@@ -17,15 +17,12 @@ from typing import Any
 
 import pytest
 from fixed_clock import NOW
-from live_support import ServerProcess, demo_project, evd, run_in_project
-from webapp_support import Live, merchant_sign_in, watch_page
+from live_support import demo_project, run_in_project
+from webapp_support import Live, inr_shop, merchant_sign_in, served_with_provider, watch_page
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "catalogue"))
 
 from sim_processes import SimProcess, start_simulator
-
-from vending.money import Money
-from vending.passwords import hash_password
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -41,28 +38,16 @@ class TransferWorld:
     bank: SimProcess
 
 
-def _shop_and_sender(directory: Path) -> None:
-    """An INR merchant with Rs 10,000 of float and an operator; its walk-in sender with one
-    beneficiary the bank already verified."""
+def _shop_and_sender(txn: Any) -> None:
+    """The INR shop; its walk-in sender with one beneficiary the bank already verified."""
     from catalogue import transfers
-    from vending.vendors import adjust_vendor_balance, create_operator, create_vendor
 
-    client_id, operator, password = SHOP
-
-    def build(txn: Any) -> None:
-        vendor = create_vendor(txn, client_id=client_id, name="Sharma Money Counter",
-                               currency="INR", now=NOW)  # fmt: skip
-        adjust_vendor_balance(txn, client_id, Money(1_000_000, "INR"), reason="float",
-                              actor="test", now=NOW)  # fmt: skip
-        create_operator(txn, name=operator, password_hash=hash_password(password, log_n=10),
-                        vendor_client_id=client_id, now=NOW)  # fmt: skip
-        sender = transfers.register_sender(txn, mobile=SENDER, name="Sunita Devi",
-                                           kyc="minimum", vendor_id=vendor.id, now=NOW)  # fmt: skip
-        transfers.add_beneficiary(txn, sender=sender, name="Rajesh Gupta",
-                                  account_no=PAID_ACCOUNT, ifsc="SBIN0001234",
-                                  verified_name="RAJESH KUMAR GUPTA", now=NOW)  # fmt: skip
-
-    run_in_project(directory, "test_transfer_shop", build)
+    vendor = inr_shop(txn, SHOP, "Sharma Money Counter")
+    sender = transfers.register_sender(txn, mobile=SENDER, name="Sunita Devi", kyc="minimum",
+                                       vendor_id=vendor.id, now=NOW)  # fmt: skip
+    transfers.add_beneficiary(txn, sender=sender, name="Rajesh Gupta", account_no=PAID_ACCOUNT,
+                              ifsc="SBIN0001234", verified_name="RAJESH KUMAR GUPTA",
+                              now=NOW)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -71,16 +56,21 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TransferWorld]:
     bank = start_simulator("dmt")
     try:
         config = demo_project(directory, "")
-        _shop_and_sender(directory)
-        evd(config, "provider", "add", "bank", "--protocol", "dmt-json", "--url", bank.url)
-        evd(config, "provider", "map", "DMT-IMPS", "bank", "IMPS")
-        server = ServerProcess.start(config)
-        try:
-            yield TransferWorld(Live(server.url.rsplit("/xmlvend", 1)[0], server, config), bank)
-        finally:
-            server.stop()
+        run_in_project(directory, "test_transfer_shop", _shop_and_sender)
+        with served_with_provider(
+            config, bank, "bank", "dmt-json", (("DMT-IMPS", "IMPS"),)
+        ) as live:
+            yield TransferWorld(live, bank)
     finally:
         bank.stop()
+
+
+def _signed_in_at_sender(page: Any, world: TransferWorld) -> list[str]:
+    """The merchant signed in, the sender's beneficiaries shown: the page's problems."""
+    problems = watch_page(page)
+    merchant_sign_in(page, world.live, SHOP)
+    _open_sender(page)
+    return problems
 
 
 def _open_sender(page: Any) -> None:
@@ -102,9 +92,7 @@ def _amount(page: Any, amount: str) -> None:
 
 
 def test_list_transfer_and_receipt_with_the_utr(phone_page: Any, world: TransferWorld) -> None:
-    problems = watch_page(phone_page)
-    merchant_sign_in(phone_page, world.live, SHOP)
-    _open_sender(phone_page)
+    problems = _signed_in_at_sender(phone_page, world)
     assert "INR 25000.00" in phone_page.text_content("#limit")
     listed = phone_page.text_content("#beneficiaries")
     # Masked by the API: the last four digits only.
@@ -140,9 +128,7 @@ def test_list_transfer_and_receipt_with_the_utr(phone_page: Any, world: Transfer
 def test_an_amount_over_the_limit_is_refused_with_the_apis_message(
     phone_page: Any, world: TransferWorld
 ) -> None:
-    problems = watch_page(phone_page)
-    merchant_sign_in(phone_page, world.live, SHOP)
-    _open_sender(phone_page)
+    problems = _signed_in_at_sender(phone_page, world)
     _pick(phone_page, "9010")
     _amount(phone_page, "6000.00")
     before = world.bank.control("")["requests"]
@@ -161,9 +147,7 @@ def test_an_amount_over_the_limit_is_refused_with_the_apis_message(
 def test_a_beneficiary_added_by_penny_drop_then_a_held_transfer_completes(
     phone_page: Any, world: TransferWorld
 ) -> None:
-    problems = watch_page(phone_page)
-    merchant_sign_in(phone_page, world.live, SHOP)
-    _open_sender(phone_page)
+    problems = _signed_in_at_sender(phone_page, world)
     phone_page.fill("#beneficiary-name", "Rajesh K Gupta")
     phone_page.fill("#beneficiary-account", HELD_ACCOUNT)
     phone_page.fill("#beneficiary-ifsc", "hdfc0000123")
