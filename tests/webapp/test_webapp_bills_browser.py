@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live_support import demo_project, run_in_project
 from webapp_support import Live, inr_shop, merchant_sign_in, served_with_provider, watch_page
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "catalogue"))
 
-from sim_processes import SimProcess, start_simulator
+from sim_processes import SimProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -37,17 +36,12 @@ class BillsWorld:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BillsWorld]:
-    directory = tmp_path_factory.mktemp("evd-webapp-bills")
-    bbps = start_simulator("bbps")
-    try:
-        config = demo_project(directory, "")
-        run_in_project(directory, "test_inr_shop",
-                       lambda txn: inr_shop(txn, SHOP, "Sharma Bills Counter"))  # fmt: skip
-        products = (("BBPS-ELECTRICITY", "*"), ("BBPS-POSTPAID", "*"), ("BBPS-GAS", "*"))
-        with served_with_provider(config, bbps, "bbpsnet", "bbps-xml", products) as live:
-            yield BillsWorld(live, bbps)
-    finally:
-        bbps.stop()
+    products = (("BBPS-ELECTRICITY", "*"), ("BBPS-POSTPAID", "*"), ("BBPS-GAS", "*"))
+    with served_with_provider(
+        tmp_path_factory.mktemp("evd-webapp-bills"), "bbps",
+        lambda txn: inr_shop(txn, SHOP, "Sharma Bills Counter"), "bbpsnet", "bbps-xml", products,
+    ) as (live, bbps):  # fmt: skip
+        yield BillsWorld(live, bbps)
 
 
 def _open_biller(page: Any) -> None:

@@ -17,12 +17,11 @@ from typing import Any
 
 import pytest
 from fixed_clock import NOW
-from live_support import demo_project, run_in_project
 from webapp_support import Live, inr_shop, merchant_sign_in, served_with_provider, watch_page
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "catalogue"))
 
-from sim_processes import SimProcess, start_simulator
+from sim_processes import SimProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -52,17 +51,11 @@ def _shop_and_sender(txn: Any) -> None:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TransferWorld]:
-    directory = tmp_path_factory.mktemp("evd-webapp-transfer")
-    bank = start_simulator("dmt")
-    try:
-        config = demo_project(directory, "")
-        run_in_project(directory, "test_transfer_shop", _shop_and_sender)
-        with served_with_provider(
-            config, bank, "bank", "dmt-json", (("DMT-IMPS", "IMPS"),)
-        ) as live:
-            yield TransferWorld(live, bank)
-    finally:
-        bank.stop()
+    with served_with_provider(
+        tmp_path_factory.mktemp("evd-webapp-transfer"), "dmt", _shop_and_sender, "bank",
+        "dmt-json", (("DMT-IMPS", "IMPS"),),
+    ) as (live, bank):  # fmt: skip
+        yield TransferWorld(live, bank)
 
 
 def _signed_in_at_sender(page: Any, world: TransferWorld) -> list[str]:

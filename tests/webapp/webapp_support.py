@@ -129,18 +129,26 @@ def inr_shop(txn: Any, credentials: tuple[str, str, str], name: str) -> Any:
 
 @contextmanager
 def served_with_provider(
-    config: Path, simulator: Any, provider: str, protocol: str,
+    directory: Path, kind: str, seed: Any, provider: str, protocol: str,
     mappings: tuple[tuple[str, str], ...],
-) -> Iterator[Live]:  # fmt: skip
-    """``evd serve`` of the project of ``config`` (seeded by the caller) with the provider
-    simulator added as ``provider`` and each (product, code) mapped to it."""
-    from live_support import evd
+) -> Iterator[tuple[Live, Any]]:  # fmt: skip
+    """The ``kind`` provider simulator on a free port, and ``evd serve`` of a demo project in
+    ``directory`` seeded by ``seed(txn)``, the simulator added as ``provider`` and each
+    (product, code) mapped to it: (the server, the simulator), both stopped after."""
+    from live_support import demo_project, evd, run_in_project
+    from sim_processes import start_simulator  # tests/catalogue, on the callers' path
 
-    evd(config, "provider", "add", provider, "--protocol", protocol, "--url", simulator.url)
-    for product, code in mappings:
-        evd(config, "provider", "map", product, provider, code)
-    server = ServerProcess.start(config)
+    simulator = start_simulator(kind)
     try:
-        yield Live(server.url.rsplit("/xmlvend", 1)[0], server, config)
+        config = demo_project(directory, "")
+        run_in_project(directory, f"test_{kind}_world", seed)
+        evd(config, "provider", "add", provider, "--protocol", protocol, "--url", simulator.url)
+        for product, code in mappings:
+            evd(config, "provider", "map", product, provider, code)
+        server = ServerProcess.start(config)
+        try:
+            yield Live(server.url.rsplit("/xmlvend", 1)[0], server, config), simulator
+        finally:
+            server.stop()
     finally:
-        server.stop()
+        simulator.stop()
