@@ -36,6 +36,8 @@ ROUTE_SPECS = (
     ("POST", "/remitters", "register_remitter"),
     ("GET", r"/remitters/(?P<mobile>[0-9]{10})", "get_remitter"),
     ("POST", r"/remitters/(?P<mobile>[0-9]{10})/beneficiaries", "add_beneficiary"),
+    ("GET", r"/remitters/(?P<mobile>[0-9]{10})/beneficiaries", "list_beneficiaries"),
+    ("GET", "/transfers/fee", "transfer_fee"),
     ("POST", "/transfers", "create_transfer"),
     ("POST", "/insurance/quotes", "insurance_quote"),
     ("POST", "/insurance/policies", "issue_policy"),
@@ -241,6 +243,33 @@ class CatalogueRoutes:
         return self._json(201, {
             "id": found.id, "name": found.name, "account": found.account_no, "ifsc": found.ifsc,
             "verified_name": found.verified_name, "name_matches": found.name_matches,
+        })  # fmt: skip
+
+    async def list_beneficiaries(self, incoming: Any, mobile: str) -> Any:
+        """Only the merchant that registered the sender (the one that transfers for it); the
+        account numbers masked to their last four digits."""
+        caller = await self._caller(incoming)  # type: ignore[attr-defined]
+        found = await _service(self._s.sales, "transfers").sender_beneficiaries(
+            caller.principal, mobile
+        )
+        view = found.view
+        return self._json(200, {
+            "mobile": view.sender.mobile, "name": view.sender.name, "kyc": view.sender.kyc,
+            "remaining": view.remaining.format(), "currency": view.remaining.currency,
+            "items": [
+                {"id": b.id, "account_last4": b.account_no[-4:], "ifsc": b.ifsc,
+                 "verified_name": b.verified_name, "name": b.name}
+                for b in found.beneficiaries],
+        })  # fmt: skip
+
+    async def transfer_fee(self, incoming: Any) -> Any:
+        """The customer's fee for sending ``amount``, shown before the transfer."""
+        caller = await self._caller(incoming)  # type: ignore[attr-defined]
+        amount = wire.money(incoming.param("amount") or "", caller.principal.currency)
+        fee = _service(self._s.sales, "transfers").fee(amount)
+        return self._json(200, {
+            "amount": amount.format(), "fee": fee.format(), "total": (amount + fee).format(),
+            "currency": amount.currency,
         })  # fmt: skip
 
     async def create_transfer(self, incoming: Any) -> Any:

@@ -83,6 +83,13 @@ SCHEMAS: dict[str, Any] = {
     "Beneficiary": _obj({"id": {"type": "integer"}, "name": _STR, "account": _STR,
                          "ifsc": _STR, "verified_name": _NSTR,
                          "name_matches": _nullable({"type": "boolean"})}),
+    "BeneficiaryList": _obj({
+        "mobile": _STR, "name": _STR, "kyc": _STR, "remaining": AMOUNT, "currency": CURRENCY,
+        "items": {"type": "array", "items": _obj({
+            "id": {"type": "integer"},
+            "account_last4": {"type": "string", "pattern": "^[0-9]{4}$"},
+            "ifsc": _STR, "verified_name": _NSTR, "name": _STR})}}),
+    "TransferFee": _obj({"amount": AMOUNT, "fee": AMOUNT, "total": AMOUNT, "currency": CURRENCY}),
     "TransferCreate": _obj({"sender": _STR, "beneficiary_id": {"type": "integer"},
                             "amount": AMOUNT}),
     "QuoteCreate": _obj({"plan": {"enum": ["INS-TERM", "INS-HEALTH", "INS-ACCIDENT"]},
@@ -171,9 +178,19 @@ PATHS: dict[str, Any] = {
     "/remitters/{mobile}": {"get": _op("A sender and this month's remaining limit",
                                        {"200": _json("RemitterView", "The sender")},
                                        parameters=[_MOBILE])},
-    "/remitters/{mobile}/beneficiaries": {"post": _op(
-        "Add a beneficiary (penny-drop name check)", {"201": _json("Beneficiary", "Added")},
-        body="BeneficiaryCreate", parameters=[_MOBILE])},
+    "/remitters/{mobile}/beneficiaries": {
+        "post": _op("Add a beneficiary (penny-drop name check)",
+                    {"201": _json("Beneficiary", "Added")}, body="BeneficiaryCreate",
+                    parameters=[_MOBILE]),
+        "get": _op("The sender's beneficiaries (account numbers masked to the last four "
+                   "digits) and this month's remaining limit; only for the merchant that "
+                   "registered the sender (another caller gets 404)",
+                   {"200": _json("BeneficiaryList", "The beneficiaries")},
+                   parameters=[_MOBILE])},
+    "/transfers/fee": {"get": _op(
+        "The customer's fee for a transfer of amount, and the total paid",
+        {"200": _json("TransferFee", "The fee")},
+        parameters=[{"name": "amount", "in": "query", "required": True, "schema": AMOUNT}])},
     "/transfers": _sale("IMPS-like money transfer (amount + fee; UTR on success)",
                         "TransferCreate"),
     "/insurance/quotes": {"post": _op("An insurer's quote for a plan",

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from catalogue import errors as catalogue_errors
+from catalogue import transfers as catalogue_transfers
 from distribution import fund_requests, nodes, rewards
 from utilities import errors as utility_errors
 from vending import api_keys, consumers
@@ -140,6 +141,8 @@ PROBLEM_TABLE: Final[dict[type[BaseException], ProblemType]] = {
     catalogue_errors.UnknownRechargeOperator: NOT_FOUND,
     catalogue_errors.UnknownCircle: NOT_FOUND,
     catalogue_errors.UnknownBooking: NOT_FOUND,
+    catalogue_transfers.UnknownSender: NOT_FOUND,
+    catalogue_transfers.UnknownBeneficiary: NOT_FOUND,
     utility_errors.OperationNotSupported: NOT_SUPPORTED,
     utility_errors.UpstreamUnavailable: SYSTEM,
     core.LedgerImbalance: INTERNAL,

@@ -277,3 +277,65 @@ def test_aeps_login_and_withdrawal_never_keep_the_pid(shop: Any) -> None:
     assert bad.status == 400 and bad.problem_type == "invalid-request"
     api.sentinel.assert_absent(done.body, "aeps answer")
     assert api.ledger_ok()
+
+
+def test_a_senders_beneficiaries_are_listed_masked_for_its_merchant_only(shop: Any) -> None:
+    api, _provider, key = shop
+    client = api.client
+    assert client.post("/remitters", {"mobile": "9876500002", "name": "Sunita Devi"},
+                       key=key).status == 201  # fmt: skip
+    empty = client.get("/remitters/9876500002/beneficiaries", key=key)
+    assert empty.status == 200 and empty.json()["items"] == []
+    assert empty.json()["remaining"] == "25000.00" and empty.json()["currency"] == "INR"
+    added = client.post("/remitters/9876500002/beneficiaries",
+                        {"name": "Rajesh Gupta", "account": "123456789010",
+                         "ifsc": "SBIN0001234"}, key=key).json()  # fmt: skip
+    sent = client.post("/transfers", {"sender": "9876500002", "amount": "2000.00",
+                                      "beneficiary_id": added["id"]},
+                       key=key, idempotency_key=idem("lb1"))  # fmt: skip
+    assert sent.status == 201
+    listed = client.get("/remitters/9876500002/beneficiaries", key=key)
+    assert listed.status == 200, listed.body
+    document = listed.json()
+    # The month's limit less the amount sent (the fee is not counted against it).
+    assert document["remaining"] == "23000.00"
+    assert document["items"] == [{"id": added["id"], "account_last4": "9010",
+                                  "ifsc": "SBIN0001234", "verified_name": "RAJESH KUMAR GUPTA",
+                                  "name": "Rajesh Gupta"}]  # fmt: skip
+    assert b"123456789010" not in listed.body
+    # Another merchant may not see (or learn of) this merchant's sender.
+    other = client.get("/remitters/9876500002/beneficiaries", key=api.new_key())
+    assert other.status == 404 and other.problem_type == "not-found"
+    assert b"Rajesh" not in other.body
+    unknown = client.get("/remitters/9876500009/beneficiaries", key=key)
+    assert unknown.status == 404 and unknown.problem_type == "not-found"
+    # Bad input: a number that is no mobile number, no key.
+    bad = client.get("/remitters/0123456789/beneficiaries", key=key)
+    assert bad.status == 422 and bad.problem_type == "business-rule"
+    assert "10 digits" in bad.json()["detail"]
+    assert bad.headers.get("content-type") == "application/problem+json"
+    assert client.get("/remitters/9876500002/beneficiaries").status == 401
+    # A consumer's app session: money transfer is sent by a merchant.
+    api.sentinel.register("4321")
+    assert client.post("/consumers", {"msisdn": "27821234568", "name": "Thandi", "pin": "4321"},
+                       key=api.key).status == 201  # fmt: skip
+    session = client.post("/sessions", {"msisdn": "27821234568", "pin": "4321"}).json()["token"]
+    api.sentinel.register(session)
+    consumer = client.get("/remitters/9876500002/beneficiaries", key=session)
+    assert consumer.status == 403 and consumer.problem_type == "forbidden"
+    # The endpoints are in the served OpenAPI document (every answer above was checked
+    # against it).
+    paths = client.get("/openapi.json").json()["paths"]
+    assert "get" in paths["/remitters/{mobile}/beneficiaries"] and "/transfers/fee" in paths
+
+
+def test_the_transfer_fee_is_quoted_before_the_transfer(shop: Any) -> None:
+    api, _provider, key = shop
+    client = api.client
+    small = client.get("/transfers/fee?amount=500.00", key=key).json()
+    assert small == {"amount": "500.00", "fee": "10.00", "total": "510.00", "currency": "INR"}
+    large = client.get("/transfers/fee?amount=2000.00", key=key).json()
+    assert (large["fee"], large["total"]) == ("20.00", "2020.00")
+    for bad in ("", "-5.00", "1.234", "abc"):
+        refused = client.get(f"/transfers/fee?amount={bad}", key=key)
+        assert refused.status == 400 and refused.problem_type == "invalid-request", bad

@@ -16,16 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixed_clock import NOW
-from live_support import ServerProcess, demo_project, evd, run_in_project
-from webapp_support import Live, merchant_sign_in, watch_page
+from webapp_support import Live, inr_shop, merchant_sign_in, served_with_provider, watch_page
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "catalogue"))
 
-from sim_processes import SimProcess, start_simulator
-
-from vending.money import Money
-from vending.passwords import hash_password
+from sim_processes import SimProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -39,40 +34,14 @@ class BillsWorld:
     bbps: SimProcess
 
 
-def _inr_shop(directory: Path) -> None:
-    """An INR merchant (the billers' currency) with Rs 10,000 of float and an operator."""
-    from vending.vendors import adjust_vendor_balance, create_operator, create_vendor
-
-    client_id, operator, password = SHOP
-
-    def build(txn: Any) -> None:
-        create_vendor(txn, client_id=client_id, name="Sharma Bills Counter", currency="INR",
-                      now=NOW)  # fmt: skip
-        adjust_vendor_balance(txn, client_id, Money(1_000_000, "INR"), reason="float",
-                              actor="test", now=NOW)  # fmt: skip
-        create_operator(txn, name=operator, password_hash=hash_password(password, log_n=10),
-                        vendor_client_id=client_id, now=NOW)  # fmt: skip
-
-    run_in_project(directory, "test_inr_shop", build)
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BillsWorld]:
-    directory = tmp_path_factory.mktemp("evd-webapp-bills")
-    bbps = start_simulator("bbps")
-    try:
-        config = demo_project(directory, "")
-        _inr_shop(directory)
-        evd(config, "provider", "add", "bbpsnet", "--protocol", "bbps-xml", "--url", bbps.url)
-        for product in ("BBPS-ELECTRICITY", "BBPS-POSTPAID", "BBPS-GAS"):
-            evd(config, "provider", "map", product, "bbpsnet", "*")
-        server = ServerProcess.start(config)
-        try:
-            yield BillsWorld(Live(server.url.rsplit("/xmlvend", 1)[0], server, config), bbps)
-        finally:
-            server.stop()
-    finally:
-        bbps.stop()
+    products = (("BBPS-ELECTRICITY", "*"), ("BBPS-POSTPAID", "*"), ("BBPS-GAS", "*"))
+    with served_with_provider(
+        tmp_path_factory.mktemp("evd-webapp-bills"), "bbps",
+        lambda txn: inr_shop(txn, SHOP, "Sharma Bills Counter"), "bbpsnet", "bbps-xml", products,
+    ) as (live, bbps):  # fmt: skip
+        yield BillsWorld(live, bbps)
 
 
 def _open_biller(page: Any) -> None:

@@ -5,6 +5,8 @@ tests make, and what `evd demo` does not seed (a distribution network and a poin
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,3 +109,46 @@ def merchant_sign_in(page: Any, live: Live, credentials: tuple[str, str, str]) -
     page.fill("#password", password)
     page.click("#sign-in-merchant")
     page.wait_for_selector("#balance:not(:text('…'))")
+
+
+def inr_shop(txn: Any, credentials: tuple[str, str, str], name: str) -> Any:
+    """An INR merchant (the provider products' currency) with Rs 10,000 of float and an
+    operator (client id, operator, password); the vendor made."""
+    from vending.money import Money
+    from vending.passwords import hash_password
+    from vending.vendors import adjust_vendor_balance, create_operator, create_vendor
+
+    client_id, operator, password = credentials
+    vendor = create_vendor(txn, client_id=client_id, name=name, currency="INR", now=NOW)
+    adjust_vendor_balance(txn, client_id, Money(1_000_000, "INR"), reason="float",
+                          actor="test", now=NOW)  # fmt: skip
+    create_operator(txn, name=operator, password_hash=hash_password(password, log_n=10),
+                    vendor_client_id=client_id, now=NOW)  # fmt: skip
+    return vendor
+
+
+@contextmanager
+def served_with_provider(
+    directory: Path, kind: str, seed: Any, provider: str, protocol: str,
+    mappings: tuple[tuple[str, str], ...],
+) -> Iterator[tuple[Live, Any]]:  # fmt: skip
+    """The ``kind`` provider simulator on a free port, and ``evd serve`` of a demo project in
+    ``directory`` seeded by ``seed(txn)``, the simulator added as ``provider`` and each
+    (product, code) mapped to it: (the server, the simulator), both stopped after."""
+    from live_support import demo_project, evd, run_in_project
+    from sim_processes import start_simulator  # tests/catalogue, on the callers' path
+
+    simulator = start_simulator(kind)
+    try:
+        config = demo_project(directory, "")
+        run_in_project(directory, f"test_{kind}_world", seed)
+        evd(config, "provider", "add", provider, "--protocol", protocol, "--url", simulator.url)
+        for product, code in mappings:
+            evd(config, "provider", "map", product, provider, code)
+        server = ServerProcess.start(config)
+        try:
+            yield Live(server.url.rsplit("/xmlvend", 1)[0], server, config), simulator
+        finally:
+            server.stop()
+    finally:
+        simulator.stop()

@@ -15,6 +15,7 @@ from catalogue.interface import ProviderUnavailable
 from catalogue.orders import ProviderSale
 from catalogue.routing import route
 from vending.auth import Principal, revalidate
+from vending.errors import NotAuthorised
 from vending.money import Money
 from vending.products import get_product
 from vending.services.context import Clock, RequestContext, TxnRunner
@@ -38,6 +39,27 @@ class SenderView:
     sender: transfers.Sender
     used: Money
     remaining: Money
+
+
+@dataclass(frozen=True)
+class SenderBeneficiaries:
+    """What a merchant's transfer screen needs: the sender's limit left and beneficiaries."""
+
+    view: SenderView
+    beneficiaries: list[transfers.Beneficiary]
+
+
+def own_sender(txn: Txn, principal: Principal, mobile: str) -> transfers.Sender:
+    """The sender, if ``principal`` is the merchant that registered it (the one that may
+    transfer for it). Another merchant's sender is answered as unknown, so the listing does
+    not tell other callers which mobile numbers are registered; consumers send nothing."""
+    if principal.consumer_id is not None:
+        raise NotAuthorised("money transfer is sent by a merchant for a walk-in sender")
+    transfers.check_mobile(mobile)
+    sender = transfers.get_sender(txn, mobile)
+    if sender.vendor_id != principal.vendor_id:
+        raise transfers.UnknownSender(f"no sender {mobile}: register the sender first")
+    return sender
 
 
 class MoneyTransfers:
@@ -66,14 +88,29 @@ class MoneyTransfers:
         now = self._clock()
 
         def view(txn: Txn) -> SenderView:
-            sender = transfers.get_sender(txn, mobile)
-            used = transfers.used_this_month(txn, mobile, now)
-            currency = get_product(txn, self._product).currency
-            return SenderView(
-                sender, Money(used, currency), Money(max(0, sender.monthly_limit - used), currency)
-            )
+            return self._view(txn, transfers.get_sender(txn, mobile), now)
 
         return await self._runner.run("dmt_sender", view)
+
+    def _view(self, txn: Txn, sender: transfers.Sender, now: datetime) -> SenderView:
+        used = transfers.used_this_month(txn, sender.mobile, now)
+        currency = get_product(txn, self._product).currency
+        return SenderView(
+            sender, Money(used, currency), Money(max(0, sender.monthly_limit - used), currency)
+        )
+
+    async def sender_beneficiaries(self, principal: Principal, mobile: str) -> SenderBeneficiaries:
+        """The sender's beneficiaries and limit left, for the merchant that registered it."""
+        now = self._clock()
+
+        def listed(txn: Txn) -> SenderBeneficiaries:
+            revalidate(txn, principal)
+            sender = own_sender(txn, principal, mobile)
+            return SenderBeneficiaries(
+                self._view(txn, sender, now), transfers.list_beneficiaries(txn, mobile)
+            )
+
+        return await self._runner.run("dmt_sender_beneficiaries", listed)
 
     async def beneficiaries(
         self, principal: Principal, sender_mobile: str
@@ -169,4 +206,10 @@ class MoneyTransfers:
         return await self._fulfilment.status_for(principal.vendor_id, order_id, "dmt", "transfer")
 
 
-__all__ = ["MoneyTransfers", "SenderView", "TransferRequest"]
+__all__ = [
+    "MoneyTransfers",
+    "SenderBeneficiaries",
+    "SenderView",
+    "TransferRequest",
+    "own_sender",
+]

@@ -8,4 +8,7 @@ export const FEATURES = {
   // GET /billers, POST /bills/fetch, POST /bills/payments, GET /orders/{id}: a provider
   // network wired for bills (the screen says so when the server answers 501).
   bills: true,
+  // GET /remitters/{mobile}/beneficiaries, GET /transfers/fee, POST /transfers: merchants,
+  // with a provider wired for money transfer.
+  moneyTransfer: true,
 };

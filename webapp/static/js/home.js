@@ -10,6 +10,8 @@ export async function homeView(go, state) {
     tile("#/buy/data", "Data", "tile-data"),
     tile("#/buy/electricity", "Electricity", "tile-electricity"),
     FEATURES.bills ? tile("#/bills", "Bills", "tile-bills") : null,
+    // Money transfer is sent by a merchant for a walk-in sender.
+    state.kind === "merchant" && FEATURES.moneyTransfer ? tile("#/transfer", "Send money", "tile-transfer") : null,
     tile("#/history", "History", "tile-history"),
     tile("#/statement", "Statement", "tile-statement"),
     // Fund requests are a network node's (a merchant's); consumers top up at a merchant.

@@ -11,6 +11,7 @@ import { homeView } from "./home.js";
 import { loginView } from "./login.js";
 import { pointsView } from "./points.js";
 import { saleByIdView, stopPolling } from "./sale.js";
+import { transferView } from "./transfer.js";
 
 const who = () => document.getElementById("who");
 
@@ -61,6 +62,9 @@ async function route() {
       return saleByIdView(go, argument);
     case "bills":
       if (FEATURES.bills) return billsView(go, argument);
+      break;
+    case "transfer":
+      if (FEATURES.moneyTransfer && current.kind === "merchant") return transferView(go);
       break;
     case "funds":
       if (FEATURES.fundRequests && current.kind === "merchant") return fundsView(go);

@@ -1,4 +1,4 @@
-// A provider order (a bill payment): its receipt, or "pending" with the order reference and
+// A provider order (a bill payment, a money transfer): its receipt, or "pending" with the order reference and
 // then its final result, read from the order's status URL (GET /orders/{order_id}, or the
 // deadline's /sales/by-key/{key}). Polling is polite: Retry-After when the server gives one,
 // otherwise 2 s doubling up to 30 s, and it stops after a few minutes with a "Check again"
@@ -12,7 +12,8 @@ const LONGEST_WAIT_S = 30;
 
 const STATES = { success: "completed", failed: "failed", pending: "pending" };
 
-export function orderView(go, order, title) {
+// ``refLabel`` names the network's reference (a bill's approval reference, a transfer's UTR).
+export function orderView(go, order, title, refLabel = "Approval reference") {
   stopPolling();
   const details = order.details || {};
   const rows = [
@@ -21,7 +22,7 @@ export function orderView(go, order, title) {
     ["Customer", details.customer_name],
     ["Bill number", details.bill_number],
     ["Amount", money(order.amount, order.currency)],
-    ["Approval reference", order.operator_ref ? h("span", { id: "approval-ref", class: "mono" }, order.operator_ref) : null],
+    [refLabel, order.operator_ref ? h("span", { id: "approval-ref", class: "mono" }, order.operator_ref) : null],
     ["Order", h("span", { id: "order-ref", class: "mono" }, order.order_id)],
     ["Receipt", order.receipt_number],
     ["Balance left", order.account ? money(order.account.available, order.account.currency) : null],
@@ -33,7 +34,7 @@ export function orderView(go, order, title) {
 }
 
 // "pending" with the order reference, then the final answer by polling ``location``.
-export function followOrder(go, location, document, retryAfter, title) {
+export function followOrder(go, location, document, retryAfter, title, refLabel) {
   stopPolling();
   // A provider's "pending" names the order's status URL in its body; the deadline's 202 in
   // its Location header.
@@ -64,7 +65,7 @@ export function followOrder(go, location, document, retryAfter, title) {
       answer = null;
     }
     if (!mine()) return;
-    if (answer && answer.status !== 202 && answer.data?.status !== "pending") return orderView(go, answer.data, title);
+    if (answer && answer.status !== 202 && answer.data?.status !== "pending") return orderView(go, answer.data, title, refLabel);
     if (answer?.data?.location && /^\/api\/v1\/orders\//.test(answer.data.location)) location = answer.data.location;
     wait = answer?.retryAfter || Math.min(LONGEST_WAIT_S, wait * 2);
     if (Date.now() - started > GIVE_UP_MS) {
