@@ -163,8 +163,10 @@ def live_cards(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCards]:
     settlement = project / "settlement.csv"
     # Both listen on port 0 and say which port they got: a port picked in advance could be
     # taken meanwhile by another process (another xdist worker's connections, say).
+    # The response timeout leaves room for a machine starved by a parallel suite (an
+    # answered payment must not time out); the simulator's late answer comes well after it.
     switch, switch_port = start_switch(
-        0, "--late-seconds", "6", "--settlement-file", str(settlement)
+        0, "--late-seconds", "12", "--settlement-file", str(settlement)
     )
     (project / "conf").mkdir()
     config = project / "conf" / "evd.toml"
@@ -173,7 +175,7 @@ def live_cards(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCards]:
         '[server]\nhost = "127.0.0.1"\nport = 0\n\n'
         "[security]\nscrypt_log_n = 10\n\n"
         f"[cards]\nenabled = true\nswitch_port = {switch_port}\n"
-        "response_timeout_seconds = 3.0\nreversal_retry_seconds = 0.5\necho_seconds = 5.0\n"
+        "response_timeout_seconds = 6.0\nreversal_retry_seconds = 0.5\necho_seconds = 5.0\n"
     )
     live = LiveCards(None, switch, settlement, config, "")
     helper = LiveSms(None, None, config, "")
