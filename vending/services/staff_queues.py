@@ -12,6 +12,7 @@ from sqlalchemy import select
 from deposits import queue
 from deposits.settings import DepositSettings
 from distribution import fund_requests, nodes
+from distribution.fund_notices import FundNotices
 from distribution.tables import distribution_nodes
 from utilities.faults.reports import FaultRecord, close_fault_report, list_fault_reports
 from vending.errors import InvalidRequest
@@ -47,7 +48,14 @@ def _pending(txn: Txn, scope: Scope, now: datetime) -> list[fund_requests.FundRe
 
 
 def _decide(
-    txn: Txn, scope: Scope, request_id: int, approve: bool, reason: str, actor: str, now: datetime
+    txn: Txn,
+    scope: Scope,
+    request_id: int,
+    approve: bool,
+    reason: str,
+    actor: str,
+    now: datetime,
+    notices: FundNotices,
 ) -> fund_requests.FundRequest:
     node = _acting_node(txn, scope)
     if node is None:
@@ -60,6 +68,7 @@ def _decide(
         reason=reason,
         actor=actor,
         now=now,
+        notices=notices,
     )
 
 
@@ -78,10 +87,13 @@ class StaffQueues:
         clock: Clock,
         deposit_settings: DepositSettings | None,
         guard: AccessGuard | None = None,
+        *,
+        fund_notices: FundNotices,
     ) -> None:
         self._runner = runner
         self._clock = clock
         self._deposit_settings = deposit_settings
+        self._fund_notices = fund_notices
         self.guard: AccessGuard = guard or Guard(runner, clock)
 
     # --- deposits ---------------------------------------------------------------------------
@@ -166,6 +178,7 @@ class StaffQueues:
                 reason,
                 staff.actor,
                 self._clock(),
+                self._fund_notices,
             )
         except nodes.OutsideSubtree:
             await self.guard.deny(staff, FUND_REQUESTS_DECIDE, subject, "outside the subtree")
