@@ -6,6 +6,7 @@ transaction; the scope decides what a user sees and may act on."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -47,29 +48,13 @@ def _pending(txn: Txn, scope: Scope, now: datetime) -> list[fund_requests.FundRe
     return [] if node is None else fund_requests.pending_for(txn, node, now)
 
 
-def _decide(
-    txn: Txn,
-    scope: Scope,
-    request_id: int,
-    approve: bool,
-    reason: str,
-    actor: str,
-    now: datetime,
-    notices: FundNotices,
-) -> fund_requests.FundRequest:
+def _decide(txn: Txn, scope: Scope, **decision: Any) -> fund_requests.FundRequest:
+    """``fund_requests.decide`` (``decision``: its keywords but the node) as the user's
+    acting node."""
     node = _acting_node(txn, scope)
     if node is None:
         raise InvalidRequest("the distribution network has no operator node")
-    return fund_requests.decide(
-        txn,
-        actor_node=node,
-        request_id=request_id,
-        approve=approve,
-        reason=reason,
-        actor=actor,
-        now=now,
-        notices=notices,
-    )
+    return fund_requests.decide(txn, actor_node=node, **decision)
 
 
 def _faults(txn: Txn, scope: Scope, open_only: bool, limit: int) -> list[FaultRecord]:
@@ -173,12 +158,12 @@ class StaffQueues:
                 "admin_fund_request_decide",
                 _decide,
                 scope_of(staff),
-                request_id,
-                approve,
-                reason,
-                staff.actor,
-                self._clock(),
-                self._fund_notices,
+                request_id=request_id,
+                approve=approve,
+                reason=reason,
+                actor=staff.actor,
+                now=self._clock(),
+                notices=self._fund_notices,
             )
         except nodes.OutsideSubtree:
             await self.guard.deny(staff, FUND_REQUESTS_DECIDE, subject, "outside the subtree")
