@@ -3,20 +3,22 @@ for credit. The approver approves -- the approval *is* the transfer, in the same
 transaction -- or rejects with a reason. Requests expire; the same (requester, reference)
 twice is refused; the requester and the parent are told through the outbox, and a
 requester that is a merchant also by a webhook event (``fund_request.approved``,
-``.rejected``, ``.expired``) for each of its API keys with a callback URL -- written in the
-deciding transaction, so a decision that rolls back pushes nothing."""
+``.rejected``, ``.expired``) for each of its API keys with a callback URL and an SMS to each
+of its registered numbers (``fund_notices.tell_requester``, which every decision and the
+expiry go through) -- written in the deciding transaction, so a decision that rolls back
+tells nothing."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Row, insert, select, update
 
 from distribution import nodes
+from distribution.fund_notices import FundNotices, tell_requester
 from distribution.tables import fund_requests
-from vending import audit, outbox, webhooks
+from vending import audit, outbox
 from vending.errors import InvalidAmount, InvalidRequest, NotFound
 from vending.money import Money
 from vending.storage.database import Txn
@@ -64,29 +66,6 @@ def _request(row: Row) -> FundRequest:
         created_at=row.created_at,
         decided_at=row.decided_at,
     )
-
-
-_EVENT_FIELDS = ("id", "requester", "reference", "state", "reason", "transfer_id")
-
-
-def event_data(request: FundRequest) -> dict[str, Any]:
-    """The request as its webhook event's ``data`` (amounts in major units, as strings)."""
-    data: dict[str, Any] = {name: getattr(request, name) for name in _EVENT_FIELDS}
-    return data | {"amount": request.amount.format(), "currency": request.amount.currency}
-
-
-def _push(txn: Txn, request: FundRequest, now: datetime) -> None:
-    """The decided (or expired) request's webhook event for the requester's callback URLs."""
-    vendor_id = requester_vendor(txn, request)
-    if vendor_id is not None:
-        webhooks.push_event(
-            txn,
-            vendor_id=vendor_id,
-            event=f"fund_request.{request.state}",
-            subject=str(request.id),
-            data=event_data(request),
-            now=now,
-        )
 
 
 def get_request(txn: Txn, request_id: int) -> FundRequest:
@@ -165,7 +144,10 @@ def decide(
     reason: str,
     actor: str,
     now: datetime,
+    notices: FundNotices,
 ) -> FundRequest:
+    """Approve (the transfer down) or reject ``request_id`` as ``actor_node``; the requester
+    is told (``notices``: how to text it) in this transaction."""
     request = get_request(txn, request_id)
     nodes.node_in_subtree(txn, actor_node, request.requester)
     if request.state != "pending":
@@ -177,7 +159,7 @@ def decide(
             update(fund_requests).where(fund_requests.c.id == request_id).values(state="expired")
         )
         expired = get_request(txn, request_id)
-        _push(txn, expired, now)
+        tell_requester(txn, notices, expired, now)
         return expired
     if not approve and not reason.strip():
         raise InvalidRequest("a rejection needs a reason")
@@ -223,7 +205,7 @@ def decide(
         now=now,
     )
     decided = get_request(txn, request_id)
-    _push(txn, decided, now)
+    tell_requester(txn, notices, decided, now)
     return decided
 
 
@@ -239,7 +221,9 @@ def mine(txn: Txn, requester: str, *, limit: int = 50) -> list[FundRequest]:
     return [_request(row) for row in rows]
 
 
-def expire_due(txn: Txn, *, now: datetime, limit: int = 500) -> list[FundRequest]:
+def expire_due(
+    txn: Txn, *, now: datetime, notices: FundNotices, limit: int = 500
+) -> list[FundRequest]:
     """Pending requests past their time become ``expired`` (conditionally: a decision
     racing the sweep wins or loses whole); each requester is told. Returns them."""
     rows = txn.execute(
@@ -265,11 +249,6 @@ def expire_due(txn: Txn, *, now: datetime, limit: int = 500) -> list[FundRequest
             payload={"id": request.id, "amount": request.amount.format(), "ref": request.reference},
             now=now,
         )
-        _push(txn, request, now)
+        tell_requester(txn, notices, request, now)
         expired.append(request)
     return expired
-
-
-def requester_vendor(txn: Txn, request: FundRequest) -> int | None:
-    """The merchant (vendor id) behind the requesting node, if it is one (to text it)."""
-    return nodes.get_node(txn, request.requester).vendor_id

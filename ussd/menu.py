@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sms.renderer import SmsRenderer, error_text, fund_request_text
+from ussd.paging import MAX_SCREEN
 from ussd.provider_menus import MenuCall, ProviderMenus, pin_confirmed_menus
 from utilities.interface import MeterQuery, Purchase
 from vending.auth import Principal
@@ -46,7 +47,6 @@ from vending.sms_merchants import PIN_PATTERN, normalize_msisdn
 log = logging.getLogger("evd.ussd")
 
 CHANNEL = "ussd"
-MAX_SCREEN = 182
 MAIN_MENU = "1 Airtime/data\n2 Electricity\n3 Balance\n4 Last sales\n5 Change PIN\n6 Ask for funds"
 
 
@@ -420,4 +420,4 @@ def _pick(options: list[Any], choice: str) -> Any:
     return options[index - 1]
 
 
-__all__ = ["CHANNEL", "UssdChannel", "UssdRenderer", "con", "end", "masked"]
+__all__ = ["CHANNEL", "MAX_SCREEN", "UssdChannel", "UssdRenderer", "con", "end", "masked"]

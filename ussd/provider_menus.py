@@ -1,8 +1,9 @@
 """The USSD menus of the provider products beyond recharge (issue 14 §7; docs/USSD.md):
 
-    8 bill payment   category > biller > each customer parameter (one screen each, checked
-                     in the biller's format) > the customer's mobile > [fetch: name and
-                     amount due] > [amount, unless the bill is paid exactly] > PIN -> pay
+    8 bill payment   category > biller (both lists paged: ``ussd.paging``) > each customer
+                     parameter (one screen each, checked in the biller's format) > the
+                     customer's mobile > [fetch: name and amount due] > [amount, unless
+                     the bill is paid exactly] > PIN -> pay
     9 money transfer sender's mobile > beneficiary > amount > (fee shown) PIN -> transfer
 
 Translation only: every fact comes from ``services.bills`` and ``services.transfers`` (the
@@ -17,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
+from ussd.paging import page_through
 from vending.auth import Principal
 from vending.errors import InvalidRequest, VendingError
 from vending.money import Money
@@ -112,17 +114,22 @@ class ProviderMenus:
         bills = self._services.bills
         billers = [b for b in await bills.billers() if b.active]
         categories = sorted({b.category for b in billers})
-        if not rest:
-            if not categories:
-                return self._end("No billers are available."), False
-            return self._con(_listing("Bill category:", categories, 24)), False
-        category = _pick(categories, rest[0])
+        if not categories:
+            return self._end("No billers are available."), False
+        # Both lists are paged ("98 More", "0 Back"): the inputs that page them are
+        # consumed here, and what follows the choices is the biller's steps.
+        at_category = page_through("Bill category:", categories, rest, 24)
+        if at_category.chosen is None:
+            return self._con(at_category.screen), False
+        category = categories[at_category.chosen]
         listed = [b for b in billers if b.category == category]
-        if len(rest) == 1:
-            return self._con(_listing("Biller:", [b.name for b in listed], 26)), False
-        biller = _pick(listed, rest[1])
+        at_biller = page_through("Biller:", [b.name for b in listed], at_category.after, 26)
+        if at_biller.chosen is None:
+            return self._con(at_biller.screen), False
+        biller = listed[at_biller.chosen]
+        rest = at_biller.after
         count = len(biller.params)
-        given = rest[2 : 2 + count]
+        given = rest[:count]
         params: dict[str, str] = {}
         for index, value in enumerate(given):
             checked = bills.check_param(biller, index, "" if value == CANCEL else value)
@@ -132,7 +139,7 @@ class ProviderMenus:
             param = biller.params[len(given)]
             skip = " (0 to skip)" if param.optional else ""
             return self._con(f"{biller.name[:40]}\n{param.name[:40]}{skip}:"), False
-        after = rest[2 + count :]
+        after = rest[count:]
         if not after:
             return self._con("Customer's mobile number:"), False
         mobile = after[0]

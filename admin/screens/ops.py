@@ -51,6 +51,8 @@ def oversight(ui: Any) -> Oversight:
                 built.clock,
                 None if deposits is None else deposits.settings,
                 guard=access,
+                # Texted like every other way of deciding (the API's, SMS's, evd's).
+                fund_notices=built.distribution.notices,
             ),
             points=StaffPoints(app.runner, built.clock, guard=access),
         )

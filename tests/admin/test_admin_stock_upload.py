@@ -2,8 +2,9 @@
 SQLite and PostgreSQL (the import's COPY path), with real GnuPG keys: an upload is verified
 and rehearsed (nothing imported), filed for approval and imported only when a second user
 approves it; refusals (bad signature, unsigned, malformed row, the same file again, a file
-waiting already, too large, no permission) import nothing; rejection imports nothing; no
-PIN in the spool, the preview or an audit record."""
+waiting already, too large, no permission) import nothing; rejection and withdrawal import
+nothing and delete the spooled file, as an import does; no PIN in the spool, the preview or
+an audit record."""
 
 from __future__ import annotations
 
@@ -179,6 +180,33 @@ def test_permission_and_rejection(uploads: Uploads) -> None:
     fiona, frank = uploads.user("fiona"), uploads.user("frank")
     preview = run(uploads.service.upload(fiona, SUPPLIER, "s.gpg", message))
     four_eyes = uploads.adm.admin.services.four_eyes
+    spooled = uploads.spool / f"{preview.summary.file_sha256}.gpg"
+    # The uploader may not reject its own upload: refused, the file still waits.
+    with pytest.raises(Forbidden):
+        run(four_eyes.reject(fiona, preview.approval_id, "mine"))
+    assert spooled.read_bytes() == message
     rejected = run(four_eyes.reject(frank, preview.approval_id, "wrong supplier"))
     assert rejected.state == "rejected" and uploads.in_stock() == 0
     assert [e["actor"] for e in uploads.adm.audit("approval.reject")] == [frank.actor]
+    # Never to be imported: the encrypted file leaves the upload folder.
+    assert not spooled.exists() and list(uploads.spool.iterdir()) == []
+
+
+def test_a_withdrawn_upload_leaves_no_file(uploads: Uploads) -> None:
+    fiona, frank = uploads.user("fiona"), uploads.user("frank")
+    first = uploads.stock_file(_rows(4, 7_800_300_000_000_001, seed=11))
+    second = uploads.stock_file(_rows(4, 7_800_300_000_000_101, seed=13))
+    withdrawn = run(uploads.service.upload(fiona, SUPPLIER, "first.gpg", first))
+    waiting = run(uploads.service.upload(fiona, SUPPLIER, "second.gpg", second))
+    four_eyes = uploads.adm.admin.services.four_eyes
+    # Only the requester withdraws: someone else's attempt is refused and deletes nothing.
+    with pytest.raises(Forbidden):
+        run(four_eyes.withdraw(frank, withdrawn.approval_id))
+    assert len(list(uploads.spool.iterdir())) == 2
+    assert run(four_eyes.withdraw(fiona, withdrawn.approval_id, "wrong file")).state == "rejected"
+    # Only the withdrawn upload's file goes; the other still waits for its approval.
+    assert list(uploads.spool.iterdir()) == [uploads.spool / f"{waiting.summary.file_sha256}.gpg"]
+    # Withdrawn, the same file may be uploaded again (and is spooled again).
+    again = run(uploads.service.upload(fiona, SUPPLIER, "first.gpg", first))
+    assert (uploads.spool / f"{again.summary.file_sha256}.gpg").read_bytes() == first
+    assert uploads.in_stock() == 0

@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 from channel_support import ChannelWorld
+from fixed_clock import NOW
 from provider_shop import ScriptedProvider, close_by_poll, open_shop, principal
 
+from catalogue import bbps
 from catalogue.interface import Outcome, ProviderResult
 from ussd.menu import MAX_SCREEN
 from vending.money import Money
@@ -164,3 +166,95 @@ def test_transfer_for_an_unknown_sender_or_none_to_pay(shop: Any) -> None:
         principal(world.database, SHOP), "9876500002", "Amit Shah"))  # fmt: skip
     none = walk(world, "t3", SHOP_PIN, "9", "9876500002")[-1]
     assert none == "END 9876500002 has no beneficiaries: add one first."
+
+
+# --- long lists, paged ----------------------------------------------------------------------
+
+# Twelve more categories (sixteen in all) and fourteen more gas billers (fifteen with
+# Indraprastha Gas, which sorts last): neither list fits one 182-character screen.
+MORE_CATEGORIES = (
+    "Broadband Postpaid", "Cable TV", "Clubs and Associations", "Credit Card", "DTH",
+    "Education Fees", "Fastag", "Hospital", "Housing Society", "Landline Postpaid",
+    "Loan Repayment", "Municipal Taxes",
+)  # fmt: skip
+GAS_BILLERS = [(f"GASCITY0000X{n:02}", f"City Gas {n:02} Distribution") for n in range(1, 15)]
+
+
+def _many_billers(world: ChannelWorld) -> None:
+    def add(txn: Any) -> None:
+        extra = [(f"MORECAT0000X{n:02}", f"{name} One", name)
+                 for n, name in enumerate(MORE_CATEGORIES, start=1)]  # fmt: skip
+        for biller_id, name, category in [*extra, *((i, n, "Gas") for i, n in GAS_BILLERS)]:
+            bbps.add_biller(
+                txn, biller_id=biller_id, name=name, category=category, product_code="BBPS-GAS",
+                fetch_requirement="NOT_SUPPORTED", amount_rule="ANY",
+                params=[bbps.CustomerParam("BP Number", r"\d{10}")], actor="t", now=NOW,
+            )  # fmt: skip
+
+    world.database.run_txn("billers", add)
+
+
+def _pages(world: ChannelWorld, session: str, inputs: list[str]) -> tuple[list[str], list[str]]:
+    """Every page of the list that ``inputs`` open, "98 More" followed to the last one:
+    the pages' items (numbers checked: 1.. on each page) and the pages' screens."""
+    screens = [world.ussd_step(session, "*".join(inputs), phone=SHOP_PHONE)]
+    while screens[-1].endswith(("98 More", "98 More\n0 Back")):
+        inputs = [*inputs, "98"]
+        screens.append(world.ussd_step(session, "*".join(inputs), phone=SHOP_PHONE))
+    items: list[str] = []
+    for screen in screens:
+        assert len(screen) <= MAX_SCREEN and screen.startswith("CON "), screen
+        lines = [line for line in screen.splitlines()[1:] if line not in ("98 More", "0 Back")]
+        for number, line in enumerate(lines, start=1):
+            shown, _, name = line.partition(" ")
+            assert shown == str(number), screen
+            items.append(name)
+    return items, screens
+
+
+def test_long_bill_lists_are_paged(shop: Any) -> None:
+    world, provider = shop
+    _many_billers(world)
+    walk(world, "p1", SHOP_PIN)
+    categories, pages = _pages(world, "p1", [SHOP_PIN, "8"])
+    everything = sorted({"Electricity", "Gas", "Insurance", "Mobile Postpaid", *MORE_CATEGORIES})
+    assert categories == everything  # every category, each whole, none cut off
+    assert len(pages) > 1 and pages[0].startswith("CON Bill category:\n1 Broadband Postpaid")
+    assert pages[0].endswith("\n98 More") and "0 Back" not in pages[0]
+    assert pages[-1].endswith("\n0 Back") and "98 More" not in pages[-1]
+    # Back from the second page: the first page again; resent, the same screen.
+    back = [SHOP_PIN, "8", "98", "0"]
+    assert world.ussd_step("p1", "*".join(back), phone=SHOP_PHONE) == pages[0]
+    assert world.ussd_step("p1", "*".join(back[:3]), phone=SHOP_PHONE) == pages[1]
+    # Gas, chosen by its number on its page (reached through 98 More, 0 Back, 98 More).
+    page = next(i for i, screen in enumerate(pages) if "\n" in screen and " Gas\n" in screen)
+    number = next(line.split()[0] for line in pages[page].splitlines() if line.endswith(" Gas"))
+    gas = [SHOP_PIN, "8", *(["98", "0"] if page else []), *["98"] * page, number]
+    billers, biller_pages = _pages(world, "p1", gas)
+    assert billers == [name for _id, name in GAS_BILLERS] + ["Indraprastha Gas"]
+    assert len(biller_pages) > 2 and "98 More\n0 Back" in biller_pages[1]
+    # The last biller of the last page: its steps follow, then the payment, once.
+    last = len(biller_pages[-1].splitlines()) - 2  # the title and "0 Back" are no biller
+    chosen = [*gas, *["98"] * (len(biller_pages) - 1), str(last)]
+    steps = [*chosen, "1234567890", "9810012340", "250", SHOP_PIN]
+    screens = [world.ussd_step("p1", "*".join(steps[:i]), phone=SHOP_PHONE)
+               for i in range(len(chosen), len(steps) + 1)]  # fmt: skip
+    assert screens[0] == "CON Indraprastha Gas\nBP Number:"
+    assert screens[3].startswith("CON Pay INR 250.00 to Indraprastha Gas for 1234567890?")
+    done = screens[-1]
+    assert done.startswith("END Bill IGL000000DEL01:1234567890 250.00 EV"), done
+    assert world.ussd_step("p1", "*".join(steps), phone=SHOP_PHONE) == done
+    assert executed(provider) == 1
+
+
+def test_paging_past_either_end_is_an_invalid_choice(shop: Any) -> None:
+    world, provider = shop
+    _many_billers(world)
+    walk(world, "p2", SHOP_PIN)
+    _items, pages = _pages(world, "p2", [SHOP_PIN, "8"])
+    # As any choice not on the screen: the session ends, refused (sms.renderer.error_text).
+    refused = "END Refused: Invalid choice. Nothing was sold."
+    beyond = [SHOP_PIN, "8", *["98"] * len(pages)]
+    assert world.ussd_step("p2", "*".join(beyond), phone=SHOP_PHONE) == refused
+    assert world.ussd_step("p2", f"{SHOP_PIN}*8*0", phone=SHOP_PHONE) == refused
+    assert executed(provider) == 0 and world.sale_count() == 0

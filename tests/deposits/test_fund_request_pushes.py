@@ -108,12 +108,12 @@ def test_a_decision_queues_exactly_one_event_for_the_requester(world: dict[str, 
 
 
 def test_every_way_of_deciding_pushes(world: dict[str, Any]) -> None:
-    """The admin suite decides through ``fund_requests.decide`` itself; the sweep expires."""
+    """``fund_requests.decide`` itself pushes (the admin queue calls it); the sweep expires."""
     db, network = world["db"], world["network"]
     staff = run(network.ask_funds("R1", zar(1000), "STAFF"))
     db.run_txn(
         "admin_decide", fund_requests.decide, actor_node="OP", request_id=staff.id,
-        approve=True, reason="", actor="staff:ann", now=NOW,
+        approve=True, reason="", actor="staff:ann", now=NOW, notices=network.notices,
     )  # fmt: skip
     late = run(network.ask_funds("R1", zar(1000), "LATE"))
     later = Distribution(ImmediateRunner(db), lambda: NOW + timedelta(days=2), None)

@@ -10,6 +10,7 @@ from deposit_support import NOW
 from test_distribution_network import _tree, zar
 
 from distribution import fund_requests, nodes
+from distribution.fund_notices import FundNotices
 from vending import audit, outbox
 from vending.errors import InsufficientFunds, InvalidRequest
 from vending.ledger import verify_ledger
@@ -52,6 +53,7 @@ def _decide(database, actor_node, request_id, approve, reason="", now=NOW):
         reason=reason,
         actor=f"node:{actor_node}",
         now=now,
+        notices=FundNotices(None),  # no keys here: the SMS side is tested elsewhere
     )
 
 

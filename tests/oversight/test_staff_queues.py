@@ -15,20 +15,21 @@ from sqlalchemy import insert
 from deposits.settings import DepositSettings
 from deposits.tables import deposits
 from distribution import fund_requests, nodes
-from vending import audit
+from distribution.fund_notices import FundNotices
+from vending import api_keys, audit, sms_merchants, sms_outbox, webhooks
 from vending.errors import InvalidRequest
 from vending.ledger import verify_ledger
 from vending.money import Money
 from vending.services.oversight_access import Forbidden, Staff
 from vending.services.staff_queues import StaffQueues
-from vending.vendors import get_vendor
+from vending.vendors import create_operator, get_vendor
 
 SETTINGS = DepositSettings.load(Path(__file__).resolve().parents[2] / "conf" / "deposits.toml")
 
 
 @pytest.fixture
-def queues(runner, clock, sale_ids):
-    return StaffQueues(runner, clock, SETTINGS)
+def queues(runner, clock, keyring, sale_ids):
+    return StaffQueues(runner, clock, SETTINGS, fund_notices=FundNotices(keyring, "12345"))
 
 
 def _queued_deposit(database, bank_ref="UTR0001", cents=100000) -> int:
@@ -105,6 +106,58 @@ def test_staff_approve_a_fund_request_as_the_operator(queues, database) -> None:
     done = run(queues.decide_fund_request(ADMIN, request_id, approve=True, reason="ok"))
     assert done.state == "approved" and done.transfer_id is not None
     assert database.run_txn("n", nodes.get_node, "DL1").balance == Money(20000, "ZAR")
+
+
+MERCHANT_PHONE = "27831230001"  # V1's number registered for SMS (V1 is node R1)
+
+
+def _reachable_merchant(database, keyring, secrets_sentinel) -> int:
+    """V1 with a number registered for SMS and an API key with a callback URL: the id of
+    that key."""
+
+    def seed(txn):
+        create_operator(txn, name="till", password_hash="-", vendor_client_id=V1, now=NOW)
+        sms_merchants.register(
+            txn,
+            msisdn=MERCHANT_PHONE,
+            vendor_client_id=V1,
+            operator_name="till",
+            pin_hash="-",
+            now=NOW,
+        )
+        key, _ = api_keys.create_api_key(
+            txn, vendor_client_id=V1, operator_name="till", actor="t", now=NOW
+        )
+        secret = api_keys.set_callback(
+            txn, keyring, key.id, "https://v1.example.test/evd", actor="t", now=NOW
+        )
+        secrets_sentinel.register(secret)
+        return key.id
+
+    return database.run_txn("reachable", seed)
+
+
+@pytest.mark.parametrize(
+    ("approve", "reason", "text"),
+    [
+        (True, "", "Fund request REF-SMS for 200.00 ZAR approved and credited."),
+        (False, "pay first", "Fund request REF-SMS for 200.00 ZAR rejected: pay first"),
+    ],
+)
+def test_a_decision_from_the_queue_texts_and_pushes_to_the_requester_once(
+    queues, database, keyring, secrets_sentinel, approve, reason, text
+) -> None:
+    """Decided in the admin queue, the requester hears as from any other channel: one SMS
+    to its registered number and one webhook event, queued with the decision."""
+    key_id = _reachable_merchant(database, keyring, secrets_sentinel)
+    request_id = _fund_request(database, "R1", "REF-SMS")
+    done = run(queues.decide_fund_request(ADMIN, request_id, approve=approve, reason=reason))
+    queued = database.run_txn("sms", lambda txn: sms_outbox.claim_due(txn, keyring, now=NOW))
+    assert [(m.msisdn, m.text) for m in queued] == [(MERCHANT_PHONE, text)]
+    pushed = [d for d, _ in database.run_txn("hooks", webhooks.deliveries_of, key_id)]
+    assert [(d.event, d.event_key) for d in pushed] == [
+        (f"fund_request.{done.state}", f"fund_request.{done.state}:{request_id}")
+    ]
 
 
 def test_a_dealer_decides_only_below_itself(queues, database) -> None:

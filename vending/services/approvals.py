@@ -26,7 +26,9 @@ transaction(s) through the application services. Its dict result is kept with th
 approval. The approval moves out of ``pending`` before the action runs (one conditional
 update), so two approvers can never run it twice; an action that raises leaves the
 approval ``failed`` with the error (and nothing half-done, as every service transaction
-is atomic).
+is atomic). A kind that keeps something for its action while the approval waits (the
+stock upload's spooled file) gives ``discard`` (the stored payload -> None): it runs once the
+approval is rejected or withdrawn, as nothing will ever use it.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from vending.services.staff import StaffAccess
 from vending.storage.database import Txn
 
 Execute = Callable[[dict[str, Any], StaffUser, Approval | None], Awaitable[dict[str, Any]]]
+Discard = Callable[[dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,9 @@ class ApprovalKind:
     permission: str
     execute: Execute
     title: str = ""
+    # Frees what the waiting action kept (its payload given) once the approval is rejected
+    # or withdrawn; None: the kind keeps nothing outside the approval.
+    discard: Discard | None = None
 
 
 @dataclass(frozen=True)
@@ -265,7 +271,7 @@ class FourEyes:
             await self._access.deny(
                 actor, "approvals.withdraw", f"approval:{approval_id}", "not your request"
             )
-        return await self._runner.run(
+        withdrawn = await self._runner.run(
             "approval_withdraw",
             approvals.decide,
             approval_id=approval_id,
@@ -274,11 +280,13 @@ class FourEyes:
             note=f"withdrawn by the requester{': ' + note if note else ''}"[:200],
             now=self._clock(),
         )
+        self._discard(withdrawn)
+        return withdrawn
 
     async def reject(self, actor: StaffUser, approval_id: int, note: str = "") -> Approval:
         approval = await self.get(actor, approval_id)
         await self._check_decider(actor, approval)
-        return await self._runner.run(
+        rejected = await self._runner.run(
             "approval_decide",
             approvals.decide,
             approval_id=approval_id,
@@ -287,6 +295,15 @@ class FourEyes:
             note=note,
             now=self._clock(),
         )
+        self._discard(rejected)
+        return rejected
+
+    def _discard(self, rejected: Approval) -> None:
+        """After the rejection is committed (``approvals.decide`` raised otherwise: a
+        decided approval is never discarded twice, nor one approved meanwhile)."""
+        registered = self.kinds.get(rejected.kind)
+        if registered is not None and registered.discard is not None:
+            registered.discard(rejected.payload)
 
 
 __all__ = [

@@ -7,9 +7,10 @@ node's subtree (``distribution.nodes.OutsideSubtree``).
 Fund requests are answered to the requester on every channel it may use, all queued in the
 transaction of the decision (so a decision that rolls back tells nobody): a notification
 (``fund_request.*``, the e-mail side) and, when the requesting node is a merchant, a
-webhook event for each of its API keys with a callback URL (both written by
-``distribution.fund_requests`` itself, so every way of deciding pushes) and a text to its
-numbers registered for SMS.
+webhook event for each of its API keys with a callback URL and a text to its numbers
+registered for SMS -- all written by ``distribution.fund_requests`` itself
+(``distribution.fund_notices``), so every way of deciding tells the same way; this service
+only hands it :attr:`Distribution.notices` (the keyring and the SMS sender).
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from distribution import commissions, fund_requests, nodes
+from distribution.fund_notices import FundNotices
 from distribution.fund_requests import FundRequest
-from vending import sms_merchants, sms_outbox
 from vending.auth import Principal, revalidate
 from vending.errors import NotAuthorised
 from vending.keyring import Keyring
@@ -29,23 +30,11 @@ from vending.money import Money
 from vending.requests import Claim, Processed, RequestKey, StoredResponse
 from vending.services import idempotency
 from vending.services.context import Clock, TxnRunner
-from vending.sms_text import split
 from vending.storage.database import Txn
 
 # The vendor privilege that lets a node's principal approve or reject the fund requests
 # of its subtree (vending.vendors.PRIVILEGES).
 APPROVE_PRIVILEGE = "network"
-
-
-def _fund_text(request: FundRequest) -> str:
-    amount = f"{request.amount.format()} {request.amount.currency}"
-    if request.state == "approved":
-        return f"Fund request {request.reference} for {amount} approved and credited."
-    if request.state == "rejected":
-        return f"Fund request {request.reference} for {amount} rejected: {request.reason[:80]}"
-    if request.state == "expired":
-        return f"Fund request {request.reference} for {amount} expired undecided."
-    return f"Fund request {request.reference} for {amount} sent (ref {request.id})."
 
 
 class Distribution:
@@ -61,7 +50,7 @@ class Distribution:
         self._runner = runner
         self._clock = clock
         self._keyring = keyring
-        self._sms_sender = sms_sender
+        self.notices = FundNotices(keyring, sms_sender)
         self._ttl = fund_request_ttl
 
     # --- the tree ------------------------------------------------------------------------
@@ -122,26 +111,6 @@ class Distribution:
         )
 
     # --- fund requests -------------------------------------------------------------------
-
-    def _tell(self, txn: Txn, request: FundRequest, now: datetime) -> None:
-        """Text the requesting merchant (its registered numbers), in this transaction."""
-        if self._keyring is None:
-            return
-        vendor_id = fund_requests.requester_vendor(txn, request)
-        if vendor_id is None:
-            return
-        for msisdn in sms_merchants.msisdns_of_vendor(txn, vendor_id):
-            sms_outbox.enqueue(
-                txn,
-                self._keyring,
-                source=f"fund_request:{request.id}:{request.state}:{msisdn}",
-                purpose="notice",
-                msisdn=msisdn,
-                sender=self._sms_sender,
-                parts=split(_fund_text(request)),
-                now=now,
-                vendor_id=vendor_id,
-            )
 
     async def ask_funds(
         self, requester: str, amount: Money, reference: str, *, principal: Principal | None = None
@@ -262,7 +231,7 @@ class Distribution:
         actor: str,
         now: datetime,
     ) -> FundRequest:
-        decided = fund_requests.decide(
+        return fund_requests.decide(
             txn,
             actor_node=actor_node,
             request_id=request_id,
@@ -270,9 +239,8 @@ class Distribution:
             reason=reason,
             actor=actor,
             now=now,
+            notices=self.notices,
         )
-        self._tell(txn, decided, now)
-        return decided
 
     async def decide(
         self, actor_node: str, request_id: int, *, approve: bool, reason: str, actor: str
@@ -311,13 +279,9 @@ class Distribution:
         are told."""
         now = self._clock()
 
-        def sweep(txn: Txn) -> list[FundRequest]:
-            expired = fund_requests.expire_due(txn, now=now)
-            for request in expired:
-                self._tell(txn, request, now)
-            return expired
-
-        return await self._runner.run("fund_request_expire", sweep)
+        return await self._runner.run(
+            "fund_request_expire", fund_requests.expire_due, now=now, notices=self.notices
+        )
 
 
 __all__ = ["APPROVE_PRIVILEGE", "Distribution"]

@@ -6,12 +6,14 @@ transaction; the scope decides what a user sees and may act on."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
 from deposits import queue
 from deposits.settings import DepositSettings
 from distribution import fund_requests, nodes
+from distribution.fund_notices import FundNotices
 from distribution.tables import distribution_nodes
 from utilities.faults.reports import FaultRecord, close_fault_report, list_fault_reports
 from vending.errors import InvalidRequest
@@ -46,21 +48,13 @@ def _pending(txn: Txn, scope: Scope, now: datetime) -> list[fund_requests.FundRe
     return [] if node is None else fund_requests.pending_for(txn, node, now)
 
 
-def _decide(
-    txn: Txn, scope: Scope, request_id: int, approve: bool, reason: str, actor: str, now: datetime
-) -> fund_requests.FundRequest:
+def _decide(txn: Txn, scope: Scope, **decision: Any) -> fund_requests.FundRequest:
+    """``fund_requests.decide`` (``decision``: its keywords but the node) as the user's
+    acting node."""
     node = _acting_node(txn, scope)
     if node is None:
         raise InvalidRequest("the distribution network has no operator node")
-    return fund_requests.decide(
-        txn,
-        actor_node=node,
-        request_id=request_id,
-        approve=approve,
-        reason=reason,
-        actor=actor,
-        now=now,
-    )
+    return fund_requests.decide(txn, actor_node=node, **decision)
 
 
 def _faults(txn: Txn, scope: Scope, open_only: bool, limit: int) -> list[FaultRecord]:
@@ -78,10 +72,13 @@ class StaffQueues:
         clock: Clock,
         deposit_settings: DepositSettings | None,
         guard: AccessGuard | None = None,
+        *,
+        fund_notices: FundNotices,
     ) -> None:
         self._runner = runner
         self._clock = clock
         self._deposit_settings = deposit_settings
+        self._fund_notices = fund_notices
         self.guard: AccessGuard = guard or Guard(runner, clock)
 
     # --- deposits ---------------------------------------------------------------------------
@@ -161,11 +158,12 @@ class StaffQueues:
                 "admin_fund_request_decide",
                 _decide,
                 scope_of(staff),
-                request_id,
-                approve,
-                reason,
-                staff.actor,
-                self._clock(),
+                request_id=request_id,
+                approve=approve,
+                reason=reason,
+                actor=staff.actor,
+                now=self._clock(),
+                notices=self._fund_notices,
             )
         except nodes.OutsideSubtree:
             await self.guard.deny(staff, FUND_REQUESTS_DECIDE, subject, "outside the subtree")

@@ -9,9 +9,11 @@ before, a malformed row — is found at once and nothing is kept. An accepted fi
 preview (supplier, products, counts, batch numbers; never a PIN), its encrypted bytes are
 spooled (they stay encrypted to the server's key: no PIN is ever written in clear) and an
 approval of kind ``stock.import`` is filed. A second user approving it runs the real import
-of the spooled file through the same engine (which re-checks everything); a rejection or a
-withdrawal leaves the stock unchanged. Upload, approval and rejection are audited (the
-approvals model records the decisions; this service the upload), never with a PIN.
+of the spooled file through the same engine (which re-checks everything) and deletes it; a
+rejection or a withdrawal leaves the stock unchanged and deletes the spooled file too (the
+approval kind's ``discard``), so the upload folder holds only files still waiting. Upload,
+approval and rejection are audited (the approvals model records the decisions; this service
+the upload), never with a PIN.
 """
 
 from __future__ import annotations
@@ -83,7 +85,13 @@ class StockUploads:
         self._in_thread = in_thread
         if IMPORT_KIND not in four_eyes.kinds:
             four_eyes.register(
-                ApprovalKind(IMPORT_KIND, PERMISSION, self._execute, "Import a voucher stock file")
+                ApprovalKind(
+                    IMPORT_KIND,
+                    PERMISSION,
+                    self._execute,
+                    "Import a voucher stock file",
+                    discard=self._discard,
+                )
             )
 
     async def upload(
@@ -159,15 +167,26 @@ class StockUploads:
                     f"this stock file waits for approval already (approval {approval.id})"
                 )
 
+    def _spooled(self, payload: dict[str, Any]) -> Path:
+        """The spooled file an approval's payload names (only a SHA-256 hex digest makes a
+        name: a payload can never point outside the upload folder)."""
+        sha256 = str(payload.get("sha256", ""))
+        if not _SHA256.fullmatch(sha256):
+            raise InvalidRequest("the approval names no stock file")
+        return self._spool / f"{sha256}.gpg"
+
+    def _discard(self, payload: dict[str, Any]) -> None:
+        """The upload was rejected or withdrawn: its file will never be imported. (The same
+        file cannot wait under a second approval meanwhile: ``_refuse_waiting``.)"""
+        self._spooled(payload).unlink(missing_ok=True)
+
     async def _execute(
         self, payload: dict[str, Any], approver: StaffUser, approval: Any
     ) -> dict[str, Any]:
         """The approved import: the spooled file through the engine again (which decrypts,
         verifies and checks every row once more: the world may have changed)."""
-        sha256 = str(payload.get("sha256", ""))
-        if not _SHA256.fullmatch(sha256):
-            raise InvalidRequest("the approval names no stock file")
-        path = self._spool / f"{sha256}.gpg"
+        path = self._spooled(payload)
+        sha256 = path.stem
         if not path.exists():
             raise InvalidRequest("the uploaded stock file is no longer on the server")
         if hashlib.sha256(path.read_bytes()).hexdigest() != sha256:

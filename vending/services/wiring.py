@@ -228,6 +228,7 @@ def build_services(
     if fulfilment is not None and getattr(fulfilment, "push", None) is None:
         # A result answered "pending" is pushed when final (webhook, SMS).
         fulfilment.push = ResultPush(keyring, sender, sms=config.sms.enabled)
+    distribution = Distribution(runner, clock, keyring, sms_sender=sender)
     services = Services(
         electricity=ElectricitySales(utility, on_sms_queued=sms_queued),
         vouchers=VoucherSales(runner, keyring, clock, on_sms_queued=sms_queued),
@@ -266,8 +267,13 @@ def build_services(
         deposits=deposits,
         staff_transactions=StaffTransactions(runner, keyring, clock, renderers, staff_policy),
         staff_monitoring=StaffMonitoring(runner, clock),
-        staff_queues=StaffQueues(runner, clock, None if deposits is None else deposits.settings),
-        distribution=Distribution(runner, clock, keyring, sms_sender=sender),
+        staff_queues=StaffQueues(
+            runner,
+            clock,
+            None if deposits is None else deposits.settings,
+            fund_notices=distribution.notices,
+        ),
+        distribution=distribution,
         rewards=Rewards(runner, clock),
         sms_queued=sms_queued,
     )
