@@ -67,8 +67,24 @@ class AccessLog:
         self._logger = logger or logging.getLogger(ACCESS_LOGGER)
 
     def write(self, record: AccessRecord) -> None:
-        if self._logger.isEnabledFor(logging.INFO):
-            self._logger.info("xmlvend request", extra={"access": record.fields()})
+        logger = self._logger
+        if logger.isEnabledFor(logging.INFO):
+            # Straight to the logger's handlers (filters and ``disabled`` still apply):
+            # ``Logger.info`` would first walk up the stack for the caller's file, line and
+            # function, once per request, for fields no access formatter prints.
+            logger.handle(
+                logger.makeRecord(
+                    logger.name,
+                    logging.INFO,
+                    __file__,
+                    0,
+                    "xmlvend request",
+                    (),
+                    None,
+                    func="write",
+                    extra={"access": record.fields()},
+                )
+            )
 
 
 class JSONLineFormatter(logging.Formatter):

@@ -26,7 +26,7 @@ from vending import auth as auth_module
 from vending.passwords import hash_password
 from vending.vendors import get_operator, set_operator_password
 from xmlvend.codec import SoapFault, render_request
-from xmlvend.server.accesslog import ACCESS_LOGGER, AccessRecord, JSONLineFormatter
+from xmlvend.server.accesslog import ACCESS_LOGGER, AccessLog, AccessRecord, JSONLineFormatter
 
 
 def test_cached_credentials_skip_scrypt(lite_world: World, monkeypatch: Any) -> None:
@@ -115,6 +115,46 @@ def test_access_record_fields_are_every_field_in_order_values_cut() -> None:
     expected = dataclasses.asdict(record)
     expected.update(client_id="x" * 64, peer="x" * 64, latency_ms=1.235)
     assert fields == expected
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(JSONLineFormatter())
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+def test_access_log_writes_what_logger_info_writes_and_honours_level_filters_disabled() -> None:
+    logger = logging.getLogger(ACCESS_LOGGER + ".test-direct")
+    logger.propagate = False
+    handler = _Lines()
+    logger.addHandler(handler)
+    record = AccessRecord("C1", "20260101/1", "creditVend", "ok", None, 1.5, 200, peer="127.0.0.1")
+    try:
+        logger.setLevel(logging.INFO)
+        AccessLog(logger).write(record)
+        logger.info("xmlvend request", extra={"access": record.fields()})
+        direct, through_info = (json.loads(line) for line in handler.lines)
+        direct.pop("ts"), through_info.pop("ts")  # the clock moved between the two
+        assert direct == through_info
+        assert direct["client_id"] == "C1" and direct["event"] == "request"
+
+        logger.setLevel(logging.WARNING)
+        AccessLog(logger).write(record)
+        logger.setLevel(logging.INFO)
+        refuse_all = logging.Filter("some.other.logger")
+        logger.addFilter(refuse_all)
+        AccessLog(logger).write(record)
+        logger.removeFilter(refuse_all)
+        logger.disabled = True
+        AccessLog(logger).write(record)
+        assert len(handler.lines) == 2
+    finally:
+        logger.disabled = False
+        logger.removeHandler(handler)
 
 
 def test_no_password_pin_or_token_in_logs_or_metrics(
