@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from fixed_clock import TODAY
-from live_support import ServerProcess, demo_project, run_in_project
+from live_support import ServerProcess, demo_project, run_in_project, stop_gpg_agent
 from test_admin_browser import sign_in
 
 from staff.demo import DEMO_ADMIN
@@ -103,6 +103,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StockLive]:
         yield StockLive(server, directory)
     finally:
         server.stop()
+        stop_gpg_agent(directory / "var" / "gnupg")
 
 
 def _rows(count: int, serial_start: int, seed: int) -> list[Any]:

@@ -60,6 +60,14 @@ def demo_project(directory: Path, extra: str = '[vouchers]\ngnupg_home = "var/gn
     return config
 
 
+def stop_gpg_agent(home: Path) -> None:
+    """Stop the GnuPG agent a project's ``evd`` commands or server started in ``home`` (an
+    agent outlives the process that started it)."""
+    if home.is_dir():
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"],
+                       capture_output=True, check=False, timeout=30)  # fmt: skip
+
+
 def run_in_project(directory: Path, name: str, work: Callable[[Any], Any]) -> Any:
     """``work(txn)`` in one transaction on the project's SQLite database (what the ``evd``
     commands do not seed)."""
