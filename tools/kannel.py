@@ -140,7 +140,9 @@ get-url = "{get_url}"
                 # busy machine): bearerbox's own ports again. Those callers were given
                 # (sendsms, the MO URL) stay as they are.
                 self.admin_port, self.smsbox_port, self.smsc_port = (
-                    free_port(), free_port(), free_port()
+                    free_port(),
+                    free_port(),
+                    free_port(),
                 )
         self._spawn([binaries["smsbox"], str(conf)], "smsbox.out")
         _wait_port(self.sendsms_port, timeout)

@@ -401,9 +401,7 @@ class DepositsConfig:
     imap_timeout_seconds: float = 30.0
 
     def validate(self, key: str) -> None:
-        _check(
-            1 <= self.imap_port <= 65535, f"{key}.imap_port", "must be a port number 1..65535"
-        )
+        _check(1 <= self.imap_port <= 65535, f"{key}.imap_port", "must be a port number 1..65535")
         _check(
             1 <= self.imap_poll_seconds <= 86400,
             f"{key}.imap_poll_seconds",

@@ -23,4 +23,3 @@ def adm(
     database: Database, keyring: Keyring, secrets_sentinel: object, clock: MutableClock
 ) -> AdminWorld:
     return build_admin_world(database, keyring, secrets_sentinel, clock)
-

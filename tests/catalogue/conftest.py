@@ -89,4 +89,3 @@ def _parse_json_callback(body: bytes) -> Any:
 # with CI=true that is an error, and a run that selected ``providers`` tests of which none
 # passed fails (checked in tests/conftest.py, MANDATORY_IN_CI, where the pytest-xdist
 # controller sees every worker's reports).
-

@@ -24,9 +24,7 @@ NORMAL_METER = "04100000019"
 
 
 def _messages(database: Database) -> list[object]:
-    return database.run_txn(
-        "t_sms", lambda txn: list(txn.execute(select(sms_messages)).all())
-    )
+    return database.run_txn("t_sms", lambda txn: list(txn.execute(select(sms_messages)).all()))
 
 
 def _notifying(world, request_id: str):  # type: ignore[no-untyped-def]
@@ -46,9 +44,7 @@ def test_the_embedded_vend_queues_the_token_in_its_own_transaction(
         pass
 
     def vend_then_roll_back(txn: Txn) -> None:
-        world.service.embedded.credit_vend(
-            txn, ctx, purchase, RecordingRenderer(), world.clock()
-        )
+        world.service.embedded.credit_vend(txn, ctx, purchase, RecordingRenderer(), world.clock())
         # Inside the sale's transaction, before its commit: the MT is already there.
         seen.append(len(txn.execute(select(sms_messages)).all()))
         raise Rollback
