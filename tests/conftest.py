@@ -324,6 +324,8 @@ def pytest_testnodedown(node: object, error: object) -> None:
 
 # Loggers recorded at DEBUG; others at their own levels (SQLAlchemy would log every query).
 SENTINEL_LOGGERS = ("vending", "evd", "xmlvend", "utilities", "tools", "gnupg")
+# The project's own loggers (the others in SENTINEL_LOGGERS are third-party).
+_OWN_LOGGERS = frozenset(SENTINEL_LOGGERS) - {"gnupg"}
 _DIGIT_RUN = re.compile(r"\d{4,}")
 # A digit run standing alone: not glued to a letter or a digit ("PIN 5678", not "demo5678").
 _STANDALONE_DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z])\d{4,}(?![0-9A-Za-z])")
@@ -351,21 +353,23 @@ class SecretsSentinel:
     def __len__(self) -> int:
         return sum(map(len, self._digits.values())) + len(self._others)
 
-    def find(self, text: str | bytes) -> set[str]:
-        """The registered secrets that occur in ``text`` (bytes are read as Latin-1)."""
+    def find(self, text: str | bytes, *, short: bool = True) -> set[str]:
+        """The registered secrets that occur in ``text`` (bytes are read as Latin-1);
+        ``short=False``: not the 4-7 digit ones (see :meth:`log_leaks`)."""
         if isinstance(text, bytes | bytearray | memoryview):
             text = bytes(text).decode("latin-1")
         found = {secret for secret in self._others if secret in text}
         # A 4-6 digit secret (an SMS PIN) inside a longer digit run or a word is chance (a
         # uuid in a file name, an amount, the demo password "demo5678"): only a standalone
         # run counts.
-        short = {
-            s
-            for length, known in self._digits.items()
-            if length < _SHORT_SECRET_DIGITS
-            for s in known
-        }
-        found.update(run for run in _STANDALONE_DIGIT_RUN.findall(text) if run in short)
+        if short:
+            pins = {
+                secret
+                for length, known in self._digits.items()
+                if length < _SHORT_SECRET_DIGITS
+                for secret in known
+            }
+            found.update(run for run in _STANDALONE_DIGIT_RUN.findall(text) if run in pins)
         for run in _DIGIT_RUN.findall(text):
             for length, known in self._digits.items():
                 if length < _SHORT_SECRET_DIGITS:
@@ -380,10 +384,23 @@ class SecretsSentinel:
         assert not found, f"{len(found)} registered secret(s) in clear in {where}"
 
     def log_leaks(self) -> list[str]:
-        """Log records that contain a registered secret."""
+        """Log records that contain a registered secret, masked (``*`` for each character
+        of the secret) so that the report can be printed. Records of third-party loggers
+        (GnuPG's) are not searched for 4-7 digit secrets: they never see an SMS or app PIN,
+        and their standalone numbers (process ids, thread numbers, byte counts) would
+        match one by chance."""
         with self._lock:
             records = list(self.records)
-        return [record for record in records if self.find(record)]
+        leaks = []
+        for record in records:
+            ours = record.split(" ", 1)[0].split(".", 1)[0] in _OWN_LOGGERS
+            found = self.find(record, short=ours)
+            masked = record
+            for secret in sorted(found, key=len, reverse=True):
+                masked = masked.replace(secret, "*" * len(secret))
+            if found:
+                leaks.append(masked)
+        return leaks
 
 
 class _SentinelHandler(logging.Handler):
@@ -424,7 +441,7 @@ def _fail_on_secret_leaks(session: pytest.Session, leaks: list[str]) -> None:
         session.exitstatus = 1
         print(
             f"\nsecrets sentinel: {len(leaks)} log record(s) contain a registered secret "
-            f"(a PIN in clear); first from logger {leaks[0].split(' ', 1)[0]}"
+            f"(a PIN in clear); the first, masked: {leaks[0][:500]}"
         )
 
 

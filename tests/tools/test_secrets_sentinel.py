@@ -20,3 +20,18 @@ def test_a_long_secret_counts_anywhere_in_a_digit_run() -> None:
     assert sentinel.find(b"token 00123456789012345600") == {"1234567890123456"}
     assert sentinel.find("key=s3cr3t-key;") == {"s3cr3t-key"}
     assert sentinel.find("nothing here 1234") == set()
+
+
+def test_log_records_are_reported_masked_and_third_party_numbers_are_not_pins() -> None:
+    sentinel = SecretsSentinel()
+    sentinel.register("8642", "1234567890123456")
+    sentinel.records += [
+        "gnupg DEBUG 8642: /usr/bin/gpg --status-fd 2 --batch",  # a process id
+        "gnupg DEBUG chunk: 1234567890123456,AIR-10",  # a voucher PIN all the same
+        "evd.sms INFO reply to 2782: PIN 8642 changed",
+        "evd.sms INFO nothing secret here 4321",
+    ]
+    assert sentinel.log_leaks() == [
+        "gnupg DEBUG chunk: ****************,AIR-10",
+        "evd.sms INFO reply to 2782: PIN **** changed",
+    ]
