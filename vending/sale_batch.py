@@ -323,8 +323,7 @@ def _more_ids(txn: Txn, plan: BatchPlan, sales: Sequence[BatchedSale]) -> None:
 
 
 def _run_set_based(txn: Txn, sales: Sequence[BatchedSale]) -> list[SaleDone]:
-    plan = _prepare(txn, sales)
-    install(txn, plan)
+    plan = _prepare(txn, sales)  # installed on txn by _prepare
     done: list[SaleDone] = []
     try:
         for index, sale in enumerate(sales):
