@@ -33,7 +33,7 @@ from vending.requests import Claim, Processed, StoredResponse, find_request
 from vending.sale_batch import BatchedSale, IsolateSale, SaleDone
 from vending.sales import fail_sale, get_sale, hold_sale, settle_sale
 from vending.services import idempotency
-from vending.storage.database import Txn, is_retryable
+from vending.storage.database import Txn, commits_with_last_statement, is_retryable
 from vending.storage.schema import requests
 from vending.vendors import available_credit
 
@@ -361,6 +361,7 @@ def _lock_for_settles(txn: Txn, settles: Sequence[BatchedSale]) -> None:
         ).fetchall()
 
 
+@commits_with_last_statement
 def run_settle_batch(txn: Txn, settles: Sequence[BatchedSale]) -> list[SaleDone]:
     """Transaction function: many settles and refunds of held sales (``RoutedSaleStore.settle``
     and ``.fail``, each with its row id first) in ONE transaction -- one COMMIT for all. The

@@ -246,6 +246,12 @@ class _DeferredCredits:
             "e_role": [leg.role[:24] for _, leg in self.legs],
             "e_later": later,
         }
+        if txn.merges_commit:
+            # One round trip with the COMMIT: the hot rows' locks are held for it alone.
+            # The count is checked by the statement itself (an error stops the COMMIT).
+            params["e_count"] = len(self.legs)
+            txn.commit_with(_FLUSH_CHECKED_SQL, params)
+            return
         written = txn.conn.exec_driver_sql(_FLUSH_SQL, params).rowcount
         if written != len(self.legs):
             # An account is missing or in another currency: say which, as an update would.
@@ -280,7 +286,7 @@ def restore_deferred_credits(txn: Txn, state: DeferredState) -> None:
 
 # The rows are locked in id order (FOR UPDATE under ORDER BY) so that two transactions
 # applying credits to the same accounts cannot deadlock.
-_FLUSH_SQL = """
+_FLUSH_CTES = """
 WITH locked AS (
     SELECT id FROM accounts WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id FOR UPDATE
 ), delta AS (
@@ -296,13 +302,28 @@ WITH locked AS (
         %(e_transfer)s::bigint[], %(e_account)s::bigint[], %(e_amount)s::bigint[],
         %(e_currency)s::text[], %(e_role)s::text[], %(e_later)s::bigint[]
     ) WITH ORDINALITY AS e(transfer_id, account_id, amount, currency, role, later, ord)
-)
+)"""
+_FLUSH_INSERT = """
 INSERT INTO ledger_entries (transfer_id, account_id, amount, currency, role, balance_after)
 SELECT entry.transfer_id, entry.account_id, entry.amount, entry.currency, entry.role,
        applied.balance - entry.later
 FROM entry JOIN applied ON applied.id = entry.account_id
-ORDER BY entry.ord
-"""
+ORDER BY entry.ord"""
+_FLUSH_SQL = _FLUSH_CTES + _FLUSH_INSERT
+# The same flush checking that every entry was written: a missing account, or one in
+# another currency, fails the statement itself (casting the message to int raises; plain
+# SQL has no other way to), so that the COMMIT sent after it in the same query string never
+# runs (Txn.commit_with). The transaction is rolled back and the batch's sales run alone,
+# where the unchecked flush above names the account.
+_FLUSH_CHECKED_SQL = (
+    _FLUSH_CTES
+    + ", inserted AS ("
+    + _FLUSH_INSERT
+    + "\nRETURNING 1)\n"
+    + "SELECT CASE WHEN count(*) = %(e_count)s THEN 0 ELSE"
+    " ('deferred credits could not be applied: ' || count(*) || ' of ' || %(e_count)s"
+    " || ' ledger entries written')::int END FROM inserted"
+)
 
 
 def _apply_delta(txn: Txn, account_id: int, delta: int, currency: str) -> tuple[int, int | None]:

@@ -60,7 +60,7 @@ from vending.batch_plan import BatchPlan, LockedAccount, NodeRow, install
 from vending.errors import VendingError
 from vending.ledger import restore_deferred_credits, snapshot_deferred_credits
 from vending.requests import RequestKey
-from vending.storage.database import Txn, is_retryable
+from vending.storage.database import Txn, commits_with_last_statement, is_retryable
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,7 @@ def lock_in_order(txn: Txn, sales: Sequence[BatchedSale]) -> None:
         txn.conn.exec_driver_sql(_LOCK_ACCOUNTS, {"ids": ids}).fetchall()
 
 
+@commits_with_last_statement
 def run_sale_batch(txn: Txn, sales: Sequence[BatchedSale]) -> list[SaleDone]:
     """Transaction function: every sale of ``sales`` in this one transaction (see the
     module docstring); one :class:`SaleDone` per sale, in order."""

@@ -50,12 +50,24 @@ BATCH_PLAN = "vending.batch_plan"
 class Txn:
     """One running transaction, handed to transaction functions."""
 
-    __slots__ = ("_after_commit", "_before_commit", "conn", "desc", "dialect", "local")
+    __slots__ = (
+        "_after_commit",
+        "_before_commit",
+        "_final",
+        "conn",
+        "desc",
+        "dialect",
+        "local",
+        "merges_commit",
+    )
 
-    def __init__(self, conn: Connection, desc: str) -> None:
+    def __init__(self, conn: Connection, desc: str, *, merges_commit: bool = False) -> None:
         self.conn = conn
         self.desc = desc
         self.dialect: str = conn.dialect.name
+        # True when this transaction's COMMIT can carry its last statement (commit_with).
+        self.merges_commit = merges_commit
+        self._final: tuple[str, dict[str, Any]] | None = None
         self._after_commit: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
         self._before_commit: list[Callable[[Txn], None]] = []
         # Scratch space of this transaction only (e.g. rows already read by an earlier
@@ -85,6 +97,106 @@ class Txn:
     def run_before_commit(self) -> None:
         while self._before_commit:
             self._before_commit.pop(0)(self)
+
+    def commit_with(self, statement: str, params: dict[str, Any]) -> None:
+        """Send ``statement`` (raw SQL, psycopg2 parameters) to the server together with
+        this transaction's COMMIT, in one round trip. Only where :attr:`merges_commit`
+        (a PostgreSQL transaction run by :func:`commits_with_last_statement` functions).
+
+        Why: the last statement of a sale batch locks the hot accounts (the utility's, the
+        house's), which every batch of every worker credits; their locks are held until the
+        COMMIT is durable. Sent apart, the COMMIT leaves only after the database thread got
+        the GIL back from the reactor, and every other batch waits on those rows meanwhile.
+        The statement must check its own outcome in SQL (raise, not return a count): an
+        error stops the rest of the query string, so the COMMIT does not run."""
+        if not self.merges_commit:
+            raise RuntimeError("commit_with needs a transaction that merges its COMMIT")
+        if self._final is not None:  # only the very last statement rides with the COMMIT
+            previous, self._final = self._final, None
+            self.conn.exec_driver_sql(*previous)
+        self._final = (statement, params)
+
+
+MERGES_COMMIT = "_evd_merges_commit"
+
+
+def commits_with_last_statement(fn: Callable[P, T]) -> Callable[P, T]:
+    """Mark a transaction function whose PostgreSQL transaction sends its last statement
+    (:meth:`Txn.commit_with`) and its COMMIT in one round trip (:func:`_run_merged`)."""
+    setattr(fn, MERGES_COMMIT, True)
+    return fn
+
+
+def _run_merged(
+    conn: Connection,
+    txn: Txn,
+    fn: Callable[..., T],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> T:
+    """Run ``fn`` in a transaction whose BEGIN and COMMIT are ours, not psycopg2's: the
+    driver is put in autocommit for the duration (so it sends neither), BEGIN goes first,
+    and the COMMIT goes in the same query string as the statement handed to
+    :meth:`Txn.commit_with`. A failure sends ROLLBACK (an error inside that query string
+    stops it before its COMMIT). SQLAlchemy's own transaction on ``conn`` never reaches
+    the server: its rollback at the end is a no-op in the driver, which never saw a BEGIN."""
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    raw.autocommit = True
+    # BEGIN rides with the transaction's first statement (_begin_with_first_statement).
+    conn.info[_BEGIN_PENDING] = True
+    try:
+        try:
+            result = fn(txn, *args, **kwargs)
+            txn.run_before_commit()
+            final, txn._final = txn._final, None
+            if final is not None:
+                conn.exec_driver_sql(final[0] + ";\nCOMMIT", final[1])
+            elif not conn.info.pop(_BEGIN_PENDING, False):
+                conn.exec_driver_sql("COMMIT")
+            # (else: not one statement ran, so nothing was begun and nothing is to commit)
+        except BaseException:
+            _rollback_quietly(conn)
+            raise
+        return result
+    finally:
+        conn.info.pop(_BEGIN_PENDING, None)
+        if not raw.closed:
+            raw.autocommit = False
+
+
+def _rollback_quietly(conn: Connection) -> None:
+    """End a failed merged transaction; a dead connection needs nothing (the server rolled
+    it back), and the original error is what the caller must see."""
+    if conn.info.pop(_BEGIN_PENDING, False):
+        return  # nothing reached the server
+    try:
+        if not conn.invalidated and not conn.connection.dbapi_connection.closed:  # type: ignore[union-attr]
+            conn.exec_driver_sql("ROLLBACK")
+    except Exception:
+        log.debug("rollback after a failed transaction failed", exc_info=True)
+
+
+_BEGIN_PENDING = "evd.begin_pending"
+
+
+def _begin_with_first_statement(
+    conn: Connection,
+    cursor: Any,
+    statement: str,
+    parameters: Any,
+    _context: Any,
+    executemany: bool,
+) -> tuple[str, Any]:
+    """A merged transaction's BEGIN goes in the same query string as its first statement
+    (one round trip less; psycopg2 returns the last statement's result). For an
+    executemany, where the statement runs once per row, BEGIN goes alone first."""
+    if conn.info and conn.info.pop(_BEGIN_PENDING, False):
+        if executemany:
+            cursor.execute("BEGIN")
+        else:
+            statement = "BEGIN;\n" + statement
+    return statement, parameters
 
 
 @dataclass
@@ -195,10 +307,14 @@ class Database:
             attempt += 1
             try:
                 with self.engine.connect() as conn:
-                    txn = Txn(conn, desc)
-                    with conn.begin():
-                        result = fn(txn, *args, **kwargs)
-                        txn.run_before_commit()
+                    if self.is_postgres and getattr(fn, MERGES_COMMIT, False):
+                        txn = Txn(conn, desc, merges_commit=True)
+                        result = _run_merged(conn, txn, fn, args, kwargs)
+                    else:
+                        txn = Txn(conn, desc)
+                        with conn.begin():
+                            result = fn(txn, *args, **kwargs)
+                            txn.run_before_commit()
                     callbacks = txn._after_commit
                 break
             except Exception as exc:
@@ -280,7 +396,7 @@ def _create_engine(
             echo=echo,
         )
     if backend == "postgresql":
-        return create_engine(
+        engine = create_engine(
             normalize_url(url),
             pool_size=pool_size,
             max_overflow=0,
@@ -289,9 +405,24 @@ def _create_engine(
             # whole transaction on a fresh one (is_retryable).
             pool_pre_ping=False,
             pool_timeout=30,
-            isolation_level="READ COMMITTED",
             echo=echo,
         )
+
+        event.listen(engine, "before_cursor_execute", _begin_with_first_statement, retval=True)
+
+        @event.listens_for(engine, "connect")
+        def _read_committed(dbapi_connection: Any, _record: Any) -> None:
+            # READ COMMITTED whatever the server's default, set once per connection rather
+            # than through the driver's isolation level: with one set, psycopg2 sends a SET
+            # each time a merged transaction (_run_merged) turns its autocommit back off.
+            cursor = dbapi_connection.cursor()
+            cursor.execute(
+                "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED"
+            )
+            cursor.close()
+            dbapi_connection.commit()
+
+        return engine
     raise ValueError(f"unsupported database URL {url!r}")
 
 

@@ -1,0 +1,190 @@
+"""Merged transactions (vending.storage.database.commits_with_last_statement): on PostgreSQL
+their BEGIN rides with their first statement and their last statement with their COMMIT, so
+the hot accounts' deferred credit holds its row locks for one round trip. Everything else a
+transaction promises must hold: all or nothing, after-commit hooks once, a failure rolls
+back everything (also a failure of the last statement itself), the connection stays usable
+and goes back to the pool in its normal (non-autocommit) state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fixed_clock import NOW
+from sqlalchemy import event, select, text
+from vending_support import SUPPLIER, VENDOR, assert_ledger_consistent, build_world, run, snapshot
+
+from vending.ledger import Leg, post_transfer
+from vending.money import Money
+from vending.storage.database import Database, Txn, commits_with_last_statement
+from vending.storage.schema import accounts
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def sent(pg_database: Database) -> Iterator[list[str]]:
+    """Every query string sent to the server, as the driver sends it."""
+    seen: list[str] = []
+
+    def record(_c: Any, _cur: Any, statement: str, *_rest: Any) -> None:
+        seen.append(statement)
+
+    event.listen(pg_database.engine, "after_cursor_execute", record)
+    yield seen
+    event.remove(pg_database.engine, "after_cursor_execute", record)
+
+
+def _scratch(db: Database) -> None:
+    def create(txn: Txn) -> None:
+        txn.conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS merged_scratch (v int)")
+        txn.conn.exec_driver_sql("DELETE FROM merged_scratch")
+
+    db.run_txn("scratch", create)
+
+
+def _values(db: Database) -> list[int]:
+    def read(txn: Txn) -> list[int]:
+        rows = txn.conn.exec_driver_sql("SELECT v FROM merged_scratch ORDER BY v").all()
+        return [r[0] for r in rows]
+
+    return db.run_txn("read", read)
+
+
+def test_begin_and_commit_ride_with_the_first_and_last_statements(
+    pg_database: Database, sent: list[str]
+) -> None:
+    _scratch(pg_database)
+    after: list[str] = []
+
+    @commits_with_last_statement
+    def work(txn: Txn) -> str:
+        txn.conn.exec_driver_sql("INSERT INTO merged_scratch VALUES (1)")
+        txn.conn.exec_driver_sql("INSERT INTO merged_scratch VALUES (2)")
+        txn.call_after(after.append, "committed")
+        txn.before_commit(
+            lambda t: t.commit_with("INSERT INTO merged_scratch VALUES (%(v)s)", {"v": 3})
+        )
+        return "done"
+
+    sent.clear()
+    assert pg_database.run_txn("merged", work) == "done"
+    assert sent == [
+        "BEGIN;\nINSERT INTO merged_scratch VALUES (1)",
+        "INSERT INTO merged_scratch VALUES (2)",
+        "INSERT INTO merged_scratch VALUES (%(v)s);\nCOMMIT",
+    ]
+    assert after == ["committed"]
+    assert _values(pg_database) == [1, 2, 3]
+
+
+def test_a_failing_last_statement_commits_nothing(pg_database: Database) -> None:
+    _scratch(pg_database)
+    after: list[str] = []
+
+    @commits_with_last_statement
+    def work(txn: Txn) -> None:
+        txn.conn.exec_driver_sql("INSERT INTO merged_scratch VALUES (1)")
+        txn.call_after(after.append, "committed")
+        txn.commit_with("SELECT ('refused: ' || %(v)s)::int", {"v": 7})
+
+    with pytest.raises(Exception, match="refused: 7"):
+        pg_database.run_txn("merged", work)
+    assert after == []
+    assert _values(pg_database) == []
+
+
+def test_a_failing_function_rolls_back_and_the_connection_is_normal_again(
+    pg_database: Database,
+) -> None:
+    _scratch(pg_database)
+
+    @commits_with_last_statement
+    def work(txn: Txn) -> None:
+        txn.conn.exec_driver_sql("INSERT INTO merged_scratch VALUES (1)")
+        raise RuntimeError("the response could not be rendered")
+
+    with pytest.raises(RuntimeError):
+        pg_database.run_txn("merged", work)
+    assert _values(pg_database) == []
+
+    # The pooled connection is back out of autocommit: a plain transaction that fails
+    # half-way still rolls back its first statement.
+    def plain(txn: Txn) -> None:
+        assert txn.conn.connection.dbapi_connection.autocommit is False  # type: ignore[union-attr]
+        txn.conn.exec_driver_sql("INSERT INTO merged_scratch VALUES (5)")
+        raise RuntimeError("half-way")
+
+    with pytest.raises(RuntimeError):
+        pg_database.run_txn("plain", plain)
+    assert _values(pg_database) == []
+
+
+def test_a_function_that_sends_nothing_sends_no_begin_or_commit(
+    pg_database: Database, sent: list[str]
+) -> None:
+    @commits_with_last_statement
+    def nothing(txn: Txn) -> int:
+        return 42
+
+    sent.clear()
+    assert pg_database.run_txn("merged", nothing) == 42
+    assert sent == []
+
+
+def test_commit_with_is_refused_outside_a_merged_transaction(pg_database: Database) -> None:
+    def plain(txn: Txn) -> None:
+        txn.commit_with("SELECT 1", {})
+
+    with pytest.raises(RuntimeError, match="merges its COMMIT"):
+        pg_database.run_txn("plain", plain)
+
+
+def test_transactions_read_committed_whatever_the_server_default(pg_database: Database) -> None:
+    def level(txn: Txn) -> str:
+        return str(txn.conn.exec_driver_sql("SHOW transaction_isolation").scalar())
+
+    assert pg_database.run_txn("plain", level) == "read committed"
+    assert pg_database.run_txn("merged", commits_with_last_statement(level)) == "read committed"
+
+
+def test_deferred_credits_go_with_the_commit_and_check_themselves(
+    pg_database: Database, sent: list[str]
+) -> None:
+    """The ledger's deferred credit is the merged COMMIT's statement; should it not write
+    every entry (here the supplier account changed currency under it), the statement fails
+    and nothing of the transaction remains."""
+    db = pg_database
+    run(db, build_world)
+
+    def post(txn: Txn, *, break_supplier: bool) -> None:
+        ids = dict(txn.execute(select(accounts.c.code, accounts.c.id)).all())
+        zar = Money(500, "ZAR")
+        post_transfer(
+            txn,
+            kind="test",
+            legs=[Leg(ids[f"vendor:{VENDOR}"], -zar, "sale"), Leg(ids[SUPPLIER], zar, "supplier")],
+            description="test",
+            created_by="test",
+            defer=(ids[SUPPLIER],),
+            now=NOW,
+        )
+        if break_supplier:
+            txn.execute(
+                accounts.update().where(accounts.c.id == ids[SUPPLIER]).values(currency="USD")
+            )
+
+    merged_post = commits_with_last_statement(post)
+    before = snapshot(db)
+    with pytest.raises(Exception, match="deferred credits could not be applied: 0 of 1"):
+        db.run_txn("merged", merged_post, break_supplier=True)
+    assert snapshot(db) == before
+
+    sent.clear()
+    db.run_txn("merged", merged_post, break_supplier=False)
+    assert sent[-1].startswith("WITH locked AS") or "WITH locked AS" in sent[-1]
+    assert sent[-1].endswith("COMMIT")
+    assert_ledger_consistent(db)
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM ledger_entries")).scalar()
