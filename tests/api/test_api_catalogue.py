@@ -199,6 +199,8 @@ def test_bills_transfers_insurance_travel(shop: Any) -> None:
                                            "mobile": "9810012340", "ref_id": bill.json()["ref_id"]},
                        key=key, idempotency_key=idem("b1"))  # fmt: skip
     assert paid.status == 201 and paid.json()["service"] == "bill"
+    # Answers show the customer's account masked to its last four (the order keeps it).
+    assert paid.json()["target"] == "BESCOM000KAR01:****7890" and b"1234567890" not in paid.body
     complaint = client.post("/bills/complaints", {"order_id": paid.json()["order_id"],
                                                   "type": "TRANSACTION", "description": "late"},
                             key=key, idempotency_key=idem("cmp1"))  # fmt: skip
@@ -215,6 +217,11 @@ def test_bills_transfers_insurance_travel(shop: Any) -> None:
                                       "beneficiary_id": beneficiary["id"]},
                        key=key, idempotency_key=idem("t1"))  # fmt: skip
     assert sent.status == 201 and sent.json()["service"] == "dmt"
+    assert sent.json()["target"] == "SBIN0001234/****9010"
+    status = client.get(sent.json()["location"].removeprefix("/api/v1"), key=key)
+    assert status.json()["target"] == "SBIN0001234/****9010"
+    for answer in (sent, status):
+        assert b"123456789010" not in answer.body and b"9876500001" not in answer.body
     assert client.get("/remitters/9876500001", key=key).json()["used_this_month"] == "2000.00"
     asked = {"plan": "INS-TERM", "sum_insured": "500000.00", "dob": "1990-05-01",
              "term_years": 10}  # fmt: skip
@@ -225,6 +232,7 @@ def test_bills_transfers_insurance_travel(shop: Any) -> None:
                                                  "dob": "1990-05-01", "mobile": "9876500010"},
                          key=key, idempotency_key=idem("i1"))  # fmt: skip
     assert policy.status == 201 and policy.json()["service"] == "insurance"
+    assert policy.json()["target"] == "****0010" and b"9876500010" not in policy.body
     trips = client.get("/travel/trips?from=Pune&to=Goa&date=2026-12-20", key=key).json()["items"]
     assert trips[0]["trip_id"] == "BUS1"
     hold = {"trip_id": "BUS1", "from": "Pune", "to": "Goa", "date": "2026-12-20",

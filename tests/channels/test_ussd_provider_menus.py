@@ -54,7 +54,7 @@ def test_bill_fetched_shown_and_paid_once(shop: Any) -> None:
     assert screens[6].startswith("CON R K Gupta\nDue INR 1540.00\nPay INR 1540.00?")
     assert "PIN" in screens[6] and provider.fetched == ["BESCOM000KAR01"]
     done = screens[7]
-    assert done.startswith("END Bill BESCOM000KAR01:1234567890 1540.00 EV"), done
+    assert done.startswith("END Bill BESCOM000KAR01:****7890 1540.00 EV"), done
     assert "done. Ref OPALPHA" in done
     assert world.balance(SHOP) < START and executed(provider) == 1
     paid = world.balance(SHOP)
@@ -112,7 +112,7 @@ def test_a_pending_bill_payment_says_so_and_its_result_comes_by_sms(shop: Any) -
     # Indraprastha Gas takes no fetch; the customer's number ending 2: pending upstream.
     steps = (SHOP_PIN, "8", "2", "1", "1234567892", "9810012340", "500", SHOP_PIN)
     pending = walk(world, "b7", *steps)[-1]
-    assert pending.startswith("END Bill IGL000000DEL01:1234567892 500.00 EV") and (
+    assert pending.startswith("END Bill IGL000000DEL01:****7892 500.00 EV") and (
         "pending. The result follows by SMS." in pending
     )
     order_id = pending.split()[4]
@@ -120,8 +120,9 @@ def test_a_pending_bill_payment_says_so_and_its_result_comes_by_sms(shop: Any) -
     assert order_id in resent and "pending" in resent and executed(provider) == 1
     done = ProviderResult(Outcome.SUCCESS, "X", "BBPS9")
     texts = close_by_poll(world, provider, order_id, done, SHOP_PHONE)
-    assert any(t.startswith(f"Bill payment {order_id}") and "SUCCESSFUL ref BBPS9" in t
-               for t in texts), texts  # fmt: skip
+    assert any(t.startswith(f"Bill payment {order_id} for IGL000000DEL01:****7892")
+               and "SUCCESSFUL ref BBPS9" in t for t in texts), texts  # fmt: skip
+    assert not any("1234567892" in t for t in [pending, *texts])
     final = world.ussd_step("b7", "*".join(steps), phone=SHOP_PHONE)
     assert final.startswith("END Bill IGL000000DEL01") and "done. Ref BBPS9" in final
     assert executed(provider) == 1
@@ -242,7 +243,7 @@ def test_long_bill_lists_are_paged(shop: Any) -> None:
     assert screens[0] == "CON Indraprastha Gas\nBP Number:"
     assert screens[3].startswith("CON Pay INR 250.00 to Indraprastha Gas for 1234567890?")
     done = screens[-1]
-    assert done.startswith("END Bill IGL000000DEL01:1234567890 250.00 EV"), done
+    assert done.startswith("END Bill IGL000000DEL01:****7890 250.00 EV"), done
     assert world.ussd_step("p1", "*".join(steps), phone=SHOP_PHONE) == done
     assert executed(provider) == 1
 

@@ -345,6 +345,9 @@ def test_money_transfer_receipt_refusal_and_pending(shop) -> None:
     )
     assert tx.amt == money(Decimal(100_000 + fee.amount) / 100, "INR")
     assert tx.transfer.utr.startswith("OPALPHA") and tx.transfer.beneficiary_name == "RAVI KUMAR"
+    # The receipt shows the account's last four only.
+    assert tx.transfer.desc == "Transfer to ****3450 (HDFC0001234)"
+    assert b"501000123450" not in sent.body
     after_send = world.balance(SHOP)
     assert world.call(send).body == sent.body and world.balance(SHOP) == after_send
 
