@@ -21,6 +21,7 @@ from catalogue.interface import Outcome, ProviderResult
 from catalogue.tables import provider_attempts, provider_orders, providers
 from vending.keyring import Keyring
 from vending.money import Money
+from vending.oversight.masking import mask_account
 from vending.requests import Claim
 from vending.sales import Sale, SaleOrder, fail_sale, get_sale, hold_sale, settle_sale
 from vending.storage.database import Txn
@@ -50,6 +51,34 @@ class ProviderSale:
     @property
     def receipt_no(self) -> str:
         return self.sale.receipt_no
+
+    @property
+    def shown_target(self) -> str:
+        """The target as every answer, receipt and result SMS shows it (the full value is
+        kept in the order and the sale, and shown to staff in the admin)."""
+        return shown_target(self.service, self.target)
+
+
+# Services whose target is the number recharged: the customer's own, shown in clear so the
+# customer can check it (and the result SMS goes to it).
+_RECHARGED_NUMBERS = ("mobile", "dth", "datacard")
+
+
+def shown_target(service: str, target: str) -> str:
+    """An order's target with its account number masked (``mask_account``: the last four):
+    a transfer's ``IFSC/account:sender`` shows ``IFSC/****6789`` (the sender's number
+    dropped), a bill's ``biller:first parameter`` ``biller:****6789``, an insurance or
+    other target its last four; a recharge's number is shown as it is."""
+    if service in _RECHARGED_NUMBERS:
+        return target
+    if service == "dmt":
+        account_at, _, _sender = target.partition(":")
+        ifsc, _, account = account_at.rpartition("/")
+        return f"{ifsc}/{mask_account(account)}" if ifsc else mask_account(account)
+    if service == "bill":
+        biller, found, customer = target.partition(":")
+        return f"{biller}:{mask_account(customer)}" if found else mask_account(target)
+    return mask_account(target)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,8 @@ MONTHLY_LIMITS = {"minimum": 2_500_000, "full": 20_000_000}
 FEE_BP = 100
 MIN_FEE = 1_000
 COMMISSION_SHARE_BP = 5_000
+# Beneficiaries listed for a sender at most (a transfer screen's list).
+LISTED = 9
 
 
 class LimitExceeded(CatalogueError):
@@ -182,7 +184,7 @@ def get_beneficiary(txn: Txn, sender_mobile: str, beneficiary_id: int) -> Benefi
     )
 
 
-def list_beneficiaries(txn: Txn, sender_mobile: str, limit: int = 9) -> list[Beneficiary]:
+def list_beneficiaries(txn: Txn, sender_mobile: str, limit: int = LISTED) -> list[Beneficiary]:
     """The sender's beneficiaries, oldest first."""
     rows = txn.execute(
         select(dmt_beneficiaries.c.id)

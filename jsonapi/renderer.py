@@ -263,7 +263,8 @@ def order_document(sold: Any) -> dict[str, Any]:
         "order_id": sold.order_id,
         "service": sold.service,
         "status": sold.state,
-        "target": sold.target,
+        # Masked (the account's last four); a recharge's number as it is.
+        "target": sold.shown_target,
         "amount": sold.amount.format(),
         "currency": sold.amount.currency,
         "operator_ref": sold.operator_ref,

@@ -88,14 +88,14 @@ def _provider_head(sold: Any) -> str:
     """What a provider sale's answer starts with: the service, its target, the amount
     and our order id (the reference to ask its status with)."""
     amount, order_id = sold.amount.format(), sold.order_id
-    if sold.service == "bill":
-        return f"Bill {sold.target} {amount} {order_id}"
+    if sold.service == "bill":  # the customer's account masked: the last four
+        return f"Bill {sold.shown_target} {amount} {order_id}"
     if sold.service == "dmt":  # the amount charged is the amount sent + the fee
         account = str(sold.params.get("account", ""))[-4:]
         sent = Money(int(sold.params.get("amount", sold.amount.amount)), sold.amount.currency)
         fee = sold.amount - sent
         return f"Transfer {sent.format()} + fee {fee.format()} to a/c ..{account} {order_id}"
-    return f"Recharge {sold.target} {amount} {order_id}"
+    return f"Recharge {sold.shown_target} {amount} {order_id}"
 
 
 class SmsRenderer:

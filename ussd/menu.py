@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sms.renderer import SmsRenderer, error_text, fund_request_text
-from ussd.paging import MAX_SCREEN
+from ussd.paging import MAX_SCREEN, page_through
 from ussd.provider_menus import MenuCall, ProviderMenus, pin_confirmed_menus
 from utilities.interface import MeterQuery, Purchase
 from vending.auth import Principal
@@ -302,26 +302,29 @@ class UssdChannel:
     ) -> tuple[str, bool]:
         catalogue = await self._products.vouchers_by_network()
         networks = list(catalogue)
-        if not rest:
-            lines = [f"{i} {name}" for i, name in enumerate(networks, start=1)]
-            return con("Network:\n" + "\n".join(lines)), False
-        network = _pick(networks, rest[0])
+        # Both lists are paged ("98 More", "0 Back", ussd.paging): the inputs that page them
+        # are consumed here; what follows the product is the recipient and the confirmation.
+        at_network = page_through("Network:", networks, rest, 30)
+        if at_network.chosen is None:
+            return con(at_network.screen), False
+        network = networks[at_network.chosen]
         products = [p for p in catalogue[network] if p.face_value is not None]
-        if len(rest) == 1:
-            lines = [
-                f"{i} {p.code} {p.face_value.format()}"  # type: ignore[union-attr]
-                for i, p in enumerate(products, start=1)
-            ]
-            return con("\n".join(lines) or "No products"), False
-        product = _pick(products, rest[1])
-        if len(rest) == 2:
+        if not products:
+            return end(f"No products of {network[:30]} for sale."), False
+        names = [f"{p.code} {p.face_value.format()}" for p in products]  # type: ignore[union-attr]
+        at_product = page_through(f"{network[:30]}:", names, at_network.after, 40)
+        if at_product.chosen is None:
+            return con(at_product.screen), False
+        product = products[at_product.chosen]
+        rest = at_product.after
+        if not rest:
             return con("Send the PIN by SMS to (number), 0 for none:"), False
-        recipient = None if rest[2] in ("", "0") else self._phone(rest[2])
+        recipient = None if rest[0] in ("", "0") else self._phone(rest[0])
         price = product.face_value.format()  # type: ignore[union-attr]
-        if len(rest) == 3:
+        if len(rest) == 1:
             to = f" to {recipient}" if recipient else ""
             return con(f"Buy {product.code} {price}{to}?\n1 Confirm\n2 Cancel"), False
-        if len(rest) == 4 and rest[3] == "1":
+        if len(rest) == 2 and rest[1] == "1":
             if await self._timed_out(principal, session_id):
                 return end("Session timed out. Nothing was sold."), False
             outcome = await self._services.vouchers.sell(
@@ -334,7 +337,7 @@ class UssdChannel:
                 self.renderer,
             )
             return outcome.response.body.decode(), True
-        if len(rest) == 4:
+        if len(rest) == 2:
             return end("Cancelled. Nothing was sold."), False
         return end("Invalid choice."), False
 
@@ -408,16 +411,6 @@ class UssdChannel:
         if not text.startswith("+") and digits.startswith("0"):
             digits = self._country_code + digits[1:]
         return normalize_msisdn(digits)
-
-
-def _pick(options: list[Any], choice: str) -> Any:
-    try:
-        index = int(choice)
-    except ValueError:
-        raise InvalidRequest("Invalid choice") from None
-    if not 1 <= index <= len(options):
-        raise InvalidRequest("Invalid choice")
-    return options[index - 1]
 
 
 __all__ = ["CHANNEL", "MAX_SCREEN", "UssdChannel", "UssdRenderer", "con", "end", "masked"]

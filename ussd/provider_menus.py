@@ -4,7 +4,8 @@
                      parameter (one screen each, checked in the biller's format) > the
                      customer's mobile > [fetch: name and amount due] > [amount, unless
                      the bill is paid exactly] > PIN -> pay
-    9 money transfer sender's mobile > beneficiary > amount > (fee shown) PIN -> transfer
+    9 money transfer sender's mobile > beneficiary (paged) > amount > (fee shown) PIN
+                     -> transfer (only a sender the merchant registered: the service says)
 
 Translation only: every fact comes from ``services.bills`` and ``services.transfers`` (the
 services the JSON API calls). The final step is confirmed by the merchant's SMS PIN again
@@ -44,22 +45,13 @@ class MenuCall(NamedTuple):
 
 
 CONFIRM_WITH_PIN = "Enter your PIN to confirm, 0 to cancel:"
+# A sender's beneficiaries offered by the menu at most (paged, so more than one screen's).
+BENEFICIARIES_LISTED = 50
 
 
 def pin_confirmed_menus() -> tuple[str, ...]:
     """The main-menu choices whose final step is the merchant's PIN (masked in keys)."""
     return ("8", "9")
-
-
-def _pick(options: list[Any], choice: str) -> Any:
-    if not choice.isdigit() or not 1 <= int(choice) <= len(options):
-        raise InvalidRequest("Invalid choice")
-    return options[int(choice) - 1]
-
-
-def _listing(title: str, names: list[str], width: int) -> str:
-    lines = [f"{i} {name[:width]}" for i, name in enumerate(names, start=1)]
-    return title + "\n" + "\n".join(lines)
 
 
 class ProviderMenus:
@@ -218,26 +210,29 @@ class ProviderMenus:
             return self._con("Sender's mobile number:"), False
         sender = rest[0]
         view = await transfers.sender(principal, sender)
-        listed = await transfers.beneficiaries(principal, sender)
+        listed = await transfers.beneficiaries(principal, sender, limit=BENEFICIARIES_LISTED)
         if not listed:
             return self._end(f"{sender} has no beneficiaries: add one first."), False
-        if len(rest) == 1:
-            names = [f"{_payee(b)[:18]} ..{b.account_no[-4:]}" for b in listed]
-            head = f"{view.sender.name[:24]}, {view.remaining} left.\nSend to:"
-            return self._con(_listing(head, names, 26)), False
-        payee = _pick(listed, rest[1])
-        if len(rest) == 2:
+        # Paged like the bills menu's lists: "98 More", "0 Back", replayed from the text.
+        names = [f"{_payee(b)[:18]} ..{b.account_no[-4:]}" for b in listed]
+        head = f"{view.sender.name[:24]}, {view.remaining} left.\nSend to:"
+        at_payee = page_through(head, names, rest[1:], 26)
+        if at_payee.chosen is None:
+            return self._con(at_payee.screen), False
+        payee = listed[at_payee.chosen]
+        after = at_payee.after
+        if not after:
             return self._con(f"Amount to send to {_payee(payee)[:30]}:"), False
-        amount = Money.parse(rest[2], principal.currency)
-        if len(rest) == 3:
+        amount = Money.parse(after[0], principal.currency)
+        if len(after) == 1:
             fee = transfers.fee(amount)
             return self._con(
                 f"Send {amount} to {_payee(payee)[:24]} a/c ..{payee.account_no[-4:]}\n"
                 f"Fee {fee}, total {amount + fee}\n{CONFIRM_WITH_PIN}"
             ), False
-        if len(rest) != 4:
+        if len(after) != 2:
             return self._end("Invalid choice."), False
-        ended = await self._final(principal, session_id, msisdn, rest[3], "sent")
+        ended = await self._final(principal, session_id, msisdn, after[1], "sent")
         if ended is not None:
             return ended, True
         request = TransferRequest(

@@ -210,3 +210,44 @@ def test_a_withdrawn_upload_leaves_no_file(uploads: Uploads) -> None:
     again = run(uploads.service.upload(fiona, SUPPLIER, "first.gpg", first))
     assert (uploads.spool / f"{again.summary.file_sha256}.gpg").read_bytes() == first
     assert uploads.in_stock() == 0
+
+
+def test_a_failed_approved_import_leaves_no_file_and_says_why(uploads: Uploads) -> None:
+    """The same vouchers uploaded twice (two encryptions: two files, both previewed while
+    neither was imported): the second approval's import finds them in stock. It fails
+    whole, the approval says why, the spooled file is deleted and the failure audited."""
+    fiona, frank = uploads.user("fiona"), uploads.user("frank")
+    rows = _rows(8, 7_800_400_000_000_001, seed=17)
+    first = run(uploads.service.upload(fiona, SUPPLIER, "may.gpg", uploads.stock_file(rows)))
+    second = run(uploads.service.upload(fiona, SUPPLIER, "may-again.gpg", uploads.stock_file(rows)))
+    assert first.summary.file_sha256 != second.summary.file_sha256
+    four_eyes = uploads.adm.admin.services.four_eyes
+    assert run(four_eyes.approve(frank, first.approval_id)).state == "approved"
+    assert uploads.in_stock() == 8
+    failed = run(four_eyes.approve(frank, second.approval_id))
+    assert failed.state == "failed", failed.result
+    assert failed.result["code"] == "stock_import_failed"
+    assert failed.result["error"].startswith("the approved import failed: ")
+    assert "uploaded file was deleted" in failed.result["error"]
+    # Nothing more imported, and no stock file left behind.
+    assert uploads.in_stock() == 8 and list(uploads.spool.iterdir()) == []
+    (record,) = uploads.adm.audit("stock.upload_failed")
+    assert record["actor"] == f"{frank.actor} (approving {fiona.actor})"
+    details = record["details"]
+    assert details["sha256"] == second.summary.file_sha256 and details["file_deleted"] is True
+    assert details["approval"] == second.approval_id and details["file"] == "may-again.gpg"
+    assert details["reason"] and details["message"]
+    uploads.no_pin_in_audit()
+
+
+def test_an_altered_spooled_file_is_refused_and_deleted(uploads: Uploads) -> None:
+    fiona, frank = uploads.user("fiona"), uploads.user("frank")
+    message = uploads.stock_file(_rows(4, 7_800_500_000_000_001, seed=19))
+    preview = run(uploads.service.upload(fiona, SUPPLIER, "s.gpg", message))
+    spooled = uploads.spool / f"{preview.summary.file_sha256}.gpg"
+    spooled.write_bytes(message + b"\n")
+    failed = run(uploads.adm.admin.services.four_eyes.approve(frank, preview.approval_id))
+    assert failed.state == "failed" and "altered" in failed.result["error"]
+    assert not spooled.exists() and uploads.in_stock() == 0
+    (record,) = uploads.adm.audit("stock.upload_failed")
+    assert record["details"]["reason"] == "invalid_request"

@@ -25,6 +25,7 @@ from vending.money import Money
 from vending.vendors import adjust_vendor_balance
 
 SHOP = "6004708000777"
+RIVAL = "6004708000778"
 
 
 def inr(paise: int) -> Money:
@@ -198,6 +199,8 @@ def test_bills_transfers_insurance_travel(shop: Any) -> None:
                                            "mobile": "9810012340", "ref_id": bill.json()["ref_id"]},
                        key=key, idempotency_key=idem("b1"))  # fmt: skip
     assert paid.status == 201 and paid.json()["service"] == "bill"
+    # Answers show the customer's account masked to its last four (the order keeps it).
+    assert paid.json()["target"] == "BESCOM000KAR01:****7890" and b"1234567890" not in paid.body
     complaint = client.post("/bills/complaints", {"order_id": paid.json()["order_id"],
                                                   "type": "TRANSACTION", "description": "late"},
                             key=key, idempotency_key=idem("cmp1"))  # fmt: skip
@@ -214,6 +217,11 @@ def test_bills_transfers_insurance_travel(shop: Any) -> None:
                                       "beneficiary_id": beneficiary["id"]},
                        key=key, idempotency_key=idem("t1"))  # fmt: skip
     assert sent.status == 201 and sent.json()["service"] == "dmt"
+    assert sent.json()["target"] == "SBIN0001234/****9010"
+    status = client.get(sent.json()["location"].removeprefix("/api/v1"), key=key)
+    assert status.json()["target"] == "SBIN0001234/****9010"
+    for answer in (sent, status):
+        assert b"123456789010" not in answer.body and b"9876500001" not in answer.body
     assert client.get("/remitters/9876500001", key=key).json()["used_this_month"] == "2000.00"
     asked = {"plan": "INS-TERM", "sum_insured": "500000.00", "dob": "1990-05-01",
              "term_years": 10}  # fmt: skip
@@ -224,6 +232,7 @@ def test_bills_transfers_insurance_travel(shop: Any) -> None:
                                                  "dob": "1990-05-01", "mobile": "9876500010"},
                          key=key, idempotency_key=idem("i1"))  # fmt: skip
     assert policy.status == 201 and policy.json()["service"] == "insurance"
+    assert policy.json()["target"] == "****0010" and b"9876500010" not in policy.body
     trips = client.get("/travel/trips?from=Pune&to=Goa&date=2026-12-20", key=key).json()["items"]
     assert trips[0]["trip_id"] == "BUS1"
     hold = {"trip_id": "BUS1", "from": "Pune", "to": "Goa", "date": "2026-12-20",
@@ -327,6 +336,74 @@ def test_a_senders_beneficiaries_are_listed_masked_for_its_merchant_only(shop: A
     # against it).
     paths = client.get("/openapi.json").json()["paths"]
     assert "get" in paths["/remitters/{mobile}/beneficiaries"] and "/transfers/fee" in paths
+
+
+def _rival_shop_key(api: ApiWorld) -> str:
+    """An API key of a second INR merchant (another shop in the same network)."""
+    from vending.vendors import create_operator, create_vendor
+
+    def seed(txn: Any) -> None:
+        now = api.xml.clock()
+        create_vendor(txn, client_id=RIVAL, name="Gupta Telecom", currency="INR", now=now)
+        adjust_vendor_balance(txn, RIVAL, inr(900_000), reason="float", actor="t", now=now)
+        create_operator(txn, name="till", password_hash="-", vendor_client_id=RIVAL, now=now)
+
+    api.xml.database.run_txn("rival_shop", seed)
+    return api.new_key(RIVAL, "till")
+
+
+def test_another_merchants_sender_is_unknown_to_transfers_and_beneficiaries(shop: Any) -> None:
+    """Only the merchant that registered a sender adds its beneficiaries, sends for it or
+    sees it: to any other merchant it is answered exactly as a number never registered
+    (the same problem document), and nothing moves: no penny drop, no sale, no order."""
+    api, provider, key = shop
+    client = api.client
+    assert client.post("/remitters", {"mobile": "9876500003", "name": "Sunita Devi"},
+                       key=key).status == 201  # fmt: skip
+    added = client.post("/remitters/9876500003/beneficiaries",
+                        {"name": "Rajesh Gupta", "account": "123456789010",
+                         "ifsc": "SBIN0001234"}, key=key).json()  # fmt: skip
+    rival = _rival_shop_key(api)
+    sales_before, executed_before = api.sale_count(), len(provider.executed)
+    rival_balance = api.balance(RIVAL)
+    verified: list[str] = []
+    penny_drop = provider.verify_account
+    provider.verify_account = lambda account, ifsc: (  # type: ignore[method-assign]
+        verified.append(account) or penny_drop(account, ifsc)
+    )
+
+    def as_unknown(path: str, mobile: str, body: dict[str, Any], **extra: Any) -> Any:
+        answer = client.post(path.format(mobile=mobile), body, key=rival, **extra)
+        assert answer.status == 404 and answer.problem_type == "not-found", answer.body
+        assert answer.headers.get("content-type") == "application/problem+json"
+        document = answer.json()
+        return {k: str(v).replace(mobile, "<mobile>") for k, v in document.items()
+                if k not in ("instance", "incident")}  # fmt: skip
+
+    beneficiary = {"name": "Mallory", "account": "555566667777", "ifsc": "SBIN0001234"}
+    path = "/remitters/{mobile}/beneficiaries"
+    assert as_unknown(path, "9876500003", beneficiary) == as_unknown(
+        path, "9876500004", beneficiary
+    )
+    sending = {"amount": "2000.00", "beneficiary_id": added["id"]}
+    stolen = as_unknown("/transfers", "9876500003", {"sender": "9876500003", **sending},
+                        idempotency_key=idem("rv1"))  # fmt: skip
+    unknown = as_unknown("/transfers", "9876500004", {"sender": "9876500004", **sending},
+                         idempotency_key=idem("rv2"))  # fmt: skip
+    assert stolen == unknown
+    viewed = client.get("/remitters/9876500003", key=rival)
+    assert viewed.status == 404 and b"Sunita" not in viewed.body
+    # Nothing was sold, held or sent to a bank; the sender's own merchant still lists only
+    # its own beneficiary.
+    assert api.sale_count() == sales_before and len(provider.executed) == executed_before
+    assert verified == []
+    assert api.balance(RIVAL) == rival_balance
+    listed = client.get("/remitters/9876500003/beneficiaries", key=key).json()["items"]
+    assert [item["id"] for item in listed] == [added["id"]]
+    # The registering merchant still sends.
+    sent = client.post("/transfers", {"sender": "9876500003", **sending}, key=key,
+                       idempotency_key=idem("rv3"))  # fmt: skip
+    assert sent.status == 201, sent.body
 
 
 def test_the_transfer_fee_is_quoted_before_the_transfer(shop: Any) -> None:

@@ -50,7 +50,7 @@ def test_pay_fetches_first_and_pays_once(shop: Any) -> None:
     world, provider = shop
     sent = f"{SHOP_PIN} BILL BESCOM000KAR01 1234567890 1540"
     done = world.mo(sent, sender=SHOP_PHONE, message_id="bill-1")
-    assert done.startswith("Bill BESCOM000KAR01:1234567890 1540.00 EV"), done
+    assert done.startswith("Bill BESCOM000KAR01:****7890 1540.00 EV"), done
     assert "done. Ref OPALPHA" in done and provider.fetched == ["BESCOM000KAR01"]
     assert provider.executed[0].params["mobile"] == "9812300003"  # the merchant's number
     paid = world.balance(SHOP)
@@ -80,15 +80,17 @@ def test_a_pending_bill_payment_is_pushed_by_sms(shop: Any) -> None:
     world, provider = shop
     sent = f"{SHOP_PIN} BBPS IGL000000DEL01 1234567892 500 9810012340"
     pending = world.mo(sent, sender=SHOP_PHONE, message_id="bill-2")
-    assert pending.startswith("Bill IGL000000DEL01:1234567892 500.00 EV") and "pending" in pending
+    assert pending.startswith("Bill IGL000000DEL01:****7892 500.00 EV") and "pending" in pending
     order_id = pending.split()[3]
     assert provider.executed[0].params["mobile"] == "9810012340"
     assert world.mo(sent, sender=SHOP_PHONE, message_id="bill-2") == pending  # not paid twice
     assert len(provider.executed) == 1
     refused = ProviderResult(Outcome.FAILED, "X", None, "FAI", "Biller down")
     texts = close_by_poll(world, provider, order_id, refused, SHOP_PHONE)
-    assert any(t.startswith(f"Bill payment {order_id}") and "FAILED; amount refunded" in t
-               for t in texts), texts  # fmt: skip
+    assert any(t.startswith(f"Bill payment {order_id} for IGL000000DEL01:****7892")
+               and "FAILED; amount refunded" in t for t in texts), texts  # fmt: skip
+    # The customer's account is masked in every answer and result (the last four only).
+    assert not any("1234567892" in t for t in [pending, *texts])
     assert world.balance(SHOP) == START
     final = world.mo(sent, sender=SHOP_PHONE, message_id="bill-2")
     assert "failed" in final and "Refunded" in final

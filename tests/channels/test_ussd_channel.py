@@ -4,11 +4,14 @@ idempotency on (session id, text), timeouts."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from channel_support import CONSUMER, MERCHANT_PIN, ChannelWorld
 from server_support import NORMAL_METER
 
 from ussd.menu import MAX_SCREEN
+from vending.money import Money
+from vending.products import create_product
 
 
 def _walk(world: ChannelWorld, session: str, *inputs: str) -> list[str]:
@@ -87,3 +90,75 @@ def test_change_pin_by_menu(world: ChannelWorld) -> None:
     assert "changed" in final
     assert "Wrong PIN" in world.ussd_step("s10", MERCHANT_PIN)
     assert "Airtime" in world.ussd_step("s10", "97531")
+
+
+# Twelve more networks than DemoMobile (one product each) and twelve more DemoMobile
+# products: neither list fits one 182-character screen.
+NETWORKS = [f"Network {n:02} Telecom" for n in range(1, 13)]
+
+
+def _many_networks(world: ChannelWorld) -> None:
+    def add(txn: Any) -> None:
+        now = world.xml.clock()
+        for n, network in enumerate(NETWORKS, start=1):
+            create_product(
+                txn, code=f"NET{n:02}-AIR-5", kind="voucher", name=f"{network} R5",
+                currency="ZAR", supplier_account_code="supplier:VOUCHERS",
+                face_value=Money(500, "ZAR"), attributes={"network": network}, now=now,
+            )  # fmt: skip
+        for n in range(1, 13):
+            create_product(
+                txn, code=f"AIR-DEMO-X{n:02}", kind="voucher", name=f"Demo airtime {n}",
+                currency="ZAR", supplier_account_code="supplier:VOUCHERS",
+                face_value=Money(100 * (40 + n), "ZAR"), attributes={"network": "DemoMobile"},
+                now=now,
+            )  # fmt: skip
+
+    world.database.run_txn("networks", add)
+
+
+def _pages(world: ChannelWorld, session: str, inputs: list[str]) -> tuple[list[str], list[str]]:
+    """Every page of the list ``inputs`` open ("98 More" to the last): items and screens."""
+    screens = [world.ussd_step(session, "*".join(inputs))]
+    while screens[-1].endswith(("98 More", "98 More\n0 Back")):
+        inputs = [*inputs, "98"]
+        screens.append(world.ussd_step(session, "*".join(inputs)))
+    items: list[str] = []
+    for screen in screens:
+        assert len(screen) <= MAX_SCREEN and screen.startswith("CON "), screen
+        lines = [line for line in screen.splitlines()[1:] if line not in ("98 More", "0 Back")]
+        for number, line in enumerate(lines, start=1):
+            shown, _, name = line.partition(" ")
+            assert shown == str(number), screen
+            items.append(name)
+    return items, screens
+
+
+def test_long_airtime_lists_are_paged(world: ChannelWorld) -> None:
+    _many_networks(world)
+    _walk(world, "p1", MERCHANT_PIN)
+    networks, pages = _pages(world, "p1", [MERCHANT_PIN, "1"])
+    assert networks == sorted(["DemoMobile", *NETWORKS])  # every network, each whole
+    assert len(pages) > 1 and pages[0].startswith("CON Network:\n1 DemoMobile\n")
+    assert pages[0].endswith("\n98 More") and pages[-1].endswith("\n0 Back")
+    assert world.ussd_step("p1", f"{MERCHANT_PIN}*1*98*0") == pages[0]
+    # DemoMobile's products: paged too, every one listed.
+    products, product_pages = _pages(world, "p1", [MERCHANT_PIN, "1", "1"])
+    assert len(product_pages) > 1 and product_pages[0].startswith("CON DemoMobile:\n")
+    assert products[:2] == ["AIR-DEMO-10 10.00", "AIR-DEMO-30 30.00"]
+    assert len(products) == 3 + 12 and "AIR-DEMO-X12 52.00" in products
+    # Paged forward and back to the first page, AIR-DEMO-10 is sold, once, to no recipient.
+    steps = [MERCHANT_PIN, "1", "98", "0", "1", "98", "0", "1", "0", "1"]
+    screens = _walk(world, "p2", *steps)
+    assert screens[-2] == "CON Buy AIR-DEMO-10 10.00?\n1 Confirm\n2 Cancel"
+    assert screens[-1].startswith("END ") and re.search(r"PIN \d{16}", screens[-1])
+    assert world.ussd_step("p2", "*".join(steps)) == screens[-1] and world.sale_count() == 1
+    # A network on a later page, by its number there.
+    page = next(i for i, s in enumerate(pages) if "Network 12 Telecom" in s)
+    number = next(line.split()[0] for line in pages[page].splitlines() if "Network 12" in line)
+    chosen = [MERCHANT_PIN, "1", *["98"] * page, number]
+    assert world.ussd_step("p3", "*".join(chosen)) == "CON Network 12 Telecom:\n1 NET12-AIR-5 5.00"
+    # Past the last page: an invalid choice.
+    beyond = [MERCHANT_PIN, "1", *["98"] * len(pages)]
+    assert "Invalid choice" in world.ussd_step("p4", "*".join(beyond))
+    assert world.sale_count() == 1

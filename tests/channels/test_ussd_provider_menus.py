@@ -13,10 +13,11 @@ from channel_support import ChannelWorld
 from fixed_clock import NOW
 from provider_shop import ScriptedProvider, close_by_poll, open_shop, principal
 
-from catalogue import bbps
+from catalogue import bbps, transfers
 from catalogue.interface import Outcome, ProviderResult
 from ussd.menu import MAX_SCREEN
 from vending.money import Money
+from vending.vendors import adjust_vendor_balance, create_operator, create_vendor
 
 SHOP, SHOP_PHONE, SHOP_PIN = "6004708000999", "919812300002", "4826"
 MAPPINGS = (("BBPS-ELECTRICITY", "*"), ("BBPS-GAS", "*"), ("DMT-IMPS", "IMPS"))
@@ -54,7 +55,7 @@ def test_bill_fetched_shown_and_paid_once(shop: Any) -> None:
     assert screens[6].startswith("CON R K Gupta\nDue INR 1540.00\nPay INR 1540.00?")
     assert "PIN" in screens[6] and provider.fetched == ["BESCOM000KAR01"]
     done = screens[7]
-    assert done.startswith("END Bill BESCOM000KAR01:1234567890 1540.00 EV"), done
+    assert done.startswith("END Bill BESCOM000KAR01:****7890 1540.00 EV"), done
     assert "done. Ref OPALPHA" in done
     assert world.balance(SHOP) < START and executed(provider) == 1
     paid = world.balance(SHOP)
@@ -112,7 +113,7 @@ def test_a_pending_bill_payment_says_so_and_its_result_comes_by_sms(shop: Any) -
     # Indraprastha Gas takes no fetch; the customer's number ending 2: pending upstream.
     steps = (SHOP_PIN, "8", "2", "1", "1234567892", "9810012340", "500", SHOP_PIN)
     pending = walk(world, "b7", *steps)[-1]
-    assert pending.startswith("END Bill IGL000000DEL01:1234567892 500.00 EV") and (
+    assert pending.startswith("END Bill IGL000000DEL01:****7892 500.00 EV") and (
         "pending. The result follows by SMS." in pending
     )
     order_id = pending.split()[4]
@@ -120,8 +121,9 @@ def test_a_pending_bill_payment_says_so_and_its_result_comes_by_sms(shop: Any) -
     assert order_id in resent and "pending" in resent and executed(provider) == 1
     done = ProviderResult(Outcome.SUCCESS, "X", "BBPS9")
     texts = close_by_poll(world, provider, order_id, done, SHOP_PHONE)
-    assert any(t.startswith(f"Bill payment {order_id}") and "SUCCESSFUL ref BBPS9" in t
-               for t in texts), texts  # fmt: skip
+    assert any(t.startswith(f"Bill payment {order_id} for IGL000000DEL01:****7892")
+               and "SUCCESSFUL ref BBPS9" in t for t in texts), texts  # fmt: skip
+    assert not any("1234567892" in t for t in [pending, *texts])
     final = world.ussd_step("b7", "*".join(steps), phone=SHOP_PHONE)
     assert final.startswith("END Bill IGL000000DEL01") and "done. Ref BBPS9" in final
     assert executed(provider) == 1
@@ -194,7 +196,9 @@ def _many_billers(world: ChannelWorld) -> None:
     world.database.run_txn("billers", add)
 
 
-def _pages(world: ChannelWorld, session: str, inputs: list[str]) -> tuple[list[str], list[str]]:
+def _pages(
+    world: ChannelWorld, session: str, inputs: list[str], title_lines: int = 1
+) -> tuple[list[str], list[str]]:
     """Every page of the list that ``inputs`` open, "98 More" followed to the last one:
     the pages' items (numbers checked: 1.. on each page) and the pages' screens."""
     screens = [world.ussd_step(session, "*".join(inputs), phone=SHOP_PHONE)]
@@ -204,7 +208,8 @@ def _pages(world: ChannelWorld, session: str, inputs: list[str]) -> tuple[list[s
     items: list[str] = []
     for screen in screens:
         assert len(screen) <= MAX_SCREEN and screen.startswith("CON "), screen
-        lines = [line for line in screen.splitlines()[1:] if line not in ("98 More", "0 Back")]
+        body = screen.splitlines()[title_lines:]
+        lines = [line for line in body if line not in ("98 More", "0 Back")]
         for number, line in enumerate(lines, start=1):
             shown, _, name = line.partition(" ")
             assert shown == str(number), screen
@@ -242,7 +247,7 @@ def test_long_bill_lists_are_paged(shop: Any) -> None:
     assert screens[0] == "CON Indraprastha Gas\nBP Number:"
     assert screens[3].startswith("CON Pay INR 250.00 to Indraprastha Gas for 1234567890?")
     done = screens[-1]
-    assert done.startswith("END Bill IGL000000DEL01:1234567890 250.00 EV"), done
+    assert done.startswith("END Bill IGL000000DEL01:****7890 250.00 EV"), done
     assert world.ussd_step("p1", "*".join(steps), phone=SHOP_PHONE) == done
     assert executed(provider) == 1
 
@@ -258,3 +263,86 @@ def test_paging_past_either_end_is_an_invalid_choice(shop: Any) -> None:
     assert world.ussd_step("p2", "*".join(beyond), phone=SHOP_PHONE) == refused
     assert world.ussd_step("p2", f"{SHOP_PIN}*8*0", phone=SHOP_PHONE) == refused
     assert executed(provider) == 0 and world.sale_count() == 0
+
+
+def _many_beneficiaries(world: ChannelWorld, count: int) -> list[str]:
+    """A sender of the shop with ``count`` beneficiaries (validated already); their accounts."""
+    who = principal(world.database, SHOP)
+    world.wait(world.xml.server.services.transfers.register_sender(who, "9876500005", "Meera"))
+    accounts = [f"5010001234{n:02}" for n in range(1, count + 1)]
+
+    def add(txn: Any) -> None:
+        sender = transfers.get_sender(txn, "9876500005")
+        for n, account in enumerate(accounts, start=1):
+            transfers.add_beneficiary(
+                txn, sender=sender, name=f"Payee {n:02}", account_no=account,
+                ifsc="HDFC0001234", verified_name=f"PAYEE NUMBER {n:02}", now=NOW,
+            )  # fmt: skip
+
+    world.database.run_txn("beneficiaries", add)
+    return accounts
+
+
+def test_a_long_beneficiary_list_is_paged(shop: Any) -> None:
+    world, provider = shop
+    accounts = _many_beneficiaries(world, 12)
+    walk(world, "tp1", SHOP_PIN)
+    start = [SHOP_PIN, "9", "9876500005"]
+    payees, pages = _pages(world, "tp1", start, title_lines=2)
+    # Every beneficiary, each whole (name and the account's last four), none cut off.
+    assert payees == [f"PAYEE NUMBER {n:02} ..{a[-4:]}" for n, a in enumerate(accounts, 1)]
+    assert len(pages) > 1 and pages[0].startswith("CON Meera, INR 25000.00 left.\nSend to:")
+    assert pages[0].endswith("\n98 More") and pages[-1].endswith("\n0 Back")
+    # Back and forth: the same pages; resent, the same screen.
+    assert world.ussd_step("tp1", "*".join([*start, "98", "0"]), phone=SHOP_PHONE) == pages[0]
+    # The last beneficiary, on the last page, gets the transfer, once.
+    last = len(pages[-1].splitlines()) - 3  # the title's two lines and "0 Back"
+    chosen = [*start, *["98"] * (len(pages) - 1), str(last)]
+    steps = [*chosen, "500", SHOP_PIN]
+    screens = [world.ussd_step("tp1", "*".join(steps[:i]), phone=SHOP_PHONE)
+               for i in range(len(chosen), len(steps) + 1)]  # fmt: skip
+    assert screens[0] == "CON Amount to send to PAYEE NUMBER 12:"
+    assert screens[1].startswith("CON Send INR 500.00 to PAYEE NUMBER 12 a/c ..3412\n")
+    done = screens[-1]
+    assert done.startswith("END Transfer 500.00 + fee 10.00 to a/c ..3412 EV"), done
+    assert world.ussd_step("tp1", "*".join(steps), phone=SHOP_PHONE) == done
+    assert executed(provider) == 1
+    assert provider.executed[0].params["account"] == accounts[-1]
+    # Past the last page: an invalid choice, nothing sent.
+    beyond = [*start, *["98"] * len(pages)]
+    refused = world.ussd_step("tp2", "*".join(beyond), phone=SHOP_PHONE)
+    assert refused == "END Refused: Invalid choice. Nothing was sold."
+
+
+RIVAL, RIVAL_PHONE, RIVAL_PIN = "6004708000998", "919812300003", "5937"
+
+
+def test_another_merchants_sender_is_unknown_by_menu(shop: Any) -> None:
+    """A second merchant typing this shop's sender gets the screen of a sender never
+    registered: no name, no limit, no beneficiaries; nothing is sent."""
+    world, provider = shop
+    _sender(world, "123456789010")
+    now = world.xml.clock()
+
+    def rival(txn: Any) -> None:
+        create_vendor(txn, client_id=RIVAL, name="Gupta Telecom", currency="INR", now=now)
+        adjust_vendor_balance(txn, RIVAL, START, reason="float", actor="t", now=now)
+        create_operator(txn, name="till", password_hash="-", vendor_client_id=RIVAL, now=now)
+
+    world.database.run_txn("rival_shop", rival)
+    world.wait(world.sms.merchants.register(RIVAL_PHONE, RIVAL, "till", RIVAL_PIN))
+    world.sentinel.register(RIVAL_PIN)
+
+    def typed(session: str, sender: str, *more: str) -> str:
+        world.ussd_step(session, "", phone=RIVAL_PHONE)
+        inputs = [RIVAL_PIN, "9", sender, *more]
+        return world.ussd_step(session, "*".join(inputs), phone=RIVAL_PHONE)
+
+    stolen = typed("r1", "9876500001")
+    unknown = typed("r2", "9876500077")
+    assert stolen.startswith("END ") and "Sunita" not in stolen and "RAJESH" not in stolen
+    assert stolen.replace("9876500001", "<sender>") == unknown.replace("9876500077", "<sender>")
+    # Straight to the final step (the gateway sends whatever it is given): refused alike.
+    final = typed("r3", "9876500001", "1", "2000", RIVAL_PIN)
+    assert final == stolen
+    assert executed(provider) == 0 and world.balance(RIVAL) == START

@@ -41,6 +41,15 @@ def _mask_run(match: re.Match[str]) -> str:
     return MASK + "".join(digits[-4:])
 
 
+def mask_account(value: str) -> str:
+    """An account number (or any customer reference) as an answer or receipt shows it: the
+    mask and its last four characters, as a card slip shows a PAN (``****9010``); a value
+    of eight characters or fewer keeps at most half of them, so none is shown whole."""
+    value = value.strip()
+    keep = min(4, len(value) // 2)
+    return MASK + value[len(value) - keep :]
+
+
 def mask_text(text: str, *, keep: tuple[str, ...] = ()) -> str:
     """``text`` with every secret masked. ``keep``: values shown as they are even when they
     look like secrets (the sale's own receipt number, meter or phone number)."""
@@ -64,4 +73,4 @@ def mask_bytes(body: bytes, *, keep: tuple[str, ...] = ()) -> str:
     return mask_text(body.decode("utf-8", errors="replace"), keep=keep)
 
 
-__all__ = ["MASK", "mask_bytes", "mask_text"]
+__all__ = ["MASK", "mask_account", "mask_bytes", "mask_text"]

@@ -38,8 +38,8 @@ def result_text(sold: Any) -> str:
     amount = sold.amount.format()
     if sold.state == "success":
         ref = f" ref {sold.operator_ref}" if sold.operator_ref else ""
-        return f"{label} {sold.order_id} for {sold.target} Rs {amount} SUCCESSFUL{ref}."
-    return f"{label} {sold.order_id} for {sold.target} Rs {amount} FAILED; amount refunded."
+        return f"{label} {sold.order_id} for {sold.shown_target} Rs {amount} SUCCESSFUL{ref}."
+    return f"{label} {sold.order_id} for {sold.shown_target} Rs {amount} FAILED; amount refunded."
 
 
 class ResultPush:

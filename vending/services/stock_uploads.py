@@ -19,6 +19,7 @@ the upload), never with a PIN.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -27,11 +28,13 @@ from typing import Any, TypeVar
 
 from staff.users import StaffUser
 from vending import audit
-from vending.errors import InvalidRequest
+from vending.errors import InvalidRequest, VendingError
 from vending.services.approvals import ApprovalKind, FourEyes
 from vending.services.context import Clock
 from vending.services.staff import StaffAccess
 from vending.vouchers.importer import ImportSummary, StockImporter
+
+log = logging.getLogger("evd.stock_uploads")
 
 IMPORT_KIND = "stock.import"
 PERMISSION = "stock.import"
@@ -45,6 +48,13 @@ InThread = Callable[[Callable[[], T]], Awaitable[T]]
 
 class UploadTooLarge(InvalidRequest):
     code = "upload_too_large"
+
+
+class StockImportFailed(InvalidRequest):
+    """The approved import of a spooled file failed (e.g. a batch imported from another file
+    since the preview): nothing imported, the file deleted."""
+
+    code = "stock_import_failed"
 
 
 @dataclass(frozen=True)
@@ -184,15 +194,64 @@ class StockUploads:
         self, payload: dict[str, Any], approver: StaffUser, approval: Any
     ) -> dict[str, Any]:
         """The approved import: the spooled file through the engine again (which decrypts,
-        verifies and checks every row once more: the world may have changed)."""
+        verifies and checks every row once more: the world may have changed). Imported or
+        not, the spooled file is deleted: a failed approval is final (never approved
+        again), so a file kept after it would lie in the upload folder unreferenced."""
         path = self._spooled(payload)
+        requested = approval.requested_by if approval is not None else approver.actor
+        actor = f"{approver.actor} (approving {requested})"[:64]
+        try:
+            return await self._import(path, payload, actor)
+        except VendingError as exc:
+            await self._failed(path, payload, actor, approval, exc)
+            raise StockImportFailed(
+                f"the approved import failed: {exc.message}. Nothing was imported and the "
+                "uploaded file was deleted: upload the file again once the cause is fixed"
+            ) from exc
+        except Exception as exc:
+            await self._failed(path, payload, actor, approval, exc)
+            raise
+
+    async def _failed(
+        self, path: Path, payload: dict[str, Any], actor: str, approval: Any, exc: Exception
+    ) -> None:
+        """Delete the spooled file of an import that failed, and audit both (the reason by
+        its code and message, which never hold a PIN; an unexpected error by its class)."""
+        path.unlink(missing_ok=True)
+        supplier = str(payload.get("supplier", ""))
+        known = isinstance(exc, VendingError)
+        details = {
+            "supplier": supplier,
+            "file": str(payload.get("file", "")),
+            "sha256": path.stem,
+            "approval": approval.id if approval is not None else None,
+            "reason": exc.code if known else type(exc).__name__,  # type: ignore[attr-defined]
+            "message": exc.message[:300] if known else "",  # type: ignore[attr-defined]
+            "file_deleted": True,
+        }
+        now = self._clock()
+
+        def record() -> None:
+            self._importer.database.run_txn(
+                "stock_upload_failed",
+                lambda txn: audit.record(
+                    txn, actor=actor, action="stock.upload_failed",
+                    subject=f"supplier:{supplier}", details=details, now=now,
+                ),
+            )  # fmt: skip
+
+        await self._in_thread(record)
+        if not known:
+            # The class only: an unexpected error's text could quote anything it read.
+            log.error("stock upload %s: the approved import raised %s", path.stem[:16],
+                      type(exc).__name__)  # fmt: skip
+
+    async def _import(self, path: Path, payload: dict[str, Any], actor: str) -> dict[str, Any]:
         sha256 = path.stem
         if not path.exists():
             raise InvalidRequest("the uploaded stock file is no longer on the server")
         if hashlib.sha256(path.read_bytes()).hexdigest() != sha256:
             raise InvalidRequest("the uploaded stock file was altered on the server")
-        requested = approval.requested_by if approval is not None else approver.actor
-        actor = f"{approver.actor} (approving {requested})"[:64]
 
         def run() -> ImportSummary:
             upload = self._importer.open_upload(
@@ -235,4 +294,11 @@ def build_stock_uploads(
     )  # fmt: skip
 
 
-__all__ = ["IMPORT_KIND", "StockPreview", "StockUploads", "UploadTooLarge", "build_stock_uploads"]
+__all__ = [
+    "IMPORT_KIND",
+    "StockImportFailed",
+    "StockPreview",
+    "StockUploads",
+    "UploadTooLarge",
+    "build_stock_uploads",
+]

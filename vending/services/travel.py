@@ -32,6 +32,7 @@ from catalogue.interface import (
     Trip,
     TripHold,
 )
+from catalogue.orders import shown_target
 from catalogue.routing import route
 from catalogue.travel import Booking
 from vending.auth import Principal, revalidate
@@ -66,6 +67,11 @@ class PushedBooking:
     amount: Money
     operator_ref: str | None
     sale: Any
+
+    @property
+    def shown_target(self) -> str:
+        """The contact number masked, as every provider sale's result shows its target."""
+        return shown_target(self.service, self.target)
 
     @classmethod
     def of(cls, booking: Booking) -> PushedBooking:

@@ -33,6 +33,7 @@ from utilities.interface import (
 from vending.auth import Principal
 from vending.ledger import StatementLine
 from vending.money import Money
+from vending.oversight.masking import mask_account
 from vending.requests import StoredResponse
 from vending.sales import Sale
 from vending.vendors import Vendor
@@ -887,8 +888,10 @@ def _bill_detail(sold: Any) -> ext.BillDetail:
 
 def _transfer_detail(sold: Any) -> ext.TransferDetail:
     params, code = sold.params, sold.amount.currency
+    # The receipt shows the account's last four only (the order keeps it whole).
+    account = mask_account(str(params.get("account", "")))
     return ext.TransferDetail(
-        desc=fit(f"Transfer to {params.get('account')} ({params.get('ifsc')})") or "Transfer",
+        desc=fit(f"Transfer to {account} ({params.get('ifsc')})") or "Transfer",
         sent=currency(Money(int(params.get("amount", 0)), code)),
         fee=currency(Money(int(params.get("fee", 0)), code)),
         order_id=sold.order_id,
@@ -912,9 +915,9 @@ def _policy_detail(sold: Any) -> ext.PolicyDetail:
 def _recharge_detail(sold: Any) -> ext.RechargeDetail:
     product_code = sold.sale.product_code
     return ext.RechargeDetail(
-        desc=fit(f"Recharge of {sold.target}") or product_code,
+        desc=fit(f"Recharge of {sold.shown_target}") or product_code,
         product_code=product_code,
-        recipient=sold.target,
+        recipient=sold.shown_target,
         order_id=sold.order_id,
         operator_ref=sold.operator_ref or None,
         provider_ref=sold.provider_ref or None,

@@ -35,7 +35,7 @@ from vending.money import Money
 from vending.passwords import hash_password
 from vending.storage.database import Txn
 from vending.storage.schema import vendors
-from vending.vendors import adjust_vendor_balance, create_operator
+from vending.vendors import adjust_vendor_balance, create_operator, create_vendor
 from xmlvend.codec import types_base as b
 from xmlvend.codec import types_ext as ext
 from xmlvend.codec import types_revenue as r
@@ -345,6 +345,9 @@ def test_money_transfer_receipt_refusal_and_pending(shop) -> None:
     )
     assert tx.amt == money(Decimal(100_000 + fee.amount) / 100, "INR")
     assert tx.transfer.utr.startswith("OPALPHA") and tx.transfer.beneficiary_name == "RAVI KUMAR"
+    # The receipt shows the account's last four only.
+    assert tx.transfer.desc == "Transfer to ****3450 (HDFC0001234)"
+    assert b"501000123450" not in sent.body
     after_send = world.balance(SHOP)
     assert world.call(send).body == sent.body and world.balance(SHOP) == after_send
 
@@ -379,6 +382,49 @@ def test_a_transfer_to_an_unknown_beneficiary_changes_nothing(shop) -> None:
     )
     assert response.fault_class() == "BusinessRuleEx"
     assert world.balance(SHOP) == Money(FLOAT, "INR") and not partner.executed
+
+
+RIVAL, RIVAL_OPERATOR = "6004708000993", ("ravi", "pass5678")
+
+
+def test_another_merchants_sender_is_refused_as_unknown(shop) -> None:
+    """A second merchant quoting this merchant's sender (and a real beneficiary id of it)
+    is answered word for word as for a sender never registered; nothing is sold."""
+    world, partner = shop
+    now = world.clock()
+
+    def rival(txn: Txn) -> None:
+        create_vendor(txn, client_id=RIVAL, name="Gupta Telecom", currency="INR", now=now)
+        adjust_vendor_balance(txn, RIVAL, Money(FLOAT, "INR"), reason="float", actor="t", now=now)
+        create_operator(
+            txn, name=RIVAL_OPERATOR[0], vendor_client_id=RIVAL, now=now,
+            password_hash=hash_password(RIVAL_OPERATOR[1], log_n=10),
+        )  # fmt: skip
+
+    world.database.run_txn("rival_shop", rival)
+    beneficiary = beneficiary_ids(world)["501000123450"]
+
+    def attempt(sender: str) -> Any:
+        request = r.CreditVendReq(
+            header=world.header(RIVAL, RIVAL_OPERATOR),
+            resource=ext.Voucher(),
+            id_method=b.VendIDMethod(
+                meter_identifier=ext.BeneficiaryIdentifier(
+                    sender=sender, beneficiary_id=beneficiary
+                )
+            ),
+            purchase_value=r.PurchaseValueCurrency(amt=inr("1000.00")),
+        )
+        response = world.call(request)
+        assert response.status == 500 and response.fault_class(), response.body
+        fault = response.parsed()
+        shown = (fault.faultstring, fault.detail.fault.desc if fault.detail else "")
+        return response.fault_class(), *(text.replace(sender, "<sender>") for text in shown)
+
+    stolen, unknown = attempt(SENDER), attempt("9810000099")
+    assert stolen == unknown and "register the sender first" in stolen[1]
+    assert not partner.executed and world.balance(RIVAL) == Money(FLOAT, "INR")
+    assert world.balance(SHOP) == Money(FLOAT, "INR") and order_ids(world) == []
 
 
 # --- insurance ---------------------------------------------------------------------------
