@@ -24,7 +24,6 @@ from xmlvend.codec.binding import (
     lookup_type,
     qname_text,
     render_fields,
-    render_text,
     resolve_qname,
     short_name,
     to_xml,
@@ -69,6 +68,7 @@ from xmlvend.codec.parser import (
     XmlRejected,
     parse_document,
 )
+from xmlvend.codec.plans import render_element
 from xmlvend.codec.types_base import (
     AuthCred,
     BaseReq,
@@ -356,10 +356,9 @@ def render_response(response: Response, *, soap_version: SoapVersion = SOAP_1_1)
 
 
 def _render_message(message: object, tag: str, declared: type, version: SoapVersion) -> bytes:
-    out = [ENVELOPE_OPEN[version]]
-    render_text(message, short_name(tag), declared, out)
-    out.append(ENVELOPE_CLOSE)
-    return "".join(out).encode("utf-8")
+    envelope_open = ENVELOPE_OPEN[version]
+    payload = render_element(message, short_name(tag), declared)
+    return f"{envelope_open}{payload}{ENVELOPE_CLOSE}".encode()
 
 
 def render_fault(

@@ -16,9 +16,10 @@ from xmlvend.codec import types_base as b
 from xmlvend.codec import types_ext as ext
 from xmlvend.codec import types_meter as m
 from xmlvend.codec import types_revenue as r
-from xmlvend.codec.binding import canonical_tuple, freeze_registry
+from xmlvend.codec.binding import freeze_registry
 from xmlvend.codec.envelope import SOAP_1_1, SoapVersion
 from xmlvend.codec.namespaces import BASE, EXT, METER, REVENUE
+from xmlvend.codec.plans import canonical_tuple
 
 
 def _clark(ns: str, local: str) -> str:
