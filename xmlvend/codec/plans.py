@@ -1,11 +1,12 @@
-"""Per-class compiled renderers and canonical forms (the codec's hot paths, issue 16).
+"""Per-class compiled renderers and canonical texts (the codec's hot paths, issue 16).
 
-:func:`render_element` writes the same markup, and :func:`canonical_tuple` builds the same
-nested tuple, as walking the class's :class:`~xmlvend.codec.binding.ClassSpec` field by field
-would; but the walk is done once per class: the first value of a class compiles a function
-that reads its fields by name, with every spec decision (attribute or element, required,
-prefix, declared type, xsi:type text) already taken. A creditVendResp then costs about one
-call per element instead of several reflective calls per field.
+:func:`render_element` writes the same markup as walking the class's
+:class:`~xmlvend.codec.binding.ClassSpec` field by field would, and :func:`canonical_text`
+the same text as ``repr(canonical_tuple(value))`` (what request fingerprints hash); but the
+walk is done once per class: the first value of a class compiles a function that reads its
+fields by name, with every spec decision (attribute or element, required, prefix, declared
+type, xsi:type text) already taken. A creditVendResp then costs about one call per element
+instead of several reflective calls per field.
 
 The generated source is built only from the specs (python identifiers and XML names of our
 own model), never from message content; values reach the functions as arguments.
@@ -40,7 +41,6 @@ from xmlvend.codec.binding import (
 )
 
 Renderer = Callable[[Any, str, "type | None"], str]
-Canonicaliser = Callable[[Any], Any]
 
 _ATTR_ESCAPES = str.maketrans(
     {
@@ -283,24 +283,32 @@ class _RendererSource:
 # Canonical value form (fingerprints)
 
 _NO_SKIP: frozenset[str] = frozenset()
-_CANONICALISERS: dict[tuple[type, frozenset[str]], Canonicaliser] = {}
 
 
 def canonical_tuple(value: Any, *, skip: frozenset[str] = _NO_SKIP) -> Any:
     """A nested tuple that depends only on the XML information content of ``value``: type
     names, field values (decimals by numeric value), never on prefixes or formatting.
-    ``skip`` names python fields left out at the top level and in its groups (e.g. the
-    header's authCred). The form is what stored fingerprints were computed from: it must
-    never change."""
+    ``skip`` names python fields left out at the top level (e.g. the header's authCred).
+
+    The definition of the canonical form: stored fingerprints hash its repr, so it must
+    never change. :func:`canonical_text` is the fast way to that repr."""
     if value is None or isinstance(value, str | bool | int):
         return value
     if isinstance(value, Decimal):
         return ("dec", canonical_decimal(value))
     if isinstance(value, tuple):
         return tuple(canonical_tuple(v) for v in value)
-    cls = type(value)
-    canon = _CANONICALISERS.get((cls, skip)) or _compile_canonicaliser(cls, skip)
-    return canon(value)
+    spec = spec_of(type(value))
+    out: list[Any] = [spec.qname or type(value).__name__]
+    for fs in _all_fields(spec):
+        if fs.pyname in skip:
+            continue
+        v = getattr(value, fs.pyname)
+        if fs.kind is Kind.GROUP:
+            out.append((fs.pyname, canonical_tuple(v, skip=skip)))
+        else:
+            out.append((fs.pyname, canonical_tuple(v)))
+    return tuple(out)
 
 
 def canonical_decimal(value: Decimal) -> str:
@@ -309,48 +317,79 @@ def canonical_decimal(value: Decimal) -> str:
     return str(value.normalize())
 
 
-def _compile_canonicaliser(cls: type, skip: frozenset[str]) -> Canonicaliser:
+def _all_fields(spec: ClassSpec) -> list[FieldSpec]:
+    text = [] if spec.text is None else [spec.text]
+    return [*spec.attributes, *text, *spec.sequence]
+
+
+# --------------------------------------------------------------------------------------------
+# The text of the canonical form (what fingerprints hash)
+#
+# repr() of the canonical tuple cost more than building it. The same text is written
+# directly: constant parts (type names, field names, punctuation) are laid down at compile
+# time, every leaf goes through repr() as the tuple's repr would.
+
+_CANONICAL_TEXTS: dict[tuple[type, frozenset[str]], Callable[[Any], str]] = {}
+
+
+def canonical_text(value: Any, *, skip: frozenset[str] = _NO_SKIP) -> str:
+    """``repr(canonical_tuple(value, skip=skip))``, exactly."""
+    if type(value) is str:
+        return repr(value)
+    if value is None or isinstance(value, str | bool | int):
+        return repr(value)
+    if isinstance(value, Decimal):
+        return f"('dec', {canonical_decimal(value)!r})"
+    if isinstance(value, tuple):
+        items = [canonical_text(v) for v in value]
+        return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+    cls = type(value)
+    text = _CANONICAL_TEXTS.get((cls, skip)) or _compile_canonical_text(cls, skip)
+    return text(value)
+
+
+def _compile_canonical_text(cls: type, skip: frozenset[str]) -> Callable[[Any], str]:
     spec = spec_of(cls)
-    lines = ["def canon(v):", "    return ("]
-    lines.append(f"        {spec.qname or cls.__name__!r},")
-    fields = [*spec.attributes, *([spec.text] if spec.text is not None else []), *spec.sequence]
-    for fs in fields:
-        if fs.pyname in skip:
-            continue
-        lines.append(f"        ({fs.pyname!r}, {_canonical_expr(fs, skip)}),")
-    lines.append("    )")
+    fields = [fs for fs in _all_fields(spec) if fs.pyname not in skip]
+    lines = ["def text(v):"]
+    items = ["{Q}"]  # the type's name: a constant of the namespace, not of the source
+    for n, fs in enumerate(fields):
+        lines.append(f"    x{n} = {_leaf_text(fs, f'v.{fs.pyname}')}")
+        items.append(f"({fs.pyname!r}, {{x{n}}})")
+    body = f"{items[0]}," if len(items) == 1 else ", ".join(items)
+    lines.append(f'    return f"({body})"')
     namespace = {
+        "Q": repr(spec.qname or cls.__name__),
         "Decimal": Decimal,
-        "canonical_tuple": canonical_tuple,
+        "canonical_text": canonical_text,
         "canonical_decimal": canonical_decimal,
         "skip": skip,
-        "_get": _CANONICALISERS.get,
+        "_get": _CANONICAL_TEXTS.get,
         "_no_skip": _NO_SKIP,
     }
     source = "\n".join(lines) + "\n"
-    exec(compile(source, f"<canonical {cls.__qualname__}>", "exec"), namespace)
-    canon: Canonicaliser = namespace["canon"]
-    _CANONICALISERS[(cls, skip)] = canon
-    return canon
+    exec(compile(source, f"<canonical text {cls.__qualname__}>", "exec"), namespace)
+    text: Callable[[Any], str] = namespace["text"]
+    _CANONICAL_TEXTS[(cls, skip)] = text
+    return text
 
 
-def _canonical_expr(fs: FieldSpec, skip: frozenset[str]) -> str:
-    x = f"v.{fs.pyname}"
+def _leaf_text(fs: FieldSpec, x: str) -> str:
     if fs.kind is Kind.GROUP:
-        return f"canonical_tuple({x}, skip=skip)"
+        return f"canonical_text({x}, skip=skip)"
     if fs.many:
-        return f"canonical_tuple({x})"
+        return f"canonical_text({x})"
     if fs.cls is Decimal:
-        decimal = '("dec", canonical_decimal(x))'
-        return f"({decimal} if type(x := {x}) is Decimal else canonical_tuple(x))"
+        decimal = "f\"('dec', {canonical_decimal(x)!r})\""
+        return f"{decimal} if type(x := {x}) is Decimal else canonical_text(x)"
     if fs.simple:
-        return f"(x if type(x := {x}) is str or x is None else canonical_tuple(x))"
-    return f"(c(x) if (c := _get((type(x := {x}), _no_skip))) is not None else canonical_tuple(x))"
+        return f"repr(x) if type(x := {x}) is str else canonical_text(x)"
+    return f"t(x) if (t := _get((type(x := {x}), _no_skip))) is not None else canonical_text(x)"
 
 
 def _forget() -> None:
     _RENDERERS.clear()
-    _CANONICALISERS.clear()
+    _CANONICAL_TEXTS.clear()
 
 
 registry_listeners.append(_forget)
