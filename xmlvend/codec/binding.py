@@ -219,6 +219,7 @@ def xml_type(namespace: str, name: str, *, abstract: bool = False) -> Callable[[
             _ABSTRACT.add(bound)
         _BY_PYNAME[bound.__name__] = bound
         _SPECS.clear()  # cached subtype maps of its ancestors are stale now
+        _BINDERS.clear()
         for forget in registry_listeners:
             forget()
         return bound
@@ -444,6 +445,23 @@ def _select_class(declared: type, el: etree._Element, lenient: bool) -> type:
     return cls
 
 
+def _named_subtype(spec: ClassSpec, el: etree._Element, xsi_type: str | None) -> type | None:
+    """The usual case of :func:`_select_class` without building ``el.nsmap``: an xsi:type
+    written with the element's own prefix (``<b:clientID xsi:type="b:EANDeviceID">``), which
+    is bound, at ``el``, to the namespace of ``el``'s tag. None for anything else (another
+    prefix, an unknown or abstract type): the general path decides, and words any error."""
+    if xsi_type is None:
+        return None
+    prefix, sep, local = xsi_type.strip().rpartition(":")
+    if (el.prefix != prefix) if sep else (el.prefix is not None):
+        return None
+    tag = el.tag
+    if tag[:1] != "{":
+        return None
+    cls = spec.subtypes.get((tag[1:].partition("}")[0], local))
+    return None if cls is None or cls in _ABSTRACT else cls
+
+
 def short_qname(qname: tuple[str, str] | None) -> str:
     if qname is None:
         return "?"
@@ -470,63 +488,23 @@ def from_xml(declared: type[T], el: etree._Element, *, lenient: bool = False) ->
 
 def _bind_valid(declared: type, el: etree._Element) -> Any:
     """The hot path: ``el`` already passed schema validation, so structure, order, required
-    content and simple-type facets hold; only the mapping to classes is done here."""
+    content and simple-type facets hold; only the mapping to classes is done here, by a
+    function compiled once per class (:func:`xmlvend.codec.plans.compile_binder`)."""
     xsi_type = el.get(XSI_TYPE)
-    spec = _SPECS.get(declared) or spec_of(declared)
-    if xsi_type is not None or spec.abstract:
-        cls = _select_class(declared, el, False)
-        spec = _SPECS.get(cls) or spec_of(cls)
-    values: dict[str, Any] = {}
-    get = el.get
-    try:
-        for fs in spec.attributes:
-            raw = get(fs.name)
-            if raw is not None:
-                values[fs.pyname] = raw if fs.cls is str else parse_simple(fs.cls, raw)
-        if spec.text is not None:
-            values[spec.text.pyname] = parse_simple(spec.text.cls, el.text or "")
-        groups: dict[str, dict[str, Any]] | None = None
-        by_tag = spec.by_tag
-        for child in el:
-            pair = by_tag.get(child.tag)
-            if pair is None:
-                if isinstance(child.tag, str):
-                    raise BindingError(f"unexpected element {short_name(child.tag)}")
-                continue
-            gfs, fs = pair
-            if fs.simple:
-                value = child.text or ""
-                if fs.cls is not str:
-                    value = parse_simple(fs.cls, value)
-            else:
-                value = _bind_valid(fs.cls, child)
-            if gfs is None:
-                target = values
-            else:
-                if groups is None:
-                    groups = {}
-                target = groups.setdefault(gfs.pyname, {})
-            if fs.many:
-                target.setdefault(fs.pyname, []).append(value)
-            else:
-                target[fs.pyname] = value
-        for fs in spec.elements:
-            if fs.many and fs.pyname in values:
-                values[fs.pyname] = tuple(values[fs.pyname])
-        if groups is not None or spec.has_group:
-            for fs in spec.sequence:
-                if fs.kind is Kind.GROUP:
-                    assert fs.group_spec is not None
-                    gvalues = (groups or {}).get(fs.pyname, {})
-                    for inner in fs.group_spec.elements:
-                        if inner.many and inner.pyname in gvalues:
-                            gvalues[inner.pyname] = tuple(gvalues[inner.pyname])
-                    values[fs.pyname] = fs.group_spec.cls(**gvalues)
-        return spec.cls(**values)
-    except BindingError as exc:
-        raise exc.within(el.tag) from None
-    except TypeError as exc:  # a required value is missing (dataclass __init__)
-        raise BindingError(str(exc), (el.tag,)) from None
+    cls = declared
+    if xsi_type is not None or declared in _ABSTRACT:
+        spec = _SPECS.get(declared) or spec_of(declared)
+        cls = _named_subtype(spec, el, xsi_type) or _select_class(declared, el, False)
+    bind = _BINDERS.get(cls)
+    if bind is None:
+        from xmlvend.codec.plans import compile_binder  # plans builds on this module
+
+        bind = compile_binder(cls)
+    return bind(el)
+
+
+# class -> its strict binder (filled by xmlvend.codec.plans, emptied with the specs)
+_BINDERS: dict[type, Callable[[etree._Element], Any]] = {}
 
 
 def _bind_lenient(spec: ClassSpec, el: etree._Element) -> Any:

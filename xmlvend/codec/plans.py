@@ -29,14 +29,21 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from lxml import etree
+
 from xmlvend.codec.binding import (
+    _BINDERS,
+    XSI_TYPE,
     BindingError,
     ClassSpec,
     FieldSpec,
     Kind,
+    _bind_valid,
     format_simple,
     is_abstract,
+    parse_simple,
     registry_listeners,
+    short_name,
     spec_of,
 )
 
@@ -385,6 +392,133 @@ def _leaf_text(fs: FieldSpec, x: str) -> str:
     if fs.simple:
         return f"repr(x) if type(x := {x}) is str else canonical_text(x)"
     return f"t(x) if (t := _get((type(x := {x}), _no_skip))) is not None else canonical_text(x)"
+
+
+# --------------------------------------------------------------------------------------------
+# Strict binding (input that passed schema validation)
+#
+# The binder of a class maps one element, whose class is already chosen (binding._bind_valid
+# does that from xsi:type), to an instance: attributes by name, children by a tag -> index
+# table, values of a group gathered apart and bound when the element is done. Errors are
+# those of the spec walk it replaces, with the same paths.
+
+Binder = Callable[[etree._Element], Any]
+
+
+def compile_binder(cls: type) -> Binder:
+    spec = spec_of(cls)
+    source, index, names = _BinderSource(spec).source()
+    namespace: dict[str, Any] = {
+        "C": cls,
+        "BindingError": BindingError,
+        "XSI_TYPE": XSI_TYPE,
+        "parse_simple": parse_simple,
+        "short_name": short_name,
+        "_bind_valid": _bind_valid,
+        "_get": _BINDERS.get,
+        "_compile": compile_binder,
+        "_index": index.get,
+        **names,
+    }
+    exec(compile(source, f"<bind {cls.__qualname__}>", "exec"), namespace)
+    bind: Binder = namespace["bind"]
+    _BINDERS[cls] = bind
+    return bind
+
+
+class _BinderSource:
+    """The source of ``bind(el)`` for one class."""
+
+    def __init__(self, spec: ClassSpec) -> None:
+        self.spec = spec
+        self.names: dict[str, Any] = {}  # classes the source refers to, by generated name
+        self.index: dict[str, int] = {}  # child tag -> branch
+
+    def _ref(self, value: type) -> str:
+        name = f"T{len(self.names)}"
+        self.names[name] = value
+        return name
+
+    def source(self) -> tuple[str, dict[str, int], dict[str, Any]]:
+        spec = self.spec
+        lines = ["def bind(el):", "    try:", "        kw = {}"]
+        if spec.attributes:
+            lines.append("        get = el.get")
+        for fs in spec.attributes:
+            lines.append(f"        x = get({fs.name!r})")
+            lines.append("        if x is not None:")
+            lines.append(f"            kw[{fs.pyname!r}] = {self._simple(fs, 'x')}")
+        if spec.text is not None:
+            text = f"parse_simple({self._ref(spec.text.cls)}, el.text or '')"
+            lines.append(f"        kw[{spec.text.pyname!r}] = {text}")
+        # (target dict, python name of the group or None, field) for every child field
+        targets: list[tuple[str, FieldSpec]] = []
+        groups: list[tuple[str, FieldSpec]] = []
+        for fs in spec.sequence:
+            if fs.kind is Kind.GROUP:
+                assert fs.group_spec is not None
+                target = f"g{len(groups)}"
+                groups.append((target, fs))
+                lines.append(f"        {target} = {{}}")
+                targets.extend((target, inner) for inner in fs.group_spec.elements)
+            else:
+                targets.append(("kw", fs))
+        if targets:
+            lines += self._children(targets)
+        for target, fs in [*targets]:
+            if fs.many:
+                lists = f"{target}[{fs.pyname!r}]"
+                lines.append(f"        if {fs.pyname!r} in {target}:")
+                lines.append(f"            {lists} = tuple({lists})")
+        for target, fs in groups:
+            assert fs.group_spec is not None
+            group = self._ref(fs.group_spec.cls)
+            lines.append(f"        kw[{fs.pyname!r}] = {group}(**{target})")
+        lines += [
+            "        return C(**kw)",
+            "    except BindingError as exc:",
+            "        raise exc.within(el.tag) from None",
+            "    except TypeError as exc:  # a required value is missing (dataclass __init__)",
+            "        raise BindingError(str(exc), (el.tag,)) from None",
+        ]
+        return "\n".join(lines) + "\n", self.index, self.names
+
+    def _children(self, targets: list[tuple[str, FieldSpec]]) -> list[str]:
+        lines = [
+            "        for child in el:",
+            "            t = child.tag",
+            "            i = _index(t)",
+            "            if i is None:",
+            "                if isinstance(t, str):",
+            '                    raise BindingError(f"unexpected element {short_name(t)}")',
+            "                continue",
+        ]
+        for n, (target, fs) in enumerate(targets):
+            self.index[fs.clark] = n
+            lines.append(f"            {'if' if n == 0 else 'elif'} i == {n}:")
+            if fs.simple:
+                value = self._simple(fs, "(child.text or '')")
+            else:
+                declared = self._ref(fs.cls)
+                value = f"_bind_valid({declared}, child)"
+                if not is_abstract(fs.cls):  # the usual child: no xsi:type, its own binder
+                    binder = f"(_get({declared}) or _compile({declared}))"
+                    value = (
+                        f"{binder}(child) if child.get(XSI_TYPE) is None "
+                        f"else _bind_valid({declared}, child)"
+                    )
+            if fs.many:
+                lines.append(f"                {target}.setdefault({fs.pyname!r}, []).append(")
+                lines.append(f"                    {value}")
+                lines.append("                )")
+            else:
+                lines.append(f"                {target}[{fs.pyname!r}] = {value}")
+        return lines
+
+    def _simple(self, fs: FieldSpec, raw: str) -> str:
+        if fs.cls is str:
+            return raw
+        return f"parse_simple({self._ref(fs.cls)}, {raw})"
 
 
 def _forget() -> None:
