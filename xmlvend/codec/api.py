@@ -133,6 +133,9 @@ def parse_request(body: bytes) -> Request:
     if entry is None:
         return _unsupported_or_unknown(payload, version)
     declared = entry[0]
+    # lxml makes a python proxy for an element each time one is visited and drops it after:
+    # held here, the proxies normalisation makes serve the binding too (~10 % of a parse).
+    elements = list(payload.iter())
     dropped = normalise(
         payload, declared, vend_request=issubclass(declared, BaseVendReq), request=True
     )
@@ -147,6 +150,7 @@ def parse_request(body: bytes) -> Request:
         object.__setattr__(request, "soap_version", version)
     if dropped:
         _log_dropped(request, dropped)
+    del elements
     return request
 
 

@@ -220,6 +220,7 @@ def xml_type(namespace: str, name: str, *, abstract: bool = False) -> Callable[[
         _BY_PYNAME[bound.__name__] = bound
         _SPECS.clear()  # cached subtype maps of its ancestors are stale now
         _BINDERS.clear()
+        _NAMED_SUBTYPES.clear()
         for forget in registry_listeners:
             forget()
         return bound
@@ -445,17 +446,14 @@ def _select_class(declared: type, el: etree._Element, lenient: bool) -> type:
     return cls
 
 
-def _named_subtype(spec: ClassSpec, el: etree._Element, xsi_type: str | None) -> type | None:
+def _named_subtype(spec: ClassSpec, el: etree._Element, xsi_type: str, tag: str) -> type | None:
     """The usual case of :func:`_select_class` without building ``el.nsmap``: an xsi:type
     written with the element's own prefix (``<b:clientID xsi:type="b:EANDeviceID">``), which
-    is bound, at ``el``, to the namespace of ``el``'s tag. None for anything else (another
+    is bound, at ``el``, to the namespace of its tag. None for anything else (another
     prefix, an unknown or abstract type): the general path decides, and words any error."""
-    if xsi_type is None:
-        return None
     prefix, sep, local = xsi_type.strip().rpartition(":")
     if (el.prefix != prefix) if sep else (el.prefix is not None):
         return None
-    tag = el.tag
     if tag[:1] != "{":
         return None
     cls = spec.subtypes.get((tag[1:].partition("}")[0], local))
@@ -491,20 +489,37 @@ def _bind_valid(declared: type, el: etree._Element) -> Any:
     content and simple-type facets hold; only the mapping to classes is done here, by a
     function compiled once per class (:func:`xmlvend.codec.plans.compile_binder`)."""
     xsi_type = el.get(XSI_TYPE)
-    cls = declared
-    if xsi_type is not None or declared in _ABSTRACT:
-        spec = _SPECS.get(declared) or spec_of(declared)
-        cls = _named_subtype(spec, el, xsi_type) or _select_class(declared, el, False)
-    bind = _BINDERS.get(cls)
-    if bind is None:
-        from xmlvend.codec.plans import compile_binder  # plans builds on this module
+    if xsi_type is not None:
+        return bind_typed(declared, el, xsi_type, el.tag)
+    cls = _select_class(declared, el, False) if declared in _ABSTRACT else declared
+    return (_BINDERS.get(cls) or _compile_binder(cls))(el)
 
-        bind = compile_binder(cls)
-    return bind(el)
+
+def bind_typed(declared: type, el: etree._Element, xsi_type: str, tag: str) -> Any:
+    """:func:`_bind_valid` of an element whose ``xsi:type`` and tag the caller has read."""
+    key = (declared, xsi_type, el.prefix, tag)
+    cls = _NAMED_SUBTYPES.get(key)
+    if cls is None:
+        cls = _named_subtype(_SPECS.get(declared) or spec_of(declared), el, xsi_type, tag)
+        if cls is None:
+            cls = _select_class(declared, el, False)
+        elif len(_NAMED_SUBTYPES) < _NAMED_SUBTYPES_MAX:
+            _NAMED_SUBTYPES[key] = cls  # depends on nothing else: the prefix is el's own
+    return (_BINDERS.get(cls) or _compile_binder(cls))(el)
+
+
+def _compile_binder(cls: type) -> Callable[[etree._Element], Any]:
+    from xmlvend.codec.plans import compile_binder  # plans builds on this module
+
+    return compile_binder(cls)
 
 
 # class -> its strict binder (filled by xmlvend.codec.plans, emptied with the specs)
 _BINDERS: dict[type, Callable[[etree._Element], Any]] = {}
+# (declared type, xsi:type value, element prefix, element tag) -> what _named_subtype found.
+# Bounded: the keys come from the wire; clients send a handful of spellings.
+_NAMED_SUBTYPES: dict[tuple[type, str, str | None, str], type] = {}
+_NAMED_SUBTYPES_MAX = 1024
 
 
 def _bind_lenient(spec: ClassSpec, el: etree._Element) -> Any:

@@ -39,6 +39,7 @@ from xmlvend.codec.binding import (
     FieldSpec,
     Kind,
     _bind_valid,
+    bind_typed,
     format_simple,
     is_abstract,
     parse_simple,
@@ -415,6 +416,7 @@ def compile_binder(cls: type) -> Binder:
         "parse_simple": parse_simple,
         "short_name": short_name,
         "_bind_valid": _bind_valid,
+        "bind_typed": bind_typed,
         "_get": _BINDERS.get,
         "_compile": compile_binder,
         "_index": index.get,
@@ -500,13 +502,11 @@ class _BinderSource:
                 value = self._simple(fs, "(child.text or '')")
             else:
                 declared = self._ref(fs.cls)
-                value = f"_bind_valid({declared}, child)"
+                untyped = f"_bind_valid({declared}, child)"  # abstract: the error it raises
                 if not is_abstract(fs.cls):  # the usual child: no xsi:type, its own binder
-                    binder = f"(_get({declared}) or _compile({declared}))"
-                    value = (
-                        f"{binder}(child) if child.get(XSI_TYPE) is None "
-                        f"else _bind_valid({declared}, child)"
-                    )
+                    untyped = f"(_get({declared}) or _compile({declared}))(child)"
+                typed = f"bind_typed({declared}, child, x, t)"
+                value = f"{untyped} if (x := child.get(XSI_TYPE)) is None else {typed}"
             if fs.many:
                 lines.append(f"                {target}.setdefault({fs.pyname!r}, []).append(")
                 lines.append(f"                    {value}")
