@@ -125,6 +125,7 @@ def _compile_renderer(cls: type) -> Renderer:
     namespace = {
         "BindingError": BindingError,
         "C": cls,
+        "Decimal": Decimal,
         "attr_value": attr_value,
         "text_value": text_value,
         "simple_element": simple_element,
@@ -222,10 +223,17 @@ class _RendererSource:
         else:
             self._emit(f'{var} = ""', 2)
         self._emit("else:")
-        self._emit(
-            "x = x if type(x) is str and (x.isalnum() or not _attr_special(x)) else attr_value(x)",
-            2,
-        )
+        if fs.cls is Decimal:  # amounts: digits, sign and point, nothing to check or escape
+            self._emit(
+                'x = format(x, "f") if type(x) is Decimal and x.is_finite() else attr_value(x)',
+                2,
+            )
+        else:
+            self._emit(
+                "x = x if type(x) is str and (x.isalnum() or not _attr_special(x)) "
+                "else attr_value(x)",
+                2,
+            )
         self._emit(f"{var} = {' ' + fs.name + '=' + chr(34)!r} + x + {chr(34)!r}", 2)
         return var
 

@@ -77,7 +77,9 @@ class Currencies:
 
 def currency(money: Money) -> b.Currency:
     """``value`` with exactly the currency's decimals and the ISO code as ``symbol``."""
-    return b.Currency(value=Decimal(money.format()), symbol=money.currency)
+    # The Decimal of money.format(), without formatting and parsing the digits twice (ten
+    # amounts a vend): minor units scaled by the exponent, exactly (no context rounding).
+    return b.Currency(value=Decimal(f"{money.amount}E-{money.exponent}"), symbol=money.currency)
 
 
 # --- meters ------------------------------------------------------------------------------------
@@ -196,7 +198,9 @@ def _matching(value: str | None, pattern: re.Pattern[str]) -> str | None:
 
 def token_text(token: str) -> str:
     """An STS token as the schema wants it: the digits only (no grouping spaces)."""
-    return "".join(ch for ch in token if ch.isdigit())
+    if token.isdigit():  # the usual token: nothing to drop
+        return token
+    return "".join(filter(str.isdigit, token))
 
 
 def units_value(units: Decimal) -> Decimal:
