@@ -72,7 +72,7 @@ def _checked(value: str) -> str:
 
 
 # Characters outside these classes make a string take the general path: the escaped ones
-# and everything XML 1.0 cannot carry (the complement of binding._NOT_XML_CHAR).
+# and everything XML 1.0 cannot carry (what _NOT_XML_CHAR finds).
 _XML_CHARS = "\ue000-\ufffd\U00010000-\U0010ffff"
 _ATTR_SPECIAL = re.compile(f"[^\x20\x21\x23-\x25\x27-\x3b\x3d\x3f-\ud7ff{_XML_CHARS}]").search
 _TEXT_SPECIAL = re.compile(f"[^\x09\x0a\x20-\x25\x27-\x3b\x3d\x3f-\ud7ff{_XML_CHARS}]").search
@@ -200,7 +200,7 @@ class _RendererSource:
 
     def _xsi_type(self) -> None:
         spec = self.spec
-        # As binding.render_text: xsi:type when the declared type is abstract or another class.
+        # As binding.to_xml: xsi:type when the declared type is abstract or another class.
         if is_abstract(spec.cls):
             self._emit("if declared is None:")
         else:

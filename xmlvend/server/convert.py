@@ -26,6 +26,8 @@ _NAME = 80  # b:OrganisationName, b:Address
 _NO_SPACE_20 = re.compile(r"\S{1,20}")
 _CONTACT = re.compile(r"\S{7,12}")
 _TAX_REF = re.compile(r"\d{10}")
+_DIGIT = re.compile(r"\d")
+_ONE_DECIMAL = Decimal("0.1")
 # NRS009-4 meter card track 2: PAN (IIN 600727 + 11-digit meter number + Luhn digit) '='...
 _TRACK2_METER = re.compile(r"600727(\d{11})\d=")
 
@@ -185,7 +187,7 @@ def msg(text: str | None) -> str | None:
 
 def person_name(name: str | None) -> str:
     """b:PersonName is ``(\\D){1,40}``: digits are dropped, never the whole name."""
-    cleaned = " ".join(re.sub(r"\d", "", name or "").split())[:40].strip()
+    cleaned = " ".join(_DIGIT.sub("", name or "").split())[:40].strip()
     return cleaned or "Customer"
 
 
@@ -205,4 +207,4 @@ def token_text(token: str) -> str:
 
 def units_value(units: Decimal) -> Decimal:
     """Units with at least one decimal (``12.3`` kWh), never exponent notation."""
-    return units.quantize(Decimal("0.1")) if units == units.to_integral() else units
+    return units.quantize(_ONE_DECIMAL) if units == units.to_integral() else units
