@@ -349,13 +349,17 @@ def freeze_registry() -> None:
 # Simple values
 
 
+# Letters Decimal() reads that xs:decimal has not: exponents, NaN, infinities.
+_NOT_IN_XS_DECIMAL = frozenset("eEnNiIsS")
+
+
 def parse_simple(cls: type, raw: str) -> Any:
     if cls is str:
         return raw
     if cls is Decimal:
         text_value = raw.strip()
         # xs:decimal has no exponent, NaN or infinity; Decimal() would accept them.
-        if not text_value or any(c in text_value for c in "eEnNiIsS"):
+        if not text_value or not _NOT_IN_XS_DECIMAL.isdisjoint(text_value):
             raise BindingError(f"{raw!r} is not an xs:decimal")
         try:
             return Decimal(text_value)
