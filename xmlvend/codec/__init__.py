@@ -35,8 +35,9 @@ Modules: ``binding`` (generic dataclass <-> XML), ``types_base`` / ``types_reven
 ``types_meter`` / ``types_ext`` (one dataclass per complexType), ``messages`` (element
 catalogue, operations, fingerprints), ``parser`` (hardened parsing), ``envelope`` (SOAP
 1.1/1.2), ``lenient`` (what we accept beyond the schema, and why), ``faults``, ``errors``,
-``canonical`` (prefix-independent comparison), ``api`` (the entry points above),
-``schema`` (the strict XSD set; owned by the schema files).
+``canonical`` (prefix-independent comparison), ``plans`` (renderers, canonical texts and
+strict binders compiled per class from the binding specs: the hot paths), ``api`` (the
+entry points above), ``schema`` (the strict XSD set; owned by the schema files).
 """
 
 from xmlvend.codec.api import (

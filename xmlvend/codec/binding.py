@@ -15,17 +15,17 @@ Specs are computed lazily on first use (classes may refer to classes defined lat
 cached; parsing then costs one dict lookup per child element.
 
 Two renderers share the specs: :func:`to_xml` builds lxml elements (used where a document
-is assembled around stored content: faults, lastResponse, reprint) and :func:`render_text`
-writes markup directly (the hot path for responses and requests, several times faster);
-tests check that they agree.
+is assembled around stored content: faults, lastResponse, reprint) and
+:func:`xmlvend.codec.plans.render_element` writes markup directly with a function compiled
+per class (the hot path for responses and requests, several times faster); tests check
+that they agree.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -197,6 +197,8 @@ _ABSTRACT: set[type] = set()
 _GROUPS: set[type] = set()
 _BY_PYNAME: dict[str, type] = {}
 _SPECS: dict[type, ClassSpec] = {}
+# Called when a type is bound: caches derived from the specs (xmlvend.codec.plans) drop them.
+registry_listeners: list[Callable[[], None]] = []
 
 
 def _frozen_dataclass(cls: type) -> type:
@@ -217,6 +219,10 @@ def xml_type(namespace: str, name: str, *, abstract: bool = False) -> Callable[[
             _ABSTRACT.add(bound)
         _BY_PYNAME[bound.__name__] = bound
         _SPECS.clear()  # cached subtype maps of its ancestors are stale now
+        _BINDERS.clear()
+        _NAMED_SUBTYPES.clear()
+        for forget in registry_listeners:
+            forget()
         return bound
 
     return wrap
@@ -343,13 +349,17 @@ def freeze_registry() -> None:
 # Simple values
 
 
+# Letters Decimal() reads that xs:decimal has not: exponents, NaN, infinities.
+_NOT_IN_XS_DECIMAL = frozenset("eEnNiIsS")
+
+
 def parse_simple(cls: type, raw: str) -> Any:
     if cls is str:
         return raw
     if cls is Decimal:
         text_value = raw.strip()
         # xs:decimal has no exponent, NaN or infinity; Decimal() would accept them.
-        if not text_value or any(c in text_value for c in "eEnNiIsS"):
+        if not text_value or not _NOT_IN_XS_DECIMAL.isdisjoint(text_value):
             raise BindingError(f"{raw!r} is not an xs:decimal")
         try:
             return Decimal(text_value)
@@ -440,6 +450,20 @@ def _select_class(declared: type, el: etree._Element, lenient: bool) -> type:
     return cls
 
 
+def _named_subtype(spec: ClassSpec, el: etree._Element, xsi_type: str, tag: str) -> type | None:
+    """The usual case of :func:`_select_class` without building ``el.nsmap``: an xsi:type
+    written with the element's own prefix (``<b:clientID xsi:type="b:EANDeviceID">``), which
+    is bound, at ``el``, to the namespace of its tag. None for anything else (another
+    prefix, an unknown or abstract type): the general path decides, and words any error."""
+    prefix, sep, local = xsi_type.strip().rpartition(":")
+    if (el.prefix != prefix) if sep else (el.prefix is not None):
+        return None
+    if tag[:1] != "{":
+        return None
+    cls = spec.subtypes.get((tag[1:].partition("}")[0], local))
+    return None if cls is None or cls in _ABSTRACT else cls
+
+
 def short_qname(qname: tuple[str, str] | None) -> str:
     if qname is None:
         return "?"
@@ -466,63 +490,40 @@ def from_xml(declared: type[T], el: etree._Element, *, lenient: bool = False) ->
 
 def _bind_valid(declared: type, el: etree._Element) -> Any:
     """The hot path: ``el`` already passed schema validation, so structure, order, required
-    content and simple-type facets hold; only the mapping to classes is done here."""
+    content and simple-type facets hold; only the mapping to classes is done here, by a
+    function compiled once per class (:func:`xmlvend.codec.plans.compile_binder`)."""
     xsi_type = el.get(XSI_TYPE)
-    spec = _SPECS.get(declared) or spec_of(declared)
-    if xsi_type is not None or spec.abstract:
-        cls = _select_class(declared, el, False)
-        spec = _SPECS.get(cls) or spec_of(cls)
-    values: dict[str, Any] = {}
-    get = el.get
-    try:
-        for fs in spec.attributes:
-            raw = get(fs.name)
-            if raw is not None:
-                values[fs.pyname] = raw if fs.cls is str else parse_simple(fs.cls, raw)
-        if spec.text is not None:
-            values[spec.text.pyname] = parse_simple(spec.text.cls, el.text or "")
-        groups: dict[str, dict[str, Any]] | None = None
-        by_tag = spec.by_tag
-        for child in el:
-            pair = by_tag.get(child.tag)
-            if pair is None:
-                if isinstance(child.tag, str):
-                    raise BindingError(f"unexpected element {short_name(child.tag)}")
-                continue
-            gfs, fs = pair
-            if fs.simple:
-                value = child.text or ""
-                if fs.cls is not str:
-                    value = parse_simple(fs.cls, value)
-            else:
-                value = _bind_valid(fs.cls, child)
-            if gfs is None:
-                target = values
-            else:
-                if groups is None:
-                    groups = {}
-                target = groups.setdefault(gfs.pyname, {})
-            if fs.many:
-                target.setdefault(fs.pyname, []).append(value)
-            else:
-                target[fs.pyname] = value
-        for fs in spec.elements:
-            if fs.many and fs.pyname in values:
-                values[fs.pyname] = tuple(values[fs.pyname])
-        if groups is not None or spec.has_group:
-            for fs in spec.sequence:
-                if fs.kind is Kind.GROUP:
-                    assert fs.group_spec is not None
-                    gvalues = (groups or {}).get(fs.pyname, {})
-                    for inner in fs.group_spec.elements:
-                        if inner.many and inner.pyname in gvalues:
-                            gvalues[inner.pyname] = tuple(gvalues[inner.pyname])
-                    values[fs.pyname] = fs.group_spec.cls(**gvalues)
-        return spec.cls(**values)
-    except BindingError as exc:
-        raise exc.within(el.tag) from None
-    except TypeError as exc:  # a required value is missing (dataclass __init__)
-        raise BindingError(str(exc), (el.tag,)) from None
+    if xsi_type is not None:
+        return bind_typed(declared, el, xsi_type, el.tag)
+    cls = _select_class(declared, el, False) if declared in _ABSTRACT else declared
+    return (_BINDERS.get(cls) or _compile_binder(cls))(el)
+
+
+def bind_typed(declared: type, el: etree._Element, xsi_type: str, tag: str) -> Any:
+    """:func:`_bind_valid` of an element whose ``xsi:type`` and tag the caller has read."""
+    key = (declared, xsi_type, el.prefix, tag)
+    cls = _NAMED_SUBTYPES.get(key)
+    if cls is None:
+        cls = _named_subtype(_SPECS.get(declared) or spec_of(declared), el, xsi_type, tag)
+        if cls is None:
+            cls = _select_class(declared, el, False)
+        elif len(_NAMED_SUBTYPES) < _NAMED_SUBTYPES_MAX:
+            _NAMED_SUBTYPES[key] = cls  # depends on nothing else: the prefix is el's own
+    return (_BINDERS.get(cls) or _compile_binder(cls))(el)
+
+
+def _compile_binder(cls: type) -> Callable[[etree._Element], Any]:
+    from xmlvend.codec.plans import compile_binder  # plans builds on this module
+
+    return compile_binder(cls)
+
+
+# class -> its strict binder (filled by xmlvend.codec.plans, emptied with the specs)
+_BINDERS: dict[type, Callable[[etree._Element], Any]] = {}
+# (declared type, xsi:type value, element prefix, element tag) -> what _named_subtype found.
+# Bounded: the keys come from the wire; clients send a handful of spellings.
+_NAMED_SUBTYPES: dict[tuple[type, str, str | None, str], type] = {}
+_NAMED_SUBTYPES_MAX = 1024
 
 
 def _bind_lenient(spec: ClassSpec, el: etree._Element) -> Any:
@@ -677,136 +678,3 @@ def _render_child(fs: FieldSpec, v: Any, parent: etree._Element) -> None:
         etree.SubElement(parent, fs.clark).text = v if type(v) is str else format_simple(v)
     else:
         to_xml(v, parent, fs.clark, fs.cls)
-
-
-# --------------------------------------------------------------------------------------------
-# Rendering to text (the hot path)
-#
-# Building lxml elements costs ~1.5 us per element (namespace lookups); writing the markup
-# directly with the codec's fixed prefixes is several times faster. The envelope that wraps
-# this text must declare PREFIXES and xsi. Tests check that both renderers agree.
-
-_ATTR_ESCAPES = str.maketrans(
-    {
-        "&": "&amp;",
-        "<": "&lt;",
-        ">": "&gt;",
-        '"': "&quot;",
-        "\t": "&#9;",
-        "\n": "&#10;",
-        "\r": "&#13;",
-    }
-)
-_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
-_NOT_XML_CHAR = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def _checked(value: str) -> str:
-    if _NOT_XML_CHAR.search(value):
-        raise BindingError(f"{value!r} contains characters XML cannot carry")
-    return value
-
-
-def render_text(value: Any, qtag: str, declared: type | None, out: list[str]) -> None:
-    """Append the markup of ``value`` as element ``qtag`` ('prefix:local') to ``out``."""
-    cls = type(value)
-    spec = _SPECS.get(cls) or spec_of(cls)
-    out.append("<")
-    out.append(qtag)
-    if declared is not None and (declared is not cls or declared in _ABSTRACT):
-        if spec.xsi_text is None:
-            raise BindingError(f"{cls.__name__} has no type name for xsi:type")
-        out.append(' xsi:type="')
-        out.append(spec.xsi_text)
-        out.append('"')
-    for fs in spec.attributes:
-        v = getattr(value, fs.pyname)
-        if v is None:
-            if fs.min_occurs:
-                raise BindingError(f"attribute {fs.name!r} is required", (qtag,))
-            continue
-        raw = v if type(v) is str else format_simple(v)
-        out.append(f' {fs.name}="{_checked(raw).translate(_ATTR_ESCAPES)}"')
-    mark = len(out)
-    out.append(">")
-    _text_children(spec, value, out, qtag)
-    if len(out) == mark + 1:
-        out[mark] = "/>"
-    else:
-        out.append(f"</{qtag}>")
-
-
-def _text_children(spec: ClassSpec, value: Any, out: list[str], qtag: str) -> None:
-    if spec.text is not None:
-        out.append(
-            _checked(format_simple(getattr(value, spec.text.pyname))).translate(_TEXT_ESCAPES)
-        )
-    for fs in spec.sequence:
-        v = getattr(value, fs.pyname)
-        if fs.kind is Kind.GROUP:
-            assert fs.group_spec is not None
-            if v is None:
-                raise BindingError(f"{fs.pyname} is required", (qtag,))
-            _text_children(fs.group_spec, v, out, qtag)
-            continue
-        if fs.qtag is None:
-            raise BindingError(f"{fs.clark} is outside the codec namespaces")
-        if fs.many:
-            if len(v) < fs.min_occurs:
-                raise BindingError(f"{fs.qtag} needs {fs.min_occurs}+", (qtag,))
-            items = v
-        elif v is None:
-            if fs.min_occurs:
-                raise BindingError(f"element {fs.qtag} is required", (qtag,))
-            continue
-        else:
-            items = (v,)
-        for item in items:
-            if fs.simple:
-                raw = item if type(item) is str else format_simple(item)
-                if raw:
-                    out.append(f"<{fs.qtag}>{_checked(raw).translate(_TEXT_ESCAPES)}</{fs.qtag}>")
-                else:
-                    out.append(f"<{fs.qtag}/>")
-            else:
-                render_text(item, fs.qtag, fs.cls, out)
-
-
-# --------------------------------------------------------------------------------------------
-# Canonical value form (fingerprints, equality across prefixes)
-
-
-def canonical_tuple(value: Any, *, skip: frozenset[str] = frozenset()) -> Any:
-    """A nested tuple that depends only on the XML information content of ``value``: type
-    names, field values (decimals by numeric value), never on prefixes or formatting.
-    ``skip`` names python fields left out at the top level (e.g. the header's authCred)."""
-    if value is None or isinstance(value, str | bool | int):
-        return value
-    if isinstance(value, Decimal):
-        return ("dec", _canonical_decimal(value))
-    if isinstance(value, tuple):
-        return tuple(canonical_tuple(v) for v in value)
-    spec = spec_of(type(value))
-    out: list[Any] = [spec.qname or type(value).__name__]
-    for fs in _all_fields(spec):
-        if fs.pyname in skip:
-            continue
-        v = getattr(value, fs.pyname)
-        if fs.kind is Kind.GROUP:
-            out.append((fs.pyname, canonical_tuple(v, skip=skip)))
-        else:
-            out.append((fs.pyname, canonical_tuple(v)))
-    return tuple(out)
-
-
-def _canonical_decimal(value: Decimal) -> str:
-    if value.is_zero():
-        return "0"
-    return str(value.normalize())
-
-
-def _all_fields(spec: ClassSpec) -> Iterator[FieldSpec]:
-    yield from spec.attributes
-    if spec.text is not None:
-        yield spec.text
-    yield from spec.sequence

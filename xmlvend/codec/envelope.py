@@ -88,7 +88,7 @@ def _open_tag(version: SoapVersion) -> str:
     return f"<soap:Envelope {decls}><soap:Body>"
 
 
-# Text of an envelope around a payload written by binding.render_text (same declarations as
+# Text of an envelope around a payload written by plans.render_element (same declarations as
 # new_envelope, so both renderers produce the same document).
 ENVELOPE_OPEN: dict[str, str] = {
     SOAP_1_1: _XML_DECLARATION.decode() + _open_tag(SOAP_1_1),

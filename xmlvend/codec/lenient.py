@@ -396,16 +396,21 @@ def set_xsi_type(el: etree._Element, ns: str, local: str) -> etree._Element:
     return replacement
 
 
+_RESOURCE = f"{_B}resource"
+_ID_METHOD = f"{_B}idMethod"
+
+
 def _insert_default_resource(payload: etree._Element) -> None:
     id_method = None
     for child in payload:
-        if child.tag == f"{_B}resource":
+        tag = child.tag
+        if tag == _RESOURCE:
             return
-        if child.tag == f"{_B}idMethod" and id_method is None:
+        if tag == _ID_METHOD and id_method is None:
             id_method = child
     if id_method is None:
         return  # leave the error to the validator
-    resource = etree.Element(f"{_B}resource")
+    resource = etree.Element(_RESOURCE)
     id_method.addprevious(resource)
     # Only now, in the tree: lxml drops declarations made redundant by the move, so the
     # prefix for xsi:type must be looked up where the element ends up.

@@ -16,9 +16,10 @@ from xmlvend.codec import types_base as b
 from xmlvend.codec import types_ext as ext
 from xmlvend.codec import types_meter as m
 from xmlvend.codec import types_revenue as r
-from xmlvend.codec.binding import canonical_tuple, freeze_registry
+from xmlvend.codec.binding import freeze_registry
 from xmlvend.codec.envelope import SOAP_1_1, SoapVersion
 from xmlvend.codec.namespaces import BASE, EXT, METER, REVENUE
+from xmlvend.codec.plans import canonical_text, canonical_tuple
 
 
 def _clark(ns: str, local: str) -> str:
@@ -160,8 +161,11 @@ def fingerprint_of(value: object) -> bytes:
     Equal for byte-different but equivalent re-sends (other prefixes, whitespace, attribute
     order, ``10.0`` vs ``10.00``, a filled-in default); different when any field differs.
     """
-    canon = canonical_tuple(value, skip=frozenset({"auth_cred"}))
-    return hashlib.sha256(repr(canon).encode("utf-8")).digest()
+    canon = canonical_text(value, skip=_WITHOUT_CREDENTIALS)  # repr(canonical_tuple(...))
+    return hashlib.sha256(canon.encode("utf-8")).digest()
+
+
+_WITHOUT_CREDENTIALS = frozenset({"auth_cred"})
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True, slots=True)

@@ -26,6 +26,8 @@ _NAME = 80  # b:OrganisationName, b:Address
 _NO_SPACE_20 = re.compile(r"\S{1,20}")
 _CONTACT = re.compile(r"\S{7,12}")
 _TAX_REF = re.compile(r"\d{10}")
+_DIGIT = re.compile(r"\d")
+_ONE_DECIMAL = Decimal("0.1")
 # NRS009-4 meter card track 2: PAN (IIN 600727 + 11-digit meter number + Luhn digit) '='...
 _TRACK2_METER = re.compile(r"600727(\d{11})\d=")
 
@@ -77,7 +79,9 @@ class Currencies:
 
 def currency(money: Money) -> b.Currency:
     """``value`` with exactly the currency's decimals and the ISO code as ``symbol``."""
-    return b.Currency(value=Decimal(money.format()), symbol=money.currency)
+    # The Decimal of money.format(), without formatting and parsing the digits twice (ten
+    # amounts a vend): minor units scaled by the exponent, exactly (no context rounding).
+    return b.Currency(value=Decimal(f"{money.amount}E-{money.exponent}"), symbol=money.currency)
 
 
 # --- meters ------------------------------------------------------------------------------------
@@ -183,7 +187,7 @@ def msg(text: str | None) -> str | None:
 
 def person_name(name: str | None) -> str:
     """b:PersonName is ``(\\D){1,40}``: digits are dropped, never the whole name."""
-    cleaned = " ".join(re.sub(r"\d", "", name or "").split())[:40].strip()
+    cleaned = " ".join(_DIGIT.sub("", name or "").split())[:40].strip()
     return cleaned or "Customer"
 
 
@@ -196,9 +200,11 @@ def _matching(value: str | None, pattern: re.Pattern[str]) -> str | None:
 
 def token_text(token: str) -> str:
     """An STS token as the schema wants it: the digits only (no grouping spaces)."""
-    return "".join(ch for ch in token if ch.isdigit())
+    if token.isdigit():  # the usual token: nothing to drop
+        return token
+    return "".join(filter(str.isdigit, token))
 
 
 def units_value(units: Decimal) -> Decimal:
     """Units with at least one decimal (``12.3`` kWh), never exponent notation."""
-    return units.quantize(Decimal("0.1")) if units == units.to_integral() else units
+    return units.quantize(_ONE_DECIMAL) if units == units.to_integral() else units

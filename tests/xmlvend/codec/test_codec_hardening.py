@@ -18,7 +18,7 @@ from xmlvend.codec import (
     render_request,
 )
 from xmlvend.codec import types_base as b
-from xmlvend.codec.parser import MAX_DEPTH, MAX_REQUEST_BYTES
+from xmlvend.codec.parser import MAX_DEPTH, MAX_REQUEST_BYTES, XmlRejected, parse_document
 
 VALID = render_request(all_requests()[6])
 ENVELOPE_OPEN = VALID[: VALID.index(b"<soap:Body>") + len(b"<soap:Body>")]
@@ -104,6 +104,42 @@ def test_dtd_in_utf16_is_refused_after_parsing() -> None:
 )
 def test_processing_instructions_are_refused(document: bytes) -> None:
     _malformed(document)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        b'<?xml version="1.0"?><?pi?><a/>',
+        b'<?xml version="1.0"?>\n<a><?pi?></a>',
+        b"\xef\xbb\xbf<?pi?><a/>",
+        b"<?pi?><a/>",
+        b"<?xml-model href='x'?><a/>",
+        b"<a/><?pi?>",
+    ],
+)
+def test_processing_instructions_are_found_in_small_documents(document: bytes) -> None:
+    """parse_document skips its tree search when the bytes cannot hold a PI: never for these."""
+    with pytest.raises(XmlRejected, match="processing instructions"):
+        parse_document(document)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [b'<?xml version="1.0"?><a/>', b"<a><!-- <?pi?> --></a>", b"<a><![CDATA[<?x?>]]></a>"],
+)
+def test_documents_without_processing_instructions_parse(document: bytes) -> None:
+    assert parse_document(document).tag == "a"
+
+
+def test_nesting_one_level_too_deep_is_refused_with_the_fewest_bytes() -> None:
+    """An element at depth MAX_DEPTH + 1 takes 2 * MAX_DEPTH + 1 '<': the bound under which
+    parse_document skips its search."""
+    allowed = b"<a>" * (MAX_DEPTH - 1) + b"<a/>" + b"</a>" * (MAX_DEPTH - 1)
+    assert parse_document(allowed).tag == "a"
+    too_deep = b"<a>" * MAX_DEPTH + b"<a/>" + b"</a>" * MAX_DEPTH
+    assert too_deep.count(b"<") == 2 * MAX_DEPTH + 1
+    with pytest.raises(XmlRejected, match="nested deeper"):
+        parse_document(too_deep)
 
 
 def test_huge_document_is_refused_without_parsing() -> None:

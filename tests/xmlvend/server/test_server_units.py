@@ -7,6 +7,8 @@ import gzip
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
@@ -20,6 +22,7 @@ from xmlvend.server.convert import (
     meter_query,
     meter_query_of,
     person_name,
+    token_text,
 )
 from xmlvend.server.deadline import InFlight, answer_by
 from xmlvend.server.encoding import (
@@ -85,6 +88,32 @@ def test_currencies() -> None:
         currencies.money(b.Currency(value=Decimal("1"), symbol="XXQ"))
     assert currency(Money(5, "ZAR")) == b.Currency(value=Decimal("0.05"), symbol="ZAR")
     assert currency(Money(-12345, "LYD")).value == Decimal("-12.345")
+
+
+@given(
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.sampled_from(["ZAR", "JPY", "KWD", "CLF", "USD"]),
+)
+def test_currency_values_are_those_of_money_format_exactly(amount: int, code: str) -> None:
+    """Digits and exponent as parsing money.format() gives: the amount is written with
+    exactly the currency's decimals (0.00, not 0)."""
+    money = Money(amount, code)
+    value = currency(money).value
+    assert value.as_tuple() == Decimal(money.format()).as_tuple()
+    assert format(value, "f") == money.format()
+
+
+@pytest.mark.parametrize(
+    ("token", "expected"),
+    [
+        ("12345678901234567890", "12345678901234567890"),
+        ("1234 5678 9012 3456 7890", "12345678901234567890"),
+        ("1234-5678\t9012", "123456789012"),
+        ("", ""),
+    ],
+)
+def test_token_text_keeps_the_digits_only(token: str, expected: str) -> None:
+    assert token_text(token) == expected
 
 
 def test_meter_queries() -> None:
