@@ -82,6 +82,12 @@ class BatchPlan:
     ids: dict[str, list[int]] = field(default_factory=dict)
     # (product id, day) -> PINs locked by the batch's SKIP LOCKED statement, in sale order.
     vouchers: dict[tuple[int, Any], list[Any]] = field(default_factory=dict)
+    # (product id, day) -> its stock as the batch's start read it (threshold or None,
+    # alerted, sellable vouchers counted up to threshold + 1 beyond the batch's PINs), and
+    # voucher id -> (product id, day) of the PINs locked: the batch's write decides from
+    # them whether a product's low-stock check has anything to do.
+    stock: dict[tuple[int, Any], tuple[int | None, bool, int | None]] = field(default_factory=dict)
+    voucher_products: dict[int, tuple[int, Any]] = field(default_factory=dict)
     # Queued rows per kind, written by the batch with one statement each.
     rows: dict[str, list[Any]] = field(default_factory=dict)
     # Tables with queued inserts, by name, in the order first queued.

@@ -226,6 +226,15 @@ class _DeferredCredits:
 
     def apply(self, txn: Txn) -> None:
         txn.local.pop(self._KEY, None)
+        written = txn.conn.exec_driver_sql(_FLUSH_SQL, self._params()).rowcount
+        if written != len(self.legs):
+            # An account is missing or in another currency: say which, as an update would.
+            for account_id in sorted(self.deltas):
+                delta, currency = self.deltas[account_id]
+                _apply_delta(txn, account_id, delta, currency)
+            raise AssertionError("deferred credits could not be applied")  # pragma: no cover
+
+    def _params(self) -> dict[str, Any]:
         ids = sorted(self.deltas)
         # What each entry's account receives after it in this transaction: its
         # balance_after is the account's final balance minus that.
@@ -235,7 +244,7 @@ class _DeferredCredits:
             later.append(after[leg.account_id])
             after[leg.account_id] += leg.amount.amount
         later.reverse()
-        params = {
+        return {
             "ids": ids,
             "deltas": [self.deltas[a][0] for a in ids],
             "currencies": [self.deltas[a][1] for a in ids],
@@ -246,13 +255,21 @@ class _DeferredCredits:
             "e_role": [leg.role[:24] for _, leg in self.legs],
             "e_later": later,
         }
-        written = txn.conn.exec_driver_sql(_FLUSH_SQL, params).rowcount
-        if written != len(self.legs):
-            # An account is missing or in another currency: say which, as an update would.
-            for account_id in ids:
-                delta, currency = self.deltas[account_id]
-                _apply_delta(txn, account_id, delta, currency)
-            raise AssertionError("deferred credits could not be applied")  # pragma: no cover
+
+
+def take_deferred_credits(txn: Txn) -> tuple[str, dict[str, Any]] | None:
+    """The transaction's deferred credits as one statement for the caller to run as its
+    last before COMMIT (the sale batch's one-round-trip write, ``vending.sale_batch``),
+    taken off the before-commit hooks; None: none queued. The statement checks in SQL that
+    every entry was written (``evd_batch_expect``, PostgreSQL migration 0020): its caller
+    cannot read one statement's row count among several."""
+    found = txn.local.pop(_DeferredCredits._KEY, None)
+    if found is None:
+        return None
+    txn._before_commit.remove(found.apply)
+    if not found.legs:
+        return None
+    return _FLUSH_CHECKED_SQL, {**found._params(), "expected": len(found.legs)}
 
 
 DeferredState = tuple[dict[int, tuple[int, str]], list[tuple[int, Leg]]] | None
@@ -280,7 +297,7 @@ def restore_deferred_credits(txn: Txn, state: DeferredState) -> None:
 
 # The rows are locked in id order (FOR UPDATE under ORDER BY) so that two transactions
 # applying credits to the same accounts cannot deadlock.
-_FLUSH_SQL = """
+_FLUSH_CTES = """
 WITH locked AS (
     SELECT id FROM accounts WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id FOR UPDATE
 ), delta AS (
@@ -296,13 +313,22 @@ WITH locked AS (
         %(e_transfer)s::bigint[], %(e_account)s::bigint[], %(e_amount)s::bigint[],
         %(e_currency)s::text[], %(e_role)s::text[], %(e_later)s::bigint[]
     ) WITH ORDINALITY AS e(transfer_id, account_id, amount, currency, role, later, ord)
-)
+)"""
+_FLUSH_INSERT = """
 INSERT INTO ledger_entries (transfer_id, account_id, amount, currency, role, balance_after)
 SELECT entry.transfer_id, entry.account_id, entry.amount, entry.currency, entry.role,
        applied.balance - entry.later
 FROM entry JOIN applied ON applied.id = entry.account_id
 ORDER BY entry.ord
 """
+_FLUSH_SQL = _FLUSH_CTES + _FLUSH_INSERT
+_FLUSH_CHECKED_SQL = (
+    _FLUSH_CTES
+    + ", written AS ("
+    + _FLUSH_INSERT
+    + "RETURNING 1)\nSELECT evd_batch_expect((SELECT count(*) FROM written), %(expected)s,"
+    " 'the hot accounts credits')"
+)
 
 
 def _apply_delta(txn: Txn, account_id: int, delta: int, currency: str) -> tuple[int, int | None]:
