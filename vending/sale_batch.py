@@ -6,28 +6,45 @@ arguments, and what the batch must know of it up front (:class:`SaleLocks`: its 
 key, principal, meter, vendor account, voucher product). :func:`run_sale_batch` runs them
 all in ONE transaction (one BEGIN, one COMMIT, one WAL flush for the whole batch).
 
-On PostgreSQL the batch is **set-based** (step 2), a few statements for the whole batch:
+On PostgreSQL the batch is **set-based** (issue 16, step 2) and costs, whatever its size, BEGIN, two
+statements and COMMIT (it cost ten round trips: at 80 % of peak, batches of 3-6 sales, those
+fixed costs were most of PostgreSQL's CPU per vend and of the batch's latency):
 
-1. claim every sale's request key with one ``INSERT ... SELECT FROM unnest(...) ON CONFLICT
-   DO NOTHING RETURNING`` (a key already there -- a re-send -- is left to the sale, which
-   gets the stored answer or its conflict as on the single path);
-2. lock the rows the batch touches in one global order -- meters by id (reading their last
-   TID), then vendor accounts by id (reading balance, limit, blocked); the hot accounts are
-   locked last, in id order, by the ledger's deferred credits right before COMMIT -- so two
-   batches wait for each other but never deadlock;
-3. re-check every principal with one statement; fetch the batch's transfer and sale ids
-   with one ``nextval`` statement; lock each voucher product's N PINs with one ``SKIP
-   LOCKED`` statement;
-4. run each sale's unchanged function in arrival order against that plan
+1. ONE call, ``evd_sale_batch_start`` (a plpgsql function of migration 0020; its statements
+   run in the order written, which keeps the global lock order), returns one JSON document:
+   it claims every sale's request key (``INSERT ... unnest ... ON CONFLICT DO NOTHING
+   RETURNING``: a key already there -- a re-send -- is left to the sale, which gets the
+   stored answer or its conflict as on the single path); locks the batch's meters by id,
+   reading their whole records (the registry's ``MeterRecord``: tariff code and debt
+   joined), then its vendor accounts by id (balance, limit, blocked) -- the hot accounts
+   are locked last, by the write below -- so two batches wait for each other but never
+   deadlock; re-checks every principal with its distribution node; hands out the batch's
+   transfer, sale and further rows' ids (``nextval``); locks each voucher product's N PINs
+   (``SKIP LOCKED``, planned with the actual values as the single sale's statement is: a
+   generic plan could sort a product's whole stock) and counts its stock as the low-stock
+   check would (up to threshold + 1 beyond the batch's PINs);
+2. run each sale's unchanged function in arrival order against that plan
    (:mod:`vending.batch_plan`): its debit is checked against the locked balance in Python,
    its TIDs follow its meter's, its rows are queued. What a batched sale stores is byte for
    byte what the single path stores for the same request and clock (the tests compare
    them). A sale that fails a check (a :class:`VendingError`) is rolled back in the plan --
    it has queued nothing that is kept -- and its claim is deleted; it alone gets its error;
-5. write the queued rows with ONE statement per table (account balances, meters' TIDs,
-   transfers, ledger entries, sales, issued tokens, PINs sold, stored responses), check
-   each product's low stock once, credit the hot accounts once (one statement), COMMIT;
-   the caller answers each sale only then.
+3. write the queued rows with ONE statement per table (account balances, meters, transfers,
+   ledger entries, sales, issued tokens, stored responses, PINs sold) and, last, the hot
+   accounts' deferred credit (``vending.ledger.take_deferred_credits``: rows locked in id
+   order, their entries with running ``balance_after``), all in ONE round trip
+   (:class:`_Script`), then COMMIT; the caller answers each sale only then. The checks the
+   Python made on row counts moved into SQL (``evd_batch_expect`` raises: PINs sold,
+   entries credited), as only the script's last row count comes back. A product's
+   low-stock check needs no statement when the start's count says the batch neither
+   crosses its threshold nor re-arms it; when it does (once per crossing), the check runs
+   as on the single path after the script, and the hot credit after it, before COMMIT
+   (two round trips: the alert's row lock must come before the hot accounts').
+
+The request row is still written twice (claim, then answer): the claim's INSERT at the start
+is what makes a concurrent copy of the request (another worker, the single path) wait on the
+key and then find the answer; inserting the answered row only at the end would let both
+copies run and one batch fail at its end.
 
 A sale that raises something unexpected, or fails after writing something the plan does not
 take over (a key change, a wallet's spend record), cannot be undone in the plan: the batch
@@ -36,14 +53,10 @@ and gives it alone its error. A retryable database error (deadlock, serializatio
 lost connection) is not a sale's fault: it propagates and the runner retries the whole batch.
 
 SQLite (and a batch whose sales do not say their keys) keeps the simple form: each sale in
-its own SAVEPOINT through the same function (step 1).
+its own SAVEPOINT through the same function (issue 16, step 1).
 
 Raw SQL through the connection's DBAPI cursor (``exec_driver_sql``, psycopg2 arrays with
-``unnest``) for the batch's own statements: compiled by nobody. The reads are one round trip
-each; the writes of step 5 (balances, meters, one multi-row INSERT per table with each
-column type's own binding, e.g. JSON details, PINs sold, stored answers) go together in ONE
-round trip (:class:`_Script`), so a small batch -- the low-rate regime -- pays one round trip
-for its writes instead of eight.
+``unnest``) for the batch's own statements: compiled by nobody.
 """
 
 from __future__ import annotations
@@ -138,7 +151,7 @@ def run_sale_batch(txn: Txn, sales: Sequence[BatchedSale]) -> list[SaleDone]:
 
 
 def _run_savepoints(txn: Txn, sales: Sequence[BatchedSale]) -> list[SaleDone]:
-    """Step 1's form: each sale in its own SAVEPOINT (SQLite; sales without keys)."""
+    """Issue 16 step 1's form: each sale in its own SAVEPOINT (SQLite; sales without keys)."""
     if txn.is_postgres:
         lock_in_order(txn, sales)
     return [in_savepoint(txn, sale.fn, *sale.args, **sale.kwargs) for sale in sales]
@@ -223,7 +236,7 @@ SELECT evd_sale_batch_start(
 
 
 def _prepare(txn: Txn, sales: Sequence[BatchedSale]) -> BatchPlan:
-    """Steps 1-3 of the module docstring in ONE round trip: ``evd_sale_batch_start``
+    """Point 1 of the module docstring, in ONE round trip: ``evd_sale_batch_start``
     (migration 0020) claims, locks in the global order, re-checks, hands out ids and PINs
     and returns it all as one JSON document."""
     from vending.products import get_product
@@ -443,8 +456,8 @@ _CUT_ON_CAST = re.compile(r"(VARCHAR|CHAR|CHARACTER|CHARACTER VARYING)\b", re.IG
 
 
 def _write(txn: Txn, plan: BatchPlan) -> None:
-    """Step 5: every queued row with one statement per table, foreign keys in order, all
-    in one round trip (:class:`_Script`)."""
+    """Point 3 of the module docstring: every queued row with one statement per table,
+    foreign keys in order, and the hot accounts' credit, in one round trip (:class:`_Script`)."""
     script = _Script()
     if plan.dropped_claims:
         script.add(_DROP_CLAIMS, {"ids": plan.dropped_claims})
