@@ -47,6 +47,10 @@ DECLARE
     v_threshold integer;
     v_alerted timestamptz;
     v_sellable bigint;
+    -- Looked up once, not once per id.
+    v_transfers regclass := pg_get_serial_sequence('transfers', 'id')::regclass;
+    v_sales regclass := pg_get_serial_sequence('sales', 'id')::regclass;
+    v_sequence regclass;
     i integer;
 BEGIN
     -- 1. Claim every key (a key already there -- a re-send -- is left to its sale).
@@ -106,12 +110,12 @@ BEGIN
         'sales', coalesce(json_agg(sa ORDER BY g), '[]')
     ) INTO v_ids
     FROM (
-        SELECT g, nextval(pg_get_serial_sequence('transfers', 'id')) AS tr,
-               nextval(pg_get_serial_sequence('sales', 'id')) AS sa
+        SELECT g, nextval(v_transfers) AS tr, nextval(v_sales) AS sa
         FROM generate_series(1, p_sales) AS g
     ) AS ids;
     FOR i IN 1 .. coalesce(array_length(p_tables, 1), 0) LOOP
-        SELECT json_agg(nextval(pg_get_serial_sequence(p_tables[i], 'id')))
+        v_sequence := pg_get_serial_sequence(p_tables[i], 'id')::regclass;
+        SELECT json_agg(nextval(v_sequence))
         INTO v_rows FROM generate_series(1, p_table_counts[i]);
         v_more := (v_more::jsonb || jsonb_build_object(p_tables[i], v_rows))::json;
     END LOOP;
