@@ -5,10 +5,10 @@ While :func:`vending.sale_batch.run_sale_batch` runs a batch, ``txn.local`` hold
 re-check, price, debit, number, tokenise, render, store) asks :func:`plan_of` at a handful of
 points and, when a plan is there,
 
-* reads what the batch fetched up front with one statement per kind instead of its own
-  statement: its request key's claim, its principal's row, its vendor account's locked
-  balance, its PIN from the batch's one ``SKIP LOCKED`` reservation, its row ids (one
-  ``nextval`` statement per table for the whole batch);
+* reads what the batch fetched up front (one call, ``evd_sale_batch_start``) instead of
+  running its own statement: its request key's claim, its principal's row, its meter's
+  record, its vendor account's locked balance, its PIN from the batch's ``SKIP LOCKED``
+  reservation, its row ids;
 * checks its debit against the locked balance in Python, in arrival order;
 * queues its rows instead of writing them: transfers, ledger entries, sales, issued tokens,
   stored responses, PINs sold, meter updates, account balances; the batch writes each kind
@@ -70,7 +70,7 @@ class BatchPlan:
     # meter id -> its last TID as the batch has moved it (read by the meters' lock).
     meter_tids: dict[int, int] = field(default_factory=dict)
     # The batch's meter numbers; their records (msno -> the registry's MeterRecord, as the
-    # batch's sales have changed them), read with one statement when a sale first asks;
+    # batch's sales have changed them), read by the batch's start;
     # meter id -> msno of those whose purchase bookkeeping a sale recorded.
     meter_numbers: frozenset[str] = frozenset()
     meters: dict[str, Any] | None = None
@@ -80,8 +80,14 @@ class BatchPlan:
     balances_before: dict[int, int] = field(default_factory=dict)
     # sequence name -> ids fetched for the batch, handed out in order.
     ids: dict[str, list[int]] = field(default_factory=dict)
-    # (product id, day) -> PINs locked by the batch's SKIP LOCKED statement, in sale order.
+    # (product id, day) -> PINs locked by the batch's start (SKIP LOCKED), in sale order.
     vouchers: dict[tuple[int, Any], list[Any]] = field(default_factory=dict)
+    # (product id, day) -> its stock as the batch's start read it (threshold or None,
+    # alerted, sellable vouchers counted up to threshold + 1 beyond the batch's PINs), and
+    # voucher id -> (product id, day) of the PINs locked: the batch's write decides from
+    # them whether a product's low-stock check has anything to do.
+    stock: dict[tuple[int, Any], tuple[int | None, bool, int | None]] = field(default_factory=dict)
+    voucher_products: dict[int, tuple[int, Any]] = field(default_factory=dict)
     # Queued rows per kind, written by the batch with one statement each.
     rows: dict[str, list[Any]] = field(default_factory=dict)
     # Tables with queued inserts, by name, in the order first queued.

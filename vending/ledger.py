@@ -226,6 +226,20 @@ class _DeferredCredits:
 
     def apply(self, txn: Txn) -> None:
         txn.local.pop(self._KEY, None)
+        if txn.merges_commit:
+            # One round trip with the COMMIT (Txn.commit_with): the hot rows stay locked
+            # for it alone. The statement checks its own count (an error stops the COMMIT).
+            txn.commit_with(_FLUSH_CHECKED_SQL, {**self._params(), "expected": len(self.legs)})
+            return
+        written = txn.conn.exec_driver_sql(_FLUSH_SQL, self._params()).rowcount
+        if written != len(self.legs):
+            # An account is missing or in another currency: say which, as an update would.
+            for account_id in sorted(self.deltas):
+                delta, currency = self.deltas[account_id]
+                _apply_delta(txn, account_id, delta, currency)
+            raise AssertionError("deferred credits could not be applied")  # pragma: no cover
+
+    def _params(self) -> dict[str, Any]:
         ids = sorted(self.deltas)
         # What each entry's account receives after it in this transaction: its
         # balance_after is the account's final balance minus that.
@@ -235,7 +249,7 @@ class _DeferredCredits:
             later.append(after[leg.account_id])
             after[leg.account_id] += leg.amount.amount
         later.reverse()
-        params = {
+        return {
             "ids": ids,
             "deltas": [self.deltas[a][0] for a in ids],
             "currencies": [self.deltas[a][1] for a in ids],
@@ -246,19 +260,21 @@ class _DeferredCredits:
             "e_role": [leg.role[:24] for _, leg in self.legs],
             "e_later": later,
         }
-        if txn.merges_commit:
-            # One round trip with the COMMIT: the hot rows' locks are held for it alone.
-            # The count is checked by the statement itself (an error stops the COMMIT).
-            params["e_count"] = len(self.legs)
-            txn.commit_with(_FLUSH_CHECKED_SQL, params)
-            return
-        written = txn.conn.exec_driver_sql(_FLUSH_SQL, params).rowcount
-        if written != len(self.legs):
-            # An account is missing or in another currency: say which, as an update would.
-            for account_id in ids:
-                delta, currency = self.deltas[account_id]
-                _apply_delta(txn, account_id, delta, currency)
-            raise AssertionError("deferred credits could not be applied")  # pragma: no cover
+
+
+def take_deferred_credits(txn: Txn) -> tuple[str, dict[str, Any]] | None:
+    """The transaction's deferred credits as one statement for the caller to run as its
+    last before COMMIT (the sale batch's one-round-trip write, ``vending.sale_batch``),
+    taken off the before-commit hooks; None: none queued. The statement checks in SQL that
+    every entry was written (``evd_batch_expect``, PostgreSQL migration 0020): its caller
+    cannot read one statement's row count among several."""
+    found = txn.local.pop(_DeferredCredits._KEY, None)
+    if found is None:
+        return None
+    txn._before_commit.remove(found.apply)
+    if not found.legs:
+        return None
+    return _FLUSH_CHECKED_SQL, {**found._params(), "expected": len(found.legs)}
 
 
 DeferredState = tuple[dict[int, tuple[int, str]], list[tuple[int, Leg]]] | None
@@ -308,21 +324,15 @@ INSERT INTO ledger_entries (transfer_id, account_id, amount, currency, role, bal
 SELECT entry.transfer_id, entry.account_id, entry.amount, entry.currency, entry.role,
        applied.balance - entry.later
 FROM entry JOIN applied ON applied.id = entry.account_id
-ORDER BY entry.ord"""
+ORDER BY entry.ord
+"""
 _FLUSH_SQL = _FLUSH_CTES + _FLUSH_INSERT
-# The same flush checking that every entry was written: a missing account, or one in
-# another currency, fails the statement itself (casting the message to int raises; plain
-# SQL has no other way to), so that the COMMIT sent after it in the same query string never
-# runs (Txn.commit_with). The transaction is rolled back and the batch's sales run alone,
-# where the unchecked flush above names the account.
 _FLUSH_CHECKED_SQL = (
     _FLUSH_CTES
-    + ", inserted AS ("
+    + ", written AS ("
     + _FLUSH_INSERT
-    + "\nRETURNING 1)\n"
-    + "SELECT CASE WHEN count(*) = %(e_count)s THEN 0 ELSE"
-    " ('deferred credits could not be applied: ' || count(*) || ' of ' || %(e_count)s"
-    " || ' ledger entries written')::int END FROM inserted"
+    + "RETURNING 1)\nSELECT evd_batch_expect((SELECT count(*) FROM written), %(expected)s,"
+    " 'the hot accounts credits')"
 )
 
 

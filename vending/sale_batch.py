@@ -6,28 +6,47 @@ arguments, and what the batch must know of it up front (:class:`SaleLocks`: its 
 key, principal, meter, vendor account, voucher product). :func:`run_sale_batch` runs them
 all in ONE transaction (one BEGIN, one COMMIT, one WAL flush for the whole batch).
 
-On PostgreSQL the batch is **set-based** (step 2), a few statements for the whole batch:
+On PostgreSQL the batch is **set-based** (issue 16, step 2) and costs, whatever its size, BEGIN, two
+statements and COMMIT (it cost ten round trips: at 80 % of peak, batches of 3-6 sales, those
+fixed costs were most of PostgreSQL's CPU per vend and of the batch's latency):
 
-1. claim every sale's request key with one ``INSERT ... SELECT FROM unnest(...) ON CONFLICT
-   DO NOTHING RETURNING`` (a key already there -- a re-send -- is left to the sale, which
-   gets the stored answer or its conflict as on the single path);
-2. lock the rows the batch touches in one global order -- meters by id (reading their last
-   TID), then vendor accounts by id (reading balance, limit, blocked); the hot accounts are
-   locked last, in id order, by the ledger's deferred credits right before COMMIT -- so two
-   batches wait for each other but never deadlock;
-3. re-check every principal with one statement; fetch the batch's transfer and sale ids
-   with one ``nextval`` statement; lock each voucher product's N PINs with one ``SKIP
-   LOCKED`` statement;
-4. run each sale's unchanged function in arrival order against that plan
+1. ONE call, ``evd_sale_batch_start`` (a plpgsql function of migration 0020; its statements
+   run in the order written, which keeps the global lock order), returns one JSON document:
+   it claims every sale's request key (``INSERT ... unnest ... ON CONFLICT DO NOTHING
+   RETURNING``: a key already there -- a re-send -- is left to the sale, which gets the
+   stored answer or its conflict as on the single path); locks the batch's meters by id,
+   reading their whole records (the registry's ``MeterRecord``: tariff code and debt
+   joined), then its vendor accounts by id (balance, limit, blocked) -- the hot accounts
+   are locked last, by the write below -- so two batches wait for each other but never
+   deadlock; re-checks every principal with its distribution node; hands out the batch's
+   transfer, sale and further rows' ids (``nextval``); locks each voucher product's N PINs
+   (``SKIP LOCKED``, planned with the actual values as the single sale's statement is: a
+   generic plan could sort a product's whole stock) and counts its stock as the low-stock
+   check would (up to threshold + 1 beyond the batch's PINs);
+2. run each sale's unchanged function in arrival order against that plan
    (:mod:`vending.batch_plan`): its debit is checked against the locked balance in Python,
    its TIDs follow its meter's, its rows are queued. What a batched sale stores is byte for
    byte what the single path stores for the same request and clock (the tests compare
    them). A sale that fails a check (a :class:`VendingError`) is rolled back in the plan --
    it has queued nothing that is kept -- and its claim is deleted; it alone gets its error;
-5. write the queued rows with ONE statement per table (account balances, meters' TIDs,
-   transfers, ledger entries, sales, issued tokens, PINs sold, stored responses), check
-   each product's low stock once, credit the hot accounts once (one statement), COMMIT;
-   the caller answers each sale only then.
+3. write the queued rows with ONE statement per table (account balances, meters, transfers,
+   ledger entries, sales, issued tokens, stored responses, PINs sold) and, last, the hot
+   accounts' deferred credit (``vending.ledger.take_deferred_credits``: rows locked in id
+   order, their entries with running ``balance_after``), all in ONE round trip
+   (:class:`_Script`), which also carries the COMMIT (the batch transaction is merged:
+   ``commits_with_last_statement``, its BEGIN rides with the start's call), so a batch is
+   two round trips; the caller answers each sale only then. The checks the
+   Python made on row counts moved into SQL (``evd_batch_expect`` raises: PINs sold,
+   entries credited), as only the script's last row count comes back. A product's
+   low-stock check needs no statement when the start's count says the batch neither
+   crosses its threshold nor re-arms it; when it does (once per crossing), the check runs
+   as on the single path after the script, and the hot credit after it, before COMMIT
+   (two round trips: the alert's row lock must come before the hot accounts').
+
+The request row is still written twice (claim, then answer): the claim's INSERT at the start
+is what makes a concurrent copy of the request (another worker, the single path) wait on the
+key and then find the answer; inserting the answered row only at the end would let both
+copies run and one batch fail at its end.
 
 A sale that raises something unexpected, or fails after writing something the plan does not
 take over (a key change, a wallet's spend record), cannot be undone in the plan: the batch
@@ -36,14 +55,10 @@ and gives it alone its error. A retryable database error (deadlock, serializatio
 lost connection) is not a sale's fault: it propagates and the runner retries the whole batch.
 
 SQLite (and a batch whose sales do not say their keys) keeps the simple form: each sale in
-its own SAVEPOINT through the same function (step 1).
+its own SAVEPOINT through the same function (issue 16, step 1).
 
 Raw SQL through the connection's DBAPI cursor (``exec_driver_sql``, psycopg2 arrays with
-``unnest``) for the batch's own statements: compiled by nobody. The reads are one round trip
-each; the writes of step 5 (balances, meters, one multi-row INSERT per table with each
-column type's own binding, e.g. JSON details, PINs sold, stored answers) go together in ONE
-round trip (:class:`_Script`), so a small batch -- the low-rate regime -- pays one round trip
-for its writes instead of eight.
+``unnest``) for the batch's own statements: compiled by nobody.
 """
 
 from __future__ import annotations
@@ -52,13 +67,17 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from vending.auth import Principal
 from vending.batch_plan import BatchPlan, LockedAccount, NodeRow, install
 from vending.errors import VendingError
-from vending.ledger import restore_deferred_credits, snapshot_deferred_credits
+from vending.ledger import (
+    restore_deferred_credits,
+    snapshot_deferred_credits,
+    take_deferred_credits,
+)
 from vending.requests import RequestKey
 from vending.storage.database import Txn, commits_with_last_statement, is_retryable
 
@@ -135,7 +154,7 @@ def run_sale_batch(txn: Txn, sales: Sequence[BatchedSale]) -> list[SaleDone]:
 
 
 def _run_savepoints(txn: Txn, sales: Sequence[BatchedSale]) -> list[SaleDone]:
-    """Step 1's form: each sale in its own SAVEPOINT (SQLite; sales without keys)."""
+    """Issue 16 step 1's form: each sale in its own SAVEPOINT (SQLite; sales without keys)."""
     if txn.is_postgres:
         lock_in_order(txn, sales)
     return [in_savepoint(txn, sale.fn, *sale.args, **sale.kwargs) for sale in sales]
@@ -170,39 +189,6 @@ def in_savepoint(txn: Txn, fn: Callable[..., Any], /, *args: Any, **kwargs: Any)
 
 # --- the set-based form (PostgreSQL) ---------------------------------------------------------
 
-_CLAIM_ALL = """
-INSERT INTO requests (client_id, request_id, channel, operation, fingerprint, state, received_at)
-SELECT c, r, ch, op, fp, 'pending', t
-FROM unnest(%(c)s::text[], %(r)s::text[], %(ch)s::text[], %(op)s::text[], %(fp)s::bytea[],
-            %(t)s::timestamptz[]) WITH ORDINALITY AS u(c, r, ch, op, fp, t, n)
-ORDER BY n
-ON CONFLICT (client_id, request_id) DO NOTHING
-RETURNING id, client_id, request_id
-"""
-_LOCK_METERS_TIDS = (
-    "SELECT id, last_tid FROM meters WHERE msno = ANY(%(numbers)s) ORDER BY id FOR UPDATE"
-)
-_LOCK_ACCOUNT_ROWS = (
-    "SELECT id, currency, balance, credit_limit, blocked FROM accounts"
-    " WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id FOR UPDATE"
-)
-# The principals' rows, and with them each vendor's distribution-network node (at most one:
-# vendor_id is unique there), which every sale checks (distribution.selling.check_node).
-_PRINCIPALS = """
-SELECT u.vid, u.oid, v.blocked, v.privileges, o.blocked AS operator_blocked,
-       o.credential_version, n.id AS node_id, n.code AS node_code,
-       n.parent_id AS node_parent_id, n.status AS node_status,
-       n.allowed_products AS node_allowed_products, n.allowed_channels AS node_allowed_channels
-FROM unnest(%(v)s::bigint[], %(o)s::bigint[]) AS u(vid, oid)
-JOIN vendors v ON v.id = u.vid
-LEFT JOIN operators o ON o.vendor_id = v.id AND o.id = u.oid
-LEFT JOIN distribution_nodes n ON n.vendor_id = v.id
-"""
-_IDS = """
-SELECT nextval(pg_get_serial_sequence('transfers', 'id')),
-       nextval(pg_get_serial_sequence('sales', 'id'))
-FROM generate_series(1, %(n)s)
-"""
 _DROP_CLAIMS = "DELETE FROM requests WHERE id = ANY(%(ids)s::bigint[]) AND state = 'pending'"
 _SET_BALANCES = """
 UPDATE accounts a SET balance = u.b
@@ -221,9 +207,13 @@ UPDATE meters m SET last_tid = u.t
 FROM unnest(%(ids)s::bigint[], %(t)s::bigint[]) AS u(id, t) WHERE m.id = u.id
 """
 _MARK_SOLD = """
-UPDATE vouchers v SET state = 'sold', sale_id = u.s, state_changed_at = u.t
-FROM unnest(%(ids)s::bigint[], %(s)s::bigint[], %(t)s::timestamptz[]) AS u(id, s, t)
-WHERE v.id = u.id AND v.state = 'available'
+WITH sold AS (
+    UPDATE vouchers v SET state = 'sold', sale_id = u.s, state_changed_at = u.t
+    FROM unnest(%(ids)s::bigint[], %(s)s::bigint[], %(t)s::timestamptz[]) AS u(id, s, t)
+    WHERE v.id = u.id AND v.state = 'available'
+    RETURNING 1
+)
+SELECT evd_batch_expect((SELECT count(*) FROM sold), %(n)s, 'the PINs sold')
 """
 _STORE_RESPONSES = """
 UPDATE requests q SET state = 'completed', http_status = u.s, response_key_id = u.k,
@@ -238,43 +228,79 @@ def _sql(txn: Txn, statement: str, params: dict[str, Any]) -> Any:
     return txn.conn.exec_driver_sql(statement, params)
 
 
+_START = """
+SELECT evd_sale_batch_start(
+    %(c)s::text[], %(r)s::text[], %(ch)s::text[], %(op)s::text[], %(fp)s::bytea[],
+    %(t)s::timestamptz[], %(numbers)s::text[], %(accounts)s::bigint[], %(v)s::bigint[],
+    %(o)s::bigint[], %(n)s, %(tables)s::text[], %(counts)s::integer[],
+    %(products)s::bigint[], %(days)s::date[], %(wanted)s::integer[]
+)
+"""
+
+
 def _prepare(txn: Txn, sales: Sequence[BatchedSale]) -> BatchPlan:
-    """Steps 1-3 of the module docstring: claim, lock, re-check, ids, PINs."""
-    from vending.vouchers.selling import reserve_many
+    """Point 1 of the module docstring, in ONE round trip: ``evd_sale_batch_start``
+    (migration 0020) claims, locks in the global order, re-checks, hands out ids and PINs
+    and returns it all as one JSON document."""
+    from vending.products import get_product
 
     plan = BatchPlan()
+    install(txn, plan)  # the product reads below come from the read cache
     keys = [s.locks.key for s in sales]
-    nows = [s.locks.now for s in sales]
-    for row in _sql(
+    numbers = sorted({s.locks.meter_number for s in sales if s.locks.meter_number})
+    account_ids = sorted({s.locks.account_id for s in sales if s.locks.account_id is not None})
+    pairs = sorted({(p.vendor_id, p.operator_id or -1) for s in sales if (p := s.locks.principal)})
+    tables: dict[str, int] = defaultdict(int)
+    for sale in sales:
+        for table in sale.locks.tables:
+            tables[table] += 1
+    wanted: dict[tuple[int, date], int] = defaultdict(int)
+    for s in sales:
+        if s.locks.voucher_product and s.locks.now is not None:
+            try:
+                product = get_product(txn, s.locks.voucher_product)
+            except VendingError:
+                continue  # an unknown product: each of its sales fails alone, as it would
+            if product.kind == "voucher":
+                wanted[(product.id, s.locks.now.date())] += 1
+    started = _sql(
         txn,
-        _CLAIM_ALL,
+        _START,
         {
             "c": [k.client_id for k in keys],  # type: ignore[union-attr]
             "r": [k.request_id for k in keys],  # type: ignore[union-attr]
             "ch": [k.channel for k in keys],  # type: ignore[union-attr]
             "op": [k.operation for k in keys],  # type: ignore[union-attr]
             "fp": [bytes(k.fingerprint) for k in keys],  # type: ignore[union-attr]
-            "t": nows,
+            "t": [s.locks.now for s in sales],
+            "numbers": numbers,
+            "accounts": account_ids,
+            "v": [p[0] for p in pairs],
+            "o": [p[1] for p in pairs],
+            "n": len(sales),
+            "tables": sorted(tables),
+            "counts": [tables[t] for t in sorted(tables)],
+            "products": [pd[0] for pd in wanted],
+            "days": [pd[1] for pd in wanted],
+            "wanted": list(wanted.values()),
         },
-    ):
-        plan.claims[(row.client_id, row.request_id)] = row.id
-    numbers = sorted({s.locks.meter_number for s in sales if s.locks.meter_number})
-    if numbers:
-        for row in _sql(txn, _LOCK_METERS_TIDS, {"numbers": numbers}):
-            plan.meter_tids[row.id] = row.last_tid
-    plan.meter_tids_before = dict(plan.meter_tids)
+    ).scalar_one()
+    for claim_id, client_id, request_id in started["claims"]:
+        plan.claims[(client_id, request_id)] = claim_id
     plan.meter_numbers = frozenset(numbers)
-    account_ids = sorted({s.locks.account_id for s in sales if s.locks.account_id is not None})
-    if account_ids:
-        for row in _sql(txn, _LOCK_ACCOUNT_ROWS, {"ids": account_ids}):
-            plan.accounts[row.id] = LockedAccount(
-                row.id, row.currency, int(row.balance), row.credit_limit, bool(row.blocked)
-            )
+    if numbers:
+        plan.meters = _meter_records(started["meters"])
+        plan.meter_tids = {m.id: m.last_tid for m in plan.meters.values()}
+    plan.meter_tids_before = dict(plan.meter_tids)
+    for account_id, currency, balance, limit, blocked in started["accounts"]:
+        plan.accounts[account_id] = LockedAccount(
+            account_id, currency, int(balance), limit, bool(blocked)
+        )
     plan.balances_before = {a: acc.balance for a, acc in plan.accounts.items()}
-    pairs = sorted({(p.vendor_id, p.operator_id or -1) for s in sales if (p := s.locks.principal)})
     for pair in pairs:
         plan.principals[pair] = None  # no row: the vendor is gone (UnknownVendor)
-    for row in _sql(txn, _PRINCIPALS, {"v": [p[0] for p in pairs], "o": [p[1] for p in pairs]}):
+    for found in started["principals"]:
+        row = _Row(found)
         plan.principals[(row.vid, row.oid)] = row
         plan.nodes[row.vid] = (
             None
@@ -288,39 +314,42 @@ def _prepare(txn: Txn, sales: Sequence[BatchedSale]) -> BatchPlan:
                 row.node_allowed_channels,
             )
         )
-    ids = _sql(txn, _IDS, {"n": len(sales)}).fetchall()
-    plan.ids["transfers"] = [row[0] for row in ids]
-    plan.ids["sales"] = [row[1] for row in ids]
-    _more_ids(txn, plan, sales)
-    install(txn, plan)  # the product reads below come from the read cache
-    wanted: dict[tuple[str, date], int] = defaultdict(int)
-    for s in sales:
-        if s.locks.voucher_product and s.locks.now is not None:
-            wanted[(s.locks.voucher_product, s.locks.now.date())] += 1
-    for (code, day), count in wanted.items():
-        try:
-            product_id, rows = reserve_many(txn, code, day, count)
-        except VendingError:
-            continue  # an unknown product: each of its sales fails alone, as it would
+    plan.ids = {**started["ids"], **started["more_ids"]}
+    for (product_id, day), stock in zip(wanted, started["vouchers"], strict=True):
+        rows = [_voucher_row(found) for found in stock["rows"]]
         plan.vouchers[(product_id, day)] = rows
+        plan.voucher_products.update({row.id: (product_id, day) for row in rows})
+        plan.stock[(product_id, day)] = (stock["threshold"], stock["alerted"], stock["sellable"])
     return plan
 
 
-_MORE_IDS = """
-SELECT nextval(pg_get_serial_sequence(%(table)s, 'id')) FROM generate_series(1, %(n)s)
-"""
+class _Row:
+    """A row of the start's JSON document, read by attribute like a result row."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
 
 
-def _more_ids(txn: Txn, plan: BatchPlan, sales: Sequence[BatchedSale]) -> None:
-    """Ids of the further tables the batch's sales say they insert into (``SaleLocks.tables``),
-    one statement per table, handed out by ``plan.next_id(table)``."""
-    wanted: dict[str, int] = defaultdict(int)
-    for sale in sales:
-        for table in sale.locks.tables:
-            wanted[table] += 1
-    for table, count in sorted(wanted.items()):
-        rows = _sql(txn, _MORE_IDS, {"table": table, "n": count}).fetchall()
-        plan.ids[table] = [row[0] for row in rows]
+def _meter_records(found: list[dict[str, Any]]) -> dict[str, Any]:
+    """msno -> the registry's MeterRecord of each locked meter, as ``find_meter`` reads it."""
+    from utilities.registry import _record
+
+    records = {}
+    for values in found:
+        at = values.get("last_purchase_at")
+        if at is not None:
+            values["last_purchase_at"] = datetime.fromisoformat(at).astimezone(UTC)
+        record = _record(_Row(values))
+        records[record.msno] = record
+    return records
+
+
+def _voucher_row(values: dict[str, Any]) -> _Row:
+    """A PIN locked by the start, with the types of ``vending.vouchers.selling``'s reserve."""
+    values["pin_ciphertext"] = bytes.fromhex(values["pin_ciphertext"])
+    if values["expiry"] is not None:
+        values["expiry"] = date.fromisoformat(values["expiry"])
+    return _Row(values)
 
 
 def _run_set_based(txn: Txn, sales: Sequence[BatchedSale]) -> list[SaleDone]:
@@ -410,6 +439,13 @@ class _Script:
             return txn.conn.exec_driver_sql(";\n".join(self.statements), self.params)
         return None
 
+    def run_with_commit(self, txn: Txn) -> None:
+        """Hand the script to the transaction's COMMIT (``Txn.commit_with``): the batch's
+        writes, its hot accounts' credit and the COMMIT go in one round trip, so the hot
+        rows stay locked for that round trip only."""
+        if self.statements:
+            txn.commit_with(";\n".join(self.statements), self.params)
+
 
 _PARAM = re.compile(r"%\((\w+)\)s")
 _ARRAY_TYPES: dict[tuple[Any, str], str] = {}
@@ -430,8 +466,8 @@ _CUT_ON_CAST = re.compile(r"(VARCHAR|CHAR|CHARACTER|CHARACTER VARYING)\b", re.IG
 
 
 def _write(txn: Txn, plan: BatchPlan) -> None:
-    """Step 5: every queued row with one statement per table, foreign keys in order, all
-    in one round trip (:class:`_Script`)."""
+    """Point 3 of the module docstring: every queued row with one statement per table,
+    foreign keys in order, and the hot accounts' credit, in one round trip (:class:`_Script`)."""
     script = _Script()
     if plan.dropped_claims:
         script.add(_DROP_CLAIMS, {"ids": plan.dropped_claims})
@@ -474,17 +510,61 @@ def _write(txn: Txn, plan: BatchPlan) -> None:
             },
         )
     sold = plan.rows.get("vouchers_sold")
-    if sold:  # last: the round trip's row count is this statement's
+    if sold:
+        # Impossible while the rows are locked, but refused rather than sold twice.
         script.add(
             _MARK_SOLD,
-            {"ids": [v[0] for v in sold], "s": [v[1] for v in sold], "t": [v[2] for v in sold]},
+            {
+                "ids": [v[0] for v in sold],
+                "s": [v[1] for v in sold],
+                "t": [v[2] for v in sold],
+                "n": len(sold),
+            },
         )
-    done = script.run(txn)
-    if sold and done.rowcount != len(sold):
-        # Impossible while the rows are locked; refuse the batch.
-        raise RuntimeError("a PIN of the batch was taken by another sale")
-    for fn, *args in plan.once.values():
-        fn(txn, *args)
+    once = _once_with_work(plan)
+    if not once:
+        # The hot accounts' credit last, in the same round trip: nothing is written after
+        # it, so the global lock order holds (they are locked last).
+        credits = take_deferred_credits(txn)
+        if credits is not None:
+            script.add(*credits)
+        if txn.merges_commit:
+            script.run_with_commit(txn)
+            return
+    script.run(txn)
+    for fn, *args in once:
+        fn(txn, *args)  # then the deferred credits as the transaction's before-commit hook
+
+
+def _once_with_work(plan: BatchPlan) -> list[tuple[Any, ...]]:
+    """The batch's end-of-batch calls that have something to do: a voucher product's
+    low-stock check is left out when the stock the start read says it would neither raise
+    nor re-arm the alert (vending.vouchers.alerts.refresh_low_stock); the common case, so
+    the batch's writes and its hot accounts' credit go in one round trip."""
+    sold: dict[tuple[int, Any], int] = defaultdict(int)
+    for voucher_id, *_ in plan.rows.get("vouchers_sold", ()):
+        locked = plan.voucher_products.get(voucher_id)
+        if locked is None:
+            # A PIN the sale locked itself (the start's ran short): counts unknown.
+            return [(fn, *args) for fn, *args in plan.once.values()]
+        sold[locked] += 1
+    days: dict[int, set[Any]] = defaultdict(set)
+    for product_id, day in plan.stock:
+        days[product_id].add(day)
+    kept = []
+    for key, (fn, *args) in plan.once.items():
+        if isinstance(key, tuple) and key[0] == "low_stock" and len(args) == 3:
+            product_id, today, _now = args
+            found = plan.stock.get((product_id, today))
+            if found is not None and days[product_id] == {today}:
+                threshold, alerted, sellable = found
+                if threshold is None:
+                    continue  # no threshold: no alert
+                low = sellable - sold[(product_id, today)] <= threshold
+                if low == alerted:
+                    continue  # already raised while low, or armed while above
+        kept.append((fn, *args))
+    return kept
 
 
 __all__ = [

@@ -72,6 +72,37 @@ def test_migrations_round_trip(migrated_back: Database) -> None:
     assert _user_tables(database) == tables
 
 
+def _batch_functions(database: Database) -> list[str]:
+    with database.engine.connect() as conn:
+        return sorted(
+            conn.execute(
+                text(
+                    "SELECT proname FROM pg_proc WHERE proname IN "
+                    "('evd_sale_batch_start', 'evd_batch_expect')"
+                )
+            ).scalars()
+        )
+
+
+def test_0020_adds_the_sale_batch_functions_on_postgresql(migrated_back: Database) -> None:
+    """0020 adds the sale batch's start and its write checks on PostgreSQL (a no-op on
+    SQLite, which keeps the simple batch); its downgrade removes them."""
+    database = migrated_back
+    migrate.downgrade(database.engine, "0019_fund_pushes")
+    assert migrate.current_revision(database.engine) == "0019_fund_pushes"
+    if database.is_postgres:
+        assert _batch_functions(database) == []
+    migrate.upgrade(database.engine)
+    assert migrate.current_revision(database.engine) == migrate.head_revision()
+    if not database.is_postgres:
+        return
+    assert _batch_functions(database) == ["evd_batch_expect", "evd_sale_batch_start"]
+    with database.engine.connect() as conn:
+        conn.execute(text("SELECT evd_batch_expect(2, 2, 'rows')"))
+        with pytest.raises(Exception, match="rows touched 1 rows, not 2"):
+            conn.execute(text("SELECT evd_batch_expect(1, 2, 'rows')"))
+
+
 def test_schema_built_by_migrations_matches_the_metadata(database: Database) -> None:
     """Autogenerate finds no difference between the migrated database and the metadata of
     every package (columns, types, nullability, indexes, unique constraints, foreign keys)."""

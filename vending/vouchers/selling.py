@@ -105,36 +105,6 @@ _RESERVE_NO_EXPIRY = (
     .limit(1)
     .with_for_update(skip_locked=True, of=vouchers)
 )
-# N PINs of a product for a sale batch, in the order N single sales would take them.
-_RESERVE_MANY = (
-    _RESERVE_COLUMNS.where(vouchers.c.expiry >= bindparam("p_today"))
-    .order_by(vouchers.c.expiry, vouchers.c.id)
-    .limit(bindparam("p_n"))
-    .with_for_update(skip_locked=True, of=vouchers)
-)
-_RESERVE_MANY_NO_EXPIRY = (
-    _RESERVE_COLUMNS.where(vouchers.c.expiry.is_(None))
-    .order_by(vouchers.c.id)
-    .limit(bindparam("p_n"))
-    .with_for_update(skip_locked=True, of=vouchers)
-)
-
-
-def reserve_many(txn: Txn, product_code: str, today: date, count: int) -> tuple[int, list]:  # type: ignore[type-arg]
-    """For a sale batch: lock up to ``count`` PINs of a voucher product with one ``SKIP
-    LOCKED`` statement (a second only when the dated ones run short); (product id, rows).
-    Raises what the sale itself would (unknown product, not a voucher product)."""
-    product = _voucher_product(txn, product_code)
-    rows = list(
-        txn.execute(_RESERVE_MANY, {"p_product": product.id, "p_today": today, "p_n": count})
-    )
-    if len(rows) < count:
-        rows += txn.execute(
-            _RESERVE_MANY_NO_EXPIRY, {"p_product": product.id, "p_n": count - len(rows)}
-        ).all()
-    return product.id, rows
-
-
 _MARK_SOLD = (
     update(vouchers)
     .where(vouchers.c.id == bindparam("p_id"), vouchers.c.state == "available")
@@ -149,7 +119,7 @@ def _refresh_low_stock(txn: Txn, product_id: int, today: date, now: datetime) ->
 def _reserve(txn: Txn, product_id: int, today: date):  # type: ignore[no-untyped-def]
     """Lock the voucher to sell: the earliest expiring, then those without expiry."""
     plan = plan_of(txn)
-    if plan is not None:  # locked by the sale batch's one SKIP LOCKED statement
+    if plan is not None:  # locked by the sale batch's start (evd_sale_batch_start)
         row = plan.take_voucher(product_id, today)
         if row is not None:
             return row

@@ -30,7 +30,7 @@ from server_support import (
     make_config,
     voucher_vend,
 )
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
@@ -44,7 +44,8 @@ from vending.ledger import verify_ledger
 from vending.sale_batch import BatchedSale, SaleLocks, run_sale_batch
 from vending.services.sale_batching import sale_locks
 from vending.storage.database import Database, Txn
-from vending.storage.schema import accounts, ledger_entries, sales, transfers
+from vending.storage.schema import accounts, ledger_entries, notifications, sales, transfers
+from vending.vouchers import alerts
 from vending.vouchers.importer import StockImporter, StockUpload
 from xmlvend.codec import render_request
 from xmlvend.transport.batching import BatchingRunner, worker_runner
@@ -367,3 +368,69 @@ def test_a_cancelled_sale_does_not_stall_the_batcher(pg_database: Database) -> N
     timer.advance(0.001)
     manual.pump()
     assert results == [1, 1] and runner.stats.batches == 2
+
+
+def low_stock_alerts(database: Database) -> list[Any]:
+    return database.run_txn(
+        "alerts",
+        lambda txn: [
+            row.payload
+            for row in txn.execute(
+                select(notifications.c.payload)
+                .where(notifications.c.kind == alerts.LOW_STOCK)
+                .order_by(notifications.c.id)
+            )
+        ],
+    )
+
+
+def test_a_batch_is_two_statements_and_raises_low_stock_once(
+    pg_database: Database, keyring: Keyring, secrets_sentinel: Any
+) -> None:
+    """A batch is one statement to start it (claims, locks, re-checks, ids, PINs:
+    ``evd_sale_batch_start``) and one round trip for all its writes, the hot accounts'
+    credit included, while no product crosses its low-stock threshold; a batch that
+    crosses it raises the alert once (threshold 1 here), later batches do not again."""
+    world, runner, manual, timer = batched_world(
+        pg_database, keyring, stock_rows(7), secrets_sentinel, max_wait=0.001
+    )
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    def batch(bodies: list[bytes]) -> list[Any]:
+        connections = send_all(world, bodies)
+        timer.advance(0.001)
+        assert [q[1] for q in manual.queue] == ["sale_batch"]
+        statements.clear()
+        event.listen(pg_database.engine, "before_cursor_execute", seen)
+        try:
+            manual.pump()
+        finally:
+            event.remove(pg_database.engine, "before_cursor_execute", seen)
+        got = [c.last() for c in connections]
+        assert all(r.status == 200 and r.fault_class() is None for r in got)
+        return got
+
+    platform = {"client_id": PLATFORM, "operator": PLATFORM_OPERATOR}
+    mix = [
+        (credit_vend, {}, NORMAL_METER, "10.00"),
+        (voucher_vend, {}),
+        (credit_vend, platform, MISTY_METER, "10.00"),
+        (voucher_vend, platform),
+    ]
+    for _ in "ab":  # the first fills the process's read cache (products, tariffs ...)
+        batch([render_request(m[0](world.header(**m[1]), *m[2:])) for m in mix])
+    assert len(statements) == 2 and "evd_sale_batch_start" in statements[0], statements
+    assert low_stock_alerts(pg_database) == []  # 3 left, threshold 1
+    batch([render_request(voucher_vend(world.header())) for _ in "ab"])
+    assert low_stock_alerts(pg_database) == [
+        {"product": VOUCHER_PRODUCT, "remaining": 1, "threshold": 1}
+    ]
+    assert len(statements) > 2  # the crossing: the alert's own statements
+    batch([render_request(voucher_vend(world.header()))])
+    assert len(statements) == 2  # raised already: nothing to do
+    assert len(low_stock_alerts(pg_database)) == 1
+    assert runner.stats.batches == 4
+    assert pg_database.run_txn("facts", facts)["ledger_ok"]
