@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from sqlalchemy import Row, bindparam, delete, insert, select, update
 
@@ -47,7 +48,13 @@ TI_PATTERN = re.compile(r"\d{1,2}")
 def check_meter_number(msno: str) -> str:
     """Raise MeterNumberCheckDigit for an 11/13-digit number with a wrong Luhn digit and
     UnknownMeter for anything that cannot be an STS meter number."""
-    text = (msno or "").strip()
+    return _checked_number((msno or "").strip())
+
+
+# Every request for a meter checks its number again (confirm, vend, the meter read after
+# it): numbers found good are remembered, bounded (a number is public, not a secret).
+@lru_cache(maxsize=16384)
+def _checked_number(text: str) -> str:
     if not MSNO_PATTERN.fullmatch(text):
         raise UnknownMeter(f"meter {text!r} is not an 11- or 13-digit STS meter number")
     if not meter_number_is_valid(text):

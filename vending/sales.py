@@ -247,7 +247,7 @@ def _insert_sale(
         terminal_id=order.terminal_id[:64],
         external_ref=None,
         # As read back from the JSON column: a copy, never the caller's dict.
-        details=json.loads(json.dumps(order.details)),
+        details=_as_stored(order.details),
         transfer_id=transfer_id,
         settlement_transfer_id=None,
         reversal_transfer_id=None,
@@ -257,6 +257,18 @@ def _insert_sale(
         reversed_at=None,
         failure_reason=None,
     )
+
+
+_JSON_SCALARS = frozenset((str, int, bool, type(None)))
+
+
+def _as_stored(details: dict[str, Any]) -> dict[str, Any]:
+    """``details`` as the JSON column gives it back. A sale's details are flat text,
+    numbers and flags, which JSON returns unchanged: a plain copy then, else the round
+    trip (nested values, floats, tuples, subclasses, non-text keys)."""
+    if all(type(k) is str and type(v) in _JSON_SCALARS for k, v in details.items()):
+        return dict(details)
+    return json.loads(json.dumps(details))  # type: ignore[no-any-return]
 
 
 def record_sale(
