@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -23,7 +23,7 @@ from sqlalchemy import bindparam, case, insert, update
 
 from utilities.errors import KeyRevisionExpired, MeterDataInvalid
 from utilities.keys import sealed_current_key, sealed_key
-from utilities.registry import MeterRecord
+from utilities.registry import MeterRecord, with_changes
 from utilities.sts import (
     MeterKeyData,
     StsError,
@@ -153,7 +153,7 @@ class TokenEngine:
             plan.meter_tids[meter.id] = last
             if plan.meters is not None and meter.msno in plan.meters:
                 # As a later sale of the batch on this meter would read the row.
-                plan.meters[meter.msno] = replace(plan.meters[meter.msno], last_tid=last)
+                plan.meters[meter.msno] = with_changes(plan.meters[meter.msno], last_tid=last)
         else:
             last = txn.execute(
                 _ALLOCATE_TIDS,
@@ -246,7 +246,7 @@ class TokenEngine:
             if "last_tid" in values and meter.id in plan.meter_tids:
                 plan.meter_tids[meter.id] = None  # type: ignore[assignment]
             if plan.meters is not None and meter.msno in plan.meters:
-                plan.meters[meter.msno] = replace(plan.meters[meter.msno], **values)
+                plan.meters[meter.msno] = with_changes(plan.meters[meter.msno], **values)
 
     @staticmethod
     def record(

@@ -3,7 +3,6 @@ the sale, token, the balanced sale, the answer: one transaction."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +33,7 @@ from utilities.registry import (
     get_meter,
     record_on_meter,
     reduce_debt,
+    with_changes,
 )
 from utilities.sts import to_base_units
 from utilities.sts.amount import ELECTRICITY_RESOLUTION
@@ -275,4 +275,4 @@ class Vending(EmbeddedBase):
         reduce_debt(txn, meter, breakdown.debt_recovered, now=now)
         if breakdown.debt_recovered:
             return None
-        return replace(meter, **{**values, "last_purchase_at": now.astimezone(UTC)})
+        return with_changes(meter, **{**values, "last_purchase_at": now.astimezone(UTC)})
