@@ -15,7 +15,7 @@ the current state, so two racing transitions cannot both happen.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -231,7 +231,7 @@ def _insert_sale(
         sale_id = txn.execute(_INSERT_SALE, values).scalar_one()
     currency = pricing.price.currency
     at = now.astimezone(UTC)  # as the UTC column reads back
-    return Sale(
+    return _written_sale(
         id=sale_id,
         request_pk=claim.request_pk,
         vendor_id=order.vendor_id,
@@ -256,7 +256,22 @@ def _insert_sale(
         confirmed_at=None,
         reversed_at=None,
         failure_reason=None,
+        reprint_count=0,
     )
+
+
+_SALE_FIELDS = frozenset(f.name for f in fields(Sale))
+
+
+def _written_sale(**values: Any) -> Sale:
+    """``Sale(**values)`` for every field given, without the frozen dataclass's
+    field-by-field __init__ (every sale makes one; Sale has no __post_init__ and no
+    slots, so the filled __dict__ is the object __init__ makes)."""
+    if values.keys() != _SALE_FIELDS:
+        return Sale(**values)
+    sale = object.__new__(Sale)
+    sale.__dict__.update(values)
+    return sale
 
 
 _JSON_SCALARS = frozenset((str, int, bool, type(None)))
