@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from math import ceil, floor
+from math import floor
 
 from vending.errors import AmountOutOfRange, InvalidAmount
 from vending.money import Money
@@ -138,18 +138,19 @@ def cost_of_units(blocks: Sequence[Block], month_to_date: int, units: int) -> Fr
     return cost
 
 
-def _half_up(value: Fraction) -> int:
-    return floor(value + Fraction(1, 2))
+def _half_up(numerator: int, denominator: int) -> int:
+    """floor(numerator / denominator + 1/2) for a positive denominator, in integers."""
+    return (2 * numerator + denominator) // (2 * denominator)
 
 
 def vat_on(amount: int, vat_rate_bp: int) -> int:
     """VAT on a VAT-exclusive amount, to the minor unit (half up)."""
-    return _half_up(Fraction(amount * vat_rate_bp, BP))
+    return _half_up(amount * vat_rate_bp, BP)
 
 
 def vat_within(amount: int, vat_rate_bp: int) -> int:
     """The VAT part of a VAT-inclusive amount, to the minor unit (half up)."""
-    return _half_up(Fraction(amount * vat_rate_bp, BP + vat_rate_bp))
+    return _half_up(amount * vat_rate_bp, BP + vat_rate_bp)
 
 
 @dataclass(frozen=True)
@@ -190,11 +191,30 @@ def _split_energy(
     """(credit, credit_tax, units) for VAT-inclusive energy money."""
     credit_tax = vat_within(energy, terms.vat_rate_bp)
     credit = energy - credit_tax
-    exact_ex_vat = Fraction(energy * BP, BP + terms.vat_rate_bp)
-    # Whichever VAT-exclusive value is larger buys the energy: the customer's favour.
-    buying = max(exact_ex_vat, Fraction(credit))
-    units = max(ceil(units_for_money(terms.blocks, month_to_date, buying)), at_least_units)
+    # Whichever VAT-exclusive value is larger buys the energy: the customer's favour. The
+    # exact one is energy * BP / (BP + VAT), compared and used as a pair of integers.
+    exact = (energy * BP, BP + terms.vat_rate_bp)
+    buying = exact if exact[0] >= credit * exact[1] else (credit, 1)
+    units = max(_units_bought(terms.blocks, month_to_date, *buying), at_least_units)
     return credit, credit_tax, units
+
+
+def _units_bought(
+    blocks: Sequence[Block], month_to_date: int, numerator: int, denominator: int
+) -> int:
+    """``ceil(units_for_money(blocks, month_to_date, Fraction(numerator, denominator)))``
+    in integer arithmetic (every vend prices with it; Fractions cost a gcd per step)."""
+    if numerator < 0:
+        raise InvalidAmount("money cannot be negative")
+    units = 0
+    for available, rate in _segments(blocks, month_to_date):
+        # The money left is numerator / denominator; a unit costs rate / UNITS_PER_MWH.
+        if available is None or numerator * UNITS_PER_MWH <= available * rate * denominator:
+            return units - (-numerator * UNITS_PER_MWH // (denominator * rate))
+        units += available
+        numerator = numerator * UNITS_PER_MWH - available * rate * denominator
+        denominator *= UNITS_PER_MWH
+    raise AssertionError("the last block is open-ended")  # pragma: no cover
 
 
 def _charges_due(terms: TariffTerms, service_due: bool) -> tuple[int, int]:

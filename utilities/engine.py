@@ -14,29 +14,32 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import bindparam, case, insert, update
 
 from utilities.errors import KeyRevisionExpired, MeterDataInvalid
 from utilities.keys import sealed_current_key, sealed_key
-from utilities.registry import MeterRecord
+from utilities.registry import MeterRecord, with_changes
 from utilities.sts import (
+    MeterKeyData,
     StsError,
     TidRangeError,
     Token,
     clear_credit_token,
     clear_tamper_token,
     credit_token,
-    derive_decoder_key,
     key_change_tokens,
     max_phase_power_unbalance_limit_token,
     max_power_limit_token,
+    meter_key_data,
     tid_from_datetime,
     water_meter_factor_token,
 )
+from utilities.sts.dkga import derive_key
 from utilities.sts.tid import MAX_TID
 from utilities.tables import issued_tokens, meters
 from vending.batch_plan import plan_of
@@ -80,6 +83,17 @@ _ALLOCATE_TIDS = (
 _RECORD_TOKEN = insert(issued_tokens)
 
 
+@lru_cache(maxsize=16384)
+def _meter_key_data(
+    msno: str, key_type: int, sgc: str, ti: str, krn: int, base_date: int, ea: int
+) -> MeterKeyData:
+    """A meter's checked key data (PAN, key type, SGC, TI, KRN): no key material, so kept
+    (bounded) instead of being parsed and checked again for every token of the meter."""
+    return meter_key_data(
+        drn=msno, key_type=key_type, sgc=sgc, tariff_index=ti, krn=krn, base_date=base_date, ea=ea
+    )
+
+
 class TokenEngine:
     """Decoder keys, TIDs and tokens for registered meters (transaction scoped calls)."""
 
@@ -95,17 +109,10 @@ class TokenEngine:
         info = sealed.info
         vending_key = sealed.open(txn, self._keyring)
         try:
-            return derive_decoder_key(
-                vending_key,
-                dkga=info.dkga,
-                drn=msno,
-                key_type=key.key_type,
-                sgc=key.sgc,
-                tariff_index=key.ti,
-                krn=key.krn,
-                base_date=info.base_date,
-                ea=key.ea,
+            meter_data = _meter_key_data(
+                msno, key.key_type, key.sgc, key.ti, key.krn, info.base_date, key.ea
             )
+            return derive_key(vending_key, meter_data, dkga=info.dkga)
         except StsError as exc:
             raise MeterDataInvalid(f"meter {msno}: {exc}") from None
 
@@ -146,7 +153,7 @@ class TokenEngine:
             plan.meter_tids[meter.id] = last
             if plan.meters is not None and meter.msno in plan.meters:
                 # As a later sale of the batch on this meter would read the row.
-                plan.meters[meter.msno] = replace(plan.meters[meter.msno], last_tid=last)
+                plan.meters[meter.msno] = with_changes(plan.meters[meter.msno], last_tid=last)
         else:
             last = txn.execute(
                 _ALLOCATE_TIDS,
@@ -239,7 +246,7 @@ class TokenEngine:
             if "last_tid" in values and meter.id in plan.meter_tids:
                 plan.meter_tids[meter.id] = None  # type: ignore[assignment]
             if plan.meters is not None and meter.msno in plan.meters:
-                plan.meters[meter.msno] = replace(plan.meters[meter.msno], **values)
+                plan.meters[meter.msno] = with_changes(plan.meters[meter.msno], **values)
 
     @staticmethod
     def record(

@@ -42,6 +42,9 @@ _EXPONENT_TWO = frozenset(
 )
 
 
+_KNOWN_CURRENCIES = frozenset(_EXPONENT_EXCEPTIONS) | _EXPONENT_TWO
+
+
 def currency_exponent(currency: str) -> int:
     """Number of minor-unit digits of ``currency``; raises UnknownCurrency."""
     if currency in _EXPONENT_EXCEPTIONS:
@@ -63,6 +66,10 @@ class Money:
     currency: str
 
     def __post_init__(self) -> None:
+        # The common case first (an int and a known code: ~18 amounts per sale); anything
+        # else takes the full checks below.
+        if type(self.amount) is int and self.currency in _KNOWN_CURRENCIES:
+            return
         if isinstance(self.amount, bool) or not isinstance(self.amount, int):
             raise InvalidAmount(
                 f"money amounts are integer minor units, got {type(self.amount).__name__}"

@@ -15,7 +15,7 @@ the current state, so two racing transitions cannot both happen.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -231,7 +231,7 @@ def _insert_sale(
         sale_id = txn.execute(_INSERT_SALE, values).scalar_one()
     currency = pricing.price.currency
     at = now.astimezone(UTC)  # as the UTC column reads back
-    return Sale(
+    return _written_sale(
         id=sale_id,
         request_pk=claim.request_pk,
         vendor_id=order.vendor_id,
@@ -247,7 +247,7 @@ def _insert_sale(
         terminal_id=order.terminal_id[:64],
         external_ref=None,
         # As read back from the JSON column: a copy, never the caller's dict.
-        details=json.loads(json.dumps(order.details)),
+        details=_as_stored(order.details),
         transfer_id=transfer_id,
         settlement_transfer_id=None,
         reversal_transfer_id=None,
@@ -256,7 +256,34 @@ def _insert_sale(
         confirmed_at=None,
         reversed_at=None,
         failure_reason=None,
+        reprint_count=0,
     )
+
+
+_SALE_FIELDS = frozenset(f.name for f in fields(Sale))
+
+
+def _written_sale(**values: Any) -> Sale:
+    """``Sale(**values)`` for every field given, without the frozen dataclass's
+    field-by-field __init__ (every sale makes one; Sale has no __post_init__ and no
+    slots, so the filled __dict__ is the object __init__ makes)."""
+    if values.keys() != _SALE_FIELDS:
+        return Sale(**values)
+    sale = object.__new__(Sale)
+    sale.__dict__.update(values)
+    return sale
+
+
+_JSON_SCALARS = frozenset((str, int, bool, type(None)))
+
+
+def _as_stored(details: dict[str, Any]) -> dict[str, Any]:
+    """``details`` as the JSON column gives it back. A sale's details are flat text,
+    numbers and flags, which JSON returns unchanged: a plain copy then, else the round
+    trip (nested values, floats, tuples, subclasses, non-text keys)."""
+    if all(type(k) is str and type(v) in _JSON_SCALARS for k, v in details.items()):
+        return dict(details)
+    return json.loads(json.dumps(details))  # type: ignore[no-any-return]
 
 
 def record_sale(

@@ -4,7 +4,7 @@ key and tariff lookups, vendability, result builders and the one idempotency pat
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -119,11 +119,19 @@ class EmbeddedBase:
         self._engine = TokenEngine(keyring)
         self.settings = settings
         self._zone = ZoneInfo(settings.timezone)
+        # The last moment asked and its month: one vend asks up to four times for its one
+        # ``now`` (one tuple, replaced whole: safe across the database threads).
+        self._last_month: tuple[datetime | None, str] = (None, "")
 
     # --- helpers ----------------------------------------------------------------------------
 
     def month_of(self, moment: datetime) -> str:
-        return moment.astimezone(self._zone).strftime("%Y-%m")
+        last = self._last_month
+        if last[0] is moment:
+            return last[1]
+        month = moment.astimezone(self._zone).strftime("%Y-%m")
+        self._last_month = (moment, month)
+        return month
 
     def meter_info(
         self,
@@ -135,13 +143,19 @@ class EmbeddedBase:
         # None: a read that reports no time-dependent facts (days since purchase, FBE due).
         now: datetime | None = None,
         product: Product | None = None,
+        # The meter as it read before a purchase just recorded on ``meter``: the days
+        # since the last purchase count from that one's when it had one.
+        before: MeterRecord | None = None,
     ) -> MeterInfo:
         key = key or KeyData.of(meter)
         if tariff is None and meter.tariff_id is not None:
             tariff = get_tariff(txn, meter.tariff_id).terms
+        last_purchase_at = meter.last_purchase_at
+        if before is not None and before.last_purchase_at is not None:
+            last_purchase_at = before.last_purchase_at
         days = None
-        if now is not None and meter.last_purchase_at is not None:
-            days = max((now - meter.last_purchase_at).days, 0)
+        if now is not None and last_purchase_at is not None:
+            days = max((now - last_purchase_at).days, 0)
         customer = Customer(
             name=meter.customer_name or "Customer",
             address=meter.customer_address or "-",
@@ -272,13 +286,6 @@ def _key_change_result(tokens: Any, old: KeyData, new: KeyData) -> KeyChange:
         to_krn=new.krn,
         to_ti=new.ti,
     )
-
-
-def _customer_days(customer: Customer | None, meter: MeterRecord, now: datetime) -> Customer | None:
-    """Days since the purchase before this one (the registry already holds this one)."""
-    if customer is None or meter.last_purchase_at is None:
-        return customer
-    return replace(customer, days_since_last_purchase=max((now - meter.last_purchase_at).days, 0))
 
 
 def _vend_result(

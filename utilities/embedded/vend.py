@@ -3,7 +3,6 @@ the sale, token, the balanced sale, the answer: one transaction."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +12,6 @@ from utilities.embedded.base import (
     EmbeddedBase,
     _created_by,
     _credit_token,
-    _customer_days,
     _key_change_result,
     _run_once,
     _vend_result,
@@ -35,6 +33,7 @@ from utilities.registry import (
     get_meter,
     record_on_meter,
     reduce_debt,
+    with_changes,
 )
 from utilities.sts import to_base_units
 from utilities.sts.amount import ELECTRICITY_RESOLUTION
@@ -189,8 +188,8 @@ class Vending(EmbeddedBase):
             self._engine.record(txn, meter, fbe_sts, "fbe", now, request_pk=claim.request_pk)
         if updated is None or key_change is not None:
             updated = get_meter(txn, meter.msno)  # debt or key data changed too: read it
-        info = self.meter_info(txn, updated, tariff=tariff, now=now, product=product)
-        info = replace(info, customer=_customer_days(info.customer, meter, now))
+        # Days since the purchase before this one (the registry already holds this one).
+        info = self.meter_info(txn, updated, tariff=tariff, now=now, product=product, before=meter)
         result = _vend_result(info, token, tariff, breakdown, purchase, key_change, fbe_token)
         # The token to the consumer's phone when the request named one: this transaction.
         recipient_sms.queue_token(
@@ -276,4 +275,4 @@ class Vending(EmbeddedBase):
         reduce_debt(txn, meter, breakdown.debt_recovered, now=now)
         if breakdown.debt_recovered:
             return None
-        return replace(meter, **{**values, "last_purchase_at": now.astimezone(UTC)})
+        return with_changes(meter, **{**values, "last_purchase_at": now.astimezone(UTC)})

@@ -80,7 +80,10 @@ class MeterKeyData:
 
 
 def _xor(a: bytes, b: bytes) -> bytes:
-    return bytes(x ^ y for x, y in zip(a, b, strict=True))
+    if len(a) != len(b):
+        raise ValueError(f"cannot XOR {len(a)} bytes with {len(b)} bytes")
+    # As whole integers: one operation instead of a generator over the bytes.
+    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).to_bytes(len(a), "big")
 
 
 def dkga02(vending_key: bytes, meter: MeterKeyData) -> bytes:

@@ -49,6 +49,19 @@ _THRESHOLD = select(
     stock_thresholds.c.low_stock_threshold, stock_thresholds.c.low_stock_alerted_at
 ).where(stock_thresholds.c.product_id == bindparam("p_product"))
 
+# PostgreSQL: _THRESHOLD and _COUNT_UP_TO (limit: the threshold + 1) as one statement.
+_LEVEL_SQL = """
+SELECT t.low_stock_threshold, t.low_stock_alerted_at,
+       (SELECT count(*) FROM (
+            SELECT v.id FROM vouchers AS v
+            WHERE v.product_id = t.product_id AND v.state = 'available'
+              AND (v.expiry IS NULL OR v.expiry >= %(today)s)
+            LIMIT t.low_stock_threshold + 1
+        ) AS up_to) AS remaining
+FROM stock_thresholds AS t
+WHERE t.product_id = %(product)s
+"""
+
 
 def count_sellable(txn: Txn, product_id: int, today: date, *, limit: int | None = None) -> int:
     """Sellable vouchers of a product, counting at most ``limit`` (an index range scan)."""
@@ -100,13 +113,23 @@ def refresh_low_stock(
     """Raise the low-stock alert of a product that crossed its threshold, or re-arm it
     once stock is back above; True when an alert was raised."""
     today = today or now.date()
-    row = txn.execute(_THRESHOLD, {"p_product": product_id}).first()
-    if row is None:
-        return False
-    threshold = row.low_stock_threshold
-    remaining = count_sellable(txn, product_id, today, limit=threshold + 1)
+    if txn.is_postgres:
+        # The threshold and the count up to it in one statement (a sale batch checks
+        # every voucher product it sold from).
+        level = txn.conn.exec_driver_sql(
+            _LEVEL_SQL, {"product": product_id, "today": today}
+        ).first()
+        if level is None:
+            return False
+        threshold, alerted_at, remaining = level
+    else:
+        row = txn.execute(_THRESHOLD, {"p_product": product_id}).first()
+        if row is None:
+            return False
+        threshold, alerted_at = row.low_stock_threshold, row.low_stock_alerted_at
+        remaining = count_sellable(txn, product_id, today, limit=threshold + 1)
     low = remaining <= threshold
-    if low and row.low_stock_alerted_at is None:
+    if low and alerted_at is None:
         # Conditional: of two sales crossing the threshold together, one raises the alert.
         raised = txn.execute(
             update(stock_thresholds)
@@ -126,7 +149,7 @@ def refresh_low_stock(
                 now=now,
             )
             return True
-    elif not low and row.low_stock_alerted_at is not None:
+    elif not low and alerted_at is not None:
         txn.execute(
             update(stock_thresholds)
             .where(stock_thresholds.c.product_id == product_id)
