@@ -195,6 +195,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 pg_cpu = _cpu_seconds(backend) - pg_cpu
                 if any(status != 200 for status in answers):
                     raise SystemExit(f"{kind}: a vend failed (HTTP {set(answers)})")
+                stats = getattr(runner, "stats", None)
+                if stats is not None and (stats.fallbacks or stats.isolated):
+                    # A batch that failed as a whole ran its sales one by one: what was
+                    # measured is not the batched path (e.g. a bug in the batch's start).
+                    raise SystemExit(
+                        f"{kind}: {stats.fallbacks} batches fell back to one by one,"
+                        f" {stats.isolated} sales isolated (see the evd.batching warnings)"
+                    )
                 n = args.vends
                 print(
                     f"{kind:<12} {statements[0] / n:5.2f} statements/vend  "

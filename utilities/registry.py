@@ -10,10 +10,11 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import Row, bindparam, delete, insert, select, update
 
@@ -148,7 +149,13 @@ def with_changes(meter: MeterRecord, **changes: object) -> MeterRecord:
 
 
 def _record(row: Row) -> MeterRecord:
-    found = dict(zip(row._fields, row, strict=True))
+    return record_from_values(dict(zip(row._fields, row, strict=True)))
+
+
+def record_from_values(found: Mapping[str, Any]) -> MeterRecord:
+    """A meter's record from its row's values by column name, as ``find_meter`` selects
+    them: a result row's, or the sale batch's start (``vending.sale_batch``, which reads
+    the batch's meters in the same call that locks them)."""
     values = {name: found[name] for name in _PLAIN_FIELDS}
     balance = found["debt_balance"]
     values["debt"] = None if balance is None else Money(balance, found["debt_currency"])

@@ -332,14 +332,14 @@ class _Row:
 
 def _meter_records(found: list[dict[str, Any]]) -> dict[str, Any]:
     """msno -> the registry's MeterRecord of each locked meter, as ``find_meter`` reads it."""
-    from utilities.registry import _record
+    from utilities.registry import record_from_values
 
     records = {}
     for values in found:
         at = values.get("last_purchase_at")
         if at is not None:
             values["last_purchase_at"] = datetime.fromisoformat(at).astimezone(UTC)
-        record = _record(_Row(values))
+        record = record_from_values(values)
         records[record.msno] = record
     return records
 
