@@ -36,12 +36,17 @@ def sent(pg_database: Database) -> Iterator[list[str]]:
     event.remove(pg_database.engine, "after_cursor_execute", record)
 
 
-def _scratch(db: Database) -> None:
-    def create(txn: Txn) -> None:
-        txn.conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS merged_scratch (v int)")
-        txn.conn.exec_driver_sql("DELETE FROM merged_scratch")
-
-    db.run_txn("scratch", create)
+@pytest.fixture
+def scratch(pg_database: Database) -> Iterator[None]:
+    """A table of this test's own, dropped after it (the database is shared with the
+    migration tests, which expect only the schema's tables)."""
+    pg_database.run_txn(
+        "scratch", lambda txn: txn.conn.exec_driver_sql("CREATE TABLE merged_scratch (v int)")
+    )
+    yield
+    pg_database.run_txn(
+        "scratch", lambda txn: txn.conn.exec_driver_sql("DROP TABLE merged_scratch")
+    )
 
 
 def _values(db: Database) -> list[int]:
@@ -53,9 +58,8 @@ def _values(db: Database) -> list[int]:
 
 
 def test_begin_and_commit_ride_with_the_first_and_last_statements(
-    pg_database: Database, sent: list[str]
+    pg_database: Database, sent: list[str], scratch: None
 ) -> None:
-    _scratch(pg_database)
     after: list[str] = []
 
     @commits_with_last_statement
@@ -79,8 +83,7 @@ def test_begin_and_commit_ride_with_the_first_and_last_statements(
     assert _values(pg_database) == [1, 2, 3]
 
 
-def test_a_failing_last_statement_commits_nothing(pg_database: Database) -> None:
-    _scratch(pg_database)
+def test_a_failing_last_statement_commits_nothing(pg_database: Database, scratch: None) -> None:
     after: list[str] = []
 
     @commits_with_last_statement
@@ -96,9 +99,8 @@ def test_a_failing_last_statement_commits_nothing(pg_database: Database) -> None
 
 
 def test_a_failing_function_rolls_back_and_the_connection_is_normal_again(
-    pg_database: Database,
+    pg_database: Database, scratch: None
 ) -> None:
-    _scratch(pg_database)
 
     @commits_with_last_statement
     def work(txn: Txn) -> None:
