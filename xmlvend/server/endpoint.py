@@ -1,8 +1,8 @@
 """One XMLVend request, from body bytes to response bytes, HTTP aside.
 
 parse (codec: a small body at once, a larger one on the parse pool, see
-:mod:`xmlvend.server.parsing`) -> TLS clientID check -> authenticate (worker thread, cached) -> authorise -> the
-operation's handler -> response bytes, raced against the deadline
+:mod:`xmlvend.server.parsing`) -> TLS clientID check -> authenticate (worker thread,
+cached) -> authorise -> the operation's handler -> response bytes, raced against the deadline
 (:mod:`xmlvend.server.deadline`). Every failure becomes a SOAP Fault through
 :mod:`xmlvend.server.faults`; unexpected exceptions are logged with an incident number and
 answered with a generic ``SystemEx`` -- never a traceback, never an empty answer.
