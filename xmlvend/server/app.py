@@ -173,6 +173,7 @@ def build_server(
             reactor,
             threads=config.server.parse_threads,
             wait_seconds=config.server.parse_wait_seconds,
+            inline_max_bytes=config.server.inline_parse_max_bytes,
         )
     renderer = XMLVendRenderer(
         server_id=config.server.server_id, currencies=currencies, clock=clock

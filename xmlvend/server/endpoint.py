@@ -1,8 +1,8 @@
 """One XMLVend request, from body bytes to response bytes, HTTP aside.
 
-parse (codec, on the parse pool of :mod:`xmlvend.server.parsing`, never on the reactor
-thread) -> TLS clientID check -> authenticate (worker thread, cached) -> authorise -> the
-operation's handler -> response bytes, raced against the deadline
+parse (codec: a small body at once, a larger one on the parse pool, see
+:mod:`xmlvend.server.parsing`) -> TLS clientID check -> authenticate (worker thread,
+cached) -> authorise -> the operation's handler -> response bytes, raced against the deadline
 (:mod:`xmlvend.server.deadline`). Every failure becomes a SOAP Fault through
 :mod:`xmlvend.server.faults`; unexpected exceptions are logged with an incident number and
 answered with a generic ``SystemEx`` -- never a traceback, never an empty answer.
@@ -96,8 +96,8 @@ class Endpoint:
         client certificate's clientID field, None without a client certificate; ``peer``:
         the client's address from the transport (failed logins are throttled by it).
 
-        The body is parsed on the parse pool (:mod:`xmlvend.server.parsing`), never on the
-        reactor thread; the time it took counts against the deadline."""
+        The body is parsed at once when it is small, else on the parse pool
+        (:mod:`xmlvend.server.parsing`); the time it took counts against the deadline."""
         started = self._reactor.seconds()
         parsed = self._parse(body)
         parsed.addCallbacks(

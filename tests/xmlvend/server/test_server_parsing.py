@@ -1,12 +1,15 @@
 """Issue 10 §2 at the server: no request body can block the reactor.
 
-Bodies are parsed on the server's parse pool (real threads): a DOCTYPE naming a FIFO or a
-loopback URL, in UTF-16/32, is refused without opening anything while /healthz keeps
-answering, and a request that waits too long for a parse thread is answered "busy" without
-being read."""
+Bodies above ``server.inline_parse_max_bytes`` are parsed on the server's parse pool (real
+threads): a DOCTYPE naming a FIFO or a loopback URL, in UTF-16/32, is refused without
+opening anything while /healthz keeps answering, and a request that waits too long for a
+parse thread is answered "busy" without being read. Smaller bodies (issue 16) are parsed at
+once on the reactor thread by the same hardened parser: a DOCTYPE is refused there too,
+without opening anything."""
 
 from __future__ import annotations
 
+import gzip
 import logging
 import socket
 import threading
@@ -35,6 +38,25 @@ from xmlvend.codec import types_revenue as r
 
 @pytest.fixture
 def pooled(database: Database, keyring: Keyring, secrets_sentinel: object) -> Iterator[World]:
+    world = build_world(
+        database,
+        keyring,
+        secrets_sentinel,
+        vouchers=0,
+        # Every body on the pool, however small: these tests are about the pool.
+        config=make_config(parse_threads=1, parse_wait_seconds=1.0, inline_parse_max_bytes=0),
+        parse_pool=True,
+    )
+    try:
+        yield world
+    finally:
+        if world.server.parse_pool is not None:
+            world.server.parse_pool.stop()
+
+
+@pytest.fixture
+def inline(database: Database, keyring: Keyring, secrets_sentinel: object) -> Iterator[World]:
+    """The real parse pool with the default bound: small bodies parsed on this thread."""
     world = build_world(
         database,
         keyring,
@@ -178,3 +200,81 @@ def test_a_failure_on_a_parse_thread_reaches_the_reactor(pooled: World) -> None:
     errors: list[BaseException] = []
     failed.addErrback(lambda failure: errors.append(failure.value))
     assert len(errors) == 1 and isinstance(errors[0], ValueError)
+
+
+# --- issue 16: small bodies are parsed on the reactor thread ----------------------------------
+
+
+def test_a_small_body_is_parsed_at_once_without_the_pool(inline: World) -> None:
+    world = inline
+    assert world.server.config.server.inline_parse_max_bytes == 4096
+    body = render_request(credit_vend(world.header(), NORMAL_METER, "20.00"))
+    assert len(body) <= 4096
+    before = world.balance(CAFE)
+    connection = world.connect()
+    connection.post(body, wait=False)
+    # Answered within the post: no thread call was needed (none is run here).
+    assert connection.responses()
+    assert connection.last().status == 200
+    assert world.balance(CAFE) != before
+
+
+def test_a_body_above_the_bound_goes_to_the_pool(inline: World) -> None:
+    world = inline
+    # Padding a client may send: an unknown element after the standard content (dropped).
+    body = render_request(credit_vend(world.header(), NORMAL_METER, "20.00")).replace(
+        b"</r:creditVendReq>", b"<pad>" + b"x" * 4096 + b"</pad></r:creditVendReq>"
+    )
+    before = world.balance(CAFE)
+    connection = world.connect()
+    connection.post(body, wait=False)
+    assert connection.transport.value() == b""  # on a pool thread, not this one
+    world.reactor.run_thread_calls(until=connection.responses)
+    assert connection.last().status == 200
+    assert world.balance(CAFE) != before
+
+
+def test_the_bound_counts_the_decompressed_body(inline: World) -> None:
+    """A gzip body that is small on the wire but large once decompressed keeps the pool."""
+    world = inline
+    body = render_request(credit_vend(world.header(), NORMAL_METER, "20.00")).replace(
+        b"</r:creditVendReq>", b"<pad>" + b" " * 8192 + b"</pad></r:creditVendReq>"
+    )
+    packed = gzip.compress(body)
+    assert len(packed) < 4096 < len(body)
+    connection = world.connect()
+    connection.post(packed, wait=False, headers={"Content-Encoding": "gzip"})
+    assert connection.transport.value() == b""
+    world.reactor.run_thread_calls(until=connection.responses)
+    assert connection.last().status == 200
+
+
+_SMALL_ENVELOPE = (
+    '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">'
+    "<soap:Body/></soap:Envelope>"
+)
+
+
+@pytest.mark.parametrize("encoding", list(ENCODINGS))
+def test_a_small_doctype_is_refused_inline_without_opening_anything(
+    inline: World, tmp_path: Path, encoding: str
+) -> None:
+    world = inline
+    label, codec, bom = ENCODINGS[encoding]
+    before = world.balance(CAFE)
+    with FifoWatch(tmp_path / "pipe") as fifo:
+        text = (
+            f'<?xml version="1.0" encoding="{label}"?>'
+            f'<!DOCTYPE x SYSTEM "{fifo.path.as_uri()}">' + _SMALL_ENVELOPE
+        )
+        body = bom + text.encode(codec)
+        assert len(body) <= 4096
+        connection = world.connect()
+        connection.post(body, wait=False)
+        assert connection.responses(), "a small body waited for the pool"
+        response = connection.last()
+        assert not fifo.opened, "the parser opened the FIFO"
+    assert response.status == 500
+    assert response.fault_class() == "XMLVendSchemaEx"
+    assert "DTD" in response.parsed().desc and "pipe" not in response.parsed().desc
+    assert world.balance(CAFE) == before
