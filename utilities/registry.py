@@ -152,10 +152,23 @@ def _record(row: Row) -> MeterRecord:
     return record_from_values(dict(zip(row._fields, row, strict=True)))
 
 
+def records_from_json(found: list[dict[str, Any]]) -> dict[str, MeterRecord]:
+    """msno -> record of meter rows as JSON carries them (the sale batch's start,
+    ``vending.sale_batch``, reads the batch's meters in the call that locks them):
+    ``find_meter``'s columns, the purchase time as ISO text."""
+    records = {}
+    for values in found:
+        at = values.get("last_purchase_at")
+        if at is not None:
+            values["last_purchase_at"] = datetime.fromisoformat(at).astimezone(UTC)
+        record = record_from_values(values)
+        records[record.msno] = record
+    return records
+
+
 def record_from_values(found: Mapping[str, Any]) -> MeterRecord:
     """A meter's record from its row's values by column name, as ``find_meter`` selects
-    them: a result row's, or the sale batch's start (``vending.sale_batch``, which reads
-    the batch's meters in the same call that locks them)."""
+    them."""
     values = {name: found[name] for name in _PLAIN_FIELDS}
     balance = found["debt_balance"]
     values["debt"] = None if balance is None else Money(balance, found["debt_currency"])

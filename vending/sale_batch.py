@@ -67,7 +67,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from vending.auth import Principal
@@ -289,7 +289,9 @@ def _prepare(txn: Txn, sales: Sequence[BatchedSale]) -> BatchPlan:
         plan.claims[(client_id, request_id)] = claim_id
     plan.meter_numbers = frozenset(numbers)
     if numbers:
-        plan.meters = _meter_records(started["meters"])
+        from utilities.registry import records_from_json
+
+        plan.meters = records_from_json(started["meters"])
         plan.meter_tids = {m.id: m.last_tid for m in plan.meters.values()}
     plan.meter_tids_before = dict(plan.meter_tids)
     for account_id, currency, balance, limit, blocked in started["accounts"]:
@@ -328,20 +330,6 @@ class _Row:
 
     def __init__(self, values: dict[str, Any]) -> None:
         self.__dict__.update(values)
-
-
-def _meter_records(found: list[dict[str, Any]]) -> dict[str, Any]:
-    """msno -> the registry's MeterRecord of each locked meter, as ``find_meter`` reads it."""
-    from utilities.registry import record_from_values
-
-    records = {}
-    for values in found:
-        at = values.get("last_purchase_at")
-        if at is not None:
-            values["last_purchase_at"] = datetime.fromisoformat(at).astimezone(UTC)
-        record = record_from_values(values)
-        records[record.msno] = record
-    return records
 
 
 def _voucher_row(values: dict[str, Any]) -> _Row:
@@ -465,6 +453,11 @@ def _array_type(column: Any, dialect: Any) -> str:
 _CUT_ON_CAST = re.compile(r"(VARCHAR|CHAR|CHARACTER|CHARACTER VARYING)\b", re.IGNORECASE)
 
 
+def _columns(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> dict[str, list[Any]]:
+    """Queued row tuples as one array per column, named in tuple order (for ``unnest``)."""
+    return {name: [row[n] for row in rows] for n, name in enumerate(names)}
+
+
 def _write(txn: Txn, plan: BatchPlan) -> None:
     """Point 3 of the module docstring: every queued row with one statement per table,
     foreign keys in order, and the hot accounts' credit, in one round trip (:class:`_Script`)."""
@@ -499,28 +492,11 @@ def _write(txn: Txn, plan: BatchPlan) -> None:
             script.insert(txn, table, rows)
     answers = plan.rows.get("responses")
     if answers:
-        script.add(
-            _STORE_RESPONSES,
-            {
-                "ids": [a[0] for a in answers],
-                "s": [a[1] for a in answers],
-                "k": [a[2] for a in answers],
-                "b": [a[3] for a in answers],
-                "t": [a[4] for a in answers],
-            },
-        )
+        script.add(_STORE_RESPONSES, _columns(("ids", "s", "k", "b", "t"), answers))
     sold = plan.rows.get("vouchers_sold")
     if sold:
         # Impossible while the rows are locked, but refused rather than sold twice.
-        script.add(
-            _MARK_SOLD,
-            {
-                "ids": [v[0] for v in sold],
-                "s": [v[1] for v in sold],
-                "t": [v[2] for v in sold],
-                "n": len(sold),
-            },
-        )
+        script.add(_MARK_SOLD, {**_columns(("ids", "s", "t"), sold), "n": len(sold)})
     once = _once_with_work(plan)
     if not once:
         # The hot accounts' credit last, in the same round trip: nothing is written after

@@ -18,6 +18,7 @@ from vending_support import (
     balance,
     build_world,
     house,
+    post_deferred_supply,
     run,
     sell,
     snapshot,
@@ -150,17 +151,7 @@ def test_deferred_balances_are_not_reported(pg_database: Database) -> None:
     run(db, build_world)
 
     def post(txn: Txn) -> tuple[set[int], int]:
-        ids = dict(txn.execute(select(accounts.c.code, accounts.c.id)).all())
-        zar = Money(500, "ZAR")
-        posted = post_transfer(
-            txn,
-            kind="test",
-            legs=[Leg(ids[f"vendor:{VENDOR}"], -zar, "sale"), Leg(ids[SUPPLIER], zar, "supplier")],
-            description="test",
-            created_by="test",
-            defer=(ids[SUPPLIER],),
-            now=NOW,
-        )
+        posted, ids = post_deferred_supply(txn, 500)
         return set(posted.balances), ids[f"vendor:{VENDOR}"]
 
     reported, vendor_id = db.run_txn("post", post)

@@ -11,12 +11,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fixed_clock import NOW
-from sqlalchemy import event, select, text
-from vending_support import SUPPLIER, VENDOR, assert_ledger_consistent, build_world, run, snapshot
+from sqlalchemy import event, text
+from vending_support import (
+    SUPPLIER,
+    assert_ledger_consistent,
+    build_world,
+    post_deferred_supply,
+    run,
+    snapshot,
+)
 
-from vending.ledger import Leg, post_transfer
-from vending.money import Money
 from vending.storage.database import Database, Txn, commits_with_last_statement
 from vending.storage.schema import accounts
 
@@ -123,6 +127,26 @@ def test_a_failing_function_rolls_back_and_the_connection_is_normal_again(
     assert _values(pg_database) == []
 
 
+def test_only_the_last_statement_rides_with_the_commit(
+    pg_database: Database, sent: list[str], scratch: None
+) -> None:
+    """A second ``commit_with`` sends the first statement at once: it is no longer the
+    transaction's last."""
+
+    @commits_with_last_statement
+    def work(txn: Txn) -> None:
+        txn.commit_with("INSERT INTO merged_scratch VALUES (%(v)s)", {"v": 1})
+        txn.commit_with("INSERT INTO merged_scratch VALUES (%(v)s)", {"v": 2})
+
+    sent.clear()
+    pg_database.run_txn("merged", work)
+    assert sent == [
+        "BEGIN;\nINSERT INTO merged_scratch VALUES (%(v)s)",
+        "INSERT INTO merged_scratch VALUES (%(v)s);\nCOMMIT",
+    ]
+    assert _values(pg_database) == [1, 2]
+
+
 def test_a_function_that_sends_nothing_sends_no_begin_or_commit(
     pg_database: Database, sent: list[str]
 ) -> None:
@@ -161,17 +185,7 @@ def test_deferred_credits_go_with_the_commit_and_check_themselves(
     run(db, build_world)
 
     def post(txn: Txn, *, break_supplier: bool) -> None:
-        ids = dict(txn.execute(select(accounts.c.code, accounts.c.id)).all())
-        zar = Money(500, "ZAR")
-        post_transfer(
-            txn,
-            kind="test",
-            legs=[Leg(ids[f"vendor:{VENDOR}"], -zar, "sale"), Leg(ids[SUPPLIER], zar, "supplier")],
-            description="test",
-            created_by="test",
-            defer=(ids[SUPPLIER],),
-            now=NOW,
-        )
+        _posted, ids = post_deferred_supply(txn, 500)
         if break_supplier:
             txn.execute(
                 accounts.update().where(accounts.c.id == ids[SUPPLIER]).values(currency="USD")

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from vending.accounts import create_account, ensure_house_accounts
 from vending.keyring import Keyring
-from vending.ledger import verify_ledger
+from vending.ledger import Leg, PostedTransfer, post_transfer, verify_ledger
 from vending.money import Money
 from vending.products import create_product, get_product, price_sale, vendor_commission_bp
 from vending.requests import Claim, claim_request
@@ -249,6 +249,23 @@ def balance(db: Database, code: str) -> int:
             select(accounts.c.balance).where(accounts.c.code == code)
         ).scalar_one(),
     )
+
+
+def post_deferred_supply(txn: Txn, amount: int = 500) -> tuple[PostedTransfer, dict[str, int]]:
+    """Vendor V1 pays the supplier ``amount`` cents, the supplier's credit deferred to the
+    commit (vending.ledger); the transfer and the account ids by code."""
+    ids = dict(txn.execute(select(accounts.c.code, accounts.c.id)).all())
+    money = Money(amount, "ZAR")
+    posted = post_transfer(
+        txn,
+        kind="test",
+        legs=[Leg(ids[f"vendor:{VENDOR}"], -money, "sale"), Leg(ids[SUPPLIER], money, "supplier")],
+        description="test",
+        created_by="test",
+        defer=(ids[SUPPLIER],),
+        now=NOW,
+    )
+    return posted, ids
 
 
 def house(purpose: str) -> str:
