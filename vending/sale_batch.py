@@ -80,6 +80,7 @@ from vending.ledger import (
 )
 from vending.requests import RequestKey
 from vending.storage.database import Txn, commits_with_last_statement, is_retryable
+from vending.storage.prepared import as_executes
 
 
 @dataclass(frozen=True)
@@ -265,7 +266,7 @@ def _prepare(txn: Txn, sales: Sequence[BatchedSale]) -> BatchPlan:
                 wanted[(product.id, s.locks.now.date())] += 1
     started = _sql(
         txn,
-        _START,
+        as_executes(txn.conn, [_START])[0],
         {
             "c": [k.client_id for k in keys],  # type: ignore[union-attr]
             "r": [k.request_id for k in keys],  # type: ignore[union-attr]
@@ -424,7 +425,7 @@ class _Script:
 
     def run(self, txn: Txn) -> Any:
         if self.statements:
-            return txn.conn.exec_driver_sql(";\n".join(self.statements), self.params)
+            return txn.conn.exec_driver_sql(self._text(txn), self.params)
         return None
 
     def run_with_commit(self, txn: Txn) -> None:
@@ -432,7 +433,12 @@ class _Script:
         writes, its hot accounts' credit and the COMMIT go in one round trip, so the hot
         rows stay locked for that round trip only."""
         if self.statements:
-            txn.commit_with(";\n".join(self.statements), self.params)
+            txn.commit_with(self._text(txn), self.params)
+
+    def _text(self, txn: Txn) -> str:
+        # Each statement as an EXECUTE of its prepared form: planned once per connection,
+        # not once per batch (vending.storage.prepared).
+        return ";\n".join(as_executes(txn.conn, self.statements))
 
 
 _PARAM = re.compile(r"%\((\w+)\)s")

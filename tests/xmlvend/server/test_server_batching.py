@@ -423,6 +423,10 @@ def test_a_batch_is_two_statements_and_raises_low_stock_once(
     for _ in "ab":  # the first fills the process's read cache (products, tariffs ...)
         batch([render_request(m[0](world.header(**m[1]), *m[2:])) for m in mix])
     assert len(statements) == 2 and "evd_sale_batch_start" in statements[0], statements
+    # Both as EXECUTEs of statements the connection prepared with the first batch: planned
+    # once per connection (vending.storage.prepared), not once per batch.
+    parts = [p.strip() for s in statements for p in s.split(";\n")]
+    assert {p for p in parts if not p.startswith("EXECUTE ")} == {"BEGIN", "COMMIT"}, parts
     assert low_stock_alerts(pg_database) == []  # 3 left, threshold 1
     batch([render_request(voucher_vend(world.header())) for _ in "ab"])
     assert low_stock_alerts(pg_database) == [
