@@ -402,26 +402,17 @@ class _Script:
         column (``unnest ... WITH ORDINALITY``, in row order: serial ids as the rows come),
         each value bound by its column type's own processor as SQLAlchemy would (JSON, UTC
         times); strings go as text[] so that a too-long value fails as in a plain INSERT
-        (a cast to varchar(n) would cut it)."""
-        dialect = txn.conn.dialect
-        names = list(rows[0])
-        columns = [table.c[name] for name in names]
-        arrays = []
-        for n, (name, column) in enumerate(zip(names, columns, strict=True)):
-            bind = column.type._cached_bind_processor(dialect)
+        (a cast to varchar(n) would cut it). A table is inserted into once per script: its
+        parameters are named for the table, so the statement's text is the same in every
+        batch (built once, :func:`_insert_shape`)."""
+        statement, columns = _insert_shape(table, tuple(rows[0]), txn.conn.dialect)
+        params = self.params
+        for key, name, bind in columns:
+            if key in params:
+                raise ValueError(f"{table.name} inserted into twice in one script")
             values = [row[name] for row in rows]
-            key = f"c{n}"
-            self.params[f"s{len(self.statements)}_{key}"] = (
-                values if bind is None else [bind(v) for v in values]
-            )
-            arrays.append(f"%(s{len(self.statements)}_{key})s::{_array_type(column, dialect)}[]")
-        quote = dialect.identifier_preparer
-        listed = ", ".join(quote.format_column(c) for c in columns)
-        aliases = ", ".join(f"c{n}" for n in range(len(columns)))
-        self.statements.append(
-            f"INSERT INTO {quote.format_table(table)} ({listed}) SELECT {aliases} "
-            f"FROM unnest({', '.join(arrays)}) WITH ORDINALITY AS u({aliases}, n) ORDER BY n"
-        )
+            params[key] = values if bind is None else [bind(v) for v in values]
+        self.statements.append(statement)
 
     def run(self, txn: Txn) -> Any:
         if self.statements:
@@ -439,6 +430,35 @@ class _Script:
         # Each statement as an EXECUTE of its prepared form: planned once per connection,
         # not once per batch (vending.storage.prepared).
         return ";\n".join(as_executes(txn.conn, self.statements))
+
+
+_InsertColumn = tuple[str, str, Any]  # parameter name, column name, bind processor
+_INSERTS: dict[tuple[Any, tuple[str, ...], str], tuple[str, list[_InsertColumn]]] = {}
+
+
+def _insert_shape(
+    table: Any, names: tuple[str, ...], dialect: Any
+) -> tuple[str, list[_InsertColumn]]:
+    """The INSERT statement of ``names`` into ``table`` and its columns' parameters."""
+    key = (table, names, dialect.name)
+    found = _INSERTS.get(key)
+    if found is None:
+        quote = dialect.identifier_preparer
+        columns = [table.c[name] for name in names]
+        params = [f"i_{table.name}_{n}" for n in range(len(names))]
+        arrays = ", ".join(
+            f"%({param})s::{_array_type(column, dialect)}[]"
+            for param, column in zip(params, columns, strict=True)
+        )
+        listed = ", ".join(quote.format_column(c) for c in columns)
+        aliases = ", ".join(f"c{n}" for n in range(len(columns)))
+        statement = (
+            f"INSERT INTO {quote.format_table(table)} ({listed}) SELECT {aliases} "
+            f"FROM unnest({arrays}) WITH ORDINALITY AS u({aliases}, n) ORDER BY n"
+        )
+        binds = [c.type._cached_bind_processor(dialect) for c in columns]
+        found = _INSERTS[key] = (statement, list(zip(params, names, binds, strict=True)))
+    return found
 
 
 _PARAM = re.compile(r"%\((\w+)\)s")
