@@ -221,6 +221,7 @@ def _run(
     from vending.services.wiring import build_application
     from xmlvend.server.app import build_server
     from xmlvend.server.banner import banner
+    from xmlvend.server.heap import freeze_startup_heap
     from xmlvend.server.listen import listen
     from xmlvend.server.mounts import mount, web_adapters
     from xmlvend.transport.batching import worker_runner
@@ -310,6 +311,8 @@ def _run(
         return stopped
 
     reactor.addSystemEventTrigger("before", "shutdown", shutdown)
+    frozen = freeze_startup_heap()  # xmlvend.server.heap: why
+    log.debug("%d objects frozen out of garbage collection", frozen)
     reactor.run()
     return 0
 
