@@ -79,6 +79,7 @@ from vending.ledger import (
     take_deferred_credits,
 )
 from vending.requests import RequestKey
+from vending.storage.array_literals import with_array_literals
 from vending.storage.database import Txn, commits_with_last_statement, is_retryable
 from vending.storage.prepared import as_executes
 
@@ -226,7 +227,8 @@ WHERE q.id = u.id
 
 
 def _sql(txn: Txn, statement: str, params: dict[str, Any]) -> Any:
-    return txn.conn.exec_driver_sql(statement, params)
+    # Lists as array literals: vending.storage.array_literals says why.
+    return txn.conn.exec_driver_sql(statement, with_array_literals(params))
 
 
 _START = """
@@ -416,7 +418,7 @@ class _Script:
 
     def run(self, txn: Txn) -> Any:
         if self.statements:
-            return txn.conn.exec_driver_sql(self._text(txn), self.params)
+            return txn.conn.exec_driver_sql(self._text(txn), with_array_literals(self.params))
         return None
 
     def run_with_commit(self, txn: Txn) -> None:
@@ -424,7 +426,7 @@ class _Script:
         writes, its hot accounts' credit and the COMMIT go in one round trip, so the hot
         rows stay locked for that round trip only."""
         if self.statements:
-            txn.commit_with(self._text(txn), self.params)
+            txn.commit_with(self._text(txn), with_array_literals(self.params))
 
     def _text(self, txn: Txn) -> str:
         # Each statement as an EXECUTE of its prepared form: planned once per connection,
