@@ -43,6 +43,11 @@ class DatabaseConfig:
     sqlite_busy_timeout: float = 10.0
     # Attempts of a whole transaction function on serialization failure/deadlock.
     max_attempts: int = 5
+    # PostgreSQL: the sale batch's statements are prepared once per connection. Turn off
+    # behind a connection pooler in transaction mode (PgBouncer pool_mode = transaction),
+    # where a client's transactions may run on other server connections than the one that
+    # prepared them.
+    prepare_statements: bool = True
     echo: bool = False
 
     def validate(self, key: str) -> None:

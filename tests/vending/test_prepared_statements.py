@@ -168,3 +168,22 @@ def test_a_failed_prepare_is_not_recorded_and_a_new_connection_prepares_again(
         assert conn.exec_driver_sql(text, {"ids": [1]}).all() == []
         assert sent[0].startswith(f"PREPARE {prepared(SELECT).name} AS")
         conn.rollback()
+
+
+@pytest.mark.postgres
+def test_with_prepare_statements_off_statements_go_as_text(
+    pg_database: Database, scratch: None
+) -> None:
+    """``[database] prepare_statements = false`` (behind a pooler in transaction mode)."""
+    plain = Database(pg_database.url, pool_size=1, prepare_statements=False)
+    seen: list[str] = []
+    event.listen(plain.engine, "after_cursor_execute", lambda *a: seen.append(a[2]))
+    try:
+
+        def work(txn: Txn) -> list[tuple[Any, ...]]:
+            return _run(txn, SELECT, {"ids": [1]})
+
+        assert plain.run_txn("plain", work) == []
+        assert seen == [SELECT]
+    finally:
+        plain.engine.dispose()

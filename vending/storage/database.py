@@ -34,6 +34,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from vending.config import Config
+from vending.storage.prepared import PREPARED_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -248,6 +249,7 @@ class Database:
         max_attempts: int = 5,
         sqlite_synchronous: str = "FULL",
         sqlite_busy_timeout: float = 10.0,
+        prepare_statements: bool = True,
         echo: bool = False,
     ) -> None:
         self.url = url
@@ -258,6 +260,7 @@ class Database:
             pool_size=pool_size,
             sqlite_synchronous=sqlite_synchronous,
             sqlite_busy_timeout=sqlite_busy_timeout,
+            prepare_statements=prepare_statements,
             echo=echo,
         )
         self.dialect: str = self.engine.dialect.name
@@ -279,6 +282,7 @@ class Database:
             max_attempts=config.database.max_attempts,
             sqlite_synchronous=config.database.sqlite_synchronous,
             sqlite_busy_timeout=config.database.sqlite_busy_timeout,
+            prepare_statements=config.database.prepare_statements,
             echo=config.database.echo,
         )
 
@@ -383,6 +387,7 @@ def _create_engine(
     pool_size: int,
     sqlite_synchronous: str,
     sqlite_busy_timeout: float,
+    prepare_statements: bool = True,
     echo: bool,
 ) -> Engine:
     parsed = make_url(url)
@@ -421,6 +426,14 @@ def _create_engine(
             )
             cursor.close()
             dbapi_connection.commit()
+
+        if prepare_statements:
+
+            @event.listens_for(engine, "connect")
+            def _prepares(_dbapi_connection: Any, record: Any) -> None:
+                # The names this connection prepared (vending.storage.prepared); without
+                # the set, statements go as text.
+                record.info[PREPARED_NAMES] = set()
 
         return engine
     raise ValueError(f"unsupported database URL {url!r}")

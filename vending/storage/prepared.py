@@ -10,8 +10,10 @@ A statement is prepared under a name derived from its text (the first table or f
 names and a digest of the text, e.g. ``sales__3f2a...``), so the
 same text is prepared once per connection whatever builds it; the names a connection has
 prepared are kept in its pool record's ``info`` (cleared when the connection is replaced,
-as are the server's prepared statements). ``PREPARE`` is not transactional: a statement
-prepared in a batch that then rolls back stays prepared, as recorded.
+as are the server's prepared statements); an engine made with ``prepare_statements=False``
+gives its connections no such record, and statements go as text. ``PREPARE`` is not
+transactional: a statement prepared in a batch that then rolls back stays prepared, as
+recorded.
 
 Parameters are psycopg2's ``%(name)s``; a cast right after one (``%(ids)s::bigint[]``)
 gives the parameter its type in the PREPARE and is repeated in the EXECUTE's argument, so
@@ -90,9 +92,12 @@ def prepared(statement: str) -> Prepared:
 
 def as_executes(conn: Connection, statements: Sequence[str]) -> list[str]:
     """``statements`` as ``EXECUTE``s of statements prepared on ``conn``'s connection,
-    preparing (in the current transaction) those it has not prepared yet. Past
-    :data:`MAX_PREPARED` names a statement stays as it is."""
-    done: set[str] = conn.info.setdefault(PREPARED_NAMES, set())
+    preparing (in the current transaction) those it has not prepared yet. Unchanged on a
+    connection that does not prepare (``[database] prepare_statements = false``: the engine
+    gives its connections no set of names) and past :data:`MAX_PREPARED` names."""
+    done: set[str] | None = conn.info.get(PREPARED_NAMES)
+    if done is None:
+        return list(statements)
     texts = []
     for statement in statements:
         form = prepared(statement)
