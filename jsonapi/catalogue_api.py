@@ -235,13 +235,16 @@ class CatalogueRoutes:
         })  # fmt: skip
 
     async def add_beneficiary(self, incoming: Any, mobile: str) -> Any:
+        """The account number is answered masked to its last four digits, as in the list:
+        an answer is logged, cached and shown on screens the typist does not control."""
         caller = await self._caller(incoming)  # type: ignore[attr-defined]
         given = wire.fields(self._body(incoming), required=("name", "account", "ifsc"))  # type: ignore[attr-defined]
         found = await _service(self._s.sales, "transfers").add_beneficiary(
             caller.principal, mobile, given["name"], given["account"], given["ifsc"]
         )
         return self._json(201, {
-            "id": found.id, "name": found.name, "account": found.account_no, "ifsc": found.ifsc,
+            "id": found.id, "name": found.name, "account_last4": found.account_no[-4:],
+            "ifsc": found.ifsc,
             "verified_name": found.verified_name, "name_matches": found.name_matches,
         })  # fmt: skip
 

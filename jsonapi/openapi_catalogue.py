@@ -80,7 +80,8 @@ SCHEMAS: dict[str, Any] = {
     "RemitterView": _obj({"mobile": _STR, "name": _STR, "kyc": _STR, "used_this_month": AMOUNT,
                           "remaining": AMOUNT, "currency": CURRENCY}),
     "BeneficiaryCreate": _obj({"name": _STR, "account": _STR, "ifsc": _STR}),
-    "Beneficiary": _obj({"id": {"type": "integer"}, "name": _STR, "account": _STR,
+    "Beneficiary": _obj({"id": {"type": "integer"}, "name": _STR,
+                         "account_last4": {"type": "string", "pattern": "^[0-9]{4}$"},
                          "ifsc": _STR, "verified_name": _NSTR,
                          "name_matches": _nullable({"type": "boolean"})}),
     "BeneficiaryList": _obj({

@@ -213,6 +213,7 @@ def test_bills_transfers_insurance_travel(shop: Any) -> None:
                               {"name": "Rajesh Gupta", "account": "123456789010",
                                "ifsc": "SBIN0001234"}, key=key).json()  # fmt: skip
     assert beneficiary["verified_name"] == "RAJESH KUMAR GUPTA"
+    assert beneficiary["account_last4"] == "9010" and "account" not in beneficiary
     sent = client.post("/transfers", {"sender": "9876500001", "amount": "2000.00",
                                       "beneficiary_id": beneficiary["id"]},
                        key=key, idempotency_key=idem("t1"))  # fmt: skip
