@@ -17,6 +17,7 @@ from twisted.internet.defer import ensureDeferred
 
 from sms.app import SmsMount, build_sms
 from ussd.app import UssdMount, build_ussd
+from ussd.menu import MAX_SCREEN
 from vending.config import SmsConfig
 from vending.money import Money
 from vending.sms_outbox import OutgoingSms
@@ -140,3 +141,30 @@ def build_channel_world(database: Any, keyring: Any, sentinel: Any, **kwargs: An
     world.wait(sms.merchants.register(MERCHANT, CAFE, "cashier1", MERCHANT_PIN))
     sentinel.register(MERCHANT_PIN)
     return world
+
+
+def ussd_pages(
+    world: ChannelWorld,
+    session: str,
+    inputs: list[str],
+    *,
+    phone: str = MERCHANT,
+    title_lines: int = 1,
+) -> tuple[list[str], list[str]]:
+    """Every page of the USSD list that ``inputs`` open, "98 More" followed to the last one:
+    the pages' items (numbers checked: 1.. on each page, each screen within MAX_SCREEN) and
+    the pages' screens."""
+    screens = [world.ussd_step(session, "*".join(inputs), phone=phone)]
+    while screens[-1].endswith(("98 More", "98 More\n0 Back")):
+        inputs = [*inputs, "98"]
+        screens.append(world.ussd_step(session, "*".join(inputs), phone=phone))
+    items: list[str] = []
+    for screen in screens:
+        assert len(screen) <= MAX_SCREEN and screen.startswith("CON "), screen
+        body = screen.splitlines()[title_lines:]
+        lines = [line for line in body if line not in ("98 More", "0 Back")]
+        for number, line in enumerate(lines, start=1):
+            shown, _, name = line.partition(" ")
+            assert shown == str(number), screen
+            items.append(name)
+    return items, screens

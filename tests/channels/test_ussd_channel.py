@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from channel_support import CONSUMER, MERCHANT_PIN, ChannelWorld
+from channel_support import CONSUMER, MERCHANT_PIN, ChannelWorld, ussd_pages
 from server_support import NORMAL_METER
 
 from ussd.menu import MAX_SCREEN
@@ -117,33 +117,16 @@ def _many_networks(world: ChannelWorld) -> None:
     world.database.run_txn("networks", add)
 
 
-def _pages(world: ChannelWorld, session: str, inputs: list[str]) -> tuple[list[str], list[str]]:
-    """Every page of the list ``inputs`` open ("98 More" to the last): items and screens."""
-    screens = [world.ussd_step(session, "*".join(inputs))]
-    while screens[-1].endswith(("98 More", "98 More\n0 Back")):
-        inputs = [*inputs, "98"]
-        screens.append(world.ussd_step(session, "*".join(inputs)))
-    items: list[str] = []
-    for screen in screens:
-        assert len(screen) <= MAX_SCREEN and screen.startswith("CON "), screen
-        lines = [line for line in screen.splitlines()[1:] if line not in ("98 More", "0 Back")]
-        for number, line in enumerate(lines, start=1):
-            shown, _, name = line.partition(" ")
-            assert shown == str(number), screen
-            items.append(name)
-    return items, screens
-
-
 def test_long_airtime_lists_are_paged(world: ChannelWorld) -> None:
     _many_networks(world)
     _walk(world, "p1", MERCHANT_PIN)
-    networks, pages = _pages(world, "p1", [MERCHANT_PIN, "1"])
+    networks, pages = ussd_pages(world, "p1", [MERCHANT_PIN, "1"])
     assert networks == sorted(["DemoMobile", *NETWORKS])  # every network, each whole
     assert len(pages) > 1 and pages[0].startswith("CON Network:\n1 DemoMobile\n")
     assert pages[0].endswith("\n98 More") and pages[-1].endswith("\n0 Back")
     assert world.ussd_step("p1", f"{MERCHANT_PIN}*1*98*0") == pages[0]
     # DemoMobile's products: paged too, every one listed.
-    products, product_pages = _pages(world, "p1", [MERCHANT_PIN, "1", "1"])
+    products, product_pages = ussd_pages(world, "p1", [MERCHANT_PIN, "1", "1"])
     assert len(product_pages) > 1 and product_pages[0].startswith("CON DemoMobile:\n")
     assert products[:2] == ["AIR-DEMO-10 10.00", "AIR-DEMO-30 30.00"]
     assert len(products) == 3 + 12 and "AIR-DEMO-X12 52.00" in products

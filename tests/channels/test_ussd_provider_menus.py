@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from channel_support import ChannelWorld
+from channel_support import ChannelWorld, ussd_pages
 from fixed_clock import NOW
 from provider_shop import ScriptedProvider, close_by_poll, open_shop, principal
 
@@ -196,32 +196,11 @@ def _many_billers(world: ChannelWorld) -> None:
     world.database.run_txn("billers", add)
 
 
-def _pages(
-    world: ChannelWorld, session: str, inputs: list[str], title_lines: int = 1
-) -> tuple[list[str], list[str]]:
-    """Every page of the list that ``inputs`` open, "98 More" followed to the last one:
-    the pages' items (numbers checked: 1.. on each page) and the pages' screens."""
-    screens = [world.ussd_step(session, "*".join(inputs), phone=SHOP_PHONE)]
-    while screens[-1].endswith(("98 More", "98 More\n0 Back")):
-        inputs = [*inputs, "98"]
-        screens.append(world.ussd_step(session, "*".join(inputs), phone=SHOP_PHONE))
-    items: list[str] = []
-    for screen in screens:
-        assert len(screen) <= MAX_SCREEN and screen.startswith("CON "), screen
-        body = screen.splitlines()[title_lines:]
-        lines = [line for line in body if line not in ("98 More", "0 Back")]
-        for number, line in enumerate(lines, start=1):
-            shown, _, name = line.partition(" ")
-            assert shown == str(number), screen
-            items.append(name)
-    return items, screens
-
-
 def test_long_bill_lists_are_paged(shop: Any) -> None:
     world, provider = shop
     _many_billers(world)
     walk(world, "p1", SHOP_PIN)
-    categories, pages = _pages(world, "p1", [SHOP_PIN, "8"])
+    categories, pages = ussd_pages(world, "p1", [SHOP_PIN, "8"], phone=SHOP_PHONE)
     everything = sorted({"Electricity", "Gas", "Insurance", "Mobile Postpaid", *MORE_CATEGORIES})
     assert categories == everything  # every category, each whole, none cut off
     assert len(pages) > 1 and pages[0].startswith("CON Bill category:\n1 Broadband Postpaid")
@@ -235,15 +214,14 @@ def test_long_bill_lists_are_paged(shop: Any) -> None:
     page = next(i for i, screen in enumerate(pages) if "\n" in screen and " Gas\n" in screen)
     number = next(line.split()[0] for line in pages[page].splitlines() if line.endswith(" Gas"))
     gas = [SHOP_PIN, "8", *(["98", "0"] if page else []), *["98"] * page, number]
-    billers, biller_pages = _pages(world, "p1", gas)
+    billers, biller_pages = ussd_pages(world, "p1", gas, phone=SHOP_PHONE)
     assert billers == [name for _id, name in GAS_BILLERS] + ["Indraprastha Gas"]
     assert len(biller_pages) > 2 and "98 More\n0 Back" in biller_pages[1]
     # The last biller of the last page: its steps follow, then the payment, once.
     last = len(biller_pages[-1].splitlines()) - 2  # the title and "0 Back" are no biller
     chosen = [*gas, *["98"] * (len(biller_pages) - 1), str(last)]
     steps = [*chosen, "1234567890", "9810012340", "250", SHOP_PIN]
-    screens = [world.ussd_step("p1", "*".join(steps[:i]), phone=SHOP_PHONE)
-               for i in range(len(chosen), len(steps) + 1)]  # fmt: skip
+    screens = walk(world, "p1", *steps)[len(chosen) :]
     assert screens[0] == "CON Indraprastha Gas\nBP Number:"
     assert screens[3].startswith("CON Pay INR 250.00 to Indraprastha Gas for 1234567890?")
     done = screens[-1]
@@ -256,7 +234,7 @@ def test_paging_past_either_end_is_an_invalid_choice(shop: Any) -> None:
     world, provider = shop
     _many_billers(world)
     walk(world, "p2", SHOP_PIN)
-    _items, pages = _pages(world, "p2", [SHOP_PIN, "8"])
+    _items, pages = ussd_pages(world, "p2", [SHOP_PIN, "8"], phone=SHOP_PHONE)
     # As any choice not on the screen: the session ends, refused (sms.renderer.error_text).
     refused = "END Refused: Invalid choice. Nothing was sold."
     beyond = [SHOP_PIN, "8", *["98"] * len(pages)]
@@ -288,7 +266,7 @@ def test_a_long_beneficiary_list_is_paged(shop: Any) -> None:
     accounts = _many_beneficiaries(world, 12)
     walk(world, "tp1", SHOP_PIN)
     start = [SHOP_PIN, "9", "9876500005"]
-    payees, pages = _pages(world, "tp1", start, title_lines=2)
+    payees, pages = ussd_pages(world, "tp1", start, title_lines=2, phone=SHOP_PHONE)
     # Every beneficiary, each whole (name and the account's last four), none cut off.
     assert payees == [f"PAYEE NUMBER {n:02} ..{a[-4:]}" for n, a in enumerate(accounts, 1)]
     assert len(pages) > 1 and pages[0].startswith("CON Meera, INR 25000.00 left.\nSend to:")
@@ -299,8 +277,7 @@ def test_a_long_beneficiary_list_is_paged(shop: Any) -> None:
     last = len(pages[-1].splitlines()) - 3  # the title's two lines and "0 Back"
     chosen = [*start, *["98"] * (len(pages) - 1), str(last)]
     steps = [*chosen, "500", SHOP_PIN]
-    screens = [world.ussd_step("tp1", "*".join(steps[:i]), phone=SHOP_PHONE)
-               for i in range(len(chosen), len(steps) + 1)]  # fmt: skip
+    screens = walk(world, "tp1", *steps)[len(chosen) :]
     assert screens[0] == "CON Amount to send to PAYEE NUMBER 12:"
     assert screens[1].startswith("CON Send INR 500.00 to PAYEE NUMBER 12 a/c ..3412\n")
     done = screens[-1]
