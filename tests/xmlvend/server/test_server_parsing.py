@@ -205,6 +205,14 @@ def test_a_failure_on_a_parse_thread_reaches_the_reactor(pooled: World) -> None:
 # --- issue 16: small bodies are parsed on the reactor thread ----------------------------------
 
 
+def _padded_vend(world: World, padding: bytes) -> bytes:
+    """A creditVendReq with ``padding`` in an unknown element after its standard content
+    (what a client may send; dropped by the lenient reading)."""
+    return render_request(credit_vend(world.header(), NORMAL_METER, "20.00")).replace(
+        b"</r:creditVendReq>", b"<pad>" + padding + b"</pad></r:creditVendReq>"
+    )
+
+
 def test_a_small_body_is_parsed_at_once_without_the_pool(inline: World) -> None:
     world = inline
     assert world.server.config.server.inline_parse_max_bytes == 4096
@@ -221,10 +229,7 @@ def test_a_small_body_is_parsed_at_once_without_the_pool(inline: World) -> None:
 
 def test_a_body_above_the_bound_goes_to_the_pool(inline: World) -> None:
     world = inline
-    # Padding a client may send: an unknown element after the standard content (dropped).
-    body = render_request(credit_vend(world.header(), NORMAL_METER, "20.00")).replace(
-        b"</r:creditVendReq>", b"<pad>" + b"x" * 4096 + b"</pad></r:creditVendReq>"
-    )
+    body = _padded_vend(world, b"x" * 4096)
     before = world.balance(CAFE)
     connection = world.connect()
     connection.post(body, wait=False)
@@ -237,9 +242,7 @@ def test_a_body_above_the_bound_goes_to_the_pool(inline: World) -> None:
 def test_the_bound_counts_the_decompressed_body(inline: World) -> None:
     """A gzip body that is small on the wire but large once decompressed keeps the pool."""
     world = inline
-    body = render_request(credit_vend(world.header(), NORMAL_METER, "20.00")).replace(
-        b"</r:creditVendReq>", b"<pad>" + b" " * 8192 + b"</pad></r:creditVendReq>"
-    )
+    body = _padded_vend(world, b" " * 8192)
     packed = gzip.compress(body)
     assert len(packed) < 4096 < len(body)
     connection = world.connect()
