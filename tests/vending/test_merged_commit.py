@@ -8,10 +8,9 @@ and goes back to the pool in its normal (non-autocommit) state."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from vending_support import (
     SUPPLIER,
     assert_ledger_consistent,
@@ -25,19 +24,6 @@ from vending.storage.database import Database, Txn, commits_with_last_statement
 from vending.storage.schema import accounts
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def sent(pg_database: Database) -> Iterator[list[str]]:
-    """Every query string sent to the server, as the driver sends it."""
-    seen: list[str] = []
-
-    def record(_c: Any, _cur: Any, statement: str, *_rest: Any) -> None:
-        seen.append(statement)
-
-    event.listen(pg_database.engine, "after_cursor_execute", record)
-    yield seen
-    event.remove(pg_database.engine, "after_cursor_execute", record)
 
 
 @pytest.fixture

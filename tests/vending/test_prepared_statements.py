@@ -67,18 +67,6 @@ def scratch(pg_database: Database) -> Iterator[None]:
     )
 
 
-@pytest.fixture
-def sent(pg_database: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(_c: Any, _cur: Any, statement: str, *_rest: Any) -> None:
-        seen.append(statement)
-
-    event.listen(pg_database.engine, "after_cursor_execute", record)
-    yield seen
-    event.remove(pg_database.engine, "after_cursor_execute", record)
-
-
 def _run(txn: Txn, statement: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     (text,) = as_executes(txn.conn, [statement])
     result = txn.conn.exec_driver_sql(text, params)
