@@ -57,8 +57,10 @@ lost connection) is not a sale's fault: it propagates and the runner retries the
 SQLite (and a batch whose sales do not say their keys) keeps the simple form: each sale in
 its own SAVEPOINT through the same function (issue 16, step 1).
 
-Raw SQL through the connection's DBAPI cursor (``exec_driver_sql``, psycopg2 arrays with
-``unnest``) for the batch's own statements: compiled by nobody.
+Raw SQL through the connection's DBAPI cursor (``exec_driver_sql``, arrays with ``unnest``)
+for the batch's own statements: compiled by nobody, prepared once per connection
+(:mod:`vending.storage.prepared`), their lists sent as array literals
+(:mod:`vending.storage.array_literals`).
 """
 
 from __future__ import annotations
@@ -464,17 +466,12 @@ def _insert_shape(
 
 
 _PARAM = re.compile(r"%\((\w+)\)s")
-_ARRAY_TYPES: dict[tuple[Any, str], str] = {}
 
 
 def _array_type(column: Any, dialect: Any) -> str:
     """The SQL element type of ``column``'s array: text for strings, else its own."""
-    key = (column, dialect.name)
-    found = _ARRAY_TYPES.get(key)
-    if found is None:
-        own = column.type.compile(dialect=dialect)
-        found = _ARRAY_TYPES[key] = "text" if _CUT_ON_CAST.match(own) else own
-    return found
+    own = column.type.compile(dialect=dialect)
+    return "text" if _CUT_ON_CAST.match(own) else own
 
 
 # Character types whose explicit cast would cut a too-long value.

@@ -387,7 +387,7 @@ def _create_engine(
     pool_size: int,
     sqlite_synchronous: str,
     sqlite_busy_timeout: float,
-    prepare_statements: bool = True,
+    prepare_statements: bool,
     echo: bool,
 ) -> Engine:
     parsed = make_url(url)
