@@ -229,7 +229,7 @@ class _DeferredCredits:
         if txn.merges_commit:
             # One round trip with the COMMIT (Txn.commit_with): the hot rows stay locked
             # for it alone. The statement checks its own count (an error stops the COMMIT).
-            txn.commit_with(_FLUSH_CHECKED_SQL, {**self._params(), "expected": len(self.legs)})
+            txn.commit_with(*self.checked_statement())
             return
         written = txn.conn.exec_driver_sql(_FLUSH_SQL, self._params()).rowcount
         if written != len(self.legs):
@@ -238,6 +238,10 @@ class _DeferredCredits:
                 delta, currency = self.deltas[account_id]
                 _apply_delta(txn, account_id, delta, currency)
             raise AssertionError("deferred credits could not be applied")  # pragma: no cover
+
+    def checked_statement(self) -> tuple[str, dict[str, Any]]:
+        """The credit as one statement that raises unless every entry was written."""
+        return _FLUSH_CHECKED_SQL, {**self._params(), "expected": len(self.legs)}
 
     def _params(self) -> dict[str, Any]:
         ids = sorted(self.deltas)
@@ -274,7 +278,7 @@ def take_deferred_credits(txn: Txn) -> tuple[str, dict[str, Any]] | None:
     txn._before_commit.remove(found.apply)
     if not found.legs:
         return None
-    return _FLUSH_CHECKED_SQL, {**found._params(), "expected": len(found.legs)}
+    return found.checked_statement()
 
 
 DeferredState = tuple[dict[int, tuple[int, str]], list[tuple[int, Leg]]] | None
