@@ -127,7 +127,9 @@ class Money:
         return currency_exponent(self.currency)
 
     def to_decimal(self) -> Decimal:
-        return Decimal(self.amount).scaleb(-self.exponent)
+        # Minor units scaled by the exponent, exactly (no context rounding) and without
+        # formatting and parsing the digits twice: renderers call this ten times a vend.
+        return Decimal(f"{self.amount}E-{self.exponent}")
 
     def format(self) -> str:
         """Plain decimal text with exactly the currency's minor digits: ``"90.00"``."""

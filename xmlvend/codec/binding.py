@@ -188,7 +188,6 @@ class ClassSpec:
     subtypes: dict[tuple[str, str], type]  # concrete and abstract descendants incl. self
     subtypes_by_local: dict[str, type]
     xsi_text: str | None  # this type's QName as written in xsi:type, e.g. 'b:EANDeviceID'
-    has_group: bool
 
 
 _TYPES: dict[tuple[str, str], type] = {}
@@ -327,7 +326,6 @@ def _build_spec(cls: type) -> ClassSpec:
         subtypes=subtypes,
         subtypes_by_local={qname[1]: c for qname, c in subtypes.items()},
         xsi_text=qname_text(_QNAME[cls]) if _QNAME.get(cls, ("",))[0] in _PREFIX_OF else None,
-        has_group=any(fs.kind is Kind.GROUP for fs in sequence),
     )
 
 

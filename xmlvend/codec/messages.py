@@ -19,7 +19,7 @@ from xmlvend.codec import types_revenue as r
 from xmlvend.codec.binding import freeze_registry
 from xmlvend.codec.envelope import SOAP_1_1, SoapVersion
 from xmlvend.codec.namespaces import BASE, EXT, METER, REVENUE
-from xmlvend.codec.plans import canonical_text, canonical_tuple
+from xmlvend.codec.plans import canonical_text
 
 
 def _clark(ns: str, local: str) -> str:
@@ -184,8 +184,9 @@ class UnsupportedRequest:
 
     @property
     def fingerprint(self) -> bytes:
-        canon = (self.element, canonical_tuple(self.header, skip=frozenset({"auth_cred"})))
-        return hashlib.sha256(repr(canon).encode("utf-8")).digest()
+        # repr((element, canonical_tuple(header, skip=...))), as fingerprint_of's text.
+        canon = f"({self.element!r}, {canonical_text(self.header, skip=_WITHOUT_CREDENTIALS)})"
+        return hashlib.sha256(canon.encode("utf-8")).digest()
 
 
 freeze_registry()

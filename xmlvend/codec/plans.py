@@ -461,7 +461,7 @@ class _BinderSource:
         if spec.text is not None:
             text = f"parse_simple({self._ref(spec.text.cls)}, el.text or '')"
             lines.append(f"        kw[{spec.text.pyname!r}] = {text}")
-        # (target dict, python name of the group or None, field) for every child field
+        # (target dict: "kw" or a group's "gN", field) for every child field
         targets: list[tuple[str, FieldSpec]] = []
         groups: list[tuple[str, FieldSpec]] = []
         for fs in spec.sequence:
@@ -475,7 +475,7 @@ class _BinderSource:
                 targets.append(("kw", fs))
         if targets:
             lines += self._children(targets)
-        for target, fs in [*targets]:
+        for target, fs in targets:
             if fs.many:
                 lists = f"{target}[{fs.pyname!r}]"
                 lines.append(f"        if {fs.pyname!r} in {target}:")

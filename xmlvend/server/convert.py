@@ -79,9 +79,7 @@ class Currencies:
 
 def currency(money: Money) -> b.Currency:
     """``value`` with exactly the currency's decimals and the ISO code as ``symbol``."""
-    # The Decimal of money.format(), without formatting and parsing the digits twice (ten
-    # amounts a vend): minor units scaled by the exponent, exactly (no context rounding).
-    return b.Currency(value=Decimal(f"{money.amount}E-{money.exponent}"), symbol=money.currency)
+    return b.Currency(value=money.to_decimal(), symbol=money.currency)
 
 
 # --- meters ------------------------------------------------------------------------------------

@@ -48,8 +48,12 @@ class RequestParser(Protocol):
 
 def parse_now(body: bytes) -> Deferred:
     """A synchronous :class:`RequestParser` (tests on a fake reactor, tools)."""
+    return _parse_at_once(parse_request, body)
+
+
+def _parse_at_once(parse: Callable[[bytes], Request], body: bytes) -> Deferred:
     try:
-        return succeed(parse_request(body))
+        return succeed(parse(body))
     except Exception:
         return fail()
 
@@ -79,10 +83,7 @@ class ParsePool:
 
     def __call__(self, body: bytes) -> Deferred:
         if len(body) <= self._inline_max:
-            try:
-                return succeed(self._parse(body))
-            except Exception:
-                return fail()
+            return _parse_at_once(self._parse, body)
         return self.run(self._parse, body)
 
     def run(self, fn: Callable[..., Any], /, *args: Any) -> Deferred:

@@ -3,6 +3,7 @@ recursed into), unknown and unsupported operations told apart."""
 
 from __future__ import annotations
 
+import hashlib
 import http.server
 import threading
 
@@ -19,6 +20,7 @@ from xmlvend.codec import (
 )
 from xmlvend.codec import types_base as b
 from xmlvend.codec.parser import MAX_DEPTH, MAX_REQUEST_BYTES, XmlRejected, parse_document
+from xmlvend.codec.plans import canonical_tuple
 
 VALID = render_request(all_requests()[6])
 ENVELOPE_OPEN = VALID[: VALID.index(b"<soap:Body>") + len(b"<soap:Body>")]
@@ -225,6 +227,9 @@ def test_unsupported_catalogue_requests_parse_to_their_header(element: str, oper
     assert request.header.msg_id == b.MsgID(date_time="20250101120000", unique_number="100001")
     assert request.header.client_id == b.EANDeviceID(ean="6004708000090")
     assert len(request.fingerprint) == 32
+    # The same bytes as the canonical tuple's repr (what earlier stored keys were made of).
+    canon = (request.element, canonical_tuple(request.header, skip=frozenset({"auth_cred"})))
+    assert request.fingerprint == hashlib.sha256(repr(canon).encode("utf-8")).digest()
 
 
 def test_unsupported_request_without_header_is_a_schema_violation() -> None:
