@@ -18,7 +18,7 @@ from sqlalchemy import insert, select, update
 
 from catalogue.errors import UnknownOrder
 from catalogue.interface import Outcome, ProviderResult
-from catalogue.tables import provider_attempts, provider_orders, providers
+from catalogue.tables import RECHARGE_SERVICES, provider_attempts, provider_orders, providers
 from vending.keyring import Keyring
 from vending.money import Money
 from vending.oversight.masking import mask_account
@@ -59,17 +59,14 @@ class ProviderSale:
         return shown_target(self.service, self.target)
 
 
-# Services whose target is the number recharged: the customer's own, shown in clear so the
-# customer can check it (and the result SMS goes to it).
-_RECHARGED_NUMBERS = ("mobile", "dth", "datacard")
-
-
 def shown_target(service: str, target: str) -> str:
     """An order's target with its account number masked (``mask_account``: the last four):
     a transfer's ``IFSC/account:sender`` shows ``IFSC/****6789`` (the sender's number
     dropped), a bill's ``biller:first parameter`` ``biller:****6789``, an insurance or
     other target its last four; a recharge's number is shown as it is."""
-    if service in _RECHARGED_NUMBERS:
+    if service in RECHARGE_SERVICES:
+        # The number recharged (a phone, a DTH subscriber id): the customer's own, shown
+        # in clear so that the customer can check it.
         return target
     if service == "dmt":
         account_at, _, _sender = target.partition(":")
@@ -79,6 +76,24 @@ def shown_target(service: str, target: str) -> str:
         biller, found, customer = target.partition(":")
         return f"{biller}:{mask_account(customer)}" if found else mask_account(target)
     return mask_account(target)
+
+
+# The product kinds whose sale target is a provider order's target (vending's
+# PRODUCT_KINDS), and the order service whose masking applies to it.
+_SERVICE_OF_KIND = {
+    "money_transfer": "dmt",
+    "bill_payment": "bill",
+    "insurance": "insurance",
+    "travel": "travel",
+}
+
+
+def shown_sale_target(kind: str, target: str) -> str:
+    """A sale's target as a merchant's sale views show it: a provider sale's as its
+    order's (:func:`shown_target`); a meter number, a voucher's or a recharged number as
+    it is."""
+    service = _SERVICE_OF_KIND.get(kind)
+    return target if service is None else shown_target(service, target)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from catalogue.orders import shown_sale_target
 from jsonapi import wire
 from jsonapi.problems import BUSINESS_RULE, NOT_SUPPORTED, REVERSAL_REFUSED, Problem, problem_for
 from vending.money import Money
@@ -55,7 +56,7 @@ def sale_summary(sale: Sale) -> dict[str, Any]:
         "kind": sale.product_kind,
         "amount": sale.amount.format(),
         "currency": sale.amount.currency,
-        "target": sale.target,
+        "target": shown_sale_target(sale.product_kind, sale.target),
         "receipt_number": sale.receipt_no,
         "created_at": wire.timestamp(sale.created_at),
         "completed_at": None if sale.completed_at is None else wire.timestamp(sale.completed_at),

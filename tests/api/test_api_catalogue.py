@@ -223,6 +223,11 @@ def test_bills_transfers_insurance_travel(shop: Any) -> None:
     assert status.json()["target"] == "SBIN0001234/****9010"
     for answer in (sent, status):
         assert b"123456789010" not in answer.body and b"9876500001" not in answer.body
+    # The merchant's sale views mask it the same way.
+    listed = client.get("/sales", key=key)
+    (item,) = [i for i in listed.json()["items"] if i["kind"] == "money_transfer"]
+    assert item["target"] == "SBIN0001234/****9010"
+    assert b"123456789010" not in listed.body and b"9876500001" not in listed.body
     assert client.get("/remitters/9876500001", key=key).json()["used_this_month"] == "2000.00"
     asked = {"plan": "INS-TERM", "sum_insured": "500000.00", "dob": "1990-05-01",
              "term_years": 10}  # fmt: skip
