@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from utilities.billing import (
     Block,
     TariffTerms,
+    _units_bought,
     cost_of_units,
     price_by_amount,
     price_by_units,
@@ -51,6 +53,21 @@ def test_block_example_with_service_and_debt() -> None:
     assert b.credit + b.credit_tax == 30_000 - 11_500 - 2_000
     # R165 incl. = R143.478.. excl.: 50 kWh for R90, the rest at R2.60: 20.568.. -> 70.6 kWh.
     assert b.units == 706
+
+
+@settings(max_examples=400)
+@given(
+    month_to_date=st.integers(0, 6_000),
+    numerator=st.integers(0, 10**9),
+    denominator=st.integers(1, 10**5),
+    terms=st.sampled_from([FLAT, BLOCK]),
+)
+def test_the_integer_units_bought_are_the_exact_units_rounded_up(
+    month_to_date: int, numerator: int, denominator: int, terms: TariffTerms
+) -> None:
+    """Every vend prices with the integer form; the exact Fraction form is its reference."""
+    exact = units_for_money(terms.blocks, month_to_date, Fraction(numerator, denominator))
+    assert _units_bought(terms.blocks, month_to_date, numerator, denominator) == math.ceil(exact)
 
 
 def test_block_boundaries_follow_month_to_date() -> None:
