@@ -209,8 +209,8 @@ class ProviderMenus:
         if not rest:
             return self._con("Sender's mobile number:"), False
         sender = rest[0]
-        view = await transfers.sender(principal, sender)
-        listed = await transfers.beneficiaries(principal, sender, limit=BENEFICIARIES_LISTED)
+        found = await transfers.sender_beneficiaries(principal, sender, limit=BENEFICIARIES_LISTED)
+        view, listed = found.view, found.beneficiaries
         if not listed:
             return self._end(f"{sender} has no beneficiaries: add one first."), False
         # Paged like the bills menu's lists: "98 More", "0 Back", replayed from the text.

@@ -102,28 +102,21 @@ class MoneyTransfers:
             sender, Money(used, currency), Money(max(0, sender.monthly_limit - used), currency)
         )
 
-    async def sender_beneficiaries(self, principal: Principal, mobile: str) -> SenderBeneficiaries:
-        """The sender's beneficiaries and limit left, for the merchant that registered it."""
+    async def sender_beneficiaries(
+        self, principal: Principal, mobile: str, limit: int = transfers.LISTED
+    ) -> SenderBeneficiaries:
+        """The sender's beneficiaries (up to ``limit``) and limit left, in one transaction,
+        for the merchant that registered it."""
         now = self._clock()
 
         def listed(txn: Txn) -> SenderBeneficiaries:
             revalidate(txn, principal)
             sender = own_sender(txn, principal, mobile)
             return SenderBeneficiaries(
-                self._view(txn, sender, now), transfers.list_beneficiaries(txn, mobile)
+                self._view(txn, sender, now), transfers.list_beneficiaries(txn, mobile, limit)
             )
 
         return await self._runner.run("dmt_sender_beneficiaries", listed)
-
-    async def beneficiaries(
-        self, principal: Principal, sender_mobile: str, limit: int = transfers.LISTED
-    ) -> list[transfers.Beneficiary]:
-        def listed(txn: Txn) -> list[transfers.Beneficiary]:
-            revalidate(txn, principal)
-            own_sender(txn, principal, sender_mobile)
-            return transfers.list_beneficiaries(txn, sender_mobile, limit)
-
-        return await self._runner.run("dmt_beneficiaries", listed)
 
     @staticmethod
     def fee(amount: Money) -> Money:
