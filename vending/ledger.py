@@ -275,7 +275,7 @@ def take_deferred_credits(txn: Txn) -> tuple[str, dict[str, Any]] | None:
     found = txn.local.pop(_DeferredCredits._KEY, None)
     if found is None:
         return None
-    txn._before_commit.remove(found.apply)
+    txn.cancel_before_commit(found.apply)
     if not found.legs:
         return None
     return found.checked_statement()

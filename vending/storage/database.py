@@ -95,6 +95,10 @@ class Txn:
         (vending.ledger's deferred credits) so that their locks are held only briefly."""
         self._before_commit.append(fn)
 
+    def cancel_before_commit(self, fn: Callable[[Txn], None]) -> None:
+        """Take back a hook given to :meth:`before_commit` (its work is done otherwise)."""
+        self._before_commit.remove(fn)
+
     def run_before_commit(self) -> None:
         while self._before_commit:
             self._before_commit.pop(0)(self)
