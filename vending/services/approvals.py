@@ -28,7 +28,8 @@ update), so two approvers can never run it twice; an action that raises leaves t
 approval ``failed`` with the error (and nothing half-done, as every service transaction
 is atomic). A kind that keeps something for its action while the approval waits (the
 stock upload's spooled file) gives ``discard`` (the stored payload -> None): it runs once the
-approval is rejected or withdrawn, as nothing will ever use it.
+approval is rejected, withdrawn or has failed (a failed approval is final), as nothing will
+ever use it.
 """
 
 from __future__ import annotations
@@ -253,6 +254,7 @@ class FourEyes:
                 failed=True,
                 now=self._clock(),
             )
+            self._discard(decided)
             raise
         await self._runner.run(
             "approval_finish",
@@ -262,6 +264,8 @@ class FourEyes:
             failed=failed,
             now=self._clock(),
         )
+        if failed:
+            self._discard(decided)
         return await self.get(actor, approval_id)
 
     async def withdraw(self, actor: StaffUser, approval_id: int, note: str = "") -> Approval:
@@ -298,12 +302,13 @@ class FourEyes:
         self._discard(rejected)
         return rejected
 
-    def _discard(self, rejected: Approval) -> None:
-        """After the rejection is committed (``approvals.decide`` raised otherwise: a
-        decided approval is never discarded twice, nor one approved meanwhile)."""
-        registered = self.kinds.get(rejected.kind)
+    def _discard(self, ended: Approval) -> None:
+        """After the rejection, withdrawal or failure is committed (``approvals.decide``
+        raised otherwise: a decided approval is never discarded twice, nor one approved
+        meanwhile)."""
+        registered = self.kinds.get(ended.kind)
         if registered is not None and registered.discard is not None:
-            registered.discard(rejected.payload)
+            registered.discard(ended.payload)
 
 
 __all__ = [

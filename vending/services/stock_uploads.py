@@ -186,17 +186,17 @@ class StockUploads:
         return self._spool / f"{sha256}.gpg"
 
     def _discard(self, payload: dict[str, Any]) -> None:
-        """The upload was rejected or withdrawn: its file will never be imported. (The same
-        file cannot wait under a second approval meanwhile: ``_refuse_waiting``.)"""
+        """The upload was rejected, withdrawn or failed: its file will never be imported.
+        (The same file cannot wait under a second approval meanwhile: ``_refuse_waiting``.)"""
         self._spooled(payload).unlink(missing_ok=True)
 
     async def _execute(
         self, payload: dict[str, Any], approver: StaffUser, approval: Any
     ) -> dict[str, Any]:
         """The approved import: the spooled file through the engine again (which decrypts,
-        verifies and checks every row once more: the world may have changed). Imported or
-        not, the spooled file is deleted: a failed approval is final (never approved
-        again), so a file kept after it would lie in the upload folder unreferenced."""
+        verifies and checks every row once more: the world may have changed). A failed
+        import is audited here; its spooled file is deleted by the approval's ``discard``
+        (a failed approval is final, so a file kept after it would lie unreferenced)."""
         path = self._spooled(payload)
         requested = approval.requested_by if approval is not None else approver.actor
         actor = f"{approver.actor} (approving {requested})"[:64]
@@ -215,9 +215,9 @@ class StockUploads:
     async def _failed(
         self, path: Path, payload: dict[str, Any], actor: str, approval: Any, exc: Exception
     ) -> None:
-        """Delete the spooled file of an import that failed, and audit both (the reason by
-        its code and message, which never hold a PIN; an unexpected error by its class)."""
-        path.unlink(missing_ok=True)
+        """Audit an import that failed (the reason by its code and message, which never
+        hold a PIN; an unexpected error by its class) and the deletion of its file, which
+        the approval's ``discard`` makes once the failure is recorded."""
         supplier = str(payload.get("supplier", ""))
         known = isinstance(exc, VendingError)
         details = {
