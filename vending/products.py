@@ -222,6 +222,9 @@ _COMMISSION = select(vendor_commissions.c.merchant_commission_bp).where(
     vendor_commissions.c.vendor_id == bindparam("p_vendor"),
     vendor_commissions.c.product_id == bindparam("p_product"),
 )
+_PRODUCT_COMMISSIONS = select(
+    vendor_commissions.c.vendor_id, vendor_commissions.c.merchant_commission_bp
+).where(vendor_commissions.c.product_id == bindparam("p_product"))
 
 
 def get_product(txn: Txn, product: int | str) -> Product:
@@ -294,13 +297,19 @@ def set_vendor_commission(txn: Txn, vendor_id: int, product_id: int, commission_
 
 
 def vendor_commission_bp(txn: Txn, vendor_id: int, product: Product) -> int:
-    def read() -> Any:
-        return txn.execute(_COMMISSION, {"p_vendor": vendor_id, "p_product": product.id}).scalar()
-
     if plan_of(txn) is not None:  # a sale batch: the per-process cache (vending.read_cache)
-        override = read_cache.cached(txn, ("commission", vendor_id, product.id), read)
+        # One entry per product holding every vendor's override: when the entry expires,
+        # one statement refreshes all of them, not one statement per vendor inside each
+        # batch that meets an expired vendor (overrides are few per product).
+        def read_all() -> dict[int, int]:
+            rows = txn.execute(_PRODUCT_COMMISSIONS, {"p_product": product.id})
+            return {vendor: int(bp) for vendor, bp in rows}
+
+        override = read_cache.cached(txn, ("commissions", product.id), read_all).get(vendor_id)
     else:
-        override = read()
+        override = txn.execute(
+            _COMMISSION, {"p_vendor": vendor_id, "p_product": product.id}
+        ).scalar()
     return product.merchant_commission_bp if override is None else int(override)
 
 

@@ -70,6 +70,31 @@ def test_a_commission_override_is_seen_at_once(pg_database: Database) -> None:
     assert pg_database.run_txn("read", in_batch, commission) == before - 1
 
 
+def test_each_vendor_gets_its_own_override_from_the_products_entry(
+    pg_database: Database,
+) -> None:
+    """The batch caches one entry per product with every vendor's override: a vendor with
+    an override gets it, one without gets the product's commission, as the single path
+    reads them."""
+    pg_database.run_txn("seed", seed_core, now=NOW, password_log_n=10)
+    read_cache.invalidate()
+    vendor_ids = pg_database.run_txn(
+        "vendors",
+        lambda txn: txn.conn.exec_driver_sql("SELECT id FROM vendors ORDER BY id").scalars().all(),
+    )
+    assert len(vendor_ids) >= 2
+    first, second = vendor_ids[:2]
+    default = product(pg_database).merchant_commission_bp
+    pg_database.run_txn("override", set_vendor_commission, first, product(pg_database).id, 7)
+
+    def both(txn: Txn) -> list[int]:
+        item = get_product(txn, PRODUCT)
+        return [vendor_commission_bp(txn, vendor, item) for vendor in (first, second)]
+
+    assert pg_database.run_txn("batch", in_batch, both) == [7, default]
+    assert pg_database.run_txn("single", both) == [7, default]
+
+
 def test_an_entry_expires(pg_database: Database) -> None:
     """Another process's change is seen after TTL_SECONDS (the cache's own monotonic time,
     injected here: no sleep)."""

@@ -56,6 +56,14 @@ class XMLVendChannel(http.HTTPChannel):
     on_refused: Refused | None = None
     _read_timer: Any = None
     _refused = False
+    _host: Any = None
+
+    def getHost(self) -> Any:
+        # Twisted asks for the local address once per request (``Request.__init__``), a
+        # getsockname() system call each time; it never changes for a connection.
+        if self._host is None:
+            self._host = super().getHost()
+        return self._host
 
     def dataReceived(self, data: bytes) -> None:
         if self._refused:

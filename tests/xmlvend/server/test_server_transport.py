@@ -10,6 +10,7 @@ import pytest
 from lxml import etree
 from server_support import (
     NORMAL_METER,
+    MemoryTransport,
     World,
     build_world,
     confirm_meter,
@@ -138,6 +139,28 @@ def test_keep_alive_serves_several_requests(lite_world: World) -> None:
     responses = connection.responses()
     assert [r.status for r in responses] == [200, 200, 200]
     assert not connection.transport.disconnecting
+
+
+def test_a_connection_asks_for_its_local_address_once(lite_world: World) -> None:
+    """Each request knows the local address (the WSDL's default endpoint is built from it),
+    but the connection reads it from the socket once, not once per request."""
+    transport = MemoryTransport()
+    asked: list[int] = []
+    own = transport.getHost
+
+    def get_host():  # type: ignore[no-untyped-def]
+        asked.append(1)
+        return own()
+
+    transport.getHost = get_host  # type: ignore[method-assign]
+    connection = lite_world.connect(transport)
+    for _ in range(3):
+        connection.post(render_request(confirm_meter(lite_world.header(), NORMAL_METER)))
+    connection.send(b"GET /xmlvend?wsdl HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n")
+    responses = connection.responses()
+    assert [r.status for r in responses] == [200, 200, 200, 200]
+    assert b"127.0.0.1:8080" in responses[-1].body
+    assert len(asked) == 1
 
 
 # --- publishing -----------------------------------------------------------------------------------
