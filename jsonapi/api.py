@@ -579,9 +579,13 @@ class JsonApi(NetworkHandlers, CatalogueRoutes):
         caller = await self._caller(incoming)
         view = await self._s.sale_queries.sale(caller, int(sale_id))
         record = view.request
+        # A sale made by POST /sales is answered with its own stored answer (receipt and
+        # token or PIN, byte for byte); any other sale -- another channel's, or a provider
+        # order's, whose stored answer is the order document -- with the Sale summary.
         if (
             record is not None
             and record.channel == CHANNEL
+            and record.operation == "sale"
             and record.response is not None
             and record.response.http_status < 300
         ):

@@ -532,7 +532,15 @@ PATHS: dict[str, Any] = {
         "get": _op(
             "A sale by the Idempotency-Key it was requested with (the 202's Location)",
             {
-                "200": _json("Sale", "Final"),
+                "200": {
+                    "description": "Final: the request's own answer, a Sale for POST /sales, "
+                    "an Order for a provider sale (recharge, bill, transfer, insurance)",
+                    "content": {
+                        "application/json": {
+                            "schema": {"anyOf": [_ref("Sale"), _ref("Order")]}
+                        }
+                    },
+                },
                 "202": _json("Pending", "Still being processed", LOCATION),
             },
             parameters=[_path_param("key", {"type": "string"})],

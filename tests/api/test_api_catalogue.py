@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_support import ApiWorld, idem
+from api_support import ApiWorld, by_key_path, idem
 from twisted.internet.defer import succeed
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "catalogue"))
@@ -115,6 +115,12 @@ def test_recharge_lookup_plans_sale_replay_and_status(shop: Any) -> None:
     assert reused.status == 422 and reused.problem_type == "idempotency-key-reused"
     status = client.get(f"/orders/{order['order_id']}", key=key).json()
     assert status["status"] == "success" and status["order_id"] == order["order_id"]
+    # The recharge is a sale too: GET /sales/{id} answers it as a Sale (the OpenAPI schema
+    # is checked on every answer), the same view the list gives, not the order document.
+    listed = client.get("/sales", key=key).json()["items"]
+    (summary,) = [item for item in listed if item["receipt_number"] == order["receipt_number"]]
+    one = client.get(f"/sales/{summary['id']}", key=key)
+    assert one.status == 200 and one.json() == summary
     assert client.get("/orders/EV000000000000009999", key=key).problem_type == "not-found"
     refused = client.post("/recharges", {"number": "9810012341", "amount": "199.00"}, key=key,
                           idempotency_key=idem("r2"))  # fmt: skip
@@ -138,6 +144,9 @@ def test_pending_recharge_is_202_then_pushed_to_the_webhook(shop: Any) -> None:
     provider.statuses[order_id] = ProviderResult(Outcome.SUCCESS, "X", "OPR9")
     api.advance(1.0)  # the status poll finds it final: closed, pushed
     assert client.get(f"/orders/{order_id}", key=key).json()["status"] == "success"
+    # The key's own answer (the 202's order document) by the key, checked as an Order.
+    keyed = client.get(by_key_path(idem("p1")), key=key)
+    assert keyed.status == 200 and keyed.json()["order_id"] == order_id
     api.advance(5.0)  # the webhook deliverer's poll
     events = [b for _url, b, _h in api.receiver.received if order_id.encode() in b]
     assert events and b'"event":"order.completed"' in events[0]
