@@ -55,6 +55,7 @@ from catalogue.orders import (
     record_attempt,
     request_of,
     sale_view,
+    shown_target,
 )
 from catalogue.providers import get_provider, provider_secret
 from catalogue.routing import Candidate, RoutingPolicy, route
@@ -384,6 +385,7 @@ class Fulfilment:
             self._keyring,
             priced.claim,
             ctx.sale_order(prepared.product, priced.pricing, prepared.target,
+                           shown_target=shown_target(prepared.service, prepared.target),
                            service=prepared.service),
             service=prepared.service,
             params=prepared.params,

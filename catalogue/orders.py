@@ -346,6 +346,7 @@ def close_order(
             order.sale_id,
             external_ref=result.operator_ref or result.provider_ref,
             details={"order_id": order.order_id, "provider_ref": result.provider_ref},
+            shown_target=shown_target(order.service, order.target),
             now=now,
         )
     else:

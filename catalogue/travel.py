@@ -21,6 +21,7 @@ from sqlalchemy import insert, select, update
 
 from catalogue.errors import BookingState, UnknownBooking
 from catalogue.interface import Trip
+from catalogue.orders import shown_target
 from catalogue.tables import travel_bookings
 from vending.errors import InvalidRequest
 from vending.ledger import Leg, post_transfer
@@ -89,6 +90,16 @@ def check_passengers(seats: list[str], passengers: list[dict[str, Any]]) -> list
             raise InvalidRequest("a passenger's age: a whole number 1-120")
         out.append({"name": name, "age": age})
     return out
+
+
+def sale_target(trip_id: str, contact: str) -> str:
+    """A booking's sale target: the trip and the contact number."""
+    return f"{trip_id}/{contact}"[:64]
+
+
+def shown_sale_target(trip_id: str, contact: str) -> str:
+    """The sale target as answers and the merchant's statement show it (masked)."""
+    return shown_target("travel", sale_target(trip_id, contact))
 
 
 def trip_document(trip: Trip) -> dict[str, Any]:
@@ -206,7 +217,9 @@ def finish_booking(
                      ticket_no=(ticket_no or "")[:32] or None, message=message[:200]):  # fmt: skip
             return None
         settle_sale(txn, booking.sale_id, external_ref=pnr,
-                    details={"booking_ref": booking.booking_ref}, now=now)  # fmt: skip
+                    details={"booking_ref": booking.booking_ref},
+                    shown_target=shown_sale_target(booking.trip["trip_id"], booking.contact),
+                    now=now)  # fmt: skip
     else:
         if not _move(txn, booking, "booking", "failed", now, message=message[:200]):
             return None

@@ -50,6 +50,14 @@ class SaleOrder:
     # The consumer whose wallet (``vendor_account_id``) pays: its daily spend limit is
     # checked at the debit (:func:`_check_wallet_spend`). None: a vendor's own account.
     paying_consumer_id: int | None = None
+    # The target as the buyer's answers show it (a provider order's account number masked
+    # to its last four); the ledger's descriptions, which the merchant's statement shows,
+    # use it. None: the target itself (a meter, a recharged number).
+    shown_target: str | None = None
+
+    @property
+    def described_target(self) -> str:
+        return self.target if self.shown_target is None else self.shown_target
 
 
 @dataclass(frozen=True)
@@ -299,7 +307,7 @@ def record_sale(
         kind="sale",
         # The network's commission and points legs (if any) join the sale's own transfer.
         legs=_sale_legs(order, house, order.vendor_account_id) + list(plan.legs),
-        description=f"{order.product.name} for {order.target}",
+        description=f"{order.product.name} for {order.described_target}",
         created_by=created_by,
         reference=f"request:{claim.request_pk}",
         now=now,
@@ -353,7 +361,7 @@ def hold_sale(
             Leg(order.vendor_account_id, -(pricing.price + pricing.fee), "sale"),
             Leg(suspense, pricing.vendor_cost, "hold"),
         ],
-        description=f"{order.product.name} for {order.target} (pending)",
+        description=f"{order.product.name} for {order.described_target} (pending)",
         created_by=created_by,
         reference=f"request:{claim.request_pk}",
         now=now,
@@ -379,9 +387,11 @@ def settle_sale(
     external_ref: str | None = None,
     details: dict[str, Any] | None = None,
     created_by: str = "system",
+    shown_target: str | None = None,
     now: datetime,
 ) -> Sale:
-    """pending → completed: the held money goes to the supplier, margin and fee."""
+    """pending → completed: the held money goes to the supplier, margin and fee.
+    ``shown_target``: the target as the hold's description showed it (``SaleOrder``)."""
     sale = _transition(txn, sale_id, "pending", "completed", completed_at=now)
     product = _product_of(txn, sale)
     pricing = Pricing(sale.amount, sale.cost, sale.commission, sale.fee)
@@ -409,7 +419,7 @@ def settle_sale(
         txn,
         kind="sale_settle",
         legs=_sale_legs(order, house, house["suspense"]) + list(plan.legs),
-        description=f"{product.name} for {sale.target} delivered",
+        description=f"{product.name} for {shown_target or sale.target} delivered",
         created_by=created_by,
         reference=f"sale:{sale.id}",
         now=now,

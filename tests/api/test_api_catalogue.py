@@ -265,6 +265,13 @@ def test_bills_transfers_insurance_travel(shop: Any) -> None:
                             idempotency_key=idem("c1"))  # fmt: skip
     assert cancelled.json()["status"] == "cancelled" and cancelled.json()["refund"] == "585.00"
     assert client.get(f"/travel/bookings/{ref}", key=key).json()["status"] == "cancelled"
+    # The merchant's statement names each sale's target as its answers show it.
+    statement = client.get("/account/statement?limit=100", key=key)
+    described = [line["description"] for line in statement.json()["items"]]
+    assert any("SBIN0001234/****9010" in text for text in described), described
+    assert any("BESCOM000KAR01:****7890" in text for text in described), described
+    for full in (b"1234567890", b"123456789010", b"9876500001", b"9876500010"):
+        assert full not in statement.body, (full, described)
     assert api.ledger_ok()
 
 

@@ -60,11 +60,18 @@ class RequestContext:
         return body if isinstance(body, bytes) else body()
 
     def sale_order(
-        self, product: Product, pricing: Pricing, target: str, **details: Any
+        self,
+        product: Product,
+        pricing: Pricing,
+        target: str,
+        *,
+        shown_target: str | None = None,
+        **details: Any,
     ) -> SaleOrder:
         """The sale this request makes for ``target`` (a meter number, a recipient or a
         voucher product), by its principal at its terminal; ``details`` join the
-        context's own in the sale's details."""
+        context's own in the sale's details. ``shown_target``: the target as answers and
+        statements show it (see ``SaleOrder``)."""
         return SaleOrder(
             vendor_id=self.principal.vendor_id,
             vendor_account_id=self.principal.account_id,
@@ -75,6 +82,7 @@ class RequestContext:
             operator_id=self.principal.operator_id,
             paying_consumer_id=self.principal.consumer_id,
             details={**self.details, **details},
+            shown_target=shown_target,
         )
 
 
