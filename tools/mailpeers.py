@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 USER = "deposits"
 PASSWORD = "imap-test-secret"
@@ -63,7 +64,41 @@ def running_dovecot(binary: str, *, show_log: bool = True) -> Iterator[Imap]:
         uid, gid = nobody.pw_uid, nobody.pw_gid
         for path in (root / "home", home, maildir, *(maildir / s for s in ("cur", "new", "tmp"))):
             os.chown(path, uid, gid)
-    port = free_port()
+    # Dovecot cannot listen on port 0 and say which port it got: a free port is picked
+    # first, and another process may take it before Dovecot binds it. Then Dovecot exits
+    # saying so, and it starts again on another port.
+    process: subprocess.Popen[bytes] | None = None
+    try:
+        for attempt in range(_BIND_ATTEMPTS):
+            port = free_port()
+            process = _start_dovecot(binary, root, port, uid, gid)
+            try:
+                _wait_for_imap(process, root, port)
+                break
+            except _PortTaken:
+                if attempt == _BIND_ATTEMPTS - 1:
+                    raise MailPeerError(
+                        f"dovecot found its port taken {_BIND_ATTEMPTS} times"
+                    ) from None
+        yield Imap("127.0.0.1", port, USER, PASSWORD, maildir)
+    finally:
+        if process is not None:
+            _stop(process)
+        log_file = root / "dovecot.log"
+        if show_log and log_file.exists():
+            # Shown with a failing test's captured output.
+            print("dovecot log:\n" + log_file.read_text(errors="replace")[-4000:])
+        shutil.rmtree(root, ignore_errors=True)
+
+
+_BIND_ATTEMPTS = 5
+
+
+class _PortTaken(Exception):
+    """Dovecot exited because its listening port was in use."""
+
+
+def _start_dovecot(binary: str, root: Path, port: int, uid: int, gid: int) -> Any:
     config = root / "dovecot.conf"
     config.write_text(
         f"""
@@ -103,40 +138,45 @@ service stats {{
 }}
 """
     )
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [binary, "-F", "-c", str(config)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            if process.poll() is not None:
-                output = process.stdout.read().decode() if process.stdout else ""
-                log = (root / "dovecot.log").read_text() if (root / "dovecot.log").exists() else ""
-                raise MailPeerError(f"dovecot exited: {output}\n{log}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-                    if sock.recv(64).startswith(b"* OK"):
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise MailPeerError("dovecot did not answer on its port within 15 s")
-            time.sleep(0.05)
-        yield Imap("127.0.0.1", port, USER, PASSWORD, maildir)
-    finally:
+
+
+def _wait_for_imap(process: Any, root: Path, port: int) -> None:
+    """Until Dovecot greets on ``port``; :class:`_PortTaken` if it exited for want of it."""
+    deadline = time.monotonic() + 15
+    while True:
+        if process.poll() is not None:
+            output = process.stdout.read().decode() if process.stdout else ""
+            log_file = root / "dovecot.log"
+            log = log_file.read_text() if log_file.exists() else ""
+            if "Address already in use" in output + log:
+                _stop(process)
+                log_file.unlink(missing_ok=True)
+                raise _PortTaken()
+            raise MailPeerError(f"dovecot exited: {output}\n{log}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+                if sock.recv(64).startswith(b"* OK"):
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise MailPeerError("dovecot did not answer on its port within 15 s")
+        time.sleep(0.05)
+
+
+def _stop(process: Any) -> None:
+    if process.poll() is None:
         process.terminate()
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        if process.stdout:
-            process.stdout.close()
-        log_file = root / "dovecot.log"
-        if show_log and log_file.exists():
-            # Shown with a failing test's captured output.
-            print("dovecot log:\n" + log_file.read_text(errors="replace")[-4000:])
-        shutil.rmtree(root, ignore_errors=True)
+    if process.stdout:
+        process.stdout.close()
 
 
 @contextmanager

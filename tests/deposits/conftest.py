@@ -35,6 +35,12 @@ def _dovecot_binary() -> str:
 
 
 @pytest.fixture
+def dovecot_path() -> str:
+    """The dovecot binary (skipped without one outside CI, as ``dovecot``)."""
+    return _dovecot_binary()
+
+
+@pytest.fixture
 def dovecot() -> Iterator[Imap]:
     peer = running_dovecot(_dovecot_binary())
     try:
