@@ -219,6 +219,7 @@ def _run(
     from twisted.internet import reactor
 
     from vending.services.wiring import build_application
+    from xmlvend.codec import compile_plans
     from xmlvend.server.app import build_server
     from xmlvend.server.banner import banner
     from xmlvend.server.heap import freeze_startup_heap
@@ -311,6 +312,9 @@ def _run(
         return stopped
 
     reactor.addSystemEventTrigger("before", "shutdown", shutdown)
+    # Every codec plan compiled now, not on the reactor thread by each kind's first
+    # request; and so frozen with the rest of the start-up heap.
+    log.debug("%d codec plans compiled", compile_plans())
     frozen = freeze_startup_heap()  # xmlvend.server.heap: why
     log.debug("%d objects frozen out of garbage collection", frozen)
     reactor.run()

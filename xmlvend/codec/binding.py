@@ -251,6 +251,11 @@ def all_types() -> dict[tuple[str, str], type]:
     return dict(_TYPES)
 
 
+def all_groups() -> frozenset[type]:
+    """The inline groups (:func:`xml_group`), which are not complexTypes of their own."""
+    return frozenset(_GROUPS)
+
+
 def _resolve_type_ref(ref: Any) -> type:
     if isinstance(ref, str):
         try:

@@ -161,11 +161,12 @@ def fingerprint_of(value: object) -> bytes:
     Equal for byte-different but equivalent re-sends (other prefixes, whitespace, attribute
     order, ``10.0`` vs ``10.00``, a filled-in default); different when any field differs.
     """
-    canon = canonical_text(value, skip=_WITHOUT_CREDENTIALS)  # repr(canonical_tuple(...))
+    canon = canonical_text(value, skip=WITHOUT_CREDENTIALS)  # repr(canonical_tuple(...))
     return hashlib.sha256(canon.encode("utf-8")).digest()
 
 
-_WITHOUT_CREDENTIALS = frozenset({"auth_cred"})
+# The fields a request's fingerprint leaves out (the operator's credentials).
+WITHOUT_CREDENTIALS = frozenset({"auth_cred"})
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True, slots=True)
@@ -185,7 +186,7 @@ class UnsupportedRequest:
     @property
     def fingerprint(self) -> bytes:
         # repr((element, canonical_tuple(header, skip=...))), as fingerprint_of's text.
-        canon = f"({self.element!r}, {canonical_text(self.header, skip=_WITHOUT_CREDENTIALS)})"
+        canon = f"({self.element!r}, {canonical_text(self.header, skip=WITHOUT_CREDENTIALS)})"
         return hashlib.sha256(canon.encode("utf-8")).digest()
 
 

@@ -39,6 +39,8 @@ from xmlvend.codec.binding import (
     FieldSpec,
     Kind,
     _bind_valid,
+    all_groups,
+    all_types,
     bind_typed,
     format_simple,
     is_abstract,
@@ -532,6 +534,32 @@ class _BinderSource:
 def _forget() -> None:
     _RENDERERS.clear()
     _CANONICAL_TEXTS.clear()
+
+
+def compile_all(skips: tuple[frozenset[str], ...] = ()) -> int:
+    """Compile every bound class's binder, renderer and canonical text now, and its
+    canonical text without each field set of ``skips``: what each class's first use would
+    otherwise compile on the thread that meets it (a server's reactor thread, a few ms for a
+    request's and its answer's classes). Returns the number of classes."""
+    count = 0
+    for cls in all_types().values():
+        if is_abstract(cls):
+            continue
+        if cls not in _BINDERS:
+            compile_binder(cls)
+        if cls not in _RENDERERS:
+            _compile_renderer(cls)
+        _compile_canonical_texts(cls, skips)
+        count += 1
+    for group in all_groups():  # rendered and bound inline, but fingerprinted alone too
+        _compile_canonical_texts(group, skips)
+    return count
+
+
+def _compile_canonical_texts(cls: type, skips: tuple[frozenset[str], ...]) -> None:
+    for skip in (_NO_SKIP, *skips):
+        if (cls, skip) not in _CANONICAL_TEXTS:
+            _compile_canonical_text(cls, skip)
 
 
 registry_listeners.append(_forget)

@@ -231,3 +231,23 @@ def test_xsi_type_under_another_prefix_of_the_same_namespace_binds_alike() -> No
     other = other.replace(b'xsi:type="b:EANDeviceID"', b'xsi:type="q:EANDeviceID"', 1)
     assert other != document
     assert parse_request(other) == parse_request(document) == request
+
+
+def test_compile_plans_leaves_nothing_for_a_request_to_compile() -> None:
+    """``evd serve`` compiles every plan at start-up (``compile_plans``): afterwards parsing,
+    fingerprinting and rendering every sample request and answer compiles nothing more."""
+    from xmlvend.codec import compile_plans, render_response
+    from xmlvend.codec import plans as compiled
+    from xmlvend.codec.binding import _BINDERS
+
+    def sizes() -> tuple[int, int, int]:
+        return len(_BINDERS), len(compiled._RENDERERS), len(compiled._CANONICAL_TEXTS)
+
+    assert compile_plans() > 200
+    before = sizes()
+    for request in all_requests():
+        parsed = parse_request(render_request(request))
+        assert parsed.fingerprint == request.fingerprint
+    for response in all_responses():
+        render_response(response)
+    assert sizes() == before
