@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
+import re
 import time
 from array import array
 from collections import deque
@@ -211,10 +212,21 @@ class Result:
         return sum(self.errors.values())
 
 
+# An XMLVend fault's class (``xsi:type="b:SystemEx"``), or a JSON problem's type.
+_FAULT = re.compile(rb'type="\w+:(\w+Ex)"|"type":\s*"[^"]*/([\w-]+)"')
+
+
+def _fault_of(answer: bytes) -> str:
+    found = _FAULT.search(answer)
+    if found is None:
+        return ""
+    return (found.group(1) or found.group(2)).decode("ascii", "replace")
+
+
 class _Client(asyncio.Protocol):
     """One keep-alive connection with at most one request in flight."""
 
-    def __init__(self, on_answer: Callable[[_Client, int], None]) -> None:
+    def __init__(self, on_answer: Callable[[_Client, int, str], None]) -> None:
         self._on_answer = on_answer
         self._buffer = bytearray()
         self._need = -1  # bytes of the whole answer once the headers are in
@@ -249,9 +261,12 @@ class _Client(asyncio.Protocol):
             length = int(head[at + 15 : stop if stop > 0 else len(head)])
             self._need = end + 4 + length
         if len(buffer) >= self._need:
-            del buffer[: self._need]  # the body is not looked at: the status says enough
+            # The body of a success is not looked at (the status says enough); a refusal's
+            # names its fault, so that a run's errors can be told apart.
+            fault = "" if self._status < 300 else _fault_of(bytes(buffer[: self._need]))
+            del buffer[: self._need]
             self._need = -1
-            self._on_answer(self, self._status)
+            self._on_answer(self, self._status, fault)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.lost.done():
@@ -292,7 +307,7 @@ class _Driver:
         if self.counting:
             self.result.sent += 1
 
-    def _answered(self, client: _Client, status: int) -> None:
+    def _answered(self, client: _Client, status: int, fault: str) -> None:
         self.in_flight -= 1
         if self.counting:
             result = self.result
@@ -300,7 +315,7 @@ class _Driver:
                 result.latencies.append(self.clock() - client.started)
                 result.by_kind[client.kind] = result.by_kind.get(client.kind, 0) + 1
             else:
-                key = f"http {status}"
+                key = f"http {status} {fault}" if fault else f"http {status}"
                 result.errors[key] = result.errors.get(key, 0) + 1
         self.on_free(client)
 
