@@ -4,6 +4,7 @@ what they were (an XMLVend fault class, a JSON problem type), not only an HTTP s
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 from tools.benchkit.loadgen import _Client
 from xmlvend.codec import render_fault
@@ -17,7 +18,9 @@ def _answers(*chunks: bytes) -> list[tuple[int, str]]:
         for chunk in chunks:
             client.data_received(chunk)
 
-    asyncio.run(feed())
+    # On a thread of its own: the suite may already run an event loop on this one.
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, feed()).result()
     return got
 
 
