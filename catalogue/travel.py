@@ -97,7 +97,7 @@ def sale_target(trip_id: str, contact: str) -> str:
     return f"{trip_id}/{contact}"[:64]
 
 
-def shown_sale_target(trip_id: str, contact: str) -> str:
+def shown_booking_target(trip_id: str, contact: str) -> str:
     """The sale target as answers and the merchant's statement show it (masked)."""
     return shown_target("travel", sale_target(trip_id, contact))
 
@@ -218,7 +218,7 @@ def finish_booking(
             return None
         settle_sale(txn, booking.sale_id, external_ref=pnr,
                     details={"booking_ref": booking.booking_ref},
-                    shown_target=shown_sale_target(booking.trip["trip_id"], booking.contact),
+                    shown_target=shown_booking_target(booking.trip["trip_id"], booking.contact),
                     now=now)  # fmt: skip
     else:
         if not _move(txn, booking, "booking", "failed", now, message=message[:200]):

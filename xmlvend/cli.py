@@ -314,7 +314,8 @@ def _run(
     reactor.addSystemEventTrigger("before", "shutdown", shutdown)
     # Every codec plan compiled now, not on the reactor thread by each kind's first
     # request; and so frozen with the rest of the start-up heap.
-    log.debug("%d codec plans compiled", compile_plans())
+    compiled = compile_plans()
+    log.debug("%d codec plans compiled", compiled)
     frozen = freeze_startup_heap()  # xmlvend.server.heap: why
     log.debug("%d objects frozen out of garbage collection", frozen)
     reactor.run()

@@ -212,7 +212,7 @@ class TravelSales:
         booking = travel.hold(
             txn, claimed, ctx.sale_order(
                 product, pricing, travel.sale_target(trip.trip_id, contact),
-                shown_target=travel.shown_sale_target(trip.trip_id, contact)),
+                shown_target=travel.shown_booking_target(trip.trip_id, contact)),
             provider_id=provider_id, trip=trip, seats=list(request.seats),
             passengers=passengers, contact=contact, hold_id=held.hold_id, fare=held.fare,
             expires_in=held.expires_in, created_by=created_by(ctx.principal), now=now,

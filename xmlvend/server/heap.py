@@ -2,11 +2,11 @@
 
 Why (issue 16, docs/PERFORMANCE.md "Issue 16, session 8"): an ``evd serve`` worker
 starts with ~175,000 objects tracked by the cyclic garbage collector (modules, SQLAlchemy's
-metadata, the codec's schema and types, Twisted). With CPython's defaults, the short-lived
-reference cycles of requests (Deferreds, failures, coroutines) kept triggering full
-collections that walked all of them: ~10 per 40 s of load per worker, 70-120 ms each,
-during which the worker answers nothing -- the worst latencies of a benchmark run. Two
-changes:
+metadata, the codec's schema, types and compiled plans, Twisted). With CPython's defaults,
+the short-lived reference cycles of requests (Deferreds, failures, coroutines) kept
+triggering full collections that walked all of them: ~10 per 40 s of load per worker,
+70-120 ms each, during which the worker answers nothing -- the worst latencies of a
+benchmark run. Two changes:
 
 * the objects that exist once the server is built are moved to the collector's permanent
   generation (``gc.freeze``): never scanned again, never freed (they live as long as the
