@@ -151,8 +151,9 @@ def operation_of(cls: type) -> str:
     raise TypeError(f"{cls.__name__} is not an XMLVend request type")
 
 
-# class -> its operation, as operation_of found it in the class's MRO.
-_OPERATION_OF_CLASS: dict[type, str] = {}
+# class -> its operation, as operation_of found it in the class's MRO (the dict
+# BaseReq.operation reads first).
+_OPERATION_OF_CLASS = b.OPERATION_OF_CLASS
 
 
 def fingerprint_of(value: object) -> bytes:

@@ -660,6 +660,11 @@ class XMLVendFaultResp(BaseResp):
 # Requests of the base schema
 
 
+# Request class -> its operation name, filled by :func:`xmlvend.codec.messages.operation_of`
+# (which imports this module, so it cannot be imported here at load time).
+OPERATION_OF_CLASS: dict[type, str] = {}
+
+
 @xml_type(B, "BaseReq")
 class BaseReq:
     """Every request: ``header`` (BaseReq content) plus the fields of the concrete type.
@@ -674,6 +679,11 @@ class BaseReq:
     @property
     def operation(self) -> str:
         """The operation name, e.g. ``"creditVend"`` or ``"lastRespAdvice"``."""
+        # Asked several times per request: a dict read once the class has been seen (a
+        # function-level import on every call cost more than 1 % of a vend's server CPU).
+        found = OPERATION_OF_CLASS.get(type(self))
+        if found is not None:
+            return found
         from xmlvend.codec.messages import operation_of
 
         return operation_of(type(self))

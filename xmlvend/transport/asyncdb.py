@@ -3,6 +3,7 @@ database's dedicated thread pool and comes back as a Deferred fired on the react
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
@@ -14,6 +15,7 @@ if TYPE_CHECKING:  # only its run_txn/submit are used: the adapter imports no st
     from vending.storage.database import Database, Txn
 
 P = ParamSpec("P")
+log = logging.getLogger("evd.database")
 
 
 class AsyncDatabase:
@@ -44,6 +46,32 @@ class AsyncDatabase:
 
         future.add_done_callback(fire)
         return deferred
+
+    def call_on_database_thread(self, fn: Callable[..., Any], /, *args: Any) -> None:
+        """Call ``fn(*args)`` on a thread of the database's pool, outside any transaction:
+        for a caller that runs several transactions there one after another
+        (:meth:`run_on_this_thread`; the sales batcher chains its batches so). ``fn``
+        reports its own outcome (e.g. with ``reactor.callFromThread``); an exception it
+        lets out is logged."""
+        self.database.executor.submit(fn, *args).add_done_callback(_log_escaped)
+
+    def run_on_this_thread(
+        self,
+        desc: str,
+        fn: Callable[Concatenate[Txn, P], Any],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> Any:
+        """Blocking: one transaction on the calling thread, which must be one of the
+        database's (inside :meth:`call_on_database_thread`), never the reactor's."""
+        return self.database.run_txn(desc, fn, *args, **kwargs)
+
+
+def _log_escaped(done: Future[Any]) -> None:
+    error = done.exception()
+    if error is not None:
+        log.error("a call on the database thread failed", exc_info=error)
 
 
 class ImmediateDatabase:

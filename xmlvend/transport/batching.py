@@ -13,17 +13,30 @@ The batch runs as one transaction (:func:`vending.sale_batch.run_sale_batch`, re
 whole on deadlocks and lost connections); each sale's Deferred fires only after the COMMIT,
 with its own result or its own error. Should the batch as a whole fail otherwise, each of
 its sales is run again on its own: one bad sale never fails the others.
+
+Over a threaded runner (:class:`xmlvend.transport.asyncdb.AsyncDatabase`, which can run a
+plain function on the database thread) the batches are **chained on the database thread**:
+when a batch commits, that thread takes the sales waiting meanwhile as the next batch and
+begins it at once, and hands the committed batch's outcomes to the reactor to answer. Before,
+the next batch went only when the reactor thread got round to the committed one's outcome
+(after the requests it was reading, parsing and answering): measured at the electricity
+peak, the database thread then sat idle 2.3-2.9 ms (mean; p90 4.5-5.9 ms) between batches
+of 17-18 ms. The waiting list is shared by the two threads under a lock. A batch that fails
+ends the chain: the reactor handles it as before (the rest re-run without an isolated sale,
+or each sale alone) and the chain starts again from there.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from twisted.internet.defer import Deferred, fail
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.python.failure import Failure
 
 from vending.sale_batch import BatchedSale, IsolateSale, SaleDone, SaleLocks, run_sale_batch
 
@@ -76,10 +89,22 @@ class BatchingRunner:
         self._locks_of = locks_of
         self._max_sales = max(1, max_sales)
         self._max_wait = max(0.0, max_wait)
+        # The waiting sales and whether a batch is in flight: read and changed by the reactor
+        # thread and, when batches are chained (see the module docstring), by the database
+        # thread between two batches; always under this lock.
+        self._lock = threading.Lock()
         self._waiting: list[_Waiting] = []
         self._in_flight = False
         self._timer: IDelayedCall | None = None
         self.stats = BatchStats()
+        # Batches chain on the database thread when the runner below can run a plain
+        # function there and a transaction on that thread (AsyncDatabase, or another
+        # BatchingRunner over one, which passes both on); else each batch goes from the
+        # reactor thread (a test's hand-pumped runner).
+        self._chained = chains(inner)
+        if self._chained:
+            self.call_on_database_thread = inner.call_on_database_thread
+            self.run_on_this_thread = inner.run_on_this_thread
 
     @property
     def database(self) -> Any:
@@ -90,27 +115,37 @@ class BatchingRunner:
         if locks is None:
             return self._inner.run(desc, fn, *args, **kwargs)
         waiting = _Waiting(desc, BatchedSale(fn, args, kwargs, locks))
-        self._waiting.append(waiting)
+        with self._lock:
+            self._waiting.append(waiting)
         self._schedule()
         return waiting.deferred
 
     def _schedule(self) -> None:
-        if self._in_flight or not self._waiting:
-            return
-        if len(self._waiting) >= self._max_sales or self._max_wait == 0:
+        with self._lock:
+            if self._in_flight or not self._waiting:
+                return
+            now = len(self._waiting) >= self._max_sales or self._max_wait == 0
+        if now:
             self._send()
         elif self._timer is None:
             self._timer = self._reactor.callLater(self._max_wait, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
-        if not self._in_flight:
-            self._send()
+        self._send()
 
     def _send(self) -> None:
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
         self._timer = None
+        with self._lock:
+            batch = None if self._in_flight else self._take()
+        if batch:
+            self._go(batch)
+
+    def _take(self) -> list[_Waiting]:
+        """The next batch from the waiting sales (the lock held); a batch taken is in
+        flight until :meth:`_done` or the chain finds nothing more to take."""
         # One sale per request key in a batch: a re-send waits for the next batch, where
         # it finds the first one's stored answer (or its conflict), as on the single path.
         batch: list[_Waiting] = []
@@ -126,40 +161,76 @@ class BatchingRunner:
                 keys.add(ident)
             batch.append(waiting)
         self._waiting = later
-        if not batch:
-            return
-        self._go(batch)
+        if batch:
+            self._in_flight = True
+            self.stats.batches += 1
+            self.stats.sales += len(batch)
+        return batch
 
     def _go(self, batch: list[_Waiting]) -> None:
-        self._in_flight = True
-        self.stats.batches += 1
-        self.stats.sales += len(batch)
+        """Send a batch taken by :meth:`_take` (reactor thread)."""
+        if self._chained:
+            try:
+                self._inner.call_on_database_thread(self._chain, batch)
+            except Exception:
+                self._one_by_one(Failure(), batch)
+            return
         try:
             sent = self._inner.run(self._name, self._batch, [w.sale for w in batch])
         except Exception:
             sent = fail()
         sent.addCallbacks(self._answer, self._one_by_one, (batch,), None, (batch,), None)
 
+    def _chain(self, batch: list[_Waiting]) -> None:
+        """Database thread: run ``batch``, then each batch the sales waiting meanwhile make,
+        until none wait or one fails; the reactor answers each committed batch's sales and
+        handles a failed batch."""
+        call = self._reactor.callFromThread  # type: ignore[attr-defined]
+        while batch:
+            try:
+                outcomes = self._inner.run_on_this_thread(
+                    self._name, self._batch, [w.sale for w in batch]
+                )
+            except BaseException:
+                # In flight until the reactor has dealt with it (_one_by_one).
+                call(self._one_by_one, Failure(), batch)
+                return
+            with self._lock:
+                following = self._take()
+                if not following:
+                    self._in_flight = False
+            call(self._deliver, outcomes, batch)
+            batch = following
+        # Nothing was waiting: the reactor sends the next sale itself (at once, or after
+        # max_wait), as in the unchained form.
+
     def _answer(self, outcomes: list[SaleDone], batch: list[_Waiting]) -> None:
-        try:
-            for waiting, outcome in zip(batch, outcomes, strict=True):
-                try:
-                    if outcome.error is not None:
-                        waiting.deferred.errback(outcome.error)
-                    else:
-                        waiting.deferred.callback(outcome.result)
-                except Exception:  # e.g. already cancelled: never stall the batcher
-                    log.exception("answering a batched sale failed")
-        finally:
-            self._done()
+        # The next batch goes first: its BEGIN and start call travel to PostgreSQL (on the
+        # database thread, which waits for them without the GIL) while this thread writes
+        # the committed batch's answers, instead of after them (answering a batch of six
+        # costs about a millisecond of this thread; the batch cycle was that much longer).
+        self._done()
+        self._deliver(outcomes, batch)
+
+    def _deliver(self, outcomes: list[SaleDone], batch: list[_Waiting]) -> None:
+        """Reactor thread: each sale of a committed batch gets its result or its error."""
+        for waiting, outcome in zip(batch, outcomes, strict=True):
+            try:
+                if outcome.error is not None:
+                    waiting.deferred.errback(outcome.error)
+                else:
+                    waiting.deferred.callback(outcome.result)
+            except Exception:  # e.g. already cancelled: never stall the batcher
+                log.exception("answering a batched sale failed")
 
     def _one_by_one(self, failure: Any, batch: list[_Waiting]) -> None:
         if isinstance(failure.value, IsolateSale) and 0 <= failure.value.index < len(batch):
             # One sale failed in a way the batch could not undo: it alone gets its error,
             # the others go again as a batch (before anything newer).
             isolated = failure.value
-            self.stats.isolated += 1
-            self.stats.sales -= len(batch)
+            with self._lock:
+                self.stats.isolated += 1
+                self.stats.sales -= 1  # the rest, if any, goes again as the same batch
             bad = batch[isolated.index]
             rest = batch[: isolated.index] + batch[isolated.index + 1 :]
             try:
@@ -167,7 +238,6 @@ class BatchingRunner:
             except Exception:
                 log.exception("answering an isolated sale failed")
             if rest:
-                self.stats.batches -= 1
                 self._go(rest)
             else:
                 self._done()
@@ -181,10 +251,20 @@ class BatchingRunner:
             alone.chainDeferred(waiting.deferred)
 
     def _done(self) -> None:
-        self._in_flight = False
+        with self._lock:
+            self._in_flight = False
+            waiting = bool(self._waiting)
         # The previous batch committed: the next one goes now, without waiting.
-        if self._waiting:
+        if waiting:
             self._send()
+
+
+def chains(runner: Any) -> bool:
+    """Whether ``runner`` can run a plain function on its database thread and transactions
+    on that thread (what :class:`BatchingRunner` chains its batches with)."""
+    return callable(getattr(runner, "call_on_database_thread", None)) and callable(
+        getattr(runner, "run_on_this_thread", None)
+    )
 
 
 def worker_runner(config: Any, reactor: Any, database: Any) -> Any:
@@ -212,4 +292,4 @@ def worker_runner(config: Any, reactor: Any, database: Any) -> Any:
     return BatchingRunner(settles, reactor, sale_locks, **limits)
 
 
-__all__ = ["BatchStats", "BatchingRunner", "worker_runner"]
+__all__ = ["BatchStats", "BatchingRunner", "chains", "worker_runner"]

@@ -11,7 +11,9 @@ the next batch as soon as the previous one committed) is checked with ``task.Clo
 from __future__ import annotations
 
 import dataclasses
+import queue
 import re
+import threading
 import uuid
 from typing import Any
 
@@ -41,13 +43,14 @@ from utilities.tables import issued_tokens as tokens
 from vending.config import SalesConfig
 from vending.keyring import Keyring
 from vending.ledger import verify_ledger
-from vending.sale_batch import BatchedSale, SaleLocks, run_sale_batch
+from vending.sale_batch import BatchedSale, IsolateSale, SaleDone, SaleLocks, run_sale_batch
 from vending.services.sale_batching import sale_locks
 from vending.storage.database import Database, Txn
 from vending.storage.schema import accounts, ledger_entries, notifications, sales, transfers
 from vending.vouchers import alerts
 from vending.vouchers.importer import StockImporter, StockUpload
 from xmlvend.codec import render_request
+from xmlvend.transport.asyncdb import AsyncDatabase
 from xmlvend.transport.batching import BatchingRunner, worker_runner
 
 
@@ -315,6 +318,159 @@ def test_batches_go_when_the_previous_one_committed(
     pins = {r.body for r in got}
     assert len(pins) == 7
     assert pg_database.run_txn("facts", facts)["ledger_ok"]
+
+
+def test_the_next_batch_goes_before_the_committed_one_is_answered() -> None:
+    """When a batch commits, the sales waiting meanwhile are sent as the next batch before
+    the committed batch's sales are answered: the next batch's round trips overlap the
+    answering instead of following it."""
+    submitted: list[Deferred] = []
+
+    class Inner:
+        def run(self, desc: str, fn: Any, /, *args: Any, **kwargs: Any) -> Deferred:
+            submitted.append(Deferred())
+            return submitted[-1]
+
+    def locks(desc: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> SaleLocks:
+        return SaleLocks()
+
+    runner = BatchingRunner(Inner(), Clock(), locks, max_wait=0)
+    first = runner.run("sale", lambda txn: None)
+    later = [runner.run("sale", lambda txn: None) for _ in range(2)]  # wait: one in flight
+    assert len(submitted) == 1
+    batches_when_answered: list[int] = []
+    first.addCallback(lambda result: batches_when_answered.append(len(submitted)))
+    submitted[0].callback([SaleDone(result="done")])
+    assert batches_when_answered == [2]  # the second batch was already on its way
+    submitted[1].callback([SaleDone(result="a"), SaleDone(error=ValueError("refused"))])
+    assert later[0].result == "a"
+    later[1].addErrback(lambda failure: failure.trap(ValueError))
+    assert runner.stats.batches == 2 and runner.stats.sales == 3
+
+
+class ChainRunner(ManualRunner):
+    """A runner that can chain batches on its "database thread": the test runs that thread's
+    calls (``pump_thread``) and the calls it posts to the reactor (``ChainReactor``)."""
+
+    def __init__(self, database: Database) -> None:
+        super().__init__(database)
+        self.thread_calls: list[tuple[Any, tuple[Any, ...]]] = []
+
+    def call_on_database_thread(self, fn: Any, /, *args: Any) -> None:
+        self.thread_calls.append((fn, args))
+
+    def run_on_this_thread(self, desc: str, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        self.ran.append(desc)
+        return self.database.run_txn(desc, fn, *args, **kwargs)
+
+    def pump_thread(self) -> None:
+        while self.thread_calls:
+            fn, args = self.thread_calls.pop(0)
+            fn(*args)
+
+
+class ChainReactor(Clock):
+    def __init__(self) -> None:
+        super().__init__()
+        self.posted: list[tuple[Any, tuple[Any, ...]]] = []
+
+    def callFromThread(self, fn: Any, *args: Any) -> None:
+        self.posted.append((fn, args))
+
+    def run_posted(self) -> None:
+        while self.posted:
+            fn, args = self.posted.pop(0)
+            fn(*args)
+
+
+def _select_one(txn: Txn) -> int:
+    return int(txn.conn.exec_driver_sql("SELECT 1").scalar_one())
+
+
+def test_batches_chain_on_the_database_thread(database: Database) -> None:
+    """Over a runner that can run on its database thread, the sales that wait while a batch
+    runs go as the next batch from that thread, as soon as the batch commits, without a
+    turn of the reactor; the reactor answers each committed batch."""
+    inner, reactor = ChainRunner(database), ChainReactor()
+    runner = BatchingRunner(inner, reactor, lambda desc, _a, _k: SaleLocks(), max_wait=0.001)
+    results: list[int] = []
+    first = runner.run("sale", _select_one)
+    first.addCallback(results.append)
+    reactor.advance(0.001)
+    assert len(inner.thread_calls) == 1 and not inner.queue  # not through run(): chained
+    for _ in range(2):  # arrive while the first batch is in flight
+        runner.run("sale", _select_one).addCallback(results.append)
+    assert len(inner.thread_calls) == 1
+    inner.pump_thread()  # batch 1 commits, batch 2 (the two waiting) follows at once
+    assert inner.ran == ["sale_batch", "sale_batch"] and results == []
+    reactor.run_posted()
+    assert results == [1, 1, 1]
+    assert runner.stats.batches == 2 and runner.stats.sales == 3
+    runner.run("sale", _select_one).addCallback(results.append)  # idle again: max_wait
+    assert not inner.thread_calls
+    reactor.advance(0.001)
+    inner.pump_thread()
+    reactor.run_posted()
+    assert results == [1, 1, 1, 1] and runner.stats.batches == 3
+
+
+def test_a_failed_batch_ends_the_chain_and_the_reactor_handles_it(database: Database) -> None:
+    """A batch that isolates a sale stops the chain; the reactor gives that sale its error
+    and sends the rest again, which chains as before."""
+    inner, reactor = ChainRunner(database), ChainReactor()
+    bad = object()
+
+    def batch(txn: Txn, sales: list[BatchedSale]) -> list[SaleDone]:
+        for index, sale in enumerate(sales):
+            if sale.args == (bad,):
+                raise IsolateSale(index, ValueError("this sale is broken"))
+        return [SaleDone(result=_select_one(txn)) for _ in sales]
+
+    runner = BatchingRunner(
+        inner, reactor, lambda desc, _a, _k: SaleLocks(), max_wait=0.001, batch=batch
+    )
+    good = runner.run("sale", lambda txn, _x: 1, None)
+    broken = runner.run("sale", lambda txn, _x: 1, bad)
+    errors: list[Any] = []
+    broken.addErrback(lambda failure: errors.append(failure.trap(ValueError)))
+    reactor.advance(0.001)
+    inner.pump_thread()
+    assert not errors and len(reactor.posted) == 1  # the failure, for the reactor
+    reactor.run_posted()
+    assert errors == [ValueError] and len(inner.thread_calls) == 1  # the rest, chained
+    inner.pump_thread()
+    reactor.run_posted()
+    assert good.result == 1
+    assert runner.stats.isolated == 1 and runner.stats.sales == 1
+
+
+def test_chained_batches_run_on_a_real_database_thread(database: Database) -> None:
+    """The chain over AsyncDatabase's own thread pool: every sale answered on the thread
+    that runs the reactor's calls, each batch committed on a database thread."""
+    posted: queue.Queue[tuple[Any, tuple[Any, ...]]] = queue.Queue()
+
+    class Reactor(Clock):
+        def callFromThread(self, fn: Any, *args: Any) -> None:
+            posted.put((fn, args))
+
+    reactor = Reactor()
+    runner = BatchingRunner(
+        AsyncDatabase(reactor, database), reactor, lambda desc, _a, _k: SaleLocks(), max_wait=0
+    )
+    threads: set[str] = set()
+
+    def sale(txn: Txn) -> int:
+        threads.add(threading.current_thread().name)
+        return _select_one(txn)
+
+    results: list[int] = []
+    for _ in range(5):
+        runner.run("sale", sale).addCallback(results.append)
+    while len(results) < 5:
+        fn, args = posted.get(timeout=30)
+        fn(*args)
+    assert results == [1] * 5 and runner.stats.sales == 5
+    assert threads and all(name.startswith("evd-db") for name in threads)
 
 
 def test_a_failing_batch_runs_its_sales_one_by_one(
