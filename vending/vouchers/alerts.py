@@ -38,10 +38,14 @@ def sellable(today: date):  # type: ignore[no-untyped-def]
     )
 
 
-# Prebuilt: every voucher sale checks its product's threshold (refresh_low_stock).
+# Prebuilt: every voucher sale checks its product's threshold (refresh_low_stock). The
+# PINs are counted from the far end of the available-PIN index (latest expiry first; a
+# backward scan): sales take the earliest-expiring PINs, so from the start a count up to the
+# threshold walked over every PIN sold since the last VACUUM (migration 0021 says more).
 _COUNT_UP_TO = select(func.count()).select_from(
     select(vouchers.c.id)
     .where(vouchers.c.product_id == bindparam("p_product"), sellable(bindparam("p_today")))
+    .order_by(vouchers.c.product_id.desc(), vouchers.c.expiry.desc(), vouchers.c.id.desc())
     .limit(bindparam("p_limit"))
     .subquery()
 )
@@ -56,6 +60,7 @@ SELECT t.low_stock_threshold, t.low_stock_alerted_at,
             SELECT v.id FROM vouchers AS v
             WHERE v.product_id = t.product_id AND v.state = 'available'
               AND (v.expiry IS NULL OR v.expiry >= %(today)s)
+            ORDER BY v.product_id DESC, v.expiry DESC, v.id DESC
             LIMIT t.low_stock_threshold + 1
         ) AS up_to) AS remaining
 FROM stock_thresholds AS t
