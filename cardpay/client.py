@@ -6,8 +6,9 @@
 * STAN: 6 digits, cycling, unique per transmission second with DE 7; RRN: YDDDhh + STAN.
 * A request waits for the answer with its response MTI and STAN for ``timeout`` seconds:
   none (or the connection drops) -> ``SwitchNoAnswer`` (the caller reverses). Not connected
-  when asked -> ``SwitchUnavailable`` (nothing was sent). An answer nobody waits for (late,
-  duplicated) goes to ``on_unmatched``.
+  when asked -> ``SwitchUnavailable`` (nothing was sent). A second copy of an answer already
+  matched (same MTI, STAN and DE 7) is dropped; any other answer nobody waits for (late)
+  goes to ``on_unmatched``.
 * Messages are never logged whole: ``iso.describe`` leaves out the PAN and expiry.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -28,6 +30,10 @@ from vending.card_payments import CardPayment
 from vending.services.card_checkout import SwitchAnswer, SwitchNoAnswer, SwitchUnavailable, Trace
 
 log = logging.getLogger("evd.cards.switch")
+
+# Answers matched to their requests, remembered to recognise a duplicate (an hour of a busy
+# terminal's traffic; a duplicate comes within seconds).
+ANSWERS_REMEMBERED = 4096
 
 
 class _SwitchProtocol(Int16StringReceiver):
@@ -94,6 +100,9 @@ class SwitchClient:
         self.on_unmatched = on_unmatched or (lambda doc: None)
         self._protocol: _SwitchProtocol | None = None
         self._pending: dict[tuple[str, str], defer.Deferred] = {}
+        # (MTI, STAN, DE 7) of the last answers matched to their requests: a duplicate of one
+        # is not a late answer (taken for one, it had the payment being completed reversed).
+        self._answered: OrderedDict[tuple[str, str, str], None] = OrderedDict()
         self._stan = random.randrange(1, 999_999)
         self._stopped = True
         self._echo: Any = None
@@ -193,11 +202,18 @@ class SwitchClient:
 
     def _received(self, doc: dict[str, str]) -> None:
         key = (doc.get("t", ""), doc.get("11", ""))
+        answered = (*key, doc.get("7", ""))
         waiting = self._pending.pop(key, None)
         if waiting is not None and not waiting.called:
+            self._answered[answered] = None
+            if len(self._answered) > ANSWERS_REMEMBERED:
+                self._answered.popitem(last=False)
             waiting.callback(doc)
             return
-        log.warning("unmatched answer from the switch (late or duplicate): %s", iso.describe(doc))
+        if answered in self._answered:
+            log.warning("duplicate answer from the switch, dropped: %s", iso.describe(doc))
+            return
+        log.warning("unmatched answer from the switch (late): %s", iso.describe(doc))
         self.on_unmatched(doc)
 
     async def authorize(
