@@ -241,6 +241,27 @@ async def _phase(
     return Phase(product, peak, steady, peak_cpu, steady_cpu, peak_other)
 
 
+def _unmeasured(
+    server: ServerProcess,
+    mix: list[Template] | list[JsonTemplate],
+    msg_ids: MsgIds,
+    args: argparse.Namespace,
+    seconds: float,
+) -> Result:
+    """A closed loop of ``seconds`` nobody measures (warm-ups, history)."""
+    return asyncio.run(
+        closed_loop(
+            server.host,
+            server.port,
+            mix,
+            msg_ids,
+            connections=args.connections,
+            seconds=seconds,
+            warmup=0.0,
+        )
+    )
+
+
 def _make_history(
     url: str,
     server: ServerProcess,
@@ -260,18 +281,7 @@ def _make_history(
         if made >= args.history:
             break
         product = args.products[round_no % len(args.products)]
-        result = asyncio.run(
-            closed_loop(
-                server.host,
-                server.port,
-                templates[product],
-                msg_ids,
-                connections=args.connections,
-                seconds=1.0,
-                warmup=0.0,
-            )
-        )
-        made += result.ok
+        made += _unmeasured(server, templates[product], msg_ids, args, 1.0).ok
         _vacuum(url, "ANALYZE")  # as the tables grow, or the history itself crawls
     return made
 
@@ -422,17 +432,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 # Unmeasured: every vendor's first request verifies its operator's password
                 # (32 scrypt hashes): without this the first product measured pays them.
                 for product in args.products:
-                    asyncio.run(
-                        closed_loop(
-                            server.host,
-                            server.port,
-                            templates[product],
-                            msg_ids,
-                            connections=args.connections,
-                            seconds=args.login_warmup / len(args.products),
-                            warmup=0.0,
-                        )
-                    )
+                    seconds = args.login_warmup / len(args.products)
+                    _unmeasured(server, templates[product], msg_ids, args, seconds)
             if args.history > 0:
                 made = _make_history(url, server, templates, msg_ids, args)
                 print(f"history: {made} sales made before the first ANALYZE", flush=True)
@@ -446,17 +447,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     continue
                 # Unmeasured: both channels' caches (operator scrypt, API keys) warm first.
                 for mix in (templates[product], json_mix[product]):
-                    asyncio.run(
-                        closed_loop(
-                            server.host,
-                            server.port,
-                            mix,
-                            msg_ids,
-                            connections=args.connections,
-                            seconds=args.warmup,
-                            warmup=0.0,
-                        )
-                    )
+                    _unmeasured(server, mix, msg_ids, args, args.warmup)
                 for _ in range(args.rounds):
                     for label, mix in (
                         (product, templates[product]),
