@@ -67,7 +67,6 @@ from vending.money import Money
 from vending.products import Pricing, Product, price_sale, vendor_commission_bp
 from vending.requests import Claim, Processed, StoredResponse, forget_claim
 from vending.sale_batch import in_savepoint
-from vending.sales import chunked_sales
 from vending.services import idempotency
 from vending.services.context import Clock, RequestContext, TxnRunner, created_by
 from vending.services.results import Outcome as ServiceOutcome
@@ -315,10 +314,9 @@ class Fulfilment:
         """A chunk's holds, in two passes so that the hot rows are locked late: first every
         sale's claim, checks, price and route (no shared row locked), then every hold's
         ledger transfer and order -- the vendor's account locked from the first of those
-        to the commit, the hot credits deferred to the commit (``chunked_sales``). Each
+        to the commit, the hot credits deferred to the commit (``vending.sales``). Each
         step of each sale in its own savepoint; a sale refused at its hold has its claim
         dropped, as the single path's rolled-back transaction drops it."""
-        chunked_sales(txn)
         out: list[Processed | _Held | Exception] = []
         for ctx, prepare in items:
             done = in_savepoint(txn, self._price, ctx, prepare, now)
@@ -343,8 +341,7 @@ class Fulfilment:
         now: datetime,
     ) -> list[Processed | ProviderSale | Exception | None]:
         """A chunk's answers, each sale in its own savepoint, the settlements' hot credits
-        deferred to the commit (``chunked_sales``)."""
-        chunked_sales(txn)
+        deferred to the commit (``vending.sales.settle_sale``, as every settlement's)."""
         out: list[Processed | ProviderSale | Exception | None] = []
         for order_pk, provider_id, result, ms, request in answers:
             done = in_savepoint(

@@ -2,7 +2,7 @@
 over XMLVend (issue 13 §7, target >= 1.0: bulk must not be slower than the wire).
 
     .venv/bin/python -m tools.bench_bulk [--rows 10000] [--in-flight 16]
-        [--latency-ms 0] [--chunk-rows 20] [--url postgresql://...]
+        [--latency-ms 0] [--chunk-rows 20] [--url postgresql://...] [--server-code DIR]
 
 One run, side by side, on one fresh PostgreSQL database (created on the server at ``--url``,
 dropped after) and one ``evd serve`` (one worker), with ``evd simulate-provider recharge``
@@ -184,6 +184,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--chunk-rows", type=int, default=20, help="[bulk] chunk_rows")
     parser.add_argument("--url", default=os.environ.get("EVD_BENCH_POSTGRES_URL", DEFAULT_URL))
+    parser.add_argument(
+        "--server-code",
+        metavar="DIR",
+        help="run the server from another checkout (a before/after comparison; same migrations)",
+    )
     args = parser.parse_args(argv)
 
     simulator, provider_url = start_recharge_simulator(args.latency_ms)
@@ -196,6 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 bench.master_key,
                 workers=1,
                 pool_size=8,
+                code_dir=args.server_code,
                 extra_env={
                     "EVD__SERVER__MAX_BODY_BYTES": str(4 * 1024 * 1024),
                     "EVD__BULK__CONCURRENCY": str(args.in_flight),

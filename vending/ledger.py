@@ -31,6 +31,16 @@ credit queued for a transfer that no longer exists: the flush then fails on the 
 foreign key and the whole transaction rolls back -- never a silent imbalance. The sale
 batch, which runs each sale in a savepoint, restores them with
 :func:`restore_deferred_credits`.)
+
+A debit may be deferred too, where the caller says so (``defer_debits``): the suspense
+account every upstream settlement debits is the row all of them meet on, as the hot accounts
+are for credits. A deferred debit is checked as the immediate one is (not blocked, within the
+credit limit), against the transaction's net delta on the account, when the deferred legs are
+applied; a refused one fails the whole transaction (:class:`InsufficientFunds` or
+:class:`AccountBlocked` where the legs go as their own statement; an error of the checked
+statement where they ride with the COMMIT), as an immediate refusal would have -- only later
+in it. The account's balance after the transfer is then not in the result: only for accounts
+no caller reads it from (suspense).
 """
 
 from __future__ import annotations
@@ -109,11 +119,13 @@ def post_transfer(
     reverses_id: int | None = None,
     now: datetime,
     defer: Collection[int] = (),
+    defer_debits: Collection[int] = (),
 ) -> PostedTransfer:
     """Post one balanced transfer and apply it to the account balances.
 
-    ``defer``: accounts whose net credit may be applied at the end of the transaction (see
-    the module docstring; PostgreSQL only). Their balances are not in the result."""
+    ``defer``: accounts whose net credit may be applied at the end of the transaction;
+    ``defer_debits``: accounts whose net debit may be, checked then (see the module
+    docstring; PostgreSQL only). Their balances are not in the result."""
     # Legs of zero (no commission, no fee) are simply not written.
     legs = [leg for leg in legs if leg.amount.amount != 0]
     if not legs:
@@ -126,7 +138,12 @@ def post_transfer(
         deltas[leg.account_id] += leg.amount.amount
         if currency_of.setdefault(leg.account_id, leg.amount.currency) != leg.amount.currency:
             raise CurrencyMismatch("one account cannot take legs in two currencies")
-    deferred = {a for a in defer if deltas.get(a, 0) > 0} if txn.is_postgres else set()
+    deferred = (
+        {a for a in defer if deltas.get(a, 0) > 0}
+        | {a for a in defer_debits if deltas.get(a, 0) < 0}
+        if txn.is_postgres
+        else set()
+    )
 
     balances: dict[int, int] = {}
     limits: dict[int, int | None] = {}
@@ -159,7 +176,7 @@ def post_transfer(
             raise
 
     if deferred:
-        _DeferredCredits.of(txn).add(
+        _DeferredLegs.of(txn).add(
             [(transfer_id, leg) for leg in legs if leg.account_id in deferred],
             {a: (deltas[a], currency_of[a]) for a in deferred},
         )
@@ -201,8 +218,9 @@ def _entry_rows(legs: list[tuple[int, Leg]], balances: dict[int, int]) -> list[d
     return rows
 
 
-class _DeferredCredits:
-    """The deferred credits of one transaction, applied by its before-commit hook."""
+class _DeferredLegs:
+    """The deferred legs (credits, and debits where asked) of one transaction, applied by its
+    before-commit hook."""
 
     _KEY = "vending.ledger.deferred"
 
@@ -211,7 +229,7 @@ class _DeferredCredits:
         self.legs: list[tuple[int, Leg]] = []  # (transfer id, leg) in posting order
 
     @classmethod
-    def of(cls, txn: Txn) -> _DeferredCredits:
+    def of(cls, txn: Txn) -> _DeferredLegs:
         found = txn.local.get(cls._KEY)
         if found is None:
             found = txn.local[cls._KEY] = cls()
@@ -233,7 +251,8 @@ class _DeferredCredits:
             return
         written = txn.conn.exec_driver_sql(_FLUSH_SQL, self._params()).rowcount
         if written != len(self.legs):
-            # An account is missing or in another currency: say which, as an update would.
+            # An account is missing, in another currency, or refused a deferred debit: say
+            # which, as an immediate update would (the transaction is rolled back).
             for account_id in sorted(self.deltas):
                 delta, currency = self.deltas[account_id]
                 _apply_delta(txn, account_id, delta, currency)
@@ -272,7 +291,7 @@ def take_deferred_credits(txn: Txn) -> tuple[str, dict[str, Any]] | None:
     taken off the before-commit hooks; None: none queued. The statement checks in SQL that
     every entry was written (``evd_batch_expect``, PostgreSQL migration 0020): its caller
     cannot read one statement's row count among several."""
-    found = txn.local.pop(_DeferredCredits._KEY, None)
+    found = txn.local.pop(_DeferredLegs._KEY, None)
     if found is None:
         return None
     txn.cancel_before_commit(found.apply)
@@ -288,7 +307,7 @@ def snapshot_deferred_credits(txn: Txn) -> DeferredState:
     """The transaction's deferred credits so far (None: none yet), to restore after a
     savepoint rollback (vending.sale_batch): a rolled-back sale's credits must not stay
     queued."""
-    found = txn.local.get(_DeferredCredits._KEY)
+    found = txn.local.get(_DeferredLegs._KEY)
     if found is None:
         return None
     return dict(found.deltas), list(found.legs)
@@ -297,7 +316,7 @@ def snapshot_deferred_credits(txn: Txn) -> DeferredState:
 def restore_deferred_credits(txn: Txn, state: DeferredState) -> None:
     """Put the deferred credits back as :func:`snapshot_deferred_credits` saw them. The
     caller restores ``txn.local`` and the before-commit hooks alongside."""
-    found = txn.local.get(_DeferredCredits._KEY)
+    found = txn.local.get(_DeferredLegs._KEY)
     if found is None or state is None:
         return
     found.deltas = dict(state[0])
@@ -316,6 +335,8 @@ WITH locked AS (
     UPDATE accounts SET balance = accounts.balance + delta.delta
     FROM delta JOIN locked ON locked.id = delta.id
     WHERE accounts.id = delta.id AND accounts.currency = delta.currency
+      AND (delta.delta >= 0 OR (NOT accounts.blocked AND (accounts.credit_limit IS NULL
+           OR accounts.balance + delta.delta >= -accounts.credit_limit)))
     RETURNING accounts.id, accounts.balance
 ), entry AS (
     SELECT * FROM unnest(
@@ -336,7 +357,7 @@ _FLUSH_CHECKED_SQL = (
     + ", written AS ("
     + _FLUSH_INSERT
     + "RETURNING 1)\nSELECT evd_batch_expect((SELECT count(*) FROM written), %(expected)s,"
-    " 'the hot accounts credits')"
+    " 'the deferred ledger legs (a debit refused, or an account missing)')"
 )
 
 

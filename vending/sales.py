@@ -324,25 +324,6 @@ def record_sale(
     )
 
 
-# Set on a transaction that holds or settles many sales (a bulk file's chunk): see
-# :func:`chunked_sales`.
-_CHUNKED = "vending.sales.chunked"
-
-
-def chunked_sales(txn: Txn) -> None:
-    """The sales held or settled in this transaction are one chunk (the rows of a bulk
-    file, ``catalogue.fulfilment.Fulfilment.sell_many``): their hot credits -- the
-    suspense account a hold credits, the supplier, revenue and fee accounts a settlement
-    credits -- are deferred (``vending.ledger``, PostgreSQL), so the chunk credits each hot
-    row once, right before COMMIT, instead of once per sale with the row locked from the
-    first sale to the commit."""
-    txn.local[_CHUNKED] = True
-
-
-def _deferred_in_chunk(txn: Txn, *accounts: int) -> tuple[int, ...]:
-    return accounts if txn.local.get(_CHUNKED) else ()
-
-
 def hold_sale(
     txn: Txn, claim: Claim, order: SaleOrder, *, created_by: str, now: datetime
 ) -> SaleResult:
@@ -423,9 +404,11 @@ def settle_sale(
         created_by=created_by,
         reference=f"sale:{sale.id}",
         now=now,
-        defer=_deferred_in_chunk(
-            txn, product.supplier_account_id, house["revenue"], house["fees"], *plan.defer
-        ),
+        # Every settlement meets every other on these rows: the hot credits, and the debit
+        # of suspense (no floor: never refused but for a blocked account), applied at the
+        # end of the transaction (vending.ledger), not from here to its COMMIT.
+        defer=(product.supplier_account_id, house["revenue"], house["fees"], *plan.defer),
+        defer_debits=(house["suspense"],),
     )
     values: dict[str, Any] = {"settlement_transfer_id": posted.id}
     if external_ref is not None:

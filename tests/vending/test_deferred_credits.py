@@ -1,6 +1,8 @@
 """Deferred credits (vending.ledger): the hot accounts every sale credits are updated as the
 transaction's last statement. The ledger must stay exact under concurrency, running balances
-must stay consistent, and a transaction that fails takes its deferred credits with it."""
+must stay consistent, and a transaction that fails takes its deferred credits with it.
+Deferred debits (where the caller asks: suspense, debited by every settlement) are checked
+when applied, and a refused one fails the whole transaction."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from fixed_clock import NOW
 from sqlalchemy import select
 from vending_support import (
     SUPPLIER,
+    UTILITY,
     VENDOR,
     add_vendor,
     assert_ledger_consistent,
@@ -25,10 +28,13 @@ from vending_support import (
     transfer_legs,
 )
 
+from vending.accounts import set_credit_limit
+from vending.errors import AccountBlocked, InsufficientFunds
 from vending.keyring import Keyring
-from vending.ledger import Leg, post_transfer
+from vending.ledger import Leg, PostedTransfer, post_transfer
 from vending.money import Money
-from vending.storage.database import Database, Txn
+from vending.sales import settle_sale
+from vending.storage.database import Database, Txn, commits_with_last_statement
 from vending.storage.schema import accounts, ledger_entries
 
 THREADS = 8
@@ -160,8 +166,8 @@ def test_deferred_balances_are_not_reported(pg_database: Database) -> None:
     assert_ledger_consistent(db)
 
 
-def test_a_debit_is_never_deferred(pg_database: Database) -> None:
-    """Only credits wait: a debit of a deferrable account is checked at once."""
+def test_a_debit_is_never_deferred_unasked(pg_database: Database) -> None:
+    """A debit of an account deferred for its credits is checked and applied at once."""
     db = pg_database
     run(db, build_world)
 
@@ -181,4 +187,136 @@ def test_a_debit_is_never_deferred(pg_database: Database) -> None:
 
     assert len(db.run_txn("post", post)) == 2
     assert balance(db, SUPPLIER) == -500
+    assert_ledger_consistent(db)
+
+
+def _refund_from_supplier(txn: Txn, amount: int) -> tuple[PostedTransfer, int, int]:
+    """The supplier pays vendor V1 back ``amount`` cents, the supplier's debit deferred; the
+    transfer, the supplier's id and its balance on its row right after the posting."""
+    ids = dict(txn.execute(select(accounts.c.code, accounts.c.id)).all())
+    money = Money(amount, "ZAR")
+    posted = post_transfer(
+        txn,
+        kind="test",
+        legs=[Leg(ids[SUPPLIER], -money, "refund"), Leg(ids[f"vendor:{VENDOR}"], money, "refund")],
+        description="test",
+        created_by="test",
+        defer_debits=(ids[SUPPLIER],),
+        now=NOW,
+    )
+    row = txn.execute(select(accounts.c.balance).where(accounts.c.id == ids[SUPPLIER]))
+    return posted, ids[SUPPLIER], int(row.scalar_one())
+
+
+def test_a_debit_is_deferred_where_asked(pg_database: Database) -> None:
+    """The debit is not on the row until the end of the transaction, is not reported, and
+    then lands with its entry's running balance."""
+    db = pg_database
+    run(db, build_world)
+    posted, supplier_id, on_the_row = db.run_txn("post", _refund_from_supplier, 500)
+    assert supplier_id not in posted.balances
+    assert on_the_row == 0
+    assert balance(db, SUPPLIER) == -500
+    _running_balances_consistent(db, SUPPLIER)
+    assert_ledger_consistent(db)
+
+
+def _floor_at_zero(txn: Txn) -> None:
+    supplier = txn.execute(select(accounts.c.id).where(accounts.c.code == SUPPLIER)).scalar_one()
+    set_credit_limit(txn, supplier, Money(0, "ZAR"))
+
+
+def _block_supplier(txn: Txn) -> None:
+    txn.execute(accounts.update().where(accounts.c.code == SUPPLIER).values(blocked=True))
+
+
+@pytest.mark.parametrize("merged", [False, True], ids=["own-statement", "with-commit"])
+@pytest.mark.parametrize(
+    ("setup", "error"),
+    [(_floor_at_zero, InsufficientFunds), (_block_supplier, AccountBlocked)],
+    ids=["over-limit", "blocked"],
+)
+def test_a_refused_deferred_debit_fails_the_transaction(
+    pg_database: Database, merged: bool, setup: object, error: type[Exception]
+) -> None:
+    """Checked when applied, as an immediate debit is: over the limit or blocked, the whole
+    transaction is rolled back -- with the ledger's own error where the legs go as their own
+    statement, with the checked statement's where they ride with the COMMIT."""
+    db = pg_database
+    run(db, build_world)
+    run(db, setup)  # type: ignore[arg-type]
+    before = snapshot(db)
+
+    def post(txn: Txn) -> None:
+        _refund_from_supplier(txn, 500)
+
+    fn = commits_with_last_statement(post) if merged else post
+    expected = r"deferred ledger legs .* touched 0 rows, not 1" if merged else None
+    with pytest.raises(Exception if merged else error, match=expected):
+        db.run_txn("post", fn)
+    assert snapshot(db) == before
+
+
+def test_concurrent_holds_and_settlements_leave_suspense_exact(
+    database: Database, keyring: Keyring
+) -> None:
+    """8 vendors holding and settling at once: every settlement's suspense debit (deferred
+    on PostgreSQL) and every hold's credit land, suspense ends where it began, each running
+    balance is consistent and nothing deadlocks."""
+    db = database
+    run(db, build_world)
+    vendors = [f"S{i}" for i in range(THREADS)]
+    for vendor in vendors:
+        run(db, add_vendor, vendor, deposit="1000.00")
+    suspense_before = balance(db, house("suspense"))
+    barrier = threading.Barrier(THREADS)
+
+    def worker(i: int) -> int:
+        barrier.wait(timeout=30)
+        for n in range(SALES_PER_THREAD // 2):
+            held = db.run_txn(
+                "hold",
+                sell,
+                keyring,
+                "BILL",
+                Money(2000, "ZAR"),
+                request_id=f"h{i}-{n}",
+                client_id=vendors[i],
+                hold=True,
+            )
+            db.run_txn("settle", settle_sale, held.sale.id, now=NOW)
+        return SALES_PER_THREAD // 2
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        settled = sum(pool.map(worker, range(THREADS)))
+    assert settled == THREADS * (SALES_PER_THREAD // 2)
+    assert balance(db, house("suspense")) == suspense_before
+    _running_balances_consistent(db, house("suspense"))
+    _running_balances_consistent(db, house("fees"))
+    assert_ledger_consistent(db)
+
+
+def test_a_settlement_moves_the_hot_rows_at_the_end(
+    pg_database: Database, keyring: Keyring
+) -> None:
+    """On PostgreSQL a settlement leaves suspense (debited) and the utility, revenue and fee
+    accounts (credited) untouched until its transaction's end: no other settlement waits on
+    those rows while it writes the rest."""
+    db = pg_database
+    run(db, build_world)
+    held = run(db, sell, keyring, "BILL", Money(2000, "ZAR"), request_id="h1", hold=True)
+    hot = (house("suspense"), UTILITY, house("revenue"), house("fees"))
+    before = {code: balance(db, code) for code in hot}
+    assert before[house("suspense")] > 0
+
+    def settle(txn: Txn) -> dict[str, int]:
+        settle_sale(txn, held.sale.id, now=NOW)
+        rows = txn.execute(select(accounts.c.code, accounts.c.balance))
+        return {row.code: int(row.balance) for row in rows if row.code in hot}
+
+    assert db.run_txn("settle", settle) == before
+    after = {code: balance(db, code) for code in hot}
+    assert after[house("suspense")] == 0
+    assert all(after[code] > before[code] for code in hot[1:])
+    _running_balances_consistent(db, house("suspense"))
     assert_ledger_consistent(db)
