@@ -61,7 +61,7 @@ from catalogue.providers import get_provider, provider_secret
 from catalogue.routing import Candidate, RoutingPolicy, route
 from catalogue.tables import provider_callbacks
 from vending import outbox
-from vending.errors import RequestInProgress, VendingError
+from vending.errors import AccountBlocked, InsufficientFunds, RequestInProgress, VendingError
 from vending.keyring import Keyring
 from vending.money import Money
 from vending.products import Pricing, Product, price_sale, vendor_commission_bp
@@ -228,7 +228,13 @@ class Fulfilment:
         alone and its error is its result), the provider calls concurrent. A sale whose
         first provider is down, or whose key is still in flight, goes the single path."""
         now = self._clock()
-        held = await self._runner.run("provider_hold_many", self._hold_many, items, now)
+        try:
+            held = await self._runner.run("provider_hold_many", self._hold_many, items, now, True)
+        except (InsufficientFunds, AccountBlocked):
+            # The chunk's holds, whose debits of the vendor are applied together at its end,
+            # did not fit (nothing was held): held again, each debit at once against the
+            # locked balance, so that the rows that fit are held and only the rest refused.
+            held = await self._runner.run("provider_hold_many", self._hold_many, items, now, False)
         out: list[ServiceOutcome | Exception | None] = [None] * len(items)
         calls: list[tuple[int, _Held, Candidate, Any]] = []
         for index, found in enumerate(held):
@@ -309,14 +315,22 @@ class Fulfilment:
         )
 
     def _hold_many(
-        self, txn: Txn, items: list[tuple[RequestContext, Prepare]], now: datetime
+        self,
+        txn: Txn,
+        items: list[tuple[RequestContext, Prepare]],
+        now: datetime,
+        pay_late: bool,
     ) -> list[Processed | _Held | Exception]:
-        """A chunk's holds, in two passes so that the hot rows are locked late: first every
-        sale's claim, checks, price and route (no shared row locked), then every hold's
-        ledger transfer and order -- the vendor's account locked from the first of those
-        to the commit, the hot credits deferred to the commit (``vending.sales``). Each
-        step of each sale in its own savepoint; a sale refused at its hold has its claim
-        dropped, as the single path's rolled-back transaction drops it."""
+        """A chunk's holds, in two passes so that the shared rows are locked late: first
+        every sale's claim, checks, price and route (no shared row locked), then every
+        hold's ledger transfer and order. ``pay_late``: the vendor's debits are applied
+        together at the end, before the hot accounts' credits, and checked then
+        (``vending.sales.hold_sale_paying_late``), so the vendor's row -- which every hold
+        of the file debits -- is locked for the chunk's last statements only; a chunk that
+        does not fit fails whole (InsufficientFunds). Else each debit is applied and
+        checked at once, the vendor's row locked from the first to the commit. Each step of
+        each sale in its own savepoint; a sale refused at its hold has its claim dropped,
+        as the single path's rolled-back transaction drops it."""
         out: list[Processed | _Held | Exception] = []
         for ctx, prepare in items:
             done = in_savepoint(txn, self._price, ctx, prepare, now)
@@ -325,7 +339,7 @@ class Fulfilment:
             priced = out[index]
             if not isinstance(priced, _Priced):
                 continue
-            done = in_savepoint(txn, self._open, ctx, priced, now)
+            done = in_savepoint(txn, self._open, ctx, priced, now, pay_late)
             if done.error is not None:
                 forget_claim(txn, priced.claim)
                 out[index] = _refused(done.error)
@@ -374,7 +388,14 @@ class Fulfilment:
         candidates = route(txn, product.id, product.code, self.policy.routing, now)
         return _Priced(claimed, prepared, pricing, candidates)
 
-    def _open(self, txn: Txn, ctx: RequestContext, priced: _Priced, now: datetime) -> _Held:
+    def _open(
+        self,
+        txn: Txn,
+        ctx: RequestContext,
+        priced: _Priced,
+        now: datetime,
+        pay_late: bool = False,
+    ) -> _Held:
         """The hold itself: the sale's money to suspense and its order, pending."""
         prepared = priced.prepared
         order, _sale = open_order(
@@ -389,6 +410,7 @@ class Fulfilment:
             request_body=ctx.body_to_keep(),
             created_by=created_by(ctx.principal),
             now=now,
+            pay_late=pay_late,
         )  # fmt: skip
         if prepared.on_hold is not None:
             prepared.on_hold(txn, order)

@@ -23,7 +23,15 @@ from vending.keyring import Keyring
 from vending.money import Money
 from vending.oversight.masking import mask_account
 from vending.requests import Claim
-from vending.sales import Sale, SaleOrder, fail_sale, get_sale, hold_sale, settle_sale
+from vending.sales import (
+    Sale,
+    SaleOrder,
+    fail_sale,
+    get_sale,
+    hold_sale,
+    hold_sale_paying_late,
+    settle_sale,
+)
 from vending.storage.database import Txn
 from vending.storage.schema import requests
 from vending.vendors import available_credit
@@ -165,15 +173,21 @@ def open_order(
     created_by: str,
     now: datetime,
     orphan_after: timedelta = timedelta(minutes=5),
+    pay_late: bool = False,
 ) -> tuple[Order, Sale]:
-    held = hold_sale(txn, claim, sale_order, created_by=created_by, now=now)
+    # pay_late: the vendor's debit at the end of the transaction (a bulk chunk's holds,
+    # vending.sales.hold_sale_paying_late).
+    if pay_late:
+        sale = hold_sale_paying_late(txn, claim, sale_order, created_by=created_by, now=now)
+    else:
+        sale = hold_sale(txn, claim, sale_order, created_by=created_by, now=now).sale
     data_key, blob = keyring.encrypt(txn, request_body, aad=_aad(claim.request_pk))
     order_id = order_id_for(claim.request_pk)
     txn.execute(
         insert(provider_orders).values(
             order_id=order_id,
             request_pk=claim.request_pk,
-            sale_id=held.sale.id,
+            sale_id=sale.id,
             service=service,
             target=sale_order.target[:64],
             params=params,
@@ -187,7 +201,7 @@ def open_order(
             created_at=now,
         )
     )
-    return get_order(txn, order_id), held.sale
+    return get_order(txn, order_id), sale
 
 
 def get_order(txn: Txn, order_id: str) -> Order:

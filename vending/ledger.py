@@ -41,6 +41,12 @@ applied; a refused one fails the whole transaction (:class:`InsufficientFunds` o
 statement where they ride with the COMMIT), as an immediate refusal would have -- only later
 in it. The account's balance after the transfer is then not in the result: only for accounts
 no caller reads it from (suspense).
+
+A paying account's debit (a vendor's) may be deferred the same way (``defer_paying``): a bulk
+file's chunk of holds, every one of which debits the same vendor, then locks that row at its
+end only. Paying accounts come before the hot accounts in the global lock order (a sale batch
+locks its vendors' rows first and its hot accounts last), so their deferred legs are applied
+first, by a statement of their own, and the hot accounts' after them.
 """
 
 from __future__ import annotations
@@ -120,12 +126,14 @@ def post_transfer(
     now: datetime,
     defer: Collection[int] = (),
     defer_debits: Collection[int] = (),
+    defer_paying: Collection[int] = (),
 ) -> PostedTransfer:
     """Post one balanced transfer and apply it to the account balances.
 
     ``defer``: accounts whose net credit may be applied at the end of the transaction;
-    ``defer_debits``: accounts whose net debit may be, checked then (see the module
-    docstring; PostgreSQL only). Their balances are not in the result."""
+    ``defer_debits``: accounts whose net debit may be, checked then; ``defer_paying``: paying
+    accounts whose net debit may be, checked then and applied before the others (see the
+    module docstring; PostgreSQL only). Their balances are not in the result."""
     # Legs of zero (no commission, no fee) are simply not written.
     legs = [leg for leg in legs if leg.amount.amount != 0]
     if not legs:
@@ -138,9 +146,11 @@ def post_transfer(
         deltas[leg.account_id] += leg.amount.amount
         if currency_of.setdefault(leg.account_id, leg.amount.currency) != leg.amount.currency:
             raise CurrencyMismatch("one account cannot take legs in two currencies")
+    paying = {a for a in defer_paying if deltas.get(a, 0) < 0} if txn.is_postgres else set()
     deferred = (
         {a for a in defer if deltas.get(a, 0) > 0}
         | {a for a in defer_debits if deltas.get(a, 0) < 0}
+        | paying
         if txn.is_postgres
         else set()
     )
@@ -179,6 +189,7 @@ def post_transfer(
         _DeferredLegs.of(txn).add(
             [(transfer_id, leg) for leg in legs if leg.account_id in deferred],
             {a: (deltas[a], currency_of[a]) for a in deferred},
+            paying,
         )
         legs = [leg for leg in legs if leg.account_id not in deferred]
     if legs:
@@ -227,6 +238,8 @@ class _DeferredLegs:
     def __init__(self) -> None:
         self.deltas: dict[int, tuple[int, str]] = {}
         self.legs: list[tuple[int, Leg]] = []  # (transfer id, leg) in posting order
+        # Paying accounts (defer_paying): applied first, before the hot accounts.
+        self.paying: set[int] = set()
 
     @classmethod
     def of(cls, txn: Txn) -> _DeferredLegs:
@@ -236,39 +249,62 @@ class _DeferredLegs:
             txn.before_commit(found.apply)
         return found  # type: ignore[no-any-return]
 
-    def add(self, legs: list[tuple[int, Leg]], deltas: dict[int, tuple[int, str]]) -> None:
+    def add(
+        self,
+        legs: list[tuple[int, Leg]],
+        deltas: dict[int, tuple[int, str]],
+        paying: set[int],
+    ) -> None:
         for account_id, (delta, currency) in deltas.items():
             total, _ = self.deltas.get(account_id, (0, currency))
             self.deltas[account_id] = (total + delta, currency)
         self.legs += legs
+        self.paying |= paying
 
     def apply(self, txn: Txn) -> None:
         txn.local.pop(self._KEY, None)
         if txn.merges_commit:
-            # One round trip with the COMMIT (Txn.commit_with): the hot rows stay locked
-            # for it alone. The statement checks its own count (an error stops the COMMIT).
-            txn.commit_with(*self.checked_statement())
+            # The last statement rides with the COMMIT (Txn.commit_with; one before it, the
+            # paying accounts', goes at once): the hot rows stay locked for that round trip
+            # alone. Each statement checks its own count (an error stops the COMMIT).
+            for statement in self.checked_statements():
+                txn.commit_with(*statement)
             return
-        written = txn.conn.exec_driver_sql(_FLUSH_SQL, self._params()).rowcount
-        if written != len(self.legs):
-            # An account is missing, in another currency, or refused a deferred debit: say
-            # which, as an immediate update would (the transaction is rolled back).
-            for account_id in sorted(self.deltas):
-                delta, currency = self.deltas[account_id]
-                _apply_delta(txn, account_id, delta, currency)
-            raise AssertionError("deferred credits could not be applied")  # pragma: no cover
+        for ids, legs in self._groups():
+            written = txn.conn.exec_driver_sql(_FLUSH_SQL, self._params(ids, legs)).rowcount
+            if written != len(legs):
+                # An account is missing, in another currency, or refused a deferred debit:
+                # say which, as an immediate update would (the transaction is rolled back).
+                for account_id in ids:
+                    delta, currency = self.deltas[account_id]
+                    _apply_delta(txn, account_id, delta, currency)
+                raise AssertionError("deferred legs could not be applied")  # pragma: no cover
 
-    def checked_statement(self) -> tuple[str, dict[str, Any]]:
-        """The credit as one statement that raises unless every entry was written."""
-        return _FLUSH_CHECKED_SQL, {**self._params(), "expected": len(self.legs)}
+    def checked_statements(self) -> list[tuple[str, dict[str, Any]]]:
+        """The deferred legs as statements (the paying accounts', then the others') that
+        each raise unless every entry was written."""
+        return [
+            (_FLUSH_CHECKED_SQL, {**self._params(ids, legs), "expected": len(legs)})
+            for ids, legs in self._groups()
+        ]
 
-    def _params(self) -> dict[str, Any]:
-        ids = sorted(self.deltas)
+    def _groups(self) -> list[tuple[list[int], list[tuple[int, Leg]]]]:
+        """(account ids in id order, their legs in posting order): the paying accounts,
+        then the others -- the global lock order (module docstring)."""
+        groups = []
+        for first in (True, False):
+            ids = sorted(a for a in self.deltas if (a in self.paying) == first)
+            if ids:
+                chosen = set(ids)
+                groups.append((ids, [(t, leg) for t, leg in self.legs if leg.account_id in chosen]))
+        return groups
+
+    def _params(self, ids: list[int], legs: list[tuple[int, Leg]]) -> dict[str, Any]:
         # What each entry's account receives after it in this transaction: its
         # balance_after is the account's final balance minus that.
         later: list[int] = []
         after: dict[int, int] = defaultdict(int)
-        for _transfer_id, leg in reversed(self.legs):
+        for _transfer_id, leg in reversed(legs):
             later.append(after[leg.account_id])
             after[leg.account_id] += leg.amount.amount
         later.reverse()
@@ -276,31 +312,29 @@ class _DeferredLegs:
             "ids": ids,
             "deltas": [self.deltas[a][0] for a in ids],
             "currencies": [self.deltas[a][1] for a in ids],
-            "e_transfer": [t for t, _ in self.legs],
-            "e_account": [leg.account_id for _, leg in self.legs],
-            "e_amount": [leg.amount.amount for _, leg in self.legs],
-            "e_currency": [leg.amount.currency for _, leg in self.legs],
-            "e_role": [leg.role[:24] for _, leg in self.legs],
+            "e_transfer": [t for t, _ in legs],
+            "e_account": [leg.account_id for _, leg in legs],
+            "e_amount": [leg.amount.amount for _, leg in legs],
+            "e_currency": [leg.amount.currency for _, leg in legs],
+            "e_role": [leg.role[:24] for _, leg in legs],
             "e_later": later,
         }
 
 
-def take_deferred_credits(txn: Txn) -> tuple[str, dict[str, Any]] | None:
-    """The transaction's deferred credits as one statement for the caller to run as its
-    last before COMMIT (the sale batch's one-round-trip write, ``vending.sale_batch``),
-    taken off the before-commit hooks; None: none queued. The statement checks in SQL that
-    every entry was written (``evd_batch_expect``, PostgreSQL migration 0020): its caller
-    cannot read one statement's row count among several."""
+def take_deferred_credits(txn: Txn) -> list[tuple[str, dict[str, Any]]]:
+    """The transaction's deferred legs as statements for the caller to run, in order, as
+    its last before COMMIT (the sale batch's one-round-trip write, ``vending.sale_batch``),
+    taken off the before-commit hooks; none queued: an empty list. Each statement checks
+    in SQL that every entry was written (``evd_batch_expect``, PostgreSQL migration 0020):
+    its caller cannot read one statement's row count among several."""
     found = txn.local.pop(_DeferredLegs._KEY, None)
     if found is None:
-        return None
+        return []
     txn.cancel_before_commit(found.apply)
-    if not found.legs:
-        return None
-    return found.checked_statement()
+    return found.checked_statements()
 
 
-DeferredState = tuple[dict[int, tuple[int, str]], list[tuple[int, Leg]]] | None
+DeferredState = tuple[dict[int, tuple[int, str]], list[tuple[int, Leg]], set[int]] | None
 
 
 def snapshot_deferred_credits(txn: Txn) -> DeferredState:
@@ -310,7 +344,7 @@ def snapshot_deferred_credits(txn: Txn) -> DeferredState:
     found = txn.local.get(_DeferredLegs._KEY)
     if found is None:
         return None
-    return dict(found.deltas), list(found.legs)
+    return dict(found.deltas), list(found.legs), set(found.paying)
 
 
 def restore_deferred_credits(txn: Txn, state: DeferredState) -> None:
@@ -321,6 +355,7 @@ def restore_deferred_credits(txn: Txn, state: DeferredState) -> None:
         return
     found.deltas = dict(state[0])
     found.legs = list(state[1])
+    found.paying = set(state[2])
 
 
 # The rows are locked in id order (FOR UPDATE under ORDER BY) so that two transactions

@@ -526,8 +526,7 @@ def _write(txn: Txn, plan: BatchPlan) -> None:
     if not once:
         # The hot accounts' credit last, in the same round trip: nothing is written after
         # it, so the global lock order holds (they are locked last).
-        credits = take_deferred_credits(txn)
-        if credits is not None:
+        for credits in take_deferred_credits(txn):
             script.add(*credits)
         if txn.merges_commit:
             script.run_with_commit(txn)

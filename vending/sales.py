@@ -26,7 +26,7 @@ from vending import consumers, read_cache
 from vending.accounts import ensure_house_accounts, house_account_code
 from vending.batch_plan import plan_of
 from vending.errors import InvalidState, ReversalRefused, UnknownSale
-from vending.ledger import Leg, post_transfer, reverse_transfer, transfer_legs
+from vending.ledger import Leg, PostedTransfer, post_transfer, reverse_transfer, transfer_legs
 from vending.money import Money
 from vending.products import Pricing, Product, get_product
 from vending.requests import Claim
@@ -328,6 +328,37 @@ def hold_sale(
     txn: Txn, claim: Claim, order: SaleOrder, *, created_by: str, now: datetime
 ) -> SaleResult:
     """A sale waiting on an upstream: the vendor's money moves to suspense, state pending."""
+    sale, posted = _hold(txn, claim, order, created_by=created_by, now=now, pay_late=False)
+    currency = order.pricing.price.currency
+    return SaleResult(
+        sale,
+        posted.balance_of(order.vendor_account_id, currency),
+        posted.available_of(order.vendor_account_id, currency),
+    )
+
+
+def hold_sale_paying_late(
+    txn: Txn, claim: Claim, order: SaleOrder, *, created_by: str, now: datetime
+) -> Sale:
+    """:func:`hold_sale` with the vendor's debit applied at the end of the transaction and
+    checked then (``vending.ledger``'s paying accounts): a bulk file's chunk of holds, every
+    one of which debits the same vendor, then locks the vendor's row for its last
+    statements only, not from its first hold on. The chunk's holds must fit the vendor's
+    balance together: if they do not, the whole transaction fails (InsufficientFunds) and
+    the caller holds them again one by one. The vendor's balance is not known before the
+    end, so it is not returned."""
+    return _hold(txn, claim, order, created_by=created_by, now=now, pay_late=True)[0]
+
+
+def _hold(
+    txn: Txn,
+    claim: Claim,
+    order: SaleOrder,
+    *,
+    created_by: str,
+    now: datetime,
+    pay_late: bool,
+) -> tuple[Sale, PostedTransfer]:
     _check_wallet_spend(txn, order, now)
     pricing = order.pricing
     currency = pricing.price.currency
@@ -350,15 +381,12 @@ def hold_sale(
         # accounts, in their id order (vending.ledger), so a batch of holds never takes it
         # out of that order (a bulk chunk's holds included).
         defer=(suspense,),
+        defer_paying=(order.vendor_account_id,) if pay_late else (),
     )
     sale = _insert_sale(txn, claim, order, state="pending", transfer_id=posted.id, now=now)
     if plan.node_id is not None:
         network.after_sale(txn, plan, sale_id=sale.id, amount=pricing.price, now=now)
-    return SaleResult(
-        sale,
-        posted.balance_of(order.vendor_account_id, currency),
-        posted.available_of(order.vendor_account_id, currency),
-    )
+    return sale, posted
 
 
 def settle_sale(

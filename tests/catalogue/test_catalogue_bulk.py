@@ -215,7 +215,9 @@ def test_json_rows_checked_alone() -> None:
 def test_a_row_refused_at_its_hold_fails_alone_in_its_chunk(shop) -> None:
     """A chunk holds in two passes (claims and prices, then the money): a row the vendor's
     balance no longer covers is refused at the second, alone -- its claim dropped, no hold,
-    its deferred credits (PostgreSQL) gone with it -- and the chunk's other rows sell."""
+    its deferred credits (PostgreSQL) gone with it -- and the chunk's other rows sell. (On
+    PostgreSQL the chunk's vendor debits first go together at its end; the four do not fit,
+    so the chunk is held again with each debit at once.)"""
     from vending.services import idempotency
 
     bulk = _bulk(shop, concurrency=1, chunk_rows=4)

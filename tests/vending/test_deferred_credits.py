@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fixed_clock import NOW
-from sqlalchemy import select
+from sqlalchemy import event, select
 from vending_support import (
     SUPPLIER,
     UTILITY,
@@ -20,7 +20,9 @@ from vending_support import (
     assert_ledger_consistent,
     balance,
     build_world,
+    claim,
     house,
+    order_for,
     post_deferred_supply,
     run,
     sell,
@@ -33,7 +35,7 @@ from vending.errors import AccountBlocked, InsufficientFunds
 from vending.keyring import Keyring
 from vending.ledger import Leg, PostedTransfer, post_transfer
 from vending.money import Money
-from vending.sales import settle_sale
+from vending.sales import hold_sale_paying_late, settle_sale
 from vending.storage.database import Database, Txn, commits_with_last_statement
 from vending.storage.schema import accounts, ledger_entries
 
@@ -319,4 +321,71 @@ def test_a_settlement_moves_the_hot_rows_at_the_end(
     assert after[house("suspense")] == 0
     assert all(after[code] > before[code] for code in hot[1:])
     _running_balances_consistent(db, house("suspense"))
+    assert_ledger_consistent(db)
+
+
+def _hold_paying_late(txn: Txn, keyring: Keyring, request_id: str, amount: Money) -> None:
+    claimed = claim(txn, keyring, request_id)
+    order = order_for(txn, "BILL", amount)
+    hold_sale_paying_late(txn, claimed, order, created_by="test", now=NOW)
+
+
+def test_holds_paying_late_debit_the_vendor_at_the_end_before_the_hot_rows(
+    pg_database: Database, keyring: Keyring
+) -> None:
+    """A bulk chunk's holds (vending.sales.hold_sale_paying_late): the vendor's row is
+    untouched until the end of the transaction; then the vendor's debits go first, by a
+    statement of their own, and suspense's credits after them (the global lock order:
+    paying accounts before hot accounts)."""
+    db = pg_database
+    run(db, build_world)
+    vendor = f"vendor:{VENDOR}"
+    start = balance(db, vendor)
+    ids: dict[str, int] = db.run_txn(
+        "ids", lambda txn: dict(txn.execute(select(accounts.c.code, accounts.c.id)).all())
+    )
+    flushed: list[list[int]] = []
+
+    def record(_c: object, _cur: object, statement: str, params: object, *_rest: object) -> None:
+        if "WITH locked AS" in statement and isinstance(params, dict):
+            flushed.append(list(params["ids"]))
+
+    def two_holds(txn: Txn) -> int:
+        for n in range(2):
+            _hold_paying_late(txn, keyring, f"r{n}", Money(2000, "ZAR"))
+        return int(
+            txn.execute(select(accounts.c.balance).where(accounts.c.code == vendor)).scalar_one()
+        )
+
+    event.listen(db.engine, "after_cursor_execute", record)
+    try:
+        on_the_row = db.run_txn("holds", two_holds)
+    finally:
+        event.remove(db.engine, "after_cursor_execute", record)
+    assert on_the_row == start
+    assert flushed == [[ids[vendor]], [ids[house("suspense")]]]
+    assert balance(db, vendor) < start
+    _running_balances_consistent(db, vendor)
+    _running_balances_consistent(db, house("suspense"))
+    assert_ledger_consistent(db)
+
+
+def test_holds_paying_late_that_do_not_fit_together_fail_whole(
+    pg_database: Database, keyring: Keyring
+) -> None:
+    """Each of two R100.00 holds fits the vendor's R150.00 (balance and credit limit), both
+    together do not: checked at the end, the transaction fails with InsufficientFunds and
+    nothing is written (the bulk chunk then holds its rows one by one)."""
+    db = pg_database
+    run(db, build_world)
+    before = snapshot(db)
+
+    def two_holds(txn: Txn) -> None:
+        for n in range(2):
+            _hold_paying_late(txn, keyring, f"r{n}", Money(10000, "ZAR"))
+
+    with pytest.raises(InsufficientFunds):
+        db.run_txn("holds", two_holds)
+    assert snapshot(db) == before
+    run(db, _hold_paying_late, keyring, "r0", Money(10000, "ZAR"))
     assert_ledger_consistent(db)
