@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+
 from catalogue import callbacks as auth
 from catalogue.errors import UnknownOrder, UnknownProvider
 from catalogue.interface import (
@@ -61,7 +63,7 @@ from catalogue.providers import get_provider, provider_secret
 from catalogue.routing import Candidate, RoutingPolicy, route
 from catalogue.tables import provider_callbacks
 from vending import outbox
-from vending.errors import AccountBlocked, InsufficientFunds, RequestInProgress, VendingError
+from vending.errors import RequestInProgress, VendingError
 from vending.keyring import Keyring
 from vending.money import Money
 from vending.products import Pricing, Product, price_sale, vendor_commission_bp
@@ -70,7 +72,7 @@ from vending.sale_batch import in_savepoint
 from vending.services import idempotency
 from vending.services.context import Clock, RequestContext, TxnRunner, created_by
 from vending.services.results import Outcome as ServiceOutcome
-from vending.storage.database import Txn
+from vending.storage.database import Txn, commits_with_last_statement
 
 log = logging.getLogger("evd.catalogue.fulfilment")
 
@@ -230,10 +232,14 @@ class Fulfilment:
         now = self._clock()
         try:
             held = await self._runner.run("provider_hold_many", self._hold_many, items, now, True)
-        except (InsufficientFunds, AccountBlocked):
+        except (VendingError, DBAPIError) as refused:
             # The chunk's holds, whose debits of the vendor are applied together at its end,
-            # did not fit (nothing was held): held again, each debit at once against the
+            # did not fit (nothing was held; the refusal is the checked statement's database
+            # error, as it rides with the COMMIT): held again, each debit at once against the
             # locked balance, so that the rows that fit are held and only the rest refused.
+            # Whatever else failed the chunk as a whole fails this attempt too and is raised.
+            first_line = (str(refused).splitlines() or [""])[0][:160]
+            log.info("bulk chunk of %d held debit by debit: %s", len(items), first_line)
             held = await self._runner.run("provider_hold_many", self._hold_many, items, now, False)
         out: list[ServiceOutcome | Exception | None] = [None] * len(items)
         calls: list[tuple[int, _Held, Candidate, Any]] = []
@@ -314,6 +320,7 @@ class Fulfilment:
             )
         )
 
+    @commits_with_last_statement
     def _hold_many(
         self,
         txn: Txn,
@@ -326,11 +333,11 @@ class Fulfilment:
         hold's ledger transfer and order. ``pay_late``: the vendor's debits are applied
         together at the end, before the hot accounts' credits, and checked then
         (``vending.sales.hold_sale_paying_late``), so the vendor's row -- which every hold
-        of the file debits -- is locked for the chunk's last statements only; a chunk that
-        does not fit fails whole (InsufficientFunds). Else each debit is applied and
-        checked at once, the vendor's row locked from the first to the commit. Each step of
-        each sale in its own savepoint; a sale refused at its hold has its claim dropped,
-        as the single path's rolled-back transaction drops it."""
+        of the file debits -- is locked for the chunk's last round trip only (those
+        statements ride with the COMMIT); a chunk that does not fit fails whole. Else each
+        debit is applied and checked at once, the vendor's row locked from the first to the
+        commit. Each step of each sale in its own savepoint; a sale refused at its hold has
+        its claim dropped, as the single path's rolled-back transaction drops it."""
         out: list[Processed | _Held | Exception] = []
         for ctx, prepare in items:
             done = in_savepoint(txn, self._price, ctx, prepare, now)
@@ -347,6 +354,7 @@ class Fulfilment:
                 out[index] = done.result
         return out
 
+    @commits_with_last_statement
     def _apply_many(
         self,
         txn: Txn,
@@ -354,8 +362,9 @@ class Fulfilment:
         renderer: Any,
         now: datetime,
     ) -> list[Processed | ProviderSale | Exception | None]:
-        """A chunk's answers, each sale in its own savepoint, the settlements' hot credits
-        deferred to the commit (``vending.sales.settle_sale``, as every settlement's)."""
+        """A chunk's answers, each sale in its own savepoint, the settlements' hot legs
+        deferred to the commit (``vending.sales.settle_sale``, as every settlement's) and
+        sent with it in one round trip."""
         out: list[Processed | ProviderSale | Exception | None] = []
         for order_pk, provider_id, result, ms, request in answers:
             done = in_savepoint(

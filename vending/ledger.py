@@ -72,6 +72,7 @@ from vending.errors import (
 )
 from vending.money import Money
 from vending.storage.database import Txn
+from vending.storage.query_strings import one_query
 from vending.storage.schema import accounts, ledger_entries, transfers
 
 
@@ -264,11 +265,12 @@ class _DeferredLegs:
     def apply(self, txn: Txn) -> None:
         txn.local.pop(self._KEY, None)
         if txn.merges_commit:
-            # The last statement rides with the COMMIT (Txn.commit_with; one before it, the
-            # paying accounts', goes at once): the hot rows stay locked for that round trip
-            # alone. Each statement checks its own count (an error stops the COMMIT).
-            for statement in self.checked_statements():
-                txn.commit_with(*statement)
+            # The statements (the paying accounts', then the hot accounts') ride with the
+            # COMMIT in one query string (Txn.commit_with): the rows stay locked for that
+            # round trip alone. Each checks its own count (an error stops the COMMIT).
+            statements = self.checked_statements()
+            if statements:  # (none: every leg was taken back with its savepoint)
+                txn.commit_with(*one_query(statements))
             return
         for ids, legs in self._groups():
             written = txn.conn.exec_driver_sql(_FLUSH_SQL, self._params(ids, legs)).rowcount

@@ -84,6 +84,7 @@ from vending.requests import RequestKey
 from vending.storage.array_literals import with_array_literals
 from vending.storage.database import Txn, commits_with_last_statement, is_retryable
 from vending.storage.prepared import as_executes
+from vending.storage.query_strings import with_prefix
 
 
 @dataclass(frozen=True)
@@ -397,9 +398,9 @@ class _Script:
         self.params: dict[str, Any] = {}
 
     def add(self, statement: str, params: dict[str, Any]) -> None:
-        prefix = f"s{len(self.statements)}_"
-        self.statements.append(_PARAM.sub(lambda m: f"%({prefix}{m.group(1)})s", statement))
-        self.params.update({prefix + name: value for name, value in params.items()})
+        text, renamed = with_prefix(statement, params, f"s{len(self.statements)}_")
+        self.statements.append(text)
+        self.params.update(renamed)
 
     def insert(self, txn: Txn, table: Any, rows: list[dict[str, Any]]) -> None:
         """One INSERT of ``rows`` (all with the first row's columns) from one array per
@@ -463,9 +464,6 @@ def _insert_shape(
         binds = [c.type._cached_bind_processor(dialect) for c in columns]
         found = _INSERTS[key] = (statement, list(zip(params, names, binds, strict=True)))
     return found
-
-
-_PARAM = re.compile(r"%\((\w+)\)s")
 
 
 def _array_type(column: Any, dialect: Any) -> str:

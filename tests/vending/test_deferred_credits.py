@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from fixed_clock import NOW
 from sqlalchemy import event, select
+from sqlalchemy.exc import DBAPIError
 from vending_support import (
     SUPPLIER,
     UTILITY,
@@ -389,3 +390,29 @@ def test_holds_paying_late_that_do_not_fit_together_fail_whole(
     assert snapshot(db) == before
     run(db, _hold_paying_late, keyring, "r0", Money(10000, "ZAR"))
     assert_ledger_consistent(db)
+
+
+def test_holds_paying_late_ride_with_a_merged_commit(
+    pg_database: Database, keyring: Keyring, sent: list[str]
+) -> None:
+    """In a transaction that merges its COMMIT (a bulk chunk's), the vendor's statement and
+    the hot accounts' go with the COMMIT in one query string; a chunk that does not fit
+    fails there with the checked statement's error, and nothing is written."""
+    db = pg_database
+    run(db, build_world)
+
+    @commits_with_last_statement
+    def holds(txn: Txn, amount: Money) -> None:
+        for n in range(2):
+            _hold_paying_late(txn, keyring, f"r{amount.amount}-{n}", amount)
+
+    sent.clear()
+    db.run_txn("holds", holds, Money(2000, "ZAR"))
+    assert sent[-1].count("WITH locked AS") == 2
+    assert sent[-1].endswith("COMMIT")
+    assert_ledger_consistent(db)
+
+    before = snapshot(db)
+    with pytest.raises(DBAPIError, match=r"deferred ledger legs .* touched 0 rows, not 4"):
+        db.run_txn("holds", holds, Money(10000, "ZAR"))
+    assert snapshot(db) == before
