@@ -317,6 +317,12 @@ def record_sale(
     sale = _insert_sale(txn, claim, order, state="completed", transfer_id=posted.id, now=now)
     if plan is not network.NOTHING:
         network.after_sale(txn, plan, sale_id=sale.id, amount=order.pricing.price, now=now)
+    return _sale_result(sale, posted, order)
+
+
+def _sale_result(sale: Sale, posted: PostedTransfer, order: SaleOrder) -> SaleResult:
+    """The sale with its vendor's balance and spendable credit right after ``posted``."""
+    currency = order.pricing.price.currency
     return SaleResult(
         sale,
         posted.balance_of(order.vendor_account_id, currency),
@@ -329,12 +335,7 @@ def hold_sale(
 ) -> SaleResult:
     """A sale waiting on an upstream: the vendor's money moves to suspense, state pending."""
     sale, posted = _hold(txn, claim, order, created_by=created_by, now=now, pay_late=False)
-    currency = order.pricing.price.currency
-    return SaleResult(
-        sale,
-        posted.balance_of(order.vendor_account_id, currency),
-        posted.available_of(order.vendor_account_id, currency),
-    )
+    return _sale_result(sale, posted, order)
 
 
 def hold_sale_paying_late(

@@ -173,29 +173,21 @@ def test_a_debit_is_never_deferred_unasked(pg_database: Database) -> None:
     """A debit of an account deferred for its credits is checked and applied at once."""
     db = pg_database
     run(db, build_world)
-
-    def post(txn: Txn) -> set[int]:
-        ids = dict(txn.execute(select(accounts.c.code, accounts.c.id)).all())
-        zar = Money(500, "ZAR")
-        posted = post_transfer(
-            txn,
-            kind="test",
-            legs=[Leg(ids[SUPPLIER], -zar, "refund"), Leg(ids[f"vendor:{VENDOR}"], zar, "refund")],
-            description="test",
-            created_by="test",
-            defer=(ids[SUPPLIER],),
-            now=NOW,
-        )
-        return set(posted.balances)
-
-    assert len(db.run_txn("post", post)) == 2
+    posted, supplier_id, on_the_row = db.run_txn(
+        "post", _refund_from_supplier, 500, deferral="defer"
+    )
+    assert len(posted.balances) == 2 and supplier_id in posted.balances
+    assert on_the_row == -500
     assert balance(db, SUPPLIER) == -500
     assert_ledger_consistent(db)
 
 
-def _refund_from_supplier(txn: Txn, amount: int) -> tuple[PostedTransfer, int, int]:
-    """The supplier pays vendor V1 back ``amount`` cents, the supplier's debit deferred; the
-    transfer, the supplier's id and its balance on its row right after the posting."""
+def _refund_from_supplier(
+    txn: Txn, amount: int, deferral: str = "defer_debits"
+) -> tuple[PostedTransfer, int, int]:
+    """The supplier pays vendor V1 back ``amount`` cents, the supplier named to
+    ``post_transfer`` by ``deferral`` (``defer_debits``: its debit deferred); the transfer,
+    the supplier's id and its balance on its row right after the posting."""
     ids = dict(txn.execute(select(accounts.c.code, accounts.c.id)).all())
     money = Money(amount, "ZAR")
     posted = post_transfer(
@@ -204,8 +196,8 @@ def _refund_from_supplier(txn: Txn, amount: int) -> tuple[PostedTransfer, int, i
         legs=[Leg(ids[SUPPLIER], -money, "refund"), Leg(ids[f"vendor:{VENDOR}"], money, "refund")],
         description="test",
         created_by="test",
-        defer_debits=(ids[SUPPLIER],),
         now=NOW,
+        **{deferral: (ids[SUPPLIER],)},
     )
     row = txn.execute(select(accounts.c.balance).where(accounts.c.id == ids[SUPPLIER]))
     return posted, ids[SUPPLIER], int(row.scalar_one())
