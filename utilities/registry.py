@@ -38,6 +38,7 @@ from utilities.tariffs import get_tariff
 from vending import audit, read_cache
 from vending.batch_plan import plan_of
 from vending.errors import InvalidRequest
+from vending.frozen_build import frozen_builder
 from vending.money import Money
 from vending.storage.database import Txn
 from vending.storage.schema import vendors
@@ -124,21 +125,16 @@ def _select_meters():  # type: ignore[no-untyped-def]
     )
 
 
-# MeterRecord's fields: a sale batch builds one record per meter and changes it up to four
-# times per vend (TID, purchase bookkeeping, debt), so records are made and copied
-# without the frozen dataclass's field-by-field __init__ (about 5 us each): they have no
-# __post_init__, no defaults computed at init and no slots, so filling __dict__ directly
-# gives the very object __init__ would.
+# A sale batch builds one record per meter and changes it up to four times per vend (TID,
+# purchase bookkeeping, debt): records are made and copied without the frozen dataclass's
+# field-by-field __init__ (vending.frozen_build).
 _FIELDS = frozenset(f.name for f in fields(MeterRecord))
 _PLAIN_FIELDS = tuple(
     f.name for f in fields(MeterRecord) if f.name not in ("blocked", "fbe_eligible", "debt")
 )
 
 
-def _made(values: dict[str, object]) -> MeterRecord:
-    record = object.__new__(MeterRecord)
-    record.__dict__.update(values)
-    return record
+_made = frozen_builder(MeterRecord)
 
 
 def with_changes(meter: MeterRecord, **changes: object) -> MeterRecord:

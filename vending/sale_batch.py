@@ -57,7 +57,7 @@ lost connection) is not a sale's fault: it propagates and the runner retries the
 SQLite (and a batch whose sales do not say their keys) keeps the simple form: each sale in
 its own SAVEPOINT through the same function (issue 16, step 1).
 
-Raw SQL through the connection's DBAPI cursor (``exec_driver_sql``, arrays with ``unnest``)
+Raw SQL through the connection's DBAPI cursor (``Txn.driver_run``, arrays with ``unnest``)
 for the batch's own statements: compiled by nobody, prepared once per connection
 (:mod:`vending.storage.prepared`), their lists sent as array literals
 (:mod:`vending.storage.array_literals`).
@@ -229,11 +229,6 @@ WHERE q.id = u.id
 """
 
 
-def _sql(txn: Txn, statement: str, params: dict[str, Any]) -> Any:
-    # Lists as array literals: vending.storage.array_literals says why.
-    return txn.conn.exec_driver_sql(statement, with_array_literals(params))
-
-
 _START = """
 SELECT evd_sale_batch_start(
     %(c)s::text[], %(r)s::text[], %(ch)s::text[], %(op)s::text[], %(fp)s::bytea[],
@@ -269,28 +264,31 @@ def _prepare(txn: Txn, sales: Sequence[BatchedSale]) -> BatchPlan:
                 continue  # an unknown product: each of its sales fails alone, as it would
             if product.kind == "voucher":
                 wanted[(product.id, s.locks.now.date())] += 1
-    started = _sql(
-        txn,
+    # Lists as array literals: vending.storage.array_literals says why.
+    started = txn.driver_run(
         as_executes(txn.conn, [_START])[0],
-        {
-            "c": [k.client_id for k in keys],  # type: ignore[union-attr]
-            "r": [k.request_id for k in keys],  # type: ignore[union-attr]
-            "ch": [k.channel for k in keys],  # type: ignore[union-attr]
-            "op": [k.operation for k in keys],  # type: ignore[union-attr]
-            "fp": [bytes(k.fingerprint) for k in keys],  # type: ignore[union-attr]
-            "t": [s.locks.now for s in sales],
-            "numbers": numbers,
-            "accounts": account_ids,
-            "v": [p[0] for p in pairs],
-            "o": [p[1] for p in pairs],
-            "n": len(sales),
-            "tables": sorted(tables),
-            "counts": [tables[t] for t in sorted(tables)],
-            "products": [pd[0] for pd in wanted],
-            "days": [pd[1] for pd in wanted],
-            "wanted": list(wanted.values()),
-        },
-    ).scalar_one()
+        with_array_literals(
+            {
+                "c": [k.client_id for k in keys],  # type: ignore[union-attr]
+                "r": [k.request_id for k in keys],  # type: ignore[union-attr]
+                "ch": [k.channel for k in keys],  # type: ignore[union-attr]
+                "op": [k.operation for k in keys],  # type: ignore[union-attr]
+                "fp": [bytes(k.fingerprint) for k in keys],  # type: ignore[union-attr]
+                "t": [s.locks.now for s in sales],
+                "numbers": numbers,
+                "accounts": account_ids,
+                "v": [p[0] for p in pairs],
+                "o": [p[1] for p in pairs],
+                "n": len(sales),
+                "tables": sorted(tables),
+                "counts": [tables[t] for t in sorted(tables)],
+                "products": [pd[0] for pd in wanted],
+                "days": [pd[1] for pd in wanted],
+                "wanted": list(wanted.values()),
+            }
+        ),
+        fetch=True,
+    )
     for claim_id, client_id, request_id in started["claims"]:
         plan.claims[(client_id, request_id)] = claim_id
     plan.meter_numbers = frozenset(numbers)
@@ -419,10 +417,9 @@ class _Script:
             params[key] = values if bind is None else [bind(v) for v in values]
         self.statements.append(statement)
 
-    def run(self, txn: Txn) -> Any:
+    def run(self, txn: Txn) -> None:
         if self.statements:
-            return txn.conn.exec_driver_sql(self._text(txn), with_array_literals(self.params))
-        return None
+            txn.driver_run(self._text(txn), with_array_literals(self.params))
 
     def run_with_commit(self, txn: Txn) -> None:
         """Hand the script to the transaction's COMMIT (``Txn.commit_with``): the batch's

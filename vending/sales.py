@@ -15,7 +15,7 @@ the current state, so two racing transitions cannot both happen.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +26,7 @@ from vending import consumers, read_cache
 from vending.accounts import ensure_house_accounts, house_account_code
 from vending.batch_plan import plan_of
 from vending.errors import InvalidState, ReversalRefused, UnknownSale
+from vending.frozen_build import frozen_builder
 from vending.ledger import Leg, PostedTransfer, post_transfer, reverse_transfer, transfer_legs
 from vending.money import Money
 from vending.products import Pricing, Product, get_product
@@ -239,47 +240,39 @@ def _insert_sale(
         sale_id = txn.execute(_INSERT_SALE, values).scalar_one()
     currency = pricing.price.currency
     at = now.astimezone(UTC)  # as the UTC column reads back
-    return _written_sale(
-        id=sale_id,
-        request_pk=claim.request_pk,
-        vendor_id=order.vendor_id,
-        product_id=order.product.id,
-        product_code=order.product.code,
-        product_kind=order.product.kind,
-        state=state,
-        amount=Money(pricing.price.amount, currency),
-        commission=Money(pricing.commission.amount, currency),
-        fee=Money(pricing.fee.amount, currency),
-        cost=Money(pricing.supplier_share.amount, currency),
-        target=order.target[:64],
-        terminal_id=order.terminal_id[:64],
-        external_ref=None,
-        # As read back from the JSON column: a copy, never the caller's dict.
-        details=_as_stored(order.details),
-        transfer_id=transfer_id,
-        settlement_transfer_id=None,
-        reversal_transfer_id=None,
-        created_at=at,
-        completed_at=at if state == "completed" else None,
-        confirmed_at=None,
-        reversed_at=None,
-        failure_reason=None,
-        reprint_count=0,
+    return _build_sale(
+        {
+            "id": sale_id,
+            "request_pk": claim.request_pk,
+            "vendor_id": order.vendor_id,
+            "product_id": order.product.id,
+            "product_code": order.product.code,
+            "product_kind": order.product.kind,
+            "state": state,
+            "amount": Money(pricing.price.amount, currency),
+            "commission": Money(pricing.commission.amount, currency),
+            "fee": Money(pricing.fee.amount, currency),
+            "cost": Money(pricing.supplier_share.amount, currency),
+            "target": order.target[:64],
+            "terminal_id": order.terminal_id[:64],
+            "external_ref": None,
+            # As read back from the JSON column: a copy, never the caller's dict.
+            "details": _as_stored(order.details),
+            "transfer_id": transfer_id,
+            "settlement_transfer_id": None,
+            "reversal_transfer_id": None,
+            "created_at": at,
+            "completed_at": at if state == "completed" else None,
+            "confirmed_at": None,
+            "reversed_at": None,
+            "failure_reason": None,
+            "reprint_count": 0,
+        }
     )
 
 
-_SALE_FIELDS = frozenset(f.name for f in fields(Sale))
-
-
-def _written_sale(**values: Any) -> Sale:
-    """``Sale(**values)`` for every field given, without the frozen dataclass's
-    field-by-field __init__ (every sale makes one; Sale has no __post_init__ and no
-    slots, so the filled __dict__ is the object __init__ makes)."""
-    if values.keys() != _SALE_FIELDS:
-        return Sale(**values)
-    sale = object.__new__(Sale)
-    sale.__dict__.update(values)
-    return sale
+# Every sale makes one (vending.frozen_build says why).
+_build_sale = frozen_builder(Sale)
 
 
 _JSON_SCALARS = frozenset((str, int, bool, type(None)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 
 import pytest
@@ -20,8 +21,11 @@ from utilities.billing import (
     vat_on,
     vat_within,
 )
+from utilities.embedded.base import EmbeddedBase, EmbeddedSettings
+from utilities.interface import UtilityInfo
 from utilities.tariffs import percent_to_bp, rate_from_text, rate_to_text, units_from_kwh
 from vending.errors import AmountOutOfRange, InvalidAmount, InvalidRequest
+from vending.keyring import Keyring, MasterKey
 from vending.money import Money
 
 FLAT = TariffTerms("FLAT", "Flat", "ZAR", 1500, (Block(None, 250_000),))
@@ -185,3 +189,27 @@ def test_unit_purchases_never_charge_more_than_the_exact_price(
     share = tariff.debt_recovery_bp
     assert b.debt_recovered <= (energy + b.debt_recovered) * share / 10_000
     assert b.debt_recovered <= debt
+
+
+@pytest.mark.parametrize(
+    ("zone", "moment", "month"),
+    [
+        ("UTC", datetime(2026, 1, 31, 23, 59, 59, tzinfo=UTC), "2026-01"),
+        ("Africa/Johannesburg", datetime(2026, 1, 31, 21, 59, 59, tzinfo=UTC), "2026-01"),
+        ("Africa/Johannesburg", datetime(2026, 1, 31, 22, 0, 0, tzinfo=UTC), "2026-02"),
+        # A zone west of UTC: still the old month locally.
+        ("America/Sao_Paulo", datetime(2026, 3, 1, 2, 59, tzinfo=UTC), "2026-02"),
+        ("America/Sao_Paulo", datetime(2026, 3, 1, 3, 0, tzinfo=UTC), "2026-03"),
+        # Half-hour offset (+05:30) and a year's end.
+        ("Asia/Kolkata", datetime(2026, 12, 31, 18, 29, tzinfo=UTC), "2026-12"),
+        ("Asia/Kolkata", datetime(2026, 12, 31, 18, 30, tzinfo=UTC), "2027-01"),
+    ],
+)
+def test_months_are_calendar_months_of_the_configured_zone(
+    zone: str, moment: datetime, month: str
+) -> None:
+    keyring = Keyring(MasterKey.generate(), clock=lambda: moment)
+    base = EmbeddedBase(keyring, EmbeddedSettings(UtilityInfo("U", "A", "T"), timezone=zone))
+    assert base.month_of(moment) == month
+    assert base.month_of(moment) == month  # the same moment again (the cached answer)
+    assert base.month_of(moment + timedelta(days=40)) != month  # another moment: not cached

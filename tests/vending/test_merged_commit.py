@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from vending_support import (
     SUPPLIER,
     assert_ledger_consistent,
@@ -190,3 +191,70 @@ def test_deferred_credits_go_with_the_commit_and_check_themselves(
     assert_ledger_consistent(db)
     with db.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM ledger_entries")).scalar()
+
+
+def test_driver_run_reads_one_value_and_rides_the_engine_hooks(
+    pg_database: Database, sent: list[str], scratch: None
+) -> None:
+    """``Txn.driver_run`` (the sale batch's two statements) goes through the engine's cursor
+    hooks: in a merged transaction its statement carries the BEGIN, and the value read is
+    the driver's (a JSON document arrives parsed)."""
+
+    @commits_with_last_statement
+    def work(txn: Txn) -> object:
+        value = txn.driver_run(
+            "SELECT json_build_object('n', %(n)s::int, 'xs', %(xs)s::int[])",
+            {"n": 3, "xs": "{1,2}"},
+            fetch=True,
+        )
+        txn.driver_run("INSERT INTO merged_scratch VALUES (%(v)s)", {"v": 7})
+        return value
+
+    sent.clear()
+    assert pg_database.run_txn("merged", work) == {"n": 3, "xs": [1, 2]}
+    assert sent[0].startswith("BEGIN;\nSELECT json_build_object")
+    assert _values(pg_database) == [7]
+
+
+def test_driver_run_wants_exactly_one_row(pg_database: Database, scratch: None) -> None:
+    def none(txn: Txn) -> object:
+        return txn.driver_run("SELECT v FROM merged_scratch", {}, fetch=True)
+
+    def two(txn: Txn) -> object:
+        txn.driver_run("INSERT INTO merged_scratch VALUES (1), (2)", {})
+        return txn.driver_run("SELECT v FROM merged_scratch", {}, fetch=True)
+
+    with pytest.raises(RuntimeError, match="expected one row, the statement returned 0"):
+        pg_database.run_txn("none", none)
+    with pytest.raises(RuntimeError, match="expected one row, the statement returned 2"):
+        pg_database.run_txn("two", two)
+    assert _values(pg_database) == []  # the failed transaction wrote nothing
+
+
+def test_driver_run_errors_are_sqlalchemys_and_a_dead_connection_is_dropped(
+    pg_database: Database,
+) -> None:
+    """A driver error comes out as SQLAlchemy's (what the retry logic and the bulk re-hold
+    recognise); a connection killed under a statement is invalidated, so the pool never
+    hands it out again, and the transaction is retried on a new one."""
+
+    def bad(txn: Txn) -> object:
+        return txn.driver_run("SELECT 1 / %(z)s", {"z": 0}, fetch=True)
+
+    with pytest.raises(DBAPIError) as failed:
+        pg_database.run_txn("bad", bad)
+    assert getattr(failed.value.orig, "pgcode", None) == "22012"  # division_by_zero
+    assert not failed.value.connection_invalidated
+
+    pids: list[int] = []
+
+    def killed_once(txn: Txn) -> object:
+        pid = txn.driver_run("SELECT pg_backend_pid()", {}, fetch=True)
+        pids.append(int(pid))  # type: ignore[call-overload]
+        if len(pids) == 1:  # the first attempt's backend dies under the next statement
+            with pg_database.engine.connect() as other:
+                other.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")  # type: ignore[call-overload]
+        return txn.driver_run("SELECT 42", {}, fetch=True)
+
+    assert pg_database.run_txn("killed", killed_once) == 42
+    assert len(pids) == 2 and pids[0] != pids[1]
