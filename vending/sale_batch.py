@@ -430,8 +430,18 @@ class _Script:
 
     def _text(self, txn: Txn) -> str:
         # Each statement as an EXECUTE of its prepared form: planned once per connection,
-        # not once per batch (vending.storage.prepared).
-        return ";\n".join(as_executes(txn.conn, self.statements))
+        # not once per batch (vending.storage.prepared) -- and kept so (_GENERIC_PLANS).
+        return ";\n".join([_GENERIC_PLANS, *as_executes(txn.conn, self.statements)])
+
+
+# Left to choose, PostgreSQL plans the script's UPDATEs (the stored answers, the PINs sold)
+# again on every EXECUTE: their inputs are arrays, for which a generic plan is costed at a
+# hundred rows and so always looks dearer than a custom plan for the batch's eight, though
+# both are the same primary-key nested loop (0.11-0.16 ms of planning per batch each;
+# docs/PERFORMANCE.md, session 12). Until the transaction ends, which the script's COMMIT
+# or the rest of the batch's work soon does; only prepared statements and PL/pgSQL plans
+# are concerned.
+_GENERIC_PLANS = "SET LOCAL plan_cache_mode = force_generic_plan"
 
 
 _InsertColumn = tuple[str, str, Any]  # parameter name, column name, bind processor
