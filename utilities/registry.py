@@ -174,8 +174,7 @@ def record_from_values(found: Mapping[str, Any]) -> MeterRecord:
 
 
 _BY_MSNO = _select_meters().where(meters.c.msno == bindparam("p_msno"))
-# Locks the meter's row only (not the joined tariff or debt rows), in the same statement.
-_BY_MSNO_FOR_UPDATE = _BY_MSNO.with_for_update(of=meters)
+_LOCK_MSNO = select(meters.c.id).where(meters.c.msno == bindparam("p_msno")).with_for_update()
 _BY_MSNOS = _select_meters().where(meters.c.msno.in_(bindparam("p_msnos", expanding=True)))
 _SGC_VENDORS = select(sgc_vendors.c.vendor_id).where(sgc_vendors.c.sgc == bindparam("p_sgc"))
 
@@ -192,8 +191,13 @@ def find_meter(txn: Txn, msno: str, *, for_update: bool = False) -> MeterRecord 
             rows = txn.execute(_BY_MSNOS, {"p_msnos": sorted(plan.meter_numbers)})
             plan.meters = {row.msno: _record(row) for row in rows}
         return plan.meters.get(msno)
-    statement = _BY_MSNO_FOR_UPDATE if for_update else _BY_MSNO
-    row = txn.execute(statement, {"p_msno": msno}).first()
+    # Locked by a statement of its own, then read by the next: one statement that locks
+    # the meter and joins its debt reads the debt as it was when it began, also after
+    # waiting for another sale of this meter to commit (READ COMMITTED re-reads only the
+    # rows it locks; a debt row cannot be locked across the outer join).
+    if for_update and txn.execute(_LOCK_MSNO, {"p_msno": msno}).first() is None:
+        return None
+    row = txn.execute(_BY_MSNO, {"p_msno": msno}).first()
     return None if row is None else _record(row)
 
 

@@ -83,10 +83,15 @@ def static(function: str) -> str:
     return changed.replace(HEADER, GENERIC_HEADER)
 
 
+def start_function() -> str:
+    """0022's ``evd_sale_batch_start``."""
+    return static(_0021.start_function(_0021.FROM_THE_FAR_END))
+
+
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    op.execute(static(_0021.start_function(_0021.FROM_THE_FAR_END)))
+    op.execute(start_function())
 
 
 def downgrade() -> None:
