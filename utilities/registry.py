@@ -191,11 +191,13 @@ def find_meter(txn: Txn, msno: str, *, for_update: bool = False) -> MeterRecord 
             rows = txn.execute(_BY_MSNOS, {"p_msnos": sorted(plan.meter_numbers)})
             plan.meters = {row.msno: _record(row) for row in rows}
         return plan.meters.get(msno)
-    # Locked by a statement of its own, then read by the next: one statement that locks
-    # the meter and joins its debt reads the debt as it was when it began, also after
-    # waiting for another sale of this meter to commit (READ COMMITTED re-reads only the
-    # rows it locks; a debt row cannot be locked across the outer join).
-    if for_update and txn.execute(_LOCK_MSNO, {"p_msno": msno}).first() is None:
+    # PostgreSQL: locked by a statement of its own, then read by the next: one statement
+    # that locks the meter and joins its debt reads the debt as it was when it began, also
+    # after waiting for another sale of this meter to commit (READ COMMITTED re-reads only
+    # the rows it locks; a debt row cannot be locked across the outer join). SQLite has no
+    # row locks: its transactions hold the write lock, so the one read is current.
+    locking = for_update and txn.is_postgres
+    if locking and txn.execute(_LOCK_MSNO, {"p_msno": msno}).first() is None:
         return None
     row = txn.execute(_BY_MSNO, {"p_msno": msno}).first()
     return None if row is None else _record(row)
