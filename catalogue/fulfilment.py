@@ -30,8 +30,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
-
 from catalogue import callbacks as auth
 from catalogue.errors import UnknownOrder, UnknownProvider
 from catalogue.interface import (
@@ -63,7 +61,13 @@ from catalogue.providers import get_provider, provider_secret
 from catalogue.routing import Candidate, RoutingPolicy, route
 from catalogue.tables import provider_callbacks
 from vending import outbox
-from vending.errors import RequestInProgress, VendingError
+from vending.errors import (
+    AccountBlocked,
+    DeferredDebitRefused,
+    InsufficientFunds,
+    RequestInProgress,
+    VendingError,
+)
 from vending.keyring import Keyring
 from vending.money import Money
 from vending.products import Pricing, Product, price_sale, vendor_commission_bp
@@ -232,14 +236,13 @@ class Fulfilment:
         now = self._clock()
         try:
             held = await self._runner.run("provider_hold_many", self._hold_many, items, now, True)
-        except (VendingError, DBAPIError) as refused:
+        except (DeferredDebitRefused, InsufficientFunds, AccountBlocked) as refused:
             # The chunk's holds, whose debits of the vendor are applied together at its end,
-            # did not fit (nothing was held; the refusal is the checked statement's database
-            # error, as it rides with the COMMIT): held again, each debit at once against the
+            # did not fit (nothing was held; the ledger's refusal: DeferredDebitRefused where
+            # the debits ride with the COMMIT): held again, each debit at once against the
             # locked balance, so that the rows that fit are held and only the rest refused.
-            # Whatever else failed the chunk as a whole fails this attempt too and is raised.
-            first_line = (str(refused).splitlines() or [""])[0][:160]
-            log.info("bulk chunk of %d held debit by debit: %s", len(items), first_line)
+            # Anything else that failed the chunk as a whole is raised as it is.
+            log.info("bulk chunk of %d held debit by debit: %s", len(items), refused.message)
             held = await self._runner.run("provider_hold_many", self._hold_many, items, now, False)
         out: list[ServiceOutcome | Exception | None] = [None] * len(items)
         calls: list[tuple[int, _Held, Candidate, Any]] = []

@@ -122,6 +122,14 @@ class InsufficientFunds(VendingError):
     code = "insufficient_funds"
 
 
+class DeferredDebitRefused(VendingError):
+    """A paying account's debit, deferred to the end of its transaction (a bulk chunk's
+    holds), was refused there: over the account's credit limit, or the account blocked. The
+    whole transaction is rolled back; debited one by one, each debit says which."""
+
+    code = "deferred_debit_refused"
+
+
 class NetworkRefusal(VendingError):
     """The merchant's place in the distribution network does not allow this sale."""
 

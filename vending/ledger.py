@@ -46,7 +46,10 @@ A paying account's debit (a vendor's) may be deferred the same way (``defer_payi
 file's chunk of holds, every one of which debits the same vendor, then locks that row at its
 end only. Paying accounts come before the hot accounts in the global lock order (a sale batch
 locks its vendors' rows first and its hot accounts last), so their deferred legs are applied
-first, by a statement of their own, and the hot accounts' after them.
+first, by a statement of their own, and the hot accounts' after them. A refused one fails the
+transaction with :class:`InsufficientFunds` or :class:`AccountBlocked` where the legs go as
+their own statement, and with :class:`DeferredDebitRefused` where they ride with the COMMIT
+(the ledger reads its checked statement's refusal: ``Txn.commit_with``'s ``refusal``).
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ from vending.batch_plan import plan_of
 from vending.errors import (
     AccountBlocked,
     CurrencyMismatch,
+    DeferredDebitRefused,
     InsufficientFunds,
     InvalidAmount,
     LedgerImbalance,
@@ -270,9 +274,9 @@ class _DeferredLegs:
             # round trip alone. Each checks its own count (an error stops the COMMIT).
             statements = self.checked_statements()
             if statements:  # (none: every leg was taken back with its savepoint)
-                txn.commit_with(*one_query(statements))
+                txn.commit_with(*one_query(statements), refusal=_paying_refused)
             return
-        for ids, legs in self._groups():
+        for _paying, ids, legs in self._groups():
             written = txn.conn.exec_driver_sql(_FLUSH_SQL, self._params(ids, legs)).rowcount
             if written != len(legs):
                 # An account is missing, in another currency, or refused a deferred debit:
@@ -286,19 +290,27 @@ class _DeferredLegs:
         """The deferred legs as statements (the paying accounts', then the others') that
         each raise unless every entry was written."""
         return [
-            (_FLUSH_CHECKED_SQL, {**self._params(ids, legs), "expected": len(legs)})
-            for ids, legs in self._groups()
+            (
+                _FLUSH_CHECKED_SQL,
+                {
+                    **self._params(ids, legs),
+                    "expected": len(legs),
+                    "what": _PAYING_REFUSED if paying else _LEGS_NOT_WRITTEN,
+                },
+            )
+            for paying, ids, legs in self._groups()
         ]
 
-    def _groups(self) -> list[tuple[list[int], list[tuple[int, Leg]]]]:
-        """(account ids in id order, their legs in posting order): the paying accounts,
-        then the others -- the global lock order (module docstring)."""
+    def _groups(self) -> list[tuple[bool, list[int], list[tuple[int, Leg]]]]:
+        """(paying?, account ids in id order, their legs in posting order): the paying
+        accounts, then the others -- the global lock order (module docstring)."""
         groups = []
-        for first in (True, False):
-            ids = sorted(a for a in self.deltas if (a in self.paying) == first)
+        for paying in (True, False):
+            ids = sorted(a for a in self.deltas if (a in self.paying) == paying)
             if ids:
                 chosen = set(ids)
-                groups.append((ids, [(t, leg) for t, leg in self.legs if leg.account_id in chosen]))
+                legs = [(t, leg) for t, leg in self.legs if leg.account_id in chosen]
+                groups.append((paying, ids, legs))
         return groups
 
     def _params(self, ids: list[int], legs: list[tuple[int, Leg]]) -> dict[str, Any]:
@@ -394,8 +406,24 @@ _FLUSH_CHECKED_SQL = (
     + ", written AS ("
     + _FLUSH_INSERT
     + "RETURNING 1)\nSELECT evd_batch_expect((SELECT count(*) FROM written), %(expected)s,"
-    " 'the deferred ledger legs (a debit refused, or an account missing)')"
+    " %(what)s)"
 )
+# What a checked flush says when it wrote fewer entries than it must. The paying accounts'
+# statement touches nothing but their rows (their debits, checked when applied), so its
+# refusal is theirs and is read as such (_paying_refused); the other statement's means a
+# refused deferred debit (suspense) or a missing account, and stays the database's error.
+_PAYING_REFUSED = "the paying accounts' deferred debits (a debit refused)"
+_LEGS_NOT_WRITTEN = "the deferred ledger legs (a debit refused, or an account missing)"
+
+
+def _paying_refused(message: str) -> Exception | None:
+    """The ledger's reading of its checked flush failing (Txn.commit_with)."""
+    if _PAYING_REFUSED not in message:
+        return None
+    return DeferredDebitRefused(
+        "the deferred debits of a paying account were refused (over its credit limit, or "
+        "the account blocked)"
+    )
 
 
 def _apply_delta(txn: Txn, account_id: int, delta: int, currency: str) -> tuple[int, int | None]:

@@ -338,7 +338,8 @@ def hold_sale_paying_late(
     checked then (``vending.ledger``'s paying accounts): a bulk file's chunk of holds, every
     one of which debits the same vendor, then locks the vendor's row for its last
     statements only, not from its first hold on. The chunk's holds must fit the vendor's
-    balance together: if they do not, the whole transaction fails (InsufficientFunds) and
+    balance together: if they do not, the whole transaction fails (DeferredDebitRefused
+    where the debits ride with the COMMIT, else InsufficientFunds or AccountBlocked) and
     the caller holds them again one by one. The vendor's balance is not known before the
     end, so it is not returned."""
     return _hold(txn, claim, order, created_by=created_by, now=now, pay_late=True)[0]

@@ -32,7 +32,7 @@ from vending_support import (
 )
 
 from vending.accounts import set_credit_limit
-from vending.errors import AccountBlocked, InsufficientFunds
+from vending.errors import AccountBlocked, DeferredDebitRefused, InsufficientFunds
 from vending.keyring import Keyring
 from vending.ledger import Leg, PostedTransfer, post_transfer
 from vending.money import Money
@@ -389,7 +389,8 @@ def test_holds_paying_late_ride_with_a_merged_commit(
 ) -> None:
     """In a transaction that merges its COMMIT (a bulk chunk's), the vendor's statement and
     the hot accounts' go with the COMMIT in one query string; a chunk that does not fit
-    fails there with the checked statement's error, and nothing is written."""
+    fails there with the ledger's refusal (the checked statement's error as its cause), and
+    nothing is written."""
     db = pg_database
     run(db, build_world)
 
@@ -405,6 +406,10 @@ def test_holds_paying_late_ride_with_a_merged_commit(
     assert_ledger_consistent(db)
 
     before = snapshot(db)
-    with pytest.raises(DBAPIError, match=r"deferred ledger legs .* touched 0 rows, not 4"):
+    with pytest.raises(DeferredDebitRefused, match="paying account were refused") as refused:
         db.run_txn("holds", holds, Money(10000, "ZAR"))
+    assert isinstance(refused.value.__cause__, DBAPIError)
+    assert "paying accounts' deferred debits (a debit refused) touched 0 rows, not 4" in str(
+        refused.value.__cause__
+    )
     assert snapshot(db) == before

@@ -89,6 +89,79 @@ def test_a_failing_last_statement_commits_nothing(pg_database: Database, scratch
     assert _values(pg_database) == []
 
 
+class _Refused(Exception):
+    pass
+
+
+def _refusal(seen: list[str]):  # type: ignore[no-untyped-def]
+    """The caller's reading: its own check's message is a refusal, anything else is not."""
+
+    def read(message: str) -> Exception | None:
+        seen.append(message)
+        return _Refused(message) if message.startswith("sale batch: our check") else None
+
+    return read
+
+
+def _checked(found: int) -> str:
+    return f"SELECT evd_batch_expect({found}, 1, 'our check')"
+
+
+@pytest.mark.parametrize("displaced", [False, True], ids=["with-commit", "sent-earlier"])
+def test_a_refused_check_is_raised_in_its_owners_terms(
+    pg_database: Database, scratch: None, displaced: bool
+) -> None:
+    """Txn.commit_with's ``refusal``: the exception the checked statement RAISEs (P0001)
+    reaches the caller as the owner's error, the database's as its cause, whether the
+    statement rode with the COMMIT or was sent earlier (a later one took its place); nothing
+    of the transaction is written."""
+    seen: list[str] = []
+    after: list[str] = []
+
+    @commits_with_last_statement
+    def work(txn: Txn) -> None:
+        txn.conn.exec_driver_sql("INSERT INTO merged_scratch VALUES (1)")
+        txn.call_after(after.append, "committed")
+        txn.commit_with(_checked(0), {}, refusal=_refusal(seen))
+        if displaced:
+            txn.commit_with("INSERT INTO merged_scratch VALUES (2)", {})
+
+    with pytest.raises(_Refused, match="our check touched 0 rows, not 1") as refused:
+        pg_database.run_txn("merged", work)
+    assert isinstance(refused.value.__cause__, DBAPIError)
+    assert seen == ["sale batch: our check touched 0 rows, not 1"]
+    assert after == []
+    assert _values(pg_database) == []
+
+
+def test_a_check_that_holds_commits_and_other_failures_stay_the_databases(
+    pg_database: Database, scratch: None
+) -> None:
+    """The reading is asked only about a RAISEd exception, and may decline it: a check that
+    holds commits; a RAISE that is not the owner's refusal, and any other database error
+    (here a failed cast, SQLSTATE 22P02), stay SQLAlchemy's DBAPIError."""
+    seen: list[str] = []
+
+    def work(statement: str):  # type: ignore[no-untyped-def]
+        @commits_with_last_statement
+        def fn(txn: Txn) -> None:
+            txn.conn.exec_driver_sql("INSERT INTO merged_scratch VALUES (1)")
+            txn.commit_with(statement, {}, refusal=_refusal(seen))
+
+        return fn
+
+    pg_database.run_txn("merged", work(_checked(1)))
+    assert _values(pg_database) == [1]
+    not_ours = "SELECT evd_batch_expect(0, 1, 'another check')"
+    with pytest.raises(DBAPIError, match="another check touched 0 rows"):
+        pg_database.run_txn("merged", work(not_ours))
+    assert seen == ["sale batch: another check touched 0 rows, not 1"]
+    with pytest.raises(DBAPIError, match="invalid input syntax"):
+        pg_database.run_txn("merged", work("SELECT 'x'::int"))
+    assert len(seen) == 1  # not asked: not a RAISE
+    assert _values(pg_database) == [1]
+
+
 def test_a_failing_function_rolls_back_and_the_connection_is_normal_again(
     pg_database: Database, scratch: None
 ) -> None:

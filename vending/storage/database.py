@@ -68,7 +68,7 @@ class Txn:
         self.dialect: str = conn.dialect.name
         # True when this transaction's COMMIT can carry its last statement (commit_with).
         self.merges_commit = merges_commit
-        self._final: tuple[str, dict[str, Any]] | None = None
+        self._final: _Final | None = None
         self._after_commit: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
         self._before_commit: list[Callable[[Txn], None]] = []
         # Scratch space of this transaction only (e.g. rows already read by an earlier
@@ -129,7 +129,9 @@ class Txn:
         while self._before_commit:
             self._before_commit.pop(0)(self)
 
-    def commit_with(self, statement: str, params: dict[str, Any]) -> None:
+    def commit_with(
+        self, statement: str, params: dict[str, Any], *, refusal: Refusal | None = None
+    ) -> None:
         """Send ``statement`` (raw SQL, psycopg2 parameters) to the server together with
         this transaction's COMMIT, in one round trip. Only where :attr:`merges_commit`
         (a PostgreSQL transaction run by :func:`commits_with_last_statement` functions).
@@ -139,13 +141,56 @@ class Txn:
         COMMIT is durable. Sent apart, the COMMIT leaves only after the database thread got
         the GIL back from the reactor, and every other batch waits on those rows meanwhile.
         The statement must check its own outcome in SQL (raise, not return a count): an
-        error stops the rest of the query string, so the COMMIT does not run."""
+        error stops the rest of the query string, so the COMMIT does not run.
+
+        ``refusal``: what the caller's check refusing means in its own terms. Given the
+        database's message of an exception the statement RAISEd (SQLSTATE P0001, e.g.
+        ``evd_batch_expect``), it returns the domain error to raise instead (the database
+        error as its cause), or None where the message is not its refusal: the statement's
+        owner knows what its check means, the transaction's caller then sees that error as
+        it would from a statement run apart. Any other failure stays the database's."""
         if not self.merges_commit:
             raise RuntimeError("commit_with needs a transaction that merges its COMMIT")
         if self._final is not None:  # only the very last statement rides with the COMMIT
             previous, self._final = self._final, None
-            self.driver_run(*previous)
-        self._final = (statement, params)
+            _run_final(self, previous, commit=False)
+        self._final = _Final(statement, params, refusal)
+
+
+# The caller's reading of its checked statement's refusal (Txn.commit_with).
+Refusal = Callable[[str], Exception | None]
+# SQLSTATE of an exception RAISEd by PL/pgSQL without its own code.
+RAISED_BY_CHECK = "P0001"
+
+
+@dataclass(frozen=True)
+class _Final:
+    """The statement that rides with a merged transaction's COMMIT."""
+
+    statement: str
+    params: dict[str, Any]
+    refusal: Refusal | None
+
+
+def _run_final(txn: Txn, final: _Final, *, commit: bool) -> None:
+    """Run the statement handed to :meth:`Txn.commit_with` (with the COMMIT appended, or
+    alone where a later one took its place), a refusal of its check in its owner's terms."""
+    statement = final.statement + ";\nCOMMIT" if commit else final.statement
+    try:
+        txn.driver_run(statement, final.params)
+    except DBAPIError as exc:
+        refused = _refusal_of(exc, final.refusal)
+        if refused is None:
+            raise
+        raise refused from exc
+
+
+def _refusal_of(exc: DBAPIError, refusal: Refusal | None) -> Exception | None:
+    if refusal is None or getattr(exc.orig, "pgcode", None) != RAISED_BY_CHECK:
+        return None
+    diag = getattr(exc.orig, "diag", None)
+    message = getattr(diag, "message_primary", None) or str(exc.orig)
+    return refusal(message)
 
 
 MERGES_COMMIT = "_evd_merges_commit"
@@ -182,7 +227,7 @@ def _run_merged(
             txn.run_before_commit()
             final, txn._final = txn._final, None
             if final is not None:
-                txn.driver_run(final[0] + ";\nCOMMIT", final[1])
+                _run_final(txn, final, commit=True)
             elif not conn.info.pop(_BEGIN_PENDING, False):
                 conn.exec_driver_sql("COMMIT")
             # (else: not one statement ran, so nothing was begun and nothing is to commit)
