@@ -165,17 +165,24 @@ def _tls_options(config: Config) -> Any:
         raise CommandError(str(exc)) from exc
 
 
+# The access loggers whose records (one per request) go to stdout: XMLVend's, and the JSON
+# API's mounted beside it (named here, not imported: adapters do not import each other).
+JSON_API_ACCESS_LOGGER = "evd.jsonapi.access"
+
+
 def _configure_logging(config: Config) -> None:
-    """One line per request on stdout (JSON or key=value); the rest stays on stderr."""
+    """One line per request on stdout (JSON or key=value), XMLVend's and the JSON API's;
+    the rest stays on stderr."""
     from xmlvend.server.accesslog import ACCESS_LOGGER, JSONLineFormatter, KeyValueFormatter
 
-    access = logging.getLogger(ACCESS_LOGGER)
-    access.handlers.clear()
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JSONLineFormatter() if config.logging.json else KeyValueFormatter())
-    access.addHandler(handler)
-    access.setLevel(logging.INFO)
-    access.propagate = False
+    for name in (ACCESS_LOGGER, JSON_API_ACCESS_LOGGER):
+        access = logging.getLogger(name)
+        access.handlers.clear()
+        access.addHandler(handler)
+        access.setLevel(logging.INFO)
+        access.propagate = False
     logging.getLogger("evd").setLevel(config.logging.level)
 
 

@@ -120,5 +120,20 @@ def test_a_delayed_sale_is_pushed_to_a_real_receiver(live: ServerProcess) -> Non
 def test_xmlvend_and_json_share_the_port(live: ServerProcess) -> None:
     with urlopen(live.url + "?wsdl", timeout=30) as response:
         assert response.status == 200
-    status, account = _call(f"{_api(live)}/account")
+    status, account = _call(f"{_api(live)}/account?with=query")
     assert status == 200 and account["currency"] == "ZAR"
+    # The JSON API's request is on the access stream (stdout) as XMLVend's are: one JSON line.
+    line = _access_line(live, "/api/v1/account")
+    assert line["event"] == "request" and line["method"] == "GET" and line["http_status"] == 200
+    assert "query" not in json.dumps(line)
+
+
+def _access_line(live: ServerProcess, path: str, timeout: float = 30) -> dict[str, Any]:
+    """The first access line for ``path`` on the server's stdout (read by a thread)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for text in list(live.stdout):
+            if text.startswith("{") and f'"path":"{path}"' in text:
+                return dict(json.loads(text))
+        time.sleep(0.05)
+    raise AssertionError(f"no access line for {path}:\n{live.output()}")
