@@ -14,6 +14,7 @@ from twisted.web import server
 from twisted.web.resource import Resource
 
 from jsonapi.api import Answer, Incoming, JsonApi
+from vending.access_records import write_access
 
 # One structured line per request, beside XMLVend's on the access stream (``evd serve``
 # writes both loggers' records to stdout, as JSON or key=value): method, path without its
@@ -26,12 +27,8 @@ _FIELD_MAX = 128  # a request's path, cut: a client cannot flood the log
 def log_access(
     method: str, path: str, status: int, latency_ms: float, peer: str | None, size: int
 ) -> None:
-    """The request's access record (``extra["access"]``, as XMLVend's), handed straight to
-    the logger's handlers: ``Logger.info`` would first walk up the stack for the caller's
-    file and line, once per request, for fields no access formatter prints."""
-    if not access_log.isEnabledFor(logging.INFO):
-        return
-    fields = {
+    """The request's access record (``extra["access"]``, as XMLVend's)."""
+    fields: dict[str, object] = {
         "method": method[:16],
         "path": path[:_FIELD_MAX],
         "http_status": status,
@@ -39,19 +36,7 @@ def log_access(
         "peer": peer,
         "response_bytes": size,
     }
-    access_log.handle(
-        access_log.makeRecord(
-            ACCESS_LOGGER,
-            logging.INFO,
-            __file__,
-            0,
-            "json api request",
-            (),
-            None,
-            func="log_access",
-            extra={"access": fields},
-        )
-    )
+    write_access(access_log, "json api request", fields)
 
 
 class JsonApiResource(Resource):

@@ -128,12 +128,8 @@ def test_xmlvend_and_json_share_the_port(live: ServerProcess) -> None:
     assert "query" not in json.dumps(line)
 
 
-def _access_line(live: ServerProcess, path: str, timeout: float = 30) -> dict[str, Any]:
-    """The first access line for ``path`` on the server's stdout (read by a thread)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for text in list(live.stdout):
-            if text.startswith("{") and f'"path":"{path}"' in text:
-                return dict(json.loads(text))
-        time.sleep(0.05)
-    raise AssertionError(f"no access line for {path}:\n{live.output()}")
+def _access_line(live: ServerProcess, path: str) -> dict[str, Any]:
+    """The first access line for ``path`` on the server's stdout."""
+    line = live.stdout_line(lambda text: text.startswith("{") and f'"path":"{path}"' in text)
+    assert line is not None, f"no access line for {path}:\n{live.output()}"
+    return dict(json.loads(line))

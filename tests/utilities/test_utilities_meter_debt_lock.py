@@ -15,9 +15,9 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
+from batch_start_support import start_batch
 from utilities_support import NOW, build_world
 
 from utilities.registry import find_meter, reduce_debt, set_debt
@@ -85,15 +85,7 @@ def test_the_batch_start_reads_the_debt_after_the_lock(
     pg_database: Database, keyring: Keyring
 ) -> None:
     def read(txn: Txn) -> int | None:
-        started: Any = txn.conn.exec_driver_sql(
-            "SELECT evd_sale_batch_start("
-            " '{}'::text[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::bytea[],"
-            " '{}'::timestamptz[], %(meters)s::text[], '{}'::bigint[], '{}'::bigint[],"
-            " '{}'::bigint[], 0, '{}'::text[], '{}'::integer[], '{}'::bigint[],"
-            " '{}'::date[], '{}'::integer[])",
-            {"meters": [METER]},
-        ).scalar_one()
-        (meter,) = started["meters"]
+        (meter,) = start_batch(txn.conn, meters=[METER])["meters"]
         return int(meter["debt_balance"])
 
     assert _read_while_another_sale_recovers_debt(pg_database, keyring, read) == 10_000

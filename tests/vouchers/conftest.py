@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from voucher_support import GpgKeys, StockWorld, build_stock_world, gpg_keys_in
+from voucher_support import GpgKeys, StockWorld, gpg_keys_in, stock_world
 
 from vending.keyring import Keyring
 from vending.storage.database import Database
@@ -24,6 +24,4 @@ def gpg_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GpgKeys]:
 def world(
     database: Database, keyring: Keyring, gpg_keys: GpgKeys, secrets_sentinel: object
 ) -> StockWorld:
-    """Supplier ACME (signed files required), AIR-10, AIR-30, DATA-1GB and vendor V1."""
-    database.run_txn("stock_world", build_stock_world, gpg_keys.supplier_key())
-    return StockWorld(database, keyring, secrets_sentinel, gpg_keys)
+    return stock_world(database, keyring, gpg_keys, secrets_sentinel)

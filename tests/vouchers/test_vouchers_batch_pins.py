@@ -10,9 +10,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from batch_start_support import start_batch
 from fixed_clock import TODAY
 from sqlalchemy import text
-from voucher_support import SUPPLIER, GpgKeys, StockWorld, build_stock_world
+from voucher_support import SUPPLIER, GpgKeys, StockWorld, stock_world
 
 from vending.keyring import Keyring
 from vending.products import get_product
@@ -22,28 +23,12 @@ pytestmark = pytest.mark.postgres
 
 DAY = TODAY + timedelta(days=20)  # the selling day (stock is imported before its expiry)
 
-_START = (
-    "SELECT evd_sale_batch_start("
-    " '{}'::text[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::bytea[],"
-    " '{}'::timestamptz[], '{}'::text[], '{}'::bigint[], '{}'::bigint[],"
-    " '{}'::bigint[], 0, '{}'::text[], '{}'::integer[], %(products)s::bigint[],"
-    " %(days)s::date[], %(wanted)s::integer[])"
-)
-
 
 @pytest.fixture
 def world(
     pg_database: Database, keyring: Keyring, gpg_keys: GpgKeys, secrets_sentinel: object
 ) -> StockWorld:
-    pg_database.run_txn("stock_world", build_stock_world, gpg_keys.supplier_key())
-    return StockWorld(pg_database, keyring, secrets_sentinel, gpg_keys)
-
-
-def _without_expiry(world: StockWorld, count: int) -> bytes:
-    text_rows = world.upload(world.rows(count)).plaintext.decode().splitlines()
-    for n in range(1, len(text_rows)):
-        text_rows[n] = ",".join([*text_rows[n].split(",")[:5], ""])
-    return ("\n".join(text_rows) + "\n").encode()
+    return stock_world(pg_database, keyring, gpg_keys, secrets_sentinel)
 
 
 def _stock(world: StockWorld) -> int:
@@ -52,7 +37,7 @@ def _stock(world: StockWorld) -> int:
     world.import_rows(world.rows(2, expiry=DAY - timedelta(days=1)))
     world.import_rows(world.rows(2, expiry=DAY + timedelta(days=90)))
     world.import_rows(world.rows(1, expiry=DAY + timedelta(days=10)))
-    world.import_rows(_without_expiry(world, 3))
+    world.import_rows(world.undated(3)[1])
     return int(world.db.run_txn("product", lambda txn: get_product(txn, "AIR-10")).id)
 
 
@@ -83,10 +68,7 @@ def test_the_batch_gets_the_sellable_pins_in_selling_order(world: StockWorld, wa
 
     def start(txn: Txn) -> tuple[Any, list[dict[str, Any]]]:
         expected = _expected(txn, product, wanted)
-        started = txn.conn.exec_driver_sql(
-            _START, {"products": [product], "days": [DAY], "wanted": [wanted]}
-        ).scalar_one()
-        return started, expected
+        return start_batch(txn.conn, products=[product], days=[DAY], wanted=[wanted]), expected
 
     started, expected = world.db.run_txn("start", start)
     (chosen,) = started["vouchers"]
@@ -98,17 +80,14 @@ def test_the_batch_gets_the_sellable_pins_in_selling_order(world: StockWorld, wa
 
 def test_the_chosen_pins_are_locked_and_another_batch_skips_them(world: StockWorld) -> None:
     product = _stock(world)
-    params = {"products": [product], "days": [DAY], "wanted": [4]}
+    pins = {"products": [product], "days": [DAY], "wanted": [4]}
 
     def both(txn: Txn) -> tuple[list[int], list[int]]:
-        mine = [
-            r["id"]
-            for r in txn.conn.exec_driver_sql(_START, params).scalar_one()["vouchers"][0]["rows"]
-        ]
+        mine = start_batch(txn.conn, **pins)["vouchers"][0]["rows"]
         with world.db.engine.connect() as other:
-            theirs = other.exec_driver_sql(_START, params).scalar_one()
+            theirs = start_batch(other, **pins)["vouchers"][0]["rows"]
             other.rollback()
-        return mine, [r["id"] for r in theirs["vouchers"][0]["rows"]]
+        return [r["id"] for r in mine], [r["id"] for r in theirs]
 
     mine, theirs = world.db.run_txn("two batches", both)
     assert len(mine) == 4 and len(theirs) == 2  # six sellable, four taken

@@ -102,6 +102,14 @@ def gpg_keys_in(base: Path) -> Iterator[GpgKeys]:
             home.shutdown()
 
 
+def stock_world(
+    database: Database, keyring: Keyring, gpg_keys: GpgKeys, sentinel: object
+) -> StockWorld:
+    """Supplier ACME (signed files required), AIR-10, AIR-30, DATA-1GB and vendor V1."""
+    database.run_txn("stock_world", build_stock_world, gpg_keys.supplier_key())
+    return StockWorld(database, keyring, sentinel, gpg_keys)
+
+
 def build_stock_world(txn: Txn, key: SupplierKey | None) -> None:
     ensure_house_accounts(txn, ZAR, now=NOW)
     add_supplier(
@@ -169,6 +177,14 @@ class StockWorld:
         )
         self.sentinel.register(*(row.pin for row in made))
         return made
+
+    def undated(self, count: int) -> tuple[list[StockRow], bytes]:
+        """``count`` fresh AIR-10 vouchers and their stock file, without an expiry date."""
+        made = self.rows(count)
+        lines = self.upload(made).plaintext.decode().splitlines()
+        for n in range(1, len(lines)):  # after the header: the sixth field, expiry, emptied
+            lines[n] = ",".join([*lines[n].split(",")[:5], ""])
+        return made, ("\n".join(lines) + "\n").encode()
 
     def upload(self, content: bytes | list[StockRow], name: str = "stock.csv") -> StockUpload:
         plaintext = content if isinstance(content, bytes) else render_csv(content)

@@ -16,6 +16,8 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from vending.access_records import write_access
+
 ACCESS_LOGGER = "evd.xmlvend.access"
 _FIELD_MAX = 64
 # One encoder for every line: ``json.dumps`` with any non-default option builds a new
@@ -70,24 +72,7 @@ class AccessLog:
         self._logger = logger or logging.getLogger(ACCESS_LOGGER)
 
     def write(self, record: AccessRecord) -> None:
-        logger = self._logger
-        if logger.isEnabledFor(logging.INFO):
-            # Straight to the logger's handlers (filters and ``disabled`` still apply):
-            # ``Logger.info`` would first walk up the stack for the caller's file, line and
-            # function, once per request, for fields no access formatter prints.
-            logger.handle(
-                logger.makeRecord(
-                    logger.name,
-                    logging.INFO,
-                    __file__,
-                    0,
-                    "xmlvend request",
-                    (),
-                    None,
-                    func="write",
-                    extra={"access": record.fields()},
-                )
-            )
+        write_access(self._logger, "xmlvend request", record.fields())
 
 
 class JSONLineFormatter(logging.Formatter):

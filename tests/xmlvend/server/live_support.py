@@ -104,17 +104,26 @@ class ServerProcess:
         server = cls(process)
         for stream, lines in ((process.stdout, server.stdout), (process.stderr, server.stderr)):
             threading.Thread(target=_drain, args=(stream, lines), daemon=True).start()
+        listening = server.stdout_line(lambda line: _LISTENING.search(line) is not None, timeout)
+        found = None if listening is None else _LISTENING.search(listening)
+        if found is None:
+            server.kill()
+            raise AssertionError(f"evd serve did not start:\n{server.output()}")
+        server.url = found.group(1)
+        return server
+
+    def stdout_line(self, wanted: Callable[[str], bool], timeout: float = 30) -> str | None:
+        """The first line of stdout (read by a thread) that is ``wanted``, polled until the
+        deadline; None when none came, or the server exited without it."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            found = [m.group(1) for line in server.stdout if (m := _LISTENING.search(line))]
-            if found:
-                server.url = found[0]
-                return server
-            if process.poll() is not None:
-                break
+            found = next((line for line in list(self.stdout) if wanted(line)), None)
+            if found is not None:
+                return found
+            if self.process.poll() is not None:
+                return next((line for line in list(self.stdout) if wanted(line)), None)
             time.sleep(0.05)
-        server.kill()
-        raise AssertionError(f"evd serve did not start:\n{server.output()}")
+        return None
 
     def output(self) -> str:
         return "".join(self.stdout) + "\n--- stderr ---\n" + "".join(self.stderr)

@@ -69,15 +69,13 @@ CHOSEN_THEN_READ = """\
         -- Dated PINs by expiry then id, then those without expiry by id (NULLS LAST).
         SELECT coalesce(json_agg(r ORDER BY r.expiry, r.id), '[]') INTO v_rows
         FROM (
-            SELECT v.id, v.supplier_id, v.import_id, v.batch_seq, v.serial_no,
-                   v.pin_key_id, encode(v.pin_ciphertext, 'hex') AS pin_ciphertext,
-                   v.expiry, b.batch_no, s.code AS supplier_code
-            FROM vouchers v
-            JOIN voucher_batches b ON b.import_id = v.import_id AND b.seq = v.batch_seq
-            JOIN suppliers s ON s.id = v.supplier_id
-            WHERE v.id = ANY(v_pins)
+{columns_and_joins}            WHERE v.id = ANY(v_pins)
         ) AS r;
 """
+# What a batch reads of its PINs -- 0020's column list and joins, taken from the statement
+# this revision replaces (one copy of them), one level less indented.
+READ_FROM = "\n                SELECT v.id, v.supplier_id"
+READ_TO = "\n                WHERE v.product_id = $1 AND v.state = 'available' AND v.expiry >= $2"
 # The variables: the two JSON documents and the second count become the chosen ids.
 DECLARED = "    v_loose json;\n    v_found integer;\n    v_more_found integer;\n"
 DECLARED_NOW = "    v_pins bigint[];\n    v_loose_pins bigint[];\n    v_found integer;\n"
@@ -96,13 +94,23 @@ def chosen_then_read(function: str) -> str:
         or function.count(ROWS) != 1
     ):
         raise RuntimeError("the start function's PIN selection is not where 0024 expects it")
-    changed = function[:start] + CHOSEN_THEN_READ + function[end:]
+    replaced = function[start:end]
+    if replaced.count(READ_FROM) != 1 or replaced.count(READ_TO) != 1:
+        raise RuntimeError("the start function's PIN columns are not where 0024 expects them")
+    columns = replaced[replaced.index(READ_FROM) + 1 : replaced.index(READ_TO) + 1]
+    columns_and_joins = "".join(line[4:] for line in columns.splitlines(keepends=True))
+    block = CHOSEN_THEN_READ.replace("{columns_and_joins}", columns_and_joins)
+    changed = function[:start] + block + function[end:]
     return changed.replace(DECLARED, DECLARED_NOW).replace(ROWS, ROWS_NOW)
+
+
+def _previous() -> str:
+    return _0023.read_after_lock(_0022.start_function())
 
 
 def start_function() -> str:
     """The start function as this revision creates it (for a later one to change)."""
-    return chosen_then_read(_0023.read_after_lock(_0022.start_function()))
+    return chosen_then_read(_previous())
 
 
 def upgrade() -> None:
@@ -114,4 +122,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    op.execute(_0023.read_after_lock(_0022.start_function()))
+    op.execute(_previous())
